@@ -1,0 +1,703 @@
+//! The Containers gRPC service.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hoist_api::proto::containers_server::Containers;
+use hoist_api::proto::{
+    self, AttachRequest as AttachMessage, CommitRequest, CommitResponse, ContainerRef,
+    ContainerStats, CopyFromRequest, CopyFromResponse, CopyToRequest, CreateContainerRequest,
+    CreateContainerResponse, DataChunk, DiffResponse, Empty, ExecRequest, ExitStatus,
+    InspectResponse, IoOutput, KillRequest, ListContainersRequest, ListContainersResponse,
+    LogEntry, LogsRequest, PruneContainersRequest, PruneResponse, RemoveContainerRequest,
+    RenameRequest, RunRequest, StatsRequest, StdStream, StopRequest, TopRequest, TopResponse,
+    WaitRequest, attach_request, exec_request, io_output, run_request,
+};
+use hoist_api::spec::{ContainerSpec, ExecSpec};
+use hoist_runtime::logs::Stream as LogStream;
+use hoist_runtime::logs::reader::{Follower, read_rotated};
+use hoist_runtime::shim::client::ShimClient;
+use tokio::sync::mpsc;
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+use tracing::instrument;
+
+use super::stdio::{self, OutputSender};
+use crate::containers::lifecycle::{AttachRequest, WaitCondition, parse_signal, shim_status};
+use crate::containers::oci::{self, BundleContext};
+use crate::containers::record::Status as RunStatus;
+use crate::containers::view;
+use crate::daemon::Daemon;
+use crate::error::{conflict, internal, invalid};
+
+/// A boxed server stream.
+pub type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+/// Serves container requests against a daemon.
+#[derive(Debug, Clone)]
+pub struct ContainersApi {
+    /// The daemon.
+    pub daemon: Arc<Daemon>,
+}
+
+fn parse_spec(json: &[u8]) -> Result<ContainerSpec, Status> {
+    serde_json::from_slice(json).map_err(|e| invalid(format!("malformed container spec: {e}")))
+}
+
+fn stream_of<T: Send + 'static>(rx: mpsc::Receiver<Result<T, Status>>) -> ResponseStream<T> {
+    Box::pin(ReceiverStream::new(rx))
+}
+
+fn attach_request(flags: Option<proto::AttachFlags>) -> AttachRequest {
+    let flags = flags.unwrap_or_default();
+    AttachRequest {
+        stdin: flags.stdin,
+        stdout: flags.stdout,
+        stderr: flags.stderr,
+        console: flags
+            .size
+            .filter(|s| s.rows > 0 && s.cols > 0)
+            .map(|s| (s.rows as u16, s.cols as u16)),
+    }
+}
+
+/// The exit code a failed start carries in its status details (126, 127,
+/// 125), for the CLI to exit with.
+fn start_failure_code(status: &Status) -> i32 {
+    std::str::from_utf8(status.details())
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(125)
+}
+
+impl ContainersApi {
+    fn find(&self, reference: &str) -> Result<Arc<crate::containers::Container>, Status> {
+        self.daemon.containers.find(reference)
+    }
+
+    /// Sends the exit of an attached run, after `--rm` finished removing
+    /// the container (Docker's CLI waits for that too).
+    async fn finish_run(
+        &self,
+        container: &Arc<crate::containers::Container>,
+        exit: Option<hoist_runtime::bundle::ExitInfo>,
+        tx: &OutputSender,
+    ) {
+        let auto_remove = container.record.lock().await.spec.auto_remove;
+        let code = match &exit {
+            Some(info) => info.code,
+            None => {
+                self.daemon
+                    .wait_container(container, WaitCondition::NotRunning)
+                    .await
+            }
+        };
+        if auto_remove {
+            self.daemon
+                .wait_container(container, WaitCondition::Removed)
+                .await;
+        }
+        let (error, oom) = exit
+            .map(|e| (e.error.unwrap_or_default(), e.oom_killed))
+            .unwrap_or_default();
+        let _ = tx.send(Ok(stdio::exit(code, &error, oom))).await;
+    }
+}
+
+#[tonic::async_trait]
+impl Containers for ContainersApi {
+    #[instrument(skip_all, fields(name = %request.get_ref().name))]
+    async fn create(
+        &self,
+        request: Request<CreateContainerRequest>,
+    ) -> Result<Response<CreateContainerResponse>, Status> {
+        let request = request.into_inner();
+        let spec = parse_spec(&request.spec_json)?;
+        let (id, warnings) = self.daemon.create_container(&request.name, spec).await?;
+        Ok(Response::new(CreateContainerResponse { id, warnings }))
+    }
+
+    type RunStream = ResponseStream<IoOutput>;
+
+    #[instrument(skip_all)]
+    async fn run(
+        &self,
+        request: Request<Streaming<RunRequest>>,
+    ) -> Result<Response<Self::RunStream>, Status> {
+        let mut input = request.into_inner();
+        let open = match input.message().await? {
+            Some(RunRequest {
+                kind: Some(run_request::Kind::Open(open)),
+            }) => open,
+            _ => return Err(invalid("a run stream must start with RunOpen")),
+        };
+        let create = open
+            .create
+            .ok_or_else(|| invalid("RunOpen has no container"))?;
+        let spec = parse_spec(&create.spec_json)?;
+        let (id, warnings) = self.daemon.create_container(&create.name, spec).await?;
+        let container = self.find(&id)?;
+        let (tx, rx) = mpsc::channel(64);
+        for warning in warnings {
+            let _ = tx
+                .send(Ok(stdio::notice(format!("WARNING: {warning}"))))
+                .await;
+        }
+        let _ = tx
+            .send(Ok(IoOutput {
+                kind: Some(io_output::Kind::StartedId(id.clone())),
+            }))
+            .await;
+        let attach = (!open.detach).then(|| attach_request(open.attach));
+        let api = self.clone();
+        tokio::spawn(async move {
+            match api.daemon.start_container(&container, attach).await {
+                Ok(Some((output, sink))) => {
+                    let input = stdio::pump_input(input, sink, |m: RunRequest| match m.kind {
+                        Some(run_request::Kind::Io(io)) => Some(io),
+                        _ => None,
+                    });
+                    let exit = stdio::pump_output(output, &tx).await;
+                    input.abort();
+                    api.finish_run(&container, exit, &tx).await;
+                }
+                Ok(None) => {}
+                Err(status) => {
+                    let code = if status.code() == tonic::Code::Aborted {
+                        start_failure_code(&status)
+                    } else {
+                        125
+                    };
+                    if container.record.lock().await.spec.auto_remove {
+                        let _ = api.daemon.remove_container(&container, true, true).await;
+                    }
+                    let _ = tx
+                        .send(Ok(stdio::exit(code, status.message(), false)))
+                        .await;
+                }
+            }
+        });
+        Ok(Response::new(stream_of(rx)))
+    }
+
+    #[instrument(skip_all, fields(id = %request.get_ref().id))]
+    async fn start(&self, request: Request<ContainerRef>) -> Result<Response<Empty>, Status> {
+        let container = self.find(&request.get_ref().id)?;
+        self.daemon.start_container(&container, None).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    type AttachStream = ResponseStream<IoOutput>;
+
+    #[instrument(skip_all)]
+    async fn attach(
+        &self,
+        request: Request<Streaming<AttachMessage>>,
+    ) -> Result<Response<Self::AttachStream>, Status> {
+        let mut input = request.into_inner();
+        let open = match input.message().await? {
+            Some(AttachMessage {
+                kind: Some(attach_request::Kind::Open(open)),
+            }) => open,
+            _ => return Err(invalid("an attach stream must start with AttachOpen")),
+        };
+        let container = self.find(&open.id)?;
+        let flags = attach_request(open.attach);
+        {
+            let record = container.record.lock().await;
+            if !record.state.status.is_alive() {
+                return Err(conflict(format!(
+                    "you cannot attach to a stopped container {}: start it first",
+                    record.name
+                )));
+            }
+        }
+        let client = ShimClient::new(&self.daemon.config.container_run_dir(&container.id));
+        let (output, sink) = client
+            .attach(flags.stdin, flags.stdout, flags.stderr)
+            .await
+            .map_err(shim_status)?;
+        if let Some((rows, cols)) = flags.console {
+            let _ = client.resize(rows, cols).await;
+        }
+        let (tx, rx) = mpsc::channel(64);
+        let api = self.clone();
+        tokio::spawn(async move {
+            let input = stdio::pump_input(input, sink, |m: AttachMessage| match m.kind {
+                Some(attach_request::Kind::Io(io)) => Some(io),
+                _ => None,
+            });
+            let exit = stdio::pump_output(output, &tx).await;
+            input.abort();
+            api.finish_run(&container, exit, &tx).await;
+        });
+        Ok(Response::new(stream_of(rx)))
+    }
+
+    #[instrument(skip_all, fields(id = %request.get_ref().id))]
+    async fn wait(&self, request: Request<WaitRequest>) -> Result<Response<ExitStatus>, Status> {
+        let request = request.into_inner();
+        let container = self.find(&request.id)?;
+        let condition = match request.condition.as_str() {
+            "" | "not-running" => WaitCondition::NotRunning,
+            "next-exit" => WaitCondition::NextExit,
+            "removed" => WaitCondition::Removed,
+            other => {
+                return Err(invalid(format!(
+                    "invalid wait condition {other:?}: use not-running, next-exit or removed"
+                )));
+            }
+        };
+        let code = self.daemon.wait_container(&container, condition).await;
+        let (error, oom_killed) = {
+            let record = container.record.lock().await;
+            (record.state.error.clone(), record.state.oom_killed)
+        };
+        Ok(Response::new(ExitStatus {
+            code,
+            error,
+            oom_killed,
+        }))
+    }
+
+    #[instrument(skip_all, fields(id = %request.get_ref().id))]
+    async fn stop(&self, request: Request<StopRequest>) -> Result<Response<Empty>, Status> {
+        let request = request.into_inner();
+        let container = self.find(&request.id)?;
+        let signal = if request.signal.is_empty() {
+            None
+        } else {
+            Some(parse_signal(&request.signal)?)
+        };
+        self.daemon
+            .stop_container(&container, request.timeout.map(i64::from), signal)
+            .await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    #[instrument(skip_all, fields(id = %request.get_ref().id))]
+    async fn restart(&self, request: Request<StopRequest>) -> Result<Response<Empty>, Status> {
+        let request = request.into_inner();
+        let container = self.find(&request.id)?;
+        let signal = if request.signal.is_empty() {
+            None
+        } else {
+            Some(parse_signal(&request.signal)?)
+        };
+        self.daemon
+            .stop_container(&container, request.timeout.map(i64::from), signal)
+            .await?;
+        // The exit is handled by the monitor: wait for it before starting.
+        let mut events = container.events.subscribe();
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            events.wait_for(|s| !matches!(s.status, RunStatus::Running | RunStatus::Paused)),
+        )
+        .await;
+        self.daemon.start_container(&container, None).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    #[instrument(skip_all, fields(id = %request.get_ref().id))]
+    async fn kill(&self, request: Request<KillRequest>) -> Result<Response<Empty>, Status> {
+        let request = request.into_inner();
+        let container = self.find(&request.id)?;
+        let signal = if request.signal.is_empty() {
+            libc::SIGKILL
+        } else {
+            parse_signal(&request.signal)?
+        };
+        self.daemon.kill_container(&container, signal).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    #[instrument(skip_all, fields(id = %request.get_ref().id))]
+    async fn pause(&self, request: Request<ContainerRef>) -> Result<Response<Empty>, Status> {
+        let container = self.find(&request.get_ref().id)?;
+        self.daemon.pause_container(&container).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    #[instrument(skip_all, fields(id = %request.get_ref().id))]
+    async fn unpause(&self, request: Request<ContainerRef>) -> Result<Response<Empty>, Status> {
+        let container = self.find(&request.get_ref().id)?;
+        self.daemon.unpause_container(&container).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    #[instrument(skip_all, fields(id = %request.get_ref().id))]
+    async fn remove(
+        &self,
+        request: Request<RemoveContainerRequest>,
+    ) -> Result<Response<Empty>, Status> {
+        let request = request.into_inner();
+        let container = self.find(&request.id)?;
+        self.daemon
+            .remove_container(&container, request.force, request.volumes)
+            .await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    #[instrument(skip_all, fields(id = %request.get_ref().id))]
+    async fn rename(&self, request: Request<RenameRequest>) -> Result<Response<Empty>, Status> {
+        let request = request.into_inner();
+        let new_name = request
+            .new_name
+            .strip_prefix('/')
+            .unwrap_or(&request.new_name)
+            .to_string();
+        if !crate::containers::create::valid_name(&new_name) {
+            return Err(invalid(format!(
+                "invalid container name {new_name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            )));
+        }
+        let container = self.find(&request.id)?;
+        let mut record = container.record.lock().await;
+        self.daemon.containers.reserve_name(&new_name, &record.id)?;
+        let old = std::mem::replace(&mut record.name, new_name);
+        record
+            .save(&self.daemon.config.container_dir(&record.id))
+            .map_err(|e| internal(e.to_string()))?;
+        self.daemon.containers.release_name(&old, &record.id);
+        Ok(Response::new(Empty {}))
+    }
+
+    #[instrument(skip_all)]
+    async fn list(
+        &self,
+        request: Request<ListContainersRequest>,
+    ) -> Result<Response<ListContainersResponse>, Status> {
+        let request = request.into_inner();
+        let filters = request
+            .filters
+            .iter()
+            .map(|f| {
+                f.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .ok_or_else(|| invalid(format!("bad filter {f:?}: use key=value")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut rows = Vec::new();
+        for container in self.daemon.containers.all() {
+            let record = container.record.lock().await;
+            if !request.all
+                && request.last <= 0
+                && !record.state.status.is_alive()
+                && record.state.status != RunStatus::Restarting
+            {
+                continue;
+            }
+            if !filters.iter().all(|(k, v)| matches_filter(&record, k, v)) {
+                continue;
+            }
+            rows.push(view::summary(&record));
+        }
+        rows.sort_by(|a, b| b.created.cmp(&a.created).then(a.name.cmp(&b.name)));
+        if request.last > 0 {
+            rows.truncate(request.last as usize);
+        }
+        Ok(Response::new(ListContainersResponse { containers: rows }))
+    }
+
+    #[instrument(skip_all, fields(id = %request.get_ref().id))]
+    async fn inspect(
+        &self,
+        request: Request<ContainerRef>,
+    ) -> Result<Response<InspectResponse>, Status> {
+        let container = self.find(&request.get_ref().id)?;
+        let record = container.record.lock().await;
+        let lowers: Vec<String> = oci::lower_dirs(&record)
+            .iter()
+            .map(|d| {
+                self.daemon
+                    .images
+                    .layers_root()
+                    .join(d)
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        let document = view::inspect(&record, &self.daemon.config, &lowers);
+        let json = serde_json::to_vec(&document).map_err(|e| internal(e.to_string()))?;
+        Ok(Response::new(InspectResponse { json }))
+    }
+
+    type LogsStream = ResponseStream<LogEntry>;
+
+    #[instrument(skip_all, fields(id = %request.get_ref().id))]
+    async fn logs(
+        &self,
+        request: Request<LogsRequest>,
+    ) -> Result<Response<Self::LogsStream>, Status> {
+        let request = request.into_inner();
+        let container = self.find(&request.id)?;
+        let options = {
+            let record = container.record.lock().await;
+            if record.spec.log_config.driver == "none" {
+                return Err(invalid(format!(
+                    "container {} uses the none logging driver: there are no logs to read",
+                    record.name
+                )));
+            }
+            oci::log_options(&record, &self.daemon.config.container_dir(&record.id))?
+        };
+        let (tx, rx) = mpsc::channel(256);
+        let events = container.events.subscribe();
+        tokio::task::spawn_blocking(move || stream_logs(options, request, events, tx));
+        Ok(Response::new(stream_of(rx)))
+    }
+
+    type ExecStream = ResponseStream<IoOutput>;
+
+    #[instrument(skip_all)]
+    async fn exec(
+        &self,
+        request: Request<Streaming<ExecRequest>>,
+    ) -> Result<Response<Self::ExecStream>, Status> {
+        let mut input = request.into_inner();
+        let open = match input.message().await? {
+            Some(ExecRequest {
+                kind: Some(exec_request::Kind::Open(open)),
+            }) => open,
+            _ => return Err(invalid("an exec stream must start with ExecOpen")),
+        };
+        let spec: ExecSpec = serde_json::from_slice(&open.spec_json)
+            .map_err(|e| invalid(format!("malformed exec spec: {e}")))?;
+        if spec.cmd.is_empty() {
+            return Err(invalid("exec needs a command"));
+        }
+        let container = self.find(&open.container)?;
+        let flags = attach_request(open.attach);
+        let process = {
+            let record = container.record.lock().await;
+            match record.state.status {
+                RunStatus::Running => {}
+                RunStatus::Paused => {
+                    return Err(conflict(format!(
+                        "container {} is paused, unpause the container before exec",
+                        record.id
+                    )));
+                }
+                _ => return Err(conflict(format!("container {} is not running", record.id))),
+            }
+            let ctx = BundleContext {
+                config: &self.daemon.config,
+                images: &self.daemon.images,
+                hierarchy: &self.daemon.hierarchy,
+                network_of: None,
+                console: flags.console,
+            };
+            oci::exec_process(&ctx, &record, &spec)?
+        };
+        let client = ShimClient::new(&self.daemon.config.container_run_dir(&container.id));
+        let (tx, rx) = mpsc::channel(64);
+        match client.exec(process).await {
+            Ok((pid, output, sink)) => {
+                let _ = tx
+                    .send(Ok(IoOutput {
+                        kind: Some(io_output::Kind::StartedId(pid.to_string())),
+                    }))
+                    .await;
+                if !open.detach {
+                    tokio::spawn(async move {
+                        let input = stdio::pump_input(input, sink, |m: ExecRequest| match m.kind {
+                            Some(exec_request::Kind::Io(io)) => Some(io),
+                            _ => None,
+                        });
+                        let exit = stdio::pump_output(output, &tx).await;
+                        input.abort();
+                        let (code, error) = exit
+                            .map(|e| (e.code, e.error.unwrap_or_default()))
+                            .unwrap_or((255, "the exec process's shim went away".into()));
+                        let _ = tx.send(Ok(stdio::exit(code, &error, false))).await;
+                    });
+                }
+            }
+            Err(e) => {
+                let status = shim_status(e);
+                let code = if status.code() == tonic::Code::Aborted {
+                    start_failure_code(&status)
+                } else {
+                    126
+                };
+                let _ = tx
+                    .send(Ok(stdio::exit(code, status.message(), false)))
+                    .await;
+            }
+        }
+        Ok(Response::new(stream_of(rx)))
+    }
+
+    async fn top(&self, _request: Request<TopRequest>) -> Result<Response<TopResponse>, Status> {
+        Err(Status::unimplemented("top is not implemented yet"))
+    }
+
+    type StatsStream = ResponseStream<ContainerStats>;
+
+    async fn stats(
+        &self,
+        _request: Request<StatsRequest>,
+    ) -> Result<Response<Self::StatsStream>, Status> {
+        Err(Status::unimplemented("stats is not implemented yet"))
+    }
+
+    type ExportStream = ResponseStream<DataChunk>;
+
+    async fn export(
+        &self,
+        _request: Request<ContainerRef>,
+    ) -> Result<Response<Self::ExportStream>, Status> {
+        Err(Status::unimplemented("export is not implemented yet"))
+    }
+
+    type CopyFromStream = ResponseStream<CopyFromResponse>;
+
+    async fn copy_from(
+        &self,
+        _request: Request<CopyFromRequest>,
+    ) -> Result<Response<Self::CopyFromStream>, Status> {
+        Err(Status::unimplemented("cp is not implemented yet"))
+    }
+
+    async fn copy_to(
+        &self,
+        _request: Request<Streaming<CopyToRequest>>,
+    ) -> Result<Response<Empty>, Status> {
+        Err(Status::unimplemented("cp is not implemented yet"))
+    }
+
+    async fn diff(
+        &self,
+        _request: Request<ContainerRef>,
+    ) -> Result<Response<DiffResponse>, Status> {
+        Err(Status::unimplemented("diff is not implemented yet"))
+    }
+
+    async fn commit(
+        &self,
+        _request: Request<CommitRequest>,
+    ) -> Result<Response<CommitResponse>, Status> {
+        Err(Status::unimplemented("commit is not implemented yet"))
+    }
+
+    #[instrument(skip_all)]
+    async fn prune(
+        &self,
+        _request: Request<PruneContainersRequest>,
+    ) -> Result<Response<PruneResponse>, Status> {
+        let mut deleted = Vec::new();
+        for container in self.daemon.containers.all() {
+            let stopped = matches!(
+                container.record.lock().await.state.status,
+                RunStatus::Exited | RunStatus::Created | RunStatus::Dead
+            );
+            if stopped
+                && self
+                    .daemon
+                    .remove_container(&container, false, false)
+                    .await
+                    .is_ok()
+            {
+                deleted.push(container.id.clone());
+            }
+        }
+        Ok(Response::new(PruneResponse {
+            deleted,
+            space_reclaimed: 0,
+        }))
+    }
+}
+
+/// Docker's `ps --filter` keys.
+fn matches_filter(
+    record: &crate::containers::record::ContainerRecord,
+    key: &str,
+    value: &str,
+) -> bool {
+    match key {
+        "id" => record.id.starts_with(value),
+        "name" => record.name.contains(value),
+        "status" => record.state.status.as_str() == value,
+        "exited" => {
+            record.state.status == RunStatus::Exited && record.state.exit_code.to_string() == value
+        }
+        "ancestor" => record.spec.image == value || record.image_id.contains(value),
+        "label" => match value.split_once('=') {
+            Some((k, v)) => record.settings.labels.get(k).is_some_and(|l| l == v),
+            None => record.settings.labels.contains_key(value),
+        },
+        _ => false,
+    }
+}
+
+/// Reads (and with `follow`, keeps reading) a container's log into `tx`.
+fn stream_logs(
+    options: hoist_runtime::logs::LogOptions,
+    request: LogsRequest,
+    events: tokio::sync::watch::Receiver<crate::containers::Snapshot>,
+    tx: mpsc::Sender<Result<LogEntry, Status>>,
+) {
+    let both = !request.stdout && !request.stderr;
+    let wanted = |e: &hoist_runtime::logs::reader::LogEntry| {
+        let stream_ok = both
+            || (e.stream == LogStream::Stdout && request.stdout)
+            || (e.stream == LogStream::Stderr && request.stderr);
+        stream_ok
+            && (request.since == 0 || e.time >= request.since)
+            && (request.until == 0 || e.time <= request.until)
+    };
+    let send = |e: hoist_runtime::logs::reader::LogEntry| {
+        let stream = match e.stream {
+            LogStream::Stdout => StdStream::Stdout,
+            LogStream::Stderr => StdStream::Stderr,
+        };
+        tx.blocking_send(Ok(LogEntry {
+            stream: stream as i32,
+            time: e.time,
+            data: e.data,
+        }))
+        .is_ok()
+    };
+    let mut follower = match Follower::at_start(options.clone()) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = tx.blocking_send(Err(internal(format!("cannot read the log: {e}"))));
+            return;
+        }
+    };
+    let mut entries = read_rotated(&options).unwrap_or_default();
+    entries.extend(follower.poll().unwrap_or_default());
+    let mut entries: Vec<_> = entries.into_iter().filter(|e| wanted(e)).collect();
+    if request.tail >= 0 && (request.tail as usize) < entries.len() {
+        entries.drain(..entries.len() - request.tail as usize);
+    }
+    for entry in entries {
+        if !send(entry) {
+            return;
+        }
+    }
+    if !request.follow {
+        return;
+    }
+    loop {
+        let running = {
+            let s = events.borrow();
+            !s.removed
+                && matches!(
+                    s.status,
+                    RunStatus::Running | RunStatus::Paused | RunStatus::Restarting
+                )
+        };
+        for entry in follower.poll().unwrap_or_default() {
+            if wanted(&entry) && !send(entry) {
+                return;
+            }
+        }
+        if !running || tx.is_closed() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,307 @@
+//! The Images gRPC service.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+
+use hoist_api::inspect::{GraphDriver, ImageInspect, RootFs};
+use hoist_api::proto::images_server::Images;
+use hoist_api::proto::{
+    DataChunk, Empty, HistoryEntry, HistoryResponse, ImageRef, ImageSummary, ImportRequest,
+    ImportResponse, InspectResponse, ListImagesRequest, ListImagesResponse, LoadResponse,
+    PruneImagesRequest, PruneResponse, RemoveImageRequest, RemoveImageResponse, SaveRequest,
+    TagRequest, import_request,
+};
+use hoist_runtime::image::{Image, ImageStore, Reference};
+use tonic::{Request, Response, Status, Streaming};
+use tracing::instrument;
+
+use super::containers::ResponseStream;
+use crate::daemon::Daemon;
+use crate::error::{from_image, internal, invalid};
+
+/// Serves image requests against a daemon.
+#[derive(Debug, Clone)]
+pub struct ImagesApi {
+    /// The daemon.
+    pub daemon: Arc<Daemon>,
+}
+
+fn parse_time(rfc3339: Option<&str>) -> i64 {
+    rfc3339
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map_or(0, |t| t.timestamp())
+}
+
+fn summary(image: &Image, containers: i32) -> ImageSummary {
+    ImageSummary {
+        id: image.id.clone(),
+        repo_tags: image.repo_tags(),
+        repo_digests: Vec::new(),
+        created: image.created,
+        size: image.size,
+        containers,
+        labels: image.config.config.labels.clone().into_iter().collect(),
+    }
+}
+
+impl ImagesApi {
+    /// Image ID → a container using it.
+    async fn users(&self) -> HashMap<String, String> {
+        let mut users = HashMap::new();
+        for container in self.daemon.containers.all() {
+            let record = container.record.lock().await;
+            users
+                .entry(record.image_id.clone())
+                .or_insert_with(|| record.name.clone());
+        }
+        users
+    }
+}
+
+/// Runs blocking store work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Status> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| internal(format!("image task failed: {e}")))?
+}
+
+#[tonic::async_trait]
+impl Images for ImagesApi {
+    #[instrument(skip_all)]
+    async fn import(
+        &self,
+        request: Request<Streaming<ImportRequest>>,
+    ) -> Result<Response<ImportResponse>, Status> {
+        let mut input = request.into_inner();
+        let open = match input.message().await? {
+            Some(ImportRequest {
+                kind: Some(import_request::Kind::Open(open)),
+            }) => open,
+            _ => return Err(invalid("an import stream must start with ImportOpen")),
+        };
+        if !open.reference.is_empty() {
+            Reference::parse(&open.reference).map_err(|e| invalid(e.to_string()))?;
+        }
+        // Spool the upload, then import it: the layer is hashed and
+        // unpacked from the file without holding the stream.
+        let spool = self.daemon.images.temp_path("import");
+        let mut file = std::fs::File::create(&spool)
+            .map_err(|e| internal(format!("cannot spool the upload: {e}")))?;
+        let spooled = async {
+            while let Some(message) = input.message().await? {
+                if let Some(import_request::Kind::Data(data)) = message.kind {
+                    file.write_all(&data)
+                        .map_err(|e| internal(format!("cannot spool the upload: {e}")))?;
+                }
+            }
+            Ok::<(), Status>(())
+        }
+        .await;
+        drop(file);
+        if let Err(e) = spooled {
+            let _ = std::fs::remove_file(&spool);
+            return Err(e);
+        }
+        let daemon = self.daemon.clone();
+        let result = blocking(move || {
+            let reference = (!open.reference.is_empty()).then_some(open.reference.as_str());
+            let id = daemon
+                .images
+                .import(&spool, reference, &open.changes, &open.message)
+                .map_err(from_image);
+            let _ = std::fs::remove_file(&spool);
+            id
+        })
+        .await?;
+        Ok(Response::new(ImportResponse { image_id: result }))
+    }
+
+    #[instrument(skip_all)]
+    async fn list(
+        &self,
+        request: Request<ListImagesRequest>,
+    ) -> Result<Response<ListImagesResponse>, Status> {
+        let request = request.into_inner();
+        let filter = if request.reference.is_empty() {
+            None
+        } else {
+            Some(Reference::parse(&request.reference).map_err(|e| invalid(e.to_string()))?)
+        };
+        // `hoist images busybox` lists every tag; `busybox:1.36` just that one.
+        let explicit_tag = request
+            .reference
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains(':'));
+        let users = self.users().await;
+        let daemon = self.daemon.clone();
+        let images = blocking(move || daemon.images.list().map_err(from_image)).await?;
+        let images = images
+            .iter()
+            .filter(|image| match &filter {
+                None => true,
+                Some(want) => image.references.iter().any(|r| {
+                    r.repository() == want.repository() && (!explicit_tag || r.tag == want.tag)
+                }),
+            })
+            .map(|image| summary(image, i32::from(users.contains_key(&image.id))))
+            .collect();
+        Ok(Response::new(ListImagesResponse { images }))
+    }
+
+    #[instrument(skip_all, fields(reference = %request.get_ref().reference))]
+    async fn inspect(
+        &self,
+        request: Request<ImageRef>,
+    ) -> Result<Response<InspectResponse>, Status> {
+        let reference = request.into_inner().reference;
+        let daemon = self.daemon.clone();
+        let image = blocking(move || daemon.images.resolve(&reference).map_err(from_image)).await?;
+        let layers_root = self.daemon.images.layers_root();
+        let document = ImageInspect {
+            id: image.id.clone(),
+            repo_tags: image.repo_tags(),
+            repo_digests: Vec::new(),
+            created: image.config.created.clone().unwrap_or_default(),
+            author: image.config.author.clone().unwrap_or_default(),
+            config: serde_json::to_value(&image.config.config)
+                .map_err(|e| internal(e.to_string()))?,
+            architecture: image.config.architecture.clone(),
+            variant: image.config.variant.clone().unwrap_or_default(),
+            os: image.config.os.clone(),
+            size: image.size,
+            graph_driver: GraphDriver {
+                name: "overlay2".into(),
+                data: [(
+                    "LowerDir".to_string(),
+                    image
+                        .chain_ids
+                        .iter()
+                        .rev()
+                        .map(|c| {
+                            layers_root
+                                .join(ImageStore::layer_dir_name(c))
+                                .display()
+                                .to_string()
+                        })
+                        .collect::<Vec<_>>()
+                        .join(":"),
+                )]
+                .into(),
+            },
+            root_fs: RootFs {
+                kind: "layers".into(),
+                layers: image.config.rootfs.diff_ids.clone(),
+            },
+            descriptor: serde_json::json!({
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": image.manifest_digest,
+            }),
+        };
+        let json = serde_json::to_vec(&document).map_err(|e| internal(e.to_string()))?;
+        Ok(Response::new(InspectResponse { json }))
+    }
+
+    #[instrument(skip_all, fields(reference = %request.get_ref().reference))]
+    async fn remove(
+        &self,
+        request: Request<RemoveImageRequest>,
+    ) -> Result<Response<RemoveImageResponse>, Status> {
+        let request = request.into_inner();
+        let users = self.users().await;
+        let daemon = self.daemon.clone();
+        let (untagged, deleted) = blocking(move || {
+            daemon
+                .images
+                .remove(&request.reference, request.force, |id| {
+                    users.get(id).cloned()
+                })
+                .map_err(from_image)
+        })
+        .await?;
+        Ok(Response::new(RemoveImageResponse { untagged, deleted }))
+    }
+
+    #[instrument(skip_all)]
+    async fn tag(&self, request: Request<TagRequest>) -> Result<Response<Empty>, Status> {
+        let request = request.into_inner();
+        let daemon = self.daemon.clone();
+        blocking(move || {
+            daemon
+                .images
+                .tag(&request.source, &request.target)
+                .map_err(from_image)
+        })
+        .await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    #[instrument(skip_all, fields(reference = %request.get_ref().reference))]
+    async fn history(
+        &self,
+        request: Request<ImageRef>,
+    ) -> Result<Response<HistoryResponse>, Status> {
+        let reference = request.into_inner().reference;
+        let daemon = self.daemon.clone();
+        let (image, sizes) = blocking(move || {
+            let image = daemon.images.resolve(&reference).map_err(from_image)?;
+            let sizes: Vec<u64> = image
+                .chain_ids
+                .iter()
+                .map(|c| daemon.images.layer_size(c))
+                .collect();
+            Ok((image, sizes))
+        })
+        .await?;
+        let mut sizes = sizes.into_iter();
+        let mut entries: Vec<HistoryEntry> = image
+            .config
+            .history
+            .iter()
+            .map(|h| HistoryEntry {
+                id: "<missing>".into(),
+                created: parse_time(h.created.as_deref()),
+                created_by: h.created_by.clone().unwrap_or_default(),
+                size: if h.empty_layer {
+                    0
+                } else {
+                    sizes.next().unwrap_or(0)
+                },
+                comment: h.comment.clone().unwrap_or_default(),
+                tags: Vec::new(),
+            })
+            .collect();
+        entries.reverse();
+        if let Some(top) = entries.first_mut() {
+            top.id = image.id.clone();
+            top.tags = image.repo_tags();
+        }
+        Ok(Response::new(HistoryResponse { entries }))
+    }
+
+    type SaveStream = ResponseStream<DataChunk>;
+
+    async fn save(
+        &self,
+        _request: Request<SaveRequest>,
+    ) -> Result<Response<Self::SaveStream>, Status> {
+        Err(Status::unimplemented("save is not implemented yet"))
+    }
+
+    async fn load(
+        &self,
+        _request: Request<Streaming<DataChunk>>,
+    ) -> Result<Response<LoadResponse>, Status> {
+        Err(Status::unimplemented("load is not implemented yet"))
+    }
+
+    async fn prune(
+        &self,
+        _request: Request<PruneImagesRequest>,
+    ) -> Result<Response<PruneResponse>, Status> {
+        Err(Status::unimplemented("image prune is not implemented yet"))
+    }
+}

@@ -1,0 +1,7 @@
+//! The daemon's gRPC services.
+
+pub mod containers;
+pub mod images;
+pub mod stdio;
+pub mod system;
+pub mod volumes;

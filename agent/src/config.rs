@@ -1,0 +1,37 @@
+//! Where a daemon keeps its state and how it is reached.
+
+use std::path::PathBuf;
+
+/// Settings of one `hoist daemon`. Several daemons run side by side on one
+/// machine when each has its own root, exec root, socket and cgroup parent.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// Persistent state: images, containers, volumes (`--root`).
+    pub root: PathBuf,
+    /// Runtime state that dies with the host: shim sockets, bundles
+    /// (`--exec-root`).
+    pub exec_root: PathBuf,
+    /// The API socket (`--host unix://…`).
+    pub socket: PathBuf,
+    /// cgroup under which every container's cgroup is made (`--cgroup-parent`).
+    pub cgroup_parent: String,
+    /// The hoist executable shims are started from.
+    pub exe: PathBuf,
+}
+
+impl DaemonConfig {
+    /// Directory of a container's persistent state.
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.root.join("containers").join(id)
+    }
+
+    /// Directory of a container's runtime state (bundle, shim socket).
+    pub fn container_run_dir(&self, id: &str) -> PathBuf {
+        self.exec_root.join("containers").join(id)
+    }
+
+    /// The cgroup path (relative to each hierarchy) of a container.
+    pub fn cgroup_path(&self, id: &str) -> String {
+        format!("{}/{id}", self.cgroup_parent.trim_matches('/'))
+    }
+}

@@ -1,0 +1,647 @@
+//! Turning a [`ContainerSpec`] and its image into a container record:
+//! Docker's merge rules (ENTRYPOINT/CMD, Env, WorkingDir, User, Volumes,
+//! Healthcheck…), validation with messages that name the bad value, and the
+//! files a container gets (hosts, hostname, resolv.conf).
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use hoist_api::spec::{ContainerSpec, HealthcheckSpec, MountKind, MountSpec};
+use hoist_runtime::container::security::effective_capabilities;
+use hoist_runtime::image::Image;
+use hoist_runtime::image::changes::set_env;
+use tonic::Status;
+
+use super::record::{MountRecord, Settings};
+use crate::error::invalid;
+
+/// Docker's default PATH, added when the image sets none.
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// Docker's smallest memory limit.
+const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+
+/// Docker's rule for container names.
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// Checks the parts of a spec that need no image or state.
+pub fn validate(spec: &ContainerSpec) -> Result<(), Status> {
+    if spec.auto_remove && !spec.restart_policy.is_none() {
+        return Err(invalid(
+            "conflicting options: --restart and --rm cannot be used together",
+        ));
+    }
+    let r = &spec.resources;
+    if r.memory != 0 && r.memory < MIN_MEMORY {
+        return Err(invalid(format!(
+            "minimum memory limit allowed is 6MB (got {} bytes)",
+            r.memory
+        )));
+    }
+    if r.memory_swap > 0 && r.memory > 0 && r.memory_swap < r.memory {
+        return Err(invalid(
+            "--memory-swap must be larger than --memory (it counts memory plus swap)",
+        ));
+    }
+    if r.memory_swap > 0 && r.memory == 0 {
+        return Err(invalid(
+            "--memory-swap needs --memory: set the memory limit too",
+        ));
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
+    if r.nano_cpus < 0 || r.nano_cpus > cpus * 1_000_000_000 {
+        return Err(invalid(format!(
+            "range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
+        )));
+    }
+    if r.nano_cpus > 0 && (r.cpu_quota > 0 || r.cpu_period > 0) {
+        return Err(invalid(
+            "conflicting options: --cpus cannot be used with --cpu-quota or --cpu-period",
+        ));
+    }
+    if r.cpu_quota > 0 && r.cpu_quota < 1000 {
+        return Err(invalid("--cpu-quota must be at least 1000 microseconds"));
+    }
+    if r.cpu_shares < 0 {
+        return Err(invalid("--cpu-shares must be positive"));
+    }
+    effective_capabilities(spec.privileged, &spec.cap_add, &spec.cap_drop)
+        .map_err(|e| invalid(e.to_string()))?;
+    for opt in &spec.security_opt {
+        security_option(opt)?;
+    }
+    match spec.log_config.driver.as_str() {
+        "" | "json-file" | "none" => {}
+        other => {
+            return Err(invalid(format!(
+                "logging driver {other:?} is not available: use json-file or none"
+            )));
+        }
+    }
+    for key in spec.log_config.config.keys() {
+        if !matches!(
+            key.as_str(),
+            "max-size" | "max-file" | "compress" | "labels" | "env" | "tag"
+        ) {
+            return Err(invalid(format!(
+                "unknown log opt {key:?} for json-file: use max-size or max-file"
+            )));
+        }
+    }
+    match spec.network_mode.as_str() {
+        "" | "none" | "host" | "default" => {}
+        mode if mode.starts_with("container:") => {}
+        other => {
+            return Err(invalid(format!(
+                "network {other:?} is not available: until bridge networks arrive, use --network none, host or container:<name>"
+            )));
+        }
+    }
+    if !matches!(spec.pid_mode.as_str(), "" | "host" | "private") {
+        return Err(invalid(format!(
+            "invalid --pid {:?}: use host or leave it unset",
+            spec.pid_mode
+        )));
+    }
+    if !matches!(
+        spec.ipc_mode.as_str(),
+        "" | "private" | "shareable" | "host" | "none"
+    ) {
+        return Err(invalid(format!(
+            "invalid --ipc {:?}: use private, shareable, host or none",
+            spec.ipc_mode
+        )));
+    }
+    let own_netns = spec.network_mode != "host";
+    for key in spec.sysctls.keys() {
+        let namespaced = key.starts_with("kernel.shm")
+            || key.starts_with("kernel.msg")
+            || key == "kernel.sem"
+            || key.starts_with("fs.mqueue.")
+            || (own_netns && key.starts_with("net."));
+        if !namespaced {
+            return Err(invalid(format!(
+                "sysctl {key:?} is not allowed: only namespaced kernel parameters (kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, and net.* with a private network) can be set per container"
+            )));
+        }
+    }
+    for ulimit in &spec.ulimits {
+        if hoist_runtime::container::process::rlimit_by_name(&ulimit.name).is_none() {
+            return Err(invalid(format!("unknown ulimit {:?}", ulimit.name)));
+        }
+        if ulimit.soft > ulimit.hard {
+            return Err(invalid(format!(
+                "ulimit {}: soft limit {} is above the hard limit {}",
+                ulimit.name, ulimit.soft, ulimit.hard
+            )));
+        }
+    }
+    let mut targets = BTreeSet::new();
+    for m in &spec.mounts {
+        if !m.target.starts_with('/') {
+            return Err(invalid(format!(
+                "invalid mount target {:?}: it must be an absolute path",
+                m.target
+            )));
+        }
+        if m.target == "/" {
+            return Err(invalid(
+                "invalid mount target \"/\": the root cannot be a mount",
+            ));
+        }
+        if !targets.insert(m.target.trim_end_matches('/').to_string()) {
+            return Err(invalid(format!("duplicate mount point: {}", m.target)));
+        }
+        if m.kind == MountKind::Bind && !m.source.starts_with('/') {
+            return Err(invalid(format!(
+                "invalid bind mount source {:?}: it must be an absolute host path",
+                m.source
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What `--security-opt` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecurityOption {
+    /// `seccomp=unconfined`.
+    SeccompUnconfined,
+    /// `no-new-privileges[=true|false]`.
+    NoNewPrivileges(bool),
+    /// Options of LSMs this host does not run (label, apparmor): accepted.
+    Ignored,
+}
+
+/// Parses one `--security-opt` value (`key=value` or Docker's old `key:value`).
+pub fn security_option(opt: &str) -> Result<SecurityOption, Status> {
+    let (key, value) = opt.split_once(['=', ':']).unwrap_or((opt, ""));
+    match (key, value) {
+        ("seccomp", "unconfined") => Ok(SecurityOption::SeccompUnconfined),
+        ("seccomp", profile) => Err(invalid(format!(
+            "seccomp profile {profile:?} is not supported yet: use the default or seccomp=unconfined"
+        ))),
+        ("no-new-privileges", "" | "true") => Ok(SecurityOption::NoNewPrivileges(true)),
+        ("no-new-privileges", "false") => Ok(SecurityOption::NoNewPrivileges(false)),
+        ("label" | "apparmor", _) => Ok(SecurityOption::Ignored),
+        _ => Err(invalid(format!(
+            "invalid --security-opt {opt:?}: use seccomp=unconfined or no-new-privileges[=true|false]"
+        ))),
+    }
+}
+
+/// Merges the spec over the image config, as Docker does.
+pub fn settings(spec: &ContainerSpec, image: &Image, id: &str) -> Result<Settings, Status> {
+    let config = &image.config.config;
+    let entrypoint = match &spec.entrypoint {
+        Some(e) => e.clone(),
+        None => config.entrypoint.clone().unwrap_or_default(),
+    };
+    // A new ENTRYPOINT drops the image's CMD.
+    let cmd = match (&spec.cmd, &spec.entrypoint) {
+        (Some(cmd), _) => cmd.clone(),
+        (None, Some(_)) => Vec::new(),
+        (None, None) => config.cmd.clone().unwrap_or_default(),
+    };
+    if entrypoint.is_empty() && cmd.is_empty() {
+        return Err(invalid(format!(
+            "no command specified: image {} has no CMD or ENTRYPOINT; give a command after the image name",
+            spec.image
+        )));
+    }
+    let hostname = match &spec.hostname {
+        Some(h) if !h.is_empty() => h.clone(),
+        _ if spec.network_mode == "host" => nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| id[..12].to_string()),
+        _ => id[..12].to_string(),
+    };
+    if hostname.len() > 64 {
+        return Err(invalid(format!(
+            "invalid hostname {hostname:?}: at most 64 characters"
+        )));
+    }
+    let mut env = vec![format!("HOSTNAME={hostname}")];
+    for entry in config.env.iter().chain(&spec.env) {
+        match entry.split_once('=') {
+            Some((key, value)) => set_env(&mut env, key, value),
+            None => set_env(&mut env, entry, ""),
+        }
+    }
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.push(DEFAULT_PATH.to_string());
+    }
+    if spec.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".to_string());
+    }
+    let mut labels = config.labels.clone();
+    labels.extend(spec.labels.clone());
+    let mut exposed: BTreeSet<String> = config.exposed_ports.keys().cloned().collect();
+    exposed.extend(spec.exposed_ports.iter().cloned());
+    Ok(Settings {
+        entrypoint,
+        cmd,
+        env,
+        working_dir: spec
+            .working_dir
+            .clone()
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| {
+                if config.working_dir.is_empty() {
+                    "/".into()
+                } else {
+                    config.working_dir.clone()
+                }
+            }),
+        user: spec.user.clone().unwrap_or_else(|| config.user.clone()),
+        hostname,
+        labels,
+        stop_signal: spec
+            .stop_signal
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| {
+                if config.stop_signal.is_empty() {
+                    "SIGTERM".into()
+                } else {
+                    config.stop_signal.clone()
+                }
+            }),
+        stop_timeout: spec.stop_timeout.unwrap_or(10),
+        healthcheck: merge_healthcheck(config.healthcheck.as_ref(), spec.healthcheck.as_ref()),
+        exposed_ports: exposed.into_iter().collect(),
+    })
+}
+
+/// Docker merges `--health-*` flags field by field over the image's
+/// HEALTHCHECK; `NONE` (from either) disables it.
+fn merge_healthcheck(
+    image: Option<&HealthcheckSpec>,
+    spec: Option<&HealthcheckSpec>,
+) -> Option<HealthcheckSpec> {
+    let mut merged = image.cloned().unwrap_or_default();
+    if let Some(spec) = spec {
+        if !spec.test.is_empty() {
+            merged.test = spec.test.clone();
+        }
+        for (field, value) in [
+            (&mut merged.interval, spec.interval),
+            (&mut merged.timeout, spec.timeout),
+            (&mut merged.start_period, spec.start_period),
+            (&mut merged.start_interval, spec.start_interval),
+            (&mut merged.retries, spec.retries),
+        ] {
+            if value != 0 {
+                *field = value;
+            }
+        }
+    }
+    match merged.test.first().map(String::as_str) {
+        None | Some("NONE") => None,
+        _ => Some(merged),
+    }
+}
+
+/// Resolves the spec's mounts plus the image's VOLUMEs into host paths.
+/// `volume` gets or creates a volume (`None` = anonymous) and returns its
+/// name and data directory.
+pub fn mounts(
+    spec: &ContainerSpec,
+    image: &Image,
+    mut volume: impl FnMut(Option<&str>) -> Result<(String, PathBuf), Status>,
+) -> Result<Vec<MountRecord>, Status> {
+    let mut out = Vec::new();
+    for m in &spec.mounts {
+        out.push(mount(m, &mut volume)?);
+    }
+    for target in image.config.config.volumes.keys() {
+        let covered = spec
+            .mounts
+            .iter()
+            .any(|m| m.target.trim_end_matches('/') == target.trim_end_matches('/'));
+        if !covered {
+            let (name, source) = volume(None)?;
+            out.push(MountRecord {
+                kind: MountKind::Volume,
+                name,
+                source,
+                destination: target.clone(),
+                read_only: false,
+                propagation: String::new(),
+                anonymous: true,
+                copy_up: true,
+                options: Vec::new(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn mount(
+    m: &MountSpec,
+    volume: &mut impl FnMut(Option<&str>) -> Result<(String, PathBuf), Status>,
+) -> Result<MountRecord, Status> {
+    let mut record = MountRecord {
+        kind: m.kind,
+        name: String::new(),
+        source: PathBuf::new(),
+        destination: m.target.clone(),
+        read_only: m.read_only,
+        propagation: m.propagation.clone(),
+        anonymous: false,
+        copy_up: false,
+        options: m.options.clone(),
+    };
+    match m.kind {
+        MountKind::Bind => {
+            let source = Path::new(&m.source);
+            if !source.exists() {
+                if m.create_source {
+                    fs::create_dir_all(source).map_err(|e| {
+                        invalid(format!(
+                            "cannot create bind source {}: {e}",
+                            source.display()
+                        ))
+                    })?;
+                } else {
+                    return Err(invalid(format!(
+                        "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                        source.display()
+                    )));
+                }
+            }
+            record.source = source.to_path_buf();
+        }
+        MountKind::Volume => {
+            let named = (!m.source.is_empty()).then_some(m.source.as_str());
+            let (name, source) = volume(named)?;
+            record.anonymous = named.is_none();
+            record.name = name;
+            record.source = source;
+            record.copy_up = !m.no_copy;
+        }
+        MountKind::Tmpfs => {
+            if m.tmpfs_size > 0 {
+                record.options.push(format!("size={}", m.tmpfs_size));
+            }
+            record.options.push(format!(
+                "mode={:o}",
+                if m.tmpfs_mode == 0 {
+                    0o1777
+                } else {
+                    m.tmpfs_mode
+                }
+            ));
+        }
+    }
+    Ok(record)
+}
+
+/// Writes /etc/hostname, /etc/hosts and /etc/resolv.conf for the container
+/// into its directory.
+pub fn write_etc_files(dir: &Path, spec: &ContainerSpec, hostname: &str) -> std::io::Result<()> {
+    fs::write(dir.join("hostname"), format!("{hostname}\n"))?;
+    let mut hosts = if spec.network_mode == "host" {
+        fs::read_to_string("/etc/hosts").unwrap_or_default()
+    } else {
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_string()
+    };
+    for entry in &spec.extra_hosts {
+        if let Some((host, ip)) = entry.split_once(':') {
+            hosts.push_str(&format!("{ip}\t{host}\n"));
+        }
+    }
+    fs::write(dir.join("hosts"), hosts)?;
+    fs::write(dir.join("resolv.conf"), resolv_conf(spec))
+}
+
+/// The host's resolv.conf, with `--dns`, `--dns-search` and `--dns-option`
+/// replacing its parts when given. Loopback resolvers cannot be reached
+/// from a private network namespace, so they are dropped there.
+fn resolv_conf(spec: &ContainerSpec) -> String {
+    let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let own_netns = spec.network_mode != "host";
+    let mut nameservers: Vec<String> = host
+        .lines()
+        .filter_map(|l| l.strip_prefix("nameserver"))
+        .map(|s| s.trim().to_string())
+        .filter(|ns| !(own_netns && (ns.starts_with("127.") || ns == "::1")))
+        .collect();
+    let mut search: Vec<String> = host
+        .lines()
+        .filter_map(|l| l.strip_prefix("search"))
+        .flat_map(|s| s.split_whitespace().map(str::to_string))
+        .collect();
+    let mut options: Vec<String> = host
+        .lines()
+        .filter_map(|l| l.strip_prefix("options"))
+        .flat_map(|s| s.split_whitespace().map(str::to_string))
+        .collect();
+    if !spec.dns.is_empty() {
+        nameservers = spec.dns.clone();
+    }
+    if !spec.dns_search.is_empty() {
+        search = spec.dns_search.clone();
+    }
+    if !spec.dns_options.is_empty() {
+        options = spec.dns_options.clone();
+    }
+    let mut out = String::new();
+    for ns in nameservers {
+        out.push_str(&format!("nameserver {ns}\n"));
+    }
+    if !search.is_empty() && search != ["."] {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    if !options.is_empty() {
+        out.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hoist_runtime::image::ImageConfig;
+
+    fn image(entrypoint: Option<Vec<&str>>, cmd: Option<Vec<&str>>) -> Image {
+        let mut config = ImageConfig::default();
+        config.config.entrypoint = entrypoint.map(|v| v.into_iter().map(String::from).collect());
+        config.config.cmd = cmd.map(|v| v.into_iter().map(String::from).collect());
+        config.config.env = vec!["PATH=/bin".into(), "A=image".into()];
+        config.config.working_dir = "/srv".into();
+        Image {
+            id: "sha256:x".into(),
+            manifest_digest: String::new(),
+            config,
+            chain_ids: Vec::new(),
+            references: Vec::new(),
+            size: 0,
+            created: 0,
+        }
+    }
+
+    const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn entrypoint_and_cmd_combine_as_docker() {
+        let img = image(Some(vec!["/entry"]), Some(vec!["default"]));
+        let spec = |entrypoint: Option<Vec<&str>>, cmd: Option<Vec<&str>>| ContainerSpec {
+            image: "x".into(),
+            entrypoint: entrypoint.map(|v| strings(&v)),
+            cmd: cmd.map(|v| strings(&v)),
+            ..Default::default()
+        };
+        assert_eq!(
+            settings(&spec(None, None), &img, ID).unwrap().command(),
+            strings(&["/entry", "default"])
+        );
+        assert_eq!(
+            settings(&spec(None, Some(vec!["x"])), &img, ID)
+                .unwrap()
+                .command(),
+            strings(&["/entry", "x"])
+        );
+        // A new entrypoint drops the image's CMD.
+        assert_eq!(
+            settings(&spec(Some(vec!["/e2"]), None), &img, ID)
+                .unwrap()
+                .command(),
+            strings(&["/e2"])
+        );
+        assert_eq!(
+            settings(&spec(Some(vec![]), Some(vec!["sh"])), &img, ID)
+                .unwrap()
+                .command(),
+            strings(&["sh"])
+        );
+        let empty = image(None, None);
+        assert_eq!(
+            settings(&spec(None, None), &empty, ID).unwrap_err().code(),
+            tonic::Code::InvalidArgument
+        );
+    }
+
+    #[test]
+    fn env_workdir_and_hostname_merge() {
+        let img = image(None, Some(vec!["sh"]));
+        let spec = ContainerSpec {
+            image: "x".into(),
+            env: strings(&["A=spec", "B=2"]),
+            tty: true,
+            ..Default::default()
+        };
+        let s = settings(&spec, &img, ID).unwrap();
+        assert_eq!(
+            s.env,
+            strings(&[
+                "HOSTNAME=0123456789ab",
+                "PATH=/bin",
+                "A=spec",
+                "B=2",
+                "TERM=xterm"
+            ])
+        );
+        assert_eq!(s.working_dir, "/srv");
+        assert_eq!(s.hostname, "0123456789ab");
+        assert_eq!(s.stop_signal, "SIGTERM");
+        assert_eq!(s.stop_timeout, 10);
+    }
+
+    #[test]
+    fn healthcheck_flags_merge_over_the_image() {
+        let image_hc = HealthcheckSpec {
+            test: strings(&["CMD", "true"]),
+            interval: 5,
+            retries: 3,
+            ..Default::default()
+        };
+        let flags = HealthcheckSpec {
+            interval: 1,
+            ..Default::default()
+        };
+        let merged = merge_healthcheck(Some(&image_hc), Some(&flags)).unwrap();
+        assert_eq!(
+            (merged.interval, merged.retries, merged.test.len()),
+            (1, 3, 2)
+        );
+        let none = HealthcheckSpec {
+            test: strings(&["NONE"]),
+            ..Default::default()
+        };
+        assert!(merge_healthcheck(Some(&image_hc), Some(&none)).is_none());
+    }
+
+    #[test]
+    fn validation_names_the_bad_value() {
+        let ok = ContainerSpec {
+            image: "x".into(),
+            ..Default::default()
+        };
+        assert!(validate(&ok).is_ok());
+        let bad = [
+            ContainerSpec {
+                auto_remove: true,
+                restart_policy: hoist_api::spec::RestartPolicy::parse("always").unwrap(),
+                ..ok.clone()
+            },
+            ContainerSpec {
+                resources: hoist_api::spec::Resources {
+                    memory: 1024,
+                    ..Default::default()
+                },
+                ..ok.clone()
+            },
+            ContainerSpec {
+                cap_add: strings(&["BOGUS"]),
+                ..ok.clone()
+            },
+            ContainerSpec {
+                security_opt: strings(&["seccomp=/x.json"]),
+                ..ok.clone()
+            },
+            ContainerSpec {
+                network_mode: "bridge".into(),
+                ..ok.clone()
+            },
+            ContainerSpec {
+                sysctls: [("kernel.hostname".to_string(), "x".to_string())].into(),
+                ..ok.clone()
+            },
+            ContainerSpec {
+                mounts: vec![MountSpec {
+                    target: "rel".into(),
+                    ..Default::default()
+                }],
+                ..ok.clone()
+            },
+        ];
+        for spec in bad {
+            assert_eq!(
+                validate(&spec).unwrap_err().code(),
+                tonic::Code::InvalidArgument,
+                "{spec:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn resolv_conf_honours_dns_flags() {
+        let spec = ContainerSpec {
+            dns: strings(&["1.1.1.1"]),
+            dns_search: strings(&["example.com"]),
+            ..Default::default()
+        };
+        let text = resolv_conf(&spec);
+        assert!(text.contains("nameserver 1.1.1.1\n"));
+        assert!(text.contains("search example.com\n"));
+    }
+}

@@ -1,0 +1,670 @@
+//! A container's life: create, start (spawning its shim), stop, kill,
+//! pause, wait, remove — and what happens when it exits (restart
+//! policies with Docker's backoff, `--rm`).
+
+use std::fs;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hoist_api::spec::{ContainerSpec, MountKind};
+use hoist_runtime::bundle::{EXIT_FILE, ExitInfo};
+use hoist_runtime::fsutil::{new_id, read_json, remove_all};
+use hoist_runtime::shim::{
+    self,
+    client::{InputSink, OutputStream, ShimClient, ShimError},
+};
+use tonic::Status;
+use tracing::{info, warn};
+
+use super::create::{self, valid_name};
+use super::names::random_name;
+use super::oci::{self, BundleContext};
+use super::record::{ContainerRecord, State, Status as RunStatus};
+use super::{Container, Snapshot};
+use crate::daemon::Daemon;
+use crate::error::{conflict, from_image, from_volume, internal, invalid};
+
+/// First delay of Docker's restart backoff.
+pub const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest delay between restarts.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// A run at least this long resets the backoff.
+const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(10);
+/// How long `rm -f` waits for a killed container to exit.
+const KILL_WAIT: Duration = Duration::from_secs(15);
+
+/// Which streams a client attaches to when a container starts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AttachRequest {
+    /// Forward the client's stdin.
+    pub stdin: bool,
+    /// Send stdout.
+    pub stdout: bool,
+    /// Send stderr.
+    pub stderr: bool,
+    /// Terminal size of the client.
+    pub console: Option<(u16, u16)>,
+}
+
+/// What waits for (`docker wait --condition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitCondition {
+    /// Returns at once when it is not running, else at the next exit.
+    NotRunning,
+    /// The next exit.
+    NextExit,
+    /// Its removal.
+    Removed,
+}
+
+/// Now, as Docker writes times.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// Parses a signal given as a name (`HUP`, `SIGHUP`) or a number.
+pub fn parse_signal(value: &str) -> Result<i32, Status> {
+    let value = value.trim();
+    if let Ok(n) = value.parse::<i32>() {
+        return nix::sys::signal::Signal::try_from(n)
+            .map(|s| s as i32)
+            .map_err(|_| invalid(format!("invalid signal {value:?}")));
+    }
+    let upper = value.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    name.parse::<nix::sys::signal::Signal>()
+        .map(|s| s as i32)
+        .map_err(|_| {
+            invalid(format!(
+                "invalid signal {value:?}: use a name such as TERM or HUP, or a number"
+            ))
+        })
+}
+
+impl Daemon {
+    fn bundle_context(
+        &self,
+        network_of: Option<i32>,
+        console: Option<(u16, u16)>,
+    ) -> BundleContext<'_> {
+        BundleContext {
+            config: &self.config,
+            images: &self.images,
+            hierarchy: &self.hierarchy,
+            network_of,
+            console,
+        }
+    }
+
+    /// Creates a container: validates the spec, resolves its image, makes
+    /// its directory, volumes and /etc files, and writes its record last,
+    /// so a crash midway leaves nothing that holds the name.
+    pub async fn create_container(
+        self: &Arc<Self>,
+        name: &str,
+        spec: ContainerSpec,
+    ) -> Result<(String, Vec<String>), Status> {
+        create::validate(&spec)?;
+        if !name.is_empty() && !valid_name(name) {
+            return Err(invalid(format!(
+                "invalid container name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            )));
+        }
+        let image = self.images.resolve(&spec.image).map_err(from_image)?;
+        if let Some(target) = spec.network_mode.strip_prefix("container:") {
+            self.containers.find(target)?;
+        }
+        let id = new_id();
+        let name = if name.is_empty() {
+            let mut attempt = 0;
+            loop {
+                let candidate = random_name(attempt);
+                if self.containers.reserve_name(&candidate, &id).is_ok() {
+                    break candidate;
+                }
+                attempt += 1;
+            }
+        } else {
+            self.containers.reserve_name(name, &id)?;
+            name.to_string()
+        };
+        let dir = self.config.container_dir(&id);
+        let mut anonymous = Vec::new();
+        let result = (|| {
+            let settings = create::settings(&spec, &image, &id)?;
+            let (_, warnings) = oci::rlimits(&spec.ulimits)?;
+            for sub in ["upper", "work"] {
+                fs::create_dir_all(dir.join(sub))
+                    .map_err(|e| internal(format!("cannot create {}: {e}", dir.display())))?;
+            }
+            create::write_etc_files(&dir, &spec, &settings.hostname)
+                .map_err(|e| internal(format!("cannot write the container's /etc files: {e}")))?;
+            let mounts = create::mounts(&spec, &image, |name| {
+                let volume = self
+                    .volumes
+                    .create(name, "local", Default::default(), Default::default())
+                    .map_err(from_volume)?;
+                if volume.anonymous {
+                    anonymous.push(volume.name.clone());
+                }
+                Ok((volume.name, volume.mountpoint))
+            })?;
+            let record = ContainerRecord {
+                id: id.clone(),
+                name: name.clone(),
+                created: now(),
+                image_id: image.id.clone(),
+                layers: image.chain_ids.clone(),
+                settings,
+                mounts,
+                state: State::default(),
+                spec,
+            };
+            record
+                .save(&dir)
+                .map_err(|e| internal(format!("cannot save the container record: {e}")))?;
+            Ok((record, warnings))
+        })();
+        match result {
+            Ok((record, warnings)) => {
+                info!(id = %record.id, name = %record.name, "container created");
+                self.containers.insert(Container::new(record));
+                Ok((id, warnings))
+            }
+            Err(e) => {
+                let _ = remove_all(&dir);
+                for volume in anonymous {
+                    let _ = self.volumes.remove(&volume);
+                }
+                self.containers.release_name(&name, &id);
+                Err(e)
+            }
+        }
+    }
+
+    /// Starts a container: writes its bundle, spawns its shim, attaches the
+    /// client (before the process runs, so no output is missed) and lets it
+    /// exec. Starting a running container does nothing, as in Docker.
+    pub async fn start_container(
+        self: &Arc<Self>,
+        container: &Arc<Container>,
+        attach: Option<AttachRequest>,
+    ) -> Result<Option<(OutputStream, InputSink)>, Status> {
+        let mut record = container.record.lock().await;
+        match record.state.status {
+            RunStatus::Running | RunStatus::Paused => return Ok(None),
+            RunStatus::Removing => {
+                return Err(conflict(format!(
+                    "container {} is being removed",
+                    record.short_id()
+                )));
+            }
+            _ => {}
+        }
+        let network_of = match record.spec.network_mode.strip_prefix("container:") {
+            Some(target) => {
+                let other = self.containers.find(target)?;
+                let other = other.record.lock().await;
+                if !other.state.status.is_alive() {
+                    return Err(conflict(format!(
+                        "cannot join the network of container {}: it is not running",
+                        other.name
+                    )));
+                }
+                Some(other.state.pid)
+            }
+            None => None,
+        };
+        let console = attach.and_then(|a| a.console);
+        let (bundle, _) = oci::bundle(&self.bundle_context(network_of, console), &record)?;
+        let run_dir = self.config.container_run_dir(&record.id);
+        fs::create_dir_all(&run_dir)
+            .map_err(|e| internal(format!("cannot create {}: {e}", run_dir.display())))?;
+        remove_all(&run_dir.join(EXIT_FILE)).map_err(|e| internal(e.to_string()))?;
+        bundle
+            .save(&run_dir)
+            .map_err(|e| internal(format!("cannot write the bundle: {e}")))?;
+        let mut child = shim::spawn(&self.config.exe, &run_dir)
+            .map_err(|e| internal(format!("cannot start the container's shim: {e}")))?;
+        // The shim is our child until we die: reap it when it ends.
+        tokio::spawn(async move {
+            let _ = child.wait().await;
+        });
+        let client = ShimClient::new(&run_dir);
+        let attached = match attach {
+            Some(a) => Some(
+                client
+                    .attach(a.stdin, a.stdout, a.stderr)
+                    .await
+                    .map_err(shim_status)?,
+            ),
+            None => None,
+        };
+        match client.start().await {
+            Ok(pid) => {
+                record.state.status = RunStatus::Running;
+                record.state.pid = pid;
+                record.state.started_at = now();
+                record.state.error.clear();
+                record.state.oom_killed = false;
+                record.state.manually_stopped = false;
+                record
+                    .save(&self.config.container_dir(&record.id))
+                    .map_err(|e| internal(e.to_string()))?;
+                container.announce(&record, false);
+                info!(id = %record.id, pid, "container started");
+                drop(record);
+                self.monitor(container.clone(), client);
+                Ok(attached)
+            }
+            Err(ShimError::Start(e)) => {
+                record.state.exit_code = e.code;
+                record.state.error = e.message.clone();
+                let _ = record.save(&self.config.container_dir(&record.id));
+                container.announce(&record, false);
+                Err(Status::with_details(
+                    tonic::Code::Aborted,
+                    e.message.clone(),
+                    e.code.to_string().into_bytes().into(),
+                ))
+            }
+            Err(e) => Err(shim_status(e)),
+        }
+    }
+
+    /// Watches a started container and handles its exit.
+    pub fn monitor(self: &Arc<Self>, container: Arc<Container>, client: ShimClient) {
+        let daemon = self.clone();
+        tokio::spawn(async move {
+            let exit = match client.watch().await {
+                Ok(watch) => watch.exited().await,
+                Err(_) => None,
+            };
+            let exit = exit.unwrap_or_else(|| daemon.exit_from_disk(&container.id));
+            daemon.handle_exit(&container, exit).await;
+        });
+    }
+
+    /// The exit the shim recorded, or a synthetic one when the shim died
+    /// without recording it (host reboot, shim killed).
+    pub fn exit_from_disk(&self, id: &str) -> ExitInfo {
+        read_json::<ExitInfo>(&self.config.container_run_dir(id).join(EXIT_FILE)).unwrap_or_else(|_| ExitInfo {
+            code: 255,
+            signal: None,
+            oom_killed: false,
+            finished_at: now(),
+            error: Some("the container's shim is gone and left no exit status (was the host restarted?)".into()),
+        })
+    }
+
+    /// Records an exit and applies the restart policy or `--rm`.
+    pub async fn handle_exit(self: &Arc<Self>, container: &Arc<Container>, exit: ExitInfo) {
+        let mut record = container.record.lock().await;
+        let removing = record.state.status == RunStatus::Removing;
+        let ran_for = chrono::DateTime::parse_from_rfc3339(&record.state.started_at)
+            .ok()
+            .and_then(|t| {
+                (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+                    .to_std()
+                    .ok()
+            })
+            .unwrap_or_default();
+        if !removing {
+            record.state.status = RunStatus::Exited;
+        }
+        record.state.pid = 0;
+        record.state.exit_code = exit.code;
+        record.state.oom_killed = exit.oom_killed;
+        record.state.finished_at = if exit.finished_at.is_empty() {
+            now()
+        } else {
+            exit.finished_at.clone()
+        };
+        if let Some(error) = &exit.error {
+            record.state.error = error.clone();
+        }
+        // The shim removes the cgroup; make sure of it if the shim died.
+        let _ = self
+            .hierarchy
+            .cgroup(&self.config.cgroup_path(&record.id))
+            .destroy();
+        let _ = record.save(&self.config.container_dir(&record.id));
+        container.announce(&record, true);
+        info!(id = %record.id, code = exit.code, "container exited");
+        if removing {
+            return;
+        }
+        let restart = should_restart(&record);
+        let auto_remove = record.spec.auto_remove;
+        if restart {
+            let delay = {
+                let mut backoff = container.backoff.lock().unwrap_or_else(|p| p.into_inner());
+                if ran_for >= BACKOFF_RESET_AFTER {
+                    *backoff = INITIAL_BACKOFF;
+                }
+                let delay = *backoff;
+                *backoff = (*backoff * 2).min(MAX_BACKOFF);
+                delay
+            };
+            record.state.status = RunStatus::Restarting;
+            let _ = record.save(&self.config.container_dir(&record.id));
+            container.announce(&record, false);
+            drop(record);
+            tokio::spawn(self.clone().restart_later(container.clone(), delay));
+        } else if auto_remove {
+            drop(record);
+            if let Err(e) = self.remove_container(container, true, true).await {
+                warn!(id = %container.id, error = %e, "auto-remove failed");
+            }
+        }
+    }
+
+    /// Restarts the container after `delay`. The future's type is spelled
+    /// out because exit → restart → start → monitor → exit is a cycle the
+    /// compiler cannot see through to prove it `Send`.
+    fn restart_later(
+        self: Arc<Self>,
+        container: Arc<Container>,
+        delay: Duration,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            self.restart_by_policy(&container).await;
+        })
+    }
+
+    async fn restart_by_policy(self: &Arc<Self>, container: &Arc<Container>) {
+        {
+            let mut record = container.record.lock().await;
+            // A stop or rm during the delay cancels the restart.
+            if record.state.status != RunStatus::Restarting {
+                return;
+            }
+            record.state.restart_count += 1;
+            record.state.status = RunStatus::Exited;
+        }
+        if let Err(e) = self.start_container(container, None).await {
+            warn!(id = %container.id, error = %e.message(), "restart by policy failed");
+            let exit = ExitInfo {
+                code: 128,
+                error: Some(e.message().to_string()),
+                finished_at: now(),
+                ..Default::default()
+            };
+            self.handle_exit(container, exit).await;
+        }
+    }
+
+    /// Sends a signal to the container's init.
+    pub async fn kill_container(
+        &self,
+        container: &Arc<Container>,
+        signal: i32,
+    ) -> Result<(), Status> {
+        let mut record = container.record.lock().await;
+        if !record.state.status.is_alive() {
+            return Err(conflict(format!(
+                "cannot kill container {}: container {} is not running",
+                record.name, record.id
+            )));
+        }
+        let stop_signal = parse_signal(&record.settings.stop_signal).unwrap_or(libc::SIGTERM);
+        if signal == libc::SIGKILL || signal == stop_signal {
+            record.state.manually_stopped = true;
+            let _ = record.save(&self.config.container_dir(&record.id));
+        }
+        let paused = record.state.status == RunStatus::Paused;
+        let client = ShimClient::new(&self.config.container_run_dir(&record.id));
+        drop(record);
+        client.kill(signal, false).await.map_err(shim_status)?;
+        if paused && (signal == libc::SIGKILL || signal == stop_signal) {
+            // A frozen process cannot act on the signal.
+            let _ = self.unpause_container(container).await;
+        }
+        Ok(())
+    }
+
+    /// `docker stop`: the stop signal, then SIGKILL after `timeout` seconds.
+    pub async fn stop_container(
+        &self,
+        container: &Arc<Container>,
+        timeout: Option<i64>,
+        signal: Option<i32>,
+    ) -> Result<(), Status> {
+        let (timeout, signal) = {
+            let mut record = container.record.lock().await;
+            if record.state.status == RunStatus::Restarting {
+                record.state.status = RunStatus::Exited;
+                record.state.manually_stopped = true;
+                let _ = record.save(&self.config.container_dir(&record.id));
+                container.announce(&record, false);
+                return Ok(());
+            }
+            if !record.state.status.is_alive() {
+                return Ok(());
+            }
+            record.state.manually_stopped = true;
+            let _ = record.save(&self.config.container_dir(&record.id));
+            let signal = match signal {
+                Some(s) => s,
+                None => parse_signal(&record.settings.stop_signal)?,
+            };
+            (timeout.unwrap_or(record.settings.stop_timeout), signal)
+        };
+        let exited = self.next_exit(container);
+        if self.kill_container(container, signal).await.is_err() {
+            return Ok(());
+        }
+        if timeout >= 0
+            && tokio::time::timeout(Duration::from_secs(timeout as u64), exited)
+                .await
+                .is_ok()
+        {
+            return Ok(());
+        }
+        let exited = self.next_exit(container);
+        let client = ShimClient::new(&self.config.container_run_dir(&container.id));
+        if client.kill(libc::SIGKILL, true).await.is_ok() {
+            let _ = self.unpause_container(container).await;
+            let _ = tokio::time::timeout(KILL_WAIT, exited).await;
+        }
+        Ok(())
+    }
+
+    /// A future that resolves at the container's next exit (or removal).
+    fn next_exit(
+        &self,
+        container: &Arc<Container>,
+    ) -> impl std::future::Future<Output = ()> + use<> {
+        let mut events = container.events.subscribe();
+        let exits = events.borrow().exits;
+        async move {
+            let _ = events.wait_for(|s| s.exits > exits || s.removed).await;
+        }
+    }
+
+    /// Freezes the container.
+    pub async fn pause_container(&self, container: &Arc<Container>) -> Result<(), Status> {
+        let mut record = container.record.lock().await;
+        match record.state.status {
+            RunStatus::Running => {}
+            RunStatus::Paused => {
+                return Err(conflict(format!(
+                    "container {} is already paused",
+                    record.id
+                )));
+            }
+            _ => return Err(conflict(format!("container {} is not running", record.id))),
+        }
+        self.hierarchy
+            .cgroup(&self.config.cgroup_path(&record.id))
+            .set_frozen(true)
+            .map_err(|e| internal(format!("cannot freeze container {}: {e}", record.id)))?;
+        record.state.status = RunStatus::Paused;
+        let _ = record.save(&self.config.container_dir(&record.id));
+        container.announce(&record, false);
+        Ok(())
+    }
+
+    /// Thaws the container.
+    pub async fn unpause_container(&self, container: &Arc<Container>) -> Result<(), Status> {
+        let mut record = container.record.lock().await;
+        if record.state.status != RunStatus::Paused {
+            return Err(conflict(format!("container {} is not paused", record.id)));
+        }
+        self.hierarchy
+            .cgroup(&self.config.cgroup_path(&record.id))
+            .set_frozen(false)
+            .map_err(|e| internal(format!("cannot thaw container {}: {e}", record.id)))?;
+        record.state.status = RunStatus::Running;
+        let _ = record.save(&self.config.container_dir(&record.id));
+        container.announce(&record, false);
+        Ok(())
+    }
+
+    /// Waits for `condition`; returns the exit code.
+    pub async fn wait_container(
+        &self,
+        container: &Arc<Container>,
+        condition: WaitCondition,
+    ) -> i32 {
+        let mut events = container.events.subscribe();
+        let start = *events.borrow();
+        let done = |s: &Snapshot| match condition {
+            WaitCondition::NotRunning => {
+                !matches!(
+                    s.status,
+                    RunStatus::Running | RunStatus::Paused | RunStatus::Restarting
+                ) || s.removed
+            }
+            WaitCondition::NextExit => s.exits > start.exits || s.removed,
+            WaitCondition::Removed => s.removed,
+        };
+        match events.wait_for(done).await {
+            Ok(s) => s.exit_code,
+            Err(_) => container.events.borrow().exit_code,
+        }
+    }
+
+    /// `docker rm`: refuses a running container unless `force` (which kills
+    /// it), then deletes its record first and its files after, and with
+    /// `volumes` its anonymous volumes.
+    pub async fn remove_container(
+        &self,
+        container: &Arc<Container>,
+        force: bool,
+        volumes: bool,
+    ) -> Result<(), Status> {
+        let alive = {
+            let mut record = container.record.lock().await;
+            match record.state.status {
+                RunStatus::Removing => {
+                    return Err(conflict(format!(
+                        "removal of container {} is already in progress",
+                        record.id
+                    )));
+                }
+                s if s.is_alive() && !force => {
+                    return Err(conflict(format!(
+                        "cannot remove container {}: container is {}: stop the container before removing or force remove",
+                        record.name,
+                        s.as_str()
+                    )));
+                }
+                s => {
+                    record.state.status = RunStatus::Removing;
+                    container.announce(&record, false);
+                    s.is_alive()
+                }
+            }
+        };
+        if alive {
+            let exited = self.next_exit(container);
+            let client = ShimClient::new(&self.config.container_run_dir(&container.id));
+            if client.kill(libc::SIGKILL, true).await.is_ok() {
+                let cgroup = self
+                    .hierarchy
+                    .cgroup(&self.config.cgroup_path(&container.id));
+                let _ = cgroup.set_frozen(false);
+                let _ = tokio::time::timeout(KILL_WAIT, exited).await;
+            }
+        }
+        let record = container.record.lock().await;
+        let dir = self.config.container_dir(&record.id);
+        // The record goes first: a crash after this leaves only garbage
+        // that the next start sweeps away.
+        remove_all(&dir.join(super::record::RECORD_FILE)).map_err(|e| internal(e.to_string()))?;
+        let _ = self
+            .hierarchy
+            .cgroup(&self.config.cgroup_path(&record.id))
+            .destroy();
+        remove_all(&dir).map_err(|e| internal(format!("cannot remove {}: {e}", dir.display())))?;
+        let _ = remove_all(&self.config.container_run_dir(&record.id));
+        if volumes {
+            for m in record
+                .mounts
+                .iter()
+                .filter(|m| m.anonymous && m.kind == MountKind::Volume)
+            {
+                if let Err(e) = self.volumes.remove(&m.name) {
+                    warn!(volume = %m.name, error = %e, "cannot remove anonymous volume");
+                }
+            }
+        }
+        self.containers.remove(&record.id);
+        self.containers.release_name(&record.name, &record.id);
+        container.events.send_modify(|s| s.removed = true);
+        info!(id = %record.id, "container removed");
+        Ok(())
+    }
+}
+
+/// Whether the restart policy wants the container back after this exit.
+fn should_restart(record: &ContainerRecord) -> bool {
+    let policy = &record.spec.restart_policy;
+    if record.state.manually_stopped {
+        return false;
+    }
+    match policy.name.as_str() {
+        "always" | "unless-stopped" => true,
+        "on-failure" => {
+            record.state.exit_code != 0
+                && (policy.maximum_retry_count == 0
+                    || record.state.restart_count < policy.maximum_retry_count)
+        }
+        _ => false,
+    }
+}
+
+/// Maps a shim failure onto a status.
+pub fn shim_status(e: ShimError) -> Status {
+    match e {
+        ShimError::Start(e) => Status::with_details(
+            tonic::Code::Aborted,
+            e.message.clone(),
+            e.code.to_string().into_bytes().into(),
+        ),
+        ShimError::Refused(message) => conflict(message),
+        ShimError::Io(e) => internal(format!("the container's shim is unreachable: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_signals_by_name_and_number() {
+        assert_eq!(parse_signal("HUP").unwrap(), libc::SIGHUP);
+        assert_eq!(parse_signal("SIGTERM").unwrap(), libc::SIGTERM);
+        assert_eq!(parse_signal("kill").unwrap(), libc::SIGKILL);
+        assert_eq!(parse_signal("9").unwrap(), libc::SIGKILL);
+        assert!(parse_signal("NOPE").is_err());
+        assert!(parse_signal("999").is_err());
+    }
+}

@@ -1,0 +1,556 @@
+//! Building the shim's bundle for a container: the OCI runtime spec
+//! (process, mounts, namespaces, masked paths) in Docker's defaults, plus
+//! hoist's rootfs, cgroup, seccomp and log settings.
+
+use std::path::{Path, PathBuf};
+
+use hoist_api::spec::{ExecSpec, MountKind};
+use hoist_runtime::bundle::{Bundle, ExecProcess, RootfsMount};
+use hoist_runtime::cgroup::{Hierarchy, Version};
+use hoist_runtime::container::security::{SeccompMode, effective_capabilities};
+use hoist_runtime::container::user::{ResolvedUser, read_layered_file, resolve_user};
+use hoist_runtime::image::ImageStore;
+use hoist_runtime::logs::{DEFAULT_MAX_FILES, DEFAULT_MAX_SIZE, LogOptions};
+use oci_spec::runtime::{
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxNamespace, LinuxNamespaceBuilder,
+    LinuxNamespaceType, Mount, MountBuilder, PosixRlimit, PosixRlimitBuilder, PosixRlimitType,
+    Process, ProcessBuilder, RootBuilder, SpecBuilder, UserBuilder,
+};
+use tonic::Status;
+
+use super::create::{SecurityOption, security_option};
+use super::record::ContainerRecord;
+use crate::config::DaemonConfig;
+use crate::error::{internal, invalid};
+
+/// Paths Docker hides from containers.
+const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Paths Docker makes read-only in containers.
+const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// Docker's /dev/shm size when `--shm-size` is not given.
+const DEFAULT_SHM_SIZE: u64 = 64 * 1024 * 1024;
+
+fn spec_error(e: impl std::fmt::Display) -> Status {
+    internal(format!("cannot build the container's runtime spec: {e}"))
+}
+
+/// Everything a bundle needs besides the record.
+pub struct BundleContext<'a> {
+    /// Daemon paths.
+    pub config: &'a DaemonConfig,
+    /// The image store (for layer paths).
+    pub images: &'a ImageStore,
+    /// The host's cgroup hierarchy.
+    pub hierarchy: &'a Hierarchy,
+    /// Host PID of the init of the container whose network is shared
+    /// (`--network container:<x>`).
+    pub network_of: Option<i32>,
+    /// Terminal size of the first attached client.
+    pub console: Option<(u16, u16)>,
+}
+
+/// The lower directories of a container's overlay, top first, relative to
+/// the layers root.
+pub fn lower_dirs(record: &ContainerRecord) -> Vec<String> {
+    record
+        .layers
+        .iter()
+        .rev()
+        .map(|c| ImageStore::layer_dir_name(c).to_string())
+        .collect()
+}
+
+/// Resolves the container's user against its own files.
+pub fn resolve_container_user(
+    ctx: &BundleContext<'_>,
+    record: &ContainerRecord,
+    user: &str,
+    group_add: &[String],
+) -> Result<ResolvedUser, Status> {
+    let upper = ctx.config.container_dir(&record.id).join("upper");
+    let lowers: Vec<PathBuf> = lower_dirs(record)
+        .iter()
+        .map(|d| ctx.images.layers_root().join(d))
+        .collect();
+    let read = |path| {
+        read_layered_file(&upper, &lowers, path).map(|b| String::from_utf8_lossy(&b).into_owned())
+    };
+    resolve_user(
+        user,
+        group_add,
+        read("/etc/passwd").as_deref(),
+        read("/etc/group").as_deref(),
+    )
+    .map_err(invalid)
+}
+
+/// Whether processes get no_new_privs (hoist's default: yes).
+fn no_new_privileges(security_opt: &[String]) -> Result<bool, Status> {
+    let mut value = true;
+    for opt in security_opt {
+        if let SecurityOption::NoNewPrivileges(v) = security_option(opt)? {
+            value = v;
+        }
+    }
+    Ok(value)
+}
+
+fn seccomp_mode(privileged: bool, security_opt: &[String]) -> Result<SeccompMode, Status> {
+    if privileged {
+        return Ok(SeccompMode::Unconfined);
+    }
+    for opt in security_opt {
+        if security_option(opt)? == SecurityOption::SeccompUnconfined {
+            return Ok(SeccompMode::Unconfined);
+        }
+    }
+    Ok(SeccompMode::Default)
+}
+
+/// The capability names a container's processes get. On cgroup v2 hoist
+/// does not yet load the device-filter eBPF program, so CAP_MKNOD is held
+/// back there: a made device node could otherwise be opened.
+fn capabilities(record: &ContainerRecord, hierarchy: &Hierarchy) -> Result<Vec<String>, Status> {
+    let spec = &record.spec;
+    let mut caps = effective_capabilities(spec.privileged, &spec.cap_add, &spec.cap_drop)
+        .map_err(|e| invalid(e.to_string()))?;
+    if hierarchy.version == Version::V2 && !spec.privileged {
+        caps.retain(|c| c != "CAP_MKNOD");
+    }
+    Ok(caps)
+}
+
+/// What a container or exec process is made of.
+struct ProcessParams<'a> {
+    args: Vec<String>,
+    env: Vec<String>,
+    cwd: &'a str,
+    user: &'a ResolvedUser,
+    caps: &'a [String],
+    terminal: bool,
+    console: Option<(u16, u16)>,
+    rlimits: Vec<PosixRlimit>,
+    no_new_privileges: bool,
+}
+
+fn process(p: ProcessParams<'_>) -> Result<Process, Status> {
+    let ProcessParams {
+        args,
+        env,
+        cwd,
+        user,
+        caps,
+        terminal,
+        console,
+        rlimits,
+        no_new_privileges,
+    } = p;
+    let caps: Vec<Capability> = caps
+        .iter()
+        .filter_map(|c| serde_json::from_value(serde_json::Value::String(c.clone())).ok())
+        .collect();
+    let set: oci_spec::runtime::Capabilities = caps.into_iter().collect();
+    let capabilities = LinuxCapabilitiesBuilder::default()
+        .bounding(set.clone())
+        .effective(set.clone())
+        .permitted(set.clone())
+        .inheritable(set)
+        .ambient(oci_spec::runtime::Capabilities::new())
+        .build()
+        .map_err(spec_error)?;
+    let mut env = env;
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", user.home));
+    }
+    let mut builder = ProcessBuilder::default()
+        .terminal(terminal)
+        .user(
+            UserBuilder::default()
+                .uid(user.uid)
+                .gid(user.gid)
+                .additional_gids(user.additional_gids.clone())
+                .build()
+                .map_err(spec_error)?,
+        )
+        .args(args)
+        .env(env)
+        .cwd(PathBuf::from(cwd))
+        .capabilities(capabilities)
+        .rlimits(rlimits)
+        .no_new_privileges(no_new_privileges);
+    if let (true, Some((rows, cols))) = (terminal, console) {
+        builder = builder.console_size(
+            oci_spec::runtime::BoxBuilder::default()
+                .height(u64::from(rows))
+                .width(u64::from(cols))
+                .build()
+                .map_err(spec_error)?,
+        );
+    }
+    builder.build().map_err(spec_error)
+}
+
+/// The container's ulimits, clamped to what the daemon may grant (raising
+/// a hard limit needs CAP_SYS_RESOURCE, which our hosts do not give).
+/// Returns the limits and one warning per clamped value.
+pub fn rlimits(
+    ulimits: &[hoist_api::spec::Ulimit],
+) -> Result<(Vec<PosixRlimit>, Vec<String>), Status> {
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    for u in ulimits {
+        let resource = hoist_runtime::container::process::rlimit_by_name(&u.name)
+            .ok_or_else(|| invalid(format!("unknown ulimit {:?}", u.name)))?;
+        let mut current = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into the struct we own.
+        unsafe { libc::getrlimit(resource, &mut current) };
+        let cap = |v: i64| -> u64 { if v < 0 { libc::RLIM_INFINITY } else { v as u64 } };
+        let (mut soft, mut hard) = (cap(u.soft), cap(u.hard));
+        if hard > current.rlim_max {
+            warnings.push(format!(
+                "ulimit {} hard limit {} is above the daemon's own hard limit {}: clamped to {} (raising it needs CAP_SYS_RESOURCE)",
+                u.name, u.hard, current.rlim_max, current.rlim_max
+            ));
+            hard = current.rlim_max;
+            soft = soft.min(hard);
+        }
+        let typ: PosixRlimitType = serde_json::from_value(serde_json::Value::String(format!(
+            "RLIMIT_{}",
+            u.name.to_uppercase()
+        )))
+        .map_err(|_| invalid(format!("unknown ulimit {:?}", u.name)))?;
+        out.push(
+            PosixRlimitBuilder::default()
+                .typ(typ)
+                .soft(soft)
+                .hard(hard)
+                .build()
+                .map_err(spec_error)?,
+        );
+    }
+    Ok((out, warnings))
+}
+
+fn mount(destination: &str, kind: &str, source: &str, options: &[&str]) -> Result<Mount, Status> {
+    MountBuilder::default()
+        .destination(PathBuf::from(destination))
+        .typ(kind.to_string())
+        .source(PathBuf::from(source))
+        .options(options.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .build()
+        .map_err(spec_error)
+}
+
+/// The mounts of a container, in Docker's order: system filesystems, then
+/// the user's, then the generated /etc files (unless the user mounted over
+/// them).
+fn mounts(record: &ContainerRecord, dir: &Path) -> Result<Vec<Mount>, Status> {
+    let spec = &record.spec;
+    let shm = if spec.shm_size > 0 {
+        spec.shm_size
+    } else {
+        DEFAULT_SHM_SIZE
+    };
+    let sys_mode = if spec.privileged { "rw" } else { "ro" };
+    let mut out = vec![
+        mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        )?,
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
+        )?,
+        mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", sys_mode],
+        )?,
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        )?,
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &[
+                "nosuid",
+                "noexec",
+                "nodev",
+                "mode=1777",
+                &format!("size={shm}"),
+            ],
+        )?,
+    ];
+    for m in &record.mounts {
+        let source = m.source.to_string_lossy();
+        let mut options = vec!["rbind"];
+        if m.read_only {
+            options.push("ro");
+        }
+        let propagation = if m.propagation.is_empty() {
+            "rprivate"
+        } else {
+            m.propagation.as_str()
+        };
+        match m.kind {
+            MountKind::Bind | MountKind::Volume => {
+                options.push(propagation);
+                out.push(mount(&m.destination, "bind", &source, &options)?);
+            }
+            MountKind::Tmpfs => {
+                let mut options: Vec<&str> = vec!["nosuid", "nodev", "noexec"];
+                if m.read_only {
+                    options.push("ro");
+                }
+                options.extend(m.options.iter().map(String::as_str));
+                out.push(mount(&m.destination, "tmpfs", "tmpfs", &options)?);
+            }
+        }
+    }
+    for file in ["resolv.conf", "hostname", "hosts"] {
+        let destination = format!("/etc/{file}");
+        if !record.mounts.iter().any(|m| m.destination == destination) {
+            let source = dir.join(file);
+            out.push(mount(
+                &destination,
+                "bind",
+                &source.to_string_lossy(),
+                &["rbind", "rprivate"],
+            )?);
+        }
+    }
+    Ok(out)
+}
+
+fn namespace(typ: LinuxNamespaceType, path: Option<PathBuf>) -> Result<LinuxNamespace, Status> {
+    let mut builder = LinuxNamespaceBuilder::default().typ(typ);
+    if let Some(path) = path {
+        builder = builder.path(path);
+    }
+    builder.build().map_err(spec_error)
+}
+
+/// Builds the bundle for starting `record`.
+pub fn bundle(
+    ctx: &BundleContext<'_>,
+    record: &ContainerRecord,
+) -> Result<(Bundle, Vec<String>), Status> {
+    let spec = &record.spec;
+    let settings = &record.settings;
+    let dir = ctx.config.container_dir(&record.id);
+    let user = resolve_container_user(ctx, record, &settings.user, &spec.group_add)?;
+    let caps = capabilities(record, ctx.hierarchy)?;
+    let (limits, warnings) = rlimits(&spec.ulimits)?;
+    let process = process(ProcessParams {
+        args: settings.command(),
+        env: settings.env.clone(),
+        cwd: &settings.working_dir,
+        user: &user,
+        caps: &caps,
+        terminal: spec.tty,
+        console: ctx.console,
+        rlimits: limits,
+        no_new_privileges: no_new_privileges(&spec.security_opt)?,
+    })?;
+    let mut namespaces = vec![
+        namespace(LinuxNamespaceType::Mount, None)?,
+        namespace(LinuxNamespaceType::Uts, None)?,
+        namespace(LinuxNamespaceType::Cgroup, None)?,
+    ];
+    if spec.pid_mode != "host" {
+        namespaces.push(namespace(LinuxNamespaceType::Pid, None)?);
+    }
+    if spec.ipc_mode != "host" {
+        namespaces.push(namespace(LinuxNamespaceType::Ipc, None)?);
+    }
+    match (spec.network_mode.as_str(), ctx.network_of) {
+        ("host", _) => {}
+        (_, Some(pid)) => namespaces.push(namespace(
+            LinuxNamespaceType::Network,
+            Some(PathBuf::from(format!("/proc/{pid}/ns/net"))),
+        )?),
+        _ => namespaces.push(namespace(LinuxNamespaceType::Network, None)?),
+    }
+    let mut linux = LinuxBuilder::default().namespaces(namespaces);
+    if !spec.privileged {
+        linux = linux
+            .masked_paths(
+                MASKED_PATHS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .readonly_paths(
+                READONLY_PATHS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>(),
+            );
+    }
+    if !spec.sysctls.is_empty() {
+        linux = linux.sysctl(
+            spec.sysctls
+                .clone()
+                .into_iter()
+                .collect::<std::collections::HashMap<_, _>>(),
+        );
+    }
+    let mut builder = SpecBuilder::default()
+        .version("1.2.0".to_string())
+        .root(
+            RootBuilder::default()
+                .path(ctx.config.container_run_dir(&record.id).join("rootfs"))
+                .readonly(spec.read_only)
+                .build()
+                .map_err(spec_error)?,
+        )
+        .process(process)
+        .hostname(settings.hostname.clone())
+        .mounts(mounts(record, &dir)?)
+        .linux(linux.build().map_err(spec_error)?);
+    if let Some(domain) = spec.domainname.as_ref().filter(|d| !d.is_empty()) {
+        builder = builder.domainname(domain.clone());
+    }
+    let oci = builder.build().map_err(spec_error)?;
+    let log = match spec.log_config.driver.as_str() {
+        "none" => None,
+        _ => Some(log_options(record, &dir)?),
+    };
+    let bundle = Bundle {
+        id: record.id.clone(),
+        spec: oci,
+        rootfs: RootfsMount {
+            layers_root: ctx.images.layers_root(),
+            lower: lower_dirs(record),
+            upper: dir.join("upper"),
+            work: dir.join("work"),
+        },
+        cgroup: ctx.hierarchy.cgroup(&ctx.config.cgroup_path(&record.id)),
+        resources: spec.resources.clone(),
+        all_devices: spec.privileged,
+        seccomp: seccomp_mode(spec.privileged, &spec.security_opt)?,
+        open_stdin: spec.open_stdin,
+        stdin_once: spec.stdin_once,
+        log,
+        copy_up: record
+            .mounts
+            .iter()
+            .filter(|m| m.copy_up)
+            .map(|m| PathBuf::from(&m.destination))
+            .collect(),
+    };
+    Ok((bundle, warnings))
+}
+
+/// The json-file log of a container and its rotation options.
+pub fn log_options(record: &ContainerRecord, dir: &Path) -> Result<LogOptions, Status> {
+    let config = &record.spec.log_config.config;
+    let max_size = match config.get("max-size") {
+        Some(v) => hoist_api::units::parse_bytes(v)
+            .map_err(|e| invalid(format!("log opt max-size: {e}")))? as u64,
+        None => DEFAULT_MAX_SIZE,
+    };
+    let max_files = match config.get("max-file") {
+        Some(v) => v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+            invalid(format!(
+                "log opt max-file {v:?}: use a number of files, at least 1"
+            ))
+        })?,
+        None => DEFAULT_MAX_FILES,
+    };
+    Ok(LogOptions {
+        path: dir.join(format!("{}-json.log", record.id)),
+        max_size,
+        max_files,
+    })
+}
+
+/// The process for `hoist exec` (or a healthcheck) in `record`.
+pub fn exec_process(
+    ctx: &BundleContext<'_>,
+    record: &ContainerRecord,
+    exec: &ExecSpec,
+) -> Result<ExecProcess, Status> {
+    let spec = &record.spec;
+    let settings = &record.settings;
+    let user = resolve_container_user(
+        ctx,
+        record,
+        exec.user.as_deref().unwrap_or(&settings.user),
+        &spec.group_add,
+    )?;
+    let privileged = spec.privileged || exec.privileged;
+    let caps = if exec.privileged {
+        effective_capabilities(true, &[], &[]).map_err(|e| invalid(e.to_string()))?
+    } else {
+        capabilities(record, ctx.hierarchy)?
+    };
+    let mut env = settings.env.clone();
+    for entry in &exec.env {
+        let (key, value) = entry.split_once('=').unwrap_or((entry, ""));
+        hoist_runtime::image::changes::set_env(&mut env, key, value);
+    }
+    let (limits, _) = rlimits(&spec.ulimits)?;
+    let cwd = exec
+        .working_dir
+        .clone()
+        .filter(|w| !w.is_empty())
+        .unwrap_or_else(|| settings.working_dir.clone());
+    let process = process(ProcessParams {
+        args: exec.cmd.clone(),
+        env,
+        cwd: &cwd,
+        user: &user,
+        caps: &caps,
+        terminal: exec.tty,
+        console: ctx.console,
+        rlimits: limits,
+        no_new_privileges: no_new_privileges(&spec.security_opt)?,
+    })?;
+    Ok(ExecProcess {
+        process,
+        seccomp: seccomp_mode(privileged, &spec.security_opt)?,
+        open_stdin: exec.open_stdin,
+    })
+}

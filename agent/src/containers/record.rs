@@ -1,0 +1,187 @@
+//! What the daemon persists for each container (`container.json`): the spec
+//! as asked, the settings merged with the image, resolved mounts, and the
+//! runtime state.
+
+use std::path::{Path, PathBuf};
+
+use hoist_api::inspect::Health;
+use hoist_api::spec::{ContainerSpec, HealthcheckSpec, MountKind};
+use serde::{Deserialize, Serialize};
+
+/// File name of the record in the container's directory.
+pub const RECORD_FILE: &str = "container.json";
+
+/// Docker's container states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Made, never started.
+    Created,
+    /// Its process runs.
+    Running,
+    /// Frozen.
+    Paused,
+    /// Waiting for its restart policy's delay.
+    Restarting,
+    /// Being removed.
+    Removing,
+    /// Its process ended.
+    Exited,
+    /// Could not be cleaned up.
+    Dead,
+}
+
+impl Status {
+    /// Docker's name for the state.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Restarting => "restarting",
+            Self::Removing => "removing",
+            Self::Exited => "exited",
+            Self::Dead => "dead",
+        }
+    }
+
+    /// Whether a process exists (running or frozen).
+    pub fn is_alive(self) -> bool {
+        matches!(self, Self::Running | Self::Paused)
+    }
+}
+
+/// Settings after merging the spec with the image config.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Settings {
+    /// ENTRYPOINT in effect.
+    pub entrypoint: Vec<String>,
+    /// CMD in effect.
+    pub cmd: Vec<String>,
+    /// Environment.
+    pub env: Vec<String>,
+    /// Working directory.
+    pub working_dir: String,
+    /// User string (resolved at each start).
+    pub user: String,
+    /// Hostname.
+    pub hostname: String,
+    /// Labels (image's, then the spec's).
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Signal `stop` sends.
+    pub stop_signal: String,
+    /// Seconds `stop` waits before SIGKILL.
+    pub stop_timeout: i64,
+    /// Healthcheck in effect, if any.
+    pub healthcheck: Option<HealthcheckSpec>,
+    /// Exposed ports (`80/tcp`).
+    pub exposed_ports: Vec<String>,
+}
+
+impl Settings {
+    /// The full command line: ENTRYPOINT then CMD.
+    pub fn command(&self) -> Vec<String> {
+        self.entrypoint.iter().chain(&self.cmd).cloned().collect()
+    }
+}
+
+/// A mount with its host side resolved.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MountRecord {
+    /// Bind, volume or tmpfs.
+    pub kind: MountKind,
+    /// Volume name (volumes only).
+    pub name: String,
+    /// Host path (bind source or volume data directory).
+    pub source: PathBuf,
+    /// Path in the container.
+    pub destination: String,
+    /// Read-only.
+    pub read_only: bool,
+    /// Bind propagation.
+    pub propagation: String,
+    /// An anonymous volume (removed with `rm -v` and `--rm`).
+    pub anonymous: bool,
+    /// Fill an empty volume from the image at first use.
+    pub copy_up: bool,
+    /// tmpfs mount options (`size=…,mode=…`).
+    pub options: Vec<String>,
+}
+
+/// Runtime state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    /// Docker's state.
+    pub status: Status,
+    /// Host PID of the init while alive.
+    pub pid: i32,
+    /// Last exit code.
+    pub exit_code: i32,
+    /// Why the last start failed.
+    pub error: String,
+    /// The last exit was the OOM killer's.
+    pub oom_killed: bool,
+    /// RFC 3339, empty before the first start.
+    pub started_at: String,
+    /// RFC 3339, empty before the first exit.
+    pub finished_at: String,
+    /// Restarts made by the restart policy.
+    pub restart_count: i64,
+    /// Stopped by the user: restart policies leave it alone (`always`
+    /// only until the daemon restarts).
+    pub manually_stopped: bool,
+    /// Health, when the container has a healthcheck.
+    pub health: Option<Health>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            status: Status::Created,
+            pid: 0,
+            exit_code: 0,
+            error: String::new(),
+            oom_killed: false,
+            started_at: String::new(),
+            finished_at: String::new(),
+            restart_count: 0,
+            manually_stopped: false,
+            health: None,
+        }
+    }
+}
+
+/// Everything the daemon knows about one container.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    /// 64 hex digits.
+    pub id: String,
+    /// Unique name (without Docker's leading `/`).
+    pub name: String,
+    /// RFC 3339.
+    pub created: String,
+    /// The spec as the client sent it.
+    pub spec: ContainerSpec,
+    /// `sha256:` image ID.
+    pub image_id: String,
+    /// Chain IDs of the image's layers, bottom first.
+    pub layers: Vec<String>,
+    /// Merged settings.
+    pub settings: Settings,
+    /// Resolved mounts, in mount order.
+    pub mounts: Vec<MountRecord>,
+    /// Runtime state.
+    pub state: State,
+}
+
+impl ContainerRecord {
+    /// The first 12 hex digits, as Docker prints IDs.
+    pub fn short_id(&self) -> &str {
+        &self.id[..12.min(self.id.len())]
+    }
+
+    /// Writes the record atomically into `dir`.
+    pub fn save(&self, dir: &Path) -> std::io::Result<()> {
+        hoist_runtime::fsutil::write_json_atomic(&dir.join(RECORD_FILE), self)
+    }
+}

@@ -1,0 +1,118 @@
+//! Live restore: at daemon start, load every container record, re-adopt
+//! the containers whose shims still run, record the exits that happened
+//! while the daemon was away, and sweep what a crash left half-made.
+
+use std::fs;
+use std::sync::Arc;
+
+use hoist_runtime::fsutil::{read_json, remove_all};
+use hoist_runtime::shim::client::ShimClient;
+use tracing::{info, warn};
+
+use super::Container;
+use super::record::{ContainerRecord, RECORD_FILE, Status as RunStatus};
+use crate::daemon::Daemon;
+
+impl Daemon {
+    /// Loads and re-adopts containers. Returns how many were loaded.
+    pub async fn restore(self: &Arc<Self>) -> usize {
+        let mut loaded = Vec::new();
+        let dir = self.config.root.join("containers");
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            match read_json::<ContainerRecord>(&path.join(RECORD_FILE)) {
+                Ok(record) => {
+                    if let Err(e) = self.containers.reserve_name(&record.name, &record.id) {
+                        warn!(id = %record.id, error = %e.message(), "container name clash; keeping the first");
+                    }
+                    let container = Container::new(record);
+                    self.containers.insert(container.clone());
+                    loaded.push(container);
+                }
+                Err(_) => {
+                    // No (whole) record: a create or remove was cut short.
+                    info!(path = %path.display(), "removing leftover of an unfinished container");
+                    let _ = remove_all(&path);
+                }
+            }
+        }
+        self.sweep_run_dirs();
+        for container in &loaded {
+            self.readopt(container).await;
+        }
+        // Docker starts `always` (and not manually stopped `unless-stopped`)
+        // containers when the daemon starts.
+        for container in &loaded {
+            let wanted = {
+                let record = container.record.lock().await;
+                !record.state.status.is_alive()
+                    && record.state.status != RunStatus::Removing
+                    && match record.spec.restart_policy.name.as_str() {
+                        "always" => true,
+                        "unless-stopped" => !record.state.manually_stopped,
+                        _ => false,
+                    }
+            };
+            if wanted {
+                if let Err(e) = self.start_container(container, None).await {
+                    warn!(id = %container.id, error = %e.message(), "cannot restart container at daemon start");
+                }
+            }
+        }
+        loaded.len()
+    }
+
+    /// Runtime directories whose container has no record.
+    fn sweep_run_dirs(&self) {
+        let dir = self.config.exec_root.join("containers");
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let id = entry.file_name().to_string_lossy().to_string();
+            if self
+                .containers
+                .find(&id)
+                .map(|c| c.id != id)
+                .unwrap_or(true)
+            {
+                let _ = remove_all(&entry.path());
+            }
+        }
+    }
+
+    async fn readopt(self: &Arc<Self>, container: &Arc<Container>) {
+        let (status, id) = {
+            let record = container.record.lock().await;
+            (record.state.status, record.id.clone())
+        };
+        match status {
+            RunStatus::Running | RunStatus::Paused | RunStatus::Restarting => {}
+            RunStatus::Removing => {
+                let _ = self.remove_container(container, true, false).await;
+                return;
+            }
+            _ => return,
+        }
+        let client = ShimClient::new(&self.config.container_run_dir(&id));
+        match client.watch().await {
+            Ok(watch) if watch.exit.is_none() && watch.started => {
+                info!(id = %id, pid = watch.pid, "re-adopted running container");
+                let daemon = self.clone();
+                let container = container.clone();
+                tokio::spawn(async move {
+                    let exit = watch
+                        .exited()
+                        .await
+                        .unwrap_or_else(|| daemon.exit_from_disk(&container.id));
+                    daemon.handle_exit(&container, exit).await;
+                });
+            }
+            Ok(watch) => {
+                let exit = watch.exit.unwrap_or_else(|| self.exit_from_disk(&id));
+                self.handle_exit(container, exit).await;
+            }
+            Err(_) => {
+                let exit = self.exit_from_disk(&id);
+                self.handle_exit(container, exit).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! hoist's per-host engine: the daemon behind `hoist daemon`. It keeps the
+//! image, volume and container stores, serves the local gRPC API on a unix
+//! socket, supervises containers through their shims, and re-adopts them
+//! after a restart.
+
+pub mod api;
+pub mod config;
+pub mod containers;
+pub mod daemon;
+pub mod error;
+pub mod server;
+
+use tracing::info;
+
+pub use config::DaemonConfig;
+pub use daemon::Daemon;
+
+/// Runs a daemon until SIGINT or SIGTERM. Containers keep running when it
+/// stops: the next daemon re-adopts them.
+pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
+    let socket = config.socket.clone();
+    let listener = server::bind(&socket)?;
+    let daemon = Daemon::open(config)?;
+    let restored = daemon.restore().await;
+    info!(socket = %socket.display(), containers = restored, version = hoist_api::VERSION, "hoist daemon ready");
+    let result = server::serve(daemon, listener, shutdown_signal()).await;
+    let _ = std::fs::remove_file(&socket);
+    info!("hoist daemon stopped; containers keep running");
+    result
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

@@ -1,0 +1,20 @@
+//! hoist's API: the gRPC services the daemon serves, the spec documents shared
+//! by the CLI, the daemon and (later) the cluster store, and the plumbing a
+//! client needs to reach a daemon.
+
+pub mod client;
+pub mod inspect;
+pub mod spec;
+pub mod units;
+
+/// Generated protobuf messages and gRPC clients/servers (package `hoist.v1`).
+#[allow(clippy::all, missing_docs)]
+pub mod proto {
+    tonic::include_proto!("hoist.v1");
+}
+
+/// The version of the local API; bumped when a message changes incompatibly.
+pub const API_VERSION: &str = "1";
+
+/// The version of hoist itself, as every crate of the workspace shares it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

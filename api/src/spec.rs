@@ -1,0 +1,308 @@
+//! What a user asks for: the container and exec specs the CLI (and later the
+//! compose crate and the cluster agent) hand to the daemon.
+//!
+//! They keep Docker's vocabulary so a `docker run` command line maps onto
+//! them one flag to one field, but they are normalised: short forms
+//! (`-v a:b:ro`, `--tmpfs /x`) are already turned into [`MountSpec`]s, sizes
+//! into bytes and durations into nanoseconds.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything needed to create a container.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContainerSpec {
+    /// The image reference as the user wrote it (`busybox`, `app:v2`, an ID).
+    pub image: String,
+    /// Replaces the image's ENTRYPOINT when set; `Some(vec![])` clears it
+    /// (`--entrypoint ""`).
+    pub entrypoint: Option<Vec<String>>,
+    /// Replaces the image's CMD when set.
+    pub cmd: Option<Vec<String>>,
+    /// `KEY=value` pairs added to (and overriding) the image's Env.
+    pub env: Vec<String>,
+    /// Replaces the image's WorkingDir when set.
+    pub working_dir: Option<String>,
+    /// `user`, `uid`, `user:group` or `uid:gid`; names are resolved from the
+    /// image's /etc/passwd and /etc/group.
+    pub user: Option<String>,
+    /// Extra groups (names or GIDs) for the process.
+    pub group_add: Vec<String>,
+    /// The container's hostname; defaults to the first 12 characters of its ID.
+    pub hostname: Option<String>,
+    /// The container's NIS domain name.
+    pub domainname: Option<String>,
+    /// Labels on the container (merged over the image's).
+    pub labels: BTreeMap<String, String>,
+    /// Allocate a pseudo-terminal (`-t`).
+    pub tty: bool,
+    /// Keep stdin open (`-i`).
+    pub open_stdin: bool,
+    /// Close stdin after the first attached client detaches.
+    pub stdin_once: bool,
+    /// Replaces the image's StopSignal.
+    pub stop_signal: Option<String>,
+    /// Seconds to wait after the stop signal before SIGKILL (default 10).
+    pub stop_timeout: Option<i64>,
+    /// Replaces the image's HEALTHCHECK; `test: ["NONE"]` disables it.
+    pub healthcheck: Option<HealthcheckSpec>,
+    /// Ports the container listens on (`80/tcp`), added to the image's.
+    pub exposed_ports: Vec<String>,
+    /// Binds, volumes and tmpfs mounts, in the order given.
+    pub mounts: Vec<MountSpec>,
+    /// cgroup limits.
+    pub resources: Resources,
+    /// What to do when the container exits.
+    pub restart_policy: RestartPolicy,
+    /// Remove the container (and its anonymous volumes) when it exits (`--rm`).
+    pub auto_remove: bool,
+    /// `none`, `host`, `container:<name|id>`; networks arrive with their own
+    /// issue. Empty means the daemon's default.
+    pub network_mode: String,
+    /// DNS servers written to the container's /etc/resolv.conf.
+    pub dns: Vec<String>,
+    /// DNS search domains.
+    pub dns_search: Vec<String>,
+    /// resolv.conf options.
+    pub dns_options: Vec<String>,
+    /// `host:ip` lines added to /etc/hosts.
+    pub extra_hosts: Vec<String>,
+    /// Mount the root filesystem read-only.
+    pub read_only: bool,
+    /// All capabilities, all devices, no seccomp, no masked paths.
+    pub privileged: bool,
+    /// Capabilities added to Docker's default set (`NET_ADMIN` or `ALL`).
+    pub cap_add: Vec<String>,
+    /// Capabilities removed from it.
+    pub cap_drop: Vec<String>,
+    /// `seccomp=unconfined`, `no-new-privileges[:true|false]`, …
+    pub security_opt: Vec<String>,
+    /// Namespaced kernel parameters (`net.ipv4.ip_forward=1`).
+    pub sysctls: BTreeMap<String, String>,
+    /// Resource limits for the process (`nofile=1024:2048`).
+    pub ulimits: Vec<Ulimit>,
+    /// Size of /dev/shm in bytes; 0 means Docker's 64 MiB.
+    pub shm_size: u64,
+    /// Run a minimal init as PID 1 that forwards signals and reaps zombies.
+    pub init: bool,
+    /// `host` to share the host's PID namespace, `container:<id>` another's.
+    pub pid_mode: String,
+    /// `host`, `private`, `shareable` or `container:<id>`.
+    pub ipc_mode: String,
+    /// How the container's output is stored.
+    pub log_config: LogConfig,
+    /// Platform the image must match (`linux/amd64`); empty means the host's.
+    pub platform: String,
+}
+
+/// A healthcheck as Docker stores it: durations in nanoseconds, 0 = default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct HealthcheckSpec {
+    /// `["NONE"]`, `["CMD", arg…]` or `["CMD-SHELL", command]`.
+    pub test: Vec<String>,
+    /// Time between checks (default 30 s).
+    pub interval: i64,
+    /// Time a check may take before it counts as failed (default 30 s).
+    pub timeout: i64,
+    /// Time at start during which failures do not count (default 0).
+    pub start_period: i64,
+    /// Time between checks during the start period (default 5 s).
+    pub start_interval: i64,
+    /// Consecutive failures that make the container unhealthy (default 3).
+    pub retries: i64,
+}
+
+/// What kind of thing is mounted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    /// A host path.
+    #[default]
+    Bind,
+    /// A named or anonymous volume managed by hoist.
+    Volume,
+    /// A fresh tmpfs.
+    Tmpfs,
+}
+
+/// One mount into the container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MountSpec {
+    /// Bind, volume or tmpfs.
+    pub kind: MountKind,
+    /// Host path (bind), volume name (empty for an anonymous volume), unused
+    /// for tmpfs.
+    pub source: String,
+    /// Absolute path inside the container.
+    pub target: String,
+    /// Mount read-only.
+    pub read_only: bool,
+    /// Do not copy the image's content at `target` into a new empty volume.
+    pub no_copy: bool,
+    /// Bind propagation (`rprivate` by default).
+    pub propagation: String,
+    /// Create a missing bind source as a directory (the `-v` short form
+    /// does, Docker's `--mount` does not).
+    pub create_source: bool,
+    /// tmpfs size in bytes; 0 means unlimited (half of RAM, as the kernel).
+    pub tmpfs_size: u64,
+    /// tmpfs permission bits; 0 means 1777.
+    pub tmpfs_mode: u32,
+    /// Extra mount options as given (`tmpfs` options such as `noexec`).
+    pub options: Vec<String>,
+}
+
+/// cgroup limits; zero values mean "no limit" / "kernel default", as Docker.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Resources {
+    /// Hard memory limit in bytes.
+    pub memory: i64,
+    /// Memory plus swap in bytes; -1 unlimited swap, 0 = twice `memory`.
+    pub memory_swap: i64,
+    /// Soft limit in bytes.
+    pub memory_reservation: i64,
+    /// CPUs in billionths (`--cpus 0.5` = 500 000 000).
+    pub nano_cpus: i64,
+    /// Relative CPU weight (Docker's 2–262144, default 1024).
+    pub cpu_shares: i64,
+    /// CFS period in microseconds.
+    pub cpu_period: i64,
+    /// CFS quota in microseconds.
+    pub cpu_quota: i64,
+    /// CPUs the container may run on (`0-1,3`).
+    pub cpuset_cpus: String,
+    /// Memory nodes it may use.
+    pub cpuset_mems: String,
+    /// Maximum number of processes; `None` or ≤ 0 means unlimited.
+    pub pids_limit: Option<i64>,
+    /// Do not let the OOM killer kill the container (cgroup v1 only).
+    pub oom_kill_disable: bool,
+}
+
+/// Docker's restart policies.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct RestartPolicy {
+    /// `no`, `always`, `on-failure` or `unless-stopped`.
+    pub name: String,
+    /// For `on-failure`: give up after this many restarts (0 = never give up).
+    pub maximum_retry_count: i64,
+}
+
+impl RestartPolicy {
+    /// Parses Docker's `--restart` value: `no`, `always`, `unless-stopped`,
+    /// `on-failure` or `on-failure:N`.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let (name, count) = match value.split_once(':') {
+            Some((name, count)) => (name, Some(count)),
+            None => (value, None),
+        };
+        let maximum_retry_count = match (name, count) {
+            ("on-failure", Some(n)) => n.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                format!("invalid restart policy {value:?}: the retry count must be a non-negative number")
+            })?,
+            (_, Some(_)) => {
+                return Err(format!(
+                    "invalid restart policy {value:?}: only on-failure takes a retry count"
+                ));
+            }
+            _ => 0,
+        };
+        match name {
+            "" | "no" | "always" | "on-failure" | "unless-stopped" => Ok(Self {
+                name: if name.is_empty() {
+                    "no".into()
+                } else {
+                    name.into()
+                },
+                maximum_retry_count,
+            }),
+            _ => Err(format!(
+                "invalid restart policy {value:?}: use no, always, on-failure[:max-retries] or unless-stopped"
+            )),
+        }
+    }
+
+    /// True for `no` (and the empty default).
+    pub fn is_none(&self) -> bool {
+        self.name.is_empty() || self.name == "no"
+    }
+}
+
+/// One process resource limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct Ulimit {
+    /// `nofile`, `nproc`, `core`, … (without the `RLIMIT_` prefix).
+    pub name: String,
+    /// Soft limit.
+    pub soft: i64,
+    /// Hard limit.
+    pub hard: i64,
+}
+
+/// The logging driver and its options (`json-file` with `max-size`,
+/// `max-file`; `none`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct LogConfig {
+    /// `json-file` (default) or `none`.
+    #[serde(rename = "Type")]
+    pub driver: String,
+    /// Driver options.
+    pub config: BTreeMap<String, String>,
+}
+
+/// A process to start in a running container (`hoist exec`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExecSpec {
+    /// The command and its arguments.
+    pub cmd: Vec<String>,
+    /// `KEY=value` pairs added to the container's environment.
+    pub env: Vec<String>,
+    /// Working directory; defaults to the container's.
+    pub working_dir: Option<String>,
+    /// User to run as; defaults to the container's.
+    pub user: Option<String>,
+    /// Allocate a pseudo-terminal.
+    pub tty: bool,
+    /// Keep stdin open.
+    pub open_stdin: bool,
+    /// Give the process all capabilities and no seccomp filter.
+    pub privileged: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_policy_parses_docker_forms() {
+        assert_eq!(RestartPolicy::parse("no").unwrap().name, "no");
+        assert_eq!(RestartPolicy::parse("always").unwrap().name, "always");
+        let p = RestartPolicy::parse("on-failure:3").unwrap();
+        assert_eq!((p.name.as_str(), p.maximum_retry_count), ("on-failure", 3));
+        assert!(RestartPolicy::parse("sometimes").is_err());
+        assert!(RestartPolicy::parse("always:3").is_err());
+        assert!(RestartPolicy::parse("on-failure:x").is_err());
+    }
+
+    #[test]
+    fn container_spec_round_trips_through_json() {
+        let spec = ContainerSpec {
+            image: "busybox".into(),
+            cmd: Some(vec!["echo".into(), "hi".into()]),
+            restart_policy: RestartPolicy::parse("on-failure:2").unwrap(),
+            ..Default::default()
+        };
+        let json = serde_json::to_vec(&spec).unwrap();
+        let back: ContainerSpec = serde_json::from_slice(&json).unwrap();
+        assert_eq!(back, spec);
+    }
+}

@@ -1,0 +1,341 @@
+//! cgroups: one per container, on cgroup v1 (one directory per controller
+//! hierarchy) or v2 (one directory in the unified tree), with the limits,
+//! freezer, counters and cleanup the runtime needs.
+//!
+//! The two versions differ only in file names and value formats, so one
+//! [`Cgroup`] type holds the directories and a [`Version`] decides how each
+//! setting is written or read.
+
+mod stats;
+mod v1;
+mod v2;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+
+pub use stats::CgroupStats;
+
+/// The limits hoist applies, in the units of [`hoist_api::spec::Resources`].
+pub use hoist_api::spec::Resources;
+
+/// Which cgroup interface the host offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Version {
+    /// Per-controller hierarchies (`/sys/fs/cgroup/<controller>`).
+    V1,
+    /// The unified hierarchy.
+    V2,
+}
+
+/// Where the host's cgroup hierarchies are mounted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hierarchy {
+    /// v1 or v2.
+    pub version: Version,
+    /// v2: the unified mount. v1: unused (see `controllers`).
+    pub root: PathBuf,
+    /// v1: controller name → mount point of its hierarchy.
+    pub controllers: Vec<(String, PathBuf)>,
+}
+
+/// The v1 controllers hoist uses, in the order directories are made.
+pub const V1_CONTROLLERS: &[&str] = &[
+    "cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "blkio", "devices",
+];
+
+impl Hierarchy {
+    /// Reads /proc/self/mountinfo to find the host's cgroup mounts. A host
+    /// whose unified tree offers the memory controller is v2; otherwise v1
+    /// (a hybrid host may offer a few minor controllers, such as hugetlb, in
+    /// its unified tree while memory, cpu and pids stay on v1).
+    pub fn detect() -> io::Result<Self> {
+        let mountinfo = fs::read_to_string("/proc/self/mountinfo")?;
+        let unified_controllers =
+            |root: &Path| fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+        Self::from_mountinfo(&mountinfo, unified_controllers).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, "no usable cgroup hierarchy is mounted (need cgroup v1 controllers or cgroup v2 with controllers)")
+        })
+    }
+
+    /// Parses mountinfo text; `unified_controllers` reads the controller
+    /// list of a cgroup2 mount (split out for tests).
+    pub fn from_mountinfo(
+        mountinfo: &str,
+        unified_controllers: impl Fn(&Path) -> String,
+    ) -> Option<Self> {
+        let mut unified = None;
+        let mut controllers = Vec::new();
+        for line in mountinfo.lines() {
+            let Some((left, right)) = line.split_once(" - ") else {
+                continue;
+            };
+            let mount_point = left.split_whitespace().nth(4)?;
+            let mut right = right.split_whitespace();
+            let fstype = right.next()?;
+            let super_options = right.nth(1).unwrap_or("");
+            match fstype {
+                "cgroup2" => unified = Some(PathBuf::from(mount_point)),
+                "cgroup" => {
+                    for option in super_options.split(',') {
+                        if V1_CONTROLLERS.contains(&option) {
+                            controllers.push((option.to_string(), PathBuf::from(mount_point)));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(root) = &unified {
+            let has_memory = unified_controllers(root)
+                .split_whitespace()
+                .any(|c| c == "memory");
+            if has_memory || controllers.is_empty() {
+                return Some(Self {
+                    version: Version::V2,
+                    root: root.clone(),
+                    controllers: Vec::new(),
+                });
+            }
+        }
+        (!controllers.is_empty()).then(|| Self {
+            version: Version::V1,
+            root: PathBuf::new(),
+            controllers,
+        })
+    }
+
+    /// A v2 hierarchy rooted at `root` (tests use a fake tree).
+    pub fn v2_at(root: &Path) -> Self {
+        Self {
+            version: Version::V2,
+            root: root.to_path_buf(),
+            controllers: Vec::new(),
+        }
+    }
+
+    /// A v1 hierarchy with each controller under `root/<controller>` (tests).
+    pub fn v1_at(root: &Path) -> Self {
+        Self {
+            version: Version::V1,
+            root: PathBuf::new(),
+            controllers: V1_CONTROLLERS
+                .iter()
+                .map(|c| (c.to_string(), root.join(c)))
+                .collect(),
+        }
+    }
+
+    /// The cgroup at `relative` (e.g. `hoist/<id>`), without creating it.
+    pub fn cgroup(&self, relative: &str) -> Cgroup {
+        let relative = relative.trim_start_matches('/');
+        let dirs = match self.version {
+            Version::V2 => vec![(String::new(), self.root.join(relative))],
+            Version::V1 => self
+                .controllers
+                .iter()
+                .map(|(name, mount)| (name.clone(), mount.join(relative)))
+                .collect(),
+        };
+        Cgroup {
+            version: self.version,
+            dirs,
+        }
+    }
+}
+
+/// One container's cgroup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cgroup {
+    version: Version,
+    /// (controller, directory); on v2 one entry with an empty controller.
+    dirs: Vec<(String, PathBuf)>,
+}
+
+impl Cgroup {
+    /// The cgroup interface in use.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The directory of `controller` (v1) or the unified directory (v2).
+    pub fn dir(&self, controller: &str) -> Option<&Path> {
+        self.dirs
+            .iter()
+            .find(|(c, _)| self.version == Version::V2 || c == controller)
+            .map(|(_, d)| d.as_path())
+    }
+
+    /// Creates the directories (and missing parents, enabling controllers on
+    /// v2 and copying cpusets on v1) and writes the limits. Unless
+    /// `all_devices` (privileged), device access is limited to Docker's
+    /// default list on v1; on v2 that needs an eBPF program, which hoist
+    /// does not load yet, so the caller drops CAP_MKNOD there instead.
+    pub fn create(&self, resources: &Resources, all_devices: bool) -> io::Result<()> {
+        match self.version {
+            Version::V1 => {
+                v1::create(&self.dirs)?;
+                if !all_devices {
+                    v1::restrict_devices(self)?;
+                }
+            }
+            Version::V2 => v2::create(&self.dirs[0].1)?,
+        }
+        self.apply(resources)
+    }
+
+    /// Writes the limits (also used by `update`).
+    pub fn apply(&self, resources: &Resources) -> io::Result<()> {
+        match self.version {
+            Version::V1 => v1::apply(self, resources),
+            Version::V2 => v2::apply(&self.dirs[0].1, resources),
+        }
+    }
+
+    /// Moves a process into the cgroup.
+    pub fn add_process(&self, pid: i32) -> io::Result<()> {
+        for (_, dir) in &self.dirs {
+            fs::write(dir.join("cgroup.procs"), pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// PIDs (in the host's namespace) of every process in the cgroup.
+    pub fn processes(&self) -> io::Result<Vec<i32>> {
+        let dir = match self.version {
+            Version::V1 => self.dir("pids").or_else(|| self.dir("memory")),
+            Version::V2 => self.dir(""),
+        }
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "cgroup has no pids or memory directory",
+            )
+        })?;
+        let text = fs::read_to_string(dir.join("cgroup.procs"))?;
+        Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+    }
+
+    /// Freezes (pause) or thaws (unpause) every process in the cgroup and
+    /// waits until the kernel reports the new state.
+    pub fn set_frozen(&self, frozen: bool) -> io::Result<()> {
+        match self.version {
+            Version::V1 => v1::set_frozen(self, frozen),
+            Version::V2 => v2::set_frozen(&self.dirs[0].1, frozen),
+        }
+    }
+
+    /// How many times the OOM killer killed a process of this cgroup.
+    pub fn oom_kills(&self) -> u64 {
+        match self.version {
+            Version::V1 => self.dir("memory").map_or(0, |d| {
+                stats::keyed_value(&d.join("memory.oom_control"), "oom_kill")
+            }),
+            Version::V2 => stats::keyed_value(&self.dirs[0].1.join("memory.events"), "oom_kill"),
+        }
+    }
+
+    /// Counters for `stats`.
+    pub fn stats(&self) -> CgroupStats {
+        stats::read(self)
+    }
+
+    /// Kills whatever still runs in the cgroup and removes its directories.
+    /// Missing directories are fine: removal is idempotent.
+    pub fn destroy(&self) -> io::Result<()> {
+        for attempt in 0..50 {
+            let pids = self.processes().unwrap_or_default();
+            if !pids.is_empty() {
+                // A frozen process cannot die: thaw first.
+                let _ = self.set_frozen(false);
+                for pid in &pids {
+                    let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+                }
+            }
+            let mut busy = false;
+            for (_, dir) in &self.dirs {
+                match fs::remove_dir(dir) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) => busy = true,
+                    Err(e) => return Err(e),
+                }
+            }
+            if !busy {
+                return Ok(());
+            }
+            thread::sleep(Duration::from_millis(if attempt < 10 { 2 } else { 20 }));
+        }
+        Err(io::Error::other(format!(
+            "cgroup {} still has processes after SIGKILL",
+            self.dirs
+                .first()
+                .map_or(String::new(), |(_, d)| d.display().to_string())
+        )))
+    }
+
+    /// Whether any of the directories exist.
+    pub fn exists(&self) -> bool {
+        self.dirs.iter().any(|(_, d)| d.exists())
+    }
+}
+
+/// Writes one cgroup file, saying which one failed.
+fn write_file(dir: &Path, file: &str, value: &str) -> io::Result<()> {
+    fs::write(dir.join(file), value).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "cannot write {value:?} to {}: {e}",
+                dir.join(file).display()
+            ),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_v1_from_mountinfo() {
+        let info = "\
+30 23 0:26 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755
+31 30 0:27 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+32 30 0:28 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+33 30 0:29 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
+34 30 0:30 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+        let h = Hierarchy::from_mountinfo(info, |_| "hugetlb\n".to_string()).unwrap();
+        assert_eq!(h.version, Version::V1);
+        assert_eq!(
+            h.controllers,
+            vec![
+                ("cpu".to_string(), PathBuf::from("/sys/fs/cgroup/cpu")),
+                ("memory".to_string(), PathBuf::from("/sys/fs/cgroup/memory")),
+            ]
+        );
+        let cg = h.cgroup("hoist/abc");
+        assert_eq!(
+            cg.dir("memory"),
+            Some(Path::new("/sys/fs/cgroup/memory/hoist/abc"))
+        );
+    }
+
+    #[test]
+    fn detects_pure_v2() {
+        let info = "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n";
+        let h = Hierarchy::from_mountinfo(info, |_| "cpu memory pids\n".to_string()).unwrap();
+        assert_eq!(h.version, Version::V2);
+        assert_eq!(
+            h.cgroup("/hoist/x").dir(""),
+            Some(Path::new("/sys/fs/cgroup/hoist/x"))
+        );
+    }
+}

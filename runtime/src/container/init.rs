@@ -1,0 +1,142 @@
+//! The container's first process: cloned by the shim into new namespaces,
+//! it builds the container's view of the world, waits for the shim's go,
+//! and becomes the user's program as PID 1.
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use nix::sched::{CloneFlags, setns, unshare};
+use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
+
+use super::child::{
+    ChildStdio, become_process, clone_process, die_with_parent, fail_child, wait_for_go,
+    wire_stdio_and_report_ready,
+};
+use super::mounts::{enter_rootfs, finish_rootfs};
+use super::process::StartError;
+use crate::bundle::Bundle;
+
+/// Clones the init process of `bundle` into its namespaces. The child
+/// blocks until the shim sends a first byte on `sync` (after putting it in
+/// the cgroup), sets everything up, reports `Ready`, then waits for a
+/// second byte (start) before exec.
+///
+/// Returns the child's PID. `sync` and `stdio` are the child's ends; the
+/// parent closes its copies when this returns.
+pub fn spawn_init(
+    bundle: &Bundle,
+    rootfs_target: &Path,
+    sync: OwnedFd,
+    stdio: Option<ChildStdio>,
+) -> Result<i32, StartError> {
+    let namespaces = namespaces(bundle);
+    let mut flags = CloneFlags::empty();
+    for ns in &namespaces {
+        if ns.path().is_none() && ns.typ() != LinuxNamespaceType::Cgroup {
+            flags |= clone_flag(ns.typ());
+        }
+    }
+    let pid = clone_process(flags.bits() as libc::c_ulong)
+        .map_err(|e| StartError::runtime(format!("clone the container's init: {e}")))?;
+    if pid == 0 {
+        let socket = sync.as_raw_fd();
+        let error = init_main(bundle, rootfs_target, &namespaces, socket, stdio);
+        fail_child(socket, error);
+    }
+    Ok(pid)
+}
+
+fn namespaces(bundle: &Bundle) -> Vec<LinuxNamespace> {
+    bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default()
+}
+
+/// The clone/unshare/setns flag of a namespace type.
+pub fn clone_flag(typ: LinuxNamespaceType) -> CloneFlags {
+    match typ {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Time => CloneFlags::empty(),
+    }
+}
+
+/// Runs in the child; only returns on failure.
+fn init_main(
+    bundle: &Bundle,
+    rootfs_target: &Path,
+    namespaces: &[LinuxNamespace],
+    socket: RawFd,
+    stdio: Option<ChildStdio>,
+) -> StartError {
+    let result = (|| -> Result<(), StartError> {
+        die_with_parent()?;
+        wait_for_go(socket)?;
+        for ns in namespaces {
+            if let Some(path) = ns.path() {
+                let file = std::fs::File::open(path).map_err(|e| {
+                    StartError::runtime(format!("open namespace {}: {e}", path.display()))
+                })?;
+                setns(&file, clone_flag(ns.typ())).map_err(|e| {
+                    StartError::runtime(format!("join namespace {}: {e}", path.display()))
+                })?;
+            }
+        }
+        if namespaces
+            .iter()
+            .any(|ns| ns.typ() == LinuxNamespaceType::Cgroup && ns.path().is_none())
+        {
+            unshare(CloneFlags::CLONE_NEWCGROUP)
+                .map_err(|e| StartError::runtime(format!("new cgroup namespace: {e}")))?;
+        }
+        if let Some(hostname) = bundle.spec.hostname() {
+            nix::unistd::sethostname(hostname)
+                .map_err(|e| StartError::runtime(format!("set hostname {hostname:?}: {e}")))?;
+        }
+        if let Some(domain) = bundle.spec.domainname() {
+            set_domainname(domain)?;
+        }
+        enter_rootfs(&bundle.rootfs, rootfs_target, &bundle.spec, &bundle.copy_up)
+            .map_err(|e| StartError::runtime(e.to_string()))?;
+        let read_only = bundle
+            .spec
+            .root()
+            .as_ref()
+            .and_then(|r| r.readonly())
+            .unwrap_or(false);
+        finish_rootfs(&bundle.spec, read_only).map_err(|e| StartError::runtime(e.to_string()))?;
+        let process = bundle
+            .process()
+            .ok_or_else(|| StartError::runtime("the bundle has no process"))?;
+        wire_stdio_and_report_ready(socket, process, stdio)?;
+        wait_for_go(socket)?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        return e;
+    }
+    match bundle.process() {
+        Some(process) => become_process(process, bundle.seccomp),
+        None => StartError::runtime("the bundle has no process"),
+    }
+}
+
+fn set_domainname(domain: &str) -> Result<(), StartError> {
+    // SAFETY: setdomainname reads `len` bytes from a valid buffer.
+    let rc = unsafe { libc::setdomainname(domain.as_ptr().cast(), domain.len()) };
+    if rc != 0 {
+        return Err(StartError::runtime(format!(
+            "set domain name {domain:?}: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    Ok(())
+}

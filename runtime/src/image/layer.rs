@@ -1,0 +1,341 @@
+//! Layer tarballs: unpacking one into an overlay lower directory (OCI
+//! whiteouts become overlayfs whiteouts), recognising compression, and the
+//! digests that name layers.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path, PathBuf};
+
+use nix::sys::stat::{Mode, SFlag, makedev, mknod};
+use nix::unistd::{Gid, Uid, fchownat};
+use sha2::{Digest, Sha256};
+
+/// Prefix of an OCI whiteout entry: `.wh.name` deletes `name` from below.
+pub const WHITEOUT_PREFIX: &str = ".wh.";
+/// An OCI opaque-directory marker: hides everything below in its directory.
+pub const OPAQUE_WHITEOUT: &str = ".wh..wh..opq";
+/// The xattr overlayfs reads to make a directory opaque.
+pub const OVERLAY_OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+
+/// Why a layer could not be unpacked.
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    /// Reading the archive or writing the files failed.
+    #[error("layer I/O: {0}")]
+    Io(#[from] io::Error),
+    /// An entry tried to leave the layer directory.
+    #[error("layer entry {0:?} points outside the layer (.. or an absolute symlink path)")]
+    Escape(PathBuf),
+    /// The data is compressed with something hoist does not read.
+    #[error(
+        "layer is compressed with {0}, which hoist does not read yet (use gzip or an uncompressed tar)"
+    )]
+    UnsupportedCompression(&'static str),
+}
+
+/// `sha256:<hex>` of `data`.
+pub fn sha256_digest(data: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(data)))
+}
+
+/// The chain IDs of a stack of layers (OCI image spec): the first is the
+/// first diff ID, each next is `sha256(previous + " " + diff_id)`. A chain ID
+/// names a layer together with everything under it, so equal chains share
+/// one directory on disk.
+pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(diff_ids.len());
+    for diff_id in diff_ids {
+        let next = match out.last() {
+            None => diff_id.clone(),
+            Some(parent) => sha256_digest(format!("{parent} {diff_id}").as_bytes()),
+        };
+        out.push(next);
+    }
+    out
+}
+
+/// Wraps `reader` in the decompressor its magic bytes call for (gzip or
+/// none).
+pub fn decompressed<'a, R: Read + 'a>(reader: R) -> Result<Box<dyn Read + 'a>, LayerError> {
+    let mut reader = BufReader::with_capacity(256 * 1024, reader);
+    let head = reader.fill_buf()?;
+    match head {
+        [0x1f, 0x8b, ..] => Ok(Box::new(flate2::read::MultiGzDecoder::new(reader))),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Err(LayerError::UnsupportedCompression("zstd")),
+        [0x42, 0x5a, 0x68, ..] => Err(LayerError::UnsupportedCompression("bzip2")),
+        [0xfd, b'7', b'z', b'X', b'Z', ..] => Err(LayerError::UnsupportedCompression("xz")),
+        _ => Ok(Box::new(reader)),
+    }
+}
+
+/// Unpacks an uncompressed layer tar into `dst` (an empty directory that
+/// becomes one overlay lower layer). Returns the bytes of file content.
+pub fn unpack_layer<R: Read>(reader: R, dst: &Path) -> Result<u64, LayerError> {
+    fs::create_dir_all(dst)?;
+    let root = dst.canonicalize()?;
+    let mut archive = tar::Archive::new(reader);
+    archive.set_preserve_permissions(true);
+    archive.set_preserve_ownerships(true);
+    archive.set_preserve_mtime(true);
+    archive.set_unpack_xattrs(true);
+    archive.set_overwrite(true);
+    let mut size = 0u64;
+    // Directory times are restored last: unpacking their children changes them.
+    let mut directory_times = Vec::new();
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.into_owned();
+        let relative = clean_relative(&path).ok_or_else(|| LayerError::Escape(path.clone()))?;
+        let Some(name) = relative.file_name().map(OsStr::to_owned) else {
+            continue;
+        };
+        let name_bytes = name.as_bytes();
+        if name_bytes == OPAQUE_WHITEOUT.as_bytes() {
+            let dir = inside(&root, relative.parent().unwrap_or(Path::new("")))?;
+            fs::create_dir_all(&dir)?;
+            xattr_set(&dir, OVERLAY_OPAQUE_XATTR, b"y")?;
+            continue;
+        }
+        if let Some(hidden) = name_bytes.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
+            let parent = inside(&root, relative.parent().unwrap_or(Path::new("")))?;
+            fs::create_dir_all(&parent)?;
+            let target = parent.join(OsStr::from_bytes(hidden));
+            crate::fsutil::remove_all(&target)?;
+            mknod(&target, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
+                .map_err(io::Error::from)?;
+            continue;
+        }
+        let kind = entry.header().entry_type();
+        if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
+            let parent = inside(&root, relative.parent().unwrap_or(Path::new("")))?;
+            fs::create_dir_all(&parent)?;
+            let target = parent.join(&name);
+            crate::fsutil::remove_all(&target)?;
+            let header = entry.header();
+            let file_type = if kind.is_character_special() {
+                SFlag::S_IFCHR
+            } else if kind.is_block_special() {
+                SFlag::S_IFBLK
+            } else {
+                SFlag::S_IFIFO
+            };
+            let device = makedev(
+                u64::from(header.device_major()?.unwrap_or(0)),
+                u64::from(header.device_minor()?.unwrap_or(0)),
+            );
+            let mode = Mode::from_bits_truncate(header.mode()? & 0o7777);
+            mknod(&target, file_type, mode, device).map_err(io::Error::from)?;
+            fchownat(
+                nix::fcntl::AT_FDCWD,
+                &target,
+                Some(Uid::from_raw(header.uid()? as u32)),
+                Some(Gid::from_raw(header.gid()? as u32)),
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .map_err(io::Error::from)?;
+            continue;
+        }
+        if kind.is_dir() {
+            directory_times.push((relative.clone(), entry.header().mtime().unwrap_or(0)));
+        }
+        size += entry.header().size().unwrap_or(0);
+        if !entry.unpack_in(&root)? {
+            return Err(LayerError::Escape(path));
+        }
+    }
+    for (relative, mtime) in directory_times.iter().rev() {
+        let path = root.join(relative);
+        let time = nix::sys::time::TimeSpec::new(*mtime as i64, 0);
+        let _ = nix::sys::stat::utimensat(
+            nix::fcntl::AT_FDCWD,
+            &path,
+            &time,
+            &time,
+            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+        );
+    }
+    Ok(size)
+}
+
+/// `path` with leading `/` and `.` removed; None when it contains `..`.
+fn clean_relative(path: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::Normal(p) => out.push(p),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            Component::ParentDir => return None,
+        }
+    }
+    Some(out)
+}
+
+/// `root/relative`, refusing to follow symlinks out of `root`.
+fn inside(root: &Path, relative: &Path) -> Result<PathBuf, LayerError> {
+    let mut current = root.to_path_buf();
+    for part in relative.components() {
+        current.push(part);
+        if let Ok(meta) = fs::symlink_metadata(&current) {
+            if meta.file_type().is_symlink() {
+                let resolved = current.canonicalize()?;
+                if !resolved.starts_with(root) {
+                    return Err(LayerError::Escape(relative.to_path_buf()));
+                }
+                current = resolved;
+            }
+        }
+    }
+    Ok(current)
+}
+
+/// Sets an extended attribute on a path (not following symlinks).
+pub fn xattr_set(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    let c_name = std::ffi::CString::new(name)?;
+    // SAFETY: both strings are valid NUL-terminated C strings and `value` is
+    // a valid buffer of the given length for the duration of the call.
+    let rc = unsafe {
+        libc::lsetxattr(
+            c_path.as_ptr(),
+            c_name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Reads an extended attribute; `None` when the path does not have it.
+pub fn xattr_get(path: &Path, name: &str) -> io::Result<Option<Vec<u8>>> {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    let c_name = std::ffi::CString::new(name)?;
+    let mut buf = vec![0u8; 256];
+    // SAFETY: valid C strings and a writable buffer of the stated length.
+    let rc = unsafe {
+        libc::lgetxattr(
+            c_path.as_ptr(),
+            c_name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if rc >= 0 {
+        buf.truncate(rc as usize);
+        return Ok(Some(buf));
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::ENODATA) | Some(libc::ENOTSUP) => Ok(None),
+        _ => Err(err),
+    }
+}
+
+/// True when `meta` is an overlayfs whiteout (a 0/0 character device).
+pub fn is_overlay_whiteout(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    meta.file_type().is_char_device() && meta.rdev() == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_with(entries: &[(&str, tar::EntryType, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, kind, data) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(*kind);
+            header.set_size(data.len() as u64);
+            header.set_mode(if kind.is_dir() { 0o755 } else { 0o644 });
+            header.set_uid(0);
+            header.set_gid(0);
+            header.set_mtime(0);
+            builder.append_data(&mut header, path, *data).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn chain_ids_follow_the_oci_rule() {
+        let diffs = vec!["sha256:a".to_string(), "sha256:b".to_string()];
+        let chain = chain_ids(&diffs);
+        assert_eq!(chain[0], "sha256:a");
+        assert_eq!(chain[1], sha256_digest(b"sha256:a sha256:b"));
+    }
+
+    #[test]
+    fn unpacks_files_and_turns_whiteouts_into_overlay_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = tar_with(&[
+            ("etc/", tar::EntryType::Directory, b""),
+            ("etc/hostname", tar::EntryType::Regular, b"box\n"),
+            ("etc/.wh.passwd", tar::EntryType::Regular, b""),
+            ("var/.wh..wh..opq", tar::EntryType::Regular, b""),
+        ]);
+        let size = unpack_layer(&data[..], dir.path()).unwrap();
+        assert_eq!(size, 4);
+        assert_eq!(fs::read(dir.path().join("etc/hostname")).unwrap(), b"box\n");
+        let whiteout = fs::symlink_metadata(dir.path().join("etc/passwd")).unwrap();
+        assert!(is_overlay_whiteout(&whiteout));
+        // trusted.* xattrs need CAP_SYS_ADMIN; as root (our test machines) they work.
+        if Uid::effective().is_root() {
+            assert_eq!(
+                xattr_get(&dir.path().join("var"), OVERLAY_OPAQUE_XATTR)
+                    .unwrap()
+                    .as_deref(),
+                Some(&b"y"[..])
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_entries_that_escape() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Symlink);
+        header.set_size(0);
+        header.set_mode(0o777);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(0);
+        builder.append_link(&mut header, "link", "/").unwrap();
+        let mut header = tar::Header::new_gnu();
+        header.set_size(1);
+        header.set_mode(0o644);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(0);
+        builder
+            .append_data(&mut header, "link/.wh.x", &b"x"[..])
+            .unwrap();
+        let data = builder.into_inner().unwrap();
+        let result = unpack_layer(&data[..], dir.path());
+        assert!(matches!(result, Err(LayerError::Escape(_))), "{result:?}");
+    }
+
+    #[test]
+    fn detects_compression() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut gz, b"plain").unwrap();
+        let gz = gz.finish().unwrap();
+        let mut out = String::new();
+        decompressed(&gz[..])
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, "plain");
+        assert!(matches!(
+            decompressed(&[0x28u8, 0xb5, 0x2f, 0xfd, 0][..]),
+            Err(LayerError::UnsupportedCompression("zstd"))
+        ));
+    }
+}

@@ -1,0 +1,984 @@
+//! Container commands: run, create, start, attach, exec, ps, logs, stop,
+//! kill, restart, pause, unpause, wait, rm, rename, port, prune.
+
+use std::io::Write;
+
+use clap::Args;
+use hoist_api::proto::containers_client::ContainersClient;
+use hoist_api::proto::{
+    AttachFlags, AttachOpen, AttachRequest, ContainerRef, CreateContainerRequest, ExecOpen,
+    ExecRequest, KillRequest, ListContainersRequest, LogsRequest, PruneContainersRequest,
+    RemoveContainerRequest, RenameRequest, RunOpen, RunRequest, StdStream, StopRequest,
+    WaitRequest, attach_request, exec_request, run_request,
+};
+use hoist_api::spec::ExecSpec;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Channel;
+
+use super::container_flags::ContainerFlags;
+use super::session::{self, DEFAULT_DETACH_KEYS, SessionOptions, stdin_is_terminal, terminal_size};
+use crate::exit::{CliError, CliResult, EXIT_HOIST_FAILED};
+use crate::format::{self, Format, print_items, print_table, short_id, truncate};
+
+fn parse_detach_keys(keys: Option<&str>) -> CliResult<Vec<u8>> {
+    let Some(keys) = keys else {
+        return Ok(DEFAULT_DETACH_KEYS.to_vec());
+    };
+    keys.split(',')
+        .map(|k| {
+            let k = k.trim();
+            if let Some(c) = k.strip_prefix("ctrl-") {
+                let c = c
+                    .chars()
+                    .next()
+                    .filter(|c| c.is_ascii_alphabetic() || "@[\\]^_".contains(*c));
+                c.map(|c| (c.to_ascii_uppercase() as u8) & 0x1f)
+                    .ok_or_else(|| CliError::usage(format!("invalid detach key {k:?}")))
+            } else if k.len() == 1 {
+                Ok(k.as_bytes()[0])
+            } else {
+                Err(CliError::usage(format!(
+                    "invalid detach key {k:?}: use a letter or ctrl-<letter>"
+                )))
+            }
+        })
+        .collect()
+}
+
+/// `hoist run`.
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short = 'a', long)]
+    pub attach: Vec<String>,
+    /// Proxy received signals to the process
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set)]
+    pub sig_proxy: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
+    /// Write the container ID to the file
+    #[arg(long)]
+    pub cidfile: Option<String>,
+    #[command(flatten)]
+    pub container: ContainerFlags,
+}
+
+/// `hoist create`.
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct CreateArgs {
+    /// Write the container ID to the file
+    #[arg(long)]
+    pub cidfile: Option<String>,
+    #[command(flatten)]
+    pub container: ContainerFlags,
+}
+
+fn write_cidfile(path: &Option<String>, id: &str) -> CliResult {
+    if let Some(path) = path {
+        if std::path::Path::new(path).exists() {
+            return Err(CliError::usage(format!(
+                "container ID file found, make sure the other container isn't running or delete {path}"
+            )));
+        }
+        std::fs::write(path, id)
+            .map_err(|e| CliError::usage(format!("cannot write {path}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Runs a container: create, attach, start in one stream.
+pub async fn run(channel: Channel, args: RunArgs) -> CliResult<i32> {
+    let mut spec = args.container.to_spec()?;
+    let name = args.container.name.clone().unwrap_or_default();
+    let attach_all = args.attach.is_empty();
+    let wants = |s: &str| attach_all || args.attach.iter().any(|a| a.eq_ignore_ascii_case(s));
+    let stdin = spec.open_stdin && (attach_all || wants("stdin"));
+    if spec.tty && stdin && !stdin_is_terminal() {
+        return Err(CliError::usage(
+            "the input device is not a TTY: drop -t, or run from a terminal",
+        ));
+    }
+    // docker run -i: the container's stdin ends with ours.
+    spec.stdin_once = stdin && !args.detach;
+    let size = if spec.tty { terminal_size() } else { None };
+    let attach = AttachFlags {
+        stdin,
+        stdout: wants("stdout"),
+        stderr: wants("stderr"),
+        size,
+    };
+    let tty = spec.tty;
+    let open = RunOpen {
+        create: Some(CreateContainerRequest {
+            name,
+            spec_json: serde_json::to_vec(&spec).map_err(|e| CliError::client(e.to_string()))?,
+        }),
+        attach: Some(attach),
+        detach: args.detach,
+    };
+    let (tx, rx) = mpsc::channel(64);
+    let _ = tx
+        .send(RunRequest {
+            kind: Some(run_request::Kind::Open(open)),
+        })
+        .await;
+    let mut client = ContainersClient::new(channel.clone());
+    let output = client
+        .run(ReceiverStream::new(rx))
+        .await
+        .map_err(|s| CliError::from(s).with_code(EXIT_HOIST_FAILED))?
+        .into_inner();
+    let proxy =
+        (!tty && args.sig_proxy && !args.detach).then(|| (ContainersClient::new(channel), None));
+    let options = SessionOptions {
+        stdin: stdin && !args.detach,
+        tty,
+        detach_keys: parse_detach_keys(args.detach_keys.as_deref())?,
+        proxy_signals_to: proxy,
+    };
+    let end = session::drive(
+        tx,
+        |io| RunRequest {
+            kind: Some(run_request::Kind::Io(io)),
+        },
+        output,
+        options,
+    )
+    .await
+    .map_err(|e| e.with_code(EXIT_HOIST_FAILED))?;
+    if let Some(id) = &end.started_id {
+        write_cidfile(&args.cidfile, id)?;
+    }
+    if args.detach {
+        // A detached run fails at start only: the daemon then sends an exit.
+        if let Some(exit) = end.exit.filter(|e| !e.error.is_empty()) {
+            return Err(CliError {
+                code: exit.code,
+                message: exit.error,
+                from_daemon: true,
+            });
+        }
+        println!("{}", end.started_id.unwrap_or_default());
+        return Ok(0);
+    }
+    if end.detached {
+        return Ok(0);
+    }
+    match end.exit {
+        Some(exit) if !exit.error.is_empty() => Err(CliError {
+            code: exit.code,
+            message: exit.error,
+            from_daemon: true,
+        }),
+        Some(exit) => Ok(exit.code),
+        None => Err(CliError {
+            code: EXIT_HOIST_FAILED,
+            message: "the daemon closed the stream before the container exited".into(),
+            from_daemon: false,
+        }),
+    }
+}
+
+/// Creates a container and prints its ID.
+pub async fn create(channel: Channel, args: CreateArgs) -> CliResult<i32> {
+    let spec = args.container.to_spec()?;
+    let request = CreateContainerRequest {
+        name: args.container.name.clone().unwrap_or_default(),
+        spec_json: serde_json::to_vec(&spec).map_err(|e| CliError::client(e.to_string()))?,
+    };
+    let response = ContainersClient::new(channel)
+        .create(request)
+        .await
+        .map_err(|s| CliError::from(s).with_code(EXIT_HOIST_FAILED))?
+        .into_inner();
+    for warning in response.warnings {
+        eprintln!("WARNING: {warning}");
+    }
+    write_cidfile(&args.cidfile, &response.id)?;
+    println!("{}", response.id);
+    Ok(0)
+}
+
+/// `hoist start`.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short = 'a', long)]
+    pub attach: bool,
+    /// Attach container's STDIN
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
+    /// Containers to start
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// Starts containers (attaching to the first with `-a`).
+pub async fn start(channel: Channel, args: StartArgs) -> CliResult<i32> {
+    let mut client = ContainersClient::new(channel.clone());
+    if args.attach || args.interactive {
+        let [id] = args.containers.as_slice() else {
+            return Err(CliError::usage(
+                "you cannot start and attach multiple containers at once",
+            ));
+        };
+        client.start(ContainerRef { id: id.clone() }).await?;
+        return attach(
+            channel,
+            AttachArgs {
+                no_stdin: !args.interactive,
+                sig_proxy: true,
+                detach_keys: args.detach_keys,
+                container: id.clone(),
+            },
+        )
+        .await;
+    }
+    let mut failed = false;
+    for id in &args.containers {
+        match client.start(ContainerRef { id: id.clone() }).await {
+            Ok(_) => println!("{id}"),
+            Err(status) => {
+                failed = true;
+                eprintln!("{}", CliError::from(status));
+            }
+        }
+    }
+    if failed {
+        return Err(CliError::exit(1));
+    }
+    Ok(0)
+}
+
+/// `hoist attach`.
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Do not attach STDIN
+    #[arg(long = "no-stdin")]
+    pub no_stdin: bool,
+    /// Proxy all received signals to the process
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set)]
+    pub sig_proxy: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
+    /// The container
+    pub container: String,
+}
+
+/// Attaches to a running container's stdio.
+pub async fn attach(channel: Channel, args: AttachArgs) -> CliResult<i32> {
+    let mut client = ContainersClient::new(channel.clone());
+    let inspect: serde_json::Value = inspect_json(&mut client, &args.container).await?;
+    let tty = inspect["Config"]["Tty"].as_bool().unwrap_or(false);
+    let stdin = !args.no_stdin && inspect["Config"]["OpenStdin"].as_bool().unwrap_or(false);
+    let id = inspect["Id"]
+        .as_str()
+        .unwrap_or(&args.container)
+        .to_string();
+    let open = AttachOpen {
+        id: id.clone(),
+        attach: Some(AttachFlags {
+            stdin,
+            stdout: true,
+            stderr: true,
+            size: if tty { terminal_size() } else { None },
+        }),
+        logs: false,
+    };
+    let (tx, rx) = mpsc::channel(64);
+    let _ = tx
+        .send(AttachRequest {
+            kind: Some(attach_request::Kind::Open(open)),
+        })
+        .await;
+    let output = client.attach(ReceiverStream::new(rx)).await?.into_inner();
+    let options = SessionOptions {
+        stdin,
+        tty,
+        detach_keys: parse_detach_keys(args.detach_keys.as_deref())?,
+        proxy_signals_to: (!tty && args.sig_proxy)
+            .then(|| (ContainersClient::new(channel), Some(id))),
+    };
+    let end = session::drive(
+        tx,
+        |io| AttachRequest {
+            kind: Some(attach_request::Kind::Io(io)),
+        },
+        output,
+        options,
+    )
+    .await?;
+    Ok(if end.detached {
+        0
+    } else {
+        end.exit.map_or(0, |e| e.code)
+    })
+}
+
+/// `hoist exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Detached mode: run command in the background
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file")]
+    pub env_file: Vec<String>,
+    /// Username or UID (format: "<name|uid>[:<group|gid>]")
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long)]
+    pub workdir: Option<String>,
+    /// Give extended privileges to the command
+    #[arg(long)]
+    pub privileged: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
+    /// The container, then the command and its arguments
+    #[arg(required = true, num_args = 2.., trailing_var_arg = true, allow_hyphen_values = true, value_name = "CONTAINER COMMAND [ARG...]")]
+    pub container_and_command: Vec<String>,
+}
+
+/// Runs a command in a running container.
+pub async fn exec(channel: Channel, args: ExecArgs) -> CliResult<i32> {
+    let (container, cmd) = args
+        .container_and_command
+        .split_first()
+        .ok_or_else(|| CliError::usage("exec needs a container and a command"))?;
+    if container.starts_with('-') {
+        return Err(CliError::usage(format!("unknown flag: {container}")));
+    }
+    let stdin = args.interactive && !args.detach;
+    if args.tty && stdin && !stdin_is_terminal() {
+        return Err(CliError::usage(
+            "the input device is not a TTY: drop -t, or run from a terminal",
+        ));
+    }
+    let mut env: Vec<String> = Vec::new();
+    for file in &args.env_file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| CliError::usage(format!("cannot read {file}: {e}")))?;
+        env.extend(
+            text.lines()
+                .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+                .map(str::to_string),
+        );
+    }
+    env.extend(args.env.iter().filter_map(|e| {
+        if e.contains('=') {
+            Some(e.clone())
+        } else {
+            std::env::var(e).ok().map(|v| format!("{e}={v}"))
+        }
+    }));
+    let spec = ExecSpec {
+        cmd: cmd.to_vec(),
+        env,
+        working_dir: args.workdir.clone(),
+        user: args.user.clone(),
+        tty: args.tty,
+        open_stdin: args.interactive,
+        privileged: args.privileged,
+    };
+    let open = ExecOpen {
+        container: container.clone(),
+        spec_json: serde_json::to_vec(&spec).map_err(|e| CliError::client(e.to_string()))?,
+        attach: Some(AttachFlags {
+            stdin,
+            stdout: true,
+            stderr: true,
+            size: if args.tty { terminal_size() } else { None },
+        }),
+        detach: args.detach,
+    };
+    let (tx, rx) = mpsc::channel(64);
+    let _ = tx
+        .send(ExecRequest {
+            kind: Some(exec_request::Kind::Open(open)),
+        })
+        .await;
+    let output = ContainersClient::new(channel)
+        .exec(ReceiverStream::new(rx))
+        .await
+        .map_err(|s| CliError::from(s).with_code(EXIT_HOIST_FAILED))?
+        .into_inner();
+    let options = SessionOptions {
+        stdin,
+        tty: args.tty,
+        detach_keys: parse_detach_keys(args.detach_keys.as_deref())?,
+        proxy_signals_to: None,
+    };
+    let end = session::drive(
+        tx,
+        |io| ExecRequest {
+            kind: Some(exec_request::Kind::Io(io)),
+        },
+        output,
+        options,
+    )
+    .await
+    .map_err(|e| e.with_code(EXIT_HOIST_FAILED))?;
+    if args.detach {
+        if let Some(exit) = end.exit.filter(|e| !e.error.is_empty()) {
+            return Err(CliError {
+                code: exit.code,
+                message: exit.error,
+                from_daemon: true,
+            });
+        }
+        return Ok(0);
+    }
+    match end.exit {
+        Some(exit) if !exit.error.is_empty() => Err(CliError {
+            code: exit.code,
+            message: exit.error,
+            from_daemon: true,
+        }),
+        Some(exit) => Ok(exit.code),
+        None if end.detached => Ok(0),
+        None => Err(CliError {
+            code: EXIT_HOIST_FAILED,
+            message: "the daemon closed the stream before the process exited".into(),
+            from_daemon: false,
+        }),
+    }
+}
+
+/// `hoist ps`.
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only display container IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long)]
+    pub filter: Vec<String>,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long, default_value_t = -1, allow_hyphen_values = true)]
+    pub last: i32,
+    /// Show the latest created container (includes all states)
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    /// Format output: table, json, or a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+/// Lists containers.
+pub async fn ps(channel: Channel, args: PsArgs) -> CliResult<i32> {
+    let last = if args.latest { 1 } else { args.last.max(0) };
+    let rows = ContainersClient::new(channel)
+        .list(ListContainersRequest {
+            all: args.all,
+            filters: args.filter.clone(),
+            last,
+        })
+        .await?
+        .into_inner()
+        .containers;
+    if args.quiet {
+        for row in &rows {
+            println!(
+                "{}",
+                if args.no_trunc {
+                    row.id.clone()
+                } else {
+                    short_id(&row.id)
+                }
+            );
+        }
+        return Ok(0);
+    }
+    let items: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|c| {
+            json!({
+                "ID": if args.no_trunc { c.id.clone() } else { short_id(&c.id) },
+                "Image": c.image,
+                "Command": format!("\"{}\"", if args.no_trunc { c.command.clone() } else { truncate(&c.command, 20) }),
+                "CreatedAt": chrono::DateTime::from_timestamp(c.created, 0).map(|t| t.to_rfc3339()).unwrap_or_default(),
+                "RunningFor": format::ago(c.created),
+                "Ports": "",
+                "State": c.state,
+                "Status": c.status,
+                "Names": c.name,
+                "Labels": c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+                "Mounts": c.mounts.join(","),
+                "Networks": c.networks,
+            })
+        })
+        .collect();
+    print_items(&Format::parse(args.format.as_deref()), &items, || {
+        let table: Vec<Vec<String>> = items
+            .iter()
+            .map(|i| {
+                [
+                    "ID",
+                    "Image",
+                    "Command",
+                    "RunningFor",
+                    "Status",
+                    "Ports",
+                    "Names",
+                ]
+                .iter()
+                .map(|k| i[k].as_str().unwrap_or("").to_string())
+                .collect()
+            })
+            .collect();
+        print_table(
+            &[
+                "CONTAINER ID",
+                "IMAGE",
+                "COMMAND",
+                "CREATED",
+                "STATUS",
+                "PORTS",
+                "NAMES",
+            ],
+            &table,
+        );
+    })?;
+    Ok(0)
+}
+
+/// `hoist logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Follow log output
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Show timestamps
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
+    /// Number of lines to show from the end of the logs ("all" for everything)
+    #[arg(short = 'n', long, default_value = "all")]
+    pub tail: String,
+    /// Show logs since timestamp (RFC 3339) or relative (e.g. 42m)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs before a timestamp (RFC 3339) or relative (e.g. 42m)
+    #[arg(long)]
+    pub until: Option<String>,
+    /// The container
+    pub container: String,
+}
+
+/// `42m` (relative) or an RFC 3339 time, as Unix nanoseconds.
+fn parse_time(value: &str, flag: &str) -> CliResult<i64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(value) {
+        return Ok(t.timestamp_nanos_opt().unwrap_or(0));
+    }
+    if let Ok(seconds) = value.parse::<i64>() {
+        return Ok(seconds.saturating_mul(1_000_000_000));
+    }
+    let ago = hoist_api::units::parse_duration(value).map_err(|_| {
+        CliError::usage(format!("invalid value {value:?} for {flag}: use an RFC 3339 time, Unix seconds, or a duration such as 10m"))
+    })?;
+    Ok(chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) - ago)
+}
+
+/// Prints a container's logs.
+pub async fn logs(channel: Channel, args: LogsArgs) -> CliResult<i32> {
+    let tail = if args.tail == "all" {
+        -1
+    } else {
+        args.tail.parse::<i64>().map_err(|_| {
+            CliError::usage(format!(
+                "invalid --tail {:?}: use a number or all",
+                args.tail
+            ))
+        })?
+    };
+    let request = LogsRequest {
+        id: args.container.clone(),
+        follow: args.follow,
+        tail,
+        since: args
+            .since
+            .as_deref()
+            .map(|s| parse_time(s, "--since"))
+            .transpose()?
+            .unwrap_or(0),
+        until: args
+            .until
+            .as_deref()
+            .map(|s| parse_time(s, "--until"))
+            .transpose()?
+            .unwrap_or(0),
+        stdout: true,
+        stderr: true,
+    };
+    let mut stream = ContainersClient::new(channel)
+        .logs(request)
+        .await?
+        .into_inner();
+    let mut stdout = std::io::stdout();
+    let mut stderr = std::io::stderr();
+    while let Some(entry) = stream.message().await? {
+        let out: &mut dyn Write = if entry.stream == StdStream::Stderr as i32 {
+            &mut stderr
+        } else {
+            &mut stdout
+        };
+        if args.timestamps {
+            let time = chrono::DateTime::from_timestamp_nanos(entry.time)
+                .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+            let _ = write!(out, "{time} ");
+        }
+        let _ = out.write_all(&entry.data);
+        let _ = out.flush();
+    }
+    Ok(0)
+}
+
+/// Targets and options of `stop` and `restart`.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container
+    #[arg(
+        short = 't',
+        long = "time",
+        visible_alias = "timeout",
+        allow_hyphen_values = true
+    )]
+    pub time: Option<i32>,
+    /// Signal to send to the container
+    #[arg(short = 's', long)]
+    pub signal: Option<String>,
+    /// Containers
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// Runs `action` on each container, printing its name on success and the
+/// error otherwise (Docker's behaviour for multi-target commands).
+async fn for_each<F, Fut>(targets: &[String], mut action: F) -> CliResult<i32>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<(), tonic::Status>>,
+{
+    let mut failed = false;
+    for target in targets {
+        match action(target.clone()).await {
+            Ok(()) => println!("{target}"),
+            Err(status) => {
+                failed = true;
+                eprintln!("{}", CliError::from(status));
+            }
+        }
+    }
+    if failed {
+        Err(CliError::exit(1))
+    } else {
+        Ok(0)
+    }
+}
+
+/// Stops containers.
+pub async fn stop(channel: Channel, args: StopArgs) -> CliResult<i32> {
+    let client = ContainersClient::new(channel);
+    for_each(&args.containers, |id| {
+        let mut client = client.clone();
+        let request = StopRequest {
+            id,
+            timeout: args.time,
+            signal: args.signal.clone().unwrap_or_default(),
+        };
+        async move { client.stop(request).await.map(drop) }
+    })
+    .await
+}
+
+/// Restarts containers.
+pub async fn restart(channel: Channel, args: StopArgs) -> CliResult<i32> {
+    let client = ContainersClient::new(channel);
+    for_each(&args.containers, |id| {
+        let mut client = client.clone();
+        let request = StopRequest {
+            id,
+            timeout: args.time,
+            signal: args.signal.clone().unwrap_or_default(),
+        };
+        async move { client.restart(request).await.map(drop) }
+    })
+    .await
+}
+
+/// `hoist kill`.
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(short = 's', long, default_value = "KILL")]
+    pub signal: String,
+    /// Containers
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// Signals containers.
+pub async fn kill(channel: Channel, args: KillArgs) -> CliResult<i32> {
+    let client = ContainersClient::new(channel);
+    for_each(&args.containers, |id| {
+        let mut client = client.clone();
+        let request = KillRequest {
+            id,
+            signal: args.signal.clone(),
+        };
+        async move { client.kill(request).await.map(drop) }
+    })
+    .await
+}
+
+/// Containers for `pause`, `unpause`, `wait`.
+#[derive(Debug, Args)]
+pub struct TargetsArgs {
+    /// Containers
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// Freezes containers.
+pub async fn pause(channel: Channel, args: TargetsArgs) -> CliResult<i32> {
+    let client = ContainersClient::new(channel);
+    for_each(&args.containers, |id| {
+        let mut client = client.clone();
+        async move { client.pause(ContainerRef { id }).await.map(drop) }
+    })
+    .await
+}
+
+/// Thaws containers.
+pub async fn unpause(channel: Channel, args: TargetsArgs) -> CliResult<i32> {
+    let client = ContainersClient::new(channel);
+    for_each(&args.containers, |id| {
+        let mut client = client.clone();
+        async move { client.unpause(ContainerRef { id }).await.map(drop) }
+    })
+    .await
+}
+
+/// Waits for containers to stop and prints their exit codes.
+pub async fn wait(channel: Channel, args: TargetsArgs) -> CliResult<i32> {
+    let mut client = ContainersClient::new(channel);
+    let mut failed = false;
+    for id in &args.containers {
+        match client
+            .wait(WaitRequest {
+                id: id.clone(),
+                condition: String::new(),
+            })
+            .await
+        {
+            Ok(response) => println!("{}", response.into_inner().code),
+            Err(status) => {
+                failed = true;
+                eprintln!("{}", CliError::from(status));
+            }
+        }
+    }
+    if failed {
+        Err(CliError::exit(1))
+    } else {
+        Ok(0)
+    }
+}
+
+/// `hoist rm`.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
+    /// Containers
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// Removes containers.
+pub async fn rm(channel: Channel, args: RmArgs) -> CliResult<i32> {
+    let client = ContainersClient::new(channel);
+    for_each(&args.containers, |id| {
+        let mut client = client.clone();
+        let request = RemoveContainerRequest {
+            id,
+            force: args.force,
+            volumes: args.volumes,
+        };
+        async move { client.remove(request).await.map(drop) }
+    })
+    .await
+}
+
+/// `hoist rename`.
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    /// The container
+    pub container: String,
+    /// Its new name
+    pub new_name: String,
+}
+
+/// Renames a container.
+pub async fn rename(channel: Channel, args: RenameArgs) -> CliResult<i32> {
+    ContainersClient::new(channel)
+        .rename(RenameRequest {
+            id: args.container,
+            new_name: args.new_name,
+        })
+        .await?;
+    Ok(0)
+}
+
+/// `hoist container prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+/// Removes every stopped container.
+pub async fn prune(channel: Channel, _args: PruneArgs) -> CliResult<i32> {
+    let response = ContainersClient::new(channel)
+        .prune(PruneContainersRequest {
+            filters: Vec::new(),
+        })
+        .await?
+        .into_inner();
+    if !response.deleted.is_empty() {
+        println!("Deleted Containers:");
+        for id in &response.deleted {
+            println!("{id}");
+        }
+        println!();
+    }
+    println!(
+        "Total reclaimed space: {}",
+        hoist_api::units::human_size(response.space_reclaimed)
+    );
+    Ok(0)
+}
+
+/// A container's inspect document as JSON.
+pub async fn inspect_json(
+    client: &mut ContainersClient<Channel>,
+    id: &str,
+) -> CliResult<serde_json::Value> {
+    let response = client
+        .inspect(ContainerRef { id: id.to_string() })
+        .await?
+        .into_inner();
+    serde_json::from_slice(&response.json)
+        .map_err(|e| CliError::client(format!("malformed inspect document: {e}")))
+}
+
+/// `hoist port`.
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    /// The container
+    pub container: String,
+    /// A private port (PORT[/PROTO])
+    pub port: Option<String>,
+}
+
+/// Lists a container's published ports.
+pub async fn port(channel: Channel, args: PortArgs) -> CliResult<i32> {
+    let document = inspect_json(&mut ContainersClient::new(channel), &args.container).await?;
+    let wanted = args.port.as_ref().map(|p| {
+        if p.contains('/') {
+            p.clone()
+        } else {
+            format!("{p}/tcp")
+        }
+    });
+    let mut found = false;
+    if let Some(ports) = document["NetworkSettings"]["Ports"].as_object() {
+        for (port, bindings) in ports {
+            if wanted.as_ref().is_some_and(|w| w != port) {
+                continue;
+            }
+            for binding in bindings.as_array().into_iter().flatten() {
+                found = true;
+                let ip = binding["HostIp"]
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or("0.0.0.0");
+                let host_port = binding["HostPort"].as_str().unwrap_or("");
+                if wanted.is_some() {
+                    println!("{ip}:{host_port}");
+                } else {
+                    println!("{port} -> {ip}:{host_port}");
+                }
+            }
+        }
+    }
+    if let (Some(port), false) = (wanted, found) {
+        return Err(CliError::client(format!(
+            "no public port '{port}' published for {}",
+            args.container
+        )));
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detach_keys_parse_like_docker() {
+        assert_eq!(parse_detach_keys(None).unwrap(), vec![0x10, 0x11]);
+        assert_eq!(
+            parse_detach_keys(Some("ctrl-a,x")).unwrap(),
+            vec![0x01, b'x']
+        );
+        assert!(parse_detach_keys(Some("ctrl-")).is_err());
+        assert!(parse_detach_keys(Some("abc")).is_err());
+    }
+
+    #[test]
+    fn log_times_parse_absolute_and_relative() {
+        assert_eq!(
+            parse_time("2026-11-23T08:00:00Z", "--since").unwrap(),
+            1_795_420_800_000_000_000
+        );
+        assert_eq!(parse_time("100", "--since").unwrap(), 100_000_000_000);
+        let relative = parse_time("10m", "--since").unwrap();
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+        assert!((now - relative - 600_000_000_000).abs() < 5_000_000_000);
+        assert!(parse_time("yesterday", "--since").is_err());
+    }
+}

@@ -1,0 +1,655 @@
+//! The flags of `run` and `create` (Docker's names and short forms) and
+//! their translation into a [`ContainerSpec`].
+
+use std::collections::BTreeMap;
+
+use clap::{ArgAction, Args};
+use hoist_api::spec::{
+    ContainerSpec, HealthcheckSpec, LogConfig, MountKind, MountSpec, Resources, RestartPolicy,
+    Ulimit,
+};
+use hoist_api::units::{parse_bytes, parse_duration};
+
+use crate::exit::CliError;
+
+/// Flags shared by `hoist run` and `hoist create`.
+#[derive(Debug, Clone, Args)]
+pub struct ContainerFlags {
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<String>,
+    /// Set metadata on a container
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// Read in a line delimited file of labels
+    #[arg(long = "label-file", value_name = "FILE")]
+    pub label_file: Vec<String>,
+    /// Bind mount a volume (SRC:DST[:OPTS], NAME:DST[:OPTS] or DST)
+    #[arg(short = 'v', long = "volume")]
+    pub volume: Vec<String>,
+    /// Attach a filesystem mount (type=bind|volume|tmpfs,source=…,target=…)
+    #[arg(long)]
+    pub mount: Vec<String>,
+    /// Mount a tmpfs directory (PATH[:OPTIONS])
+    #[arg(long)]
+    pub tmpfs: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Add additional groups to join
+    #[arg(long = "group-add")]
+    pub group_add: Vec<String>,
+    /// Container host name
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Container NIS domain name
+    #[arg(long)]
+    pub domainname: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Memory limit
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    /// Number of CPUs
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long = "cpu-shares")]
+    pub cpu_shares: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) period
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Disable OOM Killer
+    #[arg(long = "oom-kill-disable")]
+    pub oom_kill_disable: bool,
+    /// Restart policy to apply when a container exits
+    #[arg(long, default_value = "no")]
+    pub restart: String,
+    /// Automatically remove the container and its associated anonymous volumes when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Connect a container to a network (none, host, container:<name|id>)
+    #[arg(long = "network", visible_alias = "net")]
+    pub network: Option<String>,
+    /// Set custom DNS servers
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long = "dns-search")]
+    pub dns_search: Vec<String>,
+    /// Set DNS options
+    #[arg(long = "dns-option")]
+    pub dns_option: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
+    /// Publish a container's port(s) to the host
+    #[arg(short = 'p', long)]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long)]
+    pub expose: Vec<String>,
+    /// Mount the container's root filesystem as read only
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Give extended privileges to this container
+    #[arg(long)]
+    pub privileged: bool,
+    /// Add Linux capabilities
+    #[arg(long = "cap-add")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long = "cap-drop")]
+    pub cap_drop: Vec<String>,
+    /// Security Options
+    #[arg(long = "security-opt")]
+    pub security_opt: Vec<String>,
+    /// Sysctl options
+    #[arg(long)]
+    pub sysctl: Vec<String>,
+    /// Ulimit options (name=soft[:hard])
+    #[arg(long)]
+    pub ulimit: Vec<String>,
+    /// Size of /dev/shm
+    #[arg(long = "shm-size")]
+    pub shm_size: Option<String>,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
+    /// PID namespace to use
+    #[arg(long)]
+    pub pid: Option<String>,
+    /// IPC mode to use
+    #[arg(long)]
+    pub ipc: Option<String>,
+    /// Logging driver for the container
+    #[arg(long = "log-driver")]
+    pub log_driver: Option<String>,
+    /// Log driver options
+    #[arg(long = "log-opt")]
+    pub log_opt: Vec<String>,
+    /// Signal to stop the container
+    #[arg(long = "stop-signal")]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(long = "stop-timeout", allow_hyphen_values = true)]
+    pub stop_timeout: Option<i64>,
+    /// Command to run to check health
+    #[arg(long = "health-cmd")]
+    pub health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h)
+    #[arg(long = "health-interval")]
+    pub health_interval: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h)
+    #[arg(long = "health-timeout")]
+    pub health_timeout: Option<String>,
+    /// Consecutive failures needed to report unhealthy
+    #[arg(long = "health-retries")]
+    pub health_retries: Option<i64>,
+    /// Start period for the container to initialize before starting health-retries countdown (ms|s|m|h)
+    #[arg(long = "health-start-period")]
+    pub health_start_period: Option<String>,
+    /// Time between running the check during the start period (ms|s|m|h)
+    #[arg(long = "health-start-interval")]
+    pub health_start_interval: Option<String>,
+    /// Disable any container-specified HEALTHCHECK
+    #[arg(long = "no-healthcheck")]
+    pub no_healthcheck: bool,
+    /// Set platform if server is multi-platform capable
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Print usage
+    #[arg(long, action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// The image, then the command and its arguments
+    #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true, value_name = "IMAGE [COMMAND] [ARG...]")]
+    pub image_and_command: Vec<String>,
+}
+
+fn usage(message: impl Into<String>) -> CliError {
+    CliError::usage(message)
+}
+
+/// `KEY=VALUE` lines of an env or label file; `KEY` alone takes the value
+/// from the environment (env files only), `#` starts a comment.
+fn read_key_value_file(path: &str, from_env: bool) -> Result<Vec<String>, CliError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read {path}: {e}")))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if line.contains('=') {
+            out.push(line.to_string());
+        } else if from_env {
+            if let Ok(value) = std::env::var(line.trim()) {
+                out.push(format!("{}={value}", line.trim()));
+            }
+        } else {
+            return Err(usage(format!(
+                "{path}:{}: {line:?} is not KEY=VALUE",
+                n + 1
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// `-e KEY` takes KEY's value from the CLI's environment (and is dropped
+/// when unset), as Docker does.
+fn resolve_env(entry: &str) -> Option<String> {
+    if entry.contains('=') {
+        Some(entry.to_string())
+    } else {
+        std::env::var(entry).ok().map(|v| format!("{entry}={v}"))
+    }
+}
+
+fn key_values(entries: &[String], what: &str) -> Result<BTreeMap<String, String>, CliError> {
+    entries
+        .iter()
+        .map(|e| match e.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => Err(usage(format!("invalid {what} {e:?}: use KEY=VALUE"))),
+        })
+        .collect()
+}
+
+/// Parses `-v`: `SRC:DST[:OPTS]` (a path is a bind, a name a volume) or
+/// `DST` (an anonymous volume).
+pub fn parse_volume_flag(value: &str) -> Result<MountSpec, CliError> {
+    let bad = |why: &str| usage(format!("invalid volume specification {value:?}: {why}"));
+    let parts: Vec<&str> = value.split(':').collect();
+    let (source, target, options) = match parts.as_slice() {
+        [target] => ("", *target, ""),
+        [source, target] => (*source, *target, ""),
+        [source, target, options] => (*source, *target, *options),
+        _ => return Err(bad("use SRC:DST[:OPTIONS]")),
+    };
+    if !target.starts_with('/') {
+        return Err(bad("the container path must be absolute"));
+    }
+    let kind = if source.is_empty() {
+        MountKind::Volume
+    } else if source.starts_with('/') {
+        MountKind::Bind
+    } else if source.starts_with('.') || source.contains('/') {
+        return Err(bad(
+            "a host path must be absolute (docker compose resolves relative ones, docker run does not)",
+        ));
+    } else {
+        MountKind::Volume
+    };
+    let mut mount = MountSpec {
+        kind,
+        source: source.to_string(),
+        target: target.to_string(),
+        create_source: kind == MountKind::Bind,
+        ..Default::default()
+    };
+    for option in options.split(',').filter(|o| !o.is_empty()) {
+        match option {
+            "ro" | "readonly" => mount.read_only = true,
+            "rw" => mount.read_only = false,
+            "nocopy" => mount.no_copy = true,
+            "z" | "Z" => {}
+            "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" => {
+                mount.propagation = option.to_string()
+            }
+            other => return Err(bad(&format!("unknown option {other:?}"))),
+        }
+    }
+    Ok(mount)
+}
+
+/// Parses `--mount type=…,source=…,target=…[,readonly][,…]`.
+pub fn parse_mount_flag(value: &str) -> Result<MountSpec, CliError> {
+    let bad = |why: String| usage(format!("invalid --mount {value:?}: {why}"));
+    let mut mount = MountSpec {
+        kind: MountKind::Volume,
+        ..Default::default()
+    };
+    for field in value.split(',') {
+        let (key, val) = field.split_once('=').unwrap_or((field, ""));
+        match key {
+            "type" => {
+                mount.kind = match val {
+                    "bind" => MountKind::Bind,
+                    "volume" => MountKind::Volume,
+                    "tmpfs" => MountKind::Tmpfs,
+                    other => {
+                        return Err(bad(format!(
+                            "unknown type {other:?}: use bind, volume or tmpfs"
+                        )));
+                    }
+                }
+            }
+            "source" | "src" => mount.source = val.to_string(),
+            "target" | "destination" | "dst" => mount.target = val.to_string(),
+            "readonly" | "ro" => mount.read_only = val.is_empty() || val == "true" || val == "1",
+            "bind-propagation" => mount.propagation = val.to_string(),
+            "volume-nocopy" => mount.no_copy = val.is_empty() || val == "true",
+            "tmpfs-size" => mount.tmpfs_size = parse_bytes(val).map_err(bad)? as u64,
+            "tmpfs-mode" => {
+                mount.tmpfs_mode = u32::from_str_radix(val, 8)
+                    .map_err(|_| bad(format!("tmpfs-mode {val:?} is not octal")))?
+            }
+            "consistency" | "bind-nonrecursive" | "volume-driver" | "volume-label"
+            | "volume-opt" => {}
+            other => return Err(bad(format!("unknown field {other:?}"))),
+        }
+    }
+    if mount.target.is_empty() {
+        return Err(bad("target is required".into()));
+    }
+    if mount.kind == MountKind::Bind && mount.source.is_empty() {
+        return Err(bad("a bind mount needs a source".into()));
+    }
+    Ok(mount)
+}
+
+/// Parses `--tmpfs PATH[:OPTIONS]` (size=…, mode=…, and mount flags).
+pub fn parse_tmpfs_flag(value: &str) -> Result<MountSpec, CliError> {
+    let (target, options) = value.split_once(':').unwrap_or((value, ""));
+    if !target.starts_with('/') {
+        return Err(usage(format!(
+            "invalid --tmpfs {value:?}: the path must be absolute"
+        )));
+    }
+    let mut mount = MountSpec {
+        kind: MountKind::Tmpfs,
+        target: target.to_string(),
+        ..Default::default()
+    };
+    for option in options.split(',').filter(|o| !o.is_empty()) {
+        if let Some(size) = option.strip_prefix("size=") {
+            mount.tmpfs_size = parse_bytes(size)
+                .map_err(|e| usage(format!("invalid --tmpfs {value:?}: {e}")))?
+                as u64;
+        } else if let Some(mode) = option.strip_prefix("mode=") {
+            mount.tmpfs_mode = u32::from_str_radix(mode, 8).map_err(|_| {
+                usage(format!(
+                    "invalid --tmpfs {value:?}: mode {mode:?} is not octal"
+                ))
+            })?;
+        } else if option == "ro" {
+            mount.read_only = true;
+        } else if matches!(
+            option,
+            "rw" | "exec" | "noexec" | "suid" | "nosuid" | "dev" | "nodev"
+        ) {
+            mount.options.push(option.to_string());
+        } else {
+            return Err(usage(format!(
+                "invalid --tmpfs {value:?}: unknown option {option:?}"
+            )));
+        }
+    }
+    Ok(mount)
+}
+
+/// Parses `--ulimit name=soft[:hard]`.
+pub fn parse_ulimit(value: &str) -> Result<Ulimit, CliError> {
+    let bad = || {
+        usage(format!(
+            "invalid --ulimit {value:?}: use name=soft[:hard], e.g. nofile=1024:2048"
+        ))
+    };
+    let (name, limits) = value.split_once('=').ok_or_else(bad)?;
+    let (soft, hard) = limits.split_once(':').unwrap_or((limits, limits));
+    Ok(Ulimit {
+        name: name.to_string(),
+        soft: soft.parse().map_err(|_| bad())?,
+        hard: hard.parse().map_err(|_| bad())?,
+    })
+}
+
+fn bytes(value: &Option<String>, flag: &str) -> Result<i64, CliError> {
+    match value {
+        None => Ok(0),
+        Some(v) if v == "-1" => Ok(-1),
+        Some(v) => {
+            parse_bytes(v).map_err(|e| usage(format!("invalid argument {v:?} for {flag}: {e}")))
+        }
+    }
+}
+
+fn duration(value: &Option<String>, flag: &str) -> Result<i64, CliError> {
+    match value {
+        None => Ok(0),
+        Some(v) => {
+            parse_duration(v).map_err(|e| usage(format!("invalid argument {v:?} for {flag}: {e}")))
+        }
+    }
+}
+
+impl ContainerFlags {
+    /// The image reference and the command after it.
+    pub fn image_and_command(&self) -> Result<(String, Vec<String>), CliError> {
+        let (image, command) = self
+            .image_and_command
+            .split_first()
+            .ok_or_else(|| usage("\"run\" requires at least 1 argument: the image"))?;
+        if image.starts_with('-') {
+            return Err(usage(format!("unknown flag: {image}")));
+        }
+        Ok((image.clone(), command.to_vec()))
+    }
+
+    /// Translates the flags into a spec.
+    pub fn to_spec(&self) -> Result<ContainerSpec, CliError> {
+        let (image, command) = self.image_and_command()?;
+        if !self.publish.is_empty() || self.publish_all {
+            return Err(usage(
+                "publishing ports (-p/-P) needs bridge networking, which hoist does not have yet; use --network host to reach the container's ports",
+            ));
+        }
+        let mut env = Vec::new();
+        for file in &self.env_file {
+            env.extend(read_key_value_file(file, true)?);
+        }
+        env.extend(self.env.iter().filter_map(|e| resolve_env(e)));
+        let mut labels = Vec::new();
+        for file in &self.label_file {
+            labels.extend(read_key_value_file(file, false)?);
+        }
+        labels.extend(self.label.iter().map(|l| {
+            if l.contains('=') {
+                l.clone()
+            } else {
+                format!("{l}=")
+            }
+        }));
+        let mut mounts = Vec::new();
+        for v in &self.volume {
+            mounts.push(parse_volume_flag(v)?);
+        }
+        for m in &self.mount {
+            mounts.push(parse_mount_flag(m)?);
+        }
+        for t in &self.tmpfs {
+            mounts.push(parse_tmpfs_flag(t)?);
+        }
+        let nano_cpus = match self.cpus {
+            Some(c) if !(0.0..=1e6).contains(&c) => {
+                return Err(usage(format!(
+                    "invalid argument {c} for --cpus: use a positive number"
+                )));
+            }
+            Some(c) => (c * 1e9).round() as i64,
+            None => 0,
+        };
+        let restart_policy = RestartPolicy::parse(&self.restart).map_err(usage)?;
+        let healthcheck = self.healthcheck()?;
+        let mut log_options = BTreeMap::new();
+        for opt in &self.log_opt {
+            let (k, v) = opt
+                .split_once('=')
+                .ok_or_else(|| usage(format!("invalid --log-opt {opt:?}: use key=value")))?;
+            log_options.insert(k.to_string(), v.to_string());
+        }
+        let entrypoint = self.entrypoint.as_ref().map(|e| {
+            if e.is_empty() {
+                Vec::new()
+            } else {
+                vec![e.clone()]
+            }
+        });
+        let mut extra_hosts = Vec::new();
+        for host in &self.add_host {
+            let (name, ip) = host
+                .split_once([':', '='])
+                .ok_or_else(|| usage(format!("invalid --add-host {host:?}: use host:ip")))?;
+            extra_hosts.push(format!("{name}:{ip}"));
+        }
+        Ok(ContainerSpec {
+            image,
+            entrypoint,
+            cmd: (!command.is_empty()).then_some(command),
+            env,
+            working_dir: self.workdir.clone(),
+            user: self.user.clone(),
+            group_add: self.group_add.clone(),
+            hostname: self.hostname.clone(),
+            domainname: self.domainname.clone(),
+            labels: key_values(&labels, "label")?,
+            tty: self.tty,
+            open_stdin: self.interactive,
+            stdin_once: false,
+            stop_signal: self.stop_signal.clone(),
+            stop_timeout: self.stop_timeout,
+            healthcheck,
+            exposed_ports: self
+                .expose
+                .iter()
+                .map(|p| {
+                    if p.contains('/') {
+                        p.clone()
+                    } else {
+                        format!("{p}/tcp")
+                    }
+                })
+                .collect(),
+            mounts,
+            resources: Resources {
+                memory: bytes(&self.memory, "--memory")?,
+                memory_swap: bytes(&self.memory_swap, "--memory-swap")?,
+                memory_reservation: bytes(&self.memory_reservation, "--memory-reservation")?,
+                nano_cpus,
+                cpu_shares: self.cpu_shares.unwrap_or(0),
+                cpu_period: self.cpu_period.unwrap_or(0),
+                cpu_quota: self.cpu_quota.unwrap_or(0),
+                cpuset_cpus: self.cpuset_cpus.clone().unwrap_or_default(),
+                cpuset_mems: self.cpuset_mems.clone().unwrap_or_default(),
+                pids_limit: self.pids_limit,
+                oom_kill_disable: self.oom_kill_disable,
+            },
+            restart_policy,
+            auto_remove: self.rm,
+            network_mode: self.network.clone().unwrap_or_default(),
+            dns: self.dns.clone(),
+            dns_search: self.dns_search.clone(),
+            dns_options: self.dns_option.clone(),
+            extra_hosts,
+            read_only: self.read_only,
+            privileged: self.privileged,
+            cap_add: self.cap_add.clone(),
+            cap_drop: self.cap_drop.clone(),
+            security_opt: self.security_opt.clone(),
+            sysctls: key_values(&self.sysctl, "sysctl")?,
+            ulimits: self
+                .ulimit
+                .iter()
+                .map(|u| parse_ulimit(u))
+                .collect::<Result<_, _>>()?,
+            shm_size: bytes(&self.shm_size, "--shm-size")?.max(0) as u64,
+            init: self.init,
+            pid_mode: self.pid.clone().unwrap_or_default(),
+            ipc_mode: self.ipc.clone().unwrap_or_default(),
+            log_config: LogConfig {
+                driver: self.log_driver.clone().unwrap_or_default(),
+                config: log_options,
+            },
+            platform: self.platform.clone().unwrap_or_default(),
+        })
+    }
+
+    fn healthcheck(&self) -> Result<Option<HealthcheckSpec>, CliError> {
+        let flags = HealthcheckSpec {
+            test: match &self.health_cmd {
+                Some(cmd) => vec!["CMD-SHELL".to_string(), cmd.clone()],
+                None => Vec::new(),
+            },
+            interval: duration(&self.health_interval, "--health-interval")?,
+            timeout: duration(&self.health_timeout, "--health-timeout")?,
+            start_period: duration(&self.health_start_period, "--health-start-period")?,
+            start_interval: duration(&self.health_start_interval, "--health-start-interval")?,
+            retries: self.health_retries.unwrap_or(0),
+        };
+        if self.no_healthcheck {
+            if flags != HealthcheckSpec::default() {
+                return Err(usage("--no-healthcheck conflicts with --health-* options"));
+            }
+            return Ok(Some(HealthcheckSpec {
+                test: vec!["NONE".into()],
+                ..Default::default()
+            }));
+        }
+        if flags.retries < 0 {
+            return Err(usage("--health-retries cannot be negative"));
+        }
+        Ok((flags != HealthcheckSpec::default()).then_some(flags))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volume_flags_follow_docker() {
+        let bind = parse_volume_flag("/host/dir:/data:ro").unwrap();
+        assert_eq!(
+            (bind.kind, bind.read_only, bind.create_source),
+            (MountKind::Bind, true, true)
+        );
+        let named = parse_volume_flag("named:/vol").unwrap();
+        assert_eq!(
+            (named.kind, named.source.as_str()),
+            (MountKind::Volume, "named")
+        );
+        let anonymous = parse_volume_flag("/scratch").unwrap();
+        assert_eq!(
+            (anonymous.kind, anonymous.source.as_str()),
+            (MountKind::Volume, "")
+        );
+        for bad in ["rel/path:/x", "./x:/y", "a:b", "/a:/b:bogus", "a:b:c:d"] {
+            assert!(parse_volume_flag(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn mount_and_tmpfs_flags() {
+        let m = parse_mount_flag("type=bind,source=/src,target=/dst,readonly").unwrap();
+        assert_eq!(
+            (m.kind, m.read_only, m.create_source),
+            (MountKind::Bind, true, false)
+        );
+        let t = parse_mount_flag("type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=700").unwrap();
+        assert_eq!((t.tmpfs_size, t.tmpfs_mode), (1 << 20, 0o700));
+        assert!(parse_mount_flag("type=bind,target=/x").is_err());
+        let f = parse_tmpfs_flag("/scratch:size=64m,mode=1770,noexec").unwrap();
+        assert_eq!(
+            (f.tmpfs_size, f.tmpfs_mode, f.options.clone()),
+            (64 << 20, 0o1770, vec!["noexec".to_string()])
+        );
+        assert!(parse_tmpfs_flag("relative").is_err());
+    }
+
+    #[test]
+    fn ulimits_parse() {
+        let u = parse_ulimit("nofile=1024:2048").unwrap();
+        assert_eq!((u.name.as_str(), u.soft, u.hard), ("nofile", 1024, 2048));
+        assert_eq!(parse_ulimit("nproc=10").unwrap().hard, 10);
+        assert!(parse_ulimit("nofile").is_err());
+    }
+}

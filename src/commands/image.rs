@@ -1,0 +1,346 @@
+//! Image commands: import, images, rmi, tag, history, image inspect.
+
+use std::io::Read;
+
+use clap::Args;
+use hoist_api::proto::images_client::ImagesClient;
+use hoist_api::proto::{
+    ImageRef, ImportOpen, ImportRequest, ListImagesRequest, RemoveImageRequest, TagRequest,
+    import_request,
+};
+use hoist_api::units::human_size;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Channel;
+
+use crate::exit::{CliError, CliResult};
+use crate::format::{self, Format, print_items, print_table, short_id, truncate};
+
+/// Size of the chunks a tarball is streamed in.
+const CHUNK: usize = 1024 * 1024;
+
+/// `hoist import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short = 'c', long)]
+    pub change: Vec<String>,
+    /// Set commit message for imported image
+    #[arg(short = 'm', long)]
+    pub message: Option<String>,
+    /// Set platform if server is multi-platform capable
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// A tarball path, or - for stdin
+    pub file: String,
+    /// REPOSITORY[:TAG]
+    pub reference: Option<String>,
+}
+
+/// Streams a file (or stdin) to the daemon in chunks.
+fn spawn_reader<T: Send + 'static>(
+    path: String,
+    tx: mpsc::Sender<T>,
+    wrap: fn(Vec<u8>) -> T,
+) -> CliResult<std::thread::JoinHandle<CliResult>> {
+    let mut reader: Box<dyn Read + Send> = if path == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(
+            std::fs::File::open(&path)
+                .map_err(|e| CliError::client(format!("cannot open {path}: {e}")))?,
+        )
+    };
+    Ok(std::thread::spawn(move || {
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = reader
+                .read(&mut buf)
+                .map_err(|e| CliError::client(format!("cannot read {path}: {e}")))?;
+            if n == 0 {
+                return Ok(());
+            }
+            if tx.blocking_send(wrap(buf[..n].to_vec())).is_err() {
+                return Ok(());
+            }
+        }
+    }))
+}
+
+/// Imports a root filesystem tarball as an image.
+pub async fn import(channel: Channel, args: ImportArgs) -> CliResult<i32> {
+    let (tx, rx) = mpsc::channel(8);
+    let open = ImportOpen {
+        reference: args.reference.clone().unwrap_or_default(),
+        changes: args.change.clone(),
+        message: args.message.clone().unwrap_or_default(),
+        platform: args.platform.clone().unwrap_or_default(),
+    };
+    let _ = tx
+        .send(ImportRequest {
+            kind: Some(import_request::Kind::Open(open)),
+        })
+        .await;
+    let reader = spawn_reader(args.file.clone(), tx, |data| ImportRequest {
+        kind: Some(import_request::Kind::Data(data)),
+    })?;
+    let response = ImagesClient::new(channel)
+        .import(ReceiverStream::new(rx))
+        .await;
+    reader
+        .join()
+        .map_err(|_| CliError::client("the reader thread failed"))??;
+    println!("{}", response?.into_inner().image_id);
+    Ok(0)
+}
+
+/// `hoist images`.
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// Show all images (default hides intermediate images)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only show image IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Show digests
+    #[arg(long)]
+    pub digests: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long)]
+    pub filter: Vec<String>,
+    /// Format output: table, json, or a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// REPOSITORY[:TAG]
+    pub reference: Option<String>,
+}
+
+/// Lists images.
+pub async fn images(channel: Channel, args: ImagesArgs) -> CliResult<i32> {
+    let request = ListImagesRequest {
+        all: args.all,
+        filters: args.filter.clone(),
+        reference: args.reference.clone().unwrap_or_default(),
+    };
+    let images = ImagesClient::new(channel)
+        .list(request)
+        .await?
+        .into_inner()
+        .images;
+    let id = |i: &str| {
+        if args.no_trunc {
+            i.to_string()
+        } else {
+            short_id(i)
+        }
+    };
+    if args.quiet {
+        let mut seen = std::collections::BTreeSet::new();
+        for image in &images {
+            if seen.insert(image.id.clone()) {
+                println!("{}", id(&image.id));
+            }
+        }
+        return Ok(0);
+    }
+    let mut items = Vec::new();
+    for image in &images {
+        let tags: Vec<(String, String)> = if image.repo_tags.is_empty() {
+            vec![("<none>".into(), "<none>".into())]
+        } else {
+            image
+                .repo_tags
+                .iter()
+                .map(|t| {
+                    let split = t
+                        .rfind(':')
+                        .filter(|i| !t[*i..].contains('/'))
+                        .unwrap_or(t.len());
+                    (
+                        t[..split].to_string(),
+                        t.get(split + 1..).unwrap_or("<none>").to_string(),
+                    )
+                })
+                .collect()
+        };
+        for (repository, tag) in tags {
+            items.push(json!({
+                "Repository": repository,
+                "Tag": tag,
+                "Digest": image.repo_digests.first().and_then(|d| d.split_once('@')).map_or("<none>".to_string(), |(_, d)| d.to_string()),
+                "ID": id(&image.id),
+                "CreatedSince": format::ago(image.created),
+                "CreatedAt": chrono::DateTime::from_timestamp(image.created, 0).map(|t| t.to_rfc3339()).unwrap_or_default(),
+                "Size": human_size(image.size),
+                "Containers": image.containers,
+            }));
+        }
+    }
+    print_items(&Format::parse(args.format.as_deref()), &items, || {
+        let mut headers = vec!["REPOSITORY", "TAG"];
+        if args.digests {
+            headers.push("DIGEST");
+        }
+        headers.extend(["IMAGE ID", "CREATED", "SIZE"]);
+        let rows: Vec<Vec<String>> = items
+            .iter()
+            .map(|i| {
+                let mut keys = vec!["Repository", "Tag"];
+                if args.digests {
+                    keys.push("Digest");
+                }
+                keys.extend(["ID", "CreatedSince", "Size"]);
+                keys.iter()
+                    .map(|k| i[k].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .collect();
+        print_table(&headers, &rows);
+    })?;
+    Ok(0)
+}
+
+/// `hoist rmi`.
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    /// Force removal of the image
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Do not delete untagged parents
+    #[arg(long = "no-prune")]
+    pub no_prune: bool,
+    /// Images
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+/// Removes images.
+pub async fn rmi(channel: Channel, args: RmiArgs) -> CliResult<i32> {
+    let mut client = ImagesClient::new(channel);
+    let mut failed = false;
+    for reference in &args.images {
+        match client
+            .remove(RemoveImageRequest {
+                reference: reference.clone(),
+                force: args.force,
+                no_prune: args.no_prune,
+            })
+            .await
+        {
+            Ok(response) => {
+                let response = response.into_inner();
+                for untagged in response.untagged {
+                    println!("Untagged: {untagged}");
+                }
+                for deleted in response.deleted {
+                    println!("Deleted: {deleted}");
+                }
+            }
+            Err(status) => {
+                failed = true;
+                eprintln!("{}", CliError::from(status));
+            }
+        }
+    }
+    if failed {
+        Err(CliError::exit(1))
+    } else {
+        Ok(0)
+    }
+}
+
+/// `hoist tag`.
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// SOURCE_IMAGE[:TAG]
+    pub source: String,
+    /// TARGET_IMAGE[:TAG]
+    pub target: String,
+}
+
+/// Tags an image.
+pub async fn tag(channel: Channel, args: TagArgs) -> CliResult<i32> {
+    ImagesClient::new(channel)
+        .tag(TagRequest {
+            source: args.source,
+            target: args.target,
+        })
+        .await?;
+    Ok(0)
+}
+
+/// `hoist history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Print sizes and dates in human readable format
+    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub human: bool,
+    /// Only show image IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Format output: table, json, or a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The image
+    pub image: String,
+}
+
+/// Shows an image's history.
+pub async fn history(channel: Channel, args: HistoryArgs) -> CliResult<i32> {
+    let entries = ImagesClient::new(channel)
+        .history(ImageRef {
+            reference: args.image.clone(),
+        })
+        .await?
+        .into_inner()
+        .entries;
+    let id = |i: &str| {
+        if i == "<missing>" || args.no_trunc {
+            i.to_string()
+        } else {
+            short_id(i)
+        }
+    };
+    if args.quiet {
+        for entry in &entries {
+            println!("{}", id(&entry.id));
+        }
+        return Ok(0);
+    }
+    let items: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            json!({
+                "ID": id(&e.id),
+                "CreatedSince": if args.human { format::ago(e.created) } else { e.created.to_string() },
+                "CreatedBy": if args.no_trunc { e.created_by.clone() } else { truncate(&e.created_by, 45) },
+                "Size": if args.human { human_size(e.size) } else { e.size.to_string() },
+                "Comment": e.comment,
+            })
+        })
+        .collect();
+    print_items(&Format::parse(args.format.as_deref()), &items, || {
+        let rows: Vec<Vec<String>> = items
+            .iter()
+            .map(|i| {
+                ["ID", "CreatedSince", "CreatedBy", "Size", "Comment"]
+                    .iter()
+                    .map(|k| i[k].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .collect();
+        print_table(
+            &["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
+            &rows,
+        );
+    })?;
+    Ok(0)
+}

@@ -1,0 +1,119 @@
+//! `hoist inspect` and `hoist image inspect`: Docker-shaped JSON, or a Go
+//! template applied to each document.
+
+use clap::Args;
+use hoist_api::proto::containers_client::ContainersClient;
+use hoist_api::proto::images_client::ImagesClient;
+use hoist_api::proto::{ContainerRef, ImageRef};
+use tonic::transport::Channel;
+
+use crate::exit::{CliError, CliResult};
+use crate::format::{Format, render};
+
+/// `hoist inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Format output using a Go template, or json
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    /// Only inspect objects of the given type (container or image)
+    #[arg(long = "type")]
+    pub kind: Option<String>,
+    /// Containers or images
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+/// What `inspect` may look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Containers first, then images (plain `inspect`).
+    Any,
+    /// Containers only.
+    Container,
+    /// Images only.
+    Image,
+}
+
+async fn fetch(
+    channel: &Channel,
+    kind: Kind,
+    name: &str,
+) -> Result<serde_json::Value, tonic::Status> {
+    let container = async {
+        ContainersClient::new(channel.clone())
+            .inspect(ContainerRef {
+                id: name.to_string(),
+            })
+            .await
+            .map(|r| r.into_inner().json)
+    };
+    let image = async {
+        ImagesClient::new(channel.clone())
+            .inspect(ImageRef {
+                reference: name.to_string(),
+            })
+            .await
+            .map(|r| r.into_inner().json)
+    };
+    let json = match kind {
+        Kind::Container => container.await?,
+        Kind::Image => image.await?,
+        Kind::Any => match container.await {
+            Ok(json) => json,
+            Err(status) if status.code() == tonic::Code::NotFound => image.await.map_err(|s| {
+                if s.code() == tonic::Code::NotFound {
+                    tonic::Status::not_found(format!("No such object: {name}"))
+                } else {
+                    s
+                }
+            })?,
+            Err(status) => return Err(status),
+        },
+    };
+    serde_json::from_slice(&json)
+        .map_err(|e| tonic::Status::internal(format!("malformed inspect document: {e}")))
+}
+
+/// Prints inspect documents.
+pub async fn run(channel: Channel, args: InspectArgs, kind: Kind) -> CliResult<i32> {
+    let kind = match args.kind.as_deref() {
+        None => kind,
+        Some("container") => Kind::Container,
+        Some("image") => Kind::Image,
+        Some(other) => {
+            return Err(CliError::usage(format!(
+                "unsupported --type {other:?}: use container or image"
+            )));
+        }
+    };
+    let format = Format::parse(args.format.as_deref());
+    let mut documents = Vec::new();
+    let mut failed = false;
+    for name in &args.names {
+        match fetch(&channel, kind, name).await {
+            Ok(document) => documents.push(document),
+            Err(status) => {
+                failed = true;
+                eprintln!("{}", CliError::from(status));
+            }
+        }
+    }
+    match format {
+        Format::Template(template) => {
+            for document in &documents {
+                println!("{}", render(&template, document)?);
+            }
+        }
+        _ => println!(
+            "{}",
+            serde_json::to_string_pretty(&documents)
+                .map_err(|e| CliError::client(e.to_string()))?
+        ),
+    }
+    if failed {
+        Err(CliError::exit(1))
+    } else {
+        Ok(0)
+    }
+}

@@ -1,0 +1,9 @@
+//! The CLI's commands, one module per family.
+
+pub mod container;
+pub mod container_flags;
+pub mod image;
+pub mod inspect;
+pub mod session;
+pub mod system;
+pub mod volume;

@@ -1,0 +1,367 @@
+//! `hoist`: the CLI, the daemon (`hoist daemon`) and the per-container
+//! shim (`hoist shim`, started by the daemon) in one binary.
+
+mod commands;
+mod connect;
+mod exit;
+mod format;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use commands::container::{
+    self, AttachArgs, CreateArgs, ExecArgs, KillArgs, LogsArgs, PortArgs, PruneArgs, PsArgs,
+    RenameArgs, RmArgs, RunArgs, StartArgs, StopArgs, TargetsArgs,
+};
+use commands::image::{self, HistoryArgs, ImagesArgs, ImportArgs, RmiArgs, TagArgs};
+use commands::inspect::{self, InspectArgs, Kind};
+use commands::volume::VolumeCommand;
+use exit::{CliError, EXIT_HOIST_FAILED};
+
+/// A container engine and orchestrator with Docker's commands.
+#[derive(Debug, Parser)]
+#[command(name = "hoist", version, about, long_about = None, disable_help_subcommand = true)]
+struct Cli {
+    /// Daemon socket to connect to (unix:///path); for `hoist daemon`, where to listen
+    #[arg(short = 'H', long, env = "HOIST_HOST", global = true)]
+    host: Option<String>,
+    /// Enable debug output
+    #[arg(short = 'D', long, global = true)]
+    debug: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create and run a new container from an image
+    #[command(disable_help_flag = true)]
+    Run(RunArgs),
+    /// Create a new container
+    #[command(disable_help_flag = true)]
+    Create(CreateArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Pause all processes within one or more containers
+    Pause(TargetsArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(TargetsArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(TargetsArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
+    /// Return low-level information on containers or images
+    Inspect(InspectArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// List images
+    Images(ImagesArgs),
+    /// Remove one or more images
+    Rmi(RmiArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(VolumeCommand),
+    /// Show the hoist version information
+    Version,
+    /// Display system-wide information
+    Info,
+    /// Run the hoist daemon
+    Daemon(DaemonArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ContainerCommand {
+    /// Create and run a new container from an image
+    #[command(disable_help_flag = true)]
+    Run(RunArgs),
+    /// Create a new container
+    #[command(disable_help_flag = true)]
+    Create(CreateArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Attach to a running container
+    Attach(AttachArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// List containers
+    #[command(visible_aliases = ["list", "ps"])]
+    Ls(PsArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Pause all processes within one or more containers
+    Pause(TargetsArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(TargetsArgs),
+    /// Block until one or more containers stop
+    Wait(TargetsArgs),
+    /// Remove one or more containers
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// List port mappings
+    Port(PortArgs),
+    /// Display detailed information on one or more containers
+    Inspect(InspectArgs),
+    /// Remove all stopped containers
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ImageCommand {
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// List images
+    #[command(visible_alias = "list")]
+    Ls(ImagesArgs),
+    /// Remove one or more images
+    #[command(visible_alias = "remove")]
+    Rm(RmiArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Display detailed information on one or more images
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct DaemonArgs {
+    /// Root directory of persistent state
+    #[arg(long, default_value = "/var/lib/hoist")]
+    root: PathBuf,
+    /// Root directory for runtime state
+    #[arg(long = "exec-root", default_value = "/run/hoist")]
+    exec_root: PathBuf,
+    /// cgroup under which containers' cgroups are made
+    #[arg(long = "cgroup-parent", default_value = "hoist")]
+    cgroup_parent: String,
+    /// Log level: error, warn, info, debug, trace
+    #[arg(short = 'l', long = "log-level", default_value = "info")]
+    log_level: String,
+}
+
+fn main() {
+    // The shim is started for every container: skip the CLI machinery.
+    let mut args = std::env::args_os();
+    if args.nth(1).is_some_and(|a| a == "shim") {
+        let Some(dir) = args.next() else {
+            eprintln!("usage: hoist shim <runtime-dir> (started by the daemon)");
+            std::process::exit(2);
+        };
+        std::process::exit(hoist_runtime::shim::server::main(std::path::Path::new(
+            &dir,
+        )));
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => EXIT_HOIST_FAILED,
+            };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let code = match cli.command {
+        Command::Daemon(args) => run_daemon(cli.host, args),
+        command => run_client(cli.host, cli.debug, command),
+    };
+    std::process::exit(code);
+}
+
+fn run_daemon(host: Option<String>, args: DaemonArgs) -> i32 {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HOIST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.log_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let socket = match host
+        .as_deref()
+        .map(hoist_api::client::socket_path)
+        .transpose()
+    {
+        Ok(path) => path.unwrap_or_else(|| PathBuf::from(hoist_api::client::DEFAULT_SOCKET)),
+        Err(e) => {
+            eprintln!("hoist daemon: {e}");
+            return EXIT_HOIST_FAILED;
+        }
+    };
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("hoist daemon: cannot find its own executable: {e}");
+            return 1;
+        }
+    };
+    let config = hoist_agent::DaemonConfig {
+        root: args.root,
+        exec_root: args.exec_root,
+        socket,
+        cgroup_parent: args.cgroup_parent,
+        exe,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hoist daemon: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(hoist_agent::run(config)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("hoist daemon: {e:#}");
+            1
+        }
+    }
+}
+
+fn run_client(host: Option<String>, debug: bool, command: Command) -> i32 {
+    if debug {
+        tracing_subscriber::fmt()
+            .with_env_filter("debug")
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(dispatch(host, command)) {
+        Ok(code) => code,
+        Err(e) => {
+            if !e.message.is_empty() {
+                eprintln!("{e}");
+            }
+            e.code
+        }
+    }
+}
+
+async fn dispatch(host: Option<String>, command: Command) -> Result<i32, CliError> {
+    if let Command::Version = command {
+        return commands::system::version(connect::channel(host.as_deref()).await.ok()).await;
+    }
+    let channel = connect::channel(host.as_deref())
+        .await
+        .map_err(|e| match &command {
+            Command::Run(_) | Command::Create(_) | Command::Exec(_) => {
+                e.with_code(EXIT_HOIST_FAILED)
+            }
+            _ => e,
+        })?;
+    match command {
+        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => {
+            container::run(channel, a).await
+        }
+        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
+            container::create(channel, a).await
+        }
+        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
+            container::start(channel, a).await
+        }
+        Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
+            container::attach(channel, a).await
+        }
+        Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => {
+            container::exec(channel, a).await
+        }
+        Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => {
+            container::ps(channel, a).await
+        }
+        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => {
+            container::logs(channel, a).await
+        }
+        Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => {
+            container::stop(channel, a).await
+        }
+        Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {
+            container::restart(channel, a).await
+        }
+        Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => {
+            container::kill(channel, a).await
+        }
+        Command::Pause(a) | Command::Container(ContainerCommand::Pause(a)) => {
+            container::pause(channel, a).await
+        }
+        Command::Unpause(a) | Command::Container(ContainerCommand::Unpause(a)) => {
+            container::unpause(channel, a).await
+        }
+        Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => {
+            container::wait(channel, a).await
+        }
+        Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => {
+            container::rm(channel, a).await
+        }
+        Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
+            container::rename(channel, a).await
+        }
+        Command::Port(a) | Command::Container(ContainerCommand::Port(a)) => {
+            container::port(channel, a).await
+        }
+        Command::Container(ContainerCommand::Prune(a)) => container::prune(channel, a).await,
+        Command::Inspect(a) => inspect::run(channel, a, Kind::Any).await,
+        Command::Container(ContainerCommand::Inspect(a)) => {
+            inspect::run(channel, a, Kind::Container).await
+        }
+        Command::Image(ImageCommand::Inspect(a)) => inspect::run(channel, a, Kind::Image).await,
+        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => {
+            image::import(channel, a).await
+        }
+        Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => image::images(channel, a).await,
+        Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => image::rmi(channel, a).await,
+        Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => image::tag(channel, a).await,
+        Command::History(a) | Command::Image(ImageCommand::History(a)) => {
+            image::history(channel, a).await
+        }
+        Command::Volume(v) => commands::volume::run(channel, v).await,
+        Command::Info => commands::system::info(channel).await,
+        Command::Version | Command::Daemon(_) => Ok(0),
+    }
+}

@@ -1,0 +1,320 @@
+//! `hoist run` and the container lifecycle against real busybox containers.
+
+mod support;
+
+use std::time::Duration;
+
+use support::Daemon;
+
+#[test]
+fn run_prints_output_and_propagates_exit_codes() {
+    let d = Daemon::with_busybox();
+    let run = d.hoist(&["run", "--rm", "busybox", "echo", "hello"]);
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "hello\n"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        d.hoist(&["run", "--rm", "busybox", "sh", "-c", "exit 3"])
+            .code,
+        3
+    );
+    let run = d.hoist(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2",
+    ]);
+    assert_eq!(
+        (run.stdout.as_str(), run.stderr.as_str()),
+        ("out\n", "err\n")
+    );
+    // A process killed by a signal exits 128 + signal.
+    d.ok(&["run", "-d", "--name", "victim", "busybox", "sleep", "100"]);
+    d.ok(&["kill", "victim"]);
+    assert_eq!(d.ok(&["wait", "victim"]), "137\n");
+    d.ok(&["rm", "victim"]);
+    d.assert_no_container_leftovers();
+}
+
+#[test]
+fn start_failures_use_dockers_exit_codes_and_leave_nothing() {
+    let d = Daemon::with_busybox();
+    let run = d.hoist(&["run", "--rm", "busybox", "nosuchcommand"]);
+    assert_eq!(run.code, 127, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("nosuchcommand") && run.stderr.contains("not found"),
+        "{}",
+        run.stderr
+    );
+    let run = d.hoist(&["run", "--rm", "busybox", "/etc/passwd"]);
+    assert_eq!(run.code, 126, "{}", run.stderr);
+    let run = d.hoist(&["run", "--rm", "nosuchimage"]);
+    assert_eq!(run.code, 125);
+    assert!(
+        run.stderr.contains("No such image: nosuchimage"),
+        "{}",
+        run.stderr
+    );
+    let run = d.hoist(&["run", "--rm", "Bad:Ref"]);
+    assert_eq!(run.code, 125);
+    assert!(
+        run.stderr.contains("invalid reference format"),
+        "{}",
+        run.stderr
+    );
+    let run = d.hoist(&[
+        "run",
+        "--rm",
+        "-v",
+        "/nonexistent-hoist-src:/data",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(
+        run.code, 0,
+        "-v creates a missing bind source, as Docker: {}",
+        run.stderr
+    );
+    let _ = std::fs::remove_dir("/nonexistent-hoist-src");
+    let run = d.hoist(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=bind,source=/nonexistent-hoist-src,target=/data",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(run.code, 125);
+    assert!(
+        run.stderr
+            .contains("bind source path does not exist: /nonexistent-hoist-src"),
+        "{}",
+        run.stderr
+    );
+    let run = d.hoist(&["run", "--rm", "-m", "lots", "busybox", "true"]);
+    assert_eq!(run.code, 125);
+    assert!(run.stderr.contains("\"lots\""), "{}", run.stderr);
+    let run = d.hoist(&["run", "--bogus", "busybox", "true"]);
+    assert_eq!(run.code, 125);
+    assert!(
+        run.stderr.contains("unknown flag: --bogus"),
+        "{}",
+        run.stderr
+    );
+    // Without --rm a failed start leaves a created container with its error.
+    let run = d.hoist(&["run", "--name", "broken", "busybox", "nosuchcommand"]);
+    assert_eq!(run.code, 127);
+    let state = &d.inspect("broken")["State"];
+    assert_eq!(state["ExitCode"], 127);
+    assert!(state["Error"].as_str().unwrap().contains("nosuchcommand"));
+    d.ok(&["rm", "broken"]);
+    d.assert_no_container_leftovers();
+}
+
+#[test]
+fn names_are_unique_and_checked() {
+    let d = Daemon::with_busybox();
+    d.ok(&["create", "--name", "one", "busybox", "true"]);
+    let run = d.hoist(&["create", "--name", "one", "busybox", "true"]);
+    assert_eq!(run.code, 125);
+    assert!(
+        run.stderr.contains("\"/one\" is already in use"),
+        "{}",
+        run.stderr
+    );
+    let run = d.hoist(&["create", "--name", "bad/name", "busybox", "true"]);
+    assert_eq!(run.code, 125);
+    d.ok(&["rename", "one", "two"]);
+    d.ok(&["create", "--name", "one", "busybox", "true"]);
+    d.ok(&["rm", "one", "two"]);
+}
+
+#[test]
+fn detached_container_lifecycle() {
+    let d = Daemon::with_busybox();
+    let id = d
+        .ok(&[
+            "run", "-d", "--name", "web", "busybox", "httpd", "-f", "-p", "8080",
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 64);
+    assert!(d.ok(&["ps"]).contains("web"));
+    assert_eq!(d.ok(&["ps", "-q"]).trim(), &id[..12]);
+    assert_eq!(
+        d.ok(&["exec", "web", "cat", "/proc/1/cmdline"]),
+        "httpd\0-f\0-p\08080\0"
+    );
+    let run = d.hoist(&["exec", "web", "sh", "-c", "echo out; echo err >&2; exit 4"]);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (4, "out\n", "err\n")
+    );
+    assert_eq!(d.hoist(&["exec", "web", "nosuch"]).code, 127);
+    d.ok(&["pause", "web"]);
+    assert!(d.ok(&["ps"]).contains("(Paused)"));
+    assert!(d.hoist(&["exec", "web", "true"]).stderr.contains("paused"));
+    d.ok(&["unpause", "web"]);
+    // httpd as PID 1 ignores SIGTERM: stop escalates to SIGKILL after -t.
+    let started = std::time::Instant::now();
+    d.ok(&["stop", "-t", "1", "web"]);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(d.inspect("web")["State"]["ExitCode"], 137);
+    assert!(
+        d.ok(&["ps"]).trim().lines().count() == 1,
+        "only the header is left"
+    );
+    assert!(d.ok(&["ps", "-a"]).contains("Exited (137)"));
+    let run = d.hoist(&["exec", "web", "true"]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("is not running"), "{}", run.stderr);
+    d.ok(&["start", "web"]);
+    assert_eq!(d.inspect("web")["State"]["Status"], "running");
+    let run = d.hoist(&["rm", "web"]);
+    assert_ne!(run.code, 0, "a running container is not removed without -f");
+    d.ok(&["rm", "-f", "web"]);
+    assert!(
+        d.hoist(&["inspect", "web"])
+            .stderr
+            .contains("No such object: web")
+    );
+    d.assert_no_container_leftovers();
+}
+
+#[test]
+fn logs_follow_tail_and_timestamps() {
+    let d = Daemon::with_busybox();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5; do echo line $i; done; echo problem >&2; sleep 1; echo late",
+    ]);
+    d.eventually(Duration::from_secs(5), "the first lines", || {
+        d.ok(&["logs", "talker"]).contains("line 5")
+    });
+    // --tail counts lines of both streams together, as Docker's.
+    let run = d.hoist(&["logs", "--tail", "2", "talker"]);
+    assert_eq!(run.stdout, "line 5\n");
+    assert_eq!(run.stderr, "problem\n");
+    let stamped = d.ok(&["logs", "-t", "--tail", "2", "talker"]);
+    assert!(
+        stamped.starts_with("20") && stamped.contains("Z line 5"),
+        "{stamped}"
+    );
+    // -f ends when the container does, with everything it wrote.
+    let followed = d.ok(&["logs", "-f", "talker"]);
+    assert!(followed.ends_with("line 5\nlate\n"), "{followed}");
+    d.ok(&["rm", "talker"]);
+}
+
+#[test]
+fn interactive_terminal_sessions() {
+    let d = Daemon::with_busybox();
+    let (screen, code) = d.in_pty(
+        &["run", "-it", "--rm", "busybox", "sh"],
+        &[
+            b"tty; stty size\r",
+            b"sleep 30\r",
+            b"\x03",
+            b"echo after-$((6*7))\r",
+            b"exit 7\r",
+        ],
+        Duration::from_millis(700),
+    );
+    assert_eq!(code, 7, "{screen}");
+    assert!(
+        screen.contains("/dev/pts/0"),
+        "the container's own pty: {screen}"
+    );
+    assert!(
+        screen.contains("40 120"),
+        "the client's window size: {screen}"
+    );
+    assert!(
+        screen.contains("after-42"),
+        "Ctrl-C interrupted sleep, the shell went on: {screen}"
+    );
+    d.ok(&["run", "-d", "--name", "box", "busybox", "sleep", "300"]);
+    let (screen, code) = d.in_pty(
+        &["exec", "-it", "box", "sh"],
+        &[b"echo in-$((1+1)); tty\r", b"exit 3\r"],
+        Duration::from_millis(700),
+    );
+    assert_eq!(code, 3, "{screen}");
+    assert!(
+        screen.contains("in-2") && screen.contains("/dev/pts/"),
+        "{screen}"
+    );
+    let piped = d.hoist_with_input(
+        &["run", "-i", "--rm", "busybox", "sh", "-c", "tr a-z A-Z"],
+        b"shout\n",
+    );
+    assert_eq!(piped.stdout, "SHOUT\n");
+    d.ok(&["rm", "-f", "box"]);
+    d.assert_no_container_leftovers();
+}
+
+#[test]
+fn containers_survive_a_daemon_kill_and_are_readopted() {
+    let mut d = Daemon::with_busybox();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done",
+    ]);
+    let pid = d.inspect("ticker")["State"]["Pid"].as_i64().unwrap();
+    d.kill_daemon();
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(
+        std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the container died with the daemon"
+    );
+    d.restart_daemon();
+    assert!(d.ok(&["ps"]).contains("ticker"));
+    assert_eq!(d.inspect("ticker")["State"]["Pid"].as_i64().unwrap(), pid);
+    assert_eq!(
+        d.ok(&["exec", "ticker", "echo", "still here"]),
+        "still here\n"
+    );
+    // Logs kept flowing while the daemon was away and after.
+    let before = d.ok(&["logs", "ticker"]).lines().count();
+    d.eventually(Duration::from_secs(5), "more log lines", || {
+        d.ok(&["logs", "ticker"]).lines().count() > before + 2
+    });
+    d.ok(&["stop", "-t", "1", "ticker"]);
+    assert_eq!(d.inspect("ticker")["State"]["Status"], "exited");
+    // An exit while the daemon is away is picked up at restart.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "brief",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; exit 5",
+    ]);
+    d.kill_daemon();
+    std::thread::sleep(Duration::from_millis(1500));
+    d.restart_daemon();
+    d.eventually(Duration::from_secs(5), "the exit recorded", || {
+        d.inspect("brief")["State"]["ExitCode"] == 5
+    });
+    d.ok(&["rm", "ticker", "brief"]);
+    d.assert_no_container_leftovers();
+}

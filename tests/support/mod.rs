@@ -1,0 +1,475 @@
+//! Test bed for root integration tests: a private `hoist daemon` per test
+//! (own root, exec root, socket and cgroup parent), with busybox imported,
+//! and a teardown that removes everything the test made — containers,
+//! shims, mounts, cgroups, files — even when the test fails.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use hoist_runtime::cgroup::{Hierarchy, Version};
+
+/// The hoist binary under test.
+pub const HOIST: &str = env!("CARGO_BIN_EXE_hoist");
+
+/// Where the repository is (for scripts/).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn require_root() {
+    assert!(
+        nix::unistd::Uid::effective().is_root(),
+        "these integration tests run real containers and must run as root (as CI does)"
+    );
+}
+
+/// A daemon of our own.
+pub struct Daemon {
+    /// Everything of this daemon lives under here.
+    pub dir: PathBuf,
+    /// Its API socket.
+    pub socket: PathBuf,
+    /// Its cgroup parent.
+    pub cgroup_parent: String,
+    child: Option<Child>,
+}
+
+/// Output of a CLI call.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Daemon {
+    /// Starts a daemon with an empty state.
+    pub fn start() -> Self {
+        require_root();
+        let suffix = hoist_runtime::fsutil::random_hex(4);
+        let dir = PathBuf::from(format!("/tmp/hoist-test-{suffix}"));
+        fs::create_dir_all(&dir).expect("create test dir");
+        let mut daemon = Daemon {
+            socket: dir.join("hoist.sock"),
+            dir,
+            cgroup_parent: format!("hoist-test-{suffix}"),
+            child: None,
+        };
+        daemon.spawn();
+        daemon
+    }
+
+    /// Starts a daemon and imports busybox as `busybox:latest`.
+    pub fn with_busybox() -> Self {
+        let daemon = Self::start();
+        daemon.import_busybox();
+        daemon
+    }
+
+    /// Builds the busybox rootfs tarball and imports it.
+    pub fn import_busybox(&self) {
+        let tarball = self.dir.join("busybox.tar");
+        if !tarball.exists() {
+            let status = Command::new(repo_root().join("scripts/busybox-rootfs.sh"))
+                .arg(&tarball)
+                .status()
+                .expect("run busybox-rootfs.sh");
+            assert!(
+                status.success(),
+                "scripts/busybox-rootfs.sh failed (is busybox-static installed?)"
+            );
+        }
+        self.ok(&[
+            "image",
+            "import",
+            "--change",
+            "ENV PATH=/bin",
+            tarball.to_str().unwrap(),
+            "busybox:latest",
+        ]);
+    }
+
+    /// The daemon's log so far (for assertion messages).
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default()
+    }
+
+    fn spawn(&mut self) {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("daemon.log"))
+            .unwrap();
+        let child = Command::new(HOIST)
+            .args(["daemon", "--root"])
+            .arg(self.dir.join("root"))
+            .arg("--exec-root")
+            .arg(self.dir.join("run"))
+            .arg("--host")
+            .arg(format!("unix://{}", self.socket.display()))
+            .args([
+                "--cgroup-parent",
+                &self.cgroup_parent,
+                "--log-level",
+                "info,hoist_agent=debug",
+            ])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start hoist daemon");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::os::unix::net::UnixStream::connect(&self.socket).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not come up:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Kills the daemon with SIGKILL (containers must survive).
+    pub fn kill_daemon(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the daemon again on the same state.
+    pub fn restart_daemon(&mut self) {
+        self.kill_daemon();
+        self.spawn();
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(HOIST);
+        command
+            .arg("--host")
+            .arg(format!("unix://{}", self.socket.display()))
+            .args(args);
+        command
+    }
+
+    /// Runs the CLI.
+    pub fn hoist(&self, args: &[&str]) -> Run {
+        self.command(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run hoist")
+            .into()
+    }
+
+    /// Runs the CLI with `input` on stdin.
+    pub fn hoist_with_input(&self, args: &[&str], input: &[u8]) -> Run {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run hoist");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap().into()
+    }
+
+    /// Runs the CLI and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let run = self.hoist(args);
+        assert_eq!(
+            run.code, 0,
+            "hoist {args:?} failed:\nstdout: {}\nstderr: {}",
+            run.stdout, run.stderr
+        );
+        run.stdout
+    }
+
+    /// Runs the CLI in a fresh pseudo-terminal, typing `input` after
+    /// `settle`; returns what the terminal showed and the exit code.
+    pub fn in_pty(&self, args: &[&str], input: &[&[u8]], settle: Duration) -> (String, i32) {
+        let pty = nix::pty::openpty(
+            Some(&nix::pty::Winsize {
+                ws_row: 40,
+                ws_col: 120,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            }),
+            None,
+        )
+        .unwrap();
+        let slave = fs::File::from(pty.slave);
+        let mut command = self.command(args);
+        command
+            .stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave);
+        // SAFETY: setsid and TIOCSCTTY are async-signal-safe; they make the
+        // pty our child's controlling terminal, as a shell would.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                nix::unistd::setsid().map_err(std::io::Error::from)?;
+                if libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = command.spawn().unwrap();
+        drop(command);
+        let mut master = fs::File::from(pty.master);
+        let fd = master.as_raw_fd();
+        // SAFETY: fcntl on our own descriptor.
+        unsafe {
+            libc::fcntl(
+                fd,
+                libc::F_SETFL,
+                libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
+            )
+        };
+        let mut output = Vec::new();
+        let pump = |master: &mut fs::File, output: &mut Vec<u8>, wait: Duration| {
+            let end = Instant::now() + wait;
+            while Instant::now() < end {
+                let mut buf = [0u8; 4096];
+                match master.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => output.extend_from_slice(&buf[..n]),
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        };
+        pump(&mut master, &mut output, settle);
+        for chunk in input {
+            master.write_all(chunk).unwrap();
+            pump(&mut master, &mut output, settle);
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let code = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status.code().unwrap_or(-1);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!(
+                    "hoist {args:?} in a pty did not exit; output:\n{}",
+                    String::from_utf8_lossy(&output)
+                );
+            }
+            pump(&mut master, &mut output, Duration::from_millis(50));
+        };
+        pump(&mut master, &mut output, Duration::from_millis(100));
+        (String::from_utf8_lossy(&output).into_owned(), code)
+    }
+
+    /// Polls `check` until it holds or `timeout` passes.
+    pub fn eventually(&self, timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !check() {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}\ndaemon log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The inspect document of a container, as JSON.
+    pub fn inspect(&self, name: &str) -> serde_json::Value {
+        let out = self.ok(&["inspect", name]);
+        let mut list: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+        list.remove(0)
+    }
+
+    /// cgroup directories of this daemon's parent (one per controller on v1).
+    pub fn cgroup_roots(&self) -> Vec<PathBuf> {
+        let hierarchy = Hierarchy::detect().unwrap();
+        match hierarchy.version {
+            Version::V2 => vec![hierarchy.root.join(&self.cgroup_parent)],
+            Version::V1 => hierarchy
+                .controllers
+                .iter()
+                .map(|(_, m)| m.join(&self.cgroup_parent))
+                .collect(),
+        }
+    }
+
+    /// Container cgroups still present under our parent.
+    pub fn leftover_cgroups(&self) -> Vec<PathBuf> {
+        self.cgroup_roots()
+            .iter()
+            .flat_map(|root| {
+                fs::read_dir(root)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .filter(|e| e.path().is_dir())
+                    .map(|e| e.path())
+            })
+            .collect()
+    }
+
+    /// Mounts whose mount point is under our directory.
+    pub fn leftover_mounts(&self) -> Vec<String> {
+        let prefix = self.dir.to_string_lossy().to_string();
+        fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(4).map(str::to_string))
+            .filter(|m| m.starts_with(&prefix))
+            .collect()
+    }
+
+    /// Shim processes started for this daemon.
+    pub fn leftover_shims(&self) -> Vec<i32> {
+        let marker = format!("shim {}", self.dir.join("run").display());
+        processes_with(&marker)
+    }
+
+    /// Asserts nothing of any container is left: no cgroup, no mount, no
+    /// shim, no runtime directory.
+    pub fn assert_no_container_leftovers(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (cgroups, mounts, shims) = (
+                self.leftover_cgroups(),
+                self.leftover_mounts(),
+                self.leftover_shims(),
+            );
+            if cgroups.is_empty() && mounts.is_empty() && shims.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "container leftovers: cgroups {cgroups:?}, mounts {mounts:?}, shims {shims:?}\ndaemon log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let run_dirs: Vec<_> = fs::read_dir(self.dir.join("run/containers"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert!(
+            run_dirs.is_empty(),
+            "runtime directories left: {run_dirs:?}"
+        );
+        let dirs: Vec<_> = fs::read_dir(self.dir.join("root/containers"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert!(dirs.is_empty(), "container directories left: {dirs:?}");
+    }
+}
+
+/// PIDs of processes whose command line contains `marker`.
+pub fn processes_with(marker: &str) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmdline = fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline)
+            .replace('\0', " ")
+            .contains(marker)
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // Containers first, through the daemon, while it still runs.
+        if self.child.is_some() {
+            let ids = self.hoist(&["ps", "-aq", "--no-trunc"]).stdout;
+            let ids: Vec<&str> = ids.split_whitespace().collect();
+            if !ids.is_empty() {
+                let mut args = vec!["rm", "-f", "-v"];
+                args.extend(ids);
+                let _ = self.hoist(&args);
+            }
+        }
+        if let Some(mut child) = self.child.take() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // Then whatever a failed test left behind.
+        for pid in self.leftover_shims() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        for root in self.cgroup_roots() {
+            remove_cgroup_tree(&root);
+        }
+        let mut mounts = self.leftover_mounts();
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for mount in mounts {
+            let _ = nix::mount::umount2(mount.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Kills every process in a cgroup tree and removes its directories.
+fn remove_cgroup_tree(dir: &Path) {
+    if !dir.exists() {
+        return;
+    }
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.path().is_dir() {
+            remove_cgroup_tree(&entry.path());
+        }
+    }
+    for _ in 0..100 {
+        let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+        for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let _ = fs::write(dir.join("freezer.state"), "THAWED");
+        if fs::remove_dir(dir).is_ok() || !dir.exists() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
