@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use commands::container::{
     self, AttachArgs, CreateArgs, ExecArgs, KillArgs, LogsArgs, PortArgs, PruneArgs, PsArgs,
-    RenameArgs, RmArgs, RunArgs, StartArgs, StopArgs, TargetsArgs,
+    RenameArgs, RmArgs, RunArgs, StartArgs, StatsArgs, StopArgs, TargetsArgs, TopArgs,
 };
 use commands::image::{self, HistoryArgs, ImagesArgs, ImportArgs, RmiArgs, TagArgs};
 use commands::inspect::{self, InspectArgs, Kind};
@@ -70,6 +70,10 @@ enum Command {
     Port(PortArgs),
     /// Return low-level information on containers or images
     Inspect(InspectArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
     /// List images
@@ -137,6 +141,10 @@ enum ContainerCommand {
     Port(PortArgs),
     /// Display detailed information on one or more containers
     Inspect(InspectArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
     /// Remove all stopped containers
     Prune(PruneArgs),
 }
@@ -210,6 +218,7 @@ fn run_daemon(host: Option<String>, args: DaemonArgs) -> i32 {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.log_level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .with_writer(std::io::stderr)
         .init();
     let socket = match host
@@ -346,6 +355,12 @@ async fn dispatch(host: Option<String>, command: Command) -> Result<i32, CliErro
             container::port(channel, a).await
         }
         Command::Container(ContainerCommand::Prune(a)) => container::prune(channel, a).await,
+        Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => {
+            container::top(channel, a).await
+        }
+        Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => {
+            container::stats(channel, a).await
+        }
         Command::Inspect(a) => inspect::run(channel, a, Kind::Any).await,
         Command::Container(ContainerCommand::Inspect(a)) => {
             inspect::run(channel, a, Kind::Container).await

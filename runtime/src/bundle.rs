@@ -100,7 +100,7 @@ impl Bundle {
 
     /// Writes `bundle.json` into a runtime directory.
     pub fn save(&self, dir: &Path) -> std::io::Result<()> {
-        crate::fsutil::write_json_atomic(&dir.join(BUNDLE_FILE), self)
+        crate::fsutil::replace_json_atomic(&dir.join(BUNDLE_FILE), self)
     }
 
     /// The process to run (a bundle always has one; the daemon builds it).

@@ -9,6 +9,17 @@ use std::path::Path;
 /// old file or the new one, never a mix: write a temporary file beside it,
 /// fsync it, rename it over `path`.
 pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+    replace(path, data, true)
+}
+
+/// Replaces `path` atomically like [`write_atomic`], without fsync: for
+/// runtime state (under the exec root) that does not outlive the host, where
+/// atomicity against a crashed process is all that matters.
+pub fn replace_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+    replace(path, data, false)
+}
+
+fn replace(path: &Path, data: &[u8], durable: bool) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -17,7 +28,9 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     let result = (|| {
         let mut file = File::create(&tmp)?;
         file.write_all(data)?;
-        file.sync_data()?;
+        if durable {
+            file.sync_data()?;
+        }
         fs::rename(&tmp, path)
     })();
     if result.is_err() {
@@ -30,6 +43,12 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
     let data = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
     write_atomic(path, &data)
+}
+
+/// Serialises `value` as JSON and writes it with [`replace_atomic`].
+pub fn replace_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let data = serde_json::to_vec(value).map_err(io::Error::other)?;
+    replace_atomic(path, &data)
 }
 
 /// Reads and parses a JSON file.

@@ -19,5 +19,6 @@ pub mod container;
 pub mod fsutil;
 pub mod image;
 pub mod logs;
+pub mod procinfo;
 pub mod shim;
 pub mod volume;

@@ -6,10 +6,10 @@ use std::io::Write;
 use clap::Args;
 use hoist_api::proto::containers_client::ContainersClient;
 use hoist_api::proto::{
-    AttachFlags, AttachOpen, AttachRequest, ContainerRef, CreateContainerRequest, ExecOpen,
-    ExecRequest, KillRequest, ListContainersRequest, LogsRequest, PruneContainersRequest,
-    RemoveContainerRequest, RenameRequest, RunOpen, RunRequest, StdStream, StopRequest,
-    WaitRequest, attach_request, exec_request, run_request,
+    AttachFlags, AttachOpen, AttachRequest, ContainerRef, ContainerStats, CreateContainerRequest,
+    ExecOpen, ExecRequest, KillRequest, ListContainersRequest, LogsRequest, PruneContainersRequest,
+    RemoveContainerRequest, RenameRequest, RunOpen, RunRequest, StatsRequest, StdStream,
+    StopRequest, TopRequest, WaitRequest, attach_request, exec_request, run_request,
 };
 use hoist_api::spec::ExecSpec;
 use serde_json::json;
@@ -980,5 +980,156 @@ mod tests {
         let now = chrono::Utc::now().timestamp_nanos_opt().unwrap();
         assert!((now - relative - 600_000_000_000).abs() < 5_000_000_000);
         assert!(parse_time("yesterday", "--since").is_err());
+    }
+}
+
+/// `hoist top`.
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// The container
+    pub container: String,
+    /// ps options (only the default -ef columns are supported)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+/// Lists a container's processes.
+pub async fn top(channel: Channel, args: TopArgs) -> CliResult<i32> {
+    let response = ContainersClient::new(channel)
+        .top(TopRequest {
+            id: args.container,
+            ps_args: args.ps_args,
+        })
+        .await?
+        .into_inner();
+    let titles: Vec<&str> = response.titles.iter().map(String::as_str).collect();
+    let rows: Vec<Vec<String>> = response.processes.into_iter().map(|p| p.columns).collect();
+    print_table(&titles, &rows);
+    Ok(0)
+}
+
+/// `hoist stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Disable streaming stats and only pull the first result
+    #[arg(long = "no-stream")]
+    pub no_stream: bool,
+    /// Do not truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Format output: table, json, or a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Containers (default: all running)
+    pub containers: Vec<String>,
+}
+
+fn stats_item(s: &ContainerStats, no_trunc: bool) -> serde_json::Value {
+    use hoist_api::units::{binary_size, human_size};
+    let mem_percent = if s.memory_limit > 0 {
+        s.memory_usage as f64 / s.memory_limit as f64 * 100.0
+    } else {
+        0.0
+    };
+    json!({
+        "ID": if no_trunc { s.id.clone() } else { short_id(&s.id) },
+        "Container": if no_trunc { s.id.clone() } else { short_id(&s.id) },
+        "Name": s.name,
+        "CPUPerc": format!("{:.2}%", s.cpu_percent),
+        "MemUsage": format!("{} / {}", binary_size(s.memory_usage), binary_size(s.memory_limit)),
+        "MemPerc": format!("{mem_percent:.2}%"),
+        "NetIO": format!("{} / {}", human_size(s.net_rx), human_size(s.net_tx)),
+        "BlockIO": format!("{} / {}", human_size(s.block_read), human_size(s.block_write)),
+        "PIDs": s.pids.to_string(),
+    })
+}
+
+/// Shows live resource usage.
+pub async fn stats(channel: Channel, args: StatsArgs) -> CliResult<i32> {
+    let mut client = ContainersClient::new(channel);
+    let targets = if args.containers.is_empty() {
+        let rows = client
+            .list(ListContainersRequest {
+                all: args.all,
+                filters: Vec::new(),
+                last: 0,
+            })
+            .await?
+            .into_inner()
+            .containers;
+        rows.into_iter().map(|c| c.id).collect()
+    } else {
+        args.containers.clone()
+    };
+    let mut streams = Vec::new();
+    for id in &targets {
+        streams.push(
+            client
+                .stats(StatsRequest {
+                    id: id.clone(),
+                    stream: !args.no_stream,
+                })
+                .await?
+                .into_inner(),
+        );
+    }
+    let format = Format::parse(args.format.as_deref());
+    let redraw = !args.no_stream && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let mut latest: Vec<Option<ContainerStats>> = vec![None; streams.len()];
+    loop {
+        let mut progressed = false;
+        for (slot, stream) in latest.iter_mut().zip(streams.iter_mut()) {
+            if let Some(sample) = stream.message().await? {
+                *slot = Some(sample);
+                progressed = true;
+            }
+        }
+        let items: Vec<serde_json::Value> = latest
+            .iter()
+            .flatten()
+            .map(|s| stats_item(s, args.no_trunc))
+            .collect();
+        if redraw {
+            print!("\x1b[2J\x1b[H");
+        }
+        print_items(&format, &items, || {
+            let keys = [
+                "Container",
+                "Name",
+                "CPUPerc",
+                "MemUsage",
+                "MemPerc",
+                "NetIO",
+                "BlockIO",
+                "PIDs",
+            ];
+            let rows: Vec<Vec<String>> = items
+                .iter()
+                .map(|i| {
+                    keys.iter()
+                        .map(|k| i[k].as_str().unwrap_or("").to_string())
+                        .collect()
+                })
+                .collect();
+            print_table(
+                &[
+                    "CONTAINER ID",
+                    "NAME",
+                    "CPU %",
+                    "MEM USAGE / LIMIT",
+                    "MEM %",
+                    "NET I/O",
+                    "BLOCK I/O",
+                    "PIDS",
+                ],
+                &rows,
+            );
+        })?;
+        if args.no_stream || !progressed {
+            return Ok(0);
+        }
     }
 }

@@ -12,11 +12,12 @@ use hoist_api::proto::{
     InspectResponse, IoOutput, KillRequest, ListContainersRequest, ListContainersResponse,
     LogEntry, LogsRequest, PruneContainersRequest, PruneResponse, RemoveContainerRequest,
     RenameRequest, RunRequest, StatsRequest, StdStream, StopRequest, TopRequest, TopResponse,
-    WaitRequest, attach_request, exec_request, io_output, run_request,
+    TopRow, WaitRequest, attach_request, exec_request, io_output, run_request,
 };
 use hoist_api::spec::{ContainerSpec, ExecSpec};
 use hoist_runtime::logs::Stream as LogStream;
 use hoist_runtime::logs::reader::{Follower, read_rotated};
+use hoist_runtime::procinfo;
 use hoist_runtime::shim::client::ShimClient;
 use tokio::sync::mpsc;
 use tokio_stream::Stream;
@@ -530,17 +531,82 @@ impl Containers for ContainersApi {
         Ok(Response::new(stream_of(rx)))
     }
 
-    async fn top(&self, _request: Request<TopRequest>) -> Result<Response<TopResponse>, Status> {
-        Err(Status::unimplemented("top is not implemented yet"))
+    #[instrument(skip_all, fields(id = %request.get_ref().id))]
+    async fn top(&self, request: Request<TopRequest>) -> Result<Response<TopResponse>, Status> {
+        let request = request.into_inner();
+        let args: Vec<&str> = request.ps_args.iter().map(String::as_str).collect();
+        if !matches!(args.as_slice(), [] | ["-ef"] | ["-e", "-f"]) {
+            return Err(invalid(format!(
+                "ps options {:?} are not supported: hoist top shows the ps -ef columns",
+                request.ps_args.join(" ")
+            )));
+        }
+        let container = self.find(&request.id)?;
+        let id = {
+            let record = container.record.lock().await;
+            if !record.state.status.is_alive() {
+                return Err(conflict(format!("container {} is not running", record.id)));
+            }
+            record.id.clone()
+        };
+        let cgroup = self
+            .daemon
+            .hierarchy
+            .cgroup(&self.daemon.config.cgroup_path(&id));
+        let mut pids = cgroup
+            .processes()
+            .map_err(|e| internal(format!("cannot list the container's processes: {e}")))?;
+        pids.sort_unstable();
+        let processes = pids
+            .into_iter()
+            .filter_map(procinfo::ps_row)
+            .map(|columns| TopRow { columns })
+            .collect();
+        Ok(Response::new(TopResponse {
+            titles: procinfo::PS_TITLES.iter().map(|t| t.to_string()).collect(),
+            processes,
+        }))
     }
 
     type StatsStream = ResponseStream<ContainerStats>;
 
+    #[instrument(skip_all, fields(id = %request.get_ref().id))]
     async fn stats(
         &self,
-        _request: Request<StatsRequest>,
+        request: Request<StatsRequest>,
     ) -> Result<Response<Self::StatsStream>, Status> {
-        Err(Status::unimplemented("stats is not implemented yet"))
+        let request = request.into_inner();
+        let container = self.find(&request.id)?;
+        let (tx, rx) = mpsc::channel(4);
+        let daemon = self.daemon.clone();
+        tokio::spawn(async move {
+            let mut previous: Option<ContainerStats> = None;
+            loop {
+                let mut sample = stats_sample(&daemon, &container).await;
+                if let Some(prev) = &previous {
+                    let cpu = sample.cpu_usage_ns.saturating_sub(prev.cpu_usage_ns) as f64;
+                    let system = sample.system_cpu_ns.saturating_sub(prev.system_cpu_ns) as f64;
+                    if system > 0.0 {
+                        sample.cpu_percent = cpu / system * f64::from(sample.online_cpus) * 100.0;
+                    }
+                }
+                let running = sample.pids > 0;
+                // The first sample only seeds the CPU delta, unless there is
+                // nothing to measure.
+                if (previous.is_some() || !running)
+                    && (tx.send(Ok(sample.clone())).await.is_err() || !request.stream)
+                {
+                    return;
+                }
+                let pause = if previous.is_none() { 500 } else { 1000 };
+                previous = Some(sample);
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+                if container.events.borrow().removed {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(stream_of(rx)))
     }
 
     type ExportStream = ResponseStream<DataChunk>;
@@ -608,6 +674,57 @@ impl Containers for ContainersApi {
             space_reclaimed: 0,
         }))
     }
+}
+
+/// One reading of a container's counters (zeros when it is not running).
+async fn stats_sample(
+    daemon: &Daemon,
+    container: &Arc<crate::containers::Container>,
+) -> ContainerStats {
+    let (id, name, pid, host_network) = {
+        let record = container.record.lock().await;
+        let pid = if record.state.status.is_alive() {
+            record.state.pid
+        } else {
+            0
+        };
+        (
+            record.id.clone(),
+            record.name.clone(),
+            pid,
+            record.spec.network_mode == "host",
+        )
+    };
+    let mut sample = ContainerStats {
+        id: id.clone(),
+        name,
+        read: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),
+        online_cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+        system_cpu_ns: procinfo::host_cpu_nanos(),
+        ..Default::default()
+    };
+    if pid <= 0 {
+        return sample;
+    }
+    let counters = daemon
+        .hierarchy
+        .cgroup(&daemon.config.cgroup_path(&id))
+        .stats();
+    sample.cpu_usage_ns = counters.cpu_usage_ns;
+    sample.memory_usage = counters.memory_usage;
+    sample.memory_limit = if counters.memory_limit > 0 {
+        counters.memory_limit
+    } else {
+        procinfo::host_memory()
+    };
+    sample.memory_cache = counters.memory_cache;
+    sample.block_read = counters.block_read;
+    sample.block_write = counters.block_write;
+    sample.pids = counters.pids;
+    if !host_network {
+        (sample.net_rx, sample.net_tx) = procinfo::network_bytes(pid);
+    }
+    sample
 }
 
 /// Docker's `ps --filter` keys.

@@ -104,6 +104,7 @@ impl Daemon {
     /// Creates a container: validates the spec, resolves its image, makes
     /// its directory, volumes and /etc files, and writes its record last,
     /// so a crash midway leaves nothing that holds the name.
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name))]
     pub async fn create_container(
         self: &Arc<Self>,
         name: &str,
@@ -190,6 +191,7 @@ impl Daemon {
     /// Starts a container: writes its bundle, spawns its shim, attaches the
     /// client (before the process runs, so no output is missed) and lets it
     /// exec. Starting a running container does nothing, as in Docker.
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %container.id))]
     pub async fn start_container(
         self: &Arc<Self>,
         container: &Arc<Container>,
@@ -235,6 +237,7 @@ impl Daemon {
         tokio::spawn(async move {
             let _ = child.wait().await;
         });
+        tracing::debug!("shim spawned");
         let client = ShimClient::new(&run_dir);
         let attached = match attach {
             Some(a) => Some(
@@ -245,6 +248,7 @@ impl Daemon {
             ),
             None => None,
         };
+        tracing::debug!("attached");
         match client.start().await {
             Ok(pid) => {
                 record.state.status = RunStatus::Running;
@@ -254,18 +258,19 @@ impl Daemon {
                 record.state.oom_killed = false;
                 record.state.manually_stopped = false;
                 record
-                    .save(&self.config.container_dir(&record.id))
+                    .save_state(&self.config.container_dir(&record.id))
                     .map_err(|e| internal(e.to_string()))?;
                 container.announce(&record, false);
                 info!(id = %record.id, pid, "container started");
                 drop(record);
                 self.monitor(container.clone(), client);
+                self.monitor_health(container.clone(), true);
                 Ok(attached)
             }
             Err(ShimError::Start(e)) => {
                 record.state.exit_code = e.code;
                 record.state.error = e.message.clone();
-                let _ = record.save(&self.config.container_dir(&record.id));
+                let _ = record.save_state(&self.config.container_dir(&record.id));
                 container.announce(&record, false);
                 Err(Status::with_details(
                     tonic::Code::Aborted,
@@ -285,14 +290,20 @@ impl Daemon {
                 Ok(watch) => watch.exited().await,
                 Err(_) => None,
             };
-            let exit = exit.unwrap_or_else(|| daemon.exit_from_disk(&container.id));
+            let exit = exit.unwrap_or_else(|| daemon.exit_of_lost_shim(&container.id));
             daemon.handle_exit(&container, exit).await;
         });
     }
 
-    /// The exit the shim recorded, or a synthetic one when the shim died
-    /// without recording it (host reboot, shim killed).
-    pub fn exit_from_disk(&self, id: &str) -> ExitInfo {
+    /// For a container whose shim is gone: removes the cgroup the shim did
+    /// not get to remove, and returns the exit the shim recorded, or a
+    /// synthetic one when it died without recording it (host reboot, shim
+    /// killed).
+    pub fn exit_of_lost_shim(&self, id: &str) -> ExitInfo {
+        let _ = self
+            .hierarchy
+            .cgroup(&self.config.cgroup_path(id))
+            .destroy();
         read_json::<ExitInfo>(&self.config.container_run_dir(id).join(EXIT_FILE)).unwrap_or_else(|_| ExitInfo {
             code: 255,
             signal: None,
@@ -303,6 +314,7 @@ impl Daemon {
     }
 
     /// Records an exit and applies the restart policy or `--rm`.
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %container.id))]
     pub async fn handle_exit(self: &Arc<Self>, container: &Arc<Container>, exit: ExitInfo) {
         let mut record = container.record.lock().await;
         let removing = record.state.status == RunStatus::Removing;
@@ -328,12 +340,7 @@ impl Daemon {
         if let Some(error) = &exit.error {
             record.state.error = error.clone();
         }
-        // The shim removes the cgroup; make sure of it if the shim died.
-        let _ = self
-            .hierarchy
-            .cgroup(&self.config.cgroup_path(&record.id))
-            .destroy();
-        let _ = record.save(&self.config.container_dir(&record.id));
+        let _ = record.save_state(&self.config.container_dir(&record.id));
         container.announce(&record, true);
         info!(id = %record.id, code = exit.code, "container exited");
         if removing {
@@ -352,7 +359,7 @@ impl Daemon {
                 delay
             };
             record.state.status = RunStatus::Restarting;
-            let _ = record.save(&self.config.container_dir(&record.id));
+            let _ = record.save_state(&self.config.container_dir(&record.id));
             container.announce(&record, false);
             drop(record);
             tokio::spawn(self.clone().restart_later(container.clone(), delay));
@@ -416,7 +423,7 @@ impl Daemon {
         let stop_signal = parse_signal(&record.settings.stop_signal).unwrap_or(libc::SIGTERM);
         if signal == libc::SIGKILL || signal == stop_signal {
             record.state.manually_stopped = true;
-            let _ = record.save(&self.config.container_dir(&record.id));
+            let _ = record.save_state(&self.config.container_dir(&record.id));
         }
         let paused = record.state.status == RunStatus::Paused;
         let client = ShimClient::new(&self.config.container_run_dir(&record.id));
@@ -441,7 +448,7 @@ impl Daemon {
             if record.state.status == RunStatus::Restarting {
                 record.state.status = RunStatus::Exited;
                 record.state.manually_stopped = true;
-                let _ = record.save(&self.config.container_dir(&record.id));
+                let _ = record.save_state(&self.config.container_dir(&record.id));
                 container.announce(&record, false);
                 return Ok(());
             }
@@ -449,7 +456,7 @@ impl Daemon {
                 return Ok(());
             }
             record.state.manually_stopped = true;
-            let _ = record.save(&self.config.container_dir(&record.id));
+            let _ = record.save_state(&self.config.container_dir(&record.id));
             let signal = match signal {
                 Some(s) => s,
                 None => parse_signal(&record.settings.stop_signal)?,
@@ -506,7 +513,7 @@ impl Daemon {
             .set_frozen(true)
             .map_err(|e| internal(format!("cannot freeze container {}: {e}", record.id)))?;
         record.state.status = RunStatus::Paused;
-        let _ = record.save(&self.config.container_dir(&record.id));
+        let _ = record.save_state(&self.config.container_dir(&record.id));
         container.announce(&record, false);
         Ok(())
     }
@@ -522,7 +529,7 @@ impl Daemon {
             .set_frozen(false)
             .map_err(|e| internal(format!("cannot thaw container {}: {e}", record.id)))?;
         record.state.status = RunStatus::Running;
-        let _ = record.save(&self.config.container_dir(&record.id));
+        let _ = record.save_state(&self.config.container_dir(&record.id));
         container.announce(&record, false);
         Ok(())
     }
@@ -554,6 +561,7 @@ impl Daemon {
     /// `docker rm`: refuses a running container unless `force` (which kills
     /// it), then deletes its record first and its files after, and with
     /// `volumes` its anonymous volumes.
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %container.id))]
     pub async fn remove_container(
         &self,
         container: &Arc<Container>,

@@ -2,6 +2,7 @@
 //! that turn a spec into a running container.
 
 pub mod create;
+pub mod health;
 pub mod lifecycle;
 pub mod names;
 pub mod oci;

@@ -180,8 +180,17 @@ impl ContainerRecord {
         &self.id[..12.min(self.id.len())]
     }
 
-    /// Writes the record atomically into `dir`.
+    /// Writes the record atomically and durably into `dir` (create, rename:
+    /// what must survive a power loss).
     pub fn save(&self, dir: &Path) -> std::io::Result<()> {
         hoist_runtime::fsutil::write_json_atomic(&dir.join(RECORD_FILE), self)
+    }
+
+    /// Writes the record atomically without fsync, for state transitions
+    /// (running, exited, paused, health): after a power loss the processes
+    /// are gone whatever the record says, and the daemon then marks them
+    /// exited.
+    pub fn save_state(&self, dir: &Path) -> std::io::Result<()> {
+        hoist_runtime::fsutil::replace_json_atomic(&dir.join(RECORD_FILE), self)
     }
 }

@@ -5,6 +5,7 @@
 use std::fs;
 use std::sync::Arc;
 
+use hoist_runtime::bundle::SOCKET_FILE;
 use hoist_runtime::fsutil::{read_json, remove_all};
 use hoist_runtime::shim::client::ShimClient;
 use tracing::{info, warn};
@@ -83,34 +84,57 @@ impl Daemon {
             let record = container.record.lock().await;
             (record.state.status, record.id.clone())
         };
+        let run_dir = self.config.container_run_dir(&id);
+        // A crash between a start and the save of its state leaves a live
+        // shim behind a record that says created or exited.
+        let has_shim = run_dir.join(SOCKET_FILE).exists();
         match status {
             RunStatus::Running | RunStatus::Paused | RunStatus::Restarting => {}
             RunStatus::Removing => {
                 let _ = self.remove_container(container, true, false).await;
                 return;
             }
+            _ if has_shim => {}
             _ => return,
         }
-        let client = ShimClient::new(&self.config.container_run_dir(&id));
+        let client = ShimClient::new(&run_dir);
         match client.watch().await {
-            Ok(watch) if watch.exit.is_none() && watch.started => {
+            Ok(watch) if watch.exit.is_none() && !watch.started => {
+                // Prepared but never started: end it; its exit is recorded
+                // when its watch reports it.
+                let _ = client.kill(libc::SIGKILL, true).await;
+                let exit = watch
+                    .exited()
+                    .await
+                    .unwrap_or_else(|| self.exit_of_lost_shim(&id));
+                self.handle_exit(container, exit).await;
+            }
+            Ok(watch) if watch.exit.is_none() => {
+                if !status.is_alive() {
+                    let mut record = container.record.lock().await;
+                    record.state.status = RunStatus::Running;
+                    record.state.pid = watch.pid;
+                    let _ = record.save_state(&self.config.container_dir(&id));
+                    container.announce(&record, false);
+                }
                 info!(id = %id, pid = watch.pid, "re-adopted running container");
+                self.monitor_health(container.clone(), false);
                 let daemon = self.clone();
                 let container = container.clone();
                 tokio::spawn(async move {
                     let exit = watch
                         .exited()
                         .await
-                        .unwrap_or_else(|| daemon.exit_from_disk(&container.id));
+                        .unwrap_or_else(|| daemon.exit_of_lost_shim(&container.id));
                     daemon.handle_exit(&container, exit).await;
                 });
             }
             Ok(watch) => {
-                let exit = watch.exit.unwrap_or_else(|| self.exit_from_disk(&id));
+                let exit = watch.exit.unwrap_or_else(|| self.exit_of_lost_shim(&id));
                 self.handle_exit(container, exit).await;
             }
             Err(_) => {
-                let exit = self.exit_from_disk(&id);
+                let exit = self.exit_of_lost_shim(&id);
                 self.handle_exit(container, exit).await;
             }
         }

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::process::{StartError, exec, set_rlimits, switch_user};
 use super::security::{
-    SeccompMode, apply_capabilities, default_filter, install_filters, set_no_new_privileges,
+    SeccompMode, default_filter, install_filters, limit_bounding_set, set_capabilities,
+    set_no_new_privileges,
 };
 use super::tty::{open_controlling_pty, recv_with_fd, send_with_fd};
 
@@ -186,6 +187,8 @@ fn try_become_process(process: &Process, seccomp: SeccompMode) -> Result<Infalli
     if !no_new_privileges {
         install_filters(&filters).map_err(|e| StartError::runtime(e.to_string()))?;
     }
+    limit_bounding_set(&capabilities)
+        .map_err(|e| StartError::runtime(format!("limit the capability bounding set: {e}")))?;
     nix::sys::prctl::set_keepcaps(true)
         .map_err(|e| StartError::runtime(format!("prctl(PR_SET_KEEPCAPS): {e}")))?;
     let user = process.user();
@@ -194,7 +197,7 @@ fn try_become_process(process: &Process, seccomp: SeccompMode) -> Result<Infalli
     })?;
     nix::sys::prctl::set_keepcaps(false)
         .map_err(|e| StartError::runtime(format!("prctl(PR_SET_KEEPCAPS): {e}")))?;
-    apply_capabilities(&capabilities, user.uid() == 0)
+    set_capabilities(&capabilities, user.uid() == 0)
         .map_err(|e| StartError::runtime(format!("set capabilities: {e}")))?;
     // Changing credentials cleared the parent-death signal: set it again.
     die_with_parent()?;

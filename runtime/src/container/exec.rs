@@ -73,7 +73,7 @@ pub fn spawn_exec(
 
 fn join_container(init_pid: i32, cgroup: &Cgroup) -> Result<(), StartError> {
     cgroup
-        .add_process(std::process::id() as i32)
+        .enter()
         .map_err(|e| StartError::runtime(format!("join the container's cgroup: {e}")))?;
     // Open every namespace first: after joining the mount namespace the
     // host's /proc is out of reach.

@@ -17,9 +17,8 @@ use super::process::StartError;
 use crate::bundle::Bundle;
 
 /// Clones the init process of `bundle` into its namespaces. The child
-/// blocks until the shim sends a first byte on `sync` (after putting it in
-/// the cgroup), sets everything up, reports `Ready`, then waits for a
-/// second byte (start) before exec.
+/// moves itself into the container's cgroup, sets everything up, reports
+/// `Ready`, then waits for a byte on `sync` (start) before exec.
 ///
 /// Returns the child's PID. `sync` and `stdio` are the child's ends; the
 /// parent closes its copies when this returns.
@@ -79,7 +78,10 @@ fn init_main(
 ) -> StartError {
     let result = (|| -> Result<(), StartError> {
         die_with_parent()?;
-        wait_for_go(socket)?;
+        bundle
+            .cgroup
+            .enter()
+            .map_err(|e| StartError::runtime(format!("join the container's cgroup: {e}")))?;
         for ns in namespaces {
             if let Some(path) = ns.path() {
                 let file = std::fs::File::open(path).map_err(|e| {

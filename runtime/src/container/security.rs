@@ -99,28 +99,40 @@ fn host_capabilities() -> HashSet<Capability> {
     caps::read(None, CapSet::Bounding).unwrap_or_else(|_| caps::all())
 }
 
-/// Applies `names` to the calling process: the bounding set is cut to
-/// them; a root process gets them effective, permitted and inheritable; any
-/// other user gets none effective (Docker's behaviour for non-root users).
-/// Must run after the user switch (with keep-caps set before it).
-pub fn apply_capabilities(names: &[String], root: bool) -> Result<(), caps::errors::CapsError> {
-    let wanted: HashSet<Capability> = names
-        .iter()
-        .filter_map(|n| Capability::from_str(n).ok())
-        .collect();
+/// Cuts the calling process's bounding set to `names`. Needs CAP_SETPCAP,
+/// so it runs before the switch to the container's user.
+pub fn limit_bounding_set(names: &[String]) -> Result<(), caps::errors::CapsError> {
+    let wanted = capability_set(names);
     for cap in caps::read(None, CapSet::Bounding)? {
         if !wanted.contains(&cap) {
             caps::drop(None, CapSet::Bounding, cap)?;
         }
     }
-    let granted = if root { wanted } else { HashSet::new() };
+    Ok(())
+}
+
+/// Sets the effective, permitted and inheritable sets after the user
+/// switch (with keep-caps set before it): a root process gets `names`, any
+/// other user none (Docker's behaviour for non-root users).
+pub fn set_capabilities(names: &[String], root: bool) -> Result<(), caps::errors::CapsError> {
+    let granted = if root {
+        capability_set(names)
+    } else {
+        HashSet::new()
+    };
     // Effective must stay within permitted at every step: shrink it first.
     caps::set(None, CapSet::Effective, &granted)?;
     caps::set(None, CapSet::Permitted, &granted)?;
     caps::set(None, CapSet::Inheritable, &granted)?;
     // Ambient capabilities are never raised: Docker does not either.
-    caps::clear(None, CapSet::Ambient)?;
-    Ok(())
+    caps::clear(None, CapSet::Ambient)
+}
+
+fn capability_set(names: &[String]) -> HashSet<Capability> {
+    names
+        .iter()
+        .filter_map(|n| Capability::from_str(n).ok())
+        .collect()
 }
 
 /// Sets no_new_privs: setuid binaries and file capabilities can no longer
@@ -273,9 +285,38 @@ pub fn default_filter(capabilities: &[String]) -> Result<Vec<BpfProgram>, Seccom
 }
 
 /// Installs filters on the calling thread (the last step before exec).
+///
+/// The filters are loaded with seccomp(2) directly: seccompiler's own
+/// loader sets no_new_privs first, which would make
+/// `--security-opt no-new-privileges=false` impossible. Without
+/// no_new_privs the kernel requires CAP_SYS_ADMIN, which the caller then
+/// still has.
 pub fn install_filters(programs: &[BpfProgram]) -> Result<(), SeccompError> {
     for program in programs {
-        seccompiler::apply_filter(program).map_err(|e| SeccompError(e.to_string()))?;
+        let len =
+            u16::try_from(program.len()).map_err(|_| SeccompError("filter too long".into()))?;
+        let prog = libc::sock_fprog {
+            len,
+            // seccompiler's sock_filter is #[repr(C)] with the kernel's
+            // layout (u16 code, u8 jt, u8 jf, u32 k), as libc's.
+            filter: program.as_ptr() as *mut libc::sock_filter,
+        };
+        // SAFETY: `prog` points at `len` valid instructions that outlive the
+        // call; the kernel copies the program before returning.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0,
+                &prog as *const libc::sock_fprog,
+            )
+        };
+        if rc != 0 {
+            return Err(SeccompError(format!(
+                "seccomp(SET_MODE_FILTER): {}",
+                std::io::Error::last_os_error()
+            )));
+        }
     }
     Ok(())
 }

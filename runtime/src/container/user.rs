@@ -52,9 +52,11 @@ pub fn read_layered_file(
     None
 }
 
-/// Resolves a Docker user string. Numeric IDs need no passwd entry; names
-/// must be found. With no group given, the user's primary group from
-/// passwd (or the uid when the user is not listed) is used.
+/// Resolves a Docker user string as runc does. Numeric IDs need no passwd
+/// entry; names must be found. With no group given, the user's primary
+/// group from passwd is used, or group 0 when the user is not listed. A
+/// listed user gets its groups from /etc/group plus its primary group, as
+/// a login would (initgroups).
 pub fn resolve_user(
     user: &str,
     group_add: &[String],
@@ -74,7 +76,7 @@ pub fn resolve_user(
     });
     let (uid, mut gid, home, name) = match (entry, user_part.parse::<u32>()) {
         (Some(e), _) => (e.uid, e.gid, e.home.clone(), Some(e.name.clone())),
-        (None, Ok(uid)) => (uid, uid, "/".to_string(), None),
+        (None, Ok(uid)) => (uid, 0, "/".to_string(), None),
         (None, Err(_)) => {
             return Err(format!(
                 "unable to find user {user_part}: no matching entries in passwd file"
@@ -85,18 +87,20 @@ pub fn resolve_user(
         gid = lookup_group(g, &groups)?;
     }
     let mut additional_gids: Vec<u32> = match &name {
-        // Docker gives the user's groups only when no group was forced.
-        Some(name) if group_part.is_none() => groups
-            .iter()
-            .filter(|g| g.members.contains(name))
-            .map(|g| g.gid)
+        // A forced group replaces the user's own groups.
+        Some(name) if group_part.is_none() => std::iter::once(gid)
+            .chain(
+                groups
+                    .iter()
+                    .filter(|g| g.members.contains(name))
+                    .map(|g| g.gid),
+            )
             .collect(),
         _ => Vec::new(),
     };
     for extra in group_add {
         additional_gids.push(lookup_group(extra, &groups)?);
     }
-    additional_gids.retain(|g| *g != gid);
     additional_gids.sort_unstable();
     additional_gids.dedup();
     Ok(ResolvedUser {
@@ -184,10 +188,13 @@ mod tests {
             (bob.uid, bob.gid, bob.home.as_str()),
             (1000, 1000, "/home/bob")
         );
-        assert_eq!(bob.additional_gids, vec![29, 50]);
+        assert_eq!(bob.additional_gids, vec![29, 50, 1000]);
         let www = r("www:staff").unwrap();
         assert_eq!((www.uid, www.gid), (33, 50));
-        assert!(www.additional_gids.is_empty());
+        assert!(
+            www.additional_gids.is_empty(),
+            "a forced group replaces the user's groups"
+        );
         let numeric = r("1234:5678").unwrap();
         assert_eq!((numeric.uid, numeric.gid), (1234, 5678));
         assert_eq!(r("1000").unwrap().home, "/home/bob");
@@ -208,13 +215,19 @@ mod tests {
             Some(GROUP),
         )
         .unwrap();
-        assert_eq!(extra.additional_gids, vec![29, 50, 4242]);
+        assert_eq!(extra.additional_gids, vec![29, 50, 1000, 4242]);
     }
 
     #[test]
     fn works_without_passwd_for_numeric_users() {
         let r = resolve_user("1000:1000", &[], None, None).unwrap();
         assert_eq!((r.uid, r.gid), (1000, 1000));
+        let r = resolve_user("1000", &[], None, None).unwrap();
+        assert_eq!(
+            (r.uid, r.gid),
+            (1000, 0),
+            "runc's default group for an unlisted user is 0"
+        );
         assert!(resolve_user("bob", &[], None, None).is_err());
     }
 

@@ -141,17 +141,6 @@ fn prepare(bundle: &Bundle, dir: &Path) -> Result<Prepared, StartError> {
     std::fs::create_dir_all(&target)
         .map_err(|e| StartError::runtime(format!("create {}: {e}", target.display())))?;
     let pid = spawn_init(bundle, &target, sync_child, child)?;
-    let go = || -> io::Result<()> {
-        bundle.cgroup.add_process(pid)?;
-        nix::unistd::write(&sync, b"c")?;
-        Ok(())
-    };
-    if let Err(e) = go() {
-        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        return Err(StartError::runtime(format!(
-            "put the container in its cgroup: {e}"
-        )));
-    }
     Ok(Prepared { pid, sync, pipes })
 }
 
@@ -591,13 +580,15 @@ async fn lifecycle(shim: Rc<Shim>) -> io::Result<()> {
     if let Some(log) = shim.log.borrow_mut().as_mut() {
         let _ = log.flush_partial(&now());
     }
-    if let Err(e) = crate::fsutil::write_json_atomic(&shim.dir.join(EXIT_FILE), &info) {
+    if let Err(e) = crate::fsutil::replace_json_atomic(&shim.dir.join(EXIT_FILE), &info) {
         eprintln!("hoist shim {}: write {EXIT_FILE}: {e}", shim.bundle.id);
     }
+    // Clients hear of the exit first; the cgroup (whose processes are all
+    // gone) is removed while they act on it.
+    shim.exit.send_replace(Some(info));
     if let Err(e) = shim.bundle.cgroup.destroy() {
         eprintln!("hoist shim {}: remove cgroup: {e}", shim.bundle.id);
     }
-    shim.exit.send_replace(Some(info));
     // Let connected clients read the exit before the socket goes away.
     for _ in 0..100 {
         if shim.connections.get() == 0 {

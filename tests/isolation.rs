@@ -1,0 +1,273 @@
+//! What a container can and cannot see or do: namespaces, masked paths,
+//! capabilities, no_new_privs, seccomp, read-only root, users.
+
+mod support;
+
+use support::Daemon;
+
+fn sh(d: &Daemon, extra: &[&str], script: &str) -> support::Run {
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["busybox", "sh", "-c", script]);
+    d.hoist(&args)
+}
+
+#[test]
+fn a_container_cannot_see_host_processes_or_files() {
+    let d = Daemon::with_busybox();
+    let marker = d.dir.join("host-only-marker");
+    std::fs::write(&marker, "secret").unwrap();
+    let me = std::process::id();
+    let run = sh(
+        &d,
+        &[],
+        &format!(
+            "ls -d /proc/[0-9]* | wc -l; test -e /proc/{me} && echo sees-host-pid; cat {} 2>&1; tr '\\0' ' ' < /proc/1/cmdline | cut -c1-5",
+            marker.display()
+        ),
+    );
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines[0].trim().parse::<u32>().unwrap() <= 4,
+        "only the container's processes: {}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("sees-host-pid"), "{}", run.stdout);
+    assert!(
+        !run.stdout.contains("secret") && run.stdout.contains("No such file"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("sh -c"),
+        "PID 1 is the container's own: {}",
+        run.stdout
+    );
+    // Its own hostname, IPC and network namespaces.
+    let run = sh(&d, &["--hostname", "boxy"], "hostname; ls /sys/class/net");
+    assert_eq!(run.stdout, "boxy\nlo\n");
+    d.assert_no_container_leftovers();
+}
+
+#[test]
+fn docker_masked_and_read_only_paths() {
+    let d = Daemon::with_busybox();
+    // /proc/kcore and /proc/sysrq-trigger exist on most kernels (not all):
+    // where they do, one reads empty and the other refuses writes.
+    let run = sh(
+        &d,
+        &[],
+        "[ -s /proc/kcore ] && echo kcore-visible; ls /sys/firmware | wc -l; [ -e /proc/sysrq-trigger ] && { echo 1 > /proc/sysrq-trigger || echo ro-sysrq; }; echo x > /proc/sys/kernel/hostname 2>&1 || echo ro-sys; touch /sys/x 2>&1 || echo ro-sysfs",
+    );
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        !run.stdout.contains("kcore-visible"),
+        "/proc/kcore is masked: {}",
+        run.stdout
+    );
+    assert_eq!(
+        lines[0].trim(),
+        "0",
+        "/sys/firmware is masked: {}",
+        run.stdout
+    );
+    if std::path::Path::new("/proc/sysrq-trigger").exists() {
+        assert!(run.stdout.contains("ro-sysrq"), "{}", run.stdout);
+    }
+    assert!(
+        run.stdout.contains("ro-sys\n") && run.stdout.contains("ro-sysfs"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    // Masked files the host has read empty inside.
+    for file in [
+        "/proc/interrupts",
+        "/proc/keys",
+        "/proc/timer_list",
+        "/proc/sched_debug",
+        "/proc/latency_stats",
+    ] {
+        if std::fs::metadata(file).is_ok() {
+            let run = sh(&d, &[], &format!("wc -c < {file}"));
+            assert_eq!(run.stdout.trim(), "0", "{file} is masked: {}", run.stderr);
+        }
+    }
+    let dev = sh(&d, &[], "ls /dev | sort | tr '\\n' ' '");
+    for node in [
+        "null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm", "mqueue", "fd",
+        "stdin", "stdout", "stderr",
+    ] {
+        assert!(
+            dev.stdout.split_whitespace().any(|n| n == node),
+            "/dev/{node} missing: {}",
+            dev.stdout
+        );
+    }
+    let shm = sh(&d, &[], "df -k /dev/shm | tail -1");
+    assert!(
+        shm.stdout.contains("65536"),
+        "/dev/shm is 64 MiB: {}",
+        shm.stdout
+    );
+}
+
+#[test]
+fn default_privileges_are_dockers_and_can_be_changed() {
+    let d = Daemon::with_busybox();
+    let status = sh(
+        &d,
+        &[],
+        "grep -E 'CapEff|NoNewPrivs|Seccomp:' /proc/self/status",
+    );
+    assert!(
+        status.stdout.contains("CapEff:\t00000000a80425fb"),
+        "Docker's default set: {}",
+        status.stdout
+    );
+    assert!(
+        status.stdout.contains("NoNewPrivs:\t1"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status.stdout.contains("Seccomp:\t2"),
+        "filtered: {}",
+        status.stdout
+    );
+    // Cannot mount, cannot make a user namespace (seccomp), cannot raise a hard limit.
+    let run = sh(
+        &d,
+        &[],
+        "mount -t tmpfs t /tmp 2>&1 || echo no-mount; unshare -U true 2>&1 || echo no-userns; ulimit -H -n $(( $(ulimit -H -n) + 1 )) 2>&1 || echo no-raise",
+    );
+    assert!(
+        run.stdout.contains("no-mount")
+            && run.stdout.contains("no-userns")
+            && run.stdout.contains("no-raise"),
+        "{}",
+        run.stdout
+    );
+    // seccomp=unconfined lifts the filter: the user namespace is allowed.
+    let run = sh(
+        &d,
+        &["--security-opt", "seccomp=unconfined"],
+        "grep Seccomp: /proc/self/status; unshare -U true && echo userns-ok",
+    );
+    assert!(
+        run.stdout.contains("Seccomp:\t0") && run.stdout.contains("userns-ok"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    let run = sh(
+        &d,
+        &["--cap-drop", "ALL", "--cap-add", "NET_ADMIN"],
+        "grep CapEff /proc/self/status",
+    );
+    assert_eq!(run.stdout.trim(), "CapEff:\t0000000000001000");
+    let run = sh(
+        &d,
+        &["--cap-drop", "CHOWN"],
+        "chown 1 /tmp 2>&1 || echo no-chown",
+    );
+    assert!(run.stdout.contains("no-chown"), "{}", run.stdout);
+    let run = sh(
+        &d,
+        &["--privileged"],
+        "mount -t tmpfs t /tmp && echo mounted; grep Seccomp: /proc/self/status",
+    );
+    assert!(
+        run.stdout.contains("mounted") && run.stdout.contains("Seccomp:\t0"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    let run = sh(
+        &d,
+        &["--security-opt", "no-new-privileges=false"],
+        "grep NoNewPrivs /proc/self/status",
+    );
+    assert_eq!(run.stdout.trim(), "NoNewPrivs:\t0");
+    let run = d.hoist(&["run", "--rm", "--cap-add", "BOGUS", "busybox", "true"]);
+    assert_eq!(run.code, 125);
+    assert!(run.stderr.contains("BOGUS"), "{}", run.stderr);
+    d.assert_no_container_leftovers();
+}
+
+#[test]
+fn users_workdir_env_and_read_only_root() {
+    let d = Daemon::with_busybox();
+    let env_file = d.dir.join("env");
+    std::fs::write(&env_file, "# comment\nFROM_FILE=yes\n").unwrap();
+    let run = d.hoist(&[
+        "run",
+        "--rm",
+        "-u",
+        "1000:1000",
+        "-w",
+        "/data",
+        "-e",
+        "A=1",
+        "--env-file",
+        env_file.to_str().unwrap(),
+        "--hostname",
+        "h",
+        "busybox",
+        "sh",
+        "-c",
+        "id -u; id -g; pwd; echo $A $FROM_FILE $HOSTNAME $HOME",
+    ]);
+    assert_eq!(
+        run.stdout, "1000\n1000\n/data\n1 yes h /\n",
+        "{}",
+        run.stderr
+    );
+    let run = sh(&d, &["-u", "www-data"], "id");
+    assert_eq!(
+        run.stdout.trim(),
+        "uid=33(www-data) gid=33(www-data) groups=33(www-data)"
+    );
+    let run = sh(&d, &["-u", "4242"], "id -u; id -g");
+    assert_eq!(
+        run.stdout, "4242\n0\n",
+        "an unlisted user gets group 0, as with runc"
+    );
+    let run = sh(&d, &["-u", "1000"], "grep CapEff /proc/self/status");
+    assert_eq!(
+        run.stdout.trim(),
+        "CapEff:\t0000000000000000",
+        "a non-root user gets no effective capabilities"
+    );
+    let run = d.hoist(&["run", "--rm", "-u", "nobody-here", "busybox", "true"]);
+    assert_eq!(run.code, 125);
+    assert!(
+        run.stderr.contains("unable to find user nobody-here"),
+        "{}",
+        run.stderr
+    );
+    let run = sh(
+        &d,
+        &["--read-only", "--tmpfs", "/scratch"],
+        "touch /x 2>&1 || echo ro-root; touch /scratch/x && echo tmpfs-ok; grep ' /scratch ' /proc/mounts",
+    );
+    assert!(
+        run.stdout.contains("ro-root")
+            && run.stdout.contains("tmpfs-ok")
+            && run.stdout.contains("tmpfs"),
+        "{}",
+        run.stdout
+    );
+    let run = sh(
+        &d,
+        &[
+            "--sysctl",
+            "net.ipv4.ip_forward=1",
+            "--ulimit",
+            "nofile=512:1024",
+        ],
+        "cat /proc/sys/net/ipv4/ip_forward; ulimit -n; ulimit -H -n",
+    );
+    assert_eq!(run.stdout, "1\n512\n1024\n", "{}", run.stderr);
+    d.assert_no_container_leftovers();
+}
