@@ -13,6 +13,7 @@ use commands::container::{
     self, AttachArgs, CreateArgs, ExecArgs, KillArgs, LogsArgs, PortArgs, PruneArgs, PsArgs,
     RenameArgs, RmArgs, RunArgs, StartArgs, StatsArgs, StopArgs, TargetsArgs, TopArgs,
 };
+use commands::files::{CpArgs, ExportArgs};
 use commands::image::{self, HistoryArgs, ImagesArgs, ImportArgs, RmiArgs, TagArgs};
 use commands::inspect::{self, InspectArgs, Kind};
 use commands::volume::VolumeCommand;
@@ -74,6 +75,10 @@ enum Command {
     Top(TopArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(StatsArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
     /// List images
@@ -145,6 +150,10 @@ enum ContainerCommand {
     Top(TopArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(StatsArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
     /// Remove all stopped containers
     Prune(PruneArgs),
 }
@@ -357,6 +366,12 @@ async fn dispatch(host: Option<String>, command: Command) -> Result<i32, CliErro
         Command::Container(ContainerCommand::Prune(a)) => container::prune(channel, a).await,
         Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => {
             container::top(channel, a).await
+        }
+        Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => {
+            commands::files::cp(channel, a).await
+        }
+        Command::Export(a) | Command::Container(ContainerCommand::Export(a)) => {
+            commands::files::export(channel, a).await
         }
         Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => {
             container::stats(channel, a).await

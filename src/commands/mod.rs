@@ -2,6 +2,7 @@
 
 pub mod container;
 pub mod container_flags;
+pub mod files;
 pub mod image;
 pub mod inspect;
 pub mod session;

@@ -611,27 +611,36 @@ impl Containers for ContainersApi {
 
     type ExportStream = ResponseStream<DataChunk>;
 
+    #[instrument(skip_all, fields(id = %request.get_ref().id))]
     async fn export(
         &self,
-        _request: Request<ContainerRef>,
+        request: Request<ContainerRef>,
     ) -> Result<Response<Self::ExportStream>, Status> {
-        Err(Status::unimplemented("export is not implemented yet"))
+        let container = self.find(&request.get_ref().id)?;
+        let rx = super::files::export(&self.daemon, &container).await?;
+        Ok(Response::new(stream_of(rx)))
     }
 
     type CopyFromStream = ResponseStream<CopyFromResponse>;
 
+    #[instrument(skip_all, fields(id = %request.get_ref().id))]
     async fn copy_from(
         &self,
-        _request: Request<CopyFromRequest>,
+        request: Request<CopyFromRequest>,
     ) -> Result<Response<Self::CopyFromStream>, Status> {
-        Err(Status::unimplemented("cp is not implemented yet"))
+        let request = request.into_inner();
+        let container = self.find(&request.id)?;
+        let rx = super::files::copy_from(&self.daemon, &container, &request.path).await?;
+        Ok(Response::new(stream_of(rx)))
     }
 
+    #[instrument(skip_all)]
     async fn copy_to(
         &self,
-        _request: Request<Streaming<CopyToRequest>>,
+        request: Request<Streaming<CopyToRequest>>,
     ) -> Result<Response<Empty>, Status> {
-        Err(Status::unimplemented("cp is not implemented yet"))
+        super::files::copy_to(&self.daemon, request.into_inner()).await?;
+        Ok(Response::new(Empty {}))
     }
 
     async fn diff(

@@ -1,7 +1,9 @@
 //! The daemon's gRPC services.
 
 pub mod containers;
+pub mod files;
 pub mod images;
 pub mod stdio;
 pub mod system;
+pub mod tarstream;
 pub mod volumes;

@@ -8,6 +8,7 @@ pub mod names;
 pub mod oci;
 pub mod record;
 pub mod restore;
+pub mod rootfs;
 pub mod view;
 
 use std::collections::HashMap;

@@ -38,6 +38,7 @@ impl Daemon {
             }
         }
         self.sweep_run_dirs();
+        super::rootfs::sweep_mounts(&self.config.root);
         for container in &loaded {
             self.readopt(container).await;
         }

@@ -1,0 +1,135 @@
+//! Reaching a container's files from the daemon, for `cp` and `export`.
+//!
+//! A running container is seen through `/proc/<pid>/root` (its own view,
+//! volumes included). A stopped one gets its overlay mounted under its
+//! directory for the length of the operation; the daemon sweeps such mounts
+//! at start should it have died holding one. Paths are always resolved with
+//! symlinks kept inside the container's root, so an image cannot point a
+//! copy at the host.
+
+use std::path::{Path, PathBuf};
+
+use hoist_runtime::container::mounts::secure_join;
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use tonic::Status;
+
+use super::oci::lower_dirs;
+use super::record::ContainerRecord;
+use crate::config::DaemonConfig;
+use crate::error::internal;
+
+/// Prefix of the directories where a container's layers are mounted while
+/// the daemon works on them (`merged-<random>`, one per operation).
+pub const MERGED_PREFIX: &str = "merged-";
+
+/// A root directory through which the container's files are reached.
+#[derive(Debug)]
+pub enum RootView {
+    /// `/proc/<pid>/root` of a running container.
+    Live(PathBuf),
+    /// The overlay of a stopped container, mounted until dropped.
+    Mounted(MountGuard),
+}
+
+impl RootView {
+    /// The root directory on the host side.
+    pub fn root(&self) -> &Path {
+        match self {
+            Self::Live(path) => path,
+            Self::Mounted(guard) => &guard.path,
+        }
+    }
+
+    /// `path` inside the container, symlinks resolved within its root.
+    pub fn resolve(&self, path: &str) -> Result<PathBuf, Status> {
+        secure_join(self.root(), Path::new(path))
+            .map_err(|e| internal(format!("cannot resolve {path} in the container: {e}")))
+    }
+}
+
+/// An overlay mount that goes away when dropped.
+#[derive(Debug)]
+pub struct MountGuard {
+    path: PathBuf,
+}
+
+impl Drop for MountGuard {
+    fn drop(&mut self) {
+        let _ = umount2(&self.path, MntFlags::MNT_DETACH);
+        let _ = std::fs::remove_dir(&self.path);
+    }
+}
+
+/// Mounts the container's layers at `<dir>/merged-<random>`: read-write
+/// (upper and work; only while the container is stopped, with its record
+/// locked) or read-only (the upper as the topmost lower; safe while it
+/// runs).
+pub fn mount_layers(
+    config: &DaemonConfig,
+    layers_root: &Path,
+    record: &ContainerRecord,
+    writable: bool,
+) -> Result<MountGuard, Status> {
+    let dir = config.container_dir(&record.id);
+    let target = dir.join(format!(
+        "{MERGED_PREFIX}{}",
+        hoist_runtime::fsutil::random_hex(4)
+    ));
+    std::fs::create_dir_all(&target)
+        .map_err(|e| internal(format!("cannot create {}: {e}", target.display())))?;
+    let lowers: Vec<String> = lower_dirs(record)
+        .iter()
+        .map(|l| layers_root.join(l).display().to_string())
+        .collect();
+    let upper = dir.join("upper");
+    let options = if writable {
+        format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lowers.join(":"),
+            upper.display(),
+            dir.join("work").display()
+        )
+    } else {
+        let mut stack = vec![upper.display().to_string()];
+        stack.extend(lowers);
+        format!("lowerdir={}", stack.join(":"))
+    };
+    let flags = if writable {
+        MsFlags::empty()
+    } else {
+        MsFlags::MS_RDONLY
+    };
+    mount(
+        Some("overlay"),
+        &target,
+        Some("overlay"),
+        flags,
+        Some(options.as_str()),
+    )
+    .map_err(|e| {
+        internal(format!(
+            "cannot mount the filesystem of container {}: {e}",
+            record.id
+        ))
+    })?;
+    Ok(MountGuard { path: target })
+}
+
+/// Unmounts `merged` directories a crashed daemon left under `root`.
+pub fn sweep_mounts(root: &Path) {
+    let prefix = root.join("containers");
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for point in mountinfo
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4))
+    {
+        let point = Path::new(point);
+        let merged = point
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(MERGED_PREFIX));
+        if point.starts_with(&prefix) && merged {
+            let _ = umount2(point, MntFlags::MNT_DETACH);
+            let _ = std::fs::remove_dir(point);
+        }
+    }
+}
