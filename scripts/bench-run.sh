@@ -37,7 +37,7 @@ scripts/busybox-rootfs.sh "$work/busybox.tar"
 mkdir "$work/rootfs"
 tar -C "$work/rootfs" -xf "$work/busybox.tar"
 
-"$hoist" daemon --root "$work/root" --exec-root "$work/run" -H "unix://$sock" \
+"$hoist" daemon --root "$work/root" --exec-root "$work/run" --host "unix://$sock" \
   --cgroup-parent "$parent" --log-level warn 2>"$work/daemon.log" &
 daemon_pid=$!
 i=0

@@ -24,10 +24,10 @@ use exit::{CliError, EXIT_HOIST_FAILED};
 #[command(name = "hoist", version, about, long_about = None, disable_help_subcommand = true)]
 struct Cli {
     /// Daemon socket to connect to (unix:///path); for `hoist daemon`, where to listen
-    #[arg(short = 'H', long, env = "HOIST_HOST", global = true)]
+    #[arg(short = 'H', long, env = "HOIST_HOST")]
     host: Option<String>,
     /// Enable debug output
-    #[arg(short = 'D', long, global = true)]
+    #[arg(short = 'D', long)]
     debug: bool,
     #[command(subcommand)]
     command: Command,
@@ -178,6 +178,9 @@ enum ImageCommand {
 
 #[derive(Debug, clap::Args)]
 struct DaemonArgs {
+    /// Socket to listen on (unix:///path)
+    #[arg(short = 'H', long)]
+    host: Option<String>,
     /// Root directory of persistent state
     #[arg(long, default_value = "/var/lib/hoist")]
     root: PathBuf,
@@ -216,7 +219,10 @@ fn main() {
         }
     };
     let code = match cli.command {
-        Command::Daemon(args) => run_daemon(cli.host, args),
+        Command::Daemon(args) => {
+            let host = args.host.clone().or(cli.host);
+            run_daemon(host, args)
+        }
         command => run_client(cli.host, cli.debug, command),
     };
     std::process::exit(code);

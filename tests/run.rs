@@ -318,3 +318,76 @@ fn containers_survive_a_daemon_kill_and_are_readopted() {
     d.ok(&["rm", "ticker", "brief"]);
     d.assert_no_container_leftovers();
 }
+
+#[test]
+fn init_forwards_signals_and_reaps() {
+    let d = Daemon::with_busybox();
+    // Without --init a shell as PID 1 ignores SIGTERM: stop has to kill it.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "bare",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 300",
+    ]);
+    // With --init the shell is PID 2 and the forwarded SIGTERM ends it.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "inited",
+        "--init",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 300",
+    ]);
+    // PID 1 is the init, named as such (no host path shows), and the
+    // program is its child.
+    assert_eq!(
+        d.ok(&["exec", "inited", "cat", "/proc/1/comm"]),
+        "hoist-init\n"
+    );
+    assert_eq!(
+        d.ok(&["exec", "inited", "cat", "/proc/1/cmdline"]),
+        "hoist-init\0"
+    );
+    let parents = d.ok(&[
+        "exec",
+        "inited",
+        "sh",
+        "-c",
+        "grep PPid /proc/[0-9]*/status | grep -v 'PPid:\t0' | cut -f2 | sort -u | head -1",
+    ]);
+    assert_eq!(parents.trim(), "1");
+    let started = std::time::Instant::now();
+    d.ok(&["stop", "-t", "5", "inited"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "SIGTERM reached the shell"
+    );
+    assert_eq!(d.inspect("inited")["State"]["ExitCode"], 143);
+    d.ok(&["stop", "-t", "1", "bare"]);
+    assert_eq!(d.inspect("bare")["State"]["ExitCode"], 137);
+    // The exit code of the program comes through the init.
+    assert_eq!(
+        d.hoist(&["run", "--rm", "--init", "busybox", "sh", "-c", "exit 9"])
+            .code,
+        9
+    );
+    // Orphans are reaped: no zombies under the init.
+    let zombies = d.ok(&[
+        "run",
+        "--rm",
+        "--init",
+        "busybox",
+        "sh",
+        "-c",
+        "sh -c 'sleep 0.1 &' ; sleep 0.5; ps -o stat | grep -c Z || true",
+    ]);
+    assert_eq!(zombies.trim(), "0");
+    d.ok(&["rm", "inited", "bare"]);
+}

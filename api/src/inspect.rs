@@ -319,6 +319,7 @@ pub struct ImageInspect {
     /// Where the layers live.
     pub graph_driver: GraphDriver,
     /// The layer diff IDs.
+    #[serde(rename = "RootFS")]
     pub root_fs: RootFs,
     /// Extra: the manifest digest hoist stores it under.
     pub descriptor: serde_json::Value,

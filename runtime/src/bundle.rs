@@ -50,6 +50,9 @@ pub struct Bundle {
     pub stdin_once: bool,
     /// Where output goes; `None` discards it (`--log-driver none`).
     pub log: Option<LogOptions>,
+    /// Keep a minimal init as PID 1 that forwards signals and reaps
+    /// (`--init`).
+    pub init: bool,
     /// Mount destinations whose (volume) source, when empty, is first
     /// filled with what the image has at that path, as Docker does.
     pub copy_up: Vec<PathBuf>,

@@ -139,15 +139,20 @@ impl Images for ImagesApi {
         let users = self.users().await;
         let daemon = self.daemon.clone();
         let images = blocking(move || daemon.images.list().map_err(from_image)).await?;
+        let matches = |r: &Reference| match &filter {
+            None => true,
+            Some(want) => {
+                r.repository() == want.repository() && (!explicit_tag || r.tag == want.tag)
+            }
+        };
         let images = images
-            .iter()
-            .filter(|image| match &filter {
-                None => true,
-                Some(want) => image.references.iter().any(|r| {
-                    r.repository() == want.repository() && (!explicit_tag || r.tag == want.tag)
-                }),
+            .into_iter()
+            .filter(|image| filter.is_none() || image.references.iter().any(matches))
+            .map(|mut image| {
+                // Only the names that matched are listed.
+                image.references.retain(matches);
+                summary(&image, i32::from(users.contains_key(&image.id)))
             })
-            .map(|image| summary(image, i32::from(users.contains_key(&image.id))))
             .collect();
         Ok(Response::new(ListImagesResponse { images }))
     }

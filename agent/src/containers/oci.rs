@@ -472,6 +472,7 @@ pub fn bundle(
         seccomp: seccomp_mode(spec.privileged, &spec.security_opt)?,
         open_stdin: spec.open_stdin,
         stdin_once: spec.stdin_once,
+        init: spec.init,
         log,
         copy_up: record
             .mounts

@@ -141,16 +141,21 @@ pub fn wire_stdio_and_report_ready(
 }
 
 /// From root in the container to the user's program: rlimits, working
-/// directory, user, capabilities, no_new_privs, seccomp, exec. Only
-/// returns on failure.
-pub fn become_process(process: &Process, seccomp: SeccompMode) -> StartError {
-    match try_become_process(process, seccomp) {
+/// directory, user, capabilities, no_new_privs, seccomp, exec. With `init`
+/// (the sync socket of the container's init), a minimal init stays PID 1
+/// and the program runs as its child. Only returns on failure.
+pub fn become_process(process: &Process, seccomp: SeccompMode, init: Option<RawFd>) -> StartError {
+    match try_become_process(process, seccomp, init) {
         Ok(never) => match never {},
         Err(e) => e,
     }
 }
 
-fn try_become_process(process: &Process, seccomp: SeccompMode) -> Result<Infallible, StartError> {
+fn try_become_process(
+    process: &Process,
+    seccomp: SeccompMode,
+    init: Option<RawFd>,
+) -> Result<Infallible, StartError> {
     if let Some(limits) = process.rlimits() {
         set_rlimits(limits)?;
     }
@@ -205,6 +210,9 @@ fn try_become_process(process: &Process, seccomp: SeccompMode) -> Result<Infalli
         set_no_new_privileges()
             .map_err(|e| StartError::runtime(format!("set no_new_privs: {e}")))?;
         install_filters(&filters).map_err(|e| StartError::runtime(e.to_string()))?;
+    }
+    if let Some(sync) = init {
+        super::reaper::fork_reaper(sync)?;
     }
     let args = process.args().clone().unwrap_or_default();
     let env = process.env().clone().unwrap_or_default();

@@ -63,7 +63,7 @@ pub fn spawn_exec(
                 if let Err(e) = wire_stdio_and_report_ready(socket, &exec.process, stdio) {
                     fail_child(socket, e);
                 }
-                fail_child(socket, become_process(&exec.process, exec.seccomp));
+                fail_child(socket, become_process(&exec.process, exec.seccomp, None));
             }
             let _ = send_message(socket, &ChildMessage::Pid(pid), None);
             exit_child(0)

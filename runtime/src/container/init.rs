@@ -126,7 +126,7 @@ fn init_main(
         return e;
     }
     match bundle.process() {
-        Some(process) => become_process(process, bundle.seccomp),
+        Some(process) => become_process(process, bundle.seccomp, bundle.init.then_some(socket)),
         None => StartError::runtime("the bundle has no process"),
     }
 }

@@ -7,6 +7,7 @@ pub mod exec;
 pub mod init;
 pub mod mounts;
 pub mod process;
+pub mod reaper;
 pub mod security;
 pub mod tty;
 pub mod user;
