@@ -70,7 +70,7 @@ done
 sleep 1
 total=0
 count=0
-for pid in $(pgrep -f "hoist shim $work/run"); do
+for pid in $(pgrep -f "hoist-shim $work/run"); do
   total=$((total + $(rss_kb "$pid"))); count=$((count + 1))
 done
 echo "shim RSS: $((total / count)) kB average over $count shims (target < 2 MB)"

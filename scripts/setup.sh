@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 install_packages
 
 cargo build --release --locked
-install -m 0755 target/release/hoist /usr/local/bin/hoist
+install -m 0755 target/release/hoist target/release/hoist-shim /usr/local/bin/
 
 tarball=$(mktemp --suffix=.tar)
 trap 'rm -f "$tarball"' EXIT

@@ -1,5 +1,6 @@
-//! `hoist`: the CLI, the daemon (`hoist daemon`) and the per-container
-//! shim (`hoist shim`, started by the daemon) in one binary.
+//! `hoist`: the CLI and the daemon (`hoist daemon`) in one binary. The
+//! per-container shim is its own small binary, `hoist-shim`, installed
+//! beside it.
 
 mod commands;
 mod connect;
@@ -196,17 +197,6 @@ struct DaemonArgs {
 }
 
 fn main() {
-    // The shim is started for every container: skip the CLI machinery.
-    let mut args = std::env::args_os();
-    if args.nth(1).is_some_and(|a| a == "shim") {
-        let Some(dir) = args.next() else {
-            eprintln!("usage: hoist shim <runtime-dir> (started by the daemon)");
-            std::process::exit(2);
-        };
-        std::process::exit(hoist_runtime::shim::server::main(std::path::Path::new(
-            &dir,
-        )));
-    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -247,19 +237,26 @@ fn run_daemon(host: Option<String>, args: DaemonArgs) -> i32 {
             return EXIT_HOIST_FAILED;
         }
     };
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
+    let shim = match std::env::current_exe() {
+        Ok(exe) => exe.with_file_name("hoist-shim"),
         Err(e) => {
             eprintln!("hoist daemon: cannot find its own executable: {e}");
             return 1;
         }
     };
+    if !shim.is_file() {
+        eprintln!(
+            "hoist daemon: {} is missing: install hoist-shim beside hoist (scripts/setup.sh does)",
+            shim.display()
+        );
+        return 1;
+    }
     let config = hoist_agent::DaemonConfig {
         root: args.root,
         exec_root: args.exec_root,
         socket,
         cgroup_parent: args.cgroup_parent,
-        exe,
+        shim,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

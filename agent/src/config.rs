@@ -15,8 +15,8 @@ pub struct DaemonConfig {
     pub socket: PathBuf,
     /// cgroup under which every container's cgroup is made (`--cgroup-parent`).
     pub cgroup_parent: String,
-    /// The hoist executable shims are started from.
-    pub exe: PathBuf,
+    /// The `hoist-shim` executable started for each container.
+    pub shim: PathBuf,
 }
 
 impl DaemonConfig {

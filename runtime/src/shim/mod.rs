@@ -22,7 +22,7 @@ pub fn socket_path(dir: &Path) -> io::Result<(OwnedFd, PathBuf)> {
     Ok((fd, path))
 }
 
-/// Starts `<exe> shim <dir>` for the bundle in `dir`. The socket is bound
+/// Starts the shim executable (`hoist-shim <dir>`) for the bundle in `dir`. The socket is bound
 /// here, before the shim runs, and handed to it as fd 3: a client may
 /// connect at once, with no readiness race.
 pub fn spawn(exe: &Path, dir: &Path) -> io::Result<tokio::process::Child> {
@@ -35,7 +35,6 @@ pub fn spawn(exe: &Path, dir: &Path) -> io::Result<tokio::process::Child> {
         .open(dir.join(SHIM_LOG_FILE))?;
     let mut command = tokio::process::Command::new(exe);
     command
-        .arg("shim")
         .arg(dir)
         .env_clear()
         .stdin(Stdio::null())

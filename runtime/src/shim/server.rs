@@ -1,4 +1,4 @@
-//! The shim process (`hoist shim <dir>`): one per container. It creates the
+//! The shim process (`hoist-shim <dir>`): one per container. It creates the
 //! cgroup, clones the container's init, holds its stdio (pipes or a pty),
 //! writes its log, starts exec'd processes, reaps every exit and records
 //! the init's in `exit.json`. It is single-threaded so that it can fork
@@ -45,12 +45,12 @@ const START_DEADLINE: Duration = Duration::from_secs(60);
 /// that escaped the PID namespace may still hold the pipe).
 const DRAIN_DEADLINE: Duration = Duration::from_secs(2);
 
-/// Entry point of `hoist shim <dir>`; returns the process exit code.
+/// Entry point of `hoist-shim <dir>`; returns the process exit code.
 pub fn main(dir: &Path) -> i32 {
     match run(dir) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("hoist shim {}: {e}", dir.display());
+            eprintln!("hoist-shim {}: {e}", dir.display());
             1
         }
     }
@@ -261,7 +261,7 @@ async fn serve(
                     spawn_local(async move {
                         if let Err(e) = handle_connection(&shim, stream).await {
                             if e.kind() != io::ErrorKind::BrokenPipe && e.kind() != io::ErrorKind::ConnectionReset {
-                                eprintln!("hoist shim {}: connection: {e}", shim.bundle.id);
+                                eprintln!("hoist-shim {}: connection: {e}", shim.bundle.id);
                             }
                         }
                         shim.connections.set(shim.connections.get() - 1);
@@ -453,7 +453,7 @@ impl Shim {
     fn output(&self, stream: Stream, data: &[u8]) {
         if let Some(log) = self.log.borrow_mut().as_mut() {
             if let Err(e) = log.write(stream, data, &now()) {
-                eprintln!("hoist shim {}: write log: {e}", self.bundle.id);
+                eprintln!("hoist-shim {}: write log: {e}", self.bundle.id);
             }
         }
         let kind = match stream {
@@ -581,13 +581,13 @@ async fn lifecycle(shim: Rc<Shim>) -> io::Result<()> {
         let _ = log.flush_partial(&now());
     }
     if let Err(e) = crate::fsutil::replace_json_atomic(&shim.dir.join(EXIT_FILE), &info) {
-        eprintln!("hoist shim {}: write {EXIT_FILE}: {e}", shim.bundle.id);
+        eprintln!("hoist-shim {}: write {EXIT_FILE}: {e}", shim.bundle.id);
     }
     // Clients hear of the exit first; the cgroup (whose processes are all
     // gone) is removed while they act on it.
     shim.exit.send_replace(Some(info));
     if let Err(e) = shim.bundle.cgroup.destroy() {
-        eprintln!("hoist shim {}: remove cgroup: {e}", shim.bundle.id);
+        eprintln!("hoist-shim {}: remove cgroup: {e}", shim.bundle.id);
     }
     // Let connected clients read the exit before the socket goes away.
     for _ in 0..100 {
