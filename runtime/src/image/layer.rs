@@ -161,7 +161,7 @@ pub fn unpack_layer<R: Read>(reader: R, dst: &Path) -> Result<u64, LayerError> {
 }
 
 /// `path` with leading `/` and `.` removed; None when it contains `..`.
-fn clean_relative(path: &Path) -> Option<PathBuf> {
+pub(crate) fn clean_relative(path: &Path) -> Option<PathBuf> {
     let mut out = PathBuf::new();
     for part in path.components() {
         match part {
@@ -213,28 +213,71 @@ pub fn xattr_set(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
     }
 }
 
-/// Reads an extended attribute; `None` when the path does not have it.
+/// Reads an extended attribute (not following symlinks); `None` when the
+/// path does not have it.
 pub fn xattr_get(path: &Path, name: &str) -> io::Result<Option<Vec<u8>>> {
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
     let c_name = std::ffi::CString::new(name)?;
-    let mut buf = vec![0u8; 256];
-    // SAFETY: valid C strings and a writable buffer of the stated length.
-    let rc = unsafe {
-        libc::lgetxattr(
-            c_path.as_ptr(),
-            c_name.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    if rc >= 0 {
-        buf.truncate(rc as usize);
-        return Ok(Some(buf));
+    let result = sized_read(|buf| {
+        // SAFETY: valid C strings and a writable buffer of the stated length
+        // (an empty buffer only asks for the size).
+        unsafe {
+            libc::lgetxattr(
+                c_path.as_ptr(),
+                c_name.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        }
+    });
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENODATA) | Some(libc::ENOTSUP)) => Ok(None),
+        Err(e) => Err(e),
     }
-    let err = io::Error::last_os_error();
-    match err.raw_os_error() {
-        Some(libc::ENODATA) | Some(libc::ENOTSUP) => Ok(None),
-        _ => Err(err),
+}
+
+/// The names of a path's extended attributes (not following symlinks);
+/// empty when the filesystem has none.
+pub fn xattr_list(path: &Path) -> io::Result<Vec<String>> {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    let result = sized_read(|buf| {
+        // SAFETY: a valid C string and a writable buffer of the stated length
+        // (an empty buffer only asks for the size).
+        unsafe { libc::llistxattr(c_path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) }
+    });
+    let names = match result {
+        Ok(names) => names,
+        Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    Ok(names
+        .split(|b| *b == 0)
+        .filter(|name| !name.is_empty())
+        .map(|name| String::from_utf8_lossy(name).into_owned())
+        .collect())
+}
+
+/// Calls a size-returning syscall first for the size, then with a buffer
+/// that large, retrying if the value grew in between.
+fn sized_read(mut call: impl FnMut(&mut [u8]) -> libc::ssize_t) -> io::Result<Vec<u8>> {
+    loop {
+        let size = call(&mut []);
+        let size = usize::try_from(size).map_err(|_| io::Error::last_os_error())?;
+        let mut buf = vec![0u8; size];
+        let got = call(&mut buf);
+        match usize::try_from(got) {
+            Ok(got) => {
+                buf.truncate(got);
+                return Ok(buf);
+            }
+            Err(_) => {
+                let err = io::Error::last_os_error();
+                if err.raw_os_error() != Some(libc::ERANGE) {
+                    return Err(err);
+                }
+            }
+        }
     }
 }
 

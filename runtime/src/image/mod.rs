@@ -1,10 +1,15 @@
-//! Images: references, the content-addressed store, layers and configs.
+//! Images: references, the content-addressed store, layers and configs,
+//! archives (`save`/`load`), container diffs and commits.
 
+pub mod archive;
 pub mod changes;
+mod commit;
 pub mod config;
+pub mod diff;
 pub mod layer;
 pub mod reference;
 pub mod store;
+mod tario;
 
 pub use config::ImageConfig;
 pub use reference::Reference;

@@ -29,6 +29,7 @@ use oci_spec::image::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::archive::ArchiveError;
 use super::changes::{ChangeError, apply_changes};
 use super::config::{History, ImageConfig, RootFs, host_architecture};
 use super::layer::{LayerError, chain_ids, decompressed, unpack_layer};
@@ -68,6 +69,9 @@ pub enum ImageError {
         "conflict: unable to delete {0} (must be forced): image is referenced in multiple repositories"
     )]
     MultipleReferences(String),
+    /// An image archive (`docker load` input) was refused.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
     /// A stored document is not what it should be.
     #[error("image store is damaged: {0}")]
     Corrupt(String),
@@ -129,6 +133,17 @@ struct ImageRecord {
 struct LayerMeta {
     diff_id: String,
     size: u64,
+}
+
+/// An image to add to the index with [`ImageStore::record_images`].
+#[derive(Debug, Clone)]
+pub struct NewImage {
+    /// Image ID (`sha256:` + config digest); the config blob must be stored.
+    pub id: String,
+    /// Digest of its manifest, which must be stored.
+    pub manifest: String,
+    /// References to point at it (moved from any image they named).
+    pub references: Vec<Reference>,
 }
 
 /// The image store of one daemon.
@@ -220,6 +235,19 @@ impl ImageStore {
             let _ = fs::remove_file(&tmp);
         }
         result
+    }
+
+    /// Moves `file`, a file under `tmp/` whose content the caller has
+    /// checked hashes to `digest`, into the store as that blob. Returns
+    /// false (and removes `file`) when the blob was already there.
+    pub(crate) fn insert_blob(&self, file: &Path, digest: &str) -> Result<bool, ImageError> {
+        let path = self.blob_path(digest);
+        if path.exists() {
+            fs::remove_file(file)?;
+            return Ok(false);
+        }
+        fs::rename(file, path)?;
+        Ok(true)
     }
 
     /// Reads a whole blob (manifests, configs).
@@ -378,19 +406,36 @@ impl ImageStore {
         manifest: &str,
         reference: Option<&Reference>,
     ) -> Result<(), ImageError> {
+        self.record_images(&[NewImage {
+            id: id.to_string(),
+            manifest: manifest.to_string(),
+            references: reference.into_iter().cloned().collect(),
+        }])
+    }
+
+    /// Adds several images and their references to the index in one
+    /// atomic update: either all are recorded or none.
+    pub fn record_images(&self, images: &[NewImage]) -> Result<(), ImageError> {
         let mut index = self.lock();
-        index.images.insert(
-            id.to_string(),
-            ImageRecord {
-                manifest: manifest.to_string(),
-            },
-        );
-        if let Some(reference) = reference {
-            index
-                .references
-                .insert(reference.to_string(), id.to_string());
+        let before = (index.images.clone(), index.references.clone());
+        for image in images {
+            index.images.insert(
+                image.id.clone(),
+                ImageRecord {
+                    manifest: image.manifest.clone(),
+                },
+            );
+            for reference in &image.references {
+                index
+                    .references
+                    .insert(reference.to_string(), image.id.clone());
+            }
         }
-        self.save(&index)
+        let saved = self.save(&index);
+        if saved.is_err() {
+            (index.images, index.references) = before;
+        }
+        saved
     }
 
     /// Finds an image by reference, full ID or unique ID prefix.
@@ -542,8 +587,96 @@ impl ImageStore {
         Ok((untagged, vec![id]))
     }
 
-    /// Removes layers and blobs that no image refers to any more.
-    fn collect_garbage(&self, index: &Index) -> Result<(), ImageError> {
+    /// `docker image prune`: deletes the images no container uses
+    /// (`in_use` tells by image ID) that have no reference at all, or with
+    /// `all` every such image whatever its references. Returns the deleted
+    /// IDs and the bytes freed (blobs plus unpacked layers no image shares).
+    pub fn prune(
+        &self,
+        all: bool,
+        in_use: impl Fn(&str) -> bool,
+    ) -> Result<(Vec<String>, u64), ImageError> {
+        let mut index = self.lock();
+        let referenced: BTreeSet<String> = index.references.values().cloned().collect();
+        let doomed: Vec<String> = index
+            .images
+            .keys()
+            .filter(|id| (all || !referenced.contains(*id)) && !in_use(id))
+            .cloned()
+            .collect();
+        if doomed.is_empty() {
+            return Ok((doomed, 0));
+        }
+        index.references.retain(|_, id| !doomed.contains(id));
+        for id in &doomed {
+            index.images.remove(id);
+        }
+        self.save(&index)?;
+        let freed = self.collect_garbage(&index)?;
+        Ok((doomed, freed))
+    }
+
+    /// Removes the given blobs and layers (by chain ID) unless a recorded
+    /// image uses them: undoes the work of an import that failed before it
+    /// recorded its images.
+    pub(crate) fn discard_unused(
+        &self,
+        blobs: &[String],
+        chain_ids: &[String],
+    ) -> Result<(), ImageError> {
+        let index = self.lock();
+        let (live_blobs, live_layers) = self.live(&index)?;
+        for digest in blobs.iter().filter(|d| !live_blobs.contains(*d)) {
+            remove_all(&self.blob_path(digest))?;
+        }
+        for chain_id in chain_ids {
+            let hex = Self::layer_dir_name(chain_id);
+            if !live_layers.contains(hex) {
+                self.remove_layer(hex)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes layers and blobs that no image refers to any more; returns
+    /// the bytes freed.
+    fn collect_garbage(&self, index: &Index) -> Result<u64, ImageError> {
+        let (live_blobs, live_layers) = self.live(index)?;
+        let mut freed = 0;
+        for entry in fs::read_dir(self.root.join("blobs/sha256"))?.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if !live_blobs.contains(&format!("sha256:{name}")) {
+                freed += entry.metadata().map_or(0, |m| m.len());
+                remove_all(&entry.path())?;
+            }
+        }
+        let mut dead_layers = BTreeSet::new();
+        for entry in fs::read_dir(self.layers_root())?.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let hex = name.strip_suffix(".json").unwrap_or(&name);
+            if !live_layers.contains(hex) {
+                dead_layers.insert(hex.to_string());
+            }
+        }
+        for hex in dead_layers {
+            freed += self.layer_size(&hex);
+            self.remove_layer(&hex)?;
+        }
+        Ok(freed)
+    }
+
+    /// Removes an unpacked layer by directory name.
+    fn remove_layer(&self, hex: &str) -> Result<(), ImageError> {
+        // The .json goes first so a half-removed layer is never taken for a
+        // whole one.
+        remove_all(&self.layers_root().join(format!("{hex}.json")))?;
+        remove_all(&self.layers_root().join(hex))?;
+        Ok(())
+    }
+
+    /// The blobs (by digest) and unpacked layers (by directory name) the
+    /// recorded images use.
+    fn live(&self, index: &Index) -> Result<(BTreeSet<String>, BTreeSet<String>), ImageError> {
         let mut live_blobs = BTreeSet::new();
         let mut live_layers = BTreeSet::new();
         for (id, record) in &index.images {
@@ -562,23 +695,7 @@ impl ImageStore {
                 );
             }
         }
-        for entry in fs::read_dir(self.root.join("blobs/sha256"))?.flatten() {
-            let name = entry.file_name().to_string_lossy().to_string();
-            if !live_blobs.contains(&format!("sha256:{name}")) {
-                remove_all(&entry.path())?;
-            }
-        }
-        for entry in fs::read_dir(self.layers_root())?.flatten() {
-            let name = entry.file_name().to_string_lossy().to_string();
-            let hex = name.strip_suffix(".json").unwrap_or(&name);
-            if !live_layers.contains(hex) {
-                // The .json goes first so a half-removed layer is never
-                // taken for a whole one.
-                remove_all(&self.layers_root().join(format!("{hex}.json")))?;
-                remove_all(&self.layers_root().join(hex))?;
-            }
-        }
-        Ok(())
+        Ok((live_blobs, live_layers))
     }
 
     /// The stored manifest of an image.
@@ -625,10 +742,11 @@ pub fn now_rfc3339() -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn rootfs_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+    /// An uncompressed tar of regular files (mode 755, root, mtime 0).
+    pub(crate) fn rootfs_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
         let mut builder = tar::Builder::new(Vec::new());
         for (path, data) in files {
             let mut header = tar::Header::new_gnu();
@@ -642,7 +760,8 @@ mod tests {
         builder.into_inner().unwrap()
     }
 
-    fn store_with_image(
+    /// A store in a fresh tempdir with one imported image tagged `reference`.
+    pub(crate) fn store_with_image(
         files: &[(&str, &[u8])],
         reference: &str,
     ) -> (tempfile::TempDir, ImageStore, String) {
@@ -717,6 +836,63 @@ mod tests {
             store.resolve("Bad:Ref"),
             Err(ImageError::Reference(_))
         ));
+    }
+
+    #[test]
+    fn discard_unused_spares_what_recorded_images_use() {
+        let (_dir, store, id) = store_with_image(&[("a", b"1")], "box:1");
+        let image = store.resolve(&id).unwrap();
+        let stray = store.put_blob(&b"stray"[..]).unwrap();
+        let blobs = vec![
+            id.clone(),
+            image.manifest_digest.clone(),
+            stray.digest.clone(),
+        ];
+        store.discard_unused(&blobs, &image.chain_ids).unwrap();
+        assert!(!store.blob_path(&stray.digest).exists());
+        assert!(store.blob_path(&id).exists());
+        assert!(store.has_layer(&image.chain_ids[0]));
+        assert_eq!(store.resolve("box:1").unwrap().id, id);
+    }
+
+    #[test]
+    fn record_images_records_several_at_once_and_moves_tags() {
+        let (_dir, store, first) = store_with_image(&[("a", b"1")], "box:1");
+        let (_dir2, other, second) = store_with_image(&[("b", b"2")], "box:2");
+        let manifest = other.resolve(&second).unwrap().manifest_digest;
+        for digest in [&second, &manifest] {
+            store
+                .put_blob(&other.read_blob(digest).unwrap()[..])
+                .unwrap();
+        }
+        let image = other.resolve(&second).unwrap();
+        let layer = other
+            .layers_root()
+            .join(ImageStore::layer_dir_name(&image.chain_ids[0]));
+        store
+            .ensure_layer(
+                &image.chain_ids[0],
+                &image.config.rootfs.diff_ids[0],
+                || {
+                    let mut tar = tar::Builder::new(Vec::new());
+                    tar.append_dir_all(".", &layer)?;
+                    Ok(Box::new(io::Cursor::new(tar.into_inner()?)))
+                },
+            )
+            .unwrap();
+        store
+            .record_images(&[NewImage {
+                id: second.clone(),
+                manifest,
+                references: vec![
+                    Reference::parse("box:1").unwrap(),
+                    Reference::parse("box:3").unwrap(),
+                ],
+            }])
+            .unwrap();
+        assert_eq!(store.resolve("box:1").unwrap().id, second);
+        assert_eq!(store.resolve("box:3").unwrap().id, second);
+        assert!(store.resolve(&first).unwrap().references.is_empty());
     }
 
     #[test]
