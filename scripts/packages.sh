@@ -4,7 +4,8 @@
 #   iproute2        `ip`, used by tests to inspect links and namespaces
 #   nftables        `nft`, hoist's firewall backend (networking)
 #   hyperfine       the benchmark harness (scripts/bench-run.sh)
-HOIST_PACKAGES="busybox-static iproute2 nftables hyperfine"
+#   skopeo          a real OCI client, to make archives the tests load
+HOIST_PACKAGES="busybox-static iproute2 nftables hyperfine skopeo"
 
 install_packages() {
   missing=""

@@ -11,11 +11,14 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use commands::container::{
-    self, AttachArgs, CreateArgs, ExecArgs, KillArgs, LogsArgs, PortArgs, PruneArgs, PsArgs,
-    RenameArgs, RmArgs, RunArgs, StartArgs, StatsArgs, StopArgs, TargetsArgs, TopArgs,
+    self, AttachArgs, CommitArgs, CreateArgs, DiffArgs, ExecArgs, KillArgs, LogsArgs, PortArgs,
+    PruneArgs, PsArgs, RenameArgs, RmArgs, RunArgs, StartArgs, StatsArgs, StopArgs, TargetsArgs,
+    TopArgs,
 };
 use commands::files::{CpArgs, ExportArgs};
-use commands::image::{self, HistoryArgs, ImagesArgs, ImportArgs, RmiArgs, TagArgs};
+use commands::image::{
+    self, HistoryArgs, ImagesArgs, ImportArgs, LoadArgs, RmiArgs, SaveArgs, TagArgs,
+};
 use commands::inspect::{self, InspectArgs, Kind};
 use commands::volume::VolumeCommand;
 use exit::{CliError, EXIT_HOIST_FAILED};
@@ -80,6 +83,14 @@ enum Command {
     Cp(CpArgs),
     /// Export a container's filesystem as a tar archive
     Export(ExportArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(DiffArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
     /// List images
@@ -155,6 +166,10 @@ enum ContainerCommand {
     Cp(CpArgs),
     /// Export a container's filesystem as a tar archive
     Export(ExportArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(DiffArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
     /// Remove all stopped containers
     Prune(PruneArgs),
 }
@@ -175,6 +190,12 @@ enum ImageCommand {
     History(HistoryArgs),
     /// Display detailed information on one or more images
     Inspect(InspectArgs),
+    /// Save one or more images to a tar archive
+    Save(SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// Remove unused images
+    Prune(commands::image::PruneArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -370,6 +391,15 @@ async fn dispatch(host: Option<String>, command: Command) -> Result<i32, CliErro
         Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => {
             container::top(channel, a).await
         }
+        Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => {
+            container::diff(channel, a).await
+        }
+        Command::Commit(a) | Command::Container(ContainerCommand::Commit(a)) => {
+            container::commit(channel, a).await
+        }
+        Command::Save(a) | Command::Image(ImageCommand::Save(a)) => image::save(channel, a).await,
+        Command::Load(a) | Command::Image(ImageCommand::Load(a)) => image::load(channel, a).await,
+        Command::Image(ImageCommand::Prune(a)) => image::prune(channel, a).await,
         Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => {
             commands::files::cp(channel, a).await
         }

@@ -32,7 +32,7 @@ pub fn from_image(e: hoist_runtime::image::ImageError) -> Status {
     use hoist_runtime::image::ImageError as E;
     match e {
         E::NotFound(_) => not_found(e.to_string()),
-        E::Ambiguous(_) | E::Reference(_) | E::Change(_) => invalid(e.to_string()),
+        E::Ambiguous(_) | E::Reference(_) | E::Change(_) | E::Archive(_) => invalid(e.to_string()),
         E::InUse { .. } | E::MultipleReferences(_) => conflict(e.to_string()),
         E::Layer(_) | E::Corrupt(_) | E::Io(_) => internal(e.to_string()),
     }

@@ -6,10 +6,11 @@ use std::io::Write;
 use clap::Args;
 use hoist_api::proto::containers_client::ContainersClient;
 use hoist_api::proto::{
-    AttachFlags, AttachOpen, AttachRequest, ContainerRef, ContainerStats, CreateContainerRequest,
-    ExecOpen, ExecRequest, KillRequest, ListContainersRequest, LogsRequest, PruneContainersRequest,
-    RemoveContainerRequest, RenameRequest, RunOpen, RunRequest, StatsRequest, StdStream,
-    StopRequest, TopRequest, WaitRequest, attach_request, exec_request, run_request,
+    AttachFlags, AttachOpen, AttachRequest, CommitRequest, ContainerRef, ContainerStats,
+    CreateContainerRequest, ExecOpen, ExecRequest, KillRequest, ListContainersRequest, LogsRequest,
+    PruneContainersRequest, RemoveContainerRequest, RenameRequest, RunOpen, RunRequest,
+    StatsRequest, StdStream, StopRequest, TopRequest, WaitRequest, attach_request, exec_request,
+    run_request,
 };
 use hoist_api::spec::ExecSpec;
 use serde_json::json;
@@ -1132,4 +1133,71 @@ pub async fn stats(channel: Channel, args: StatsArgs) -> CliResult<i32> {
             return Ok(0);
         }
     }
+}
+
+/// `hoist diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The container
+    pub container: String,
+}
+
+/// Lists what a container changed in its filesystem.
+pub async fn diff(channel: Channel, args: DiffArgs) -> CliResult<i32> {
+    let changes = ContainersClient::new(channel)
+        .diff(ContainerRef { id: args.container })
+        .await?
+        .into_inner()
+        .changes;
+    for change in changes {
+        let symbol = match change.kind {
+            1 => 'A',
+            2 => 'D',
+            _ => 'C',
+        };
+        println!("{symbol} {}", change.path);
+    }
+    Ok(0)
+}
+
+/// `hoist commit`.
+#[derive(Debug, Args)]
+pub struct CommitArgs {
+    /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")
+    #[arg(short = 'a', long)]
+    pub author: Option<String>,
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short = 'c', long)]
+    pub change: Vec<String>,
+    /// Commit message
+    #[arg(short = 'm', long)]
+    pub message: Option<String>,
+    /// Pause container during commit
+    #[arg(short = 'p', long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub pause: bool,
+    /// The container
+    pub container: String,
+    /// REPOSITORY[:TAG]
+    pub reference: Option<String>,
+}
+
+/// Makes an image from a container's changes.
+pub async fn commit(channel: Channel, args: CommitArgs) -> CliResult<i32> {
+    let request = CommitRequest {
+        id: args.container,
+        reference: args.reference.unwrap_or_default(),
+        comment: args.message.unwrap_or_default(),
+        author: args.author.unwrap_or_default(),
+        changes: args.change,
+        pause: args.pause,
+    };
+    println!(
+        "{}",
+        ContainersClient::new(channel)
+            .commit(request)
+            .await?
+            .into_inner()
+            .image_id
+    );
+    Ok(0)
 }

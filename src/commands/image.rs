@@ -5,8 +5,8 @@ use std::io::Read;
 use clap::Args;
 use hoist_api::proto::images_client::ImagesClient;
 use hoist_api::proto::{
-    ImageRef, ImportOpen, ImportRequest, ListImagesRequest, RemoveImageRequest, TagRequest,
-    import_request,
+    DataChunk, ImageRef, ImportOpen, ImportRequest, ListImagesRequest, PruneImagesRequest,
+    RemoveImageRequest, SaveRequest, TagRequest, import_request,
 };
 use hoist_api::units::human_size;
 use serde_json::json;
@@ -342,5 +342,128 @@ pub async fn history(channel: Channel, args: HistoryArgs) -> CliResult<i32> {
             &rows,
         );
     })?;
+    Ok(0)
+}
+
+/// `hoist save`.
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+    /// Archive format: docker (docker save's, with an OCI layout inside) or oci
+    #[arg(long, default_value = "docker")]
+    pub format: String,
+    /// Images
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+/// Writes images to a tar archive.
+pub async fn save(channel: Channel, args: SaveArgs) -> CliResult<i32> {
+    let mut out: Box<dyn std::io::Write> = match &args.output {
+        Some(path) => Box::new(
+            std::fs::File::create(path)
+                .map_err(|e| CliError::client(format!("cannot create {path}: {e}")))?,
+        ),
+        None => {
+            if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                return Err(CliError::client(
+                    "cowardly refusing to save to a terminal: use -o FILE or redirect the output",
+                ));
+            }
+            Box::new(std::io::stdout().lock())
+        }
+    };
+    let request = SaveRequest {
+        references: args.images.clone(),
+        format: args.format.clone(),
+    };
+    let result = async {
+        let mut stream = ImagesClient::new(channel).save(request).await?.into_inner();
+        while let Some(chunk) = stream.message().await? {
+            out.write_all(&chunk.data)?;
+        }
+        out.flush()?;
+        CliResult::Ok(())
+    }
+    .await;
+    if result.is_err() {
+        if let Some(path) = &args.output {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    result.map(|()| 0)
+}
+
+/// `hoist load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Read from tar archive file, instead of STDIN
+    #[arg(short = 'i', long)]
+    pub input: Option<String>,
+    /// Suppress the load output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// Loads images from a tar archive (docker save, OCI layout, skopeo's
+/// oci-archive and docker-archive).
+pub async fn load(channel: Channel, args: LoadArgs) -> CliResult<i32> {
+    let path = args.input.clone().unwrap_or_else(|| "-".to_string());
+    if path == "-" && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err(CliError::usage(
+            "requested load from stdin, but stdin is empty: use -i FILE or pipe a tarball in",
+        ));
+    }
+    let (tx, rx) = mpsc::channel(8);
+    let reader = spawn_reader(path, tx, |data| DataChunk { data })?;
+    let response = ImagesClient::new(channel)
+        .load(ReceiverStream::new(rx))
+        .await;
+    reader
+        .join()
+        .map_err(|_| CliError::client("the reader thread failed"))??;
+    if !args.quiet {
+        for line in response?.into_inner().loaded {
+            println!("{line}");
+        }
+    } else {
+        response?;
+    }
+    Ok(0)
+}
+
+/// `hoist image prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+/// Removes unused images.
+pub async fn prune(channel: Channel, args: PruneArgs) -> CliResult<i32> {
+    let response = ImagesClient::new(channel)
+        .prune(PruneImagesRequest {
+            all: args.all,
+            filters: Vec::new(),
+        })
+        .await?
+        .into_inner();
+    if !response.deleted.is_empty() {
+        println!("Deleted Images:");
+        for id in &response.deleted {
+            println!("deleted: {id}");
+        }
+        println!();
+    }
+    println!(
+        "Total reclaimed space: {}",
+        human_size(response.space_reclaimed)
+    );
     Ok(0)
 }

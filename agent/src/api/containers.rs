@@ -15,6 +15,7 @@ use hoist_api::proto::{
     TopRow, WaitRequest, attach_request, exec_request, io_output, run_request,
 };
 use hoist_api::spec::{ContainerSpec, ExecSpec};
+use hoist_runtime::image::diff::ChangeKind;
 use hoist_runtime::logs::Stream as LogStream;
 use hoist_runtime::logs::reader::{Follower, read_rotated};
 use hoist_runtime::procinfo;
@@ -409,7 +410,7 @@ impl Containers for ContainersApi {
     ) -> Result<Response<InspectResponse>, Status> {
         let container = self.find(&request.get_ref().id)?;
         let record = container.record.lock().await;
-        let lowers: Vec<String> = oci::lower_dirs(&record)
+        let lowers: Vec<String> = oci::lower_dirs(&self.daemon.config, &record)
             .iter()
             .map(|d| {
                 self.daemon
@@ -643,18 +644,47 @@ impl Containers for ContainersApi {
         Ok(Response::new(Empty {}))
     }
 
-    async fn diff(
-        &self,
-        _request: Request<ContainerRef>,
-    ) -> Result<Response<DiffResponse>, Status> {
-        Err(Status::unimplemented("diff is not implemented yet"))
+    #[instrument(skip_all, fields(id = %request.get_ref().id))]
+    async fn diff(&self, request: Request<ContainerRef>) -> Result<Response<DiffResponse>, Status> {
+        let container = self.find(&request.get_ref().id)?;
+        let changes = self
+            .daemon
+            .diff_container(&container)
+            .await?
+            .into_iter()
+            .map(|c| proto::Change {
+                kind: match c.kind {
+                    ChangeKind::Modified => 0,
+                    ChangeKind::Added => 1,
+                    ChangeKind::Deleted => 2,
+                },
+                path: c.path,
+            })
+            .collect();
+        Ok(Response::new(DiffResponse { changes }))
     }
 
+    #[instrument(skip_all, fields(id = %request.get_ref().id))]
     async fn commit(
         &self,
-        _request: Request<CommitRequest>,
+        request: Request<CommitRequest>,
     ) -> Result<Response<CommitResponse>, Status> {
-        Err(Status::unimplemented("commit is not implemented yet"))
+        let request = request.into_inner();
+        let container = self.find(&request.id)?;
+        let image_id = self
+            .daemon
+            .commit_container(
+                &container,
+                crate::containers::commit::CommitRequest {
+                    reference: request.reference,
+                    comment: request.comment,
+                    author: request.author,
+                    changes: request.changes,
+                    pause: request.pause,
+                },
+            )
+            .await?;
+        Ok(Response::new(CommitResponse { image_id }))
     }
 
     #[instrument(skip_all)]

@@ -12,7 +12,10 @@ use hoist_api::proto::{
     PruneImagesRequest, PruneResponse, RemoveImageRequest, RemoveImageResponse, SaveRequest,
     TagRequest, import_request,
 };
+use hoist_runtime::image::archive::{self, SaveFormat};
 use hoist_runtime::image::{Image, ImageStore, Reference};
+
+use super::tarstream::{ChannelReader, ChannelWriter};
 use tonic::{Request, Response, Status, Streaming};
 use tracing::instrument;
 
@@ -289,24 +292,86 @@ impl Images for ImagesApi {
 
     type SaveStream = ResponseStream<DataChunk>;
 
+    #[instrument(skip_all)]
     async fn save(
         &self,
-        _request: Request<SaveRequest>,
+        request: Request<SaveRequest>,
     ) -> Result<Response<Self::SaveStream>, Status> {
-        Err(Status::unimplemented("save is not implemented yet"))
+        let request = request.into_inner();
+        if request.references.is_empty() {
+            return Err(invalid("save needs at least one image"));
+        }
+        let format = match request.format.as_str() {
+            "" | "docker" => SaveFormat::Docker,
+            "oci" => SaveFormat::Oci,
+            other => {
+                return Err(invalid(format!(
+                    "unknown save format {other:?}: use docker or oci"
+                )));
+            }
+        };
+        // Resolve first: an unknown image is an error before any byte is sent.
+        for reference in &request.references {
+            self.daemon.images.resolve(reference).map_err(from_image)?;
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        let daemon = self.daemon.clone();
+        tokio::task::spawn_blocking(move || {
+            let errors = tx.clone();
+            let mut writer = ChannelWriter::new(tx, |data| DataChunk { data });
+            let result = archive::save(&daemon.images, &request.references, &mut writer, format)
+                .map_err(from_image)
+                .and_then(|()| writer.flush().map_err(|e| internal(e.to_string())));
+            if let Err(status) = result {
+                let _ = errors.blocking_send(Err(status));
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 
+    #[instrument(skip_all)]
     async fn load(
         &self,
-        _request: Request<Streaming<DataChunk>>,
+        request: Request<Streaming<DataChunk>>,
     ) -> Result<Response<LoadResponse>, Status> {
-        Err(Status::unimplemented("load is not implemented yet"))
+        let mut input = request.into_inner();
+        let (chunks_tx, chunks_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
+        let feeder = tokio::spawn(async move {
+            while let Ok(Some(chunk)) = input.message().await {
+                if chunks_tx.send(chunk.data).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let daemon = self.daemon.clone();
+        let loaded = blocking(move || {
+            archive::load(&daemon.images, ChannelReader::new(chunks_rx)).map_err(from_image)
+        })
+        .await;
+        feeder.abort();
+        Ok(Response::new(LoadResponse { loaded: loaded? }))
     }
 
+    #[instrument(skip_all)]
     async fn prune(
         &self,
-        _request: Request<PruneImagesRequest>,
+        request: Request<PruneImagesRequest>,
     ) -> Result<Response<PruneResponse>, Status> {
-        Err(Status::unimplemented("image prune is not implemented yet"))
+        let request = request.into_inner();
+        let users = self.users().await;
+        let daemon = self.daemon.clone();
+        let (deleted, space_reclaimed) = blocking(move || {
+            daemon
+                .images
+                .prune(request.all, |id| users.contains_key(id))
+                .map_err(from_image)
+        })
+        .await?;
+        Ok(Response::new(PruneResponse {
+            deleted,
+            space_reclaimed,
+        }))
     }
 }

@@ -143,6 +143,8 @@ impl Daemon {
                 fs::create_dir_all(dir.join(sub))
                     .map_err(|e| internal(format!("cannot create {}: {e}", dir.display())))?;
             }
+            oci::make_init_layer(&dir)
+                .map_err(|e| internal(format!("cannot make the container's init layer: {e}")))?;
             create::write_etc_files(&dir, &spec, &settings.hostname)
                 .map_err(|e| internal(format!("cannot write the container's /etc files: {e}")))?;
             let mounts = create::mounts(&spec, &image, |name| {

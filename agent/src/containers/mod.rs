@@ -1,6 +1,7 @@
 //! Containers: the registry of records, their lifecycle, and the pieces
 //! that turn a spec into a running container.
 
+pub mod commit;
 pub mod create;
 pub mod health;
 pub mod lifecycle;

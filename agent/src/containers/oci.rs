@@ -72,13 +72,43 @@ pub struct BundleContext<'a> {
 
 /// The lower directories of a container's overlay, top first, relative to
 /// the layers root.
-pub fn lower_dirs(record: &ContainerRecord) -> Vec<String> {
-    record
-        .layers
-        .iter()
-        .rev()
-        .map(|c| ImageStore::layer_dir_name(c).to_string())
-        .collect()
+/// The container's init layer first (absolute), then the image's layers.
+pub fn lower_dirs(config: &DaemonConfig, record: &ContainerRecord) -> Vec<String> {
+    let init = config.container_dir(&record.id).join(INIT_LAYER);
+    let mut dirs: Vec<String> = Vec::new();
+    if init.is_dir() {
+        dirs.push(init.display().to_string());
+    }
+    dirs.extend(
+        record
+            .layers
+            .iter()
+            .rev()
+            .map(|c| ImageStore::layer_dir_name(c).to_string()),
+    );
+    dirs
+}
+
+/// The container's init layer, under its directory: the mount points the
+/// runtime needs (/proc, /sys, /dev/…, the generated /etc files), made once
+/// at create so they stay out of the container's own layer — out of `diff`
+/// and `commit` — as Docker's init layer does.
+pub const INIT_LAYER: &str = "init";
+
+/// Directories and (empty) files of the init layer.
+const INIT_DIRS: &[&str] = &["proc", "sys", "dev/pts", "dev/shm", "dev/mqueue", "etc"];
+const INIT_FILES: &[&str] = &["etc/hosts", "etc/hostname", "etc/resolv.conf"];
+
+/// Makes a container's init layer.
+pub fn make_init_layer(dir: &Path) -> std::io::Result<()> {
+    let init = dir.join(INIT_LAYER);
+    for sub in INIT_DIRS {
+        std::fs::create_dir_all(init.join(sub))?;
+    }
+    for file in INIT_FILES {
+        std::fs::File::create(init.join(file))?;
+    }
+    Ok(())
 }
 
 /// Resolves the container's user against its own files.
@@ -89,7 +119,7 @@ pub fn resolve_container_user(
     group_add: &[String],
 ) -> Result<ResolvedUser, Status> {
     let upper = ctx.config.container_dir(&record.id).join("upper");
-    let lowers: Vec<PathBuf> = lower_dirs(record)
+    let lowers: Vec<PathBuf> = lower_dirs(ctx.config, record)
         .iter()
         .map(|d| ctx.images.layers_root().join(d))
         .collect();
@@ -462,7 +492,7 @@ pub fn bundle(
         spec: oci,
         rootfs: RootfsMount {
             layers_root: ctx.images.layers_root(),
-            lower: lower_dirs(record),
+            lower: lower_dirs(ctx.config, record),
             upper: dir.join("upper"),
             work: dir.join("work"),
         },

@@ -77,7 +77,7 @@ pub fn mount_layers(
     ));
     std::fs::create_dir_all(&target)
         .map_err(|e| internal(format!("cannot create {}: {e}", target.display())))?;
-    let lowers: Vec<String> = lower_dirs(record)
+    let lowers: Vec<String> = lower_dirs(config, record)
         .iter()
         .map(|l| layers_root.join(l).display().to_string())
         .collect();

@@ -15,22 +15,39 @@ use super::store::{BlobInfo, Image, ImageError, ImageStore, now_rfc3339};
 /// base image's values would be wrong for the new image.
 const BUILD_CONTAINER_FIELDS: [&str; 2] = ["container", "container_config"];
 
+/// What a commit records besides its layer.
+#[derive(Debug, Clone, Default)]
+pub struct CommitStep<'a> {
+    /// The new image's defaults (CMD, ENV, …).
+    pub run_config: RunConfig,
+    /// History comment (`-m`).
+    pub comment: &'a str,
+    /// Author (`-a`).
+    pub author: &'a str,
+    /// History `created_by` (the instruction or command).
+    pub created_by: &'a str,
+    /// Repository[:tag] to tag the result with.
+    pub reference: Option<&'a str>,
+}
+
 impl ImageStore {
     /// Stores the layer tar at `layer_tar` (kept uncompressed, so its
-    /// digest is its diff ID) on top of `base`, with `run_config` as the
-    /// new defaults and a history entry for the step; tags the result
-    /// `reference` when given. Returns the new image ID.
-    #[allow(clippy::too_many_arguments)]
+    /// digest is its diff ID) on top of `base`, with `step`'s run config as
+    /// the new defaults and a history entry for the step; tags the result
+    /// with `step.reference` when given. Returns the new image ID.
     pub fn commit(
         &self,
         base: &Image,
         layer_tar: &Path,
-        run_config: RunConfig,
-        comment: &str,
-        author: &str,
-        created_by: &str,
-        reference: Option<&str>,
+        step: CommitStep<'_>,
     ) -> Result<String, ImageError> {
+        let CommitStep {
+            run_config,
+            comment,
+            author,
+            created_by,
+            reference,
+        } = step;
         let reference = reference.map(Reference::parse).transpose()?;
         if let Some(reference) = reference.as_ref().filter(|r| r.digest.is_some()) {
             return Err(ImageError::Reference(ReferenceError::Invalid(format!(
@@ -109,11 +126,13 @@ mod tests {
             .commit(
                 &base,
                 &layer,
-                run_config.clone(),
-                "a comment",
-                "me <me@example.com>",
-                "sh",
-                Some("box:2"),
+                CommitStep {
+                    run_config: run_config.clone(),
+                    comment: "a comment",
+                    author: "me <me@example.com>",
+                    created_by: "sh",
+                    reference: Some("box:2"),
+                },
             )
             .unwrap();
         assert_ne!(id, base_id);
@@ -146,15 +165,20 @@ mod tests {
         let (dir, store, _) = store_with_image(&[("a", b"1")], "box:1");
         let base = store.resolve("box:1").unwrap();
         let layer = layer_file(dir.path(), &[("b", b"2")]);
-        let id = store
-            .commit(&base, &layer, RunConfig::default(), "", "", "", None)
-            .unwrap();
+        let id = store.commit(&base, &layer, CommitStep::default()).unwrap();
         let image = store.resolve(&id).unwrap();
         assert!(image.references.is_empty());
         assert_eq!(image.config.author, None);
         assert_eq!(image.config.history.last().unwrap().comment, None);
         assert!(matches!(
-            store.commit(&base, &layer, RunConfig::default(), "", "", "", Some("Bad")),
+            store.commit(
+                &base,
+                &layer,
+                CommitStep {
+                    reference: Some("Bad"),
+                    ..Default::default()
+                }
+            ),
             Err(ImageError::Reference(_))
         ));
     }
@@ -177,9 +201,7 @@ mod tests {
         let base = store.resolve("box:1").unwrap();
         let dangling = |name: &str, data: &[u8]| {
             let layer = layer_file(dir.path(), &[(name, data)]);
-            store
-                .commit(&base, &layer, RunConfig::default(), "", "", "", None)
-                .unwrap()
+            store.commit(&base, &layer, CommitStep::default()).unwrap()
         };
         let unused = dangling("b", b"22");
         let used = dangling("c", b"333");

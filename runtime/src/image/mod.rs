@@ -3,7 +3,7 @@
 
 pub mod archive;
 pub mod changes;
-mod commit;
+pub mod commit;
 pub mod config;
 pub mod diff;
 pub mod layer;

@@ -29,7 +29,15 @@ fn source_store() -> (tempfile::TempDir, ImageStore, [String; 3]) {
             ..Default::default()
         };
         store
-            .commit(&base, &layer, run, "", "", "", reference)
+            .commit(
+                &base,
+                &layer,
+                crate::image::commit::CommitStep {
+                    run_config: run,
+                    reference,
+                    ..Default::default()
+                },
+            )
             .unwrap()
     };
     let app = commit(&[("usr/bin/app", b"app")], Some("app:v1"));

@@ -1,0 +1,283 @@
+//! diff, commit, save, load and image prune.
+
+mod support;
+
+use std::fs;
+use std::process::Command;
+
+use support::Daemon;
+
+#[test]
+fn diff_and_commit_capture_the_containers_layer() {
+    let d = Daemon::with_busybox();
+    d.ok(&[
+        "run",
+        "--name",
+        "work",
+        "busybox",
+        "sh",
+        "-c",
+        "echo extra >> /etc/passwd; rm /bin/vi; mkdir /app; echo hi > /app/f",
+    ]);
+    let diff = d.ok(&["diff", "work"]);
+    let lines: Vec<&str> = diff.lines().collect();
+    for expected in [
+        "C /etc",
+        "C /etc/passwd",
+        "C /bin",
+        "D /bin/vi",
+        "A /app",
+        "A /app/f",
+    ] {
+        assert!(
+            lines.contains(&expected),
+            "{expected} missing from:\n{diff}"
+        );
+    }
+    // The runtime's own mount points are not the container's changes.
+    for path in [
+        "/proc",
+        "/sys",
+        "/dev",
+        "/etc/hosts",
+        "/etc/hostname",
+        "/etc/resolv.conf",
+    ] {
+        assert!(
+            !lines.iter().any(|l| l.ends_with(&format!(" {path}"))),
+            "{path} shows in diff:\n{diff}"
+        );
+    }
+    let id = d.ok(&[
+        "commit",
+        "-m",
+        "added an app",
+        "-a",
+        "me",
+        "-c",
+        "CMD [\"cat\", \"/app/f\"]",
+        "work",
+        "app:v2",
+    ]);
+    assert!(id.trim().starts_with("sha256:"));
+    assert_eq!(d.ok(&["run", "--rm", "app:v2"]), "hi\n");
+    assert_ne!(
+        d.hoist(&["run", "--rm", "app:v2", "test", "-e", "/bin/vi"])
+            .code,
+        0,
+        "the deletion was committed"
+    );
+    assert!(
+        d.ok(&["run", "--rm", "app:v2", "cat", "/etc/passwd"])
+            .ends_with("extra\n")
+    );
+    let history = d.ok(&["history", "--no-trunc", "app:v2"]);
+    assert!(history.contains("added an app"), "{history}");
+    let inspect: Vec<serde_json::Value> =
+        serde_json::from_str(&d.ok(&["image", "inspect", "app:v2"])).unwrap();
+    assert_eq!(inspect[0]["Author"], "me");
+    assert_eq!(inspect[0]["RootFS"]["Layers"].as_array().unwrap().len(), 2);
+    // A running container is paused for the commit and goes on after.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "live",
+        "busybox",
+        "sh",
+        "-c",
+        "echo v > /marker; sleep 300",
+    ]);
+    d.eventually(std::time::Duration::from_secs(5), "the marker", || {
+        d.hoist(&["exec", "live", "test", "-e", "/marker"]).code == 0
+    });
+    d.ok(&["commit", "live", "live:snap"]);
+    assert_eq!(d.inspect("live")["State"]["Status"], "running");
+    assert_eq!(d.ok(&["run", "--rm", "live:snap", "cat", "/marker"]), "v\n");
+    d.ok(&["rm", "-f", "work", "live"]);
+}
+
+#[test]
+fn save_and_load_round_trip_in_both_formats() {
+    let d = Daemon::with_busybox();
+    d.ok(&["tag", "busybox", "mirror/box:1"]);
+    let id = d.ok(&["images", "-q", "--no-trunc"]).trim().to_string();
+    for format in ["docker", "oci"] {
+        let archive = d.dir.join(format!("images-{format}.tar"));
+        d.ok(&[
+            "save",
+            "--format",
+            format,
+            "-o",
+            archive.to_str().unwrap(),
+            "busybox",
+            "mirror/box:1",
+        ]);
+        d.ok(&["rmi", "busybox", "mirror/box:1"]);
+        assert!(d.ok(&["images", "-q"]).is_empty());
+        let loaded = d.ok(&["load", "-i", archive.to_str().unwrap()]);
+        assert!(loaded.contains("Loaded image: busybox:latest"), "{loaded}");
+        assert!(loaded.contains("Loaded image: mirror/box:1"), "{loaded}");
+        assert_eq!(
+            d.ok(&["images", "-q", "--no-trunc"])
+                .lines()
+                .next()
+                .unwrap(),
+            id,
+            "same image ID after {format}"
+        );
+        assert_eq!(
+            d.ok(&["run", "--rm", "mirror/box:1", "echo", "alive"]),
+            "alive\n"
+        );
+    }
+    // docker save writes manifest.json with the tags, as Docker 25 does.
+    let archive = d.dir.join("images-docker.tar");
+    let mut names = Vec::new();
+    for entry in tar::Archive::new(fs::File::open(&archive).unwrap())
+        .entries()
+        .unwrap()
+    {
+        names.push(entry.unwrap().path().unwrap().display().to_string());
+    }
+    for expected in ["manifest.json", "index.json", "oci-layout"] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing: {names:?}"
+        );
+    }
+    // Stdout and stdin work too.
+    let saved = Command::new(support::HOIST)
+        .args([
+            "--host",
+            &format!("unix://{}", d.socket.display()),
+            "save",
+            "busybox",
+        ])
+        .output()
+        .unwrap();
+    assert!(saved.status.success());
+    let run = d.hoist_with_input(&["load"], &saved.stdout);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("Loaded image: busybox:latest"));
+}
+
+#[test]
+fn load_accepts_archives_made_by_skopeo() {
+    let d = Daemon::with_busybox();
+    let layout_tar = d.dir.join("layout.tar");
+    d.ok(&[
+        "save",
+        "--format",
+        "oci",
+        "-o",
+        layout_tar.to_str().unwrap(),
+        "busybox",
+    ]);
+    let layout = d.dir.join("layout");
+    fs::create_dir_all(&layout).unwrap();
+    tar::Archive::new(fs::File::open(&layout_tar).unwrap())
+        .unpack(&layout)
+        .unwrap();
+    // OCI layouts name images by tag alone (org.opencontainers.image.ref.name).
+    let source = format!("oci:{}:latest", layout.display());
+    for (transport, name) in [
+        ("oci-archive", "skopeo/oci:1"),
+        ("docker-archive", "skopeo/docker:1"),
+    ] {
+        let archive = d.dir.join(format!("{transport}.tar"));
+        let status = Command::new("skopeo")
+            .args([
+                "--insecure-policy",
+                "copy",
+                "--quiet",
+                &source,
+                &format!("{transport}:{}:{name}", archive.display()),
+            ])
+            .status()
+            .expect("skopeo must be installed (scripts/packages.sh installs it)");
+        assert!(status.success(), "skopeo copy to {transport} failed");
+        let loaded = d.ok(&["load", "-i", archive.to_str().unwrap()]);
+        assert!(
+            loaded.contains(&format!("Loaded image: {name}")),
+            "{transport}: {loaded}"
+        );
+        assert_eq!(
+            d.ok(&["run", "--rm", name, "echo", "from-skopeo"]),
+            "from-skopeo\n"
+        );
+    }
+}
+
+#[test]
+fn corrupt_archives_are_refused_without_leftovers() {
+    let d = Daemon::with_busybox();
+    let archive = d.dir.join("good.tar");
+    d.ok(&["save", "-o", archive.to_str().unwrap(), "busybox"]);
+    d.ok(&["rmi", "busybox"]);
+    let mut bytes = fs::read(&archive).unwrap();
+    // Flip a byte inside the layer's data (the largest blob, past the headers).
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    let bad = d.dir.join("bad.tar");
+    fs::write(&bad, &bytes).unwrap();
+    let run = d.hoist(&["load", "-i", bad.to_str().unwrap()]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("digest"), "{}", run.stderr);
+    let truncated = d.dir.join("short.tar");
+    fs::write(&truncated, &fs::read(&archive).unwrap()[..middle]).unwrap();
+    let run = d.hoist(&["load", "-i", truncated.to_str().unwrap()]);
+    assert_ne!(run.code, 0);
+    assert!(d.ok(&["images", "-q"]).is_empty(), "no partial image");
+    assert_eq!(
+        fs::read_dir(d.dir.join("root/image/tmp")).unwrap().count(),
+        0
+    );
+    assert_eq!(
+        fs::read_dir(d.dir.join("root/image/layers"))
+            .unwrap()
+            .count(),
+        0
+    );
+    let run = d.hoist(&[
+        "save",
+        "-o",
+        d.dir.join("x.tar").to_str().unwrap(),
+        "nosuchimage",
+    ]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("No such image: nosuchimage"),
+        "{}",
+        run.stderr
+    );
+    assert!(!d.dir.join("x.tar").exists(), "no partial output file");
+}
+
+#[test]
+fn image_prune_removes_dangling_then_unused_images() {
+    let d = Daemon::with_busybox();
+    d.ok(&["run", "--name", "c", "busybox", "touch", "/x"]);
+    let dangling = d.ok(&["commit", "c"]).trim().to_string();
+    d.ok(&["rm", "c"]);
+    d.ok(&[
+        "import",
+        d.dir.join("busybox.tar").to_str().unwrap(),
+        "spare:1",
+    ]);
+    d.ok(&["create", "--name", "holder", "busybox", "true"]);
+    let pruned = d.ok(&["image", "prune", "-f"]);
+    assert!(pruned.contains(&dangling), "{pruned}");
+    assert!(
+        d.ok(&["images"]).contains("spare"),
+        "tagged images stay without -a"
+    );
+    let pruned = d.ok(&["image", "prune", "-a", "-f"]);
+    assert!(pruned.contains("Deleted Images:"), "{pruned}");
+    let images = d.ok(&["images"]);
+    assert!(
+        !images.contains("spare") && images.contains("busybox"),
+        "in-use images stay: {images}"
+    );
+    d.ok(&["rm", "holder"]);
+}
