@@ -12,14 +12,14 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use commands::container::{
     self, AttachArgs, CommitArgs, CreateArgs, DiffArgs, ExecArgs, KillArgs, LogsArgs, PortArgs,
-    PruneArgs, PsArgs, RenameArgs, RmArgs, RunArgs, StartArgs, StatsArgs, StopArgs, TargetsArgs,
-    TopArgs,
+    PruneArgs, PsArgs, RenameArgs, RestartArgs, RmArgs, RunArgs, StartArgs, StatsArgs, StopArgs,
+    TargetsArgs, TopArgs, UnpauseArgs, WaitArgs,
 };
 use commands::files::{CpArgs, ExportArgs};
 use commands::image::{
     self, HistoryArgs, ImagesArgs, ImportArgs, LoadArgs, RmiArgs, SaveArgs, TagArgs,
 };
-use commands::inspect::{self, InspectArgs, Kind};
+use commands::inspect::{self, ContainerInspectArgs, ImageInspectArgs, InspectArgs, Kind};
 use commands::volume::VolumeCommand;
 use exit::{CliError, EXIT_HOIST_FAILED};
 
@@ -38,6 +38,7 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 enum Command {
     /// Create and run a new container from an image
     #[command(disable_help_flag = true)]
@@ -58,15 +59,15 @@ enum Command {
     /// Stop one or more running containers
     Stop(StopArgs),
     /// Restart one or more containers
-    Restart(StopArgs),
+    Restart(RestartArgs),
     /// Kill one or more running containers
     Kill(KillArgs),
     /// Pause all processes within one or more containers
     Pause(TargetsArgs),
     /// Unpause all processes within one or more containers
-    Unpause(TargetsArgs),
+    Unpause(UnpauseArgs),
     /// Block until one or more containers stop, then print their exit codes
-    Wait(TargetsArgs),
+    Wait(WaitArgs),
     /// Remove one or more containers
     Rm(RmArgs),
     /// Rename a container
@@ -119,6 +120,7 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 enum ContainerCommand {
     /// Create and run a new container from an image
     #[command(disable_help_flag = true)]
@@ -128,7 +130,7 @@ enum ContainerCommand {
     Create(CreateArgs),
     /// Start one or more stopped containers
     Start(StartArgs),
-    /// Attach to a running container
+    /// Attach local standard input, output, and error streams to a running container
     Attach(AttachArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
@@ -140,24 +142,24 @@ enum ContainerCommand {
     /// Stop one or more running containers
     Stop(StopArgs),
     /// Restart one or more containers
-    Restart(StopArgs),
+    Restart(RestartArgs),
     /// Kill one or more running containers
     Kill(KillArgs),
     /// Pause all processes within one or more containers
     Pause(TargetsArgs),
     /// Unpause all processes within one or more containers
-    Unpause(TargetsArgs),
-    /// Block until one or more containers stop
-    Wait(TargetsArgs),
+    Unpause(UnpauseArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(WaitArgs),
     /// Remove one or more containers
     #[command(visible_alias = "remove")]
     Rm(RmArgs),
     /// Rename a container
     Rename(RenameArgs),
-    /// List port mappings
+    /// List port mappings or a specific mapping for the container
     Port(PortArgs),
     /// Display detailed information on one or more containers
-    Inspect(InspectArgs),
+    Inspect(ContainerInspectArgs),
     /// Display the running processes of a container
     Top(TopArgs),
     /// Display a live stream of container(s) resource usage statistics
@@ -175,6 +177,7 @@ enum ContainerCommand {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 enum ImageCommand {
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
@@ -189,8 +192,8 @@ enum ImageCommand {
     /// Show the history of an image
     History(HistoryArgs),
     /// Display detailed information on one or more images
-    Inspect(InspectArgs),
-    /// Save one or more images to a tar archive
+    Inspect(ImageInspectArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
     Save(SaveArgs),
     /// Load an image from a tar archive or STDIN
     Load(LoadArgs),
@@ -198,6 +201,7 @@ enum ImageCommand {
     Prune(commands::image::PruneArgs),
 }
 
+/// Run the hoist daemon
 #[derive(Debug, clap::Args)]
 struct DaemonArgs {
     /// Socket to listen on (unix:///path)
@@ -411,9 +415,11 @@ async fn dispatch(host: Option<String>, command: Command) -> Result<i32, CliErro
         }
         Command::Inspect(a) => inspect::run(channel, a, Kind::Any).await,
         Command::Container(ContainerCommand::Inspect(a)) => {
-            inspect::run(channel, a, Kind::Container).await
+            inspect::run(channel, a.inspect, Kind::Container).await
         }
-        Command::Image(ImageCommand::Inspect(a)) => inspect::run(channel, a, Kind::Image).await,
+        Command::Image(ImageCommand::Inspect(a)) => {
+            inspect::run(channel, a.inspect, Kind::Image).await
+        }
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => {
             image::import(channel, a).await
         }

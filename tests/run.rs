@@ -315,7 +315,65 @@ fn containers_survive_a_daemon_kill_and_are_readopted() {
     d.eventually(Duration::from_secs(5), "the exit recorded", || {
         d.inspect("brief")["State"]["ExitCode"] == 5
     });
+    // A `--rm` container that exits while the daemon is away is removed at
+    // restart, and a removal the daemon did not finish is swept.
+    d.ok(&[
+        "run", "-d", "--rm", "--name", "fleeting", "busybox", "sleep", "1",
+    ]);
+    let unfinished = d.dir.join("root/containers/.removing-0123abcd");
+    std::fs::create_dir_all(unfinished.join("upper/etc")).unwrap();
+    let brief = d.inspect("brief")["Id"].as_str().unwrap().to_string();
+    std::fs::copy(
+        d.dir.join(format!("root/containers/{brief}/container.json")),
+        unfinished.join("container.json"),
+    )
+    .unwrap();
+    d.kill_daemon();
+    std::thread::sleep(Duration::from_millis(1500));
+    d.restart_daemon();
+    d.eventually(Duration::from_secs(5), "the --rm container removed", || {
+        !d.ok(&["ps", "-a"]).contains("fleeting")
+    });
+    assert!(!unfinished.exists(), "an unfinished removal was not swept");
+    d.ok(&["run", "--rm", "--name", "fleeting", "busybox", "true"]);
     d.ok(&["rm", "ticker", "brief"]);
+    d.assert_no_container_leftovers();
+}
+
+/// The overlay options of a running container's root filesystem.
+fn root_overlay_options(d: &Daemon, name: &str) -> String {
+    let pid = d.inspect(name)["State"]["Pid"].as_i64().unwrap();
+    let mountinfo = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+    mountinfo
+        .lines()
+        .find(|l| l.split_whitespace().nth(4) == Some("/"))
+        .and_then(|l| l.split(" - ").nth(1))
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn only_rm_containers_mount_their_layer_volatile() {
+    let d = Daemon::with_busybox();
+    d.ok(&[
+        "run", "-d", "--rm", "--name", "quick", "busybox", "sleep", "30",
+    ]);
+    d.ok(&["run", "-d", "--name", "kept", "busybox", "sleep", "30"]);
+    let quick = root_overlay_options(&d, "quick");
+    let kept = root_overlay_options(&d, "kept");
+    assert!(
+        quick.starts_with("overlay ") && quick.contains("volatile"),
+        "{quick}"
+    );
+    assert!(
+        kept.starts_with("overlay ") && !kept.contains("volatile"),
+        "{kept}"
+    );
+    // A kept container starts again from its (synced) layer.
+    d.ok(&["exec", "kept", "sh", "-c", "echo data > /keep"]);
+    d.ok(&["restart", "-t", "1", "kept"]);
+    assert_eq!(d.ok(&["exec", "kept", "cat", "/keep"]), "data\n");
+    d.ok(&["rm", "-f", "quick", "kept"]);
     d.assert_no_container_leftovers();
 }
 

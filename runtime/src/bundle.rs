@@ -70,17 +70,29 @@ pub struct RootfsMount {
     pub upper: PathBuf,
     /// overlayfs' work directory (same filesystem as `upper`).
     pub work: PathBuf,
+    /// Mount with `volatile`: no sync of the upper filesystem at unmount.
+    /// For `--rm` containers, whose layer is deleted at exit anyway: the
+    /// sync would flush the host's whole filesystem on every exit.
+    #[serde(default)]
+    pub volatile: bool,
 }
 
 impl RootfsMount {
     /// The `-o` option string for mount(2).
     pub fn options(&self) -> String {
         format!(
-            "lowerdir={},upperdir={},workdir={}",
+            "lowerdir={},upperdir={},workdir={}{}",
             self.lower.join(":"),
             self.upper.display(),
-            self.work.display()
+            self.work.display(),
+            if self.volatile { ",volatile" } else { "" }
         )
+    }
+
+    /// The marker a `volatile` mount leaves in the work directory; the
+    /// kernel refuses to mount again while it exists.
+    pub fn volatile_marker(&self) -> PathBuf {
+        self.work.join("work/incompat/volatile")
     }
 }
 

@@ -48,7 +48,7 @@ fn parse_detach_keys(keys: Option<&str>) -> CliResult<Vec<u8>> {
         .collect()
 }
 
-/// `hoist run`.
+/// Create and run a new container from an image
 #[derive(Debug, Args)]
 #[command(disable_help_flag = true)]
 pub struct RunArgs {
@@ -71,7 +71,7 @@ pub struct RunArgs {
     pub container: ContainerFlags,
 }
 
-/// `hoist create`.
+/// Create a new container
 #[derive(Debug, Args)]
 #[command(disable_help_flag = true)]
 pub struct CreateArgs {
@@ -208,7 +208,7 @@ pub async fn create(channel: Channel, args: CreateArgs) -> CliResult<i32> {
     Ok(0)
 }
 
-/// `hoist start`.
+/// Start one or more stopped containers
 #[derive(Debug, Args)]
 pub struct StartArgs {
     /// Attach STDOUT/STDERR and forward signals
@@ -262,7 +262,7 @@ pub async fn start(channel: Channel, args: StartArgs) -> CliResult<i32> {
     Ok(0)
 }
 
-/// `hoist attach`.
+/// Attach local standard input, output, and error streams to a running container
 #[derive(Debug, Args)]
 pub struct AttachArgs {
     /// Do not attach STDIN
@@ -328,7 +328,7 @@ pub async fn attach(channel: Channel, args: AttachArgs) -> CliResult<i32> {
     })
 }
 
-/// `hoist exec`.
+/// Execute a command in a running container
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     /// Detached mode: run command in the background
@@ -468,7 +468,7 @@ pub async fn exec(channel: Channel, args: ExecArgs) -> CliResult<i32> {
     }
 }
 
-/// `hoist ps`.
+/// List containers
 #[derive(Debug, Args)]
 pub struct PsArgs {
     /// Show all containers (default shows just running)
@@ -572,7 +572,7 @@ pub async fn ps(channel: Channel, args: PsArgs) -> CliResult<i32> {
     Ok(0)
 }
 
-/// `hoist logs`.
+/// Fetch the logs of a container
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// Follow log output
@@ -662,7 +662,7 @@ pub async fn logs(channel: Channel, args: LogsArgs) -> CliResult<i32> {
     Ok(0)
 }
 
-/// Targets and options of `stop` and `restart`.
+/// Stop one or more running containers
 #[derive(Debug, Args)]
 pub struct StopArgs {
     /// Seconds to wait before killing the container
@@ -720,8 +720,15 @@ pub async fn stop(channel: Channel, args: StopArgs) -> CliResult<i32> {
     .await
 }
 
+/// Restart one or more containers
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    #[command(flatten)]
+    pub stop: StopArgs,
+}
+
 /// Restarts containers.
-pub async fn restart(channel: Channel, args: StopArgs) -> CliResult<i32> {
+pub async fn restart(channel: Channel, RestartArgs { stop: args }: RestartArgs) -> CliResult<i32> {
     let client = ContainersClient::new(channel);
     for_each(&args.containers, |id| {
         let mut client = client.clone();
@@ -735,7 +742,7 @@ pub async fn restart(channel: Channel, args: StopArgs) -> CliResult<i32> {
     .await
 }
 
-/// `hoist kill`.
+/// Kill one or more running containers
 #[derive(Debug, Args)]
 pub struct KillArgs {
     /// Signal to send to the container
@@ -760,7 +767,7 @@ pub async fn kill(channel: Channel, args: KillArgs) -> CliResult<i32> {
     .await
 }
 
-/// Containers for `pause`, `unpause`, `wait`.
+/// Pause all processes within one or more containers
 #[derive(Debug, Args)]
 pub struct TargetsArgs {
     /// Containers
@@ -778,8 +785,18 @@ pub async fn pause(channel: Channel, args: TargetsArgs) -> CliResult<i32> {
     .await
 }
 
+/// Unpause all processes within one or more containers
+#[derive(Debug, Args)]
+pub struct UnpauseArgs {
+    #[command(flatten)]
+    pub targets: TargetsArgs,
+}
+
 /// Thaws containers.
-pub async fn unpause(channel: Channel, args: TargetsArgs) -> CliResult<i32> {
+pub async fn unpause(
+    channel: Channel,
+    UnpauseArgs { targets: args }: UnpauseArgs,
+) -> CliResult<i32> {
     let client = ContainersClient::new(channel);
     for_each(&args.containers, |id| {
         let mut client = client.clone();
@@ -788,8 +805,15 @@ pub async fn unpause(channel: Channel, args: TargetsArgs) -> CliResult<i32> {
     .await
 }
 
+/// Block until one or more containers stop, then print their exit codes
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    #[command(flatten)]
+    pub targets: TargetsArgs,
+}
+
 /// Waits for containers to stop and prints their exit codes.
-pub async fn wait(channel: Channel, args: TargetsArgs) -> CliResult<i32> {
+pub async fn wait(channel: Channel, WaitArgs { targets: args }: WaitArgs) -> CliResult<i32> {
     let mut client = ContainersClient::new(channel);
     let mut failed = false;
     for id in &args.containers {
@@ -814,7 +838,7 @@ pub async fn wait(channel: Channel, args: TargetsArgs) -> CliResult<i32> {
     }
 }
 
-/// `hoist rm`.
+/// Remove one or more containers
 #[derive(Debug, Args)]
 pub struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL)
@@ -843,7 +867,7 @@ pub async fn rm(channel: Channel, args: RmArgs) -> CliResult<i32> {
     .await
 }
 
-/// `hoist rename`.
+/// Rename a container
 #[derive(Debug, Args)]
 pub struct RenameArgs {
     /// The container
@@ -863,7 +887,7 @@ pub async fn rename(channel: Channel, args: RenameArgs) -> CliResult<i32> {
     Ok(0)
 }
 
-/// `hoist container prune`.
+/// Remove all stopped containers
 #[derive(Debug, Args)]
 pub struct PruneArgs {
     /// Do not prompt for confirmation
@@ -906,7 +930,7 @@ pub async fn inspect_json(
         .map_err(|e| CliError::client(format!("malformed inspect document: {e}")))
 }
 
-/// `hoist port`.
+/// List port mappings or a specific mapping for the container
 #[derive(Debug, Args)]
 pub struct PortArgs {
     /// The container
@@ -984,7 +1008,7 @@ mod tests {
     }
 }
 
-/// `hoist top`.
+/// Display the running processes of a container
 #[derive(Debug, Args)]
 pub struct TopArgs {
     /// The container
@@ -1009,7 +1033,7 @@ pub async fn top(channel: Channel, args: TopArgs) -> CliResult<i32> {
     Ok(0)
 }
 
-/// `hoist stats`.
+/// Display a live stream of container(s) resource usage statistics
 #[derive(Debug, Args)]
 pub struct StatsArgs {
     /// Show all containers (default shows just running)
@@ -1135,7 +1159,7 @@ pub async fn stats(channel: Channel, args: StatsArgs) -> CliResult<i32> {
     }
 }
 
-/// `hoist diff`.
+/// Inspect changes to files or directories on a container's filesystem
 #[derive(Debug, Args)]
 pub struct DiffArgs {
     /// The container
@@ -1160,7 +1184,7 @@ pub async fn diff(channel: Channel, args: DiffArgs) -> CliResult<i32> {
     Ok(0)
 }
 
-/// `hoist commit`.
+/// Create a new image from a container's changes
 #[derive(Debug, Args)]
 pub struct CommitArgs {
     /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")

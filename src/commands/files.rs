@@ -16,7 +16,7 @@ use tonic::transport::Channel;
 
 use crate::exit::{CliError, CliResult};
 
-/// `hoist cp`.
+/// Copy files/folders between a container and the local filesystem
 #[derive(Debug, Args)]
 pub struct CpArgs {
     /// Archive mode (copy all uid/gid information)
@@ -303,7 +303,7 @@ async fn copy_in(
     Ok(0)
 }
 
-/// `hoist export`.
+/// Export a container's filesystem as a tar archive
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Write to a file, instead of STDOUT

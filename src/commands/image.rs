@@ -20,7 +20,7 @@ use crate::format::{self, Format, print_items, print_table, short_id, truncate};
 /// Size of the chunks a tarball is streamed in.
 const CHUNK: usize = 1024 * 1024;
 
-/// `hoist import`.
+/// Import the contents from a tarball to create a filesystem image
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// Apply Dockerfile instruction to the created image
@@ -95,7 +95,7 @@ pub async fn import(channel: Channel, args: ImportArgs) -> CliResult<i32> {
     Ok(0)
 }
 
-/// `hoist images`.
+/// List images
 #[derive(Debug, Args)]
 pub struct ImagesArgs {
     /// Show all images (default hides intermediate images)
@@ -205,7 +205,7 @@ pub async fn images(channel: Channel, args: ImagesArgs) -> CliResult<i32> {
     Ok(0)
 }
 
-/// `hoist rmi`.
+/// Remove one or more images
 #[derive(Debug, Args)]
 pub struct RmiArgs {
     /// Force removal of the image
@@ -254,7 +254,7 @@ pub async fn rmi(channel: Channel, args: RmiArgs) -> CliResult<i32> {
     }
 }
 
-/// `hoist tag`.
+/// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
 #[derive(Debug, Args)]
 pub struct TagArgs {
     /// SOURCE_IMAGE[:TAG]
@@ -274,7 +274,7 @@ pub async fn tag(channel: Channel, args: TagArgs) -> CliResult<i32> {
     Ok(0)
 }
 
-/// `hoist history`.
+/// Show the history of an image
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// Don't truncate output
@@ -345,7 +345,7 @@ pub async fn history(channel: Channel, args: HistoryArgs) -> CliResult<i32> {
     Ok(0)
 }
 
-/// `hoist save`.
+/// Save one or more images to a tar archive (streamed to STDOUT by default)
 #[derive(Debug, Args)]
 pub struct SaveArgs {
     /// Write to a file, instead of STDOUT
@@ -396,7 +396,7 @@ pub async fn save(channel: Channel, args: SaveArgs) -> CliResult<i32> {
     result.map(|()| 0)
 }
 
-/// `hoist load`.
+/// Load an image from a tar archive or STDIN
 #[derive(Debug, Args)]
 pub struct LoadArgs {
     /// Read from tar archive file, instead of STDIN
@@ -434,7 +434,7 @@ pub async fn load(channel: Channel, args: LoadArgs) -> CliResult<i32> {
     Ok(0)
 }
 
-/// `hoist image prune`.
+/// Remove unused images
 #[derive(Debug, Args)]
 pub struct PruneArgs {
     /// Remove all unused images, not just dangling ones

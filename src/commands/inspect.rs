@@ -10,7 +10,7 @@ use tonic::transport::Channel;
 use crate::exit::{CliError, CliResult};
 use crate::format::{Format, render};
 
-/// `hoist inspect`.
+/// Return low-level information on containers or images
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// Format output using a Go template, or json
@@ -22,6 +22,20 @@ pub struct InspectArgs {
     /// Containers or images
     #[arg(required = true)]
     pub names: Vec<String>,
+}
+
+/// Display detailed information on one or more containers
+#[derive(Debug, Args)]
+pub struct ContainerInspectArgs {
+    #[command(flatten)]
+    pub inspect: InspectArgs,
+}
+
+/// Display detailed information on one or more images
+#[derive(Debug, Args)]
+pub struct ImageInspectArgs {
+    #[command(flatten)]
+    pub inspect: InspectArgs,
 }
 
 /// What `inspect` may look at.

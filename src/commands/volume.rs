@@ -14,6 +14,7 @@ use crate::format::{Format, print_items, print_table, render};
 
 /// `hoist volume …`.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum VolumeCommand {
     /// Create a volume
     Create {
@@ -65,7 +66,7 @@ pub enum VolumeCommand {
     Prune(PruneArgs),
 }
 
-/// `hoist volume prune`.
+/// Remove unused local volumes
 #[derive(Debug, Args)]
 pub struct PruneArgs {
     /// Remove all unused volumes, not just anonymous ones

@@ -348,43 +348,43 @@ impl Daemon {
     }
 
     /// Asserts nothing of any container is left: no cgroup, no mount, no
-    /// shim, no runtime directory.
+    /// shim, no runtime or state directory (removal deletes directories in
+    /// the background, so all of it gets a few seconds to go).
     pub fn assert_no_container_leftovers(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let (cgroups, mounts, shims) = (
-                self.leftover_cgroups(),
-                self.leftover_mounts(),
-                self.leftover_shims(),
-            );
-            if cgroups.is_empty() && mounts.is_empty() && shims.is_empty() {
+            let cgroups = self.leftover_cgroups();
+            let mounts = self.leftover_mounts();
+            let shims = self.leftover_shims();
+            let run_dirs = entries(&self.dir.join("run/containers"));
+            let dirs = entries(&self.dir.join("root/containers"));
+            if cgroups.is_empty()
+                && mounts.is_empty()
+                && shims.is_empty()
+                && run_dirs.is_empty()
+                && dirs.is_empty()
+            {
                 break;
             }
             assert!(
                 Instant::now() < deadline,
-                "container leftovers: cgroups {cgroups:?}, mounts {mounts:?}, shims {shims:?}\ndaemon log:\n{}",
+                "container leftovers: cgroups {cgroups:?}, mounts {mounts:?}, shims {shims:?}, \
+                 runtime directories {run_dirs:?}, container directories {dirs:?}\ndaemon log:\n{}",
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        let run_dirs: Vec<_> = fs::read_dir(self.dir.join("run/containers"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        assert!(
-            run_dirs.is_empty(),
-            "runtime directories left: {run_dirs:?}"
-        );
-        let dirs: Vec<_> = fs::read_dir(self.dir.join("root/containers"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        assert!(dirs.is_empty(), "container directories left: {dirs:?}");
     }
+}
+
+/// The entries of a directory (none when it does not exist).
+fn entries(dir: &Path) -> Vec<PathBuf> {
+    fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect()
 }
 
 /// PIDs of processes whose command line contains `marker`.

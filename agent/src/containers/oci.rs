@@ -495,6 +495,7 @@ pub fn bundle(
             lower: lower_dirs(ctx.config, record),
             upper: dir.join("upper"),
             work: dir.join("work"),
+            volatile: spec.auto_remove,
         },
         cgroup: ctx.hierarchy.cgroup(&ctx.config.cgroup_path(&record.id)),
         resources: spec.resources.clone(),

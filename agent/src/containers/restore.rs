@@ -21,8 +21,13 @@ impl Daemon {
         let dir = self.config.root.join("containers");
         for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
             let path = entry.path();
-            match read_json::<ContainerRecord>(&path.join(RECORD_FILE)) {
-                Ok(record) => {
+            // A directory not named by its record's ID was being deleted
+            // (removal renames it away first).
+            match read_json::<ContainerRecord>(&path.join(RECORD_FILE))
+                .ok()
+                .filter(|r| *r.id == *entry.file_name())
+            {
+                Some(record) => {
                     if let Err(e) = self.containers.reserve_name(&record.name, &record.id) {
                         warn!(id = %record.id, error = %e.message(), "container name clash; keeping the first");
                     }
@@ -30,7 +35,7 @@ impl Daemon {
                     self.containers.insert(container.clone());
                     loaded.push(container);
                 }
-                Err(_) => {
+                None => {
                     // No (whole) record: a create or remove was cut short.
                     info!(path = %path.display(), "removing leftover of an unfinished container");
                     let _ = remove_all(&path);
@@ -81,9 +86,13 @@ impl Daemon {
     }
 
     async fn readopt(self: &Arc<Self>, container: &Arc<Container>) {
-        let (status, id) = {
+        let (status, id, auto_remove) = {
             let record = container.record.lock().await;
-            (record.state.status, record.id.clone())
+            (
+                record.state.status,
+                record.id.clone(),
+                record.spec.auto_remove,
+            )
         };
         let run_dir = self.config.container_run_dir(&id);
         // A crash between a start and the save of its state leaves a live
@@ -96,6 +105,11 @@ impl Daemon {
                 return;
             }
             _ if has_shim => {}
+            // A `--rm` container that exited while its removal was cut short.
+            RunStatus::Exited | RunStatus::Dead if auto_remove => {
+                let _ = self.remove_container(container, true, false).await;
+                return;
+            }
             _ => return,
         }
         let client = ShimClient::new(&run_dir);

@@ -82,14 +82,7 @@ pub fn enter_rootfs(
     // short enough for deep images.
     chdir(&rootfs.layers_root)
         .map_err(failed(format!("enter {}", rootfs.layers_root.display())))?;
-    mount(
-        Some("overlay"),
-        target,
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(rootfs.options().as_str()),
-    )
-    .map_err(failed(format!(
+    mount_overlay(rootfs, target).map_err(failed(format!(
         "mount the overlay root filesystem at {}",
         target.display()
     )))?;
@@ -465,5 +458,39 @@ mod tests {
         ));
         assert_eq!(propagation, MsFlags::MS_PRIVATE | MsFlags::MS_REC);
         assert_eq!(data, "mode=755,size=64m");
+    }
+}
+
+/// Mounts the container's overlay. A `volatile` layer left by an earlier
+/// run of the same container (a restart, never a host crash: `--rm`
+/// containers are removed after one) drops its marker first; a kernel
+/// older than 5.10, which lacks `volatile`, gets the plain mount.
+fn mount_overlay(rootfs: &RootfsMount, target: &Path) -> nix::Result<()> {
+    let plain = |rootfs: &RootfsMount| {
+        mount(
+            Some("overlay"),
+            target,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(rootfs.options().as_str()),
+        )
+    };
+    if !rootfs.volatile {
+        return plain(rootfs);
+    }
+    match fs::remove_dir_all(rootfs.volatile_marker()) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            return Err(nix::errno::Errno::from_raw(
+                e.raw_os_error().unwrap_or(libc::EIO),
+            ));
+        }
+        _ => {}
+    }
+    match plain(rootfs) {
+        Err(nix::errno::Errno::EINVAL) => plain(&RootfsMount {
+            volatile: false,
+            ..rootfs.clone()
+        }),
+        result => result,
     }
 }
