@@ -324,7 +324,8 @@ fn containers_survive_a_daemon_kill_and_are_readopted() {
     std::fs::create_dir_all(unfinished.join("upper/etc")).unwrap();
     let brief = d.inspect("brief")["Id"].as_str().unwrap().to_string();
     std::fs::copy(
-        d.dir.join(format!("root/containers/{brief}/container.json")),
+        d.dir
+            .join(format!("root/containers/{brief}/container.json")),
         unfinished.join("container.json"),
     )
     .unwrap();

@@ -79,23 +79,27 @@ impl ContainersApi {
         self.daemon.containers.find(reference)
     }
 
-    /// Sends the exit of an attached run, after `--rm` finished removing
-    /// the container (Docker's CLI waits for that too).
+    /// Sends the exit of an attached run once the daemon has recorded it
+    /// (so an `rm` or `inspect` right after sees the container exited), and
+    /// after `--rm` finished removing the container (Docker's CLI waits for
+    /// that too). `exits_before` is the container's exit count from before
+    /// the attach.
     async fn finish_run(
         &self,
         container: &Arc<crate::containers::Container>,
+        exits_before: u64,
         exit: Option<hoist_runtime::bundle::ExitInfo>,
         tx: &OutputSender,
     ) {
         let auto_remove = container.record.lock().await.spec.auto_remove;
-        let code = match &exit {
-            Some(info) => info.code,
-            None => {
-                self.daemon
-                    .wait_container(container, WaitCondition::NotRunning)
-                    .await
-            }
-        };
+        let recorded = container
+            .events
+            .subscribe()
+            .wait_for(|s| s.exits > exits_before || s.removed)
+            .await
+            .map(|s| s.exit_code)
+            .unwrap_or_else(|_| container.events.borrow().exit_code);
+        let code = exit.as_ref().map_or(recorded, |info| info.code);
         if auto_remove {
             self.daemon
                 .wait_container(container, WaitCondition::Removed)
@@ -141,6 +145,7 @@ impl Containers for ContainersApi {
         let spec = parse_spec(&create.spec_json)?;
         let (id, warnings) = self.daemon.create_container(&create.name, spec).await?;
         let container = self.find(&id)?;
+        let exits_before = container.events.borrow().exits;
         let (tx, rx) = mpsc::channel(64);
         for warning in warnings {
             let _ = tx
@@ -163,7 +168,7 @@ impl Containers for ContainersApi {
                     });
                     let exit = stdio::pump_output(output, &tx).await;
                     input.abort();
-                    api.finish_run(&container, exit, &tx).await;
+                    api.finish_run(&container, exits_before, exit, &tx).await;
                 }
                 Ok(None) => {}
                 Err(status) => {
@@ -207,7 +212,7 @@ impl Containers for ContainersApi {
         };
         let container = self.find(&open.id)?;
         let flags = attach_request(open.attach);
-        {
+        let exits_before = {
             let record = container.record.lock().await;
             if !record.state.status.is_alive() {
                 return Err(conflict(format!(
@@ -215,7 +220,8 @@ impl Containers for ContainersApi {
                     record.name
                 )));
             }
-        }
+            container.events.borrow().exits
+        };
         let client = ShimClient::new(&self.daemon.config.container_run_dir(&container.id));
         let (output, sink) = client
             .attach(flags.stdin, flags.stdout, flags.stderr)
@@ -233,7 +239,7 @@ impl Containers for ContainersApi {
             });
             let exit = stdio::pump_output(output, &tx).await;
             input.abort();
-            api.finish_run(&container, exit, &tx).await;
+            api.finish_run(&container, exits_before, exit, &tx).await;
         });
         Ok(Response::new(stream_of(rx)))
     }

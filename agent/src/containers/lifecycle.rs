@@ -238,7 +238,7 @@ impl Daemon {
         bundle
             .save(&run_dir)
             .map_err(|e| internal(format!("cannot write the bundle: {e}")))?;
-        let mut child = shim::spawn(&self.config.shim, &run_dir)
+        let child = shim::spawn(&self.config.shim, &run_dir)
             .map_err(|e| internal(format!("cannot start the container's shim: {e}")))?;
         // The shim is our child until we die: reap it when it ends.
         tokio::spawn(async move {

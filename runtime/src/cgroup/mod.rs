@@ -12,6 +12,7 @@ mod v2;
 
 use std::fs;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
@@ -146,6 +147,7 @@ impl Hierarchy {
         Cgroup {
             version: self.version,
             dirs,
+            relative: PathBuf::from(relative),
         }
     }
 }
@@ -156,6 +158,9 @@ pub struct Cgroup {
     version: Version,
     /// (controller, directory); on v2 one entry with an empty controller.
     dirs: Vec<(String, PathBuf)>,
+    /// The directories relative to their hierarchy's mount point.
+    #[serde(default)]
+    relative: PathBuf,
 }
 
 impl Cgroup {
@@ -207,20 +212,32 @@ impl Cgroup {
     }
 
     /// Moves the calling process — which must be single-threaded — into the
-    /// cgroup. On v1 it writes `0` to each hierarchy's `tasks` file: moving
-    /// only oneself, the kernel skips the global threadgroup lock whose
-    /// first use in a while waits out an RCU grace period (~20 ms on our
-    /// machines). v2 has no such path (`cgroup.threads` needs a threaded
-    /// cgroup), so it writes `cgroup.procs`.
+    /// cgroup (see [`Hierarchies::enter`]).
     pub fn enter(&self) -> io::Result<()> {
-        let file = match self.version {
-            Version::V1 => "tasks",
-            Version::V2 => "cgroup.procs",
-        };
-        for (_, dir) in &self.dirs {
-            write_file(dir, file, "0")?;
-        }
-        Ok(())
+        self.open_hierarchies()?.enter()
+    }
+
+    /// Holds each hierarchy of this cgroup open, so that a process can join
+    /// the cgroup after pivot_root has put the host's cgroup mounts out of
+    /// its reach, and before the cgroup even exists: a container's init
+    /// builds its root filesystem while the shim creates its cgroup.
+    pub fn open_hierarchies(&self) -> io::Result<Hierarchies> {
+        let depth = self.relative.components().count();
+        let roots = self
+            .dirs
+            .iter()
+            .map(|(_, dir)| {
+                let root = dir.ancestors().nth(depth).unwrap_or(dir);
+                fs::File::open(root).map(OwnedFd::from).map_err(|e| {
+                    io::Error::new(e.kind(), format!("cannot open {}: {e}", root.display()))
+                })
+            })
+            .collect::<io::Result<_>>()?;
+        Ok(Hierarchies {
+            version: self.version,
+            relative: self.relative.clone(),
+            roots,
+        })
     }
 
     /// PIDs (in the host's namespace) of every process in the cgroup.
@@ -304,6 +321,50 @@ impl Cgroup {
 }
 
 /// Writes one cgroup file, saying which one failed.
+/// The hierarchies of a cgroup, held open by [`Cgroup::open_hierarchies`].
+#[derive(Debug)]
+pub struct Hierarchies {
+    version: Version,
+    relative: PathBuf,
+    roots: Vec<OwnedFd>,
+}
+
+impl Hierarchies {
+    /// Moves the calling process — which must be single-threaded — into the
+    /// cgroup. On v1 it writes `0` to each hierarchy's `tasks` file: moving
+    /// only oneself, the kernel skips the global threadgroup lock whose
+    /// first use in a while waits out an RCU grace period (~20 ms on our
+    /// machines). v2 has no such path (`cgroup.threads` needs a threaded
+    /// cgroup), so it writes `cgroup.procs`.
+    pub fn enter(&self) -> io::Result<()> {
+        let file = self.relative.join(match self.version {
+            Version::V1 => "tasks",
+            Version::V2 => "cgroup.procs",
+        });
+        for root in &self.roots {
+            let fd = nix::fcntl::openat(
+                root,
+                &file,
+                nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .map_err(|e| {
+                io::Error::new(
+                    io::Error::from(e).kind(),
+                    format!("cannot open {}: {e}", file.display()),
+                )
+            })?;
+            nix::unistd::write(&fd, b"0").map_err(|e| {
+                io::Error::new(
+                    io::Error::from(e).kind(),
+                    format!("cannot join the cgroup through {}: {e}", file.display()),
+                )
+            })?;
+        }
+        Ok(())
+    }
+}
+
 fn write_file(dir: &Path, file: &str, value: &str) -> io::Result<()> {
     fs::write(dir.join(file), value).map_err(|e| {
         io::Error::new(

@@ -16,9 +16,10 @@ use super::mounts::{enter_rootfs, finish_rootfs};
 use super::process::StartError;
 use crate::bundle::Bundle;
 
-/// Clones the init process of `bundle` into its namespaces. The child
-/// moves itself into the container's cgroup, sets everything up, reports
-/// `Ready`, then waits for a byte on `sync` (start) before exec.
+/// Clones the init process of `bundle` into its namespaces. The child sets
+/// everything up, reports `Ready`, waits for a byte on `sync` (start), then
+/// moves itself into the container's cgroup (which the caller creates
+/// meanwhile) and execs.
 ///
 /// Returns the child's PID. `sync` and `stdio` are the child's ends; the
 /// parent closes its copies when this returns.
@@ -78,10 +79,12 @@ fn init_main(
 ) -> StartError {
     let result = (|| -> Result<(), StartError> {
         die_with_parent()?;
-        bundle
+        // The shim creates the cgroup while this process builds the root
+        // filesystem; it is joined once the shim says go.
+        let cgroup = bundle
             .cgroup
-            .enter()
-            .map_err(|e| StartError::runtime(format!("join the container's cgroup: {e}")))?;
+            .open_hierarchies()
+            .map_err(|e| StartError::runtime(format!("open the cgroup hierarchies: {e}")))?;
         for ns in namespaces {
             if let Some(path) = ns.path() {
                 let file = std::fs::File::open(path).map_err(|e| {
@@ -91,13 +94,6 @@ fn init_main(
                     StartError::runtime(format!("join namespace {}: {e}", path.display()))
                 })?;
             }
-        }
-        if namespaces
-            .iter()
-            .any(|ns| ns.typ() == LinuxNamespaceType::Cgroup && ns.path().is_none())
-        {
-            unshare(CloneFlags::CLONE_NEWCGROUP)
-                .map_err(|e| StartError::runtime(format!("new cgroup namespace: {e}")))?;
         }
         if let Some(hostname) = bundle.spec.hostname() {
             nix::unistd::sethostname(hostname)
@@ -120,6 +116,16 @@ fn init_main(
             .ok_or_else(|| StartError::runtime("the bundle has no process"))?;
         wire_stdio_and_report_ready(socket, process, stdio)?;
         wait_for_go(socket)?;
+        cgroup
+            .enter()
+            .map_err(|e| StartError::runtime(format!("join the container's cgroup: {e}")))?;
+        if namespaces
+            .iter()
+            .any(|ns| ns.typ() == LinuxNamespaceType::Cgroup && ns.path().is_none())
+        {
+            unshare(CloneFlags::CLONE_NEWCGROUP)
+                .map_err(|e| StartError::runtime(format!("new cgroup namespace: {e}")))?;
+        }
         Ok(())
     })();
     if let Err(e) = result {

@@ -119,11 +119,9 @@ fn stdio_pipes(open_stdin: bool) -> io::Result<(PipeEnds, ChildStdio)> {
     ))
 }
 
+/// Clones the init, then creates its cgroup while the init builds its root
+/// filesystem (it joins the cgroup only when told to start).
 fn prepare(bundle: &Bundle, dir: &Path) -> Result<Prepared, StartError> {
-    bundle
-        .cgroup
-        .create(&bundle.resources, bundle.all_devices)
-        .map_err(|e| StartError::runtime(format!("create the container's cgroup: {e}")))?;
     let process = bundle
         .process()
         .ok_or_else(|| StartError::runtime("the bundle has no process"))?;
@@ -141,6 +139,13 @@ fn prepare(bundle: &Bundle, dir: &Path) -> Result<Prepared, StartError> {
     std::fs::create_dir_all(&target)
         .map_err(|e| StartError::runtime(format!("create {}: {e}", target.display())))?;
     let pid = spawn_init(bundle, &target, sync_child, child)?;
+    if let Err(e) = bundle.cgroup.create(&bundle.resources, bundle.all_devices) {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        let _ = waitpid(Pid::from_raw(pid), None);
+        return Err(StartError::runtime(format!(
+            "create the container's cgroup: {e}"
+        )));
+    }
     Ok(Prepared { pid, sync, pipes })
 }
 
