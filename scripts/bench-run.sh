@@ -60,6 +60,7 @@ print(f"ratio  mean {h['mean']/f['mean']:.2f}x  median {h['median']/f['median']:
 EOF
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
 sleep 1
 echo "== memory"
 echo "daemon idle RSS: $(rss_kb "$daemon_pid") kB (target < 30 MB)"
@@ -68,10 +69,13 @@ for i in $(seq $n); do
   "$hoist" -H "unix://$sock" run -d --network none busybox sleep 300 >/dev/null
 done
 sleep 1
-total=0
+rss=0
+pss=0
 count=0
 for pid in $(pgrep -f "hoist-shim $work/run"); do
-  total=$((total + $(rss_kb "$pid"))); count=$((count + 1))
+  rss=$((rss + $(rss_kb "$pid"))); pss=$((pss + $(pss_kb "$pid"))); count=$((count + 1))
 done
-echo "shim RSS: $((total / count)) kB average over $count shims (target < 2 MB)"
+echo "shim RSS: $((rss / count)) kB, PSS: $((pss / count)) kB, average over $count shims (target < 2 MB)"
+launcher=$(pgrep -f "hoist-shim --launcher $work/run" || true)
+[ -z "$launcher" ] || echo "shim launcher (one per daemon) RSS: $(rss_kb "$launcher") kB, PSS: $(pss_kb "$launcher") kB"
 echo "daemon RSS with $n containers: $(rss_kb "$daemon_pid") kB"

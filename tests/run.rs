@@ -450,3 +450,42 @@ fn init_forwards_signals_and_reaps() {
     assert_eq!(zombies.trim(), "0");
     d.ok(&["rm", "inited", "bare"]);
 }
+
+#[test]
+fn shims_start_after_the_launcher_dies() {
+    let d = Daemon::with_busybox();
+    let marker = format!("hoist-shim --launcher {}", d.dir.join("run").display());
+    assert_eq!(d.ok(&["run", "--rm", "busybox", "echo", "one"]), "one\n");
+    let launchers = support::processes_with(&marker);
+    assert_eq!(launchers.len(), 1, "one launcher per daemon: {launchers:?}");
+    // Forked shims name their container, as `hoist-shim <dir>` would.
+    d.ok(&["run", "-d", "--name", "forked", "busybox", "sleep", "30"]);
+    let id = d.inspect("forked")["Id"].as_str().unwrap().to_string();
+    let shim = format!(
+        "hoist-shim {}",
+        d.dir.join("run/containers").join(&id).display()
+    );
+    assert_eq!(
+        support::processes_with(&shim).len(),
+        1,
+        "no shim titled {shim:?}"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(launchers[0]),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    // The next start notices, and a new launcher (or a direct start) serves it.
+    assert_eq!(d.ok(&["run", "--rm", "busybox", "echo", "two"]), "two\n");
+    assert_eq!(
+        d.ok(&["run", "--rm", "busybox", "echo", "three"]),
+        "three\n"
+    );
+    let relaunched = support::processes_with(&marker);
+    assert_eq!(relaunched.len(), 1, "{relaunched:?}");
+    assert_ne!(relaunched[0], launchers[0]);
+    // The running container did not depend on the launcher.
+    assert_eq!(d.ok(&["exec", "forked", "echo", "ok"]), "ok\n");
+    d.ok(&["rm", "-f", "forked"]);
+    d.assert_no_container_leftovers();
+}

@@ -25,6 +25,11 @@ impl DaemonConfig {
         self.root.join("containers").join(id)
     }
 
+    /// The init layer every container's overlay has under its own layer.
+    pub fn init_layer(&self) -> PathBuf {
+        self.root.join("init-layer")
+    }
+
     /// Directory of a container's runtime state (bundle, shim socket).
     pub fn container_run_dir(&self, id: &str) -> PathBuf {
         self.exec_root.join("containers").join(id)

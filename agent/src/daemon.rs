@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use hoist_runtime::cgroup::Hierarchy;
 use hoist_runtime::image::ImageStore;
+use hoist_runtime::shim::launcher::Launcher;
 use hoist_runtime::volume::VolumeStore;
 
 use crate::config::DaemonConfig;
@@ -24,6 +25,8 @@ pub struct Daemon {
     pub hierarchy: Hierarchy,
     /// Containers.
     pub containers: Registry,
+    /// Starts containers' shims.
+    pub launcher: Launcher,
 }
 
 impl Daemon {
@@ -35,6 +38,12 @@ impl Daemon {
         ] {
             fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
+        crate::containers::oci::make_init_layer(&config.init_layer()).with_context(|| {
+            format!(
+                "cannot make the init layer {}",
+                config.init_layer().display()
+            )
+        })?;
         let images = ImageStore::open(&config.root.join("image")).with_context(|| {
             format!(
                 "cannot open the image store under {}",
@@ -48,7 +57,9 @@ impl Daemon {
             )
         })?;
         let hierarchy = Hierarchy::detect().context("cannot find the host's cgroup hierarchy")?;
+        let launcher = Launcher::new(&config.shim, &config.exec_root.join("containers"));
         Ok(Arc::new(Self {
+            launcher,
             config,
             images,
             volumes,

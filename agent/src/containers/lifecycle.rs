@@ -10,10 +10,7 @@ use std::time::Duration;
 use hoist_api::spec::{ContainerSpec, MountKind};
 use hoist_runtime::bundle::{EXIT_FILE, ExitInfo};
 use hoist_runtime::fsutil::{new_id, read_json, remove_all};
-use hoist_runtime::shim::{
-    self,
-    client::{InputSink, OutputStream, ShimClient, ShimError},
-};
+use hoist_runtime::shim::client::{InputSink, OutputStream, ShimClient, ShimError};
 use tonic::Status;
 use tracing::{info, warn};
 
@@ -143,8 +140,6 @@ impl Daemon {
                 fs::create_dir_all(dir.join(sub))
                     .map_err(|e| internal(format!("cannot create {}: {e}", dir.display())))?;
             }
-            oci::make_init_layer(&dir)
-                .map_err(|e| internal(format!("cannot make the container's init layer: {e}")))?;
             create::write_etc_files(&dir, &spec, &settings.hostname)
                 .map_err(|e| internal(format!("cannot write the container's /etc files: {e}")))?;
             let mounts = create::mounts(&spec, &image, |name| {
@@ -238,7 +233,9 @@ impl Daemon {
         bundle
             .save(&run_dir)
             .map_err(|e| internal(format!("cannot write the bundle: {e}")))?;
-        let child = shim::spawn(&self.config.shim, &run_dir)
+        let child = self
+            .launcher
+            .spawn(&run_dir)
             .map_err(|e| internal(format!("cannot start the container's shim: {e}")))?;
         // The shim is our child until we die: reap it when it ends.
         tokio::spawn(async move {
@@ -264,9 +261,14 @@ impl Daemon {
                 record.state.error.clear();
                 record.state.oom_killed = false;
                 record.state.manually_stopped = false;
-                record
-                    .save_state(&self.config.container_dir(&record.id))
-                    .map_err(|e| internal(e.to_string()))?;
+                // A `--rm` container's record is not worth a write on each
+                // start: a daemon restarted while it runs finds its shim
+                // and re-adopts it, and one that finds it gone removes it.
+                if !record.spec.auto_remove {
+                    record
+                        .save_state(&self.config.container_dir(&record.id))
+                        .map_err(|e| internal(e.to_string()))?;
+                }
                 container.announce(&record, false);
                 info!(id = %record.id, pid, "container started");
                 drop(record);

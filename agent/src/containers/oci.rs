@@ -70,15 +70,17 @@ pub struct BundleContext<'a> {
     pub console: Option<(u16, u16)>,
 }
 
-/// The lower directories of a container's overlay, top first, relative to
-/// the layers root.
-/// The container's init layer first (absolute), then the image's layers.
+/// The lower directories of a container's overlay, top first: the init
+/// layer (absolute), then the image's layers (relative to the layers root).
+/// Containers made before the init layer was shared keep their own.
 pub fn lower_dirs(config: &DaemonConfig, record: &ContainerRecord) -> Vec<String> {
-    let init = config.container_dir(&record.id).join(INIT_LAYER);
-    let mut dirs: Vec<String> = Vec::new();
-    if init.is_dir() {
-        dirs.push(init.display().to_string());
-    }
+    let own = config.container_dir(&record.id).join(INIT_LAYER);
+    let init = if own.is_dir() {
+        own
+    } else {
+        config.init_layer()
+    };
+    let mut dirs = vec![init.display().to_string()];
     dirs.extend(
         record
             .layers
@@ -89,26 +91,45 @@ pub fn lower_dirs(config: &DaemonConfig, record: &ContainerRecord) -> Vec<String
     dirs
 }
 
-/// The container's init layer, under its directory: the mount points the
-/// runtime needs (/proc, /sys, /dev/…, the generated /etc files), made once
-/// at create so they stay out of the container's own layer — out of `diff`
-/// and `commit` — as Docker's init layer does.
+/// The init layer: the mount points the runtime needs (/proc, /sys, /dev/…,
+/// the generated /etc files) as a read-only layer under every container's
+/// own, so they stay out of `diff` and `commit`, as Docker's init layer
+/// does. Its content is the same for every container, so one copy (see
+/// [`DaemonConfig::init_layer`]) serves all; this is the name of the
+/// per-container copy that containers made by earlier versions have.
 pub const INIT_LAYER: &str = "init";
 
 /// Directories and (empty) files of the init layer.
 const INIT_DIRS: &[&str] = &["proc", "sys", "dev/pts", "dev/shm", "dev/mqueue", "etc"];
 const INIT_FILES: &[&str] = &["etc/hosts", "etc/hostname", "etc/resolv.conf"];
 
-/// Makes a container's init layer.
-pub fn make_init_layer(dir: &Path) -> std::io::Result<()> {
-    let init = dir.join(INIT_LAYER);
-    for sub in INIT_DIRS {
-        std::fs::create_dir_all(init.join(sub))?;
+/// Makes the init layer at `path` unless it is there: built beside it and
+/// renamed into place, so it is either whole or absent.
+pub fn make_init_layer(path: &Path) -> std::io::Result<()> {
+    if path.is_dir() {
+        return Ok(());
     }
-    for file in INIT_FILES {
-        std::fs::File::create(init.join(file))?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(
+        ".{name}.tmp-{}",
+        hoist_runtime::fsutil::random_hex(4)
+    ));
+    let result = (|| {
+        for sub in INIT_DIRS {
+            std::fs::create_dir_all(tmp.join(sub))?;
+        }
+        for file in INIT_FILES {
+            std::fs::File::create(tmp.join(file))?;
+        }
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = hoist_runtime::fsutil::remove_all(&tmp);
     }
-    Ok(())
+    match result {
+        Err(_) if path.is_dir() => Ok(()),
+        other => other,
+    }
 }
 
 /// Resolves the container's user against its own files.

@@ -59,10 +59,14 @@ pub fn set_size(fd: RawFd, rows: u16, cols: u16) -> nix::Result<()> {
     unsafe { set_winsize_ioctl(fd, &size) }.map(drop)
 }
 
-/// Sends `payload` with `fd` attached over a unix socket.
+/// Sends one message with a descriptor (SCM_RIGHTS).
 pub fn send_with_fd(socket: RawFd, payload: &[u8], fd: RawFd) -> nix::Result<()> {
-    let fds = [fd];
-    let cmsg = [ControlMessage::ScmRights(&fds)];
+    send_with_fds(socket, payload, &[fd])
+}
+
+/// Sends one message with descriptors (SCM_RIGHTS).
+pub fn send_with_fds(socket: RawFd, payload: &[u8], fds: &[RawFd]) -> nix::Result<()> {
+    let cmsg = [ControlMessage::ScmRights(fds)];
     sendmsg::<()>(
         socket,
         &[IoSlice::new(payload)],
@@ -75,7 +79,13 @@ pub fn send_with_fd(socket: RawFd, payload: &[u8], fd: RawFd) -> nix::Result<()>
 
 /// Receives one message and the descriptor sent with it, if any.
 pub fn recv_with_fd(socket: RawFd, buf: &mut [u8]) -> nix::Result<(usize, Option<OwnedFd>)> {
-    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let (n, fds) = recv_with_fds(socket, buf)?;
+    Ok((n, fds.into_iter().next()))
+}
+
+/// Receives one message and the descriptors (at most four) sent with it.
+pub fn recv_with_fds(socket: RawFd, buf: &mut [u8]) -> nix::Result<(usize, Vec<OwnedFd>)> {
+    let mut space = nix::cmsg_space!([RawFd; 4]);
     let mut iov = [IoSliceMut::new(buf)];
     let msg = recvmsg::<()>(
         socket,
@@ -83,17 +93,15 @@ pub fn recv_with_fd(socket: RawFd, buf: &mut [u8]) -> nix::Result<(usize, Option
         Some(&mut space),
         MsgFlags::MSG_CMSG_CLOEXEC,
     )?;
-    let mut fd = None;
+    let mut fds = Vec::new();
     for cmsg in msg.cmsgs()? {
-        if let ControlMessageOwned::ScmRights(fds) = cmsg {
-            for raw in fds {
-                // SAFETY: the kernel just installed this descriptor for us.
-                let owned = unsafe { OwnedFd::from_raw_fd(raw) };
-                if fd.is_none() {
-                    fd = Some(owned);
-                }
-            }
+        if let ControlMessageOwned::ScmRights(raw) = cmsg {
+            // SAFETY: the kernel just installed these descriptors for us.
+            fds.extend(
+                raw.into_iter()
+                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+            );
         }
     }
-    Ok((msg.bytes, fd))
+    Ok((msg.bytes, fds))
 }

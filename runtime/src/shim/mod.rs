@@ -2,12 +2,13 @@
 //! stdio and log, so containers outlive the daemon (live restore).
 
 pub mod client;
+pub mod launcher;
 pub mod protocol;
 pub mod server;
 
-use std::ffi::{CStr, CString};
+use std::ffi::{CStr, CString, OsStr};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -32,13 +33,10 @@ pub fn socket_path(dir: &Path) -> io::Result<(OwnedFd, PathBuf)> {
     Ok((fd, path))
 }
 
-/// Starts the shim executable (`hoist-shim <dir>`) for the bundle in
-/// `dir`. The socket is bound here, before the shim runs, and handed to it
-/// as fd 3: a client may connect at once, with no readiness race.
-///
-/// `posix_spawn` (a vfork, not a fork) keeps the cost of starting a shim
-/// independent of the daemon's size.
-pub fn spawn(exe: &Path, dir: &Path) -> io::Result<ShimProcess> {
+/// The listening socket (bound here, before the shim runs, so a client may
+/// connect at once, with no readiness race) and the log file a shim for
+/// `dir` gets as fd 3 and stderr.
+fn shim_fds(dir: &Path) -> io::Result<(OwnedFd, OwnedFd)> {
     crate::fsutil::remove_all(&dir.join(SOCKET_FILE))?;
     let (_dir_fd, socket) = socket_path(dir)?;
     let listener: OwnedFd = std::os::unix::net::UnixListener::bind(&socket)?.into();
@@ -47,15 +45,37 @@ pub fn spawn(exe: &Path, dir: &Path) -> io::Result<ShimProcess> {
         .append(true)
         .open(dir.join(SHIM_LOG_FILE))?
         .into();
+    Ok((listener, log))
+}
+
+/// Starts the shim executable (`hoist-shim <dir>`) for the bundle in `dir`
+/// with its socket and log (see [`shim_fds`]); the launcher does this when
+/// it can, faster.
+fn spawn_with(exe: &Path, dir: &Path, listener: OwnedFd, log: OwnedFd) -> io::Result<ShimProcess> {
+    posix_spawn_shim(exe, &[dir.as_os_str()], &listener, Some(&log))
+}
+
+/// Runs `exe args…` with `fd3` as descriptor 3, `stderr` (or /dev/null) as
+/// stderr, no environment and default signal handling. `posix_spawn` (a
+/// vfork, not a fork) keeps the cost independent of the daemon's size.
+fn posix_spawn_shim(
+    exe: &Path,
+    args: &[&OsStr],
+    fd3: &OwnedFd,
+    stderr: Option<&OwnedFd>,
+) -> io::Result<ShimProcess> {
     // Above the descriptors the child gets, so no dup2 below overwrites
     // one still to be copied.
-    let listener = high_fd(&listener)?;
-    let log = high_fd(&log)?;
+    let fd3 = high_fd(fd3)?;
+    let stderr = stderr.map(high_fd).transpose()?;
     let mut actions = PosixSpawnFileActions::init()?;
     actions.add_open(0, "/dev/null", OFlag::O_RDONLY, Mode::empty())?;
     actions.add_open(1, "/dev/null", OFlag::O_WRONLY, Mode::empty())?;
-    actions.add_dup2(log.as_raw_fd(), 2)?;
-    actions.add_dup2(listener.as_raw_fd(), server::LISTEN_FD)?;
+    match &stderr {
+        Some(fd) => actions.add_dup2(fd.as_raw_fd(), 2)?,
+        None => actions.add_open(2, "/dev/null", OFlag::O_WRONLY, Mode::empty())?,
+    }
+    actions.add_dup2(fd3.as_raw_fd(), server::LISTEN_FD)?;
     let mut attr = PosixSpawnAttr::init()?;
     let mut pipe = SigSet::empty();
     pipe.add(Signal::SIGPIPE);
@@ -64,25 +84,19 @@ pub fn spawn(exe: &Path, dir: &Path) -> io::Result<ShimProcess> {
     attr.set_flags(
         PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF | PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK,
     )?;
-    let exe_c = CString::new(exe.as_os_str().as_bytes()).map_err(io::Error::other)?;
-    let dir_c = CString::new(dir.as_os_str().as_bytes()).map_err(io::Error::other)?;
-    let no_env: [&CStr; 0] = [];
-    let pid = posix_spawn(
-        exe_c.as_c_str(),
-        &actions,
-        &attr,
-        &[exe_c.as_c_str(), dir_c.as_c_str()],
-        &no_env,
-    )?;
-    // SAFETY: pidfd_open takes a PID and flags and returns a new descriptor
-    // or -1; the PID is our unreaped child, so it cannot have been reused.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
-    if pidfd < 0 {
-        return Err(io::Error::last_os_error());
+    let c = |s: &OsStr| CString::new(s.as_bytes()).map_err(io::Error::other);
+    let exe_c = c(exe.as_os_str())?;
+    let mut argv = vec![exe_c.clone()];
+    for arg in args {
+        argv.push(c(arg)?);
     }
-    // SAFETY: pidfd_open returned a fresh descriptor that nothing else owns.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) };
-    Ok(ShimProcess { pid, pidfd })
+    let no_env: [&CStr; 0] = [];
+    let pid = posix_spawn(exe_c.as_c_str(), &actions, &attr, &argv, &no_env)?;
+    Ok(ShimProcess {
+        pid,
+        pidfd: launcher::pidfd_open(pid)?,
+        ours: true,
+    })
 }
 
 /// A duplicate of `fd` numbered 10 or above (close-on-exec).
@@ -92,22 +106,44 @@ fn high_fd(fd: &OwnedFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(raw) })
 }
 
-/// A running shim process, the daemon's child until it ends.
+/// A running shim process, watched through a pidfd.
 #[derive(Debug)]
 pub struct ShimProcess {
     pid: Pid,
     pidfd: OwnedFd,
+    /// Our child (started directly), which we must reap; the launcher
+    /// reaps the shims it forks.
+    ours: bool,
 }
 
 impl ShimProcess {
-    /// Waits for the shim to end and reaps it.
+    /// A shim some other process (the launcher) reaps.
+    fn not_ours(pid: Pid, pidfd: OwnedFd) -> Self {
+        Self {
+            pid,
+            pidfd,
+            ours: false,
+        }
+    }
+
+    /// Waits for the shim to end (and reaps it if it is our child).
     pub async fn wait(self) -> io::Result<()> {
         // SAFETY: the OwnedFd moves into the AsyncFd, so it stays open and
         // names the same pidfd for the AsyncFd's whole life.
         let fd = unsafe { AsyncFd::register_with_interest(self.pidfd, Interest::READABLE) }
             .map_err(|e| e.into_parts().1)?;
         let _ = fd.readable().await?;
-        waitpid(self.pid, None)?;
+        if self.ours {
+            waitpid(self.pid, None)?;
+        }
         Ok(())
+    }
+
+    /// Kills the process and, if it is our child, reaps it.
+    fn kill(self) {
+        let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
+        if self.ours {
+            let _ = waitpid(self.pid, None);
+        }
     }
 }
