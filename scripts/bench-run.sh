@@ -5,8 +5,14 @@
 #   floor: unshare --pid --fork --mount --uts --ipc --net chroot ROOTFS /bin/true
 #   hoist: hoist run --rm --network none busybox true   (CLI → daemon → container → exit → removed)
 #
-# Uses a private daemon (its own root, socket and cgroup parent) and a release
-# build of hoist; removes everything it made. Run as root:
+# hoist runs against three private daemons (own roots, sockets, cgroup
+# parents) that differ only in where their state lives, because on some
+# machines the filesystem, not hoist, decides the result:
+#   disk:     --root and --exec-root on the filesystem of /tmp
+#   run-tmpfs: --exec-root on a tmpfs (as /run is on most Linux hosts),
+#             --root on the filesystem of /tmp
+#   tmpfs:    both on a tmpfs: hoist's own cost, without the disk
+# Uses a release build of hoist; removes everything it made. Run as root:
 #   cargo build --release && scripts/bench-run.sh [RUNS]
 set -eu
 cd "$(dirname "$0")/.."
@@ -16,20 +22,22 @@ hoist=$PWD/target/release/hoist
 command -v hyperfine >/dev/null || { echo "hyperfine is not installed (apt-get install hyperfine)" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/hoist-bench-XXXXXX)
-sock=$work/hoist.sock
-parent=hoist-bench-$(basename "$work" | tr -dc 'a-zA-Z0-9')
-daemon_pid=""
+ram=$(mktemp -d /dev/shm/hoist-bench-XXXXXX)
+tag=$(basename "$work" | tr -dc 'a-zA-Z0-9')
+daemons=""
 cleanup() {
-  if [ -n "$daemon_pid" ]; then
+  for name in $daemons; do
+    sock=$work/$name.sock
     ids=$("$hoist" -H "unix://$sock" ps -aq --no-trunc 2>/dev/null || true)
     [ -z "$ids" ] || "$hoist" -H "unix://$sock" rm -f $ids >/dev/null 2>&1 || true
-    kill "$daemon_pid" 2>/dev/null || true
-    wait "$daemon_pid" 2>/dev/null || true
-  fi
-  for d in /sys/fs/cgroup/*/"$parent" /sys/fs/cgroup/"$parent"; do
-    [ -d "$d" ] && rmdir "$d" 2>/dev/null || true
+    pid=$(cat "$work/$name.pid")
+    kill "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+    for d in /sys/fs/cgroup/*/"hoist-bench-$tag-$name" /sys/fs/cgroup/"hoist-bench-$tag-$name"; do
+      [ -d "$d" ] && rmdir "$d" 2>/dev/null || true
+    done
   done
-  rm -rf "$work"
+  rm -rf "$work" "$ram"
 }
 trap cleanup EXIT INT TERM
 
@@ -37,32 +45,63 @@ scripts/busybox-rootfs.sh "$work/busybox.tar"
 mkdir "$work/rootfs"
 tar -C "$work/rootfs" -xf "$work/busybox.tar"
 
-"$hoist" daemon --root "$work/root" --exec-root "$work/run" --host "unix://$sock" \
-  --cgroup-parent "$parent" --log-level warn 2>"$work/daemon.log" &
-daemon_pid=$!
-i=0
-until [ -S "$sock" ] && "$hoist" -H "unix://$sock" version >/dev/null 2>&1; do
-  i=$((i + 1)); [ $i -lt 200 ] || { cat "$work/daemon.log"; exit 1; }; sleep 0.05
-done
-"$hoist" -H "unix://$sock" import --change 'ENV PATH=/bin' "$work/busybox.tar" busybox >/dev/null
+# start_daemon NAME ROOT EXEC_ROOT
+start_daemon() {
+  sock=$work/$1.sock
+  "$hoist" daemon --root "$2" --exec-root "$3" --host "unix://$sock" \
+    --cgroup-parent "hoist-bench-$tag-$1" --log-level warn >/dev/null 2>"$work/$1.log" &
+  echo $! >"$work/$1.pid"
+  daemons="$daemons $1"
+  i=0
+  until [ -S "$sock" ] && "$hoist" -H "unix://$sock" version >/dev/null 2>&1; do
+    i=$((i + 1)); [ $i -lt 200 ] || { cat "$work/$1.log"; exit 1; }; sleep 0.05
+  done
+  "$hoist" -H "unix://$sock" import --change 'ENV PATH=/bin' "$work/busybox.tar" busybox >/dev/null
+}
+start_daemon disk "$work/disk/root" "$work/disk/run"
+start_daemon run-tmpfs "$work/run-tmpfs/root" "$ram/run-tmpfs/run"
+start_daemon tmpfs "$ram/tmpfs/root" "$ram/tmpfs/run"
 
-echo "== run round trip ($runs runs each, $(nproc) CPUs)"
+run() { echo "$hoist -H unix://$work/$1.sock run --rm --network none busybox true"; }
+echo "== run round trip ($runs runs each, $(nproc) CPUs, $(uname -r))"
+echo "filesystem of /tmp: $(df --output=fstype /tmp | tail -1), of /run: $(df --output=fstype /run | tail -1)"
 hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/run.json" \
   -n floor "unshare --pid --fork --mount --uts --ipc --net chroot $work/rootfs /bin/true" \
-  -n hoist "$hoist -H unix://$sock run --rm --network none busybox true"
+  -n disk "$(run disk)" -n run-tmpfs "$(run run-tmpfs)" -n tmpfs "$(run tmpfs)" >/dev/null
 python3 - "$work/run.json" <<'EOF'
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-f, h = r["floor"], r["hoist"]
-print(f"floor  mean {f['mean']*1e3:7.2f} ms  median {f['median']*1e3:7.2f} ms  stddev {f['stddev']*1e3:5.2f} ms")
-print(f"hoist  mean {h['mean']*1e3:7.2f} ms  median {h['median']*1e3:7.2f} ms  stddev {h['stddev']*1e3:5.2f} ms")
-print(f"ratio  mean {h['mean']/f['mean']:.2f}x  median {h['median']/f['median']:.2f}x  (target < 3x)")
+f = r["floor"]
+for name in ["floor", "disk", "run-tmpfs", "tmpfs"]:
+    x = r[name]
+    ratio = "" if name == "floor" else f"  ratio mean {x['mean']/f['mean']:.2f}x median {x['median']/f['median']:.2f}x (target < 3x)"
+    print(f"{name:10} mean {x['mean']*1e3:6.2f} ms  median {x['median']*1e3:6.2f} ms  stddev {x['stddev']*1e3:5.2f} ms{ratio}")
 EOF
 
+# What a new file or directory costs on the filesystem of /tmp right now:
+# hoist makes a dozen per container, the floor none.
+python3 - "$work/probe" <<'EOF'
+import os, sys, time
+base = sys.argv[1]
+os.mkdir(base)
+n = 100
+t0 = time.perf_counter()
+for i in range(n):
+    os.mkdir(f"{base}/d{i}")
+t1 = time.perf_counter()
+for i in range(n):
+    with open(f"{base}/d{i}/f", "w") as f:
+        f.write("x")
+t2 = time.perf_counter()
+print(f"filesystem of /tmp: mkdir {(t1-t0)/n*1e6:.0f} us, create+write {(t2-t1)/n*1e6:.0f} us per file")
+EOF
+
+sock=$work/disk.sock
+daemon_pid=$(cat "$work/disk.pid")
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
 sleep 1
-echo "== memory"
+echo "== memory (the disk daemon)"
 echo "daemon idle RSS: $(rss_kb "$daemon_pid") kB (target < 30 MB)"
 n=10
 for i in $(seq $n); do
@@ -72,10 +111,10 @@ sleep 1
 rss=0
 pss=0
 count=0
-for pid in $(pgrep -f "hoist-shim $work/run"); do
+for pid in $(pgrep -f "hoist-shim $work/disk/run"); do
   rss=$((rss + $(rss_kb "$pid"))); pss=$((pss + $(pss_kb "$pid"))); count=$((count + 1))
 done
 echo "shim RSS: $((rss / count)) kB, PSS: $((pss / count)) kB, average over $count shims (target < 2 MB)"
-launcher=$(pgrep -f "hoist-shim --launcher $work/run" || true)
+launcher=$(pgrep -f "hoist-shim --launcher $work/disk/run" || true)
 [ -z "$launcher" ] || echo "shim launcher (one per daemon) RSS: $(rss_kb "$launcher") kB, PSS: $(pss_kb "$launcher") kB"
 echo "daemon RSS with $n containers: $(rss_kb "$daemon_pid") kB"
