@@ -21,8 +21,6 @@ pub const BUNDLE_FILE: &str = "bundle.json";
 pub const EXIT_FILE: &str = "exit.json";
 /// The shim's socket in the container's runtime directory.
 pub const SOCKET_FILE: &str = "shim.sock";
-/// What the shim prints about itself (its own errors, not the container's).
-pub const SHIM_LOG_FILE: &str = "shim.log";
 /// Where the root filesystem is mounted, inside the container's mount
 /// namespace only.
 pub const ROOTFS_DIR: &str = "rootfs";

@@ -5,7 +5,7 @@
 //! cost sits on every container start.
 //!
 //! The daemon sends `(runtime dir)` with the shim's listening socket and
-//! log file attached; the launcher forks, and the child becomes the shim of
+//! stderr attached; the launcher forks, and the child becomes the shim of
 //! that directory exactly as `hoist-shim <dir>` would. The launcher answers
 //! with the child's PID and a pidfd, which the daemon watches to learn that
 //! the shim ended; the launcher reaps it. Shims do not depend on the
@@ -93,7 +93,7 @@ fn serve(control: OwnedFd) -> io::Result<Served> {
             return Ok(Served::Launcher);
         }
         let dir = PathBuf::from(OsStr::from_bytes(&buf[..n]));
-        let [listener, log] = <[OwnedFd; 2]>::try_from(received).map_err(|_| {
+        let [listener, stderr] = <[OwnedFd; 2]>::try_from(received).map_err(|_| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "a launch request needs two descriptors",
@@ -106,11 +106,11 @@ fn serve(control: OwnedFd) -> io::Result<Served> {
                 drop(control);
                 drop(exits);
                 sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&children), None)?;
-                become_shim(&dir, listener, log)?;
+                become_shim(&dir, listener, stderr)?;
                 return Ok(Served::Shim(dir));
             }
             Ok(ForkResult::Parent { child }) => {
-                drop((listener, log));
+                drop((listener, stderr));
                 let reply = pidfd_open(child)
                     .map(|pidfd| (child.as_raw().to_string(), Some(pidfd)))
                     .unwrap_or_else(|e| (format!("error: {e}"), None));
@@ -138,8 +138,8 @@ fn reap() {
 }
 
 /// In the forked child: the descriptors and title `hoist-shim <dir>` has.
-fn become_shim(dir: &Path, listener: OwnedFd, log: OwnedFd) -> io::Result<()> {
-    for (fd, target) in [(&log, 2), (&listener, server::LISTEN_FD)] {
+fn become_shim(dir: &Path, listener: OwnedFd, stderr: OwnedFd) -> io::Result<()> {
+    for (fd, target) in [(&stderr, 2), (&listener, server::LISTEN_FD)] {
         // SAFETY: dup2 only redefines descriptor `target`, which nothing in
         // this process owns now (stderr is replaced on purpose; the
         // launcher's control socket that held 3 was closed).
@@ -147,7 +147,7 @@ fn become_shim(dir: &Path, listener: OwnedFd, log: OwnedFd) -> io::Result<()> {
             return Err(io::Error::last_os_error());
         }
     }
-    drop((listener, log));
+    drop((listener, stderr));
     let mut title = b"hoist-shim\0".to_vec();
     title.extend_from_slice(dir.as_os_str().as_bytes());
     set_title(&title);
@@ -225,13 +225,13 @@ impl Launcher {
 
     /// Starts the shim for the bundle in `dir` (see [`super::spawn`]).
     pub fn spawn(&self, dir: &Path) -> io::Result<ShimProcess> {
-        let (listener, log) = super::shim_fds(dir)?;
+        let (listener, stderr) = super::shim_fds(dir)?;
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         if running.is_none() {
             *running = self.start().ok();
         }
         if let Some(launcher) = running.as_ref() {
-            match launch(&launcher.control, dir, &listener, &log) {
+            match launch(&launcher.control, dir, &listener, &stderr) {
                 Ok(process) => return Ok(process),
                 Err(e) => {
                     tracing::warn!(error = %e, "the shim launcher failed; starting shims directly");
@@ -242,7 +242,7 @@ impl Launcher {
             }
         }
         drop(running);
-        super::spawn_with(&self.exe, dir, listener, log)
+        super::spawn_with(&self.exe, dir, listener, stderr)
     }
 
     fn start(&self) -> io::Result<Running> {
@@ -258,7 +258,8 @@ impl Launcher {
             self.containers_dir.as_os_str(),
             OsStr::new(&room),
         ];
-        let process = super::posix_spawn_shim(&self.exe, &args, &theirs, None)?;
+        let stderr = std::io::stderr().as_fd().try_clone_to_owned()?;
+        let process = super::posix_spawn_shim(&self.exe, &args, &theirs, &stderr)?;
         Ok(Running { control, process })
     }
 }
@@ -268,12 +269,12 @@ fn launch(
     control: &OwnedFd,
     dir: &Path,
     listener: &OwnedFd,
-    log: &OwnedFd,
+    stderr: &OwnedFd,
 ) -> io::Result<ShimProcess> {
     send_with_fds(
         control.as_raw_fd(),
         dir.as_os_str().as_bytes(),
-        &[listener.as_raw_fd(), log.as_raw_fd()],
+        &[listener.as_raw_fd(), stderr.as_raw_fd()],
     )?;
     let mut buf = [0u8; 256];
     let (n, mut fds) = recv_with_fds(control.as_raw_fd(), &mut buf)?;

@@ -8,7 +8,7 @@ pub mod server;
 
 use std::ffi::{CStr, CString, OsStr};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -21,7 +21,7 @@ use nix::unistd::Pid;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
-use crate::bundle::{SHIM_LOG_FILE, SOCKET_FILE};
+use crate::bundle::SOCKET_FILE;
 
 /// A short path naming `<dir>/shim.sock` through an open descriptor of
 /// `dir` (`/proc/self/fd/N/shim.sock`): unix socket paths are limited to
@@ -34,47 +34,46 @@ pub fn socket_path(dir: &Path) -> io::Result<(OwnedFd, PathBuf)> {
 }
 
 /// The listening socket (bound here, before the shim runs, so a client may
-/// connect at once, with no readiness race) and the log file a shim for
-/// `dir` gets as fd 3 and stderr.
+/// connect at once, with no readiness race) and the stderr a shim for `dir`
+/// gets as fd 3 and fd 2. Shims share the daemon's stderr (its log): their
+/// few messages name their container, and a file per container would cost
+/// a file creation on every start.
 fn shim_fds(dir: &Path) -> io::Result<(OwnedFd, OwnedFd)> {
     crate::fsutil::remove_all(&dir.join(SOCKET_FILE))?;
     let (_dir_fd, socket) = socket_path(dir)?;
     let listener: OwnedFd = std::os::unix::net::UnixListener::bind(&socket)?.into();
-    let log: OwnedFd = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join(SHIM_LOG_FILE))?
-        .into();
-    Ok((listener, log))
+    let stderr = std::io::stderr().as_fd().try_clone_to_owned()?;
+    Ok((listener, stderr))
 }
 
 /// Starts the shim executable (`hoist-shim <dir>`) for the bundle in `dir`
-/// with its socket and log (see [`shim_fds`]); the launcher does this when
-/// it can, faster.
-fn spawn_with(exe: &Path, dir: &Path, listener: OwnedFd, log: OwnedFd) -> io::Result<ShimProcess> {
-    posix_spawn_shim(exe, &[dir.as_os_str()], &listener, Some(&log))
+/// with its socket and stderr (see [`shim_fds`]); the launcher does this
+/// when it can, faster.
+fn spawn_with(
+    exe: &Path,
+    dir: &Path,
+    listener: OwnedFd,
+    stderr: OwnedFd,
+) -> io::Result<ShimProcess> {
+    posix_spawn_shim(exe, &[dir.as_os_str()], &listener, &stderr)
 }
 
-/// Runs `exe args…` with `fd3` as descriptor 3, `stderr` (or /dev/null) as
-/// stderr, no environment and default signal handling. `posix_spawn` (a
+/// Runs `exe args…` with `fd3` as descriptor 3, `stderr` as stderr, no environment and default signal handling. `posix_spawn` (a
 /// vfork, not a fork) keeps the cost independent of the daemon's size.
 fn posix_spawn_shim(
     exe: &Path,
     args: &[&OsStr],
     fd3: &OwnedFd,
-    stderr: Option<&OwnedFd>,
+    stderr: &OwnedFd,
 ) -> io::Result<ShimProcess> {
     // Above the descriptors the child gets, so no dup2 below overwrites
     // one still to be copied.
     let fd3 = high_fd(fd3)?;
-    let stderr = stderr.map(high_fd).transpose()?;
+    let stderr = high_fd(stderr)?;
     let mut actions = PosixSpawnFileActions::init()?;
     actions.add_open(0, "/dev/null", OFlag::O_RDONLY, Mode::empty())?;
     actions.add_open(1, "/dev/null", OFlag::O_WRONLY, Mode::empty())?;
-    match &stderr {
-        Some(fd) => actions.add_dup2(fd.as_raw_fd(), 2)?,
-        None => actions.add_open(2, "/dev/null", OFlag::O_WRONLY, Mode::empty())?,
-    }
+    actions.add_dup2(stderr.as_raw_fd(), 2)?;
     actions.add_dup2(fd3.as_raw_fd(), server::LISTEN_FD)?;
     let mut attr = PosixSpawnAttr::init()?;
     let mut pipe = SigSet::empty();
