@@ -3,7 +3,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 /// Writes `data` to `path` so that a crash at any point leaves either the
 /// old file or the new one, never a mix: write a temporary file beside it,
@@ -154,9 +154,33 @@ pub fn is_empty_dir(path: &Path) -> bool {
         .unwrap_or(true)
 }
 
+/// A path from an archive or a user made relative: leading `/` and `.`
+/// removed; `None` when it climbs out with `..`.
+pub fn clean_relative(path: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::Normal(p) => out.push(p),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            Component::ParentDir => return None,
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clean_relative_paths_refuse_climbing() {
+        assert_eq!(
+            clean_relative(Path::new("./a/b")),
+            Some(PathBuf::from("a/b"))
+        );
+        assert_eq!(clean_relative(Path::new("/a")), Some(PathBuf::from("a")));
+        assert_eq!(clean_relative(Path::new("a/../../b")), None);
+    }
 
     #[test]
     fn write_atomic_replaces_and_leaves_no_temporaries() {

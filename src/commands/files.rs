@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use hoist_api::proto::containers_client::ContainersClient;
@@ -10,6 +10,7 @@ use hoist_api::proto::{
     ContainerRef, CopyFromRequest, CopyToOpen, CopyToRequest, copy_from_response, copy_to_request,
 };
 use hoist_runtime::container::mounts::secure_join;
+use hoist_runtime::fsutil::clean_relative;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
@@ -64,19 +65,6 @@ pub async fn cp(channel: Channel, args: CpArgs) -> CliResult<i32> {
             "must specify at least one container source or destination (CONTAINER:PATH)",
         )),
     }
-}
-
-/// A relative entry path with `.` removed; `None` when it climbs out.
-fn clean(path: &Path) -> Option<PathBuf> {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::Normal(p) => out.push(p),
-            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
-            Component::ParentDir => return None,
-        }
-    }
-    Some(out)
 }
 
 async fn copy_out(
@@ -164,14 +152,14 @@ fn unpack_local(reader: impl std::io::Read, destination: &Path, contents_only: b
     let bad = |e: std::io::Error| CliError::client(format!("cannot unpack: {e}"));
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
-        let mut relative = clean(&entry.path().map_err(bad)?)
+        let mut relative = clean_relative(&entry.path().map_err(bad)?)
             .ok_or_else(|| CliError::client("the archive leaves the destination"))?;
         if let Some(name) = &rename {
             let mut parts = relative.components();
             parts.next();
             relative = Path::new(name).join(parts.as_path());
         }
-        let relative = clean(&relative).unwrap_or_default();
+        let relative = clean_relative(&relative).unwrap_or_default();
         if relative.as_os_str().is_empty() {
             continue;
         }
@@ -185,7 +173,7 @@ fn unpack_local(reader: impl std::io::Read, destination: &Path, contents_only: b
             let link = entry
                 .link_name()
                 .map_err(bad)?
-                .and_then(|l| clean(&l))
+                .and_then(|l| clean_relative(&l))
                 .ok_or_else(|| CliError::client("bad hard link in the archive"))?;
             let _ = fs::remove_file(&target);
             fs::hard_link(secure_join(&directory, &link)?, &target)?;

@@ -14,12 +14,13 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tonic::{Status, Streaming};
 
-use super::tarstream::{ChannelReader, ChannelWriter, append_path, clean_entry_path, write_root};
+use super::tarstream::{ChannelReader, ChannelWriter, append_path, write_root};
 use crate::containers::Container;
 use crate::containers::record::ContainerRecord;
 use crate::containers::rootfs::{RootView, mount_layers};
 use crate::daemon::Daemon;
 use crate::error::{internal, invalid, not_found};
+use hoist_runtime::fsutil::clean_relative;
 
 /// What `cp` learns about the source before its data (Docker's
 /// X-Docker-Container-Path-Stat).
@@ -228,7 +229,7 @@ fn extract(
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
         let path = entry.path().map_err(bad)?.into_owned();
-        let mut relative = clean_entry_path(&path).ok_or_else(|| {
+        let mut relative = clean_relative(&path).ok_or_else(|| {
             invalid(format!(
                 "archive entry {} leaves the destination",
                 path.display()
@@ -253,8 +254,8 @@ fn extract(
                 .link_name()
                 .map_err(bad)?
                 .ok_or_else(|| invalid("hard link without a target"))?;
-            let link = clean_entry_path(&link)
-                .ok_or_else(|| invalid("hard link leaves the destination"))?;
+            let link =
+                clean_relative(&link).ok_or_else(|| invalid("hard link leaves the destination"))?;
             let source = secure_join(root, &Path::new(directory).join(link))
                 .map_err(|e| internal(e.to_string()))?;
             let _ = fs::remove_file(&target);

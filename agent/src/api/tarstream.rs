@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::io::{self, Read, Write};
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use tokio::sync::mpsc;
 use tonic::Status;
@@ -120,33 +120,9 @@ pub fn write_root<W: Write>(root: &Path, out: W) -> io::Result<W> {
     builder.into_inner()
 }
 
-/// An entry path with `.` and leading `/` removed; `None` when it climbs out
-/// with `..`.
-pub fn clean_entry_path(path: &Path) -> Option<PathBuf> {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::Normal(p) => out.push(p),
-            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
-            Component::ParentDir => return None,
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn clean_paths_refuse_climbing() {
-        assert_eq!(
-            clean_entry_path(Path::new("./a/b")),
-            Some(PathBuf::from("a/b"))
-        );
-        assert_eq!(clean_entry_path(Path::new("/a")), Some(PathBuf::from("a")));
-        assert_eq!(clean_entry_path(Path::new("a/../../b")), None);
-    }
 
     #[test]
     fn write_root_names_entries_relative_to_the_root() {

@@ -237,7 +237,7 @@ impl Daemon {
             .launcher
             .spawn(&run_dir)
             .map_err(|e| internal(format!("cannot start the container's shim: {e}")))?;
-        // The shim is our child until we die: reap it when it ends.
+        // Watch the shim until it ends (reaping it if it is our child).
         tokio::spawn(async move {
             let _ = child.wait().await;
         });
@@ -261,14 +261,9 @@ impl Daemon {
                 record.state.error.clear();
                 record.state.oom_killed = false;
                 record.state.manually_stopped = false;
-                // A `--rm` container's record is not worth a write on each
-                // start: a daemon restarted while it runs finds its shim
-                // and re-adopts it, and one that finds it gone removes it.
-                if !record.spec.auto_remove {
-                    record
-                        .save_state(&self.config.container_dir(&record.id))
-                        .map_err(|e| internal(e.to_string()))?;
-                }
+                record
+                    .save_run_state(&self.config.container_dir(&record.id))
+                    .map_err(|e| internal(e.to_string()))?;
                 container.announce(&record, false);
                 info!(id = %record.id, pid, "container started");
                 drop(record);
@@ -349,11 +344,7 @@ impl Daemon {
         if let Some(error) = &exit.error {
             record.state.error = error.clone();
         }
-        // A `--rm` container is removed next: a daemon that dies before
-        // that finds its shim gone at restart and removes it then.
-        if !record.spec.auto_remove {
-            let _ = record.save_state(&self.config.container_dir(&record.id));
-        }
+        let _ = record.save_run_state(&self.config.container_dir(&record.id));
         container.announce(&record, true);
         info!(id = %record.id, code = exit.code, "container exited");
         if removing {
@@ -572,7 +563,7 @@ impl Daemon {
     }
 
     /// `docker rm`: refuses a running container unless `force` (which kills
-    /// it), then deletes its record first and its files after, and with
+    /// it), then takes its directories away (see [`discard_dir`]), and with
     /// `volumes` its anonymous volumes.
     #[tracing::instrument(level = "debug", skip_all, fields(id = %container.id))]
     pub async fn remove_container(
@@ -674,21 +665,6 @@ pub fn shim_status(e: ShimError) -> Status {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_signals_by_name_and_number() {
-        assert_eq!(parse_signal("HUP").unwrap(), libc::SIGHUP);
-        assert_eq!(parse_signal("SIGTERM").unwrap(), libc::SIGTERM);
-        assert_eq!(parse_signal("kill").unwrap(), libc::SIGKILL);
-        assert_eq!(parse_signal("9").unwrap(), libc::SIGKILL);
-        assert!(parse_signal("NOPE").is_err());
-        assert!(parse_signal("999").is_err());
-    }
-}
-
 /// Takes a container's directory out of sight at once (renamed beside
 /// itself under a name no container has) and deletes it on a blocking
 /// thread. Deleting a container's files costs milliseconds (on disks
@@ -711,5 +687,20 @@ fn discard_dir(dir: &std::path::Path) -> std::io::Result<()> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(_) => remove_all(dir),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_signals_by_name_and_number() {
+        assert_eq!(parse_signal("HUP").unwrap(), libc::SIGHUP);
+        assert_eq!(parse_signal("SIGTERM").unwrap(), libc::SIGTERM);
+        assert_eq!(parse_signal("kill").unwrap(), libc::SIGKILL);
+        assert_eq!(parse_signal("9").unwrap(), libc::SIGKILL);
+        assert!(parse_signal("NOPE").is_err());
+        assert!(parse_signal("999").is_err());
     }
 }

@@ -193,4 +193,14 @@ impl ContainerRecord {
     pub fn save_state(&self, dir: &Path) -> std::io::Result<()> {
         hoist_runtime::fsutil::replace_json_atomic(&dir.join(RECORD_FILE), self)
     }
+
+    /// [`save_state`](Self::save_state) for a start or an exit, which a
+    /// `--rm` container skips: a daemon restarted while it runs re-adopts
+    /// it through its shim, and one that finds its shim gone removes it.
+    pub fn save_run_state(&self, dir: &Path) -> std::io::Result<()> {
+        if self.spec.auto_remove {
+            return Ok(());
+        }
+        self.save_state(dir)
+    }
 }

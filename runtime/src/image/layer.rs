@@ -7,11 +7,13 @@ use std::fs;
 use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use nix::sys::stat::{Mode, SFlag, makedev, mknod};
 use nix::unistd::{Gid, Uid, fchownat};
 use sha2::{Digest, Sha256};
+
+use crate::fsutil::clean_relative;
 
 /// Prefix of an OCI whiteout entry: `.wh.name` deletes `name` from below.
 pub const WHITEOUT_PREFIX: &str = ".wh.";
@@ -160,19 +162,6 @@ pub fn unpack_layer<R: Read>(reader: R, dst: &Path) -> Result<u64, LayerError> {
     Ok(size)
 }
 
-/// `path` with leading `/` and `.` removed; None when it contains `..`.
-pub(crate) fn clean_relative(path: &Path) -> Option<PathBuf> {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::Normal(p) => out.push(p),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-            Component::ParentDir => return None,
-        }
-    }
-    Some(out)
-}
-
 /// `root/relative`, refusing to follow symlinks out of `root`.
 fn inside(root: &Path, relative: &Path) -> Result<PathBuf, LayerError> {
     let mut current = root.to_path_buf();
@@ -287,6 +276,31 @@ pub fn is_overlay_whiteout(meta: &fs::Metadata) -> bool {
     meta.file_type().is_char_device() && meta.rdev() == 0
 }
 
+/// A layer (for tests) whose second entry writes through a symlink to `/`:
+/// unpacking must refuse it.
+#[cfg(test)]
+pub(crate) fn escaping_layer() -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Symlink);
+    header.set_size(0);
+    header.set_mode(0o777);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(0);
+    builder.append_link(&mut header, "link", "/").unwrap();
+    let mut header = tar::Header::new_gnu();
+    header.set_size(1);
+    header.set_mode(0o644);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(0);
+    builder
+        .append_data(&mut header, "link/.wh.x", &b"x"[..])
+        .unwrap();
+    builder.into_inner().unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,25 +356,7 @@ mod tests {
     #[test]
     fn refuses_entries_that_escape() {
         let dir = tempfile::tempdir().unwrap();
-        let mut builder = tar::Builder::new(Vec::new());
-        let mut header = tar::Header::new_gnu();
-        header.set_entry_type(tar::EntryType::Symlink);
-        header.set_size(0);
-        header.set_mode(0o777);
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_mtime(0);
-        builder.append_link(&mut header, "link", "/").unwrap();
-        let mut header = tar::Header::new_gnu();
-        header.set_size(1);
-        header.set_mode(0o644);
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_mtime(0);
-        builder
-            .append_data(&mut header, "link/.wh.x", &b"x"[..])
-            .unwrap();
-        let data = builder.into_inner().unwrap();
+        let data = escaping_layer();
         let result = unpack_layer(&data[..], dir.path());
         assert!(matches!(result, Err(LayerError::Escape(_))), "{result:?}");
     }

@@ -11,8 +11,8 @@ use oci_spec::image::{Descriptor, DigestAlgorithm};
 use serde::de::DeserializeOwned;
 
 use super::ArchiveError;
-use crate::fsutil::remove_all;
-use crate::image::layer::{LayerError, clean_relative, decompressed};
+use crate::fsutil::{clean_relative, remove_all};
+use crate::image::layer::{LayerError, decompressed};
 use crate::image::store::ImageError;
 use crate::image::tario::HashingWriter;
 

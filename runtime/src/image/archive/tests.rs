@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::image::config::{ImageConfig, RootFs, RunConfig, host_architecture};
-use crate::image::layer::sha256_digest;
+use crate::image::layer::{escaping_layer, sha256_digest};
 use crate::image::store::tests::{rootfs_tar, store_with_image};
 use crate::image::store::{ImageError, ImageStore};
 
@@ -552,25 +552,7 @@ fn a_layer_that_fails_to_unpack_leaves_no_trace() {
     // The first layer unpacks; the second tries to write outside its
     // directory, which unpacking refuses only once the first is in place.
     let good = rootfs_tar(FILES);
-    let mut builder = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_gnu();
-    header.set_entry_type(tar::EntryType::Symlink);
-    header.set_size(0);
-    header.set_mode(0o777);
-    header.set_uid(0);
-    header.set_gid(0);
-    header.set_mtime(0);
-    builder.append_link(&mut header, "link", "/").unwrap();
-    let mut header = tar::Header::new_gnu();
-    header.set_size(1);
-    header.set_mode(0o644);
-    header.set_uid(0);
-    header.set_gid(0);
-    header.set_mtime(0);
-    builder
-        .append_data(&mut header, "link/.wh.x", &b"x"[..])
-        .unwrap();
-    let evil = builder.into_inner().unwrap();
+    let evil = escaping_layer();
     let config = config_json(&[sha256_digest(&good), sha256_digest(&evil)]);
     let manifest = json!([{"Config": "config.json", "RepoTags": ["evil:1"],
                            "Layers": ["good.tar", "evil.tar"]}]);
