@@ -2,6 +2,7 @@
 
 mod support;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use support::Daemon;
@@ -375,6 +376,87 @@ fn only_rm_containers_mount_their_layer_volatile() {
     d.ok(&["restart", "-t", "1", "kept"]);
     assert_eq!(d.ok(&["exec", "kept", "cat", "/keep"]), "data\n");
     d.ok(&["rm", "-f", "quick", "kept"]);
+    d.assert_no_container_leftovers();
+}
+
+#[test]
+fn rm_containers_keep_their_etc_files_with_their_runtime_state() {
+    let d = Daemon::with_busybox();
+    d.ok(&[
+        "run",
+        "-d",
+        "--rm",
+        "--name",
+        "quick",
+        "--hostname",
+        "fast",
+        "busybox",
+        "sleep",
+        "30",
+    ]);
+    d.ok(&[
+        "create",
+        "--name",
+        "kept",
+        "--hostname",
+        "slow",
+        "busybox",
+        "true",
+    ]);
+    let quick = d.inspect("quick");
+    let kept = d.inspect("kept");
+    let run_dir = d.dir.join("run/containers");
+    let root_dir = d.dir.join("root/containers");
+    for key in ["HostsPath", "HostnamePath", "ResolvConfPath"] {
+        let path = PathBuf::from(quick[key].as_str().unwrap());
+        assert!(
+            path.starts_with(&run_dir),
+            "{key} of a --rm container: {path:?}"
+        );
+        let path = PathBuf::from(kept[key].as_str().unwrap());
+        assert!(
+            path.starts_with(&root_dir),
+            "{key} of a kept container: {path:?}"
+        );
+        assert!(path.is_file(), "{path:?}");
+    }
+    assert_eq!(d.ok(&["exec", "quick", "cat", "/etc/hostname"]), "fast\n");
+    assert!(
+        d.ok(&["exec", "quick", "cat", "/etc/hosts"])
+            .contains("localhost")
+    );
+    // A --rm container created but not started gets its files back if the
+    // exec root lost them (a reboot empties it).
+    let id = d.ok(&[
+        "create",
+        "--rm",
+        "--hostname",
+        "later",
+        "busybox",
+        "cat",
+        "/etc/hostname",
+    ]);
+    let id = id.trim();
+    std::fs::remove_dir_all(run_dir.join(id)).unwrap();
+    assert_eq!(d.ok(&["start", "-a", id]), "later\n");
+    d.ok(&["rm", "-f", "quick", "kept"]);
+    d.assert_no_container_leftovers();
+}
+
+#[test]
+fn start_attach_sees_all_output_and_the_exit_code() {
+    let d = Daemon::with_busybox();
+    let id = d.ok(&["create", "busybox", "sh", "-c", "echo early; exit 3"]);
+    let id = id.trim();
+    for _ in 0..2 {
+        let run = d.hoist(&["start", "-a", id]);
+        assert_eq!((run.stdout.as_str(), run.code), ("early\n", 3), "{run:?}");
+    }
+    d.ok(&["rm", id]);
+    let id = d.ok(&["create", "-i", "busybox", "cat"]);
+    let run = d.hoist_with_input(&["start", "-ai", id.trim()], b"piped\n");
+    assert_eq!((run.stdout.as_str(), run.code), ("piped\n", 0), "{run:?}");
+    d.ok(&["rm", id.trim()]);
     d.assert_no_container_leftovers();
 }
 

@@ -25,6 +25,19 @@ impl DaemonConfig {
         self.root.join("containers").join(id)
     }
 
+    /// Directory of a container's hosts, hostname and resolv.conf: its
+    /// runtime directory for a `--rm` container (they go when it goes, and
+    /// the exec root is a tmpfs on most hosts: three files fewer on disk per
+    /// `run --rm`), its persistent directory otherwise (they survive a
+    /// reboot, as Docker's do).
+    pub fn etc_files_dir(&self, id: &str, auto_remove: bool) -> PathBuf {
+        if auto_remove {
+            self.container_run_dir(id)
+        } else {
+            self.container_dir(id)
+        }
+    }
+
     /// The init layer every container's overlay has under its own layer.
     pub fn init_layer(&self) -> PathBuf {
         self.root.join("init-layer")

@@ -19,7 +19,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
 use super::container_flags::ContainerFlags;
-use super::session::{self, DEFAULT_DETACH_KEYS, SessionOptions, stdin_is_terminal, terminal_size};
+use super::session::{
+    self, DEFAULT_DETACH_KEYS, SessionEnd, SessionOptions, stdin_is_terminal, terminal_size,
+};
 use crate::exit::{CliError, CliResult, EXIT_HOIST_FAILED};
 use crate::format::{self, Format, print_items, print_table, short_id, truncate};
 
@@ -124,37 +126,16 @@ pub async fn run(channel: Channel, args: RunArgs) -> CliResult<i32> {
         }),
         attach: Some(attach),
         detach: args.detach,
+        start: String::new(),
     };
-    let (tx, rx) = mpsc::channel(64);
-    let _ = tx
-        .send(RunRequest {
-            kind: Some(run_request::Kind::Open(open)),
-        })
-        .await;
-    let mut client = ContainersClient::new(channel.clone());
-    let output = client
-        .run(ReceiverStream::new(rx))
-        .await
-        .map_err(|s| CliError::from(s).with_code(EXIT_HOIST_FAILED))?
-        .into_inner();
-    let proxy =
-        (!tty && args.sig_proxy && !args.detach).then(|| (ContainersClient::new(channel), None));
     let options = SessionOptions {
         stdin: stdin && !args.detach,
         tty,
         detach_keys: parse_detach_keys(args.detach_keys.as_deref())?,
-        proxy_signals_to: proxy,
+        proxy_signals_to: (!tty && args.sig_proxy && !args.detach)
+            .then(|| (ContainersClient::new(channel.clone()), None)),
     };
-    let end = session::drive(
-        tx,
-        |io| RunRequest {
-            kind: Some(run_request::Kind::Io(io)),
-        },
-        output,
-        options,
-    )
-    .await
-    .map_err(|e| e.with_code(EXIT_HOIST_FAILED))?;
+    let end = run_stream(channel, open, options).await?;
     if let Some(id) = &end.started_id {
         write_cidfile(&args.cidfile, id)?;
     }
@@ -170,6 +151,41 @@ pub async fn run(channel: Channel, args: RunArgs) -> CliResult<i32> {
         println!("{}", end.started_id.unwrap_or_default());
         return Ok(0);
     }
+    attached_exit(end)
+}
+
+/// Opens a run stream (create or start, attach) and drives it to its end.
+async fn run_stream(
+    channel: Channel,
+    open: RunOpen,
+    options: SessionOptions,
+) -> CliResult<SessionEnd> {
+    let (tx, rx) = mpsc::channel(64);
+    let _ = tx
+        .send(RunRequest {
+            kind: Some(run_request::Kind::Open(open)),
+        })
+        .await;
+    let output = ContainersClient::new(channel)
+        .run(ReceiverStream::new(rx))
+        .await
+        .map_err(|s| CliError::from(s).with_code(EXIT_HOIST_FAILED))?
+        .into_inner();
+    session::drive(
+        tx,
+        |io| RunRequest {
+            kind: Some(run_request::Kind::Io(io)),
+        },
+        output,
+        options,
+    )
+    .await
+    .map_err(|e| e.with_code(EXIT_HOIST_FAILED))
+}
+
+/// The exit code of an attached `run` or `start -a`: the container's, or
+/// the error that kept it from running.
+fn attached_exit(end: SessionEnd) -> CliResult<i32> {
     if end.detached {
         return Ok(0);
     }
@@ -234,17 +250,37 @@ pub async fn start(channel: Channel, args: StartArgs) -> CliResult<i32> {
                 "you cannot start and attach multiple containers at once",
             ));
         };
-        client.start(ContainerRef { id: id.clone() }).await?;
-        return attach(
-            channel,
-            AttachArgs {
-                no_stdin: !args.interactive,
-                sig_proxy: true,
-                detach_keys: args.detach_keys,
-                container: id.clone(),
-            },
-        )
-        .await;
+        let inspect: serde_json::Value = inspect_json(&mut client, id).await?;
+        let attach_args = AttachArgs {
+            no_stdin: !args.interactive,
+            sig_proxy: true,
+            detach_keys: args.detach_keys,
+            container: id.clone(),
+        };
+        if inspect["State"]["Running"].as_bool().unwrap_or(false) {
+            return attach(channel, attach_args).await;
+        }
+        // Attached before it starts (as Docker does), in one stream.
+        let tty = inspect["Config"]["Tty"].as_bool().unwrap_or(false);
+        let stdin = args.interactive && inspect["Config"]["OpenStdin"].as_bool().unwrap_or(false);
+        let open = RunOpen {
+            create: None,
+            attach: Some(AttachFlags {
+                stdin,
+                stdout: true,
+                stderr: true,
+                size: if tty { terminal_size() } else { None },
+            }),
+            detach: false,
+            start: inspect["Id"].as_str().unwrap_or(id).to_string(),
+        };
+        let options = SessionOptions {
+            stdin,
+            tty,
+            detach_keys: parse_detach_keys(attach_args.detach_keys.as_deref())?,
+            proxy_signals_to: (!tty).then(|| (ContainersClient::new(channel.clone()), None)),
+        };
+        return attached_exit(run_stream(channel, open, options).await?);
     }
     let mut failed = false;
     for id in &args.containers {

@@ -139,12 +139,20 @@ impl Containers for ContainersApi {
             }) => open,
             _ => return Err(invalid("a run stream must start with RunOpen")),
         };
-        let create = open
-            .create
-            .ok_or_else(|| invalid("RunOpen has no container"))?;
-        let spec = parse_spec(&create.spec_json)?;
-        let (id, warnings) = self.daemon.create_container(&create.name, spec).await?;
-        let container = self.find(&id)?;
+        let (container, warnings) = match open.create {
+            _ if !open.start.is_empty() => (self.find(&open.start)?, Vec::new()),
+            Some(create) => {
+                let spec = parse_spec(&create.spec_json)?;
+                let (id, warnings) = self.daemon.create_container(&create.name, spec).await?;
+                (self.find(&id)?, warnings)
+            }
+            None => {
+                return Err(invalid(
+                    "RunOpen has neither a container to create nor one to start",
+                ));
+            }
+        };
+        let id = container.id.clone();
         let exits_before = container.events.borrow().exits;
         let (tx, rx) = mpsc::channel(64);
         for warning in warnings {
@@ -224,7 +232,7 @@ impl Containers for ContainersApi {
         };
         let client = ShimClient::new(&self.daemon.config.container_run_dir(&container.id));
         let (output, sink) = client
-            .attach(flags.stdin, flags.stdout, flags.stderr)
+            .attach([flags.stdin, flags.stdout, flags.stderr], false)
             .await
             .map_err(shim_status)?;
         if let Some((rows, cols)) = flags.console {

@@ -52,11 +52,14 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), Status> {
             "--memory-swap needs --memory: set the memory limit too",
         ));
     }
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
-    if r.nano_cpus < 0 || r.nano_cpus > cpus * 1_000_000_000 {
-        return Err(invalid(format!(
-            "range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
-        )));
+    if r.nano_cpus != 0 {
+        // Counted only when asked for: it reads /proc and cgroup files.
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
+        if r.nano_cpus < 0 || r.nano_cpus > cpus * 1_000_000_000 {
+            return Err(invalid(format!(
+                "range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
+            )));
+        }
     }
     if r.nano_cpus > 0 && (r.cpu_quota > 0 || r.cpu_period > 0) {
         return Err(invalid(
@@ -404,6 +407,7 @@ fn mount(
 /// Writes /etc/hostname, /etc/hosts and /etc/resolv.conf for the container
 /// into its directory.
 pub fn write_etc_files(dir: &Path, spec: &ContainerSpec, hostname: &str) -> std::io::Result<()> {
+    fs::create_dir_all(dir)?;
     fs::write(dir.join("hostname"), format!("{hostname}\n"))?;
     let mut hosts = if spec.network_mode == "host" {
         fs::read_to_string("/etc/hosts").unwrap_or_default()

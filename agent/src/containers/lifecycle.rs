@@ -10,7 +10,7 @@ use std::time::Duration;
 use hoist_api::spec::{ContainerSpec, MountKind};
 use hoist_runtime::bundle::{EXIT_FILE, ExitInfo};
 use hoist_runtime::fsutil::{new_id, read_json, remove_all};
-use hoist_runtime::shim::client::{InputSink, OutputStream, ShimClient, ShimError};
+use hoist_runtime::shim::client::{InputSink, OutputStream, ShimClient, ShimError, Watch};
 use tonic::Status;
 use tracing::{info, warn};
 
@@ -140,8 +140,12 @@ impl Daemon {
                 fs::create_dir_all(dir.join(sub))
                     .map_err(|e| internal(format!("cannot create {}: {e}", dir.display())))?;
             }
-            create::write_etc_files(&dir, &spec, &settings.hostname)
-                .map_err(|e| internal(format!("cannot write the container's /etc files: {e}")))?;
+            create::write_etc_files(
+                &self.config.etc_files_dir(&id, spec.auto_remove),
+                &spec,
+                &settings.hostname,
+            )
+            .map_err(|e| internal(format!("cannot write the container's /etc files: {e}")))?;
             let mounts = create::mounts(&spec, &image, |name| {
                 let volume = self
                     .volumes
@@ -181,6 +185,7 @@ impl Daemon {
             }
             Err(e) => {
                 let _ = remove_all(&dir);
+                let _ = remove_all(&self.config.container_run_dir(&id));
                 for volume in anonymous {
                     let _ = self.volumes.remove(&volume);
                 }
@@ -229,6 +234,15 @@ impl Daemon {
         let run_dir = self.config.container_run_dir(&record.id);
         fs::create_dir_all(&run_dir)
             .map_err(|e| internal(format!("cannot create {}: {e}", run_dir.display())))?;
+        // A `--rm` container's /etc files live in the exec root, which a
+        // reboot between its create and its start empties.
+        let etc = self
+            .config
+            .etc_files_dir(&record.id, record.spec.auto_remove);
+        if !etc.join("hosts").exists() {
+            create::write_etc_files(&etc, &record.spec, &record.settings.hostname)
+                .map_err(|e| internal(format!("cannot write the container's /etc files: {e}")))?;
+        }
         remove_all(&run_dir.join(EXIT_FILE)).map_err(|e| internal(e.to_string()))?;
         bundle
             .save(&run_dir)
@@ -243,18 +257,24 @@ impl Daemon {
         });
         tracing::debug!("shim spawned");
         let client = ShimClient::new(&run_dir);
+        // The attach asks for the start itself, so both requests go out now.
+        let start = client
+            .open_start(attach.is_none())
+            .await
+            .map_err(shim_status)?;
         let attached = match attach {
             Some(a) => Some(
                 client
-                    .attach(a.stdin, a.stdout, a.stderr)
+                    .attach([a.stdin, a.stdout, a.stderr], true)
                     .await
                     .map_err(shim_status)?,
             ),
             None => None,
         };
         tracing::debug!("attached");
-        match client.start().await {
-            Ok(pid) => {
+        match start.started().await {
+            Ok(watch) => {
+                let pid = watch.pid;
                 record.state.status = RunStatus::Running;
                 record.state.pid = pid;
                 record.state.started_at = now();
@@ -267,7 +287,7 @@ impl Daemon {
                 container.announce(&record, false);
                 info!(id = %record.id, pid, "container started");
                 drop(record);
-                self.monitor(container.clone(), client);
+                self.monitor(container.clone(), watch);
                 self.monitor_health(container.clone(), true);
                 Ok(attached)
             }
@@ -286,15 +306,14 @@ impl Daemon {
         }
     }
 
-    /// Watches a started container and handles its exit.
-    pub fn monitor(self: &Arc<Self>, container: Arc<Container>, client: ShimClient) {
+    /// Waits for a started container's exit and handles it.
+    pub fn monitor(self: &Arc<Self>, container: Arc<Container>, watch: Watch) {
         let daemon = self.clone();
         tokio::spawn(async move {
-            let exit = match client.watch().await {
-                Ok(watch) => watch.exited().await,
-                Err(_) => None,
-            };
-            let exit = exit.unwrap_or_else(|| daemon.exit_of_lost_shim(&container.id));
+            let exit = watch
+                .exited()
+                .await
+                .unwrap_or_else(|| daemon.exit_of_lost_shim(&container.id));
             daemon.handle_exit(&container, exit).await;
         });
     }

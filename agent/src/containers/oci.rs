@@ -319,7 +319,7 @@ fn mount(destination: &str, kind: &str, source: &str, options: &[&str]) -> Resul
 /// The mounts of a container, in Docker's order: system filesystems, then
 /// the user's, then the generated /etc files (unless the user mounted over
 /// them).
-fn mounts(record: &ContainerRecord, dir: &Path) -> Result<Vec<Mount>, Status> {
+fn mounts(record: &ContainerRecord, etc_dir: &Path) -> Result<Vec<Mount>, Status> {
     let spec = &record.spec;
     let shm = if spec.shm_size > 0 {
         spec.shm_size
@@ -402,7 +402,7 @@ fn mounts(record: &ContainerRecord, dir: &Path) -> Result<Vec<Mount>, Status> {
     for file in ["resolv.conf", "hostname", "hosts"] {
         let destination = format!("/etc/{file}");
         if !record.mounts.iter().any(|m| m.destination == destination) {
-            let source = dir.join(file);
+            let source = etc_dir.join(file);
             out.push(mount(
                 &destination,
                 "bind",
@@ -498,7 +498,10 @@ pub fn bundle(
         )
         .process(process)
         .hostname(settings.hostname.clone())
-        .mounts(mounts(record, &dir)?)
+        .mounts(mounts(
+            record,
+            &ctx.config.etc_files_dir(&record.id, spec.auto_remove),
+        )?)
         .linux(linux.build().map_err(spec_error)?);
     if let Some(domain) = spec.domainname.as_ref().filter(|d| !d.is_empty()) {
         builder = builder.domainname(domain.clone());

@@ -134,15 +134,7 @@ impl Daemon {
                 }
                 info!(id = %id, pid = watch.pid, "re-adopted running container");
                 self.monitor_health(container.clone(), false);
-                let daemon = self.clone();
-                let container = container.clone();
-                tokio::spawn(async move {
-                    let exit = watch
-                        .exited()
-                        .await
-                        .unwrap_or_else(|| daemon.exit_of_lost_shim(&container.id));
-                    daemon.handle_exit(&container, exit).await;
-                });
+                self.monitor(container.clone(), watch);
             }
             Ok(watch) => {
                 let exit = watch.exit.unwrap_or_else(|| self.exit_of_lost_shim(&id));

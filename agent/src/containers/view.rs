@@ -109,6 +109,7 @@ pub fn inspect(
     let spec = &record.spec;
     let settings = &record.settings;
     let dir = config.container_dir(&record.id);
+    let etc = config.etc_files_dir(&record.id, record.spec.auto_remove);
     let command = settings.command();
     let state = &record.state;
     let mounts = record
@@ -186,9 +187,9 @@ pub fn inspect(
             health: state.health.clone(),
         },
         image: record.image_id.clone(),
-        resolv_conf_path: dir.join("resolv.conf").display().to_string(),
-        hostname_path: dir.join("hostname").display().to_string(),
-        hosts_path: dir.join("hosts").display().to_string(),
+        resolv_conf_path: etc.join("resolv.conf").display().to_string(),
+        hostname_path: etc.join("hostname").display().to_string(),
+        hosts_path: etc.join("hosts").display().to_string(),
         log_path: if spec.log_config.driver == "none" {
             String::new()
         } else {

@@ -58,9 +58,27 @@ pub fn sync_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     .map_err(io::Error::from)
 }
 
+/// Largest message on a sync socket: a packet socket cuts off what does not
+/// fit the receiver's buffer, so senders shorten error texts to fit.
+const MESSAGE_MAX: usize = 8 * 1024;
+
 /// Sends a message, with a descriptor when given.
 pub fn send_message(socket: RawFd, message: &ChildMessage, fd: Option<RawFd>) -> io::Result<()> {
-    let bytes = serde_json::to_vec(message).map_err(io::Error::other)?;
+    let mut bytes = serde_json::to_vec(message).map_err(io::Error::other)?;
+    if let (true, ChildMessage::Failed(error)) = (bytes.len() > MESSAGE_MAX, message) {
+        let mut text = error.message.clone();
+        let mut cut = MESSAGE_MAX / 2;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+        let short = ChildMessage::Failed(StartError {
+            code: error.code,
+            message: text,
+        });
+        bytes = serde_json::to_vec(&short).map_err(io::Error::other)?;
+    }
     match fd {
         Some(fd) => send_with_fd(socket, &bytes, fd).map_err(io::Error::from),
         None => nix::unistd::write(
@@ -75,7 +93,7 @@ pub fn send_message(socket: RawFd, message: &ChildMessage, fd: Option<RawFd>) ->
 
 /// Receives a message; `None` at end of stream (the child exec'd or died).
 pub fn recv_message(socket: RawFd) -> io::Result<Option<(ChildMessage, Option<OwnedFd>)>> {
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = [0u8; MESSAGE_MAX];
     let (n, fd) = recv_with_fd(socket, &mut buf).map_err(io::Error::from)?;
     if n == 0 {
         return Ok(None);

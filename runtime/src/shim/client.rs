@@ -69,6 +69,32 @@ impl Watch {
     }
 }
 
+/// A start asked for (or awaited) on its own connection.
+#[derive(Debug)]
+pub struct PendingStart {
+    reader: OwnedReadHalf,
+    writer: OwnedWriteHalf,
+}
+
+impl PendingStart {
+    /// Waits for the init to exec; the returned watch reports its exit.
+    pub async fn started(mut self) -> Result<Watch, ShimError> {
+        match ShimClient::reply(&mut self.reader).await? {
+            Event::Started { pid } => Ok(Watch {
+                pid,
+                started: true,
+                exit: None,
+                reader: self.reader,
+                _writer: self.writer,
+            }),
+            Event::StartFailed(e) => Err(ShimError::Start(e)),
+            other => Err(ShimError::Refused(format!(
+                "unexpected answer to start: {other:?}"
+            ))),
+        }
+    }
+}
+
 /// What an attach or exec stream yields.
 #[derive(Debug)]
 pub enum Output {
@@ -156,15 +182,14 @@ impl ShimClient {
         Self::reply(&mut reader).await
     }
 
-    /// Lets the prepared init exec; returns its PID.
-    pub async fn start(&self) -> Result<i32, ShimError> {
-        match self.request(&Hello::Start).await? {
-            Event::Started { pid } => Ok(pid),
-            Event::StartFailed(e) => Err(ShimError::Start(e)),
-            other => Err(ShimError::Refused(format!(
-                "unexpected answer to start: {other:?}"
-            ))),
-        }
+    /// Opens the connection that reports the start's outcome and then the
+    /// exit. With `request` the shim starts the init right away; without,
+    /// it waits for an attach that asks for the start (see
+    /// [`ShimClient::attach`]), which the caller sends next — both requests
+    /// travel at once instead of one after the other's answer.
+    pub async fn open_start(&self, request: bool) -> Result<PendingStart, ShimError> {
+        let (reader, writer) = self.open(&Hello::Start { request }).await?;
+        Ok(PendingStart { reader, writer })
     }
 
     /// Signals the init (or every process when `all`).
@@ -208,17 +233,19 @@ impl ShimClient {
 
     /// Attaches to the container's stdio; output sent from now on arrives
     /// on the returned stream.
+    /// With `start`, the shim then starts the init (for a client waiting on
+    /// [`ShimClient::open_start`] without `request`).
     pub async fn attach(
         &self,
-        stdin: bool,
-        stdout: bool,
-        stderr: bool,
+        [stdin, stdout, stderr]: [bool; 3],
+        start: bool,
     ) -> Result<(OutputStream, InputSink), ShimError> {
         let (mut reader, writer) = self
             .open(&Hello::Attach {
                 stdin,
                 stdout,
                 stderr,
+                start,
             })
             .await?;
         match Self::reply(&mut reader).await? {

@@ -42,8 +42,14 @@ impl FrameKind {
 pub enum Hello {
     /// Report the state now and [`Event::Exited`] when the container ends.
     Watch,
-    /// Let the prepared init process exec; replies `Started` or `StartFailed`.
-    Start,
+    /// Report how the start went (`Started` or `StartFailed`), then
+    /// [`Event::Exited`] when the container ends. With `request` this asks
+    /// for the start; without, it waits for an attach with `start` to ask,
+    /// so a client can send both at once and still miss no output.
+    Start {
+        /// Ask for the start (rather than wait for an attach to ask).
+        request: bool,
+    },
     /// Send a signal to the init process (or every process of the container).
     Kill {
         /// Signal number.
@@ -66,6 +72,8 @@ pub enum Hello {
         stdout: bool,
         /// Send stderr.
         stderr: bool,
+        /// Ask for the start once the attach is in place.
+        start: bool,
     },
     /// Start a process in the container and stream its stdio.
     Exec(Box<ExecProcess>),

@@ -405,12 +405,17 @@ async fn attach_pty(shim: &Rc<Shim>, master: OwnedFd) -> io::Result<()> {
     Ok(())
 }
 
+/// Size of the buffer a pipe is read into; left unfilled (so its memory is
+/// not touched) until output arrives.
+const PIPE_CHUNK: usize = 32 * 1024;
+
 async fn pump_pipe(shim: Rc<Shim>, mut receiver: pipe::Receiver, stream: Stream) {
-    let mut buf = vec![0u8; 32 * 1024];
+    let mut buf = Vec::with_capacity(PIPE_CHUNK);
     loop {
-        match receiver.read(&mut buf).await {
+        buf.clear();
+        match receiver.read_buf(&mut buf).await {
             Ok(0) | Err(_) => break,
-            Ok(n) => shim.output(stream, &buf[..n]),
+            Ok(_) => shim.output(stream, &buf),
         }
     }
     shim.output_closed();
@@ -591,6 +596,7 @@ async fn lifecycle(shim: Rc<Shim>) -> io::Result<()> {
     // Clients hear of the exit first; the cgroup (whose processes are all
     // gone) is removed while they act on it.
     shim.exit.send_replace(Some(info));
+    tokio::task::yield_now().await;
     if let Err(e) = shim.bundle.cgroup.destroy() {
         eprintln!("hoist-shim {}: remove cgroup: {e}", shim.bundle.id);
     }
@@ -627,14 +633,12 @@ async fn handle_connection(shim: &Rc<Shim>, stream: UnixStream) -> io::Result<()
                 },
             )
             .await?;
-            let mut exit = shim.exit.subscribe();
-            if let Ok(info) = exit.wait_for(Option::is_some).await {
-                let info = info.clone().unwrap_or_default();
-                write_json(&mut writer, &Event::Exited(info)).await?;
-            }
+            report_exit(shim, &mut writer).await?;
         }
-        Hello::Start => {
-            shim.start_requested.notify_one();
+        Hello::Start { request } => {
+            if request {
+                shim.start_requested.notify_one();
+            }
             let mut start = shim.start.subscribe();
             let state = start
                 .wait_for(|s| matches!(s, StartState::Started | StartState::Failed(_)))
@@ -643,11 +647,11 @@ async fn handle_connection(shim: &Rc<Shim>, stream: UnixStream) -> io::Result<()
                 .unwrap_or(StartState::Failed(StartError::runtime(
                     "the shim is shutting down",
                 )));
-            let event = match state {
-                StartState::Failed(e) => Event::StartFailed(e),
-                _ => Event::Started { pid: shim.init_pid },
-            };
-            write_json(&mut writer, &event).await?;
+            if let StartState::Failed(e) = state {
+                return write_json(&mut writer, &Event::StartFailed(e)).await;
+            }
+            write_json(&mut writer, &Event::Started { pid: shim.init_pid }).await?;
+            report_exit(shim, &mut writer).await?;
         }
         Hello::Kill { signal, all } => {
             let event = match signal_container(shim, signal, all) {
@@ -667,8 +671,19 @@ async fn handle_connection(shim: &Rc<Shim>, stream: UnixStream) -> io::Result<()
             stdin,
             stdout,
             stderr,
-        } => attach(shim, reader, writer, stdin, stdout, stderr).await?,
+            start,
+        } => attach(shim, reader, writer, [stdin, stdout, stderr], start).await?,
         Hello::Exec(process) => exec(shim, reader, writer, *process).await?,
+    }
+    Ok(())
+}
+
+/// Sends [`Event::Exited`] once the container ends.
+async fn report_exit(shim: &Shim, writer: &mut tokio::net::unix::OwnedWriteHalf) -> io::Result<()> {
+    let mut exit = shim.exit.subscribe();
+    if let Ok(info) = exit.wait_for(Option::is_some).await {
+        let info = info.clone().unwrap_or_default();
+        write_json(writer, &Event::Exited(info)).await?;
     }
     Ok(())
 }
@@ -692,9 +707,8 @@ async fn attach(
     shim: &Rc<Shim>,
     mut reader: tokio::net::unix::OwnedReadHalf,
     mut writer: tokio::net::unix::OwnedWriteHalf,
-    stdin: bool,
-    stdout: bool,
-    stderr: bool,
+    [stdin, stdout, stderr]: [bool; 3],
+    start: bool,
 ) -> io::Result<()> {
     let (queue, mut output) = mpsc::unbounded_channel();
     shim.subscribers.borrow_mut().push(Subscriber {
@@ -703,6 +717,9 @@ async fn attach(
         queue,
     });
     let mut exit = shim.exit.subscribe();
+    if start {
+        shim.start_requested.notify_one();
+    }
     write_json(&mut writer, &Event::Attached).await?;
     let input_shim = shim.clone();
     let input = spawn_local(async move {
@@ -853,14 +870,12 @@ async fn exec(
                 let mut receiver = pipe::Receiver::from_owned_fd(fd)?;
                 let tx = out_tx.clone();
                 pumps.push(spawn_local(async move {
-                    let mut buf = vec![0u8; 32 * 1024];
-                    while let Ok(n) = receiver.read(&mut buf).await {
-                        // A gone client stops forwarding, not reading: the
-                        // process must never block on a full pipe.
-                        if n == 0 {
-                            break;
-                        }
-                        let _ = tx.send((kind, buf[..n].to_vec()));
+                    let mut buf = Vec::with_capacity(PIPE_CHUNK);
+                    // A gone client stops forwarding, not reading: the
+                    // process must never block on a full pipe.
+                    while let Ok(1..) = receiver.read_buf(&mut buf).await {
+                        let _ = tx.send((kind, buf.clone()));
+                        buf.clear();
                     }
                 }));
             }
