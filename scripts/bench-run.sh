@@ -8,12 +8,13 @@
 # hoist runs against three private daemons (own roots, sockets, cgroup
 # parents) that differ only in where their state lives, because on some
 # machines the filesystem, not hoist, decides the result:
-#   disk:     --root and --exec-root on the filesystem of /tmp
+#   disk:     --root and --exec-root on the filesystem of $BENCH_DISK_DIR
+#             (default /tmp)
 #   run-tmpfs: --exec-root on a tmpfs (as /run is on most Linux hosts),
-#             --root on the filesystem of /tmp
+#             --root on the filesystem of $BENCH_DISK_DIR
 #   tmpfs:    both on a tmpfs: hoist's own cost, without the disk
 # Uses a release build of hoist; removes everything it made. Run as root:
-#   cargo build --release && scripts/bench-run.sh [RUNS]
+#   cargo build --release && [BENCH_DISK_DIR=DIR] scripts/bench-run.sh [RUNS]
 set -eu
 cd "$(dirname "$0")/.."
 runs=${1:-100}
@@ -22,6 +23,8 @@ hoist=$PWD/target/release/hoist
 command -v hyperfine >/dev/null || { echo "hyperfine is not installed (apt-get install hyperfine)" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/hoist-bench-XXXXXX)
+disk_dir=${BENCH_DISK_DIR:-/tmp}
+state=$(mktemp -d "$disk_dir/hoist-bench-state-XXXXXX")
 ram=$(mktemp -d /dev/shm/hoist-bench-XXXXXX)
 tag=$(basename "$work" | tr -dc 'a-zA-Z0-9')
 daemons=""
@@ -37,7 +40,7 @@ cleanup() {
       [ -d "$d" ] && rmdir "$d" 2>/dev/null || true
     done
   done
-  rm -rf "$work" "$ram"
+  rm -rf "$work" "$ram" "$state"
 }
 trap cleanup EXIT INT TERM
 
@@ -58,13 +61,13 @@ start_daemon() {
   done
   "$hoist" -H "unix://$sock" import --change 'ENV PATH=/bin' "$work/busybox.tar" busybox >/dev/null
 }
-start_daemon disk "$work/disk/root" "$work/disk/run"
-start_daemon run-tmpfs "$work/run-tmpfs/root" "$ram/run-tmpfs/run"
+start_daemon disk "$state/disk/root" "$state/disk/run"
+start_daemon run-tmpfs "$state/run-tmpfs/root" "$ram/run-tmpfs/run"
 start_daemon tmpfs "$ram/tmpfs/root" "$ram/tmpfs/run"
 
 run() { echo "$hoist -H unix://$work/$1.sock run --rm --network none busybox true"; }
 echo "== run round trip ($runs runs each, $(nproc) CPUs, $(uname -r))"
-echo "filesystem of /tmp: $(df --output=fstype /tmp | tail -1), of /run: $(df --output=fstype /run | tail -1)"
+echo "filesystem of $disk_dir: $(df --output=fstype "$disk_dir" | tail -1), of /run: $(df --output=fstype /run | tail -1)"
 hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/run.json" \
   -n floor "unshare --pid --fork --mount --uts --ipc --net chroot $work/rootfs /bin/true" \
   -n disk "$(run disk)" -n run-tmpfs "$(run run-tmpfs)" -n tmpfs "$(run tmpfs)" >/dev/null
@@ -78,9 +81,9 @@ for name in ["floor", "disk", "run-tmpfs", "tmpfs"]:
     print(f"{name:10} mean {x['mean']*1e3:6.2f} ms  median {x['median']*1e3:6.2f} ms  stddev {x['stddev']*1e3:5.2f} ms{ratio}")
 EOF
 
-# What a new file or directory costs on the filesystem of /tmp right now:
+# What a new file or directory costs on the filesystem of the disk state now:
 # hoist makes a dozen per container, the floor none.
-python3 - "$work/probe" <<'EOF'
+python3 - "$state/probe" "$disk_dir" <<'EOF'
 import os, sys, time
 base = sys.argv[1]
 os.mkdir(base)
@@ -93,7 +96,7 @@ for i in range(n):
     with open(f"{base}/d{i}/f", "w") as f:
         f.write("x")
 t2 = time.perf_counter()
-print(f"filesystem of /tmp: mkdir {(t1-t0)/n*1e6:.0f} us, create+write {(t2-t1)/n*1e6:.0f} us per file")
+print(f"filesystem of {sys.argv[2]}: mkdir {(t1-t0)/n*1e6:.0f} us, create+write {(t2-t1)/n*1e6:.0f} us per file")
 EOF
 
 sock=$work/disk.sock
@@ -111,10 +114,10 @@ sleep 1
 rss=0
 pss=0
 count=0
-for pid in $(pgrep -f "hoist-shim $work/disk/run"); do
+for pid in $(pgrep -f "hoist-shim $state/disk/run"); do
   rss=$((rss + $(rss_kb "$pid"))); pss=$((pss + $(pss_kb "$pid"))); count=$((count + 1))
 done
 echo "shim RSS: $((rss / count)) kB, PSS: $((pss / count)) kB, average over $count shims (target < 2 MB)"
-launcher=$(pgrep -f "hoist-shim --launcher $work/disk/run" || true)
+launcher=$(pgrep -f "hoist-shim --launcher $state/disk/run" || true)
 [ -z "$launcher" ] || echo "shim launcher (one per daemon) RSS: $(rss_kb "$launcher") kB, PSS: $(pss_kb "$launcher") kB"
 echo "daemon RSS with $n containers: $(rss_kb "$daemon_pid") kB"
