@@ -444,6 +444,26 @@ fn rm_containers_keep_their_etc_files_with_their_runtime_state() {
 }
 
 #[test]
+fn restart_keeps_an_rm_container_and_stop_removes_it() {
+    let d = Daemon::with_busybox();
+    let id = d.ok(&[
+        "run", "-d", "--rm", "--name", "brief", "busybox", "sleep", "300",
+    ]);
+    d.ok(&["exec", "brief", "sh", "-c", "echo kept > /mark"]);
+    d.ok(&["restart", "-t", "1", "brief"]);
+    assert_eq!(d.inspect("brief")["Id"].as_str().unwrap(), id.trim());
+    assert_eq!(d.inspect("brief")["State"]["Running"], true);
+    assert_eq!(d.ok(&["exec", "brief", "cat", "/mark"]), "kept\n");
+    d.ok(&["stop", "-t", "1", "brief"]);
+    d.eventually(
+        Duration::from_secs(10),
+        "the --rm container removed",
+        || d.ok(&["ps", "-aq"]).trim().is_empty(),
+    );
+    d.assert_no_container_leftovers();
+}
+
+#[test]
 fn start_attach_sees_all_output_and_the_exit_code() {
     let d = Daemon::with_busybox();
     let id = d.ok(&["create", "busybox", "sh", "-c", "echo early; exit 3"]);

@@ -5,6 +5,7 @@
 use std::fs;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hoist_api::spec::{ContainerSpec, MountKind};
@@ -339,6 +340,8 @@ impl Daemon {
     /// Records an exit and applies the restart policy or `--rm`.
     #[tracing::instrument(level = "debug", skip_all, fields(id = %container.id))]
     pub async fn handle_exit(self: &Arc<Self>, container: &Arc<Container>, exit: ExitInfo) {
+        // Read before the exit is announced: `restart` clears it on hearing.
+        let by_hand = container.restarting_by_hand.load(Ordering::SeqCst);
         let mut record = container.record.lock().await;
         let removing = record.state.status == RunStatus::Removing;
         let ran_for = chrono::DateTime::parse_from_rfc3339(&record.state.started_at)
@@ -369,8 +372,8 @@ impl Daemon {
         if removing {
             return;
         }
-        let restart = should_restart(&record);
-        let auto_remove = record.spec.auto_remove;
+        let restart = !by_hand && should_restart(&record);
+        let auto_remove = !by_hand && record.spec.auto_remove;
         if restart {
             let delay = {
                 let mut backoff = container.backoff.lock().unwrap_or_else(|p| p.into_inner());

@@ -48,6 +48,10 @@ pub struct Container {
     pub events: watch::Sender<Snapshot>,
     /// Delay before the next restart by policy (Docker's backoff).
     pub backoff: Mutex<Duration>,
+    /// Set while `restart` stops the container: its exit then neither
+    /// removes a `--rm` container nor applies the restart policy, as in
+    /// Docker.
+    pub restarting_by_hand: std::sync::atomic::AtomicBool,
 }
 
 impl Container {
@@ -64,6 +68,7 @@ impl Container {
             record: tokio::sync::Mutex::new(record),
             events: watch::channel(snapshot).0,
             backoff: Mutex::new(lifecycle::INITIAL_BACKOFF),
+            restarting_by_hand: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
