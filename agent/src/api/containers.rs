@@ -2,7 +2,6 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hoist_api::proto::containers_server::Containers;
@@ -303,23 +302,9 @@ impl Containers for ContainersApi {
         } else {
             Some(parse_signal(&request.signal)?)
         };
-        container.restarting_by_hand.store(true, Ordering::SeqCst);
-        let stopped = self
-            .daemon
-            .stop_container(&container, request.timeout.map(i64::from), signal)
-            .await;
-        if stopped.is_ok() {
-            // The exit is handled by the monitor: wait for it before starting.
-            let mut events = container.events.subscribe();
-            let _ = tokio::time::timeout(
-                Duration::from_secs(5),
-                events.wait_for(|s| !matches!(s.status, RunStatus::Running | RunStatus::Paused)),
-            )
-            .await;
-        }
-        container.restarting_by_hand.store(false, Ordering::SeqCst);
-        stopped?;
-        self.daemon.start_container(&container, None).await?;
+        self.daemon
+            .restart_container(&container, request.timeout.map(i64::from), signal)
+            .await?;
         Ok(Response::new(Empty {}))
     }
 

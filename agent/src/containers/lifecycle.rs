@@ -462,6 +462,30 @@ impl Daemon {
         Ok(())
     }
 
+    /// Stops the container and starts it again. As in Docker, the stop
+    /// neither removes a `--rm` container nor applies the restart policy.
+    pub async fn restart_container(
+        self: &Arc<Self>,
+        container: &Arc<Container>,
+        timeout: Option<i64>,
+        signal: Option<i32>,
+    ) -> Result<(), Status> {
+        container.restarting_by_hand.store(true, Ordering::SeqCst);
+        let stopped = self.stop_container(container, timeout, signal).await;
+        if stopped.is_ok() {
+            // The exit is handled by the monitor: wait for it before starting.
+            let mut events = container.events.subscribe();
+            let _ = tokio::time::timeout(
+                Duration::from_secs(5),
+                events.wait_for(|s| !matches!(s.status, RunStatus::Running | RunStatus::Paused)),
+            )
+            .await;
+        }
+        container.restarting_by_hand.store(false, Ordering::SeqCst);
+        stopped?;
+        self.start_container(container, None).await.map(drop)
+    }
+
     /// `docker stop`: the stop signal, then SIGKILL after `timeout` seconds.
     pub async fn stop_container(
         &self,

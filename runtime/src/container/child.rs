@@ -65,17 +65,16 @@ const MESSAGE_MAX: usize = 8 * 1024;
 /// Sends a message, with a descriptor when given.
 pub fn send_message(socket: RawFd, message: &ChildMessage, fd: Option<RawFd>) -> io::Result<()> {
     let mut bytes = serde_json::to_vec(message).map_err(io::Error::other)?;
-    if let (true, ChildMessage::Failed(error)) = (bytes.len() > MESSAGE_MAX, message) {
-        let mut text = error.message.clone();
+    if let ChildMessage::Failed(error) = message
+        && bytes.len() > MESSAGE_MAX
+    {
         let mut cut = MESSAGE_MAX / 2;
-        while !text.is_char_boundary(cut) {
+        while !error.message.is_char_boundary(cut) {
             cut -= 1;
         }
-        text.truncate(cut);
-        text.push('…');
         let short = ChildMessage::Failed(StartError {
             code: error.code,
-            message: text,
+            message: format!("{}…", &error.message[..cut]),
         });
         bytes = serde_json::to_vec(&short).map_err(io::Error::other)?;
     }
