@@ -84,6 +84,23 @@ pub fn print_items(format: &Format, items: &[Value], default: impl FnOnce()) -> 
     Ok(())
 }
 
+/// Prints `inspect` documents: each through the template `-f` gives, or
+/// all as one pretty JSON array (Docker's default).
+pub fn print_documents(format: Option<&str>, documents: &[Value]) -> CliResult {
+    match Format::parse(format) {
+        Format::Template(t) => {
+            for d in documents {
+                println!("{}", render(&t, d)?);
+            }
+        }
+        _ => println!(
+            "{}",
+            serde_json::to_string_pretty(documents).map_err(|e| CliError::client(e.to_string()))?
+        ),
+    }
+    Ok(())
+}
+
 /// A table header from a template: each `{{.Field}}` becomes `FIELD`.
 fn header_of(template: &str) -> String {
     let mut out = String::new();

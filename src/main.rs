@@ -20,6 +20,7 @@ use commands::image::{
     self, HistoryArgs, ImagesArgs, ImportArgs, LoadArgs, RmiArgs, SaveArgs, TagArgs,
 };
 use commands::inspect::{self, ContainerInspectArgs, ImageInspectArgs, InspectArgs, Kind};
+use commands::network::NetworkCommand;
 use commands::volume::VolumeCommand;
 use exit::{CliError, EXIT_HOIST_FAILED};
 
@@ -111,6 +112,9 @@ enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(NetworkCommand),
     /// Show the hoist version information
     Version,
     /// Display system-wide information
@@ -219,6 +223,15 @@ struct DaemonArgs {
     /// Log level: error, warn, info, debug, trace
     #[arg(short = 'l', long = "log-level", default_value = "info")]
     log_level: String,
+    /// Linux bridge of the default `bridge` network
+    #[arg(short = 'b', long = "bridge", default_value = "hs0")]
+    bridge: String,
+    /// Address and prefix of the default bridge (e.g. 172.17.0.1/16); else a free subnet from the pools
+    #[arg(long)]
+    bip: Option<ipnetwork::Ipv4Network>,
+    /// Address pool for networks without --subnet (base=CIDR,size=PREFIX); repeatable; replaces the defaults
+    #[arg(long = "default-address-pool")]
+    default_address_pool: Vec<hoist_netplugin::ipam::Pool>,
 }
 
 fn main() {
@@ -282,6 +295,15 @@ fn run_daemon(host: Option<String>, args: DaemonArgs) -> i32 {
         socket,
         cgroup_parent: args.cgroup_parent,
         shim,
+        network: hoist_agent::networks::NetworkConfig {
+            default_bridge: args.bridge,
+            bip: args.bip,
+            pools: if args.default_address_pool.is_empty() {
+                hoist_netplugin::ipam::default_pools()
+            } else {
+                args.default_address_pool
+            },
+        },
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -430,6 +452,7 @@ async fn dispatch(host: Option<String>, command: Command) -> Result<i32, CliErro
             image::history(channel, a).await
         }
         Command::Volume(v) => commands::volume::run(channel, v).await,
+        Command::Network(n) => commands::network::run(channel, n).await,
         Command::Info => commands::system::info(channel).await,
         Command::Version | Command::Daemon(_) => Ok(0),
     }

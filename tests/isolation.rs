@@ -43,9 +43,12 @@ fn a_container_cannot_see_host_processes_or_files() {
         "PID 1 is the container's own: {}",
         run.stdout
     );
-    // Its own hostname, IPC and network namespaces.
+    // Its own hostname, IPC and network namespaces: only its loopback and
+    // its end of the default bridge, none of the host's links.
     let run = sh(&d, &["--hostname", "boxy"], "hostname; ls /sys/class/net");
-    assert_eq!(run.stdout, "boxy\nlo\n");
+    assert_eq!(run.stdout, "boxy\neth0\nlo\n");
+    let run = sh(&d, &["--network", "none"], "ls /sys/class/net");
+    assert_eq!(run.stdout, "lo\n");
     d.assert_no_container_leftovers();
 }
 

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::networks::NetworkConfig;
+
 /// Settings of one `hoist daemon`. Several daemons run side by side on one
 /// machine when each has its own root, exec root, socket and cgroup parent.
 #[derive(Debug, Clone)]
@@ -17,6 +19,8 @@ pub struct DaemonConfig {
     pub cgroup_parent: String,
     /// The `hoist-shim` executable started for each container.
     pub shim: PathBuf,
+    /// Bridge, default subnet and address pools.
+    pub network: NetworkConfig,
 }
 
 impl DaemonConfig {
@@ -46,6 +50,11 @@ impl DaemonConfig {
     /// Directory of a container's runtime state (bundle, shim socket).
     pub fn container_run_dir(&self, id: &str) -> PathBuf {
         self.exec_root.join("containers").join(id)
+    }
+
+    /// Where containers' sandboxes (pinned network namespaces) live.
+    pub fn sandboxes_dir(&self) -> PathBuf {
+        self.exec_root.join("netns")
     }
 
     /// The cgroup path (relative to each hierarchy) of a container.

@@ -11,6 +11,7 @@ use hoist_runtime::volume::VolumeStore;
 
 use crate::config::DaemonConfig;
 use crate::containers::Registry;
+use crate::networks::Networks;
 
 /// One daemon: configuration, image and volume stores, containers.
 #[derive(Debug)]
@@ -27,11 +28,14 @@ pub struct Daemon {
     pub containers: Registry,
     /// Starts containers' shims.
     pub launcher: Launcher,
+    /// Networks and the plugging of containers into them.
+    pub networks: Networks,
 }
 
 impl Daemon {
-    /// Opens the stores under the configured roots (creating them).
-    pub fn open(config: DaemonConfig) -> anyhow::Result<Arc<Self>> {
+    /// Opens the stores under the configured roots (creating them) and sets
+    /// up the networks.
+    pub async fn open(config: DaemonConfig) -> anyhow::Result<Arc<Self>> {
         for dir in [
             config.root.join("containers"),
             config.exec_root.join("containers"),
@@ -58,7 +62,11 @@ impl Daemon {
         })?;
         let hierarchy = Hierarchy::detect().context("cannot find the host's cgroup hierarchy")?;
         let launcher = Launcher::new(&config.shim, &config.exec_root.join("containers"));
+        let networks = Networks::open(&config.root, config.sandboxes_dir(), config.network.clone())
+            .await
+            .context("cannot set up networking")?;
         Ok(Arc::new(Self {
+            networks,
             launcher,
             config,
             images,

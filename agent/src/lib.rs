@@ -8,6 +8,7 @@ pub mod config;
 pub mod containers;
 pub mod daemon;
 pub mod error;
+pub mod networks;
 pub mod server;
 
 use tracing::info;
@@ -20,7 +21,7 @@ pub use daemon::Daemon;
 pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
     let socket = config.socket.clone();
     let listener = server::bind(&socket)?;
-    let daemon = Daemon::open(config)?;
+    let daemon = Daemon::open(config).await?;
     let restored = daemon.restore().await;
     info!(socket = %socket.display(), containers = restored, version = hoist_api::VERSION, "hoist daemon ready");
     let result = server::serve(daemon, listener, shutdown_signal()).await;

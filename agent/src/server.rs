@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use hoist_api::proto::containers_server::ContainersServer;
 use hoist_api::proto::images_server::ImagesServer;
+use hoist_api::proto::networks_server::NetworksServer;
 use hoist_api::proto::system_server::SystemServer;
 use hoist_api::proto::volumes_server::VolumesServer;
 use tokio::net::UnixListener;
@@ -15,6 +16,7 @@ use tonic::transport::Server;
 
 use crate::api::containers::ContainersApi;
 use crate::api::images::ImagesApi;
+use crate::api::networks::NetworksApi;
 use crate::api::system::SystemApi;
 use crate::api::volumes::VolumesApi;
 use crate::daemon::Daemon;
@@ -65,6 +67,9 @@ pub async fn serve(
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE),
         )
+        .add_service(NetworksServer::new(NetworksApi {
+            daemon: daemon.clone(),
+        }))
         .add_service(VolumesServer::new(VolumesApi {
             daemon: daemon.clone(),
         }))

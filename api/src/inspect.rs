@@ -289,6 +289,39 @@ pub struct NetworkSettings {
     pub sandbox_key: String,
     /// Published ports: `80/tcp` → bindings (null when not published).
     pub ports: BTreeMap<String, Option<Vec<PortBinding>>>,
+    /// The address on the first network (Docker's legacy top-level field).
+    #[serde(rename = "IPAddress")]
+    pub ip_address: String,
+    /// Its gateway.
+    pub gateway: String,
+    /// Its MAC address.
+    pub mac_address: String,
+    /// The networks it is connected to, by name.
+    pub networks: BTreeMap<String, EndpointSettings>,
+}
+
+/// A container's endpoint on one network, as Docker's inspect shows it;
+/// the addresses are empty while the container is stopped.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EndpointSettings {
+    /// `--network-alias` names.
+    pub aliases: Vec<String>,
+    /// The network's ID.
+    #[serde(rename = "NetworkID")]
+    pub network_id: String,
+    /// Random, per plugging.
+    #[serde(rename = "EndpointID")]
+    pub endpoint_id: String,
+    /// The network's gateway.
+    pub gateway: String,
+    /// The container's address.
+    #[serde(rename = "IPAddress")]
+    pub ip_address: String,
+    /// The subnet's prefix length.
+    pub ip_prefix_len: u8,
+    /// The interface's MAC address.
+    pub mac_address: String,
 }
 
 /// `hoist image inspect <image>`.

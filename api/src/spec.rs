@@ -58,9 +58,16 @@ pub struct ContainerSpec {
     pub restart_policy: RestartPolicy,
     /// Remove the container (and its anonymous volumes) when it exits (`--rm`).
     pub auto_remove: bool,
-    /// `none`, `host`, `container:<name|id>`; networks arrive with their own
-    /// issue. Empty means the daemon's default.
+    /// `bridge` (the default), `none`, `host`, `container:<name|id>`, or
+    /// the name or ID of a user-defined network. Empty means `bridge`.
     pub network_mode: String,
+    /// Extra names of the container on its user-defined network
+    /// (`--network-alias`).
+    pub network_aliases: Vec<String>,
+    /// A fixed IPv4 address on its user-defined network (`--ip`).
+    pub ipv4_address: Option<String>,
+    /// A fixed MAC address (`--mac-address`).
+    pub mac_address: Option<String>,
     /// DNS servers written to the container's /etc/resolv.conf.
     pub dns: Vec<String>,
     /// DNS search domains.

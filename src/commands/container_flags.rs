@@ -102,9 +102,18 @@ pub struct ContainerFlags {
     /// Automatically remove the container and its associated anonymous volumes when it exits
     #[arg(long)]
     pub rm: bool,
-    /// Connect a container to a network (none, host, container:<name|id>)
+    /// Connect a container to a network (bridge, none, host, container:<name|id>, or a network's name)
     #[arg(long = "network", visible_alias = "net")]
     pub network: Option<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long = "network-alias", visible_alias = "net-alias")]
+    pub network_alias: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long = "ip")]
+    pub ip: Option<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long = "mac-address")]
+    pub mac_address: Option<String>,
     /// Set custom DNS servers
     #[arg(long)]
     pub dns: Vec<String>,
@@ -546,6 +555,9 @@ impl ContainerFlags {
             restart_policy,
             auto_remove: self.rm,
             network_mode: self.network.clone().unwrap_or_default(),
+            network_aliases: self.network_alias.clone(),
+            ipv4_address: self.ip.clone(),
+            mac_address: self.mac_address.clone(),
             dns: self.dns.clone(),
             dns_search: self.dns_search.clone(),
             dns_options: self.dns_option.clone(),

@@ -102,10 +102,10 @@ async fn copy_out(
         unpack_local(reader, Path::new(&destination), contents_only)
     });
     while let Some(message) = stream.message().await? {
-        if let Some(copy_from_response::Kind::Data(data)) = message.kind {
-            if tx.send(data).is_err() {
-                break;
-            }
+        if let Some(copy_from_response::Kind::Data(data)) = message.kind
+            && tx.send(data).is_err()
+        {
+            break;
         }
     }
     drop(tx);

@@ -388,10 +388,10 @@ pub async fn save(channel: Channel, args: SaveArgs) -> CliResult<i32> {
         CliResult::Ok(())
     }
     .await;
-    if result.is_err() {
-        if let Some(path) = &args.output {
-            let _ = std::fs::remove_file(path);
-        }
+    if result.is_err()
+        && let Some(path) = &args.output
+    {
+        let _ = std::fs::remove_file(path);
     }
     result.map(|()| 0)
 }

@@ -121,16 +121,15 @@ pub async fn drive<R: Send + 'static>(
                 return;
             };
             while winch.recv().await.is_some() {
-                if let Some(size) = terminal_size() {
-                    if requests
+                if let Some(size) = terminal_size()
+                    && requests
                         .send(wrap(IoInput {
                             kind: Some(io_input::Kind::Resize(size)),
                         }))
                         .await
                         .is_err()
-                    {
-                        return;
-                    }
+                {
+                    return;
                 }
             }
         });

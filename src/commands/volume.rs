@@ -10,7 +10,7 @@ use serde_json::json;
 use tonic::transport::Channel;
 
 use crate::exit::{CliError, CliResult};
-use crate::format::{Format, print_items, print_table, render};
+use crate::format::{Format, print_documents, print_items, print_table};
 
 /// `hoist volume …`.
 #[derive(Debug, Subcommand)]
@@ -80,7 +80,10 @@ pub struct PruneArgs {
     pub force: bool,
 }
 
-fn pairs(entries: &[String], what: &str) -> CliResult<std::collections::HashMap<String, String>> {
+pub(crate) fn pairs(
+    entries: &[String],
+    what: &str,
+) -> CliResult<std::collections::HashMap<String, String>> {
     entries
         .iter()
         .map(|e| {
@@ -159,18 +162,7 @@ pub async fn run(channel: Channel, command: VolumeCommand) -> CliResult<i32> {
                     }
                 }
             }
-            match Format::parse(format.as_deref()) {
-                Format::Template(t) => {
-                    for d in &documents {
-                        println!("{}", render(&t, d)?);
-                    }
-                }
-                _ => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&documents)
-                        .map_err(|e| CliError::client(e.to_string()))?
-                ),
-            }
+            print_documents(format.as_deref(), &documents)?;
             if failed {
                 return Err(CliError::exit(1));
             }

@@ -1,7 +1,9 @@
 //! Test bed for root integration tests: a private `hoist daemon` per test
-//! (own root, exec root, socket and cgroup parent), with busybox imported,
-//! and a teardown that removes everything the test made — containers,
-//! shims, mounts, cgroups, files — even when the test fails.
+//! (own root, exec root, socket, cgroup parent, and network namespace
+//! standing in for the host, so its bridges and nftables table are its
+//! own), with busybox imported, and a teardown that removes everything the
+//! test made — containers, shims, mounts, cgroups, links, files — even when
+//! the test fails.
 
 #![allow(dead_code)]
 
@@ -37,6 +39,8 @@ pub struct Daemon {
     pub socket: PathBuf,
     /// Its cgroup parent.
     pub cgroup_parent: String,
+    /// The network namespace it runs in (a name under /run/netns).
+    pub netns: String,
     child: Option<Child>,
 }
 
@@ -68,12 +72,21 @@ impl Daemon {
         let suffix = hoist_runtime::fsutil::random_hex(4);
         let dir = PathBuf::from(format!("/tmp/hoist-test-{suffix}"));
         fs::create_dir_all(&dir).expect("create test dir");
+        let netns = format!("hoist-test-{suffix}");
         let mut daemon = Daemon {
             socket: dir.join("hoist.sock"),
             dir,
             cgroup_parent: format!("hoist-test-{suffix}"),
+            netns,
             child: None,
         };
+        for args in [
+            vec!["netns", "add", daemon.netns.as_str()],
+            vec!["-n", daemon.netns.as_str(), "link", "set", "lo", "up"],
+        ] {
+            let status = Command::new("ip").args(&args).status().expect("run ip");
+            assert!(status.success(), "ip {args:?} failed");
+        }
         daemon.spawn();
         daemon
     }
@@ -119,7 +132,9 @@ impl Daemon {
             .append(true)
             .open(self.dir.join("daemon.log"))
             .unwrap();
-        let child = Command::new(HOIST)
+        let child = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", self.netns))
+            .arg(HOIST)
             .args(["daemon", "--root"])
             .arg(self.dir.join("root"))
             .arg("--exec-root")
@@ -192,6 +207,30 @@ impl Daemon {
             .expect("run hoist");
         child.stdin.take().unwrap().write_all(input).unwrap();
         child.wait_with_output().unwrap().into()
+    }
+
+    /// Runs a program in the daemon's network namespace (the test's
+    /// "host"), as `ip netns exec` would, without touching mounts.
+    pub fn on_host(&self, program: &str, args: &[&str]) -> Run {
+        Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", self.netns))
+            .arg(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run nsenter")
+            .into()
+    }
+
+    /// Links on the test's host whose names start with `prefix`.
+    pub fn host_links(&self, prefix: &str) -> Vec<String> {
+        self.on_host("ip", &["-o", "link", "show"])
+            .stdout
+            .lines()
+            .filter_map(|l| l.split(':').nth(1))
+            .map(|name| name.trim().split('@').next().unwrap_or("").to_string())
+            .filter(|name| name.starts_with(prefix))
+            .collect()
     }
 
     /// Runs the CLI and asserts success; returns stdout.
@@ -358,18 +397,23 @@ impl Daemon {
             let shims = self.leftover_shims();
             let run_dirs = entries(&self.dir.join("run/containers"));
             let dirs = entries(&self.dir.join("root/containers"));
+            let sandboxes = entries(&self.dir.join("run/netns"));
+            let veths = self.host_links("hsv");
             if cgroups.is_empty()
                 && mounts.is_empty()
                 && shims.is_empty()
                 && run_dirs.is_empty()
                 && dirs.is_empty()
+                && sandboxes.is_empty()
+                && veths.is_empty()
             {
                 break;
             }
             assert!(
                 Instant::now() < deadline,
                 "container leftovers: cgroups {cgroups:?}, mounts {mounts:?}, shims {shims:?}, \
-                 runtime directories {run_dirs:?}, container directories {dirs:?}\ndaemon log:\n{}",
+                 runtime directories {run_dirs:?}, container directories {dirs:?}, \
+                 network namespaces {sandboxes:?}, veth links {veths:?}\ndaemon log:\n{}",
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(50));
@@ -445,6 +489,9 @@ impl Drop for Daemon {
             let _ = nix::mount::umount2(mount.as_str(), nix::mount::MntFlags::MNT_DETACH);
         }
         let _ = fs::remove_dir_all(&self.dir);
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.netns])
+            .status();
     }
 }
 

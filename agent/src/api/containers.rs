@@ -494,7 +494,7 @@ impl Containers for ContainersApi {
                 config: &self.daemon.config,
                 images: &self.daemon.images,
                 hierarchy: &self.daemon.hierarchy,
-                network_of: None,
+                netns: None,
                 console: flags.console,
             };
             oci::exec_process(&ctx, &record, &spec)?

@@ -186,10 +186,10 @@ pub async fn copy_to(
     let (chunks_tx, chunks_rx) = mpsc::channel::<Vec<u8>>(8);
     let feeder = tokio::spawn(async move {
         while let Ok(Some(message)) = input.message().await {
-            if let Some(copy_to_request::Kind::Data(data)) = message.kind {
-                if chunks_tx.send(data).await.is_err() {
-                    break;
-                }
+            if let Some(copy_to_request::Kind::Data(data)) = message.kind
+                && chunks_tx.send(data).await.is_err()
+            {
+                break;
             }
         }
     });

@@ -3,6 +3,7 @@
 pub mod containers;
 pub mod files;
 pub mod images;
+pub mod networks;
 pub mod stdio;
 pub mod system;
 pub mod tarstream;

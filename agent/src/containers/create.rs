@@ -95,15 +95,6 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), Status> {
             )));
         }
     }
-    match spec.network_mode.as_str() {
-        "" | "none" | "host" | "default" => {}
-        mode if mode.starts_with("container:") => {}
-        other => {
-            return Err(invalid(format!(
-                "network {other:?} is not available: until bridge networks arrive, use --network none, host or container:<name>"
-            )));
-        }
-    }
     if !matches!(spec.pid_mode.as_str(), "" | "host" | "private") {
         return Err(invalid(format!(
             "invalid --pid {:?}: use host or leave it unset",
@@ -405,8 +396,14 @@ fn mount(
 }
 
 /// Writes /etc/hostname, /etc/hosts and /etc/resolv.conf for the container
-/// into its directory.
-pub fn write_etc_files(dir: &Path, spec: &ContainerSpec, hostname: &str) -> std::io::Result<()> {
+/// into its directory; its `addresses` on its networks are named after its
+/// hostname in /etc/hosts, as Docker does.
+pub fn write_etc_files(
+    dir: &Path,
+    spec: &ContainerSpec,
+    hostname: &str,
+    addresses: &[std::net::Ipv4Addr],
+) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
     fs::write(dir.join("hostname"), format!("{hostname}\n"))?;
     let mut hosts = if spec.network_mode == "host" {
@@ -418,6 +415,9 @@ pub fn write_etc_files(dir: &Path, spec: &ContainerSpec, hostname: &str) -> std:
         if let Some((host, ip)) = entry.split_once(':') {
             hosts.push_str(&format!("{ip}\t{host}\n"));
         }
+    }
+    for ip in addresses {
+        hosts.push_str(&format!("{ip}\t{hostname}\n"));
     }
     fs::write(dir.join("hosts"), hosts)?;
     fs::write(dir.join("resolv.conf"), resolv_conf(spec))
@@ -610,10 +610,6 @@ mod tests {
             },
             ContainerSpec {
                 security_opt: strings(&["seccomp=/x.json"]),
-                ..ok.clone()
-            },
-            ContainerSpec {
-                network_mode: "bridge".into(),
                 ..ok.clone()
             },
             ContainerSpec {

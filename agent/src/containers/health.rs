@@ -187,7 +187,7 @@ impl Daemon {
                 config: &self.config,
                 images: &self.images,
                 hierarchy: &self.hierarchy,
-                network_of: None,
+                netns: None,
                 console: None,
             };
             let exec = ExecSpec {

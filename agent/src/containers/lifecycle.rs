@@ -3,6 +3,8 @@
 //! policies with Docker's backoff, `--rm`).
 
 use std::fs;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -11,7 +13,9 @@ use std::time::Duration;
 use hoist_api::spec::{ContainerSpec, MountKind};
 use hoist_runtime::bundle::{EXIT_FILE, ExitInfo};
 use hoist_runtime::fsutil::{new_id, read_json, remove_all};
-use hoist_runtime::shim::client::{InputSink, OutputStream, ShimClient, ShimError, Watch};
+use hoist_runtime::shim::client::{
+    InputSink, OutputStream, PendingStart, ShimClient, ShimError, Watch,
+};
 use tonic::Status;
 use tracing::{info, warn};
 
@@ -87,14 +91,14 @@ pub fn parse_signal(value: &str) -> Result<i32, Status> {
 impl Daemon {
     fn bundle_context(
         &self,
-        network_of: Option<i32>,
+        netns: Option<PathBuf>,
         console: Option<(u16, u16)>,
     ) -> BundleContext<'_> {
         BundleContext {
             config: &self.config,
             images: &self.images,
             hierarchy: &self.hierarchy,
-            network_of,
+            netns,
             console,
         }
     }
@@ -118,6 +122,7 @@ impl Daemon {
         if let Some(target) = spec.network_mode.strip_prefix("container:") {
             self.containers.find(target)?;
         }
+        let networks = self.networks.endpoints_for(&spec)?;
         let id = new_id();
         let name = if name.is_empty() {
             let mut attempt = 0;
@@ -145,6 +150,7 @@ impl Daemon {
                 &self.config.etc_files_dir(&id, spec.auto_remove),
                 &spec,
                 &settings.hostname,
+                &[],
             )
             .map_err(|e| internal(format!("cannot write the container's /etc files: {e}")))?;
             let mounts = create::mounts(&spec, &image, |name| {
@@ -166,6 +172,7 @@ impl Daemon {
                 settings,
                 mounts,
                 state: State::default(),
+                networks,
                 spec,
             };
             // A `--rm` container does not outlive a host crash (restore
@@ -216,7 +223,7 @@ impl Daemon {
             }
             _ => {}
         }
-        let network_of = match record.spec.network_mode.strip_prefix("container:") {
+        let netns = match record.spec.network_mode.strip_prefix("container:") {
             Some(target) => {
                 let other = self.containers.find(target)?;
                 let other = other.record.lock().await;
@@ -226,53 +233,28 @@ impl Daemon {
                         other.name
                     )));
                 }
-                Some(other.state.pid)
+                Some(if other.networks.iter().any(|e| e.live.is_some()) {
+                    self.networks.sandbox_path(&other.id)
+                } else {
+                    PathBuf::from(format!("/proc/{}/ns/net", other.state.pid))
+                })
+            }
+            None if !record.networks.is_empty() => {
+                let mut endpoints = record.networks.clone();
+                let sandbox = self.networks.plug(&record.id, &mut endpoints).await?;
+                record.networks = endpoints;
+                Some(sandbox)
             }
             None => None,
         };
-        let console = attach.and_then(|a| a.console);
-        let (bundle, _) = oci::bundle(&self.bundle_context(network_of, console), &record)?;
-        let run_dir = self.config.container_run_dir(&record.id);
-        fs::create_dir_all(&run_dir)
-            .map_err(|e| internal(format!("cannot create {}: {e}", run_dir.display())))?;
-        // A `--rm` container's /etc files live in the exec root, which a
-        // reboot between its create and its start empties.
-        let etc = self
-            .config
-            .etc_files_dir(&record.id, record.spec.auto_remove);
-        if !etc.join("hosts").exists() {
-            create::write_etc_files(&etc, &record.spec, &record.settings.hostname)
-                .map_err(|e| internal(format!("cannot write the container's /etc files: {e}")))?;
-        }
-        remove_all(&run_dir.join(EXIT_FILE)).map_err(|e| internal(e.to_string()))?;
-        bundle
-            .save(&run_dir)
-            .map_err(|e| internal(format!("cannot write the bundle: {e}")))?;
-        let child = self
-            .launcher
-            .spawn(&run_dir)
-            .map_err(|e| internal(format!("cannot start the container's shim: {e}")))?;
-        // Watch the shim until it ends (reaping it if it is our child).
-        tokio::spawn(async move {
-            let _ = child.wait().await;
-        });
-        tracing::debug!("shim spawned");
-        let client = ShimClient::new(&run_dir);
-        // The attach asks for the start itself, so both requests go out now.
-        let start = client
-            .open_start(attach.is_none())
-            .await
-            .map_err(shim_status)?;
-        let attached = match attach {
-            Some(a) => Some(
-                client
-                    .attach([a.stdin, a.stdout, a.stderr], true)
-                    .await
-                    .map_err(shim_status)?,
-            ),
-            None => None,
+        let launched = self.launch(&record, netns, attach).await;
+        let (start, attached) = match launched {
+            Ok(launched) => launched,
+            Err(e) => {
+                self.unplug(&mut record).await;
+                return Err(e);
+            }
         };
-        tracing::debug!("attached");
         match start.started().await {
             Ok(watch) => {
                 let pid = watch.pid;
@@ -293,6 +275,7 @@ impl Daemon {
                 Ok(attached)
             }
             Err(ShimError::Start(e)) => {
+                self.unplug(&mut record).await;
                 record.state.exit_code = e.code;
                 record.state.error = e.message.clone();
                 let _ = record.save_state(&self.config.container_dir(&record.id));
@@ -303,7 +286,77 @@ impl Daemon {
                     e.code.to_string().into_bytes().into(),
                 ))
             }
-            Err(e) => Err(shim_status(e)),
+            Err(e) => {
+                self.unplug(&mut record).await;
+                Err(shim_status(e))
+            }
+        }
+    }
+
+    /// Writes the bundle, spawns the shim and sends it the start (and the
+    /// attach, which asks for the start itself).
+    async fn launch(
+        &self,
+        record: &ContainerRecord,
+        netns: Option<PathBuf>,
+        attach: Option<AttachRequest>,
+    ) -> Result<(PendingStart, Option<(OutputStream, InputSink)>), Status> {
+        let console = attach.as_ref().and_then(|a| a.console);
+        let (bundle, _) = oci::bundle(&self.bundle_context(netns, console), record)?;
+        let run_dir = self.config.container_run_dir(&record.id);
+        fs::create_dir_all(&run_dir)
+            .map_err(|e| internal(format!("cannot create {}: {e}", run_dir.display())))?;
+        // A `--rm` container's /etc files live in the exec root, which a
+        // reboot between its create and its start empties; and its addresses
+        // go into its /etc/hosts at each start.
+        let etc = self
+            .config
+            .etc_files_dir(&record.id, record.spec.auto_remove);
+        let addresses: Vec<Ipv4Addr> = record
+            .networks
+            .iter()
+            .filter_map(|e| e.live.as_ref().map(|l| l.address.ip()))
+            .collect();
+        if !addresses.is_empty() || !etc.join("hosts").exists() {
+            create::write_etc_files(&etc, &record.spec, &record.settings.hostname, &addresses)
+                .map_err(|e| internal(format!("cannot write the container's /etc files: {e}")))?;
+        }
+        remove_all(&run_dir.join(EXIT_FILE)).map_err(|e| internal(e.to_string()))?;
+        bundle
+            .save(&run_dir)
+            .map_err(|e| internal(format!("cannot write the bundle: {e}")))?;
+        let child = self
+            .launcher
+            .spawn(&run_dir)
+            .map_err(|e| internal(format!("cannot start the container's shim: {e}")))?;
+        // Watch the shim until it ends (reaping it if it is our child).
+        tokio::spawn(async move {
+            let _ = child.wait().await;
+        });
+        tracing::debug!("shim spawned");
+        let client = ShimClient::new(&run_dir);
+        let start = client
+            .open_start(attach.is_none())
+            .await
+            .map_err(shim_status)?;
+        let attached = match attach {
+            Some(a) => Some(
+                client
+                    .attach([a.stdin, a.stdout, a.stderr], true)
+                    .await
+                    .map_err(shim_status)?,
+            ),
+            None => None,
+        };
+        tracing::debug!("attached");
+        Ok((start, attached))
+    }
+
+    /// Unplugs a container from its networks (when it stops, or its start
+    /// fails) and forgets what it had there.
+    pub async fn unplug(&self, record: &mut ContainerRecord) {
+        if record.networks.iter().any(|e| e.live.is_some()) {
+            self.networks.unplug(&record.id, &mut record.networks).await;
         }
     }
 
@@ -366,6 +419,7 @@ impl Daemon {
         if let Some(error) = &exit.error {
             record.state.error = error.clone();
         }
+        self.unplug(&mut record).await;
         let _ = record.save_run_state(&self.config.container_dir(&record.id));
         container.announce(&record, true);
         info!(id = %record.id, code = exit.code, "container exited");
@@ -652,7 +706,8 @@ impl Daemon {
                 let _ = tokio::time::timeout(KILL_WAIT, exited).await;
             }
         }
-        let record = container.record.lock().await;
+        let mut record = container.record.lock().await;
+        self.unplug(&mut record).await;
         let dir = self.config.container_dir(&record.id);
         let _ = self
             .hierarchy

@@ -95,12 +95,12 @@ impl Registry {
     /// Reserves `name` for `id`; fails when another container has it.
     pub fn reserve_name(&self, name: &str, id: &str) -> Result<(), Status> {
         let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(owner) = names.get(name) {
-            if owner != id {
-                return Err(crate::error::conflict(format!(
-                    "Conflict. The container name \"/{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
-                )));
-            }
+        if let Some(owner) = names.get(name)
+            && owner != id
+        {
+            return Err(crate::error::conflict(format!(
+                "Conflict. The container name \"/{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
+            )));
         }
         names.insert(name.to_string(), id.to_string());
         Ok(())

@@ -63,9 +63,9 @@ pub struct BundleContext<'a> {
     pub images: &'a ImageStore,
     /// The host's cgroup hierarchy.
     pub hierarchy: &'a Hierarchy,
-    /// Host PID of the init of the container whose network is shared
-    /// (`--network container:<x>`).
-    pub network_of: Option<i32>,
+    /// The network namespace to join: the container's sandbox on bridge
+    /// networks, or another container's (`--network container:<x>`).
+    pub netns: Option<PathBuf>,
     /// Terminal size of the first attached client.
     pub console: Option<(u16, u16)>,
 }
@@ -455,13 +455,8 @@ pub fn bundle(
     if spec.ipc_mode != "host" {
         namespaces.push(namespace(LinuxNamespaceType::Ipc, None)?);
     }
-    match (spec.network_mode.as_str(), ctx.network_of) {
-        ("host", _) => {}
-        (_, Some(pid)) => namespaces.push(namespace(
-            LinuxNamespaceType::Network,
-            Some(PathBuf::from(format!("/proc/{pid}/ns/net"))),
-        )?),
-        _ => namespaces.push(namespace(LinuxNamespaceType::Network, None)?),
+    if spec.network_mode != "host" {
+        namespaces.push(namespace(LinuxNamespaceType::Network, ctx.netns.clone())?);
     }
     let mut linux = LinuxBuilder::default().namespaces(namespaces);
     if !spec.privileged {

@@ -8,6 +8,8 @@ use hoist_api::inspect::Health;
 use hoist_api::spec::{ContainerSpec, HealthcheckSpec, MountKind};
 use serde::{Deserialize, Serialize};
 
+use crate::networks::record::EndpointRecord;
+
 /// File name of the record in the container's directory.
 pub const RECORD_FILE: &str = "container.json";
 
@@ -172,6 +174,10 @@ pub struct ContainerRecord {
     pub mounts: Vec<MountRecord>,
     /// Runtime state.
     pub state: State,
+    /// The networks it is connected to (none with `--network
+    /// none|host|container:`).
+    #[serde(default)]
+    pub networks: Vec<EndpointRecord>,
 }
 
 impl ContainerRecord {
@@ -195,10 +201,12 @@ impl ContainerRecord {
     }
 
     /// [`save_state`](Self::save_state) for a start or an exit, which a
-    /// `--rm` container skips: a daemon restarted while it runs re-adopts
-    /// it through its shim, and one that finds its shim gone removes it.
+    /// `--rm` container skips unless it is on a network: a daemon restarted
+    /// while it runs re-adopts it through its shim, and one that finds its
+    /// shim gone removes it; but its addresses and links must be known to be
+    /// given back.
     pub fn save_run_state(&self, dir: &Path) -> std::io::Result<()> {
-        if self.spec.auto_remove {
+        if self.spec.auto_remove && self.networks.is_empty() {
             return Ok(());
         }
         self.save_state(dir)

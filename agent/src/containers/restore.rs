@@ -28,6 +28,7 @@ impl Daemon {
                 .filter(|r| *r.id == *entry.file_name())
             {
                 Some(record) => {
+                    self.networks.adopt(&record.networks);
                     if let Err(e) = self.containers.reserve_name(&record.name, &record.id) {
                         warn!(id = %record.id, error = %e.message(), "container name clash; keeping the first");
                     }
@@ -60,10 +61,8 @@ impl Daemon {
                         _ => false,
                     }
             };
-            if wanted {
-                if let Err(e) = self.start_container(container, None).await {
-                    warn!(id = %container.id, error = %e.message(), "cannot restart container at daemon start");
-                }
+            if wanted && let Err(e) = self.start_container(container, None).await {
+                warn!(id = %container.id, error = %e.message(), "cannot restart container at daemon start");
             }
         }
         loaded.len()

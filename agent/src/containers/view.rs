@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use hoist_api::inspect::{
-    ContainerConfig, ContainerInspect, ContainerState, EmptyObject, GraphDriver, HostConfig,
-    MountPoint, NetworkSettings,
+    ContainerConfig, ContainerInspect, ContainerState, EmptyObject, EndpointSettings, GraphDriver,
+    HostConfig, MountPoint, NetworkSettings,
 };
 use hoist_api::proto::ContainerSummary;
 use hoist_api::spec::MountKind;
@@ -13,6 +13,7 @@ use hoist_api::units::human_duration;
 
 use super::record::{ContainerRecord, Status};
 use crate::config::DaemonConfig;
+use crate::networks::record::EndpointRecord;
 
 /// Go's zero time, which Docker prints for times not reached yet.
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -85,9 +86,18 @@ pub fn summary(record: &ContainerRecord) -> ContainerSummary {
                 }
             })
             .collect(),
-        networks: match record.spec.network_mode.as_str() {
-            "" | "default" => "none".into(),
-            other => other.into(),
+        networks: if record.networks.is_empty() {
+            match record.spec.network_mode.as_str() {
+                "" | "default" => "none".into(),
+                other => other.into(),
+            }
+        } else {
+            record
+                .networks
+                .iter()
+                .map(|e| e.network_name.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
         },
     }
 }
@@ -97,6 +107,20 @@ fn or_zero(time: &str) -> String {
         ZERO_TIME.into()
     } else {
         time.into()
+    }
+}
+
+/// A container's endpoint as Docker's inspect shows it.
+fn endpoint_settings(endpoint: &EndpointRecord) -> EndpointSettings {
+    let live = endpoint.live.as_ref();
+    EndpointSettings {
+        aliases: endpoint.aliases.clone(),
+        network_id: endpoint.network_id.clone(),
+        endpoint_id: live.map(|l| l.endpoint_id.clone()).unwrap_or_default(),
+        gateway: live.map(|l| l.gateway.to_string()).unwrap_or_default(),
+        ip_address: live.map(|l| l.address.ip().to_string()).unwrap_or_default(),
+        ip_prefix_len: live.map(|l| l.address.prefix()).unwrap_or_default(),
+        mac_address: live.map(|l| l.mac.clone()).unwrap_or_default(),
     }
 }
 
@@ -112,6 +136,8 @@ pub fn inspect(
     let etc = config.etc_files_dir(&record.id, record.spec.auto_remove);
     let command = settings.command();
     let state = &record.state;
+    let first = record.networks.iter().find_map(|e| e.live.as_ref());
+    let sandbox_key = config.sandboxes_dir().join(&record.id);
     let mounts = record
         .mounts
         .iter()
@@ -310,7 +336,9 @@ pub fn inspect(
             stop_timeout: spec.stop_timeout,
         },
         network_settings: NetworkSettings {
-            sandbox_key: if state.pid > 0 && spec.network_mode != "host" {
+            sandbox_key: if state.pid > 0 && first.is_some() {
+                sandbox_key.display().to_string()
+            } else if state.pid > 0 && spec.network_mode != "host" {
                 format!("/proc/{}/ns/net", state.pid)
             } else {
                 String::new()
@@ -319,6 +347,16 @@ pub fn inspect(
                 .exposed_ports
                 .iter()
                 .map(|p| (p.clone(), None))
+                .collect(),
+            ip_address: first
+                .map(|l| l.address.ip().to_string())
+                .unwrap_or_default(),
+            gateway: first.map(|l| l.gateway.to_string()).unwrap_or_default(),
+            mac_address: first.map(|l| l.mac.clone()).unwrap_or_default(),
+            networks: record
+                .networks
+                .iter()
+                .map(|e| (e.network_name.clone(), endpoint_settings(e)))
                 .collect(),
         },
     }

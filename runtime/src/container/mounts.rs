@@ -420,6 +420,40 @@ fn components(path: &Path) -> VecDeque<OsString> {
         .collect()
 }
 
+/// Mounts the container's overlay. A `volatile` layer left by an earlier
+/// run of the same container (a restart, never a host crash: `--rm`
+/// containers are removed after one) drops its marker first; a kernel
+/// older than 5.10, which lacks `volatile`, gets the plain mount.
+fn mount_overlay(rootfs: &RootfsMount, target: &Path) -> nix::Result<()> {
+    let plain = |rootfs: &RootfsMount| {
+        mount(
+            Some("overlay"),
+            target,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(rootfs.options().as_str()),
+        )
+    };
+    if !rootfs.volatile {
+        return plain(rootfs);
+    }
+    match fs::remove_dir_all(rootfs.volatile_marker()) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            return Err(nix::errno::Errno::from_raw(
+                e.raw_os_error().unwrap_or(libc::EIO),
+            ));
+        }
+        _ => {}
+    }
+    match plain(rootfs) {
+        Err(nix::errno::Errno::EINVAL) => plain(&RootfsMount {
+            volatile: false,
+            ..rootfs.clone()
+        }),
+        result => result,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -458,39 +492,5 @@ mod tests {
         ));
         assert_eq!(propagation, MsFlags::MS_PRIVATE | MsFlags::MS_REC);
         assert_eq!(data, "mode=755,size=64m");
-    }
-}
-
-/// Mounts the container's overlay. A `volatile` layer left by an earlier
-/// run of the same container (a restart, never a host crash: `--rm`
-/// containers are removed after one) drops its marker first; a kernel
-/// older than 5.10, which lacks `volatile`, gets the plain mount.
-fn mount_overlay(rootfs: &RootfsMount, target: &Path) -> nix::Result<()> {
-    let plain = |rootfs: &RootfsMount| {
-        mount(
-            Some("overlay"),
-            target,
-            Some("overlay"),
-            MsFlags::empty(),
-            Some(rootfs.options().as_str()),
-        )
-    };
-    if !rootfs.volatile {
-        return plain(rootfs);
-    }
-    match fs::remove_dir_all(rootfs.volatile_marker()) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => {
-            return Err(nix::errno::Errno::from_raw(
-                e.raw_os_error().unwrap_or(libc::EIO),
-            ));
-        }
-        _ => {}
-    }
-    match plain(rootfs) {
-        Err(nix::errno::Errno::EINVAL) => plain(&RootfsMount {
-            volatile: false,
-            ..rootfs.clone()
-        }),
-        result => result,
     }
 }

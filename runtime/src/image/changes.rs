@@ -93,10 +93,10 @@ pub fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
 
 /// The exec form `["a", "b"]` as is, or the shell form wrapped in the shell.
 fn command_form(args: &str, shell: &[String]) -> Result<Vec<String>, String> {
-    if args.starts_with('[') {
-        if let Ok(list) = json_array(args) {
-            return Ok(list);
-        }
+    if args.starts_with('[')
+        && let Ok(list) = json_array(args)
+    {
+        return Ok(list);
     }
     if args.is_empty() {
         return Ok(Vec::new());

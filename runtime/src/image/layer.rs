@@ -167,14 +167,14 @@ fn inside(root: &Path, relative: &Path) -> Result<PathBuf, LayerError> {
     let mut current = root.to_path_buf();
     for part in relative.components() {
         current.push(part);
-        if let Ok(meta) = fs::symlink_metadata(&current) {
-            if meta.file_type().is_symlink() {
-                let resolved = current.canonicalize()?;
-                if !resolved.starts_with(root) {
-                    return Err(LayerError::Escape(relative.to_path_buf()));
-                }
-                current = resolved;
+        if let Ok(meta) = fs::symlink_metadata(&current)
+            && meta.file_type().is_symlink()
+        {
+            let resolved = current.canonicalize()?;
+            if !resolved.starts_with(root) {
+                return Err(LayerError::Escape(relative.to_path_buf()));
             }
+            current = resolved;
         }
     }
     Ok(current)

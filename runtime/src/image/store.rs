@@ -446,10 +446,10 @@ impl ImageStore {
     }
 
     fn find_id(index: &Index, name: &str) -> Result<String, ImageError> {
-        if let Ok(reference) = Reference::parse(name) {
-            if let Some(id) = index.references.get(&reference.to_string()) {
-                return Ok(id.clone());
-            }
+        if let Ok(reference) = Reference::parse(name)
+            && let Some(id) = index.references.get(&reference.to_string())
+        {
+            return Ok(id.clone());
         }
         if looks_like_id(name) || name.starts_with("sha256:") {
             let prefix = if name.starts_with("sha256:") {

@@ -264,11 +264,10 @@ async fn serve(
                     shim.connections.set(shim.connections.get() + 1);
                     let shim = shim.clone();
                     spawn_local(async move {
-                        if let Err(e) = handle_connection(&shim, stream).await {
-                            if e.kind() != io::ErrorKind::BrokenPipe && e.kind() != io::ErrorKind::ConnectionReset {
+                        if let Err(e) = handle_connection(&shim, stream).await
+                            && e.kind() != io::ErrorKind::BrokenPipe && e.kind() != io::ErrorKind::ConnectionReset {
                                 eprintln!("hoist-shim {}: connection: {e}", shim.bundle.id);
                             }
-                        }
                         shim.connections.set(shim.connections.get() - 1);
                     });
                 }
@@ -461,10 +460,10 @@ async fn write_async_fd(fd: &AsyncFd<OwnedFd>, mut data: &[u8]) -> io::Result<()
 impl Shim {
     /// Output of the init: to the log and to every subscriber that wants it.
     fn output(&self, stream: Stream, data: &[u8]) {
-        if let Some(log) = self.log.borrow_mut().as_mut() {
-            if let Err(e) = log.write(stream, data, &now()) {
-                eprintln!("hoist-shim {}: write log: {e}", self.bundle.id);
-            }
+        if let Some(log) = self.log.borrow_mut().as_mut()
+            && let Err(e) = log.write(stream, data, &now())
+        {
+            eprintln!("hoist-shim {}: write log: {e}", self.bundle.id);
         }
         let kind = match stream {
             Stream::Stdout => FrameKind::Stdout,

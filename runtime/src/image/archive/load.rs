@@ -59,14 +59,14 @@ fn renamed_tags(store: &ImageStore, images: &[Found]) -> Vec<String> {
     let mut notes = Vec::new();
     for image in images {
         for reference in &image.references {
-            if let Ok(old) = store.resolve(&reference.to_string()) {
-                if old.id != image.id() {
-                    notes.push(format!(
-                        "The image {} already exists, renaming the old one with ID {} to empty string",
-                        reference.familiar(),
-                        old.id
-                    ));
-                }
+            if let Ok(old) = store.resolve(&reference.to_string())
+                && old.id != image.id()
+            {
+                notes.push(format!(
+                    "The image {} already exists, renaming the old one with ID {} to empty string",
+                    reference.familiar(),
+                    old.id
+                ));
             }
         }
     }
@@ -438,10 +438,10 @@ fn diff_id(layer: &SpoolFile) -> Result<String, ImageError> {
 fn install(store: &ImageStore, images: &[Found]) -> Result<(), ImageError> {
     let mut added = Added::default();
     let result = install_parts(store, images, &mut added);
-    if result.is_err() {
-        if let Err(e) = store.discard_unused(&added.blobs, &added.layers) {
-            tracing::warn!("cannot remove what a failed load added to the image store: {e}");
-        }
+    if result.is_err()
+        && let Err(e) = store.discard_unused(&added.blobs, &added.layers)
+    {
+        tracing::warn!("cannot remove what a failed load added to the image store: {e}");
     }
     result
 }

@@ -1,0 +1,194 @@
+//! The Networks gRPC service.
+
+use std::sync::Arc;
+
+use hoist_api::proto::networks_server::Networks;
+use hoist_api::proto::{
+    CreateNetworkRequest, Empty, ListNetworksRequest, ListNetworksResponse, Network,
+    NetworkEndpoint, NetworkRef, PruneNetworksRequest, PruneResponse,
+};
+use tonic::{Request, Response, Status};
+use tracing::instrument;
+
+use crate::daemon::Daemon;
+use crate::error::{conflict, invalid};
+use crate::networks::NewNetwork;
+use crate::networks::record::NetworkRecord;
+
+/// Serves network requests against a daemon.
+#[derive(Debug, Clone)]
+pub struct NetworksApi {
+    /// The daemon.
+    pub daemon: Arc<Daemon>,
+}
+
+impl NetworksApi {
+    /// A network as the API shows it, with the containers on it.
+    async fn message(&self, record: NetworkRecord) -> Network {
+        let mut containers = Vec::new();
+        let mut used_by = Vec::new();
+        for container in self.daemon.containers.all() {
+            let c = container.record.lock().await;
+            for endpoint in c.networks.iter().filter(|e| e.network_id == record.id) {
+                used_by.push(c.id.clone());
+                if let Some(live) = &endpoint.live {
+                    containers.push(NetworkEndpoint {
+                        container_id: c.id.clone(),
+                        name: c.name.clone(),
+                        endpoint_id: live.endpoint_id.clone(),
+                        mac_address: live.mac.clone(),
+                        ipv4_address: live.address.to_string(),
+                    });
+                }
+            }
+        }
+        containers.sort_by(|a, b| a.name.cmp(&b.name));
+        let ipam = record.ipam;
+        Network {
+            subnet: ipam.map(|i| i.subnet.to_string()).unwrap_or_default(),
+            gateway: ipam.map(|i| i.gateway.to_string()).unwrap_or_default(),
+            ip_range: ipam
+                .and_then(|i| i.ip_range)
+                .map(|r| r.to_string())
+                .unwrap_or_default(),
+            id: record.id,
+            name: record.name,
+            driver: record.driver,
+            created: record.created,
+            internal: record.internal,
+            attachable: record.attachable,
+            labels: record.labels.into_iter().collect(),
+            options: record.options.into_iter().collect(),
+            bridge: record.bridge,
+            containers,
+            predefined: record.predefined,
+            used_by,
+        }
+    }
+
+    /// The networks, as messages, that pass every filter.
+    async fn filtered(&self, filters: &[String]) -> Result<Vec<Network>, Status> {
+        let mut out = Vec::new();
+        for record in self.daemon.networks.list() {
+            let network = self.message(record).await;
+            let mut keep = true;
+            for filter in filters {
+                keep &= matches(&network, filter)?;
+            }
+            if keep {
+                out.push(network);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Docker's `network ls --filter` keys.
+fn matches(network: &Network, filter: &str) -> Result<bool, Status> {
+    let (key, value) = filter
+        .split_once('=')
+        .ok_or_else(|| invalid(format!("bad filter {filter:?}: use key=value")))?;
+    Ok(match key {
+        "name" => network.name.contains(value),
+        "id" => network.id.starts_with(value),
+        "driver" => network.driver == value,
+        "type" => match value {
+            "custom" => !network.predefined,
+            "builtin" => network.predefined,
+            _ => {
+                return Err(invalid(format!(
+                    "invalid filter type={value}: use custom or builtin"
+                )));
+            }
+        },
+        "dangling" => (value == "true") == network.used_by.is_empty(),
+        "label" => match value.split_once('=') {
+            Some((k, v)) => network.labels.get(k).is_some_and(|l| l == v),
+            None => network.labels.contains_key(value),
+        },
+        _ => {
+            return Err(invalid(format!(
+                "unknown network filter {key:?}: use name, id, driver, type, dangling or label"
+            )));
+        }
+    })
+}
+
+#[tonic::async_trait]
+impl Networks for NetworksApi {
+    #[instrument(skip_all, fields(name = %request.get_ref().name))]
+    async fn create(
+        &self,
+        request: Request<CreateNetworkRequest>,
+    ) -> Result<Response<Network>, Status> {
+        let r = request.into_inner();
+        let optional = |s: String| (!s.is_empty()).then_some(s);
+        let record = self
+            .daemon
+            .networks
+            .create(NewNetwork {
+                name: r.name,
+                driver: r.driver,
+                subnet: optional(r.subnet),
+                gateway: optional(r.gateway),
+                ip_range: optional(r.ip_range),
+                internal: r.internal,
+                attachable: r.attachable,
+                labels: r.labels.into_iter().collect(),
+                options: r.options.into_iter().collect(),
+            })
+            .await?;
+        Ok(Response::new(self.message(record).await))
+    }
+
+    #[instrument(skip_all)]
+    async fn list(
+        &self,
+        request: Request<ListNetworksRequest>,
+    ) -> Result<Response<ListNetworksResponse>, Status> {
+        let networks = self.filtered(&request.into_inner().filters).await?;
+        Ok(Response::new(ListNetworksResponse { networks }))
+    }
+
+    #[instrument(skip_all, fields(name = %request.get_ref().name))]
+    async fn inspect(&self, request: Request<NetworkRef>) -> Result<Response<Network>, Status> {
+        let record = self.daemon.networks.find(&request.get_ref().name)?;
+        Ok(Response::new(self.message(record).await))
+    }
+
+    #[instrument(skip_all, fields(name = %request.get_ref().name))]
+    async fn remove(&self, request: Request<NetworkRef>) -> Result<Response<Empty>, Status> {
+        let record = self.daemon.networks.find(&request.get_ref().name)?;
+        let network = self.message(record.clone()).await;
+        if !network.containers.is_empty() {
+            let names: Vec<_> = network.containers.iter().map(|c| c.name.as_str()).collect();
+            return Err(conflict(format!(
+                "network {} has active endpoints ({}): stop those containers or disconnect them first",
+                record.name,
+                names.join(", ")
+            )));
+        }
+        self.daemon.networks.remove(&record).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    #[instrument(skip_all)]
+    async fn prune(
+        &self,
+        request: Request<PruneNetworksRequest>,
+    ) -> Result<Response<PruneResponse>, Status> {
+        let mut deleted = Vec::new();
+        for network in self.filtered(&request.into_inner().filters).await? {
+            if network.predefined || !network.used_by.is_empty() {
+                continue;
+            }
+            let record = self.daemon.networks.find(&network.id)?;
+            self.daemon.networks.remove(&record).await?;
+            deleted.push(network.name);
+        }
+        Ok(Response::new(PruneResponse {
+            deleted,
+            space_reclaimed: 0,
+        }))
+    }
+}

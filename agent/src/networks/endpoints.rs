@@ -1,0 +1,181 @@
+//! Plugging a container's sandbox into its networks at start, unplugging
+//! it at exit, and taking back what running containers hold after a daemon
+//! restart.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use hoist_netplugin::bridge::{self, Endpoint, format_mac, mac_for, parse_mac};
+use hoist_runtime::fsutil::random_hex;
+use ipnetwork::Ipv4Network;
+use tonic::Status;
+use tracing::warn;
+
+use super::Networks;
+use super::record::{EndpointRecord, LiveEndpoint};
+use crate::error::{conflict, internal, invalid, not_found};
+
+impl Networks {
+    /// Where a container's sandbox (its pinned network namespace) lives.
+    pub fn sandbox_path(&self, container_id: &str) -> PathBuf {
+        self.sandboxes.join(container_id)
+    }
+
+    /// Takes the addresses of `endpoints` and fills in what each one gets;
+    /// nothing is taken when one fails.
+    fn assign(&self, endpoints: &mut [EndpointRecord]) -> Result<(), Status> {
+        let mut state = self.lock();
+        let mut taken: Vec<(String, Ipv4Addr)> = Vec::new();
+        let result = (|| {
+            for (n, endpoint) in endpoints.iter_mut().enumerate() {
+                let network = state.get_mut(&endpoint.network_id).ok_or_else(|| {
+                    not_found(format!(
+                        "network {} not found: it was removed; disconnect the container from it or create it again",
+                        endpoint.network_name
+                    ))
+                })?;
+                let (Some(ipam), Some(addresses)) =
+                    (network.record.ipam, network.addresses.as_mut())
+                else {
+                    return Err(invalid(format!(
+                        "network {} has no addresses to give",
+                        network.record.name
+                    )));
+                };
+                let ip = match endpoint.ipv4_address {
+                    Some(ip) => addresses.reserve(ip).map(|()| ip),
+                    None => addresses.allocate(),
+                }
+                .map_err(|e| conflict(format!("network {}: {e}", network.record.name)))?;
+                taken.push((endpoint.network_id.clone(), ip));
+                let mac = match &endpoint.mac_address {
+                    Some(text) => text.clone(),
+                    None => format_mac(&mac_for(ip)),
+                };
+                endpoint.live = Some(LiveEndpoint {
+                    endpoint_id: random_hex(32),
+                    address: Ipv4Network::new(ip, ipam.subnet.prefix())
+                        .map_err(|e| internal(e.to_string()))?,
+                    gateway: ipam.gateway,
+                    mac,
+                    host_link: format!("hsv{}", random_hex(6)),
+                    ifname: format!("eth{n}"),
+                });
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            for (network, ip) in taken {
+                if let Some(addresses) = state.get_mut(&network).and_then(|n| n.addresses.as_mut())
+                {
+                    addresses.release(ip);
+                }
+            }
+            for endpoint in endpoints.iter_mut() {
+                endpoint.live = None;
+            }
+        }
+        result
+    }
+
+    /// What the bridge driver needs for each endpoint; the first one on a
+    /// network that is not internal carries the default route.
+    fn driver_endpoints(&self, endpoints: &[EndpointRecord]) -> Result<Vec<Endpoint>, Status> {
+        let state = self.lock();
+        let mut routed = false;
+        let mut out = Vec::new();
+        for endpoint in endpoints {
+            let (Some(live), Some(network)) = (&endpoint.live, state.get(&endpoint.network_id))
+            else {
+                continue;
+            };
+            let gateway = (!routed && !network.record.internal).then_some(live.gateway);
+            routed |= gateway.is_some();
+            out.push(Endpoint {
+                bridge: network.record.bridge.clone(),
+                host_link: live.host_link.clone(),
+                ifname: live.ifname.clone(),
+                mac: parse_mac(&live.mac).ok_or_else(|| {
+                    invalid(format!(
+                        "invalid MAC address {:?}: use the form 02:42:ac:11:00:02",
+                        live.mac
+                    ))
+                })?,
+                address: live.address,
+                gateway,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Makes the container's sandbox and plugs it into every network of
+    /// `endpoints`, filling in their addresses. On failure nothing is left.
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %container_id))]
+    pub async fn plug(
+        &self,
+        container_id: &str,
+        endpoints: &mut [EndpointRecord],
+    ) -> Result<PathBuf, Status> {
+        let sandbox = self.sandbox_path(container_id);
+        self.assign(endpoints)?;
+        let plugged = async {
+            let driver = self.driver_endpoints(endpoints)?;
+            bridge::create_sandbox(&sandbox).map_err(|e| {
+                internal(format!(
+                    "cannot make the container's network namespace: {e}"
+                ))
+            })?;
+            bridge::plug(&self.host, &sandbox, &driver)
+                .await
+                .map_err(|e| internal(format!("cannot connect the container to its networks: {e}")))
+        }
+        .await;
+        if let Err(e) = plugged {
+            self.unplug(container_id, endpoints).await;
+            return Err(e);
+        }
+        Ok(sandbox)
+    }
+
+    /// Unplugs the container: deletes its veth pairs and sandbox and gives
+    /// its addresses back. Best effort: what is already gone is fine.
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %container_id))]
+    pub async fn unplug(&self, container_id: &str, endpoints: &mut [EndpointRecord]) {
+        for endpoint in endpoints.iter_mut() {
+            let Some(live) = endpoint.live.take() else {
+                continue;
+            };
+            if let Err(e) = bridge::detach(&self.host, &live.host_link).await {
+                warn!(link = %live.host_link, error = %e, "cannot delete the container's veth pair");
+            }
+            if let Some(addresses) = self
+                .lock()
+                .get_mut(&endpoint.network_id)
+                .and_then(|n| n.addresses.as_mut())
+            {
+                addresses.release(live.address.ip());
+            }
+        }
+        if let Err(e) = bridge::remove_sandbox(&self.sandbox_path(container_id)) {
+            warn!(error = %e, "cannot remove the container's network namespace");
+        }
+    }
+
+    /// After a daemon restart: takes back the addresses a running
+    /// container holds.
+    pub fn adopt(&self, endpoints: &[EndpointRecord]) {
+        let mut state = self.lock();
+        for endpoint in endpoints {
+            let Some(live) = &endpoint.live else {
+                continue;
+            };
+            if let Some(addresses) = state
+                .get_mut(&endpoint.network_id)
+                .and_then(|n| n.addresses.as_mut())
+                && let Err(e) = addresses.reserve(live.address.ip())
+            {
+                warn!(network = %endpoint.network_name, error = %e, "cannot take back a running container's address");
+            }
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! Network commands: create, ls, inspect, rm, prune.
+
+use clap::Subcommand;
+use hoist_api::proto::networks_client::NetworksClient;
+use hoist_api::proto::{
+    CreateNetworkRequest, ListNetworksRequest, Network, NetworkRef, PruneNetworksRequest,
+};
+use serde_json::json;
+use tonic::transport::Channel;
+
+use crate::commands::volume::pairs;
+use crate::exit::{CliError, CliResult};
+use crate::format::{Format, print_documents, print_items, print_table, short_id};
+
+/// `hoist network …`.
+#[derive(Debug, Subcommand)]
+#[command(defer = true)]
+pub enum NetworkCommand {
+    /// Create a network
+    Create {
+        /// Driver to manage the network
+        #[arg(short = 'd', long, default_value = "bridge")]
+        driver: String,
+        /// Subnet in CIDR format that represents a network segment
+        #[arg(long)]
+        subnet: Option<String>,
+        /// IPv4 gateway for the master subnet
+        #[arg(long)]
+        gateway: Option<String>,
+        /// Allocate container IPs from a sub-range
+        #[arg(long = "ip-range")]
+        ip_range: Option<String>,
+        /// Restrict external access to the network
+        #[arg(long)]
+        internal: bool,
+        /// Enable manual container attachment
+        #[arg(long)]
+        attachable: bool,
+        /// Set metadata on a network
+        #[arg(long)]
+        label: Vec<String>,
+        /// Set driver specific options
+        #[arg(short = 'o', long = "opt")]
+        opt: Vec<String>,
+        /// Network name
+        name: String,
+    },
+    /// List networks
+    #[command(visible_alias = "list")]
+    Ls {
+        /// Only display network IDs
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// Provide filter values (e.g. "driver=bridge")
+        #[arg(short = 'f', long)]
+        filter: Vec<String>,
+        /// Format output: table, json, or a Go template
+        #[arg(long)]
+        format: Option<String>,
+        /// Do not truncate the output
+        #[arg(long = "no-trunc")]
+        no_trunc: bool,
+    },
+    /// Display detailed information on one or more networks
+    Inspect {
+        /// Format output using a Go template, or json
+        #[arg(short = 'f', long)]
+        format: Option<String>,
+        /// Networks
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove one or more networks
+    #[command(visible_alias = "remove")]
+    Rm {
+        /// Do not error if the network does not exist
+        #[arg(short = 'f', long)]
+        force: bool,
+        /// Networks
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove all unused networks
+    Prune {
+        /// Provide filter values
+        #[arg(long)]
+        filter: Vec<String>,
+        /// Do not prompt for confirmation
+        #[arg(short = 'f', long)]
+        force: bool,
+    },
+}
+
+/// A network as Docker's inspect shows it.
+fn document(n: &Network) -> serde_json::Value {
+    let containers: serde_json::Map<String, serde_json::Value> = n
+        .containers
+        .iter()
+        .map(|c| {
+            (
+                c.container_id.clone(),
+                json!({
+                    "Name": c.name,
+                    "EndpointID": c.endpoint_id,
+                    "MacAddress": c.mac_address,
+                    "IPv4Address": c.ipv4_address,
+                    "IPv6Address": "",
+                }),
+            )
+        })
+        .collect();
+    let config = if n.subnet.is_empty() {
+        json!([])
+    } else {
+        let mut entry = json!({"Subnet": n.subnet, "Gateway": n.gateway});
+        if !n.ip_range.is_empty() {
+            entry["IPRange"] = json!(n.ip_range);
+        }
+        json!([entry])
+    };
+    let mut options = serde_json::Map::new();
+    if !n.bridge.is_empty() {
+        options.insert("com.docker.network.bridge.name".into(), json!(n.bridge));
+    }
+    for (k, v) in &n.options {
+        options.insert(k.clone(), json!(v));
+    }
+    json!({
+        "Name": n.name,
+        "Id": n.id,
+        "Created": n.created,
+        "Scope": "local",
+        "Driver": n.driver,
+        "EnableIPv6": false,
+        "IPAM": {"Driver": "default", "Options": {}, "Config": config},
+        "Internal": n.internal,
+        "Attachable": n.attachable,
+        "Ingress": false,
+        "Containers": containers,
+        "Options": options,
+        "Labels": n.labels,
+    })
+}
+
+/// Runs a network command. Like `docker network`, every refusal by the
+/// daemon exits 1.
+pub async fn run(channel: Channel, command: NetworkCommand) -> CliResult<i32> {
+    run_command(channel, command).await.map_err(|e| {
+        if e.from_daemon {
+            CliError { code: 1, ..e }
+        } else {
+            e
+        }
+    })
+}
+
+async fn run_command(channel: Channel, command: NetworkCommand) -> CliResult<i32> {
+    let mut client = NetworksClient::new(channel);
+    match command {
+        NetworkCommand::Create {
+            driver,
+            subnet,
+            gateway,
+            ip_range,
+            internal,
+            attachable,
+            label,
+            opt,
+            name,
+        } => {
+            let request = CreateNetworkRequest {
+                name,
+                driver,
+                subnet: subnet.unwrap_or_default(),
+                gateway: gateway.unwrap_or_default(),
+                ip_range: ip_range.unwrap_or_default(),
+                internal,
+                attachable,
+                labels: pairs(&label, "label")?,
+                options: pairs(&opt, "option")?,
+            };
+            println!("{}", client.create(request).await?.into_inner().id);
+        }
+        NetworkCommand::Ls {
+            quiet,
+            filter,
+            format,
+            no_trunc,
+        } => {
+            let networks = client
+                .list(ListNetworksRequest { filters: filter })
+                .await?
+                .into_inner()
+                .networks;
+            let id = |n: &Network| {
+                if no_trunc {
+                    n.id.clone()
+                } else {
+                    short_id(&n.id)
+                }
+            };
+            if quiet {
+                for n in &networks {
+                    println!("{}", id(n));
+                }
+                return Ok(0);
+            }
+            let items: Vec<serde_json::Value> = networks
+                .iter()
+                .map(|n| json!({"ID": id(n), "Name": n.name, "Driver": n.driver, "Scope": "local", "Internal": n.internal, "Labels": n.labels}))
+                .collect();
+            print_items(&Format::parse(format.as_deref()), &items, || {
+                let rows: Vec<Vec<String>> = networks
+                    .iter()
+                    .map(|n| vec![id(n), n.name.clone(), n.driver.clone(), "local".into()])
+                    .collect();
+                print_table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &rows);
+            })?;
+        }
+        NetworkCommand::Inspect { format, names } => {
+            let mut documents = Vec::new();
+            let mut failed = false;
+            for name in names {
+                match client.inspect(NetworkRef { name }).await {
+                    Ok(n) => documents.push(document(&n.into_inner())),
+                    Err(status) => {
+                        failed = true;
+                        eprintln!("{}", CliError::from(status));
+                    }
+                }
+            }
+            print_documents(format.as_deref(), &documents)?;
+            if failed {
+                return Err(CliError::exit(1));
+            }
+        }
+        NetworkCommand::Rm { force, names } => {
+            let mut failed = false;
+            for name in names {
+                match client.remove(NetworkRef { name: name.clone() }).await {
+                    Ok(_) => println!("{name}"),
+                    Err(status) if force && status.code() == tonic::Code::NotFound => {}
+                    Err(status) => {
+                        failed = true;
+                        eprintln!("{}", CliError::from(status));
+                    }
+                }
+            }
+            if failed {
+                return Err(CliError::exit(1));
+            }
+        }
+        NetworkCommand::Prune { filter, force: _ } => {
+            let response = client
+                .prune(PruneNetworksRequest { filters: filter })
+                .await?
+                .into_inner();
+            if !response.deleted.is_empty() {
+                println!("Deleted Networks:");
+                for name in &response.deleted {
+                    println!("{name}");
+                }
+            }
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,418 @@
+//! Bridge networks with real containers: addresses, reachability,
+//! isolation, outbound NAT, bad input, daemon restarts, and nothing left
+//! behind. Each test's daemon runs in its own network namespace (the test's
+//! "host").
+
+mod support;
+
+use std::process::Command;
+
+use support::Daemon;
+
+/// A busybox web server answering `body` on port 80.
+fn web_server(body: &str) -> String {
+    format!("mkdir -p /www && echo {body} > /www/index.html && exec httpd -f -p 80 -h /www")
+}
+
+/// An HTTP GET from a new container on `network` (busybox's nc: Debian's
+/// static busybox wget crashes in getaddrinfo).
+fn fetch(daemon: &Daemon, network: &str, host: &str, port: u16) -> support::Run {
+    let script = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {host} {port}");
+    daemon.hoist(&[
+        "run",
+        "--rm",
+        "--network",
+        network,
+        "busybox",
+        "sh",
+        "-c",
+        &script,
+    ])
+}
+
+fn container_ip(daemon: &Daemon, name: &str, network: &str) -> String {
+    let doc = daemon.inspect(name);
+    doc["NetworkSettings"]["Networks"][network]["IPAddress"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no address of {name} on {network}: {doc:#}"))
+        .to_string()
+}
+
+#[test]
+fn containers_on_a_network_reach_each_other_by_address_and_leave_nothing_behind() {
+    let daemon = Daemon::with_busybox();
+    daemon.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.30.0.0/24",
+        "--gateway",
+        "10.30.0.1",
+        "appnet",
+    ]);
+    let bridge = daemon.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{index .Options \"com.docker.network.bridge.name\"}}",
+        "appnet",
+    ]);
+    let bridge = bridge.trim().to_string();
+    assert!(bridge.starts_with("hs-"), "{bridge}");
+    assert_eq!(daemon.host_links(&bridge), std::slice::from_ref(&bridge));
+
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--network",
+        "appnet",
+        "--ip",
+        "10.30.0.10",
+        "busybox",
+        "sh",
+        "-c",
+        &web_server("hello-db"),
+    ]);
+    assert_eq!(container_ip(&daemon, "db", "appnet"), "10.30.0.10");
+    let members = daemon.ok(&["network", "inspect", "-f", "{{json .Containers}}", "appnet"]);
+    assert!(
+        members.contains("\"db\"") && members.contains("10.30.0.10/24"),
+        "{members}"
+    );
+    daemon.eventually(
+        std::time::Duration::from_secs(10),
+        "db's web server",
+        || {
+            fetch(&daemon, "appnet", "10.30.0.10", 80)
+                .stdout
+                .contains("hello-db")
+        },
+    );
+    let route = daemon.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "appnet",
+        "busybox",
+        "ip",
+        "route",
+    ]);
+    assert!(route.contains("default via 10.30.0.1 dev eth0"), "{route}");
+    let hosts = daemon.ok(&["exec", "db", "cat", "/etc/hosts"]);
+    assert!(
+        hosts.contains("10.30.0.10\t"),
+        "own address not in /etc/hosts: {hosts}"
+    );
+
+    let busy = daemon.hoist(&["network", "rm", "appnet"]);
+    assert_eq!(busy.code, 1, "{busy:?}");
+    assert!(
+        busy.stderr.contains("active endpoints") && busy.stderr.contains("db"),
+        "{}",
+        busy.stderr
+    );
+
+    daemon.ok(&["rm", "-f", "db"]);
+    daemon.assert_no_container_leftovers();
+    daemon.ok(&["network", "rm", "appnet"]);
+    assert!(daemon.host_links(&bridge).is_empty(), "bridge left behind");
+    let table = daemon
+        .on_host("nft", &["list", "table", "inet", "hoist"])
+        .stdout;
+    assert!(
+        !table.contains("10.30.0.0") && !table.contains(&bridge),
+        "rules left behind:\n{table}"
+    );
+}
+
+#[test]
+fn the_default_bridge_gives_addresses_and_reaches_the_outside_through_nat() {
+    let daemon = Daemon::with_busybox();
+    // An "internet" next to the test host: a namespace with a web server,
+    // reachable from the host by a veth pair the test owns.
+    let outside = Outside::new(&daemon);
+    let addr = daemon.ok(&[
+        "run", "--rm", "busybox", "ip", "-o", "-4", "addr", "show", "eth0",
+    ]);
+    assert!(addr.contains("inet 172.17."), "{addr}");
+    let page = fetch(&daemon, "bridge", "198.51.100.2", 8000);
+    assert!(
+        page.stdout.contains("hello-internet"),
+        "outbound failed: {page:?}\n{}",
+        daemon.log()
+    );
+    drop(outside);
+    daemon.assert_no_container_leftovers();
+}
+
+/// A namespace standing in for the internet, joined to the test host by a
+/// veth pair (198.51.100.1 on the host, .2 outside), serving one page.
+struct Outside {
+    name: String,
+    server: Option<std::process::Child>,
+}
+
+impl Outside {
+    fn new(daemon: &Daemon) -> Self {
+        let name = format!("{}-out", daemon.netns);
+        let www = daemon.dir.join("www");
+        std::fs::create_dir_all(&www).unwrap();
+        std::fs::write(www.join("index.html"), "hello-internet\n").unwrap();
+        let ip = |args: &[&str]| {
+            let status = Command::new("ip").args(args).status().unwrap();
+            assert!(status.success(), "ip {args:?}");
+        };
+        ip(&["netns", "add", &name]);
+        let mut outside = Outside {
+            server: None,
+            name: name.clone(),
+        };
+        ip(&[
+            "link",
+            "add",
+            "hst-out",
+            "netns",
+            &daemon.netns,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            &name,
+        ]);
+        ip(&[
+            "-n",
+            &daemon.netns,
+            "addr",
+            "add",
+            "198.51.100.1/24",
+            "dev",
+            "hst-out",
+        ]);
+        ip(&["-n", &daemon.netns, "link", "set", "hst-out", "up"]);
+        ip(&["-n", &name, "addr", "add", "198.51.100.2/24", "dev", "eth0"]);
+        ip(&["-n", &name, "link", "set", "eth0", "up"]);
+        ip(&["-n", &name, "link", "set", "lo", "up"]);
+        let server = Command::new("ip")
+            .args([
+                "netns", "exec", &name, "busybox", "httpd", "-f", "-p", "8000", "-h",
+            ])
+            .arg(&www)
+            .spawn()
+            .unwrap();
+        outside.server = Some(server);
+        outside
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        if let Some(server) = &mut self.server {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+#[test]
+fn networks_are_isolated_from_each_other() {
+    let daemon = Daemon::with_busybox();
+    daemon.ok(&["network", "create", "--subnet", "10.31.0.0/24", "red"]);
+    daemon.ok(&["network", "create", "--subnet", "10.32.0.0/24", "blue"]);
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "red",
+        "busybox",
+        "sh",
+        "-c",
+        &web_server("red-web"),
+    ]);
+    let ip = container_ip(&daemon, "web", "red");
+    daemon.eventually(std::time::Duration::from_secs(10), "web on red", || {
+        fetch(&daemon, "red", &ip, 80).stdout.contains("red-web")
+    });
+    let across = fetch(&daemon, "blue", &ip, 80);
+    assert_ne!(across.code, 0, "blue reached red: {across:?}");
+    assert!(!across.stdout.contains("red-web"));
+    daemon.ok(&["rm", "-f", "web"]);
+    let pruned = daemon.ok(&["network", "prune", "-f"]);
+    assert!(
+        pruned.contains("red") && pruned.contains("blue"),
+        "{pruned}"
+    );
+    assert!(daemon.host_links("hs-").is_empty());
+}
+
+#[test]
+fn bad_network_input_is_refused_in_one_line_and_leaves_nothing() {
+    let daemon = Daemon::with_busybox();
+    daemon.ok(&["network", "create", "--subnet", "10.40.0.0/16", "first"]);
+    let before = daemon.host_links("hs");
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["network", "create", "--subnet", "10.40.1.0/24", "overlap"],
+            "overlaps 10.40.0.0/16 (network first)",
+        ),
+        (
+            &["network", "create", "--subnet", "10.50.0.1/24", "hostbits"],
+            "host bits are set",
+        ),
+        (
+            &["network", "create", "--subnet", "banana", "bad"],
+            "invalid subnet",
+        ),
+        (
+            &["network", "create", "--subnet", "10.60.0.0/24", "first"],
+            "already exists",
+        ),
+        (
+            &[
+                "network",
+                "create",
+                "--subnet",
+                "10.61.0.0/24",
+                "--gateway",
+                "10.62.0.1",
+                "gw",
+            ],
+            "gateway 10.62.0.1",
+        ),
+        (
+            &["network", "create", "-d", "macvlan", "mv"],
+            "driver \"macvlan\"",
+        ),
+        (&["network", "rm", "bridge"], "pre-defined network"),
+        (&["network", "rm", "nope"], "network nope not found"),
+    ];
+    for (args, expected) in cases {
+        let run = daemon.hoist(args);
+        assert_eq!(run.code, 1, "{args:?}: {run:?}");
+        assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+        assert_eq!(
+            run.stderr.trim().lines().count(),
+            1,
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    let runs: &[(&[&str], &str)] = &[
+        (
+            &["run", "--rm", "--network", "nope", "busybox", "true"],
+            "network nope not found",
+        ),
+        (
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "first",
+                "--network-alias",
+                "bad alias!",
+                "busybox",
+                "true",
+            ],
+            "invalid network alias",
+        ),
+        (
+            &["run", "--rm", "--network-alias", "db", "busybox", "true"],
+            "only supported for user-defined networks",
+        ),
+        (
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "first",
+                "--ip",
+                "10.99.0.5",
+                "busybox",
+                "true",
+            ],
+            "not in network first's subnet",
+        ),
+        (
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "first",
+                "--mac-address",
+                "zz",
+                "busybox",
+                "true",
+            ],
+            "invalid MAC address",
+        ),
+    ];
+    for (args, expected) in runs {
+        let run = daemon.hoist(args);
+        assert_eq!(run.code, 125, "{args:?}: {run:?}");
+        assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+    }
+    assert_eq!(
+        daemon.host_links("hs"),
+        before,
+        "a refused request left links"
+    );
+    let names = daemon.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    let mut names: Vec<&str> = names.lines().collect();
+    names.sort();
+    assert_eq!(names, ["bridge", "first", "host", "none"]);
+    daemon.assert_no_container_leftovers();
+}
+
+#[test]
+fn addresses_and_links_survive_a_daemon_restart() {
+    let mut daemon = Daemon::with_busybox();
+    daemon.ok(&["network", "create", "--subnet", "10.33.0.0/24", "keep"]);
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "keep",
+        "busybox",
+        "sh",
+        "-c",
+        &web_server("still-here"),
+    ]);
+    let ip = container_ip(&daemon, "web", "keep");
+    daemon.eventually(std::time::Duration::from_secs(10), "web", || {
+        fetch(&daemon, "keep", &ip, 80)
+            .stdout
+            .contains("still-here")
+    });
+    daemon.restart_daemon();
+    assert_eq!(container_ip(&daemon, "web", "keep"), ip);
+    assert!(
+        fetch(&daemon, "keep", &ip, 80)
+            .stdout
+            .contains("still-here")
+    );
+    // The restarted daemon knows the address is taken.
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "other",
+        "--network",
+        "keep",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_ne!(container_ip(&daemon, "other", "keep"), ip);
+    daemon.ok(&["rm", "-f", "web", "other"]);
+    daemon.assert_no_container_leftovers();
+}
