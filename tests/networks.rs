@@ -9,9 +9,21 @@ use std::process::Command;
 
 use support::Daemon;
 
-/// A busybox web server answering `body` on port 80.
-fn web_server(body: &str) -> String {
-    format!("mkdir -p /www && echo {body} > /www/index.html && exec httpd -f -p 80 -h /www")
+/// Starts `name` on `network` (with `extra` run flags) as a busybox web
+/// server answering `body` on port 80, waits until it answers, and returns
+/// its address.
+fn start_web(daemon: &Daemon, name: &str, network: &str, extra: &[&str], body: &str) -> String {
+    let script =
+        format!("mkdir -p /www && echo {body} > /www/index.html && exec httpd -f -p 80 -h /www");
+    let mut args = vec!["run", "-d", "--name", name, "--network", network];
+    args.extend(extra);
+    args.extend(["busybox", "sh", "-c", &script]);
+    daemon.ok(&args);
+    let ip = container_ip(daemon, name, network);
+    daemon.eventually(std::time::Duration::from_secs(10), name, || {
+        fetch(daemon, network, &ip, 80).stdout.contains(body)
+    });
+    ip
 }
 
 /// An HTTP GET from a new container on `network` (busybox's nc: Debian's
@@ -61,34 +73,12 @@ fn containers_on_a_network_reach_each_other_by_address_and_leave_nothing_behind(
     assert!(bridge.starts_with("hs-"), "{bridge}");
     assert_eq!(daemon.host_links(&bridge), std::slice::from_ref(&bridge));
 
-    daemon.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "db",
-        "--network",
-        "appnet",
-        "--ip",
-        "10.30.0.10",
-        "busybox",
-        "sh",
-        "-c",
-        &web_server("hello-db"),
-    ]);
+    start_web(&daemon, "db", "appnet", &["--ip", "10.30.0.10"], "hello-db");
     assert_eq!(container_ip(&daemon, "db", "appnet"), "10.30.0.10");
     let members = daemon.ok(&["network", "inspect", "-f", "{{json .Containers}}", "appnet"]);
     assert!(
         members.contains("\"db\"") && members.contains("10.30.0.10/24"),
         "{members}"
-    );
-    daemon.eventually(
-        std::time::Duration::from_secs(10),
-        "db's web server",
-        || {
-            fetch(&daemon, "appnet", "10.30.0.10", 80)
-                .stdout
-                .contains("hello-db")
-        },
     );
     let route = daemon.ok(&[
         "run",
@@ -225,22 +215,7 @@ fn networks_are_isolated_from_each_other() {
     let daemon = Daemon::with_busybox();
     daemon.ok(&["network", "create", "--subnet", "10.31.0.0/24", "red"]);
     daemon.ok(&["network", "create", "--subnet", "10.32.0.0/24", "blue"]);
-    daemon.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "web",
-        "--network",
-        "red",
-        "busybox",
-        "sh",
-        "-c",
-        &web_server("red-web"),
-    ]);
-    let ip = container_ip(&daemon, "web", "red");
-    daemon.eventually(std::time::Duration::from_secs(10), "web on red", || {
-        fetch(&daemon, "red", &ip, 80).stdout.contains("red-web")
-    });
+    let ip = start_web(&daemon, "web", "red", &[], "red-web");
     let across = fetch(&daemon, "blue", &ip, 80);
     assert_ne!(across.code, 0, "blue reached red: {across:?}");
     assert!(!across.stdout.contains("red-web"));
@@ -375,24 +350,7 @@ fn bad_network_input_is_refused_in_one_line_and_leaves_nothing() {
 fn addresses_and_links_survive_a_daemon_restart() {
     let mut daemon = Daemon::with_busybox();
     daemon.ok(&["network", "create", "--subnet", "10.33.0.0/24", "keep"]);
-    daemon.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "web",
-        "--network",
-        "keep",
-        "busybox",
-        "sh",
-        "-c",
-        &web_server("still-here"),
-    ]);
-    let ip = container_ip(&daemon, "web", "keep");
-    daemon.eventually(std::time::Duration::from_secs(10), "web", || {
-        fetch(&daemon, "keep", &ip, 80)
-            .stdout
-            .contains("still-here")
-    });
+    let ip = start_web(&daemon, "web", "keep", &[], "still-here");
     daemon.restart_daemon();
     assert_eq!(container_ip(&daemon, "web", "keep"), ip);
     assert!(

@@ -113,28 +113,12 @@ pub fn create_sandbox(path: &Path) -> Result<(), BridgeError> {
 
 /// Plugs endpoints into the sandbox at `path`: a veth pair each, then, in
 /// one visit inside, loopback up, each interface's address, and the default
-/// route of the endpoint that carries one. On failure the pairs made are
-/// deleted again.
+/// route of the endpoint that carries one. On failure the caller
+/// [`detach`]es the endpoints (one never made is already gone).
 pub async fn plug(
     host: &Netlink,
     sandbox: &Path,
     endpoints: &[Endpoint],
-) -> Result<(), BridgeError> {
-    let mut made = Vec::new();
-    let result = plug_all(host, sandbox, endpoints, &mut made).await;
-    if result.is_err() {
-        for link in made {
-            let _ = host.delete(link).await;
-        }
-    }
-    result
-}
-
-async fn plug_all<'a>(
-    host: &Netlink,
-    sandbox: &Path,
-    endpoints: &'a [Endpoint],
-    made: &mut Vec<&'a str>,
 ) -> Result<(), BridgeError> {
     let ns = File::open(sandbox).map_err(|source| NetnsError::Io {
         what: "cannot open network namespace",
@@ -154,7 +138,6 @@ async fn plug_all<'a>(
             endpoint.mac,
         )
         .await?;
-        made.push(&endpoint.host_link);
     }
     let inner = endpoints.to_vec();
     netns::run_in(sandbox, move || configure_inside(inner)).await??;
@@ -309,9 +292,9 @@ mod plumbing_tests {
             let host = Netlink::connect().unwrap();
             detach(&host, "hsv-test").await.unwrap();
             detach(&host, "hsv-test").await.unwrap();
-            assert_eq!(host.links_named("hsv").await.unwrap(), Vec::<String>::new());
+            assert_eq!(host.index_of("hsv-test").await.unwrap(), None);
             remove_bridge(&host, "hs-test").await.unwrap();
-            assert_eq!(host.links_named("hs").await.unwrap(), Vec::<String>::new());
+            assert_eq!(host.index_of("hs-test").await.unwrap(), None);
         })
         .await
         .unwrap();

@@ -254,11 +254,6 @@ impl Addresses {
     pub fn release(&mut self, ip: Ipv4Addr) {
         self.used.remove(&u32::from(ip));
     }
-
-    /// Whether an address is taken.
-    pub fn in_use(&self, ip: Ipv4Addr) -> bool {
-        self.used.contains(&u32::from(ip))
-    }
 }
 
 #[cfg(test)]
@@ -362,7 +357,7 @@ mod tests {
             a.reserve(Ipv4Addr::new(10, 0, 1, 2)).is_err(),
             "outside the subnet"
         );
-        assert!(a.in_use(gateway));
+        assert!(a.reserve(gateway).is_err(), "the gateway is taken");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 
 use futures_util::TryStreamExt;
 use ipnetwork::IpNetwork;
-use netlink_packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkMessage};
+use netlink_packet_route::link::{InfoData, InfoVeth};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteType};
 use rtnetlink::{
     Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
@@ -85,23 +85,6 @@ impl Netlink {
         self.index_of(name)
             .await?
             .ok_or_else(|| LinkError::Missing(name.to_string()))
-    }
-
-    /// Names of the links whose names start with `prefix`.
-    pub async fn links_named(&self, prefix: &str) -> Result<Vec<String>, LinkError> {
-        let links: Vec<LinkMessage> = self
-            .handle
-            .link()
-            .get()
-            .execute()
-            .try_collect()
-            .await
-            .map_err(failed("cannot list links"))?;
-        Ok(links
-            .iter()
-            .filter_map(link_name)
-            .filter(|n| n.starts_with(prefix))
-            .collect())
     }
 
     /// Makes the bridge `name` if it does not exist, gives it `addresses`
@@ -248,11 +231,4 @@ impl Netlink {
             })
             .collect())
     }
-}
-
-fn link_name(link: &LinkMessage) -> Option<String> {
-    link.attributes.iter().find_map(|a| match a {
-        LinkAttribute::IfName(name) => Some(name.clone()),
-        _ => None,
-    })
 }

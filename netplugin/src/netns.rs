@@ -89,16 +89,6 @@ pub fn remove(path: &Path) -> Result<(), NetnsError> {
     }
 }
 
-/// Whether `path` is a pinned network namespace (and not just a leftover
-/// empty file).
-pub fn exists(path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (fs::metadata(path), path.parent().map(fs::metadata)) {
-        (Ok(file), Some(Ok(dir))) => file.dev() != dir.dev(),
-        _ => false,
-    }
-}
-
 /// Runs `work` inside the namespace at `path`, on a fresh thread with its
 /// own single-threaded tokio runtime, and returns its result. Sockets made
 /// there stay in that namespace wherever they are used afterwards.
@@ -143,7 +133,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ns");
         create(&path).unwrap();
-        assert!(exists(&path));
         let inside = run_in(&path, || async { own_netns_inode() }).await.unwrap();
         assert_ne!(
             inside,
@@ -155,13 +144,5 @@ mod tests {
         remove(&path).unwrap();
         assert!(!path.exists());
         remove(&path).unwrap();
-    }
-
-    #[test]
-    fn a_plain_file_is_not_a_namespace() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ns");
-        File::create(&path).unwrap();
-        assert!(!exists(&path));
     }
 }

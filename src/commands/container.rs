@@ -22,6 +22,7 @@ use super::container_flags::ContainerFlags;
 use super::session::{
     self, DEFAULT_DETACH_KEYS, SessionEnd, SessionOptions, stdin_is_terminal, terminal_size,
 };
+use crate::commands::for_each;
 use crate::exit::{CliError, CliResult, EXIT_HOIST_FAILED};
 use crate::format::{self, Format, print_items, print_table, short_id, truncate};
 
@@ -717,34 +718,10 @@ pub struct StopArgs {
     pub containers: Vec<String>,
 }
 
-/// Runs `action` on each container, printing its name on success and the
-/// error otherwise (Docker's behaviour for multi-target commands).
-async fn for_each<F, Fut>(targets: &[String], mut action: F) -> CliResult<i32>
-where
-    F: FnMut(String) -> Fut,
-    Fut: Future<Output = Result<(), tonic::Status>>,
-{
-    let mut failed = false;
-    for target in targets {
-        match action(target.clone()).await {
-            Ok(()) => println!("{target}"),
-            Err(status) => {
-                failed = true;
-                eprintln!("{}", CliError::from(status));
-            }
-        }
-    }
-    if failed {
-        Err(CliError::exit(1))
-    } else {
-        Ok(0)
-    }
-}
-
 /// Stops containers.
 pub async fn stop(channel: Channel, args: StopArgs) -> CliResult<i32> {
     let client = ContainersClient::new(channel);
-    for_each(&args.containers, |id| {
+    for_each(&args.containers, false, |id| {
         let mut client = client.clone();
         let request = StopRequest {
             id,
@@ -766,7 +743,7 @@ pub struct RestartArgs {
 /// Restarts containers.
 pub async fn restart(channel: Channel, RestartArgs { stop: args }: RestartArgs) -> CliResult<i32> {
     let client = ContainersClient::new(channel);
-    for_each(&args.containers, |id| {
+    for_each(&args.containers, false, |id| {
         let mut client = client.clone();
         let request = StopRequest {
             id,
@@ -792,7 +769,7 @@ pub struct KillArgs {
 /// Signals containers.
 pub async fn kill(channel: Channel, args: KillArgs) -> CliResult<i32> {
     let client = ContainersClient::new(channel);
-    for_each(&args.containers, |id| {
+    for_each(&args.containers, false, |id| {
         let mut client = client.clone();
         let request = KillRequest {
             id,
@@ -814,7 +791,7 @@ pub struct TargetsArgs {
 /// Freezes containers.
 pub async fn pause(channel: Channel, args: TargetsArgs) -> CliResult<i32> {
     let client = ContainersClient::new(channel);
-    for_each(&args.containers, |id| {
+    for_each(&args.containers, false, |id| {
         let mut client = client.clone();
         async move { client.pause(ContainerRef { id }).await.map(drop) }
     })
@@ -834,7 +811,7 @@ pub async fn unpause(
     UnpauseArgs { targets: args }: UnpauseArgs,
 ) -> CliResult<i32> {
     let client = ContainersClient::new(channel);
-    for_each(&args.containers, |id| {
+    for_each(&args.containers, false, |id| {
         let mut client = client.clone();
         async move { client.unpause(ContainerRef { id }).await.map(drop) }
     })
@@ -891,7 +868,7 @@ pub struct RmArgs {
 /// Removes containers.
 pub async fn rm(channel: Channel, args: RmArgs) -> CliResult<i32> {
     let client = ContainersClient::new(channel);
-    for_each(&args.containers, |id| {
+    for_each(&args.containers, false, |id| {
         let mut client = client.clone();
         let request = RemoveContainerRequest {
             id,

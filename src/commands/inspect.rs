@@ -7,8 +7,8 @@ use hoist_api::proto::images_client::ImagesClient;
 use hoist_api::proto::{ContainerRef, ImageRef};
 use tonic::transport::Channel;
 
+use crate::commands::inspect_each;
 use crate::exit::{CliError, CliResult};
-use crate::format::{Format, render};
 
 /// Return low-level information on containers or images
 #[derive(Debug, Args)]
@@ -101,33 +101,9 @@ pub async fn run(channel: Channel, args: InspectArgs, kind: Kind) -> CliResult<i
             )));
         }
     };
-    let format = Format::parse(args.format.as_deref());
-    let mut documents = Vec::new();
-    let mut failed = false;
-    for name in &args.names {
-        match fetch(&channel, kind, name).await {
-            Ok(document) => documents.push(document),
-            Err(status) => {
-                failed = true;
-                eprintln!("{}", CliError::from(status));
-            }
-        }
-    }
-    match format {
-        Format::Template(template) => {
-            for document in &documents {
-                println!("{}", render(&template, document)?);
-            }
-        }
-        _ => println!(
-            "{}",
-            serde_json::to_string_pretty(&documents)
-                .map_err(|e| CliError::client(e.to_string()))?
-        ),
-    }
-    if failed {
-        Err(CliError::exit(1))
-    } else {
-        Ok(0)
-    }
+    inspect_each(&args.names, args.format.as_deref(), |name| {
+        let channel = channel.clone();
+        async move { fetch(&channel, kind, &name).await }
+    })
+    .await
 }

@@ -9,3 +9,70 @@ pub mod network;
 pub mod session;
 pub mod system;
 pub mod volume;
+
+use std::future::Future;
+
+use crate::exit::{CliError, CliResult};
+use crate::format::print_documents;
+
+/// Runs `action` on each target, printing the target on success and the
+/// error otherwise, and exits 1 at the end if any failed (Docker's
+/// behaviour for multi-target commands). With `ignore_missing` (`rm -f`),
+/// a target that does not exist is skipped without a word.
+pub async fn for_each<F, Fut>(
+    targets: &[String],
+    ignore_missing: bool,
+    mut action: F,
+) -> CliResult<i32>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<(), tonic::Status>>,
+{
+    let mut failed = false;
+    for target in targets {
+        match action(target.clone()).await {
+            Ok(()) => println!("{target}"),
+            Err(status) if ignore_missing && status.code() == tonic::Code::NotFound => {}
+            Err(status) => {
+                failed = true;
+                eprintln!("{}", CliError::from(status));
+            }
+        }
+    }
+    if failed {
+        Err(CliError::exit(1))
+    } else {
+        Ok(0)
+    }
+}
+
+/// `inspect` of several objects: fetches each one's document, prints the
+/// errors as they come, then the documents (`-f` template or JSON array),
+/// and exits 1 if any failed.
+pub async fn inspect_each<F, Fut>(
+    names: &[String],
+    format: Option<&str>,
+    mut fetch: F,
+) -> CliResult<i32>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<serde_json::Value, tonic::Status>>,
+{
+    let mut documents = Vec::new();
+    let mut failed = false;
+    for name in names {
+        match fetch(name.clone()).await {
+            Ok(document) => documents.push(document),
+            Err(status) => {
+                failed = true;
+                eprintln!("{}", CliError::from(status));
+            }
+        }
+    }
+    print_documents(format, &documents)?;
+    if failed {
+        Err(CliError::exit(1))
+    } else {
+        Ok(0)
+    }
+}

@@ -9,8 +9,9 @@ use serde_json::json;
 use tonic::transport::Channel;
 
 use crate::commands::volume::pairs;
+use crate::commands::{for_each, inspect_each};
 use crate::exit::{CliError, CliResult};
-use crate::format::{Format, print_documents, print_items, print_table, short_id};
+use crate::format::{Format, print_items, print_table, short_id};
 
 /// `hoist network …`.
 #[derive(Debug, Subcommand)]
@@ -218,37 +219,25 @@ async fn run_command(channel: Channel, command: NetworkCommand) -> CliResult<i32
             })?;
         }
         NetworkCommand::Inspect { format, names } => {
-            let mut documents = Vec::new();
-            let mut failed = false;
-            for name in names {
-                match client.inspect(NetworkRef { name }).await {
-                    Ok(n) => documents.push(document(&n.into_inner())),
-                    Err(status) => {
-                        failed = true;
-                        eprintln!("{}", CliError::from(status));
-                    }
+            return inspect_each(&names, format.as_deref(), |name| {
+                let mut client = client.clone();
+                async move {
+                    Ok(document(
+                        &client.inspect(NetworkRef { name }).await?.into_inner(),
+                    ))
                 }
-            }
-            print_documents(format.as_deref(), &documents)?;
-            if failed {
-                return Err(CliError::exit(1));
-            }
+            })
+            .await;
         }
         NetworkCommand::Rm { force, names } => {
-            let mut failed = false;
-            for name in names {
-                match client.remove(NetworkRef { name: name.clone() }).await {
-                    Ok(_) => println!("{name}"),
-                    Err(status) if force && status.code() == tonic::Code::NotFound => {}
-                    Err(status) => {
-                        failed = true;
-                        eprintln!("{}", CliError::from(status));
-                    }
+            return for_each(&names, force, |name| {
+                let mut client = client.clone();
+                async move {
+                    client.remove(NetworkRef { name }).await?;
+                    Ok(())
                 }
-            }
-            if failed {
-                return Err(CliError::exit(1));
-            }
+            })
+            .await;
         }
         NetworkCommand::Prune { filter, force: _ } => {
             let response = client

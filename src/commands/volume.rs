@@ -9,8 +9,9 @@ use hoist_api::proto::{
 use serde_json::json;
 use tonic::transport::Channel;
 
+use crate::commands::{for_each, inspect_each};
 use crate::exit::{CliError, CliResult};
-use crate::format::{Format, print_documents, print_items, print_table};
+use crate::format::{Format, print_items, print_table};
 
 /// `hoist volume …`.
 #[derive(Debug, Subcommand)]
@@ -151,43 +152,25 @@ pub async fn run(channel: Channel, command: VolumeCommand) -> CliResult<i32> {
             })?;
         }
         VolumeCommand::Inspect { format, names } => {
-            let mut documents = Vec::new();
-            let mut failed = false;
-            for name in names {
-                match client.inspect(VolumeRef { name }).await {
-                    Ok(v) => documents.push(document(&v.into_inner())),
-                    Err(status) => {
-                        failed = true;
-                        eprintln!("{}", CliError::from(status));
-                    }
+            return inspect_each(&names, format.as_deref(), |name| {
+                let mut client = client.clone();
+                async move {
+                    Ok(document(
+                        &client.inspect(VolumeRef { name }).await?.into_inner(),
+                    ))
                 }
-            }
-            print_documents(format.as_deref(), &documents)?;
-            if failed {
-                return Err(CliError::exit(1));
-            }
+            })
+            .await;
         }
         VolumeCommand::Rm { force, names } => {
-            let mut failed = false;
-            for name in names {
-                match client
-                    .remove(RemoveVolumeRequest {
-                        name: name.clone(),
-                        force,
-                    })
-                    .await
-                {
-                    Ok(_) => println!("{name}"),
-                    Err(status) if force && status.code() == tonic::Code::NotFound => {}
-                    Err(status) => {
-                        failed = true;
-                        eprintln!("{}", CliError::from(status));
-                    }
+            return for_each(&names, force, |name| {
+                let mut client = client.clone();
+                async move {
+                    client.remove(RemoveVolumeRequest { name, force }).await?;
+                    Ok(())
                 }
-            }
-            if failed {
-                return Err(CliError::exit(1));
-            }
+            })
+            .await;
         }
         VolumeCommand::Prune(args) => {
             let response = client
