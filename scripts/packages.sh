@@ -5,7 +5,9 @@
 #   nftables        `nft`, hoist's firewall backend (networking)
 #   hyperfine       the benchmark harness (scripts/bench-run.sh)
 #   skopeo          a real OCI client, to make archives the tests load
-HOIST_PACKAGES="busybox-static iproute2 nftables hyperfine skopeo"
+#   socat           UDP client and server in the published-port tests
+#                   (busybox's nc has no UDP)
+HOIST_PACKAGES="busybox-static iproute2 nftables hyperfine skopeo socat"
 
 install_packages() {
   missing=""

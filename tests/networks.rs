@@ -42,6 +42,31 @@ fn fetch(daemon: &Daemon, network: &str, host: &str, port: u16) -> support::Run 
     ])
 }
 
+/// An HTTP GET to `host:port` from the network namespace `netns` (the
+/// test's host or its outside).
+fn fetch_in(netns: &str, host: &str, port: u16) -> support::Run {
+    let script = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 {host} {port}");
+    Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{netns}"))
+        .args(["sh", "-c", &script])
+        .output()
+        .expect("run nsenter")
+        .into()
+}
+
+/// Sends `ping` over UDP to `host:port` from `netns` and returns the answer
+/// (empty when none comes within two seconds).
+fn udp_ask(netns: &str, host: &str, port: u16) -> String {
+    let script = format!("echo ping | socat -T 2 - UDP:{host}:{port}");
+    let run: support::Run = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{netns}"))
+        .args(["sh", "-c", &script])
+        .output()
+        .expect("run nsenter")
+        .into();
+    run.stdout
+}
+
 fn container_ip(daemon: &Daemon, name: &str, network: &str) -> String {
     let doc = daemon.inspect(name);
     doc["NetworkSettings"]["Networks"][network]["IPAddress"]
@@ -140,6 +165,7 @@ fn the_default_bridge_gives_addresses_and_reaches_the_outside_through_nat() {
 /// A namespace standing in for the internet, joined to the test host by a
 /// veth pair (198.51.100.1 on the host, .2 outside), serving one page.
 struct Outside {
+    /// The namespace's name.
     name: String,
     server: Option<std::process::Child>,
 }
@@ -350,13 +376,21 @@ fn bad_network_input_is_refused_in_one_line_and_leaves_nothing() {
 fn addresses_and_links_survive_a_daemon_restart() {
     let mut daemon = Daemon::with_busybox();
     daemon.ok(&["network", "create", "--subnet", "10.33.0.0/24", "keep"]);
-    let ip = start_web(&daemon, "web", "keep", &[], "still-here");
+    let ip = start_web(&daemon, "web", "keep", &["-p", "8088:80"], "still-here");
     daemon.restart_daemon();
     assert_eq!(container_ip(&daemon, "web", "keep"), ip);
     assert!(
         fetch(&daemon, "keep", &ip, 80)
             .stdout
             .contains("still-here")
+    );
+    // Its published port still leads to it, and is still held.
+    let page = fetch_in(&daemon.netns, "127.0.0.1", 8088);
+    assert!(page.stdout.contains("still-here"), "{page:?}");
+    let clash = daemon.hoist(&["run", "--rm", "-p", "8088:80", "busybox", "true"]);
+    assert!(
+        clash.stderr.contains("in use by container web"),
+        "{clash:?}"
     );
     // The restarted daemon knows the address is taken.
     daemon.ok(&[
@@ -372,5 +406,162 @@ fn addresses_and_links_survive_a_daemon_restart() {
     ]);
     assert_ne!(container_ip(&daemon, "other", "keep"), ip);
     daemon.ok(&["rm", "-f", "web", "other"]);
+    daemon.assert_no_container_leftovers();
+}
+
+#[test]
+fn published_ports_reach_the_container_from_the_host_the_outside_and_itself() {
+    let daemon = Daemon::with_busybox();
+    let outside = Outside::new(&daemon);
+    // httpd on 80 and 7000, and a UDP server on 90: socat from the host's
+    // /usr, through its loader (busybox has no UDP server).
+    let script = "mkdir -p /www && echo hello-published > /www/index.html \
+        && httpd -p 80 -h /www && httpd -p 7000 -h /www \
+        && exec /usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 /usr/bin/socat \
+        UDP-RECVFROM:90,fork EXEC:'echo pong'";
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "8080:80",
+        "-p",
+        "127.0.0.1:9090:90/udp",
+        "--expose",
+        "7000",
+        "-P",
+        "-v",
+        "/usr:/usr:ro",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ]);
+    let host = daemon.netns.clone();
+    daemon.eventually(std::time::Duration::from_secs(10), "web on 8080", || {
+        fetch_in(&host, "127.0.0.1", 8080)
+            .stdout
+            .contains("hello-published")
+    });
+    // From the host: its own address and localhost.
+    let page = fetch_in(&host, "198.51.100.1", 8080);
+    assert!(
+        page.stdout.contains("hello-published"),
+        "host address: {page:?}"
+    );
+    // From the outside, through the host's address.
+    let page = fetch_in(&outside.name, "198.51.100.1", 8080);
+    assert!(page.stdout.contains("hello-published"), "outside: {page:?}");
+    // Hairpin: the container and a neighbour reach it through the host.
+    let script = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 198.51.100.1 8080";
+    let own = daemon.ok(&["exec", "web", "sh", "-c", script]);
+    assert!(own.contains("hello-published"), "hairpin: {own}");
+    let neighbour = fetch(&daemon, "bridge", "198.51.100.1", 8080);
+    assert!(
+        neighbour.stdout.contains("hello-published"),
+        "{neighbour:?}"
+    );
+
+    // UDP on 127.0.0.1 only.
+    daemon.eventually(std::time::Duration::from_secs(10), "udp 9090", || {
+        udp_ask(&host, "127.0.0.1", 9090).contains("pong")
+    });
+    assert_eq!(udp_ask(&outside.name, "198.51.100.1", 9090), "");
+    assert_eq!(udp_ask(&host, "198.51.100.1", 9090), "");
+
+    // -P: the exposed port 7000 on a free port of the ephemeral range.
+    let published = daemon.ok(&["port", "web", "7000"]);
+    let port: u16 = published
+        .trim()
+        .strip_prefix("0.0.0.0:")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{published}"));
+    let range = daemon
+        .on_host("cat", &["/proc/sys/net/ipv4/ip_local_port_range"])
+        .stdout;
+    let bounds: Vec<u16> = range
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert!(
+        (bounds[0]..=bounds[1]).contains(&port),
+        "{port} not in {range}"
+    );
+    let page = fetch_in(&outside.name, "198.51.100.1", port);
+    assert!(page.stdout.contains("hello-published"), "-P: {page:?}");
+
+    // What ps, port and inspect say.
+    let ports = daemon.ok(&["ps", "--filter", "name=web", "--format", "{{.Ports}}"]);
+    for expected in [
+        "0.0.0.0:8080->80/tcp",
+        "127.0.0.1:9090->90/udp",
+        &format!("0.0.0.0:{port}->7000/tcp"),
+    ] {
+        assert!(ports.contains(expected), "{expected} not in {ports}");
+    }
+    let listed = daemon.ok(&["port", "web"]);
+    assert!(listed.contains("80/tcp -> 0.0.0.0:8080"), "{listed}");
+    let doc = daemon.inspect("web");
+    assert_eq!(
+        doc["HostConfig"]["PortBindings"]["90/udp"][0]["HostIp"],
+        "127.0.0.1"
+    );
+    assert_eq!(doc["HostConfig"]["PublishAllPorts"], true);
+    assert_eq!(
+        doc["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"],
+        "8080"
+    );
+
+    // Taken host ports: by a container, by another program.
+    let links = daemon.host_links("hsv");
+    let clash = daemon.hoist(&[
+        "run", "-d", "--name", "clash", "-p", "8080:80", "busybox", "sleep", "60",
+    ]);
+    assert_eq!(clash.code, 125, "{clash:?}");
+    assert!(
+        clash.stderr.contains("0.0.0.0:8080") && clash.stderr.contains("in use by container web"),
+        "{}",
+        clash.stderr
+    );
+    assert_eq!(daemon.host_links("hsv"), links, "a failed start left links");
+    daemon.ok(&["rm", "clash"]);
+    let mut holder = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{host}"))
+        .args(["busybox", "nc", "-l", "-p", "8181"])
+        .spawn()
+        .unwrap();
+    daemon.eventually(
+        std::time::Duration::from_secs(5),
+        "a listener on 8181",
+        || {
+            daemon
+                .on_host("ss", &["-ltn", "sport = :8181"])
+                .stdout
+                .contains("8181")
+        },
+    );
+    let taken = daemon.hoist(&["run", "--rm", "-p", "8181:80", "busybox", "true"]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(
+        taken.stderr.contains("in use by another program"),
+        "{taken:?}"
+    );
+
+    // Removing the container removes its rules and frees its ports.
+    daemon.ok(&["rm", "-f", "web"]);
+    let table = daemon
+        .on_host("nft", &["list", "table", "inet", "hoist"])
+        .stdout;
+    assert!(
+        !table.contains("8080") && !table.contains("9090"),
+        "rules left behind:\n{table}"
+    );
+    daemon.ok(&[
+        "run", "-d", "--name", "again", "-p", "8080:80", "busybox", "sleep", "60",
+    ]);
+    daemon.ok(&["rm", "-f", "again"]);
+    drop(outside);
     daemon.assert_no_container_leftovers();
 }

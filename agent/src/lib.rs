@@ -23,6 +23,11 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
     let listener = server::bind(&socket)?;
     let daemon = Daemon::open(config).await?;
     let restored = daemon.restore().await;
+    daemon
+        .networks
+        .apply_rules()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot set up hoist's firewall rules: {}", e.message()))?;
     info!(socket = %socket.display(), containers = restored, version = hoist_api::VERSION, "hoist daemon ready");
     let result = server::serve(daemon, listener, shutdown_signal()).await;
     let _ = std::fs::remove_file(&socket);

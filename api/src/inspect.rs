@@ -181,6 +181,8 @@ pub struct HostConfig {
     pub ulimits: Vec<Ulimit>,
     /// Published ports: `80/tcp` → bindings.
     pub port_bindings: BTreeMap<String, Vec<PortBinding>>,
+    /// `-P`.
+    pub publish_all_ports: bool,
 }
 
 /// A host address and port a container port is published on.

@@ -68,6 +68,10 @@ pub struct ContainerSpec {
     pub ipv4_address: Option<String>,
     /// A fixed MAC address (`--mac-address`).
     pub mac_address: Option<String>,
+    /// Container ports published on the host (`-p`).
+    pub port_bindings: Vec<PortBinding>,
+    /// Publish every exposed port on a free host port (`-P`).
+    pub publish_all_ports: bool,
     /// DNS servers written to the container's /etc/resolv.conf.
     pub dns: Vec<String>,
     /// DNS search domains.
@@ -241,6 +245,127 @@ impl RestartPolicy {
     }
 }
 
+/// A container port published on the host: one `-p` entry (a range of
+/// container ports makes one binding per port).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PortBinding {
+    /// The port in the container.
+    pub container_port: u16,
+    /// `tcp`, `udp` or `sctp`.
+    pub protocol: String,
+    /// The host address to publish on; empty for all of the host's.
+    pub host_ip: String,
+    /// The first host port that may be used; 0 for any free one from the
+    /// host's ephemeral range.
+    pub host_port: u16,
+    /// The last host port that may be used (`-p 8000-8010:80`); equal to
+    /// `host_port` for one port.
+    pub host_port_end: u16,
+}
+
+impl PortBinding {
+    /// Parses one `-p` value as Docker does:
+    /// `[[HOST_IP:][HOST_PORT[-END]]:]CONTAINER_PORT[-END][/PROTOCOL]`, the
+    /// host address of IPv6 in brackets. A container range maps onto a host
+    /// range of the same length, or onto free ports when no host port is
+    /// given.
+    pub fn parse(value: &str) -> Result<Vec<Self>, String> {
+        let bad = |why: &str| format!("invalid port specification {value:?}: {why}");
+        let (rest, protocol) = match value.rsplit_once('/') {
+            Some((rest, protocol)) => (rest, protocol.to_ascii_lowercase()),
+            None => (value, "tcp".to_string()),
+        };
+        if !matches!(protocol.as_str(), "tcp" | "udp" | "sctp") {
+            return Err(bad("the protocol must be tcp, udp or sctp"));
+        }
+        let (host_ip, rest) = match rest.strip_prefix('[') {
+            Some(bracketed) => {
+                let (ip, rest) = bracketed.split_once("]:").ok_or_else(|| {
+                    bad("an IPv6 host address in brackets must be followed by ':'")
+                })?;
+                (ip.to_string(), rest)
+            }
+            None => match rest.matches(':').count() {
+                0 | 1 => (String::new(), rest),
+                2 => {
+                    let (ip, rest) = rest.split_once(':').unwrap_or_default();
+                    (ip.to_string(), rest)
+                }
+                _ => return Err(bad("put an IPv6 host address in brackets: [::1]:8080:80")),
+            },
+        };
+        let (host, container) = match rest.split_once(':') {
+            Some((host, container)) => (host, container),
+            None => ("", rest),
+        };
+        let port_range = |text: &str, what: &str| -> Result<(u16, u16), String> {
+            let number = |n: &str| {
+                n.parse::<u16>()
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or_else(|| bad(&format!("{what} {n:?} is not a port number (1-65535)")))
+            };
+            match text.split_once('-') {
+                Some((start, end)) => {
+                    let (start, end) = (number(start)?, number(end)?);
+                    if end < start {
+                        return Err(bad(&format!("{what} range {text} ends before it starts")));
+                    }
+                    Ok((start, end))
+                }
+                None => number(text).map(|p| (p, p)),
+            }
+        };
+        let (first, last) = port_range(container, "container port")?;
+        let host = if host.is_empty() {
+            None
+        } else {
+            Some(port_range(host, "host port")?)
+        };
+        let count = last - first;
+        if let Some((start, end)) = host
+            && count != 0
+            && end - start != count
+        {
+            return Err(bad(
+                "a range of container ports needs a host range of the same length",
+            ));
+        }
+        Ok((0..=count)
+            .map(|offset| {
+                let (host_port, host_port_end) = match host {
+                    None => (0, 0),
+                    Some((start, end)) if count == 0 => (start, end),
+                    Some((start, _)) => (start + offset, start + offset),
+                };
+                Self {
+                    container_port: first + offset,
+                    protocol: protocol.clone(),
+                    host_ip: host_ip.clone(),
+                    host_port,
+                    host_port_end,
+                }
+            })
+            .collect())
+    }
+
+    /// `80/tcp`, the key Docker files bindings under.
+    pub fn port_key(&self) -> String {
+        format!("{}/{}", self.container_port, self.protocol)
+    }
+
+    /// The host port(s) as Docker shows them: empty (any), `8080`, or
+    /// `8000-8010`.
+    pub fn host_port_text(&self) -> String {
+        match (self.host_port, self.host_port_end) {
+            (0, _) => String::new(),
+            (start, end) if end > start => format!("{start}-{end}"),
+            (start, _) => start.to_string(),
+        }
+    }
+}
+
 /// One process resource limit.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
@@ -298,6 +423,74 @@ mod tests {
         assert!(RestartPolicy::parse("sometimes").is_err());
         assert!(RestartPolicy::parse("always:3").is_err());
         assert!(RestartPolicy::parse("on-failure:x").is_err());
+    }
+
+    fn binding(container: u16, protocol: &str, ip: &str, host: (u16, u16)) -> PortBinding {
+        PortBinding {
+            container_port: container,
+            protocol: protocol.into(),
+            host_ip: ip.into(),
+            host_port: host.0,
+            host_port_end: host.1,
+        }
+    }
+
+    #[test]
+    fn port_specifications_parse_like_docker() {
+        let one = |v: &str| PortBinding::parse(v).unwrap();
+        assert_eq!(one("80"), [binding(80, "tcp", "", (0, 0))]);
+        assert_eq!(one("8080:80"), [binding(80, "tcp", "", (8080, 8080))]);
+        assert_eq!(
+            one("127.0.0.1:9090:90/udp"),
+            [binding(90, "udp", "127.0.0.1", (9090, 9090))]
+        );
+        assert_eq!(
+            one("127.0.0.1::90"),
+            [binding(90, "tcp", "127.0.0.1", (0, 0))]
+        );
+        assert_eq!(
+            one("[::1]:8080:80"),
+            [binding(80, "tcp", "::1", (8080, 8080))]
+        );
+        assert_eq!(one("8000-8010:80"), [binding(80, "tcp", "", (8000, 8010))]);
+        assert_eq!(
+            one("7000-7001:80-81/UDP"),
+            [
+                binding(80, "udp", "", (7000, 7000)),
+                binding(81, "udp", "", (7001, 7001))
+            ]
+        );
+        assert_eq!(
+            one("80-81"),
+            [
+                binding(80, "tcp", "", (0, 0)),
+                binding(81, "tcp", "", (0, 0))
+            ]
+        );
+        assert_eq!(
+            one("8080:80").first().map(|b| b.port_key()),
+            Some("80/tcp".into())
+        );
+        assert_eq!(one("8000-8010:80")[0].host_port_text(), "8000-8010");
+    }
+
+    #[test]
+    fn bad_port_specifications_say_what_is_wrong() {
+        for (value, why) in [
+            ("80/icmp", "tcp, udp or sctp"),
+            ("0", "not a port number"),
+            ("70000:80", "not a port number"),
+            ("x:80", "not a port number"),
+            ("8080:90-80", "ends before it starts"),
+            ("8000-8002:80-81", "same length"),
+            ("::1:8080:80", "brackets"),
+        ] {
+            let error = PortBinding::parse(value).unwrap_err();
+            assert!(
+                error.contains(value) && error.contains(why),
+                "{value}: {error}"
+            );
+        }
     }
 
     #[test]

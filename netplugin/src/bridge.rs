@@ -138,6 +138,7 @@ pub async fn plug(
             endpoint.mac,
         )
         .await?;
+        host.set_hairpin(&endpoint.host_link).await?;
     }
     let inner = endpoints.to_vec();
     netns::run_in(sandbox, move || configure_inside(inner)).await??;

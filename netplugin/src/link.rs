@@ -10,7 +10,8 @@ use ipnetwork::IpNetwork;
 use netlink_packet_route::link::{InfoData, InfoVeth};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteType};
 use rtnetlink::{
-    Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+    Handle, LinkBridge, LinkBridgePort, LinkMessageBuilder, LinkUnspec, LinkVeth,
+    RouteMessageBuilder,
 };
 
 /// A failed netlink request.
@@ -152,6 +153,20 @@ impl Netlink {
             .execute()
             .await
             .map_err(failed(format!("cannot create veth pair {host}/{peer}")))
+    }
+
+    /// Lets the bridge port `name` send frames back out the port they came
+    /// in by (`ip link set NAME type bridge_slave hairpin on`): a container
+    /// reaching its own published port through a host address comes back
+    /// by its own port when the bridge filters with netfilter.
+    pub async fn set_hairpin(&self, name: &str) -> Result<(), LinkError> {
+        let index = self.require(name).await?;
+        self.handle
+            .link()
+            .set_port(LinkBridgePort::new(index).hairpin(true).build())
+            .execute()
+            .await
+            .map_err(failed(format!("cannot turn hairpin mode on for {name}")))
     }
 
     /// Brings the link with `index` up.

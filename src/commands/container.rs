@@ -565,7 +565,7 @@ pub async fn ps(channel: Channel, args: PsArgs) -> CliResult<i32> {
                 "Command": format!("\"{}\"", if args.no_trunc { c.command.clone() } else { truncate(&c.command, 20) }),
                 "CreatedAt": chrono::DateTime::from_timestamp(c.created, 0).map(|t| t.to_rfc3339()).unwrap_or_default(),
                 "RunningFor": format::ago(c.created),
-                "Ports": "",
+                "Ports": ports_text(&c.ports),
                 "State": c.state,
                 "Status": c.status,
                 "Names": c.name,
@@ -941,6 +941,24 @@ pub async fn inspect_json(
         .into_inner();
     serde_json::from_slice(&response.json)
         .map_err(|e| CliError::client(format!("malformed inspect document: {e}")))
+}
+
+/// Docker's PORTS column: `0.0.0.0:8080->80/tcp, 443/tcp`.
+fn ports_text(ports: &[hoist_api::proto::PortMapping]) -> String {
+    ports
+        .iter()
+        .map(|p| {
+            if p.host_port == 0 {
+                format!("{}/{}", p.container_port, p.protocol)
+            } else {
+                format!(
+                    "{}:{}->{}/{}",
+                    p.host_ip, p.host_port, p.container_port, p.protocol
+                )
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// List port mappings or a specific mapping for the container

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use clap::{ArgAction, Args};
 use hoist_api::spec::{
-    ContainerSpec, HealthcheckSpec, LogConfig, MountKind, MountSpec, Resources, RestartPolicy,
-    Ulimit,
+    ContainerSpec, HealthcheckSpec, LogConfig, MountKind, MountSpec, PortBinding, Resources,
+    RestartPolicy, Ulimit,
 };
 use hoist_api::units::{parse_bytes, parse_duration};
 
@@ -447,10 +447,9 @@ impl ContainerFlags {
     /// Translates the flags into a spec.
     pub fn to_spec(&self) -> Result<ContainerSpec, CliError> {
         let (image, command) = self.image_and_command()?;
-        if !self.publish.is_empty() || self.publish_all {
-            return Err(usage(
-                "publishing ports (-p/-P) needs bridge networking, which hoist does not have yet; use --network host to reach the container's ports",
-            ));
+        let mut port_bindings = Vec::new();
+        for value in &self.publish {
+            port_bindings.extend(PortBinding::parse(value).map_err(usage)?);
         }
         let mut env = Vec::new();
         for file in &self.env_file {
@@ -558,6 +557,8 @@ impl ContainerFlags {
             network_aliases: self.network_alias.clone(),
             ipv4_address: self.ip.clone(),
             mac_address: self.mac_address.clone(),
+            port_bindings,
+            publish_all_ports: self.publish_all,
             dns: self.dns.clone(),
             dns_search: self.dns_search.clone(),
             dns_options: self.dns_option.clone(),

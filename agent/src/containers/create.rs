@@ -236,6 +236,7 @@ pub fn settings(spec: &ContainerSpec, image: &Image, id: &str) -> Result<Setting
     labels.extend(spec.labels.clone());
     let mut exposed: BTreeSet<String> = config.exposed_ports.keys().cloned().collect();
     exposed.extend(spec.exposed_ports.iter().cloned());
+    exposed.extend(spec.port_bindings.iter().map(|b| b.port_key()));
     Ok(Settings {
         entrypoint,
         cmd,

@@ -123,6 +123,7 @@ impl Daemon {
             self.containers.find(target)?;
         }
         let networks = self.networks.endpoints_for(&spec)?;
+        let port_warning = crate::networks::check_ports(&spec)?;
         let id = new_id();
         let name = if name.is_empty() {
             let mut attempt = 0;
@@ -141,7 +142,8 @@ impl Daemon {
         let mut anonymous = Vec::new();
         let result = (|| {
             let settings = create::settings(&spec, &image, &id)?;
-            let (_, warnings) = oci::rlimits(&spec.ulimits)?;
+            let (_, mut warnings) = oci::rlimits(&spec.ulimits)?;
+            warnings.extend(port_warning);
             for sub in ["upper", "work"] {
                 fs::create_dir_all(dir.join(sub))
                     .map_err(|e| internal(format!("cannot create {}: {e}", dir.display())))?;
@@ -173,6 +175,7 @@ impl Daemon {
                 mounts,
                 state: State::default(),
                 networks,
+                ports: Vec::new(),
                 spec,
             };
             // A `--rm` container does not outlive a host crash (restore
@@ -243,6 +246,23 @@ impl Daemon {
                 let mut endpoints = record.networks.clone();
                 let sandbox = self.networks.plug(&record.id, &mut endpoints).await?;
                 record.networks = endpoints;
+                match self
+                    .networks
+                    .publish(
+                        &record.id,
+                        &record.name,
+                        &record.spec,
+                        &record.settings.exposed_ports,
+                        &record.networks,
+                    )
+                    .await
+                {
+                    Ok(ports) => record.ports = ports,
+                    Err(e) => {
+                        self.unplug(&mut record).await;
+                        return Err(e);
+                    }
+                }
                 Some(sandbox)
             }
             None => None,
@@ -353,11 +373,12 @@ impl Daemon {
     }
 
     /// Unplugs a container from its networks (when it stops, or its start
-    /// fails) and forgets what it had there.
+    /// fails) and forgets what it had there, published ports included.
     pub async fn unplug(&self, record: &mut ContainerRecord) {
         if record.networks.iter().any(|e| e.live.is_some()) {
             self.networks.unplug(&record.id, &mut record.networks).await;
         }
+        record.ports.clear();
     }
 
     /// Waits for a started container's exit and handles it.

@@ -8,7 +8,7 @@ use hoist_api::inspect::Health;
 use hoist_api::spec::{ContainerSpec, HealthcheckSpec, MountKind};
 use serde::{Deserialize, Serialize};
 
-use crate::networks::record::EndpointRecord;
+use crate::networks::record::{EndpointRecord, PortMapping};
 
 /// File name of the record in the container's directory.
 pub const RECORD_FILE: &str = "container.json";
@@ -178,6 +178,9 @@ pub struct ContainerRecord {
     /// none|host|container:`).
     #[serde(default)]
     pub networks: Vec<EndpointRecord>,
+    /// The host ports it holds while it runs (`-p`, `-P`).
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
 }
 
 impl ContainerRecord {

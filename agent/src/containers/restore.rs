@@ -29,6 +29,12 @@ impl Daemon {
             {
                 Some(record) => {
                     self.networks.adopt(&record.networks);
+                    self.networks.adopt_ports(
+                        &record.id,
+                        &record.name,
+                        &record.ports,
+                        &record.networks,
+                    );
                     if let Err(e) = self.containers.reserve_name(&record.name, &record.id) {
                         warn!(id = %record.id, error = %e.message(), "container name clash; keeping the first");
                     }

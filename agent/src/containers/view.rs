@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use hoist_api::inspect::{
     ContainerConfig, ContainerInspect, ContainerState, EmptyObject, EndpointSettings, GraphDriver,
-    HostConfig, MountPoint, NetworkSettings,
+    HostConfig, MountPoint, NetworkSettings, PortBinding,
 };
-use hoist_api::proto::ContainerSummary;
-use hoist_api::spec::MountKind;
+use hoist_api::proto::{ContainerSummary, PortMapping};
+use hoist_api::spec::{ContainerSpec, MountKind};
 use hoist_api::units::human_duration;
 
 use super::record::{ContainerRecord, Status};
@@ -73,7 +73,7 @@ pub fn summary(record: &ContainerRecord) -> ContainerSummary {
         created: chrono::DateTime::parse_from_rfc3339(&record.created).map_or(0, |t| t.timestamp()),
         state: record.state.status.as_str().to_string(),
         status: status_text(record),
-        ports: Vec::new(),
+        ports: summary_ports(record),
         labels: record.settings.labels.clone().into_iter().collect(),
         mounts: record
             .mounts
@@ -100,6 +100,81 @@ pub fn summary(record: &ContainerRecord) -> ContainerSummary {
                 .join(",")
         },
     }
+}
+
+/// `HostConfig.PortBindings`: the `-p` entries as asked.
+fn port_bindings(spec: &ContainerSpec) -> BTreeMap<String, Vec<PortBinding>> {
+    let mut bindings: BTreeMap<String, Vec<PortBinding>> = BTreeMap::new();
+    for binding in &spec.port_bindings {
+        bindings
+            .entry(binding.port_key())
+            .or_default()
+            .push(PortBinding {
+                host_ip: binding.host_ip.clone(),
+                host_port: binding.host_port_text(),
+            });
+    }
+    bindings
+}
+
+/// `NetworkSettings.Ports`: every exposed port, with the host ports it is
+/// published on while the container runs (null when it is not).
+fn published_ports(record: &ContainerRecord) -> BTreeMap<String, Option<Vec<PortBinding>>> {
+    let mut ports: BTreeMap<String, Option<Vec<PortBinding>>> = record
+        .settings
+        .exposed_ports
+        .iter()
+        .map(|p| (p.clone(), None))
+        .collect();
+    for mapping in &record.ports {
+        ports
+            .entry(format!("{}/{}", mapping.container_port, mapping.protocol))
+            .or_insert(None)
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: mapping
+                    .host_ip
+                    .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED)
+                    .to_string(),
+                host_port: mapping.host_port.to_string(),
+            });
+    }
+    ports
+}
+
+/// `ps` ports: the published ones, then the exposed ones not published
+/// (host port 0).
+fn summary_ports(record: &ContainerRecord) -> Vec<PortMapping> {
+    let mut ports: Vec<PortMapping> = record
+        .ports
+        .iter()
+        .map(|m| PortMapping {
+            host_ip: m
+                .host_ip
+                .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED)
+                .to_string(),
+            host_port: m.host_port.into(),
+            container_port: m.container_port.into(),
+            protocol: m.protocol.clone(),
+        })
+        .collect();
+    for key in &record.settings.exposed_ports {
+        let (port, protocol) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+        let Ok(port) = port.parse::<u32>() else {
+            continue;
+        };
+        if !ports
+            .iter()
+            .any(|p| p.container_port == port && p.protocol == protocol)
+        {
+            ports.push(PortMapping {
+                container_port: port,
+                protocol: protocol.into(),
+                ..Default::default()
+            });
+        }
+    }
+    ports
 }
 
 fn or_zero(time: &str) -> String {
@@ -287,7 +362,8 @@ pub fn inspect(
             pids_limit: r.pids_limit.filter(|p| *p > 0),
             oom_kill_disable: r.oom_kill_disable,
             ulimits: spec.ulimits.clone(),
-            port_bindings: BTreeMap::new(),
+            port_bindings: port_bindings(spec),
+            publish_all_ports: spec.publish_all_ports,
         },
         graph_driver: GraphDriver {
             name: "overlay2".into(),
@@ -343,11 +419,7 @@ pub fn inspect(
             } else {
                 String::new()
             },
-            ports: settings
-                .exposed_ports
-                .iter()
-                .map(|p| (p.clone(), None))
-                .collect(),
+            ports: published_ports(record),
             ip_address: first
                 .map(|l| l.address.ip().to_string())
                 .unwrap_or_default(),

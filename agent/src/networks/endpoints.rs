@@ -137,10 +137,12 @@ impl Networks {
         Ok(sandbox)
     }
 
-    /// Unplugs the container: deletes its veth pairs and sandbox and gives
-    /// its addresses back. Best effort: what is already gone is fine.
+    /// Unplugs the container: withdraws its published ports, deletes its
+    /// veth pairs and sandbox and gives its addresses back. Best effort:
+    /// what is already gone is fine.
     #[tracing::instrument(level = "debug", skip_all, fields(id = %container_id))]
     pub async fn unplug(&self, container_id: &str, endpoints: &mut [EndpointRecord]) {
+        self.unpublish(container_id).await;
         for endpoint in endpoints.iter_mut() {
             let Some(live) = endpoint.live.take() else {
                 continue;

@@ -4,9 +4,12 @@
 //! keeps the state and decides.
 
 mod endpoints;
+mod ports;
 mod rules;
 
 pub mod record;
+
+pub use ports::check_ports;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -95,13 +98,18 @@ pub struct Networks {
     config: NetworkConfig,
     host: Netlink,
     state: Mutex<BTreeMap<String, Network>>,
+    /// The host ports published by running containers.
+    ports: Mutex<Vec<ports::HeldPort>>,
     /// Serialises network creation and removal, and firewall updates.
     changes: tokio::sync::Mutex<()>,
 }
 
 impl Networks {
     /// Loads the networks, makes the predefined ones the first time, and
-    /// (re)makes every bridge and the firewall table.
+    /// (re)makes every bridge. The firewall table is left as it is until
+    /// the daemon has taken back its containers' published ports and calls
+    /// [`apply_rules`](Self::apply_rules): a restart must not drop the
+    /// rules of running containers, not even for a moment.
     pub async fn open(
         root: &Path,
         sandboxes: PathBuf,
@@ -112,6 +120,7 @@ impl Networks {
         let host = Netlink::connect().context("cannot talk to the kernel over netlink")?;
         let networks = Self {
             state: Mutex::new(BTreeMap::new()),
+            ports: Mutex::new(Vec::new()),
             sandboxes,
             store,
             config,
@@ -135,15 +144,15 @@ impl Networks {
                     })?;
             }
         }
-        networks
-            .apply_rules()
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
         Ok(networks)
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Network>> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_ports(&self) -> MutexGuard<'_, Vec<ports::HeldPort>> {
+        self.ports.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn insert(&self, record: NetworkRecord) {

@@ -101,6 +101,19 @@ pub struct LiveEndpoint {
     pub ifname: String,
 }
 
+/// A container port published on the host, as reserved at its start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortMapping {
+    /// `tcp`, `udp` or `sctp`.
+    pub protocol: String,
+    /// The port in the container.
+    pub container_port: u16,
+    /// The host address; `None` for all of the host's.
+    pub host_ip: Option<Ipv4Addr>,
+    /// The host port.
+    pub host_port: u16,
+}
+
 /// The directory of network records.
 #[derive(Debug, Clone)]
 pub struct NetworkStore {

@@ -26,10 +26,11 @@ impl Networks {
                 })
             })
             .collect();
+        drop(state);
         Ruleset {
             table: TABLE.into(),
             networks,
-            ports: Vec::new(),
+            ports: self.lock_ports().iter().map(|held| held.rule()).collect(),
         }
     }
 
