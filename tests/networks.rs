@@ -565,3 +565,85 @@ fn published_ports_reach_the_container_from_the_host_the_outside_and_itself() {
     drop(outside);
     daemon.assert_no_container_leftovers();
 }
+
+/// `nslookup NAME` from `container` (busybox's own resolver: the static
+/// busybox's libc resolver cannot be used).
+fn nslookup(daemon: &Daemon, container: &str, name: &str) -> support::Run {
+    daemon.hoist(&["exec", container, "nslookup", name])
+}
+
+#[test]
+fn containers_find_each_other_by_name_and_alias_through_the_embedded_dns() {
+    let mut daemon = Daemon::with_busybox();
+    daemon.ok(&["network", "create", "--subnet", "10.34.0.0/24", "appnet"]);
+    daemon.ok(&["network", "create", "--subnet", "10.35.0.0/24", "other"]);
+    let db = start_web(
+        &daemon,
+        "db",
+        "appnet",
+        &["--network-alias", "database"],
+        "db-page",
+    );
+    let db_id = daemon.ok(&["inspect", "-f", "{{.Id}}", "db"]);
+    // Upstream 127.0.0.1 on the test host: nothing listens, so forwarded
+    // names fail at once instead of after a timeout.
+    for (name, network) in [
+        ("client", "appnet"),
+        ("stranger", "other"),
+        ("legacy", "bridge"),
+    ] {
+        daemon.ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            network,
+            "--dns",
+            "127.0.0.1",
+            "busybox",
+            "sleep",
+            "600",
+        ]);
+    }
+    let resolv = daemon.ok(&["exec", "client", "cat", "/etc/resolv.conf"]);
+    assert!(
+        resolv.starts_with("nameserver 127.0.0.11\n") && resolv.contains("ndots:0"),
+        "{resolv}"
+    );
+
+    let check_names = |daemon: &Daemon| {
+        for name in ["db", "database", "DB", "db.appnet", &db_id.trim()[..12]] {
+            let answer = nslookup(daemon, "client", name);
+            assert!(
+                answer.code == 0 && answer.stdout.contains(&format!("Address: {db}")),
+                "{name}: {answer:?}"
+            );
+        }
+        let reverse = nslookup(daemon, "client", &db);
+        assert!(reverse.stdout.contains("db.appnet"), "PTR: {reverse:?}");
+        // By name, end to end.
+        let script = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 database 80";
+        let page = daemon.hoist(&["exec", "client", "sh", "-c", script]);
+        assert!(page.stdout.contains("db-page"), "{page:?}");
+    };
+    check_names(&daemon);
+    // Names stop at the network's edge, and the default bridge has none.
+    let across = nslookup(&daemon, "stranger", "db");
+    assert!(!across.stdout.contains(&db), "{across:?}");
+    let legacy = daemon.ok(&["exec", "legacy", "cat", "/etc/resolv.conf"]);
+    assert!(!legacy.contains("127.0.0.11"), "{legacy}");
+    let unknown = nslookup(&daemon, "client", "nosuchname");
+    assert_ne!(unknown.code, 0, "{unknown:?}");
+
+    // A daemon restart keeps every name of the running containers.
+    daemon.restart_daemon();
+    check_names(&daemon);
+
+    // A removed container's names go with it.
+    daemon.ok(&["rm", "-f", "db"]);
+    let gone = nslookup(&daemon, "client", "database");
+    assert!(!gone.stdout.contains(&db), "{gone:?}");
+    daemon.ok(&["rm", "-f", "client", "stranger", "legacy"]);
+    daemon.assert_no_container_leftovers();
+}

@@ -396,14 +396,23 @@ fn mount(
     Ok(record)
 }
 
+/// What a container's /etc files say of its networks.
+#[derive(Debug, Clone, Copy)]
+pub struct EtcNetwork<'a> {
+    /// Its own addresses, for /etc/hosts.
+    pub addresses: &'a [std::net::Ipv4Addr],
+    /// Its resolver is the embedded DNS server (user-defined networks).
+    pub embedded_dns: bool,
+}
+
 /// Writes /etc/hostname, /etc/hosts and /etc/resolv.conf for the container
-/// into its directory; its `addresses` on its networks are named after its
+/// into its directory; its addresses on its networks are named after its
 /// hostname in /etc/hosts, as Docker does.
 pub fn write_etc_files(
     dir: &Path,
     spec: &ContainerSpec,
     hostname: &str,
-    addresses: &[std::net::Ipv4Addr],
+    network: EtcNetwork<'_>,
 ) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
     fs::write(dir.join("hostname"), format!("{hostname}\n"))?;
@@ -417,17 +426,22 @@ pub fn write_etc_files(
             hosts.push_str(&format!("{ip}\t{host}\n"));
         }
     }
-    for ip in addresses {
+    for ip in network.addresses {
         hosts.push_str(&format!("{ip}\t{hostname}\n"));
     }
     fs::write(dir.join("hosts"), hosts)?;
-    fs::write(dir.join("resolv.conf"), resolv_conf(spec))
+    fs::write(
+        dir.join("resolv.conf"),
+        resolv_conf(spec, network.embedded_dns),
+    )
 }
 
 /// The host's resolv.conf, with `--dns`, `--dns-search` and `--dns-option`
 /// replacing its parts when given. Loopback resolvers cannot be reached
-/// from a private network namespace, so they are dropped there.
-fn resolv_conf(spec: &ContainerSpec) -> String {
+/// from a private network namespace, so they are dropped there. With the
+/// embedded DNS server, it is the only nameserver (it forwards to the
+/// others) and, as in Docker, `ndots:0` unless an `ndots` is given.
+fn resolv_conf(spec: &ContainerSpec, embedded_dns: bool) -> String {
     let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let own_netns = spec.network_mode != "host";
     let mut nameservers: Vec<String> = host
@@ -454,6 +468,12 @@ fn resolv_conf(spec: &ContainerSpec) -> String {
     }
     if !spec.dns_options.is_empty() {
         options = spec.dns_options.clone();
+    }
+    if embedded_dns {
+        nameservers = vec![crate::networks::RESOLVER_ADDRESS.to_string()];
+        if !options.iter().any(|o| o.starts_with("ndots:")) {
+            options.push("ndots:0".into());
+        }
     }
     let mut out = String::new();
     for ns in nameservers {
@@ -641,8 +661,15 @@ mod tests {
             dns_search: strings(&["example.com"]),
             ..Default::default()
         };
-        let text = resolv_conf(&spec);
+        let text = resolv_conf(&spec, false);
         assert!(text.contains("nameserver 1.1.1.1\n"));
         assert!(text.contains("search example.com\n"));
+        let embedded = resolv_conf(&spec, true);
+        assert!(
+            embedded.starts_with("nameserver 127.0.0.11\n"),
+            "{embedded}"
+        );
+        assert!(!embedded.contains("1.1.1.1"), "{embedded}");
+        assert!(embedded.contains("options ndots:0\n"), "{embedded}");
     }
 }

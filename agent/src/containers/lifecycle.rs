@@ -26,6 +26,7 @@ use super::record::{ContainerRecord, State, Status as RunStatus};
 use super::{Container, Snapshot};
 use crate::daemon::Daemon;
 use crate::error::{conflict, from_image, from_volume, internal, invalid};
+use crate::networks::Identity;
 
 /// First delay of Docker's restart backoff.
 pub const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
@@ -152,7 +153,10 @@ impl Daemon {
                 &self.config.etc_files_dir(&id, spec.auto_remove),
                 &spec,
                 &settings.hostname,
-                &[],
+                create::EtcNetwork {
+                    addresses: &[],
+                    embedded_dns: self.networks.has_names(&networks),
+                },
             )
             .map_err(|e| internal(format!("cannot write the container's /etc files: {e}")))?;
             let mounts = create::mounts(&spec, &image, |name| {
@@ -226,6 +230,7 @@ impl Daemon {
             }
             _ => {}
         }
+        let mut embedded_dns = false;
         let netns = match record.spec.network_mode.strip_prefix("container:") {
             Some(target) => {
                 let other = self.containers.find(target)?;
@@ -236,6 +241,7 @@ impl Daemon {
                         other.name
                     )));
                 }
+                embedded_dns = self.networks.has_names(&other.networks);
                 Some(if other.networks.iter().any(|e| e.live.is_some()) {
                     self.networks.sandbox_path(&other.id)
                 } else {
@@ -244,7 +250,12 @@ impl Daemon {
             }
             None if !record.networks.is_empty() => {
                 let mut endpoints = record.networks.clone();
-                let sandbox = self.networks.plug(&record.id, &mut endpoints).await?;
+                let identity = Identity {
+                    id: &record.id,
+                    name: &record.name,
+                    dns: &record.spec.dns,
+                };
+                let sandbox = self.networks.plug(identity, &mut endpoints).await?;
                 record.networks = endpoints;
                 match self
                     .networks
@@ -263,11 +274,12 @@ impl Daemon {
                         return Err(e);
                     }
                 }
+                embedded_dns = self.networks.has_names(&record.networks);
                 Some(sandbox)
             }
             None => None,
         };
-        let launched = self.launch(&record, netns, attach).await;
+        let launched = self.launch(&record, netns, embedded_dns, attach).await;
         let (start, attached) = match launched {
             Ok(launched) => launched,
             Err(e) => {
@@ -314,11 +326,13 @@ impl Daemon {
     }
 
     /// Writes the bundle, spawns the shim and sends it the start (and the
-    /// attach, which asks for the start itself).
+    /// attach, which asks for the start itself). `embedded_dns`: the
+    /// container's resolver is the embedded DNS server.
     async fn launch(
         &self,
         record: &ContainerRecord,
         netns: Option<PathBuf>,
+        embedded_dns: bool,
         attach: Option<AttachRequest>,
     ) -> Result<(PendingStart, Option<(OutputStream, InputSink)>), Status> {
         let console = attach.as_ref().and_then(|a| a.console);
@@ -337,8 +351,12 @@ impl Daemon {
             .iter()
             .filter_map(|e| e.live.as_ref().map(|l| l.address.ip()))
             .collect();
-        if !addresses.is_empty() || !etc.join("hosts").exists() {
-            create::write_etc_files(&etc, &record.spec, &record.settings.hostname, &addresses)
+        if !addresses.is_empty() || embedded_dns || !etc.join("hosts").exists() {
+            let network = create::EtcNetwork {
+                addresses: &addresses,
+                embedded_dns,
+            };
+            create::write_etc_files(&etc, &record.spec, &record.settings.hostname, network)
                 .map_err(|e| internal(format!("cannot write the container's /etc files: {e}")))?;
         }
         remove_all(&run_dir.join(EXIT_FILE)).map_err(|e| internal(e.to_string()))?;

@@ -13,6 +13,7 @@ use tracing::{info, warn};
 use super::Container;
 use super::record::{ContainerRecord, RECORD_FILE, Status as RunStatus};
 use crate::daemon::Daemon;
+use crate::networks::Identity;
 
 impl Daemon {
     /// Loads and re-adopts containers. Returns how many were loaded.
@@ -28,7 +29,12 @@ impl Daemon {
                 .filter(|r| *r.id == *entry.file_name())
             {
                 Some(record) => {
-                    self.networks.adopt(&record.networks);
+                    let identity = Identity {
+                        id: &record.id,
+                        name: &record.name,
+                        dns: &record.spec.dns,
+                    };
+                    self.networks.adopt(identity, &record.networks).await;
                     self.networks.adopt_ports(
                         &record.id,
                         &record.name,

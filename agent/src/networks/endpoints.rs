@@ -11,8 +11,8 @@ use ipnetwork::Ipv4Network;
 use tonic::Status;
 use tracing::warn;
 
-use super::Networks;
 use super::record::{EndpointRecord, LiveEndpoint};
+use super::{Identity, Networks};
 use crate::error::{conflict, internal, invalid, not_found};
 
 impl Networks {
@@ -109,13 +109,15 @@ impl Networks {
     }
 
     /// Makes the container's sandbox and plugs it into every network of
-    /// `endpoints`, filling in their addresses. On failure nothing is left.
-    #[tracing::instrument(level = "debug", skip_all, fields(id = %container_id))]
+    /// `endpoints`, filling in their addresses, and starts its resolver
+    /// when it is on a network with names. On failure nothing is left.
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %container.id))]
     pub async fn plug(
         &self,
-        container_id: &str,
+        container: Identity<'_>,
         endpoints: &mut [EndpointRecord],
     ) -> Result<PathBuf, Status> {
+        let container_id = container.id;
         let sandbox = self.sandbox_path(container_id);
         self.assign(endpoints)?;
         let plugged = async {
@@ -127,7 +129,10 @@ impl Networks {
             })?;
             bridge::plug(&self.host, &sandbox, &driver)
                 .await
-                .map_err(|e| internal(format!("cannot connect the container to its networks: {e}")))
+                .map_err(|e| {
+                    internal(format!("cannot connect the container to its networks: {e}"))
+                })?;
+            self.start_resolver(container, endpoints, &sandbox).await
         }
         .await;
         if let Err(e) = plugged {
@@ -143,6 +148,7 @@ impl Networks {
     #[tracing::instrument(level = "debug", skip_all, fields(id = %container_id))]
     pub async fn unplug(&self, container_id: &str, endpoints: &mut [EndpointRecord]) {
         self.unpublish(container_id).await;
+        self.stop_resolver(container_id).await;
         for endpoint in endpoints.iter_mut() {
             let Some(live) = endpoint.live.take() else {
                 continue;
@@ -164,8 +170,20 @@ impl Networks {
     }
 
     /// After a daemon restart: takes back the addresses a running
-    /// container holds.
-    pub fn adopt(&self, endpoints: &[EndpointRecord]) {
+    /// container holds, and restarts its resolver (the old one's sockets
+    /// went with the old daemon).
+    pub async fn adopt(&self, container: Identity<'_>, endpoints: &[EndpointRecord]) {
+        if !endpoints.iter().any(|e| e.live.is_some()) {
+            return;
+        }
+        self.take_back_addresses(endpoints);
+        let sandbox = self.sandbox_path(container.id);
+        if let Err(e) = self.start_resolver(container, endpoints, &sandbox).await {
+            warn!(id = %container.id, error = %e.message(), "cannot restart a running container's DNS server");
+        }
+    }
+
+    fn take_back_addresses(&self, endpoints: &[EndpointRecord]) {
         let mut state = self.lock();
         for endpoint in endpoints {
             let Some(live) = &endpoint.live else {

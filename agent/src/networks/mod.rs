@@ -4,20 +4,24 @@
 //! keeps the state and decides.
 
 mod endpoints;
+mod names;
 mod ports;
+mod resolver;
 mod rules;
 
 pub mod record;
 
 pub use ports::check_ports;
+pub use resolver::{Identity, RESOLVER_ADDRESS};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::Context;
 use hoist_netplugin::bridge;
+use hoist_netplugin::dns::DnsServer;
 use hoist_netplugin::ipam::{self, Addresses, Pool};
 use hoist_netplugin::link::Netlink;
 use hoist_runtime::fsutil::new_id;
@@ -100,6 +104,10 @@ pub struct Networks {
     state: Mutex<BTreeMap<String, Network>>,
     /// The host ports published by running containers.
     ports: Mutex<Vec<ports::HeldPort>>,
+    /// The names the embedded DNS servers answer.
+    names: Arc<names::NameTable>,
+    /// Each running container's embedded DNS server, by container ID.
+    resolvers: Mutex<HashMap<String, DnsServer>>,
     /// Serialises network creation and removal, and firewall updates.
     changes: tokio::sync::Mutex<()>,
 }
@@ -121,6 +129,8 @@ impl Networks {
         let networks = Self {
             state: Mutex::new(BTreeMap::new()),
             ports: Mutex::new(Vec::new()),
+            names: Arc::default(),
+            resolvers: Mutex::new(HashMap::new()),
             sandboxes,
             store,
             config,
@@ -153,6 +163,10 @@ impl Networks {
 
     fn lock_ports(&self) -> MutexGuard<'_, Vec<ports::HeldPort>> {
         self.ports.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_resolvers(&self) -> MutexGuard<'_, HashMap<String, DnsServer>> {
+        self.resolvers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn insert(&self, record: NetworkRecord) {
