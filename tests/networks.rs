@@ -647,3 +647,124 @@ fn containers_find_each_other_by_name_and_alias_through_the_embedded_dns() {
     daemon.ok(&["rm", "-f", "client", "stranger", "legacy"]);
     daemon.assert_no_container_leftovers();
 }
+
+#[test]
+fn containers_connect_and_disconnect_at_runtime_and_share_a_sandbox() {
+    let daemon = Daemon::with_busybox();
+    daemon.ok(&["network", "create", "--subnet", "10.36.0.0/24", "red"]);
+    daemon.ok(&["network", "create", "--subnet", "10.37.0.0/24", "blue"]);
+    let web = start_web(&daemon, "web", "red", &[], "red-page");
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "client",
+        "--network",
+        "blue",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let get = |host: &str| {
+        let script = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {host} 80");
+        daemon.hoist(&["exec", "client", "sh", "-c", &script])
+    };
+    assert!(!get(&web).stdout.contains("red-page"), "blue reached red");
+    let links = daemon.host_links("hsv").len();
+
+    daemon.ok(&["network", "connect", "--alias", "front", "red", "client"]);
+    assert_eq!(daemon.host_links("hsv").len(), links + 1);
+    let client_red = container_ip(&daemon, "client", "red");
+    assert!(get(&web).stdout.contains("red-page"), "not connected");
+    assert!(get("web").stdout.contains("red-page"), "no name on red");
+    let front = nslookup(&daemon, "web", "front");
+    assert!(
+        front.stdout.contains(&format!("Address: {client_red}")),
+        "{front:?}"
+    );
+    let hosts = daemon.ok(&["exec", "client", "cat", "/etc/hosts"]);
+    assert!(hosts.contains(&client_red), "{hosts}");
+    let again = daemon.hoist(&["network", "connect", "red", "client"]);
+    assert_eq!(again.code, 1, "{again:?}");
+    assert!(
+        again.stderr.contains("already connected to network red"),
+        "{}",
+        again.stderr
+    );
+    let nope = daemon.hoist(&["network", "connect", "nope", "client"]);
+    assert!(
+        nope.stderr.contains("network nope not found"),
+        "{}",
+        nope.stderr
+    );
+
+    // Leaving the network that carried the default route hands it over.
+    daemon.ok(&["network", "disconnect", "blue", "client"]);
+    let route = daemon.ok(&["exec", "client", "ip", "route"]);
+    assert!(route.contains("default via 10.36.0.1"), "{route}");
+    assert!(get("web").stdout.contains("red-page"));
+    assert_eq!(daemon.host_links("hsv").len(), links);
+    daemon.ok(&["network", "disconnect", "red", "client"]);
+    let inside = daemon.ok(&["exec", "client", "ip", "-o", "link"]);
+    assert!(!inside.contains("eth"), "{inside}");
+    assert_eq!(daemon.host_links("hsv").len(), links - 1);
+    let gone = nslookup(&daemon, "web", "front");
+    assert!(!gone.stdout.contains(&client_red), "{gone:?}");
+
+    // A stopped container joins at its next start.
+    daemon.ok(&[
+        "create",
+        "--name",
+        "later",
+        "--network",
+        "blue",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    daemon.ok(&["network", "connect", "red", "later"]);
+    daemon.ok(&["start", "later"]);
+    let doc = daemon.inspect("later");
+    for network in ["red", "blue"] {
+        let ip = doc["NetworkSettings"]["Networks"][network]["IPAddress"].as_str();
+        assert!(ip.is_some_and(|ip| !ip.is_empty()), "{network}: {doc:#}");
+    }
+
+    // --network container: shares web's sandbox, and cannot be connected.
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "side",
+        "--network",
+        "container:web",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let addr = daemon.ok(&["exec", "side", "ip", "-o", "-4", "addr"]);
+    assert!(addr.contains(&web), "{addr}");
+    let local = daemon.ok(&[
+        "exec",
+        "side",
+        "sh",
+        "-c",
+        "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 127.0.0.1 80",
+    ]);
+    assert!(local.contains("red-page"), "{local}");
+    let refused = daemon.hoist(&["network", "connect", "blue", "side"]);
+    assert!(
+        refused.stderr.contains("--network container:web"),
+        "{}",
+        refused.stderr
+    );
+
+    daemon.ok(&["rm", "-f", "side", "client", "later", "web"]);
+    daemon.ok(&["network", "rm", "red", "blue"]);
+    assert!(
+        daemon.host_links("hs").iter().all(|l| l == "hs0"),
+        "{:?}",
+        daemon.host_links("hs")
+    );
+    daemon.assert_no_container_leftovers();
+}

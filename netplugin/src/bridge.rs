@@ -165,6 +165,18 @@ async fn configure_inside(endpoints: Vec<Endpoint>) -> Result<(), LinkError> {
     Ok(())
 }
 
+/// Gives the sandbox at `path` a default route via `gateway` (after the
+/// endpoint that carried it was unplugged).
+pub async fn route_via(sandbox: &Path, gateway: Ipv4Addr) -> Result<(), BridgeError> {
+    netns::run_in(sandbox, move || async move {
+        Netlink::connect()?
+            .add_default_route(IpAddr::V4(gateway))
+            .await
+    })
+    .await??;
+    Ok(())
+}
+
 /// Unplugs an endpoint (deleting the host end deletes the pair); one
 /// already gone is fine.
 pub async fn detach(host: &Netlink, host_link: &str) -> Result<(), BridgeError> {

@@ -1,9 +1,10 @@
-//! Network commands: create, ls, inspect, rm, prune.
+//! Network commands: create, ls, inspect, rm, prune, connect, disconnect.
 
 use clap::Subcommand;
 use hoist_api::proto::networks_client::NetworksClient;
 use hoist_api::proto::{
-    CreateNetworkRequest, ListNetworksRequest, Network, NetworkRef, PruneNetworksRequest,
+    ConnectNetworkRequest, CreateNetworkRequest, DisconnectNetworkRequest, ListNetworksRequest,
+    Network, NetworkRef, PruneNetworksRequest,
 };
 use serde_json::json;
 use tonic::transport::Channel;
@@ -80,6 +81,29 @@ pub enum NetworkCommand {
         /// Networks
         #[arg(required = true)]
         names: Vec<String>,
+    },
+    /// Connect a container to a network
+    Connect {
+        /// Add network-scoped alias for the container
+        #[arg(long)]
+        alias: Vec<String>,
+        /// IPv4 address (e.g. "172.30.100.104")
+        #[arg(long)]
+        ip: Option<String>,
+        /// The network
+        network: String,
+        /// The container
+        container: String,
+    },
+    /// Disconnect a container from a network
+    Disconnect {
+        /// Force the container to disconnect from a network
+        #[arg(short = 'f', long)]
+        force: bool,
+        /// The network
+        network: String,
+        /// The container
+        container: String,
     },
     /// Remove all unused networks
     Prune {
@@ -238,6 +262,34 @@ async fn run_command(channel: Channel, command: NetworkCommand) -> CliResult<i32
                 }
             })
             .await;
+        }
+        NetworkCommand::Connect {
+            alias,
+            ip,
+            network,
+            container,
+        } => {
+            client
+                .connect_container(ConnectNetworkRequest {
+                    network,
+                    container,
+                    aliases: alias,
+                    ipv4_address: ip.unwrap_or_default(),
+                })
+                .await?;
+        }
+        NetworkCommand::Disconnect {
+            force,
+            network,
+            container,
+        } => {
+            client
+                .disconnect_container(DisconnectNetworkRequest {
+                    network,
+                    container,
+                    force,
+                })
+                .await?;
         }
         NetworkCommand::Prune { filter, force: _ } => {
             let response = client

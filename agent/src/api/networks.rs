@@ -4,12 +4,14 @@ use std::sync::Arc;
 
 use hoist_api::proto::networks_server::Networks;
 use hoist_api::proto::{
-    CreateNetworkRequest, Empty, ListNetworksRequest, ListNetworksResponse, Network,
-    NetworkEndpoint, NetworkRef, PruneNetworksRequest, PruneResponse,
+    ConnectNetworkRequest, CreateNetworkRequest, DisconnectNetworkRequest, Empty,
+    ListNetworksRequest, ListNetworksResponse, Network, NetworkEndpoint, NetworkRef,
+    PruneNetworksRequest, PruneResponse,
 };
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
+use crate::containers::connect::Connection;
 use crate::daemon::Daemon;
 use crate::error::{conflict, invalid};
 use crate::networks::NewNetwork;
@@ -190,5 +192,36 @@ impl Networks for NetworksApi {
             deleted,
             space_reclaimed: 0,
         }))
+    }
+
+    #[instrument(skip_all, fields(network = %request.get_ref().network, container = %request.get_ref().container))]
+    async fn connect_container(
+        &self,
+        request: Request<ConnectNetworkRequest>,
+    ) -> Result<Response<Empty>, Status> {
+        let request = request.into_inner();
+        let container = self.daemon.containers.find(&request.container)?;
+        let connection = Connection {
+            network: request.network,
+            aliases: request.aliases,
+            ipv4_address: Some(request.ipv4_address).filter(|ip| !ip.is_empty()),
+        };
+        self.daemon
+            .connect_container(&container, connection)
+            .await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    #[instrument(skip_all, fields(network = %request.get_ref().network, container = %request.get_ref().container))]
+    async fn disconnect_container(
+        &self,
+        request: Request<DisconnectNetworkRequest>,
+    ) -> Result<Response<Empty>, Status> {
+        let request = request.into_inner();
+        let container = self.daemon.containers.find(&request.container)?;
+        self.daemon
+            .disconnect_container(&container, &request.network, request.force)
+            .await?;
+        Ok(Response::new(Empty {}))
     }
 }

@@ -343,21 +343,12 @@ impl Daemon {
         // A `--rm` container's /etc files live in the exec root, which a
         // reboot between its create and its start empties; and its addresses
         // go into its /etc/hosts at each start.
+        let plugged = record.networks.iter().any(|e| e.live.is_some());
         let etc = self
             .config
             .etc_files_dir(&record.id, record.spec.auto_remove);
-        let addresses: Vec<Ipv4Addr> = record
-            .networks
-            .iter()
-            .filter_map(|e| e.live.as_ref().map(|l| l.address.ip()))
-            .collect();
-        if !addresses.is_empty() || embedded_dns || !etc.join("hosts").exists() {
-            let network = create::EtcNetwork {
-                addresses: &addresses,
-                embedded_dns,
-            };
-            create::write_etc_files(&etc, &record.spec, &record.settings.hostname, network)
-                .map_err(|e| internal(format!("cannot write the container's /etc files: {e}")))?;
+        if plugged || embedded_dns || !etc.join("hosts").exists() {
+            self.write_etc_files(record, embedded_dns)?;
         }
         remove_all(&run_dir.join(EXIT_FILE)).map_err(|e| internal(e.to_string()))?;
         bundle
@@ -390,10 +381,42 @@ impl Daemon {
         Ok((start, attached))
     }
 
+    /// Rewrites a container's /etc/hosts (its current addresses) and
+    /// /etc/resolv.conf (`embedded_dns`: the embedded DNS server). In
+    /// place, so a running container sees the change.
+    pub fn write_etc_files(
+        &self,
+        record: &ContainerRecord,
+        embedded_dns: bool,
+    ) -> Result<(), Status> {
+        let addresses: Vec<Ipv4Addr> = record
+            .networks
+            .iter()
+            .filter_map(|e| e.live.as_ref().map(|l| l.address.ip()))
+            .collect();
+        let network = create::EtcNetwork {
+            addresses: &addresses,
+            embedded_dns,
+        };
+        create::write_etc_files(
+            &self
+                .config
+                .etc_files_dir(&record.id, record.spec.auto_remove),
+            &record.spec,
+            &record.settings.hostname,
+            network,
+        )
+        .map_err(|e| internal(format!("cannot write the container's /etc files: {e}")))
+    }
+
     /// Unplugs a container from its networks (when it stops, or its start
     /// fails) and forgets what it had there, published ports included.
     pub async fn unplug(&self, record: &mut ContainerRecord) {
-        if record.networks.iter().any(|e| e.live.is_some()) {
+        // A running container disconnected from its last network still
+        // has its sandbox.
+        if record.networks.iter().any(|e| e.live.is_some())
+            || self.networks.sandbox_path(&record.id).exists()
+        {
             self.networks.unplug(&record.id, &mut record.networks).await;
         }
         record.ports.clear();

@@ -2,6 +2,7 @@
 //! that turn a spec into a running container.
 
 pub mod commit;
+pub mod connect;
 pub mod create;
 pub mod health;
 pub mod lifecycle;

@@ -23,7 +23,7 @@ impl Networks {
 
     /// Takes the addresses of `endpoints` and fills in what each one gets;
     /// nothing is taken when one fails.
-    fn assign(&self, endpoints: &mut [EndpointRecord]) -> Result<(), Status> {
+    pub(super) fn assign(&self, endpoints: &mut [EndpointRecord]) -> Result<(), Status> {
         let mut state = self.lock();
         let mut taken: Vec<(String, Ipv4Addr)> = Vec::new();
         let result = (|| {
@@ -80,7 +80,10 @@ impl Networks {
 
     /// What the bridge driver needs for each endpoint; the first one on a
     /// network that is not internal carries the default route.
-    fn driver_endpoints(&self, endpoints: &[EndpointRecord]) -> Result<Vec<Endpoint>, Status> {
+    pub(super) fn driver_endpoints(
+        &self,
+        endpoints: &[EndpointRecord],
+    ) -> Result<Vec<Endpoint>, Status> {
         let state = self.lock();
         let mut routed = false;
         let mut out = Vec::new();
@@ -132,7 +135,7 @@ impl Networks {
                 .map_err(|e| {
                     internal(format!("cannot connect the container to its networks: {e}"))
                 })?;
-            self.start_resolver(container, endpoints, &sandbox).await
+            self.update_resolver(container, endpoints, &sandbox).await
         }
         .await;
         if let Err(e) = plugged {
@@ -150,22 +153,27 @@ impl Networks {
         self.unpublish(container_id).await;
         self.stop_resolver(container_id).await;
         for endpoint in endpoints.iter_mut() {
-            let Some(live) = endpoint.live.take() else {
-                continue;
-            };
-            if let Err(e) = bridge::detach(&self.host, &live.host_link).await {
-                warn!(link = %live.host_link, error = %e, "cannot delete the container's veth pair");
-            }
-            if let Some(addresses) = self
-                .lock()
-                .get_mut(&endpoint.network_id)
-                .and_then(|n| n.addresses.as_mut())
-            {
-                addresses.release(live.address.ip());
-            }
+            self.release(endpoint).await;
         }
         if let Err(e) = bridge::remove_sandbox(&self.sandbox_path(container_id)) {
             warn!(error = %e, "cannot remove the container's network namespace");
+        }
+    }
+
+    /// Deletes an endpoint's veth pair and gives its address back.
+    pub(super) async fn release(&self, endpoint: &mut EndpointRecord) {
+        let Some(live) = endpoint.live.take() else {
+            return;
+        };
+        if let Err(e) = bridge::detach(&self.host, &live.host_link).await {
+            warn!(link = %live.host_link, error = %e, "cannot delete the container's veth pair");
+        }
+        if let Some(addresses) = self
+            .lock()
+            .get_mut(&endpoint.network_id)
+            .and_then(|n| n.addresses.as_mut())
+        {
+            addresses.release(live.address.ip());
         }
     }
 
@@ -178,7 +186,7 @@ impl Networks {
         }
         self.take_back_addresses(endpoints);
         let sandbox = self.sandbox_path(container.id);
-        if let Err(e) = self.start_resolver(container, endpoints, &sandbox).await {
+        if let Err(e) = self.update_resolver(container, endpoints, &sandbox).await {
             warn!(id = %container.id, error = %e.message(), "cannot restart a running container's DNS server");
         }
     }

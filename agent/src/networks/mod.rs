@@ -3,6 +3,7 @@
 //! sandboxes into them. The kernel work is `hoist-netplugin`'s; this module
 //! keeps the state and decides.
 
+mod connect;
 mod endpoints;
 mod names;
 mod ports;
@@ -441,7 +442,42 @@ impl Networks {
     /// The networks a new container joins, from its `--network`,
     /// `--network-alias`, `--ip` and `--mac-address`.
     pub fn endpoints_for(&self, spec: &ContainerSpec) -> Result<Vec<EndpointRecord>, Status> {
-        let mac_address = match &spec.mac_address {
+        let mode = spec.network_mode.as_str();
+        if shares_a_network_namespace(mode) {
+            if !spec.network_aliases.is_empty()
+                || spec.ipv4_address.is_some()
+                || spec.mac_address.is_some()
+            {
+                return Err(invalid(format!(
+                    "--network-alias, --ip and --mac-address need a bridge network, not --network {mode}"
+                )));
+            }
+            return Ok(Vec::new());
+        }
+        let network = if matches!(mode, "" | "default") {
+            "bridge"
+        } else {
+            mode
+        };
+        Ok(vec![self.endpoint_on(
+            network,
+            &spec.network_aliases,
+            spec.ipv4_address.as_deref(),
+            spec.mac_address.as_deref(),
+        )?])
+    }
+
+    /// A container's endpoint on `network` (a reference), checked: aliases
+    /// only on user-defined networks and DNS names, a fixed address only
+    /// there and in the subnet, a well-formed MAC address.
+    pub fn endpoint_on(
+        &self,
+        network: &str,
+        aliases: &[String],
+        ipv4_address: Option<&str>,
+        mac_address: Option<&str>,
+    ) -> Result<EndpointRecord, Status> {
+        let mac_address = match mac_address {
             Some(text) => Some(
                 bridge::parse_mac(text)
                     .map(|mac| bridge::format_mac(&mac))
@@ -453,43 +489,26 @@ impl Networks {
             ),
             None => None,
         };
-        let mode = spec.network_mode.as_str();
-        let shared = matches!(mode, "none" | "host") || mode.starts_with("container:");
-        if shared {
-            if !spec.network_aliases.is_empty()
-                || spec.ipv4_address.is_some()
-                || mac_address.is_some()
-            {
-                return Err(invalid(format!(
-                    "--network-alias, --ip and --mac-address need a bridge network, not --network {mode}"
-                )));
-            }
-            return Ok(Vec::new());
-        }
-        let network = self.find(if matches!(mode, "" | "default") {
-            "bridge"
-        } else {
-            mode
-        })?;
+        let network = self.find(network)?;
         if network.driver != BRIDGE {
             return Err(invalid(format!(
                 "network {} cannot be joined: use --network {}",
                 network.name, network.name
             )));
         }
-        if !network.has_dns() && !spec.network_aliases.is_empty() {
+        if !network.has_dns() && !aliases.is_empty() {
             return Err(invalid(
                 "network-scoped aliases are only supported for user-defined networks",
             ));
         }
-        for alias in &spec.network_aliases {
+        for alias in aliases {
             if !valid_dns_name(alias) {
                 return Err(invalid(format!(
                     "invalid network alias {alias:?}: use letters, digits, '-', '_' and '.' (a DNS name)"
                 )));
             }
         }
-        let ipv4_address = match &spec.ipv4_address {
+        let ipv4_address = match ipv4_address {
             Some(_) if network.predefined => {
                 return Err(invalid(
                     "user specified IP address is supported on user defined networks only",
@@ -511,15 +530,21 @@ impl Networks {
             }
             None => None,
         };
-        Ok(vec![EndpointRecord {
+        Ok(EndpointRecord {
             network_id: network.id,
             network_name: network.name,
-            aliases: spec.network_aliases.clone(),
+            aliases: aliases.to_vec(),
             ipv4_address,
             mac_address,
             live: None,
-        }])
+        })
     }
+}
+
+/// `none`, `host` and `container:…`: modes whose containers join no network
+/// of their own.
+pub fn shares_a_network_namespace(mode: &str) -> bool {
+    matches!(mode, "none" | "host") || mode.starts_with("container:")
 }
 
 /// A DNS name: dot-separated labels of letters, digits, '-' and '_', none

@@ -26,24 +26,26 @@ pub(super) struct HeldPort {
     container_id: String,
     container_name: String,
     mapping: PortMapping,
-    container_ip: Ipv4Addr,
-    bridge: String,
+    /// The container's address and bridge the port leads to; `None` while
+    /// it is on no network that is not internal.
+    target: Option<(Ipv4Addr, String)>,
     /// The bound socket that keeps the host port ours; `None` when it
     /// could not be taken back after a daemon restart.
     _reservation: Option<OwnedFd>,
 }
 
 impl HeldPort {
-    /// The DNAT rule this port needs.
-    pub(super) fn rule(&self) -> PublishedPort {
-        PublishedPort {
+    /// The DNAT rule this port needs, if it leads anywhere.
+    pub(super) fn rule(&self) -> Option<PublishedPort> {
+        let (container_ip, bridge) = self.target.clone()?;
+        Some(PublishedPort {
             protocol: protocol(&self.mapping.protocol),
             host_ip: self.mapping.host_ip.map(IpAddr::V4),
             host_port: self.mapping.host_port,
-            container_ip: IpAddr::V4(self.container_ip),
+            container_ip: IpAddr::V4(container_ip),
             container_port: self.mapping.container_port,
-            bridge: self.bridge.clone(),
-        }
+            bridge,
+        })
     }
 }
 
@@ -261,7 +263,7 @@ impl Networks {
         if bindings.is_empty() {
             return Ok(Vec::new());
         }
-        let Some((container_ip, bridge)) = self.port_target(endpoints) else {
+        let Some(target) = self.port_target(endpoints) else {
             warn!("ports not published: the container is only on internal networks");
             return Ok(Vec::new());
         };
@@ -276,8 +278,7 @@ impl Networks {
                 container_id: container_id.to_string(),
                 container_name: container_name.to_string(),
                 mapping: r.mapping,
-                container_ip,
-                bridge: bridge.clone(),
+                target: Some(target.clone()),
                 _reservation: Some(r.socket),
             }));
         if let Err(e) = self.apply_rules().await {
@@ -301,6 +302,30 @@ impl Networks {
         }
     }
 
+    /// Points a container's published ports at its current endpoints (after
+    /// a connect or disconnect), and updates the rules if that moved them.
+    pub(super) async fn retarget_ports(
+        &self,
+        container_id: &str,
+        endpoints: &[EndpointRecord],
+    ) -> Result<(), Status> {
+        let target = self.port_target(endpoints);
+        let _changing = self.changes.lock().await;
+        let mut moved = false;
+        for held in self
+            .lock_ports()
+            .iter_mut()
+            .filter(|held| held.container_id == container_id)
+        {
+            moved |= held.target != target;
+            held.target = target.clone();
+        }
+        if moved {
+            self.apply_rules().await?;
+        }
+        Ok(())
+    }
+
     /// After a daemon restart: takes back the host ports a running
     /// container published (the rules follow with the next
     /// [`apply_rules`](Self::apply_rules)). A port some program took while
@@ -312,9 +337,7 @@ impl Networks {
         ports: &[PortMapping],
         endpoints: &[EndpointRecord],
     ) {
-        let Some((container_ip, bridge)) = self.port_target(endpoints) else {
-            return;
-        };
+        let target = self.port_target(endpoints);
         let mut held = self.lock_ports();
         for mapping in ports {
             let reservation = reserve(
@@ -331,8 +354,7 @@ impl Networks {
                 container_id: container_id.to_string(),
                 container_name: container_name.to_string(),
                 mapping: mapping.clone(),
-                container_ip,
-                bridge: bridge.clone(),
+                target: target.clone(),
                 _reservation: reservation,
             });
         }

@@ -56,18 +56,29 @@ impl Networks {
             .any(|e| state.get(&e.network_id).is_some_and(|n| n.record.has_dns()))
     }
 
-    /// Registers the container's names on its networks with names and
-    /// starts its resolver in `sandbox`.
-    pub(super) async fn start_resolver(
+    /// Registers the container's names on those of its networks that have
+    /// names (replacing what it had), and starts its resolver in `sandbox`
+    /// when it has such a network and no resolver yet (or stops it when it
+    /// has none left).
+    pub(super) async fn update_resolver(
         &self,
         container: Identity<'_>,
         endpoints: &[EndpointRecord],
         sandbox: &Path,
     ) -> Result<(), Status> {
-        if !self.has_names(endpoints) {
+        self.names.unregister(container.id);
+        let named: Vec<&EndpointRecord> = {
+            let state = self.lock();
+            endpoints
+                .iter()
+                .filter(|e| state.get(&e.network_id).is_some_and(|n| n.record.has_dns()))
+                .collect()
+        };
+        if named.is_empty() {
+            self.stop_resolver(container.id).await;
             return Ok(());
         }
-        for endpoint in endpoints {
+        for endpoint in named {
             if let Some(live) = &endpoint.live {
                 self.names.register(Registration {
                     container_id: container.id,
@@ -78,6 +89,9 @@ impl Networks {
                     address: live.address.ip(),
                 });
             }
+        }
+        if self.lock_resolvers().contains_key(container.id) {
+            return Ok(());
         }
         let address = SocketAddr::from((RESOLVER_ADDRESS, 53));
         let (udp, tcp) = netns::run_in(sandbox, move || async move {

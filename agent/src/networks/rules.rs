@@ -30,7 +30,11 @@ impl Networks {
         Ruleset {
             table: TABLE.into(),
             networks,
-            ports: self.lock_ports().iter().map(|held| held.rule()).collect(),
+            ports: self
+                .lock_ports()
+                .iter()
+                .filter_map(|held| held.rule())
+                .collect(),
         }
     }
 

@@ -1,0 +1,131 @@
+//! `network connect` and `network disconnect`: a container joins or leaves
+//! a network; a running one at once (its sandbox is re-plumbed live, its
+//! /etc/hosts and /etc/resolv.conf rewritten), a stopped one at its next
+//! start.
+
+use std::sync::Arc;
+
+use tonic::Status;
+use tracing::info;
+
+use super::Container;
+use crate::daemon::Daemon;
+use crate::error::{conflict, internal};
+use crate::networks::{Identity, shares_a_network_namespace};
+
+/// What `network connect` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    /// The network (ID, name or ID prefix).
+    pub network: String,
+    /// `--alias`.
+    pub aliases: Vec<String>,
+    /// `--ip`.
+    pub ipv4_address: Option<String>,
+}
+
+impl Daemon {
+    /// Connects a container to one more network.
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %container.id, network = %connection.network))]
+    pub async fn connect_container(
+        &self,
+        container: &Arc<Container>,
+        connection: Connection,
+    ) -> Result<(), Status> {
+        let mut record = container.record.lock().await;
+        let mode = record.spec.network_mode.clone();
+        if shares_a_network_namespace(&mode) {
+            return Err(conflict(format!(
+                "container {} uses --network {mode} and cannot be connected to another network",
+                record.name
+            )));
+        }
+        let endpoint = self.networks.endpoint_on(
+            &connection.network,
+            &connection.aliases,
+            connection.ipv4_address.as_deref(),
+            None,
+        )?;
+        if record
+            .networks
+            .iter()
+            .any(|e| e.network_id == endpoint.network_id)
+        {
+            return Err(conflict(format!(
+                "container {} is already connected to network {}",
+                record.name, endpoint.network_name
+            )));
+        }
+        let network_name = endpoint.network_name.clone();
+        if record.networks.iter().any(|e| e.live.is_some()) {
+            let mut endpoints = record.networks.clone();
+            let identity = Identity {
+                id: &record.id,
+                name: &record.name,
+                dns: &record.spec.dns,
+            };
+            self.networks
+                .connect_live(identity, &mut endpoints, endpoint)
+                .await?;
+            record.networks = endpoints;
+            let embedded_dns = self.networks.has_names(&record.networks);
+            self.write_etc_files(&record, embedded_dns)?;
+        } else {
+            record.networks.push(endpoint);
+        }
+        self.save_networks(&record)?;
+        info!(container = %record.name, network = %network_name, "connected");
+        Ok(())
+    }
+
+    /// Disconnects a container from a network. `force`: a network that no
+    /// longer exists is matched by its name in the container's record.
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %container.id, network = %network))]
+    pub async fn disconnect_container(
+        &self,
+        container: &Arc<Container>,
+        network: &str,
+        force: bool,
+    ) -> Result<(), Status> {
+        let mut record = container.record.lock().await;
+        let found = match self.networks.find(network) {
+            Ok(n) => record.networks.iter().position(|e| e.network_id == n.id),
+            Err(_) if force => record
+                .networks
+                .iter()
+                .position(|e| e.network_name == network),
+            Err(e) => return Err(e),
+        };
+        let Some(index) = found else {
+            return Err(conflict(format!(
+                "container {} is not connected to network {network}",
+                record.name
+            )));
+        };
+        if record.networks[index].live.is_some() {
+            let mut endpoints = record.networks.clone();
+            let identity = Identity {
+                id: &record.id,
+                name: &record.name,
+                dns: &record.spec.dns,
+            };
+            self.networks
+                .disconnect_live(identity, &mut endpoints, index)
+                .await?;
+            record.networks = endpoints;
+            let embedded_dns = self.networks.has_names(&record.networks);
+            self.write_etc_files(&record, embedded_dns)?;
+        } else {
+            record.networks.remove(index);
+        }
+        self.save_networks(&record)?;
+        info!(container = %record.name, network, "disconnected");
+        Ok(())
+    }
+
+    fn save_networks(&self, record: &super::record::ContainerRecord) -> Result<(), Status> {
+        record
+            .save(&self.config.container_dir(&record.id))
+            .map_err(|e| internal(format!("cannot save the container record: {e}")))
+    }
+}
