@@ -195,6 +195,8 @@ pub struct Addresses {
     subnet: Ipv4Network,
     range: Ipv4Network,
     used: BTreeSet<u32>,
+    /// How many of `used` were reserved at creation (the gateway).
+    reserved: usize,
     last: u32,
 }
 
@@ -207,11 +209,13 @@ impl Addresses {
             subnet,
             range,
             used: BTreeSet::new(),
+            reserved: 0,
             last: u32::from(range.network()),
         };
         for ip in reserved {
             addresses.used.insert(u32::from(*ip));
         }
+        addresses.reserved = addresses.used.len();
         addresses
     }
 
@@ -248,6 +252,12 @@ impl Addresses {
             }
         }
         Err(IpamError::Exhausted(IpNetwork::V4(self.subnet)))
+    }
+
+    /// Whether an address besides the reserved ones is taken (an endpoint
+    /// holds it).
+    pub fn any_taken(&self) -> bool {
+        self.used.len() > self.reserved
     }
 
     /// Gives an address back.
@@ -335,7 +345,9 @@ mod tests {
         let subnet: Ipv4Network = "10.0.0.0/29".parse().unwrap();
         let gateway = Ipv4Addr::new(10, 0, 0, 1);
         let mut a = Addresses::new(subnet, None, &[gateway]);
+        assert!(!a.any_taken(), "the gateway is not an endpoint's");
         let got: Vec<_> = (0..5).map(|_| a.allocate().unwrap().to_string()).collect();
+        assert!(a.any_taken());
         assert_eq!(
             got,
             ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"]

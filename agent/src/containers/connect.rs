@@ -9,8 +9,10 @@ use tonic::Status;
 use tracing::info;
 
 use super::Container;
+use super::record::ContainerRecord;
 use crate::daemon::Daemon;
 use crate::error::{conflict, internal};
+use crate::networks::record::EndpointRecord;
 use crate::networks::{Identity, shares_a_network_namespace};
 
 /// What `network connect` asks for.
@@ -22,6 +24,14 @@ pub struct Connection {
     pub aliases: Vec<String>,
     /// `--ip`.
     pub ipv4_address: Option<String>,
+}
+
+/// A change to a running container's endpoints.
+enum Change {
+    /// Plug in one more.
+    Connect(Box<EndpointRecord>),
+    /// Unplug the one at this index.
+    Disconnect(usize),
 }
 
 impl Daemon {
@@ -58,18 +68,8 @@ impl Daemon {
         }
         let network_name = endpoint.network_name.clone();
         if record.networks.iter().any(|e| e.live.is_some()) {
-            let mut endpoints = record.networks.clone();
-            let identity = Identity {
-                id: &record.id,
-                name: &record.name,
-                dns: &record.spec.dns,
-            };
-            self.networks
-                .connect_live(identity, &mut endpoints, endpoint)
+            self.change_live(&mut record, Change::Connect(Box::new(endpoint)))
                 .await?;
-            record.networks = endpoints;
-            let embedded_dns = self.networks.has_names(&record.networks);
-            self.write_etc_files(&record, embedded_dns)?;
         } else {
             record.networks.push(endpoint);
         }
@@ -103,18 +103,8 @@ impl Daemon {
             )));
         };
         if record.networks[index].live.is_some() {
-            let mut endpoints = record.networks.clone();
-            let identity = Identity {
-                id: &record.id,
-                name: &record.name,
-                dns: &record.spec.dns,
-            };
-            self.networks
-                .disconnect_live(identity, &mut endpoints, index)
+            self.change_live(&mut record, Change::Disconnect(index))
                 .await?;
-            record.networks = endpoints;
-            let embedded_dns = self.networks.has_names(&record.networks);
-            self.write_etc_files(&record, embedded_dns)?;
         } else {
             record.networks.remove(index);
         }
@@ -123,7 +113,37 @@ impl Daemon {
         Ok(())
     }
 
-    fn save_networks(&self, record: &super::record::ContainerRecord) -> Result<(), Status> {
+    /// Re-plumbs a running container's sandbox, then rewrites its /etc
+    /// files to match.
+    async fn change_live(
+        &self,
+        record: &mut ContainerRecord,
+        change: Change,
+    ) -> Result<(), Status> {
+        let mut endpoints = record.networks.clone();
+        let identity = Identity {
+            id: &record.id,
+            name: &record.name,
+            dns: &record.spec.dns,
+        };
+        match change {
+            Change::Connect(endpoint) => {
+                self.networks
+                    .connect_live(identity, &mut endpoints, *endpoint)
+                    .await?
+            }
+            Change::Disconnect(index) => {
+                self.networks
+                    .disconnect_live(identity, &mut endpoints, index)
+                    .await?
+            }
+        }
+        record.networks = endpoints;
+        let embedded_dns = self.networks.has_names(&record.networks);
+        self.write_etc_files(record, embedded_dns)
+    }
+
+    fn save_networks(&self, record: &ContainerRecord) -> Result<(), Status> {
         record
             .save(&self.config.container_dir(&record.id))
             .map_err(|e| internal(format!("cannot save the container record: {e}")))

@@ -425,7 +425,22 @@ impl Networks {
                 record.name
             )));
         }
-        self.lock().remove(&record.id);
+        {
+            // Checked with the removal under one lock: an endpoint being
+            // plugged in takes its address under the same lock.
+            let mut state = self.lock();
+            if state
+                .get(&record.id)
+                .and_then(|n| n.addresses.as_ref())
+                .is_some_and(Addresses::any_taken)
+            {
+                return Err(conflict(format!(
+                    "network {} has active endpoints: a container is connected to it; stop or disconnect it first",
+                    record.name
+                )));
+            }
+            state.remove(&record.id);
+        }
         self.apply_rules().await?;
         bridge::remove_bridge(&self.host, &record.bridge)
             .await
