@@ -20,8 +20,15 @@
 //!   of the host into a bridge, and of hairpin traffic (a container reaching
 //!   a published port of its own bridge through a host address);
 //! - `forward` (filter, policy accept): internal networks sealed off,
-//!   established and DNATed traffic accepted, traffic routed from one hoist
-//!   bridge to another dropped.
+//!   established and DNATed traffic accepted, and so is traffic routed
+//!   straight to a published container port from outside hoist's bridges
+//!   (as with Docker); then any other traffic
+//!   entering a bridge from another interface dropped: as with Docker 28, a
+//!   container's unpublished ports cannot be reached from outside its
+//!   network, neither from another hoist network nor by a machine with a
+//!   route to the subnet through the host ("direct routing"). Traffic
+//!   within a bridge, from a container out, and from the host itself (the
+//!   output path, not forward) is not affected.
 //!
 //! IPv6 loopback (`::1`) cannot reach a container: Linux has no
 //! `route_localnet` for IPv6.
@@ -177,9 +184,9 @@ pub enum FirewallError {
 }
 
 /// Builds the batch that replaces hoist's table with one expressing
-/// `rules`: `add table`, `delete table`, `add table`, then the set of
-/// bridges, the chains and their rules. Pure; fails only when a port cannot
-/// be expressed (family mismatch, unknown bridge).
+/// `rules`: `add table`, `delete table`, `add table`, then the chains and
+/// their rules. Pure; fails only when a port cannot be expressed (family
+/// mismatch, unknown bridge).
 pub fn render(rules: &Ruleset) -> Result<Nftables<'static>, FirewallError> {
     let networks = networks_by_bridge(&rules.networks);
     let mut forwarded = Vec::with_capacity(rules.ports.len());

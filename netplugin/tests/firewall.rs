@@ -1,7 +1,6 @@
 //! hoist's nftables table loaded for real, in throwaway network namespaces,
 //! never in the host's own. Needs root (as CI runs it).
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::thread;
@@ -108,20 +107,13 @@ fn chains(table: &[NfListObject]) -> Vec<ChainSummary> {
         .collect()
 }
 
-fn bridges_set(table: &[NfListObject]) -> BTreeSet<String> {
-    let set = table
+/// The names of the table's sets (hoist's has none).
+fn sets(table: &[NfListObject]) -> Vec<String> {
+    table
         .iter()
-        .find_map(|o| match o {
-            NfListObject::Set(s) if s.name == "bridges" => Some(s),
+        .filter_map(|o| match o {
+            NfListObject::Set(s) => Some(s.name.to_string()),
             _ => None,
-        })
-        .expect("set bridges");
-    let elements = set.elem.as_deref().unwrap_or_default();
-    elements
-        .iter()
-        .map(|e| match e {
-            Expression::String(s) => s.to_string(),
-            other => panic!("unexpected set element {other:?}"),
         })
         .collect()
 }
@@ -295,10 +287,7 @@ fn check_first(table: &[NfListObject<'static>]) {
             ),
         ]
     );
-    assert_eq!(
-        bridges_set(table),
-        BTreeSet::from(["hs0".to_string(), "hs-1a2b3c4d5e6f".to_string()])
-    );
+    assert_eq!(sets(table), Vec::<String>::new());
     let dnats = ["ip 10.89.0.2:80", "ip 10.89.0.3:53", "ip6 fd00:89::2:443"];
     assert_eq!(dnat_targets(table, "prerouting"), dnats);
     assert_eq!(dnat_targets(table, "output"), dnats);
@@ -306,8 +295,8 @@ fn check_first(table: &[NfListObject<'static>]) {
     // internal network none.
     assert_eq!(ending_with(table, "postrouting", is_masquerade), 5);
     assert_eq!(rules(table, "postrouting").len(), 5);
-    // Internal network sealed both ways, each bridge isolated.
-    assert_eq!(ending_with(table, "forward", is_drop), 4);
+    // Internal network sealed both ways, hs0 closed to what enters it.
+    assert_eq!(ending_with(table, "forward", is_drop), 3);
 }
 
 fn check_first_text(listing: &str) {
@@ -340,15 +329,17 @@ fn check_first_text(listing: &str) {
             "oifname \"hs-1a2b3c4d5e6f\" iifname != \"hs-1a2b3c4d5e6f\" drop",
             "ct state established,related accept",
             "ct status dnat accept",
-            "iifname \"hs0\" oifname != \"hs0\" oifname @bridges drop",
-            "iifname \"hs-1a2b3c4d5e6f\" oifname != \"hs-1a2b3c4d5e6f\" oifname @bridges drop",
+            "iifname != { \"hs0\", \"hs-1a2b3c4d5e6f\" } oifname \"hs0\" ip daddr 10.89.0.2 tcp dport 80 accept",
+            "iifname != { \"hs0\", \"hs-1a2b3c4d5e6f\" } oifname \"hs0\" ip daddr 10.89.0.3 udp dport 53 accept",
+            "iifname != { \"hs0\", \"hs-1a2b3c4d5e6f\" } oifname \"hs0\" ip6 daddr fd00:89::2 tcp dport 443 accept",
+            "oifname \"hs0\" iifname != \"hs0\" drop",
         ]
     );
 }
 
 fn check_second(table: &[NfListObject<'static>]) {
     assert_eq!(chains(table).len(), 4);
-    assert_eq!(bridges_set(table), BTreeSet::from(["hs5".to_string()]));
+    assert_eq!(sets(table), Vec::<String>::new());
     assert_eq!(dnat_targets(table, "prerouting"), ["ip 10.90.0.7:90"]);
     assert_eq!(dnat_targets(table, "output"), ["ip 10.90.0.7:90"]);
     assert_eq!(ending_with(table, "postrouting", is_masquerade), 3);
@@ -428,12 +419,13 @@ fn firewall_tables_of_two_daemons_live_side_by_side() {
 }
 
 /// Named network namespaces (`ip netns add`), deleted when dropped, even
-/// on panic.
+/// on panic. Each test gives its own `test` name, so that tests running
+/// side by side get namespaces of their own.
 struct Namespaces(Vec<String>);
 
 impl Namespaces {
-    fn new(names: &[&str]) -> Self {
-        let prefix = format!("hoist-fwtest-{}", std::process::id());
+    fn new(test: &str, names: &[&str]) -> Self {
+        let prefix = format!("hoist-fwtest-{}-{test}", std::process::id());
         let mut namespaces = Namespaces(Vec::new());
         for name in names {
             let full = format!("{prefix}-{name}");
@@ -490,6 +482,30 @@ impl Drop for Namespaces {
 fn ip(args: &[&str]) {
     let status = Command::new("ip").args(args).status().unwrap();
     assert!(status.success(), "ip {args:?}");
+}
+
+/// The table for [`plumb`]'s host: hs0 and hs1, internal hs2; c1's port
+/// 80 published on 8080, c4's on 8081, c2's on 127.0.0.1:8082.
+fn plumbed_rules() -> Ruleset {
+    Ruleset {
+        table: "hoist".into(),
+        networks: vec![
+            network("hs0", &["10.89.0.0/24"], false),
+            network("hs1", &["10.89.1.0/24"], false),
+            network("hs2", &["10.89.2.0/24"], true),
+        ],
+        ports: vec![
+            port(Protocol::Tcp, None, 8080, ("10.89.0.2", 80), "hs0"),
+            port(Protocol::Tcp, None, 8081, ("10.89.2.2", 80), "hs2"),
+            port(
+                Protocol::Tcp,
+                Some("127.0.0.1"),
+                8082,
+                ("10.89.0.3", 80),
+                "hs0",
+            ),
+        ],
+    }
 }
 
 /// A host `h` with bridges hs0, hs1 and internal hs2 (10.89.N.1/24), an
@@ -581,34 +597,30 @@ fn seen_as(ns: &Namespaces, from: &str, addr: &str) -> String {
     })
 }
 
+/// Runs every (what, from, to, expected) check, and fails with every check
+/// whose server did not see `from` as `expected`.
+fn check_traffic(ns: &Namespaces, checks: &[(&str, &str, &str, &str)]) {
+    let wrong: Vec<String> = checks
+        .iter()
+        .filter_map(|(what, from, to, expected)| {
+            let seen = seen_as(ns, from, to);
+            (seen != *expected)
+                .then(|| format!("{what}: {from} -> {to}: {seen}, expected {expected}"))
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
 #[test]
 fn firewall_traffic_follows_the_rules() {
     assert!(Uid::effective().is_root(), "needs root (as CI runs it)");
-    let ns = Namespaces::new(&["h", "o", "c1", "c2", "c3", "c4"]);
+    let ns = Namespaces::new("traffic", &["h", "o", "c1", "c2", "c3", "c4"]);
     plumb(&ns);
     for (short, port) in [("c1", 80), ("c2", 80), ("c4", 80), ("o", 81)] {
         who_am_i_server(&ns, short, port);
     }
-    let rules = Ruleset {
-        table: "hoist".into(),
-        networks: vec![
-            network("hs0", &["10.89.0.0/24"], false),
-            network("hs1", &["10.89.1.0/24"], false),
-            network("hs2", &["10.89.2.0/24"], true),
-        ],
-        ports: vec![
-            port(Protocol::Tcp, None, 8080, ("10.89.0.2", 80), "hs0"),
-            port(Protocol::Tcp, None, 8081, ("10.89.2.2", 80), "hs2"),
-            port(
-                Protocol::Tcp,
-                Some("127.0.0.1"),
-                8082,
-                ("10.89.0.3", 80),
-                "hs0",
-            ),
-        ],
-    };
-    ns.run_in("h", move || firewall::apply(&rules)).unwrap();
+    ns.run_in("h", || firewall::apply(&plumbed_rules()))
+        .unwrap();
 
     let checks = [
         (
@@ -686,20 +698,85 @@ fn firewall_traffic_follows_the_rules() {
             "ConnectionRefused",
         ),
     ];
-    let wrong: Vec<String> = checks
-        .iter()
-        .filter_map(|(what, from, to, expected)| {
-            let seen = seen_as(&ns, from, to);
-            (seen != *expected)
-                .then(|| format!("{what}: {from} -> {to}: {seen}, expected {expected}"))
-        })
-        .collect();
-    assert!(wrong.is_empty(), "{wrong:#?}");
+    check_traffic(&ns, &checks);
 
     ns.run_in("h", || firewall::remove("hoist")).unwrap();
     assert_eq!(
         seen_as(&ns, "c3", "10.89.0.2:80"),
         "10.89.1.2",
         "isolation came from the table"
+    );
+}
+
+/// As with Docker 28: a machine with a route to a bridge's subnet through
+/// the host reaches a container's published port (through the host) but
+/// none of its unpublished ones; the host itself still reaches them.
+#[test]
+fn firewall_direct_routing_reaches_only_published_ports() {
+    assert!(Uid::effective().is_root(), "needs root (as CI runs it)");
+    let ns = Namespaces::new("direct", &["h", "o", "c1", "c2", "c3", "c4"]);
+    plumb(&ns);
+    // c1's port 80 is published on 8080, its port 90 is not.
+    for (short, port) in [("c1", 80), ("c1", 90), ("o", 81)] {
+        who_am_i_server(&ns, short, port);
+    }
+    ns.ip("o", &["route", "add", "10.89.0.0/24", "via", "10.0.0.1"]);
+    ns.run_in("h", || firewall::apply(&plumbed_rules()))
+        .unwrap();
+
+    check_traffic(
+        &ns,
+        &[
+            (
+                "outside, routed to an unpublished port: dropped",
+                "o",
+                "10.89.0.2:90",
+                "TimedOut",
+            ),
+            (
+                "outside to the published port",
+                "o",
+                "10.0.0.1:8080",
+                "10.0.0.2",
+            ),
+            (
+                "outside, routed to the published container port",
+                "o",
+                "10.89.0.2:80",
+                "10.0.0.2",
+            ),
+            (
+                "another network, direct to the published container port: dropped",
+                "c3",
+                "10.89.0.2:80",
+                "TimedOut",
+            ),
+            (
+                "host, direct to the unpublished port",
+                "h",
+                "10.89.0.2:90",
+                "10.89.0.1",
+            ),
+            (
+                "same bridge, direct to the unpublished port",
+                "c2",
+                "10.89.0.2:90",
+                "10.89.0.3",
+            ),
+            (
+                "another network, direct to the unpublished port: dropped",
+                "c3",
+                "10.89.0.2:90",
+                "TimedOut",
+            ),
+            ("the container out", "c1", "10.0.0.2:81", "10.0.0.1"),
+        ],
+    );
+
+    ns.run_in("h", || firewall::remove("hoist")).unwrap();
+    assert_eq!(
+        seen_as(&ns, "o", "10.89.0.2:90"),
+        "10.0.0.2",
+        "the route works: the drop came from the table"
     );
 }

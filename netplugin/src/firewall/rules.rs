@@ -1,25 +1,22 @@
-//! The batch itself: table, set, chains and rules as `nftables` schema
+//! The batch itself: table, chains and rules as `nftables` schema
 //! objects. Each rule is a list of statements; the comment above each
 //! builder shows the rule in `nft` syntax.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::net::IpAddr;
 
 use ipnetwork::IpNetwork;
 use nftables::batch::Batch;
 use nftables::expr::{
     CT, Expression, Fib, FibFlag, FibResult, Meta, MetaKey, NamedExpression, Payload, PayloadField,
-    Prefix,
+    Prefix, SetItem,
 };
-use nftables::schema::{Chain, NfListObject, Nftables, Rule, Set, SetType, SetTypeValue, Table};
+use nftables::schema::{Chain, NfListObject, Nftables, Rule, Table};
 use nftables::stmt::{Match, NAT, NATFamily, Operator, Statement};
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
 
 use super::{NetworkRules, PublishedPort};
-
-/// The named set of every hoist bridge's name.
-const BRIDGES: &str = "bridges";
 
 /// A base chain: name, type, hook and priority.
 struct BaseChain {
@@ -64,12 +61,11 @@ pub(super) fn batch(
 ) -> Nftables<'static> {
     let mut batch = Batch::new();
     replace_table(&mut batch, table);
-    batch.add(bridges_set(table, networks));
     let chains = [
         (PREROUTING, ports.iter().map(|p| dnat(p)).collect()),
         (OUTPUT, ports.iter().map(|p| dnat(p)).collect()),
         (POSTROUTING, networks.iter().flat_map(masquerades).collect()),
-        (FORWARD, forward(networks)),
+        (FORWARD, forward(networks, ports)),
     ];
     for (chain, rules) in chains {
         batch.add(base_chain(table, &chain));
@@ -102,20 +98,6 @@ fn inet_table(name: &str) -> Table<'static> {
         name: owned(name),
         handle: None,
     }
-}
-
-/// `set bridges { type ifname; elements = { ... } }`
-fn bridges_set(table: &str, networks: &[NetworkRules]) -> NfListObject<'static> {
-    let names: BTreeSet<&str> = networks.iter().map(|n| n.bridge.as_str()).collect();
-    let elements: Vec<Expression<'static>> = names.into_iter().map(string).collect();
-    NfListObject::Set(Box::new(Set {
-        family: NfFamily::INet,
-        table: owned(table),
-        name: Cow::Borrowed(BRIDGES),
-        set_type: SetTypeValue::Single(SetType::Ifname),
-        elem: (!elements.is_empty()).then(|| elements.into()),
-        ..Set::default()
-    }))
 }
 
 fn base_chain(table: &str, chain: &BaseChain) -> NfListObject<'static> {
@@ -216,19 +198,50 @@ fn outbound_masquerade(bridge: &str, subnet: IpNetwork) -> Statements {
 }
 
 /// The forward chain: internal networks sealed first, then established and
-/// DNATed traffic accepted, then traffic between hoist bridges dropped.
-fn forward(networks: &[NetworkRules]) -> Vec<Statements> {
-    let internal = networks.iter().filter(|n| n.internal);
-    let mut rules: Vec<Statements> = internal
+/// DNATed traffic accepted, and traffic routed straight to a published
+/// container port; then, for every other network, anything else
+/// entering its bridge from another interface dropped (Docker 28's
+/// behaviour): its unpublished ports cannot be reached from outside it,
+/// neither from another hoist network nor by a machine routing its subnet
+/// through the host.
+fn forward(networks: &[NetworkRules], ports: &[&PublishedPort]) -> Vec<Statements> {
+    let (internal, routed): (Vec<_>, Vec<_>) = networks.iter().partition(|n| n.internal);
+    internal
+        .iter()
         .flat_map(|n| sealed(&n.bridge))
         .chain([established(), dnated()])
+        .chain(ports.iter().map(|p| routed_to_published(p, networks)))
+        .chain(routed.iter().map(|n| entering(&n.bridge)))
+        .collect()
+}
+
+/// `iifname != { "hs0", "hs1" } oifname "hs0" ip daddr 10.89.0.2 tcp dport
+/// 80 accept`: as with Docker, a published port is also reachable by a
+/// machine routing straight to the container, but not from another hoist
+/// network (that goes through the host's port).
+fn routed_to_published(port: &PublishedPort, networks: &[NetworkRules]) -> Statements {
+    let bridges = networks
+        .iter()
+        .map(|n| SetItem::Element(string(n.bridge.as_str())))
         .collect();
-    rules.extend(networks.iter().map(|n| isolated(&n.bridge)));
-    rules
+    vec![
+        is_not(
+            meta(MetaKey::Iifname),
+            Expression::Named(NamedExpression::Set(bridges)),
+        ),
+        is(meta(MetaKey::Oifname), string(port.bridge.as_str())),
+        is(address(port.container_ip, "daddr"), ip(port.container_ip)),
+        is(
+            payload(port.protocol.name(), "dport"),
+            Expression::Number(port.container_port.into()),
+        ),
+        Statement::Accept(None),
+    ]
 }
 
 /// `iifname "hs1" oifname != "hs1" drop` and
-/// `oifname "hs1" iifname != "hs1" drop`.
+/// `oifname "hs1" iifname != "hs1" drop`: nothing leaves or enters an
+/// internal network, not even a reply or a published port.
 fn sealed(bridge: &str) -> [Statements; 2] {
     [
         vec![
@@ -236,11 +249,19 @@ fn sealed(bridge: &str) -> [Statements; 2] {
             is_not(meta(MetaKey::Oifname), string(bridge)),
             drop(),
         ],
-        vec![
-            is(meta(MetaKey::Oifname), string(bridge)),
-            is_not(meta(MetaKey::Iifname), string(bridge)),
-            drop(),
-        ],
+        entering(bridge),
+    ]
+}
+
+/// `oifname "hs0" iifname != "hs0" drop`: traffic routed into the bridge
+/// from any other interface of the host, another hoist bridge included.
+/// Not traffic within the bridge (which `br_netfilter` shows with both
+/// names the bridge's), nor the host's own (output, not forward).
+fn entering(bridge: &str) -> Statements {
+    vec![
+        is(meta(MetaKey::Oifname), string(bridge)),
+        is_not(meta(MetaKey::Iifname), string(bridge)),
+        drop(),
     ]
 }
 
@@ -266,16 +287,6 @@ fn dnated() -> Statements {
             op: Operator::IN,
         }),
         Statement::Accept(None),
-    ]
-}
-
-/// `iifname "hs0" oifname != "hs0" oifname @bridges drop`
-fn isolated(bridge: &str) -> Statements {
-    vec![
-        is(meta(MetaKey::Iifname), string(bridge)),
-        is_not(meta(MetaKey::Oifname), string(bridge)),
-        is(meta(MetaKey::Oifname), string(format!("@{BRIDGES}"))),
-        drop(),
     ]
 }
 

@@ -1,3 +1,5 @@
+use std::collections::BTreeSet;
+
 use serde_json::{Value, json};
 
 use super::*;
@@ -147,26 +149,60 @@ fn four_base_chains_all_accepting_by_default() {
 }
 
 #[test]
-fn the_bridges_set_names_every_bridge_once() {
-    let mut rules = two_networks();
-    rules.networks.push(network("hs0", &["10.89.0.0/24"]));
-    let sets: Vec<Value> = commands(&rules)
+fn the_batch_adds_only_the_table_its_chains_and_their_rules() {
+    let commands = commands(&two_networks());
+    let kinds: BTreeSet<&str> = commands[3..]
         .iter()
-        .filter_map(|c| c["add"].get("set").cloned())
+        .flat_map(|c| c["add"].as_object().unwrap().keys())
+        .map(String::as_str)
         .collect();
-    assert_eq!(sets.len(), 1);
-    assert_eq!(sets[0]["name"], "bridges");
-    assert_eq!(sets[0]["type"], "ifname");
-    assert_eq!(sets[0]["elem"], json!(["hs-1a2b3c4d5e6f", "hs0"]));
+    assert_eq!(kinds, BTreeSet::from(["chain", "rule"]));
+    let text = serde_json::to_string(&commands).unwrap();
+    assert!(!text.contains('@'), "a rule refers to a set: {text}");
 }
 
 #[test]
-fn no_networks_give_an_empty_set_and_an_empty_table() {
-    let commands = commands(&ruleset(vec![], vec![]));
-    let set = commands.iter().find_map(|c| c["add"].get("set")).unwrap();
-    assert!(set.get("elem").is_none());
-    assert!(rules_of(&ruleset(vec![], vec![]), "postrouting").is_empty());
-    assert!(rules_of(&ruleset(vec![], vec![]), "prerouting").is_empty());
+fn no_networks_give_a_table_that_only_accepts() {
+    let rules = ruleset(vec![], vec![]);
+    let chains = commands(&rules)
+        .iter()
+        .filter(|c| c["add"].get("chain").is_some())
+        .count();
+    assert_eq!(chains, 4);
+    for chain in ["prerouting", "output", "postrouting"] {
+        assert!(rules_of(&rules, chain).is_empty(), "{chain}");
+    }
+    let forward = rules_of(&rules, "forward");
+    assert_eq!(forward.len(), 2, "{forward:?}");
+    assert!(
+        forward
+            .iter()
+            .all(|r| r.last() == Some(&json!({"accept": null}))),
+        "{forward:?}"
+    );
+}
+
+#[test]
+fn every_network_but_the_internal_ones_drops_what_enters_it_in_order() {
+    let mut rules = two_networks();
+    rules.networks.push(network("hs5", &["10.90.0.0/24"]));
+    let entering = |bridge: &str| {
+        vec![
+            matches(meta("oifname"), "==", json!(bridge)),
+            matches(meta("iifname"), "!=", json!(bridge)),
+            drop_verdict(),
+        ]
+    };
+    let forward = rules_of(&rules, "forward");
+    assert_eq!(forward.len(), 7, "{forward:?}");
+    assert_eq!(forward[5..], [entering("hs0"), entering("hs5")]);
+    // The internal network's only rule of that form is its own sealing,
+    // before the accepts.
+    let internal = entering("hs-1a2b3c4d5e6f");
+    let at: Vec<usize> = (0..forward.len())
+        .filter(|&i| forward[i] == internal)
+        .collect();
+    assert_eq!(at, [1]);
 }
 
 #[test]
@@ -326,10 +362,9 @@ fn an_internal_network_gets_no_masquerade() {
 }
 
 #[test]
-fn forward_seals_internal_networks_then_accepts_then_isolates() {
+fn forward_seals_internal_networks_then_accepts_then_drops_what_enters_a_bridge() {
     let iif = |op, bridge: &str| matches(meta("iifname"), op, json!(bridge));
     let oif = |op, bridge: &str| matches(meta("oifname"), op, json!(bridge));
-    let other_bridge = matches(meta("oifname"), "==", json!("@bridges"));
     let internal = "hs-1a2b3c4d5e6f";
     assert_eq!(
         rules_of(&two_networks(), "forward"),
@@ -349,29 +384,31 @@ fn forward_seals_internal_networks_then_accepts_then_isolates() {
                 json!({"accept": null}),
             ],
             vec![
-                iif("==", "hs0"),
-                oif("!=", "hs0"),
-                other_bridge.clone(),
-                drop_verdict()
+                matches(meta("iifname"), "!=", json!({"set": ["hs0", internal]})),
+                oif("==", "hs0"),
+                matches(payload("ip", "daddr"), "==", json!("10.89.0.2")),
+                matches(payload("tcp", "dport"), "==", json!(80)),
+                json!({"accept": null}),
             ],
-            vec![
-                iif("==", internal),
-                oif("!=", internal),
-                other_bridge,
-                drop_verdict()
-            ],
+            vec![oif("==", "hs0"), iif("!=", "hs0"), drop_verdict()],
         ]
     );
 }
 
 #[test]
-fn a_quiet_network_still_gets_its_isolation() {
+fn a_quiet_network_still_drops_what_enters_it() {
     let mut rules = ruleset(vec![network("hs0", &["10.89.0.0/24"])], vec![]);
     rules.networks[0].masquerade = false;
     let forward = rules_of(&rules, "forward");
     assert_eq!(forward.len(), 3, "{forward:?}");
-    assert_eq!(forward[2].last(), Some(&drop_verdict()));
-    assert!(forward[2].contains(&matches(meta("iifname"), "==", json!("hs0"))));
+    assert_eq!(
+        forward[2],
+        [
+            matches(meta("oifname"), "==", json!("hs0")),
+            matches(meta("iifname"), "!=", json!("hs0")),
+            drop_verdict(),
+        ]
+    );
 }
 
 #[test]
