@@ -354,6 +354,27 @@ fn bad_network_input_is_refused_in_one_line_and_leaves_nothing() {
             ],
             "invalid MAC address",
         ),
+        (
+            &["run", "--rm", "-p", "70000:80", "busybox", "true"],
+            "\"70000\" is not a port number",
+        ),
+        (
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "-p",
+                "80",
+                "busybox",
+                "true",
+            ],
+            "conflicting options: port publishing and --network none",
+        ),
+        (
+            &["run", "--rm", "-p", "[::1]:8080:80", "busybox", "true"],
+            "IPv6",
+        ),
     ];
     for (args, expected) in runs {
         let run = daemon.hoist(args);
