@@ -50,60 +50,10 @@ for cmd in busybox ip nsenter ss nft python3; do
 done
 [ "$tool" = nc ] || command -v socat >/dev/null || { echo "socat is not installed" >&2; exit 1; }
 
-work="" tag="" netns="" daemon_pid="" host_pids="" wait_pid=""
-# remove_cgroup DIR: kills what is left in a cgroup and removes it, depth
-# first (a subshell, so the recursion keeps its own variables).
-remove_cgroup() (
-  [ -d "$1" ] || exit 0
-  for sub in "$1"/*/; do
-    [ -d "$sub" ] && remove_cgroup "${sub%/}"
-  done
-  i=0
-  while [ -d "$1" ] && [ $i -lt 50 ]; do
-    for p in $(cat "$1/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-    [ -f "$1/freezer.state" ] && echo THAWED >"$1/freezer.state" 2>/dev/null
-    rmdir "$1" 2>/dev/null || sleep 0.1
-    i=$((i + 1))
-  done
-)
-cleanup() {
-  set +e
-  for pid in $host_pids $wait_pid; do kill "$pid" 2>/dev/null; done
-  [ -z "$work" ] && return
-  if [ -n "$daemon_pid" ]; then
-    ids=$(h ps -aq --no-trunc 2>/dev/null)
-    [ -z "$ids" ] || h rm -f $ids >/dev/null 2>&1
-    h network rm benchnet >/dev/null 2>&1
-    kill "$daemon_pid" 2>/dev/null
-    i=0
-    while kill -0 "$daemon_pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-    kill -9 "$daemon_pid" 2>/dev/null
-  fi
-  # What a failure may have left: shims, mounts, cgroups, the namespace.
-  for pid in $(pgrep -f "hoist-shim .*$work/"); do kill -9 "$pid" 2>/dev/null; done
-  awk -v d="$work/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r |
-    while read -r m; do umount -l "$m" 2>/dev/null; done
-  if [ -n "$tag" ]; then
-    for d in /sys/fs/cgroup/*/"hoist-bench-net-$tag" /sys/fs/cgroup/"hoist-bench-net-$tag"; do
-      remove_cgroup "$d"
-    done
-  fi
-  # Processes still in the namespace (a client or server of an aborted
-  # stream), then the namespace with its links and nftables table.
-  [ -z "$netns" ] || for pid in $(ip netns pids "$netns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
-  [ -z "$netns" ] || ip netns del "$netns" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-# A signal would otherwise end the shell without its EXIT trap.
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 141' PIPE
-trap 'exit 143' TERM
-work=$(mktemp -d /tmp/hoist-bench-net-XXXXXX)
-tag=$(basename "$work" | sed 's/^hoist-bench-net-//' | tr -dc 'a-zA-Z0-9')
-netns=hoist-bench-net-$tag
-sock=$work/hoist.sock
+. scripts/bench-lib.sh
+
+one_daemon_setup net
+sock=$work/daemon.sock
 sig=$work/sig # fifos shared with the containers (mounted at /sig)
 mkdir "$sig"
 mkfifo "$sig/ready" "$sig/go" "$sig/count" "$work/hold"
@@ -118,20 +68,13 @@ fail() {
 
 # The benchmark's host: a namespace with loopback and one more address,
 # 198.51.100.1, on a veth pair (both ends up, in the namespace).
-ip netns add "$netns"
-ip -n "$netns" link set lo up
+netns_add "$netns"
 ip -n "$netns" link add hbench0 type veth peer name hbench1
 ip -n "$netns" addr add 198.51.100.1/24 dev hbench0
 ip -n "$netns" link set hbench0 up
 ip -n "$netns" link set hbench1 up
 
-on_host "$hoist" daemon --root "$work/root" --exec-root "$work/run" --host "unix://$sock" \
-  --cgroup-parent "hoist-bench-net-$tag" --log-level warn >/dev/null 2>"$work/daemon.log" </dev/null &
-daemon_pid=$!
-i=0
-until [ -S "$sock" ] && h version >/dev/null 2>&1; do
-  i=$((i + 1)); [ $i -lt 200 ] || fail "the daemon did not come up"; sleep 0.05
-done
+start_daemon "$netns" "$work/daemon" "$work/root" "$work/run" "$netns"
 scripts/busybox-rootfs.sh "$work/busybox.tar"
 h image import --change 'ENV PATH=/bin' "$work/busybox.tar" busybox:latest >/dev/null
 h network create --subnet 10.250.0.0/24 benchnet >/dev/null
@@ -164,18 +107,6 @@ else
   # leave, and the server then waits forever.
   client() { echo "$stream | $socat -t 600 -b 131072 - TCP:$1:$2"; }
 fi
-
-# run_wait COMMAND...: runs COMMAND in the background and waits for it: a
-# trapped signal interrupts `wait` at once, but the shell would run the trap
-# only after a foreground command had ended (a reader blocked on a fifo).
-run_wait() {
-  "$@" &
-  wait_pid=$!
-  status=0
-  wait "$wait_pid" || status=$?
-  wait_pid=""
-  return $status
-}
 
 # wait_listen PORT [PID]: until something listens on PORT in the network
 # namespace of PID (a container's init), else in the benchmark's host.
