@@ -27,6 +27,7 @@ impl Networks {
             .iter()
             .filter_map(|e| e.live.as_ref().map(|l| l.ifname.clone()))
             .collect();
+        self.settle_fixed(std::slice::from_ref(&endpoint)).await;
         self.assign(std::slice::from_mut(&mut endpoint))?;
         if let Some(live) = endpoint.live.as_mut() {
             live.ifname = (0..)

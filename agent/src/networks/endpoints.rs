@@ -12,6 +12,7 @@ use tonic::Status;
 use tracing::warn;
 
 use super::record::{EndpointRecord, LiveEndpoint};
+use super::releases::Release;
 use super::{Identity, Networks};
 use crate::error::{conflict, internal, invalid, not_found};
 
@@ -122,6 +123,7 @@ impl Networks {
     ) -> Result<PathBuf, Status> {
         let container_id = container.id;
         let sandbox = self.sandbox_path(container_id);
+        self.settle_fixed(endpoints).await;
         self.assign(endpoints)?;
         let plugged = async {
             let driver = self.driver_endpoints(endpoints)?;
@@ -152,15 +154,34 @@ impl Networks {
     pub async fn unplug(&self, container_id: &str, endpoints: &mut [EndpointRecord]) {
         self.unpublish(container_id).await;
         self.stop_resolver(container_id).await;
-        for endpoint in endpoints.iter_mut() {
-            self.release(endpoint).await;
-        }
         if let Err(e) = bridge::remove_sandbox(&self.sandbox_path(container_id)) {
             warn!(error = %e, "cannot remove the container's network namespace");
         }
+        let releases = endpoints
+            .iter_mut()
+            .filter_map(|endpoint| {
+                let live = endpoint.live.take()?;
+                Some(Release {
+                    host_link: live.host_link,
+                    network_id: endpoint.network_id.clone(),
+                    address: live.address.ip(),
+                })
+            })
+            .collect();
+        self.releases.start(&self.host, &self.state, releases);
     }
 
-    /// Deletes an endpoint's veth pair and gives its address back.
+    /// Waits until the addresses of stopped containers are given back on
+    /// the networks where `endpoints` want a fixed address (a restarted
+    /// container with `--ip` takes its own again).
+    pub(super) async fn settle_fixed(&self, endpoints: &[EndpointRecord]) {
+        for endpoint in endpoints.iter().filter(|e| e.ipv4_address.is_some()) {
+            self.releases.settle(&endpoint.network_id).await;
+        }
+    }
+
+    /// Deletes a running container's endpoint's veth pair at once and gives
+    /// its address back.
     pub(super) async fn release(&self, endpoint: &mut EndpointRecord) {
         let Some(live) = endpoint.live.take() else {
             return;

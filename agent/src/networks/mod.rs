@@ -7,6 +7,7 @@ mod connect;
 mod endpoints;
 mod names;
 mod ports;
+mod releases;
 mod resolver;
 mod rules;
 
@@ -102,7 +103,9 @@ pub struct Networks {
     sandboxes: PathBuf,
     config: NetworkConfig,
     host: Netlink,
-    state: Mutex<BTreeMap<String, Network>>,
+    state: Arc<Mutex<BTreeMap<String, Network>>>,
+    /// Endpoints of stopped containers being given back in the background.
+    releases: Arc<releases::Releases>,
     /// The host ports published by running containers.
     ports: Mutex<Vec<ports::HeldPort>>,
     /// The names the embedded DNS servers answer.
@@ -128,7 +131,8 @@ impl Networks {
             .with_context(|| format!("cannot open the network store under {}", root.display()))?;
         let host = Netlink::connect().context("cannot talk to the kernel over netlink")?;
         let networks = Self {
-            state: Mutex::new(BTreeMap::new()),
+            state: Arc::default(),
+            releases: Arc::default(),
             ports: Mutex::new(Vec::new()),
             names: Arc::default(),
             resolvers: Mutex::new(HashMap::new()),
@@ -425,6 +429,7 @@ impl Networks {
                 record.name
             )));
         }
+        self.releases.settle(&record.id).await;
         {
             // Checked with the removal under one lock: an endpoint being
             // plugged in takes its address under the same lock.
