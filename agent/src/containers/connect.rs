@@ -13,7 +13,7 @@ use super::record::ContainerRecord;
 use crate::daemon::Daemon;
 use crate::error::{conflict, internal};
 use crate::networks::record::EndpointRecord;
-use crate::networks::{Identity, shares_a_network_namespace};
+use crate::networks::shares_a_network_namespace;
 
 /// What `network connect` asks for.
 #[derive(Debug, Clone, Default)]
@@ -121,11 +121,7 @@ impl Daemon {
         change: Change,
     ) -> Result<(), Status> {
         let mut endpoints = record.networks.clone();
-        let identity = Identity {
-            id: &record.id,
-            name: &record.name,
-            dns: &record.spec.dns,
-        };
+        let identity = record.identity();
         match change {
             Change::Connect(endpoint) => {
                 self.networks

@@ -26,7 +26,6 @@ use super::record::{ContainerRecord, State, Status as RunStatus};
 use super::{Container, Snapshot};
 use crate::daemon::Daemon;
 use crate::error::{conflict, from_image, from_volume, internal, invalid};
-use crate::networks::Identity;
 
 /// First delay of Docker's restart backoff.
 pub const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
@@ -250,11 +249,7 @@ impl Daemon {
             }
             None if !record.networks.is_empty() => {
                 let mut endpoints = record.networks.clone();
-                let identity = Identity {
-                    id: &record.id,
-                    name: &record.name,
-                    dns: &record.spec.dns,
-                };
+                let identity = record.identity();
                 let sandbox = self.networks.plug(identity, &mut endpoints).await?;
                 record.networks = endpoints;
                 match self

@@ -8,6 +8,7 @@ use hoist_api::inspect::Health;
 use hoist_api::spec::{ContainerSpec, HealthcheckSpec, MountKind};
 use serde::{Deserialize, Serialize};
 
+use crate::networks::Identity;
 use crate::networks::record::{EndpointRecord, PortMapping};
 
 /// File name of the record in the container's directory.
@@ -187,6 +188,15 @@ impl ContainerRecord {
     /// The first 12 hex digits, as Docker prints IDs.
     pub fn short_id(&self) -> &str {
         &self.id[..12.min(self.id.len())]
+    }
+
+    /// How its networks know it: for its names and its resolver.
+    pub fn identity(&self) -> Identity<'_> {
+        Identity {
+            id: &self.id,
+            name: &self.name,
+            dns: &self.spec.dns,
+        }
     }
 
     /// Writes the record atomically and durably into `dir` (create, rename:

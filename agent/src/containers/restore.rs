@@ -13,7 +13,6 @@ use tracing::{info, warn};
 use super::Container;
 use super::record::{ContainerRecord, RECORD_FILE, Status as RunStatus};
 use crate::daemon::Daemon;
-use crate::networks::Identity;
 
 impl Daemon {
     /// Loads and re-adopts containers. Returns how many were loaded.
@@ -29,11 +28,7 @@ impl Daemon {
                 .filter(|r| *r.id == *entry.file_name())
             {
                 Some(record) => {
-                    let identity = Identity {
-                        id: &record.id,
-                        name: &record.name,
-                        dns: &record.spec.dns,
-                    };
+                    let identity = record.identity();
                     self.networks.adopt(identity, &record.networks).await;
                     self.networks.adopt_ports(
                         &record.id,
