@@ -797,3 +797,60 @@ fn containers_connect_and_disconnect_at_runtime_and_share_a_sandbox() {
     );
     daemon.assert_no_container_leftovers();
 }
+
+#[test]
+fn dockers_bridge_options_name_the_bridge_set_its_mtu_default_host_address_and_nat() {
+    let daemon = Daemon::with_busybox();
+    daemon.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.38.0.0/24",
+        "-o",
+        "com.docker.network.bridge.name=hs-custom",
+        "-o",
+        "com.docker.network.driver.mtu=1400",
+        "-o",
+        "com.docker.network.bridge.host_binding_ipv4=127.0.0.1",
+        "-o",
+        "com.docker.network.bridge.enable_ip_masquerade=false",
+        "opts",
+    ]);
+    assert_eq!(daemon.host_links("hs-custom"), ["hs-custom"]);
+    start_web(&daemon, "web", "opts", &["-p", "8090:80"], "opts-page");
+    let link = daemon.ok(&["exec", "web", "ip", "link", "show", "eth0"]);
+    assert!(link.contains("mtu 1400"), "{link}");
+    assert_eq!(daemon.ok(&["port", "web", "80"]).trim(), "127.0.0.1:8090");
+    let page = fetch_in(&daemon.netns, "127.0.0.1", 8090);
+    assert!(page.stdout.contains("opts-page"), "{page:?}");
+    let table = daemon
+        .on_host("nft", &["list", "table", "inet", "hoist"])
+        .stdout;
+    assert!(
+        !table.contains("ip saddr 10.38.0.0/24 oifname != \"hs-custom\" masquerade"),
+        "masquerade despite enable_ip_masquerade=false:\n{table}"
+    );
+    for (option, expected) in [
+        ("com.docker.network.bridge.name=hs-custom", "already exists"),
+        (
+            "com.docker.network.bridge.enable_icc=false",
+            "not supported yet",
+        ),
+        (
+            "com.docker.network.driver.mtu=abc",
+            "com.docker.network.driver.mtu",
+        ),
+    ] {
+        let refused = daemon.hoist(&["network", "create", "-o", option, "other"]);
+        assert_eq!(refused.code, 1, "{option}: {refused:?}");
+        assert!(
+            refused.stderr.contains(expected),
+            "{option}: {}",
+            refused.stderr
+        );
+    }
+    daemon.ok(&["rm", "-f", "web"]);
+    daemon.ok(&["network", "rm", "opts"]);
+    assert!(daemon.host_links("hs-custom").is_empty());
+    daemon.assert_no_container_leftovers();
+}

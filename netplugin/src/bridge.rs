@@ -48,6 +48,8 @@ pub struct Endpoint {
     /// The default route goes through this gateway when set (one endpoint
     /// of a container has it).
     pub gateway: Option<Ipv4Addr>,
+    /// The MTU of both ends of the veth pair; else the kernel's default.
+    pub mtu: Option<u32>,
 }
 
 /// Docker's MAC for an address: 02:42 then the four bytes of the IPv4
@@ -94,9 +96,10 @@ pub async fn ensure_bridge(
     name: &str,
     gateway: Ipv4Addr,
     subnet: Ipv4Network,
+    mtu: Option<u32>,
 ) -> Result<(), BridgeError> {
     let address = IpNetwork::V4(Ipv4Network::new(gateway, subnet.prefix()).unwrap_or(subnet));
-    host.ensure_bridge(name, &[address]).await?;
+    host.ensure_bridge(name, &[address], mtu).await?;
     write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
     write_sysctl(
         &format!("/proc/sys/net/ipv4/conf/{name}/route_localnet"),
@@ -136,6 +139,7 @@ pub async fn plug(
             &endpoint.ifname,
             ns.as_fd(),
             endpoint.mac,
+            endpoint.mtu,
         )
         .await?;
         host.set_hairpin(&endpoint.host_link).await?;
@@ -268,14 +272,15 @@ mod plumbing_tests {
             mac: mac_for(address.ip()),
             address,
             gateway: Some(gateway),
+            mtu: Some(1400),
         };
         let attached = endpoint.clone();
         netns::run_in(&scratch.host, move || async move {
             let host = Netlink::connect().unwrap();
-            ensure_bridge(&host, "hs-test", gateway, subnet)
+            ensure_bridge(&host, "hs-test", gateway, subnet, Some(1400))
                 .await
                 .unwrap();
-            ensure_bridge(&host, "hs-test", gateway, subnet)
+            ensure_bridge(&host, "hs-test", gateway, subnet, Some(1400))
                 .await
                 .unwrap();
             create_sandbox(&sandbox).unwrap();
@@ -288,6 +293,7 @@ mod plumbing_tests {
         assert!(ok && out.contains("10.99.0.2/24"), "{out}");
         let (_, out) = in_ns(&scratch.sandbox, &["ip", "link", "show", "eth0"]);
         assert!(out.contains("02:42:0a:63:00:02"), "{out}");
+        assert!(out.contains("mtu 1400"), "{out}");
         let (_, out) = in_ns(&scratch.sandbox, &["ip", "route"]);
         assert!(out.contains("default via 10.99.0.1 dev eth0"), "{out}");
         let (ok, out) = in_ns(

@@ -94,13 +94,18 @@ impl Netlink {
         &self,
         name: &str,
         addresses: &[IpNetwork],
+        mtu: Option<u32>,
     ) -> Result<u32, LinkError> {
         let index = match self.index_of(name).await? {
             Some(index) => index,
             None => {
+                let mut bridge = LinkBridge::new(name);
+                if let Some(mtu) = mtu {
+                    bridge = bridge.mtu(mtu);
+                }
                 self.handle
                     .link()
-                    .add(LinkBridge::new(name).build())
+                    .add(bridge.build())
                     .execute()
                     .await
                     .map_err(failed(format!("cannot create bridge {name}")))?;
@@ -129,6 +134,7 @@ impl Netlink {
     /// Makes a veth pair: `host` here, attached to the bridge `bridge` and
     /// up; `peer` (with MAC `peer_mac`) created directly in the network
     /// namespace `peer_netns`, so its name never clashes with the host's.
+    /// Both ends get `mtu` when given (else the kernel's 1500).
     pub async fn add_veth(
         &self,
         host: &str,
@@ -136,14 +142,19 @@ impl Netlink {
         peer: &str,
         peer_netns: BorrowedFd<'_>,
         peer_mac: [u8; 6],
+        mtu: Option<u32>,
     ) -> Result<(), LinkError> {
-        let peer_message = LinkMessageBuilder::<LinkUnspec>::new()
+        let mut peer_message = LinkMessageBuilder::<LinkUnspec>::new()
             .name(peer.to_string())
             .address(peer_mac.to_vec())
-            .setns_by_fd(peer_netns.as_raw_fd())
-            .build();
-        let message = LinkVeth::new(host, peer)
-            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_message)))
+            .setns_by_fd(peer_netns.as_raw_fd());
+        let mut message = LinkVeth::new(host, peer);
+        if let Some(mtu) = mtu {
+            peer_message = peer_message.mtu(mtu);
+            message = message.mtu(mtu);
+        }
+        let message = message
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_message.build())))
             .controller(bridge)
             .up()
             .build();

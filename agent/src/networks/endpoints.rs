@@ -107,6 +107,7 @@ impl Networks {
                 })?,
                 address: live.address,
                 gateway,
+                mtu: network.options.mtu,
             });
         }
         Ok(out)

@@ -6,6 +6,7 @@
 mod connect;
 mod endpoints;
 mod names;
+mod options;
 mod ports;
 mod releases;
 mod resolver;
@@ -29,10 +30,11 @@ use hoist_netplugin::link::Netlink;
 use hoist_runtime::fsutil::new_id;
 use ipnetwork::{IpNetwork, Ipv4Network};
 use tonic::Status;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::error::{conflict, internal, invalid, not_found};
 use hoist_api::spec::ContainerSpec;
+use options::BridgeOptions;
 use record::{BRIDGE, EndpointRecord, Ipam, NetworkRecord, NetworkStore};
 
 /// How the daemon's networks are set up (daemon flags).
@@ -85,6 +87,7 @@ pub struct NewNetwork {
 struct Network {
     record: NetworkRecord,
     addresses: Option<Addresses>,
+    options: BridgeOptions,
 }
 
 impl Network {
@@ -92,7 +95,17 @@ impl Network {
         let addresses = record
             .ipam
             .map(|i| Addresses::new(i.subnet, i.ip_range, &[i.gateway]));
-        Self { record, addresses }
+        // Checked at creation; a record edited by hand since falls back to
+        // the defaults.
+        let options = BridgeOptions::parse(&record.options).unwrap_or_else(|e| {
+            warn!(network = %record.name, error = %e.message(), "ignoring the network's options");
+            BridgeOptions::default()
+        });
+        Self {
+            record,
+            addresses,
+            options,
+        }
     }
 }
 
@@ -152,11 +165,16 @@ impl Networks {
         networks.make_predefined().await?;
         for record in networks.list() {
             if let Some(ipam) = record.ipam {
-                bridge::ensure_bridge(&networks.host, &record.bridge, ipam.gateway, ipam.subnet)
-                    .await
-                    .with_context(|| {
-                        format!("cannot set up the bridge of network {}", record.name)
-                    })?;
+                let mtu = networks.lock().get(&record.id).and_then(|n| n.options.mtu);
+                bridge::ensure_bridge(
+                    &networks.host,
+                    &record.bridge,
+                    ipam.gateway,
+                    ipam.subnet,
+                    mtu,
+                )
+                .await
+                .with_context(|| format!("cannot set up the bridge of network {}", record.name))?;
             }
         }
         Ok(networks)
@@ -325,10 +343,30 @@ impl Networks {
                 )));
             }
         }
-        let ipam = self.ipam_for(&request).await?;
+        let options = BridgeOptions::parse(&request.options)?;
         let id = new_id();
+        let bridge = match &options.bridge_name {
+            Some(name) => {
+                let taken = self.lock().values().any(|n| n.record.bridge == *name)
+                    || self
+                        .host
+                        .index_of(name)
+                        .await
+                        .map_err(|e| internal(e.to_string()))?
+                        .is_some();
+                if taken {
+                    return Err(conflict(format!(
+                        "cannot use {name} as the bridge of network {}: a link with that name already exists",
+                        request.name
+                    )));
+                }
+                name.clone()
+            }
+            None => format!("hs-{}", &id[..12]),
+        };
+        let ipam = self.ipam_for(&request).await?;
         let record = NetworkRecord {
-            bridge: format!("hs-{}", &id[..12]),
+            bridge,
             id,
             name: request.name,
             driver: BRIDGE.into(),
@@ -340,9 +378,15 @@ impl Networks {
             options: request.options,
             created: crate::containers::lifecycle::now(),
         };
-        bridge::ensure_bridge(&self.host, &record.bridge, ipam.gateway, ipam.subnet)
-            .await
-            .map_err(|e| internal(format!("cannot create network {}: {e}", record.name)))?;
+        bridge::ensure_bridge(
+            &self.host,
+            &record.bridge,
+            ipam.gateway,
+            ipam.subnet,
+            options.mtu,
+        )
+        .await
+        .map_err(|e| internal(format!("cannot create network {}: {e}", record.name)))?;
         let saved = self.store.save(&record);
         let ruled = match saved {
             Ok(()) => {

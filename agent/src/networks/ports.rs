@@ -26,9 +26,9 @@ pub(super) struct HeldPort {
     container_id: String,
     container_name: String,
     mapping: PortMapping,
-    /// The container's address and bridge the port leads to; `None` while
-    /// it is on no network that is not internal.
-    target: Option<(Ipv4Addr, String)>,
+    /// Where the port leads; `None` while the container is on no network
+    /// that is not internal.
+    target: Option<PortTarget>,
     /// The bound socket that keeps the host port ours; `None` when it
     /// could not be taken back after a daemon restart.
     _reservation: Option<OwnedFd>,
@@ -37,7 +37,11 @@ pub(super) struct HeldPort {
 impl HeldPort {
     /// The DNAT rule this port needs, if it leads anywhere.
     pub(super) fn rule(&self) -> Option<PublishedPort> {
-        let (container_ip, bridge) = self.target.clone()?;
+        let PortTarget {
+            address: container_ip,
+            bridge,
+            ..
+        } = self.target.clone()?;
         Some(PublishedPort {
             protocol: protocol(&self.mapping.protocol),
             host_ip: self.mapping.host_ip.map(IpAddr::V4),
@@ -155,16 +159,32 @@ struct Reserved {
     socket: OwnedFd,
 }
 
+/// The endpoint a container's published ports lead to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PortTarget {
+    /// The container's address there.
+    address: Ipv4Addr,
+    /// The network's bridge.
+    bridge: String,
+    /// The network's `host_binding_ipv4`: where ports published without a
+    /// host address go.
+    host_binding: Option<Ipv4Addr>,
+}
+
 impl Networks {
-    /// The container and the address its published ports lead to: its
-    /// first endpoint on a network that is not internal (Docker does not
-    /// publish ports on internal networks).
-    fn port_target(&self, endpoints: &[EndpointRecord]) -> Option<(Ipv4Addr, String)> {
+    /// Where a container's published ports lead: its first endpoint on a
+    /// network that is not internal (Docker does not publish ports on
+    /// internal networks).
+    fn port_target(&self, endpoints: &[EndpointRecord]) -> Option<PortTarget> {
         let state = self.lock();
         endpoints.iter().find_map(|endpoint| {
             let live = endpoint.live.as_ref()?;
             let network = state.get(&endpoint.network_id)?;
-            (!network.record.internal).then(|| (live.address.ip(), network.record.bridge.clone()))
+            (!network.record.internal).then(|| PortTarget {
+                address: live.address.ip(),
+                bridge: network.record.bridge.clone(),
+                host_binding: network.options.host_binding,
+            })
         })
     }
 
@@ -267,6 +287,11 @@ impl Networks {
             warn!("ports not published: the container is only on internal networks");
             return Ok(Vec::new());
         };
+        if let Some(ip) = target.host_binding {
+            for binding in bindings.iter_mut().filter(|b| b.host_ip.is_empty()) {
+                binding.host_ip = ip.to_string();
+            }
+        }
         let _changing = self.changes.lock().await;
         let mut reserved = Vec::new();
         for binding in &bindings {

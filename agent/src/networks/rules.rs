@@ -22,7 +22,7 @@ impl Networks {
                     bridge: n.record.bridge.clone(),
                     subnets: vec![IpNetwork::V4(ipam.subnet)],
                     internal: n.record.internal,
-                    masquerade: !n.record.internal,
+                    masquerade: !n.record.internal && n.options.masquerade,
                 })
             })
             .collect();
