@@ -833,8 +833,8 @@ fn dockers_bridge_options_name_the_bridge_set_its_mtu_default_host_address_and_n
     for (option, expected) in [
         ("com.docker.network.bridge.name=hs-custom", "already exists"),
         (
-            "com.docker.network.bridge.enable_icc=false",
-            "not supported yet",
+            "com.docker.network.bridge.enable_icc=maybe",
+            "use true or false",
         ),
         (
             "com.docker.network.driver.mtu=abc",
@@ -852,5 +852,41 @@ fn dockers_bridge_options_name_the_bridge_set_its_mtu_default_host_address_and_n
     daemon.ok(&["rm", "-f", "web"]);
     daemon.ok(&["network", "rm", "opts"]);
     assert!(daemon.host_links("hs-custom").is_empty());
+    daemon.assert_no_container_leftovers();
+}
+
+#[test]
+fn containers_of_a_network_without_icc_cannot_reach_each_other() {
+    let daemon = Daemon::with_busybox();
+    let args = [
+        "network",
+        "create",
+        "--subnet",
+        "10.39.0.0/24",
+        "-o",
+        "com.docker.network.bridge.enable_icc=false",
+        "quiet",
+    ];
+    if !std::path::Path::new("/proc/sys/net/bridge").exists() {
+        // Without br_netfilter the kernel cannot filter bridged traffic.
+        let refused = daemon.hoist(&args);
+        assert!(
+            refused.stderr.contains("modprobe br_netfilter"),
+            "{refused:?}"
+        );
+        return;
+    }
+    daemon.ok(&args);
+    daemon.ok(&["network", "create", "--subnet", "10.40.0.0/24", "chatty"]);
+    // Served and reached on a network with icc, then joined to the quiet one.
+    start_web(&daemon, "web", "chatty", &[], "quiet-page");
+    daemon.ok(&["network", "connect", "quiet", "web"]);
+    let quiet = container_ip(&daemon, "web", "quiet");
+    let from_host = fetch_in(&daemon.netns, &quiet, 80);
+    assert!(from_host.stdout.contains("quiet-page"), "{from_host:?}");
+    let blocked = fetch(&daemon, "quiet", &quiet, 80);
+    assert!(!blocked.stdout.contains("quiet-page"), "{blocked:?}");
+    daemon.ok(&["rm", "-f", "web"]);
+    daemon.ok(&["network", "rm", "quiet", "chatty"]);
     daemon.assert_no_container_leftovers();
 }

@@ -22,6 +22,11 @@ pub enum BridgeError {
     /// The sandbox could not be made or entered.
     #[error(transparent)]
     Netns(#[from] NetnsError),
+    /// Bridged traffic cannot be filtered: br_netfilter is not loaded.
+    #[error(
+        "filtering traffic within a bridge needs the br_netfilter kernel module: load it (modprobe br_netfilter) and try again"
+    )]
+    NoBridgeNetfilter,
     /// A kernel setting could not be written.
     #[error("cannot set {what}: {source}")]
     Sysctl {
@@ -86,6 +91,17 @@ fn write_sysctl(path: &str, value: &str) -> Result<(), BridgeError> {
         what: path.trim_start_matches("/proc/sys/").replace('/', "."),
         source,
     })
+}
+
+/// Makes bridged traffic pass the inet hooks (`bridge-nf-call-iptables`,
+/// as dockerd does for `enable_icc=false`), so rules can filter traffic
+/// within a bridge. Fails when br_netfilter is not loaded.
+pub fn filter_bridged_traffic() -> Result<(), BridgeError> {
+    let path = "/proc/sys/net/bridge/bridge-nf-call-iptables";
+    if !Path::new(path).exists() {
+        return Err(BridgeError::NoBridgeNetfilter);
+    }
+    write_sysctl(path, "1")
 }
 
 /// Makes (or completes) a network's bridge with its gateway address, up,

@@ -79,6 +79,11 @@ pub struct NetworkRules {
     /// Outbound NAT for traffic from the subnets leaving by another
     /// interface (Docker's `enable_ip_masquerade`, true by default).
     pub masquerade: bool,
+    /// Containers on the bridge may talk to each other (Docker's
+    /// `enable_icc`, true by default). When false, traffic from the bridge
+    /// to itself is dropped: that needs the kernel's br_netfilter, which
+    /// passes bridged traffic through the forward hook.
+    pub icc: bool,
 }
 
 /// One published port: `-p HOST_IP:HOST_PORT:CONTAINER_PORT/PROTO`.

@@ -197,6 +197,7 @@ fn network(bridge: &str, subnets: &[&str], internal: bool) -> NetworkRules {
         subnets: subnets.iter().map(|s| s.parse().unwrap()).collect(),
         internal,
         masquerade: !internal,
+        icc: true,
     }
 }
 

@@ -344,6 +344,9 @@ impl Networks {
             }
         }
         let options = BridgeOptions::parse(&request.options)?;
+        if !options.icc {
+            bridge::filter_bridged_traffic().map_err(|e| conflict(e.to_string()))?;
+        }
         let id = new_id();
         let bridge = match &options.bridge_name {
             Some(name) => {

@@ -27,6 +27,8 @@ pub struct BridgeOptions {
     pub host_binding: Option<Ipv4Addr>,
     /// The MTU of the bridge and its containers' interfaces.
     pub mtu: Option<u32>,
+    /// Containers on the network may reach each other (default on).
+    pub icc: bool,
 }
 
 impl Default for BridgeOptions {
@@ -36,6 +38,7 @@ impl Default for BridgeOptions {
             masquerade: true,
             host_binding: None,
             mtu: None,
+            icc: true,
         }
     }
 }
@@ -71,11 +74,7 @@ impl BridgeOptions {
                     parsed.bridge_name = Some(value.clone());
                 }
                 MASQUERADE => parsed.masquerade = flag(key, value)?,
-                ICC if !flag(key, value)? => {
-                    return Err(invalid(format!(
-                        "option {key}=false is not supported yet: containers on one hoist network can always reach each other; use separate networks to keep them apart"
-                    )));
-                }
+                ICC => parsed.icc = flag(key, value)?,
                 HOST_BINDING => {
                     let ip: Ipv4Addr = value.parse().map_err(|_| {
                         invalid(format!(
@@ -132,6 +131,7 @@ mod tests {
                 masquerade: false,
                 host_binding: Some(Ipv4Addr::LOCALHOST),
                 mtu: Some(1450),
+                icc: true,
             }
         );
         assert_eq!(
@@ -145,7 +145,7 @@ mod tests {
         for (key, value) in [
             (BRIDGE_NAME, "a-name-far-too-long"),
             (MASQUERADE, "yes"),
-            (ICC, "false"),
+            (ICC, "no"),
             (HOST_BINDING, "localhost"),
             (MTU, "9999999"),
         ] {

@@ -23,6 +23,7 @@ impl Networks {
                     subnets: vec![IpNetwork::V4(ipam.subnet)],
                     internal: n.record.internal,
                     masquerade: !n.record.internal && n.options.masquerade,
+                    icc: n.options.icc,
                 })
             })
             .collect();

@@ -206,9 +206,11 @@ fn outbound_masquerade(bridge: &str, subnet: IpNetwork) -> Statements {
 /// through the host.
 fn forward(networks: &[NetworkRules], ports: &[&PublishedPort]) -> Vec<Statements> {
     let (internal, routed): (Vec<_>, Vec<_>) = networks.iter().partition(|n| n.internal);
-    internal
+    networks
         .iter()
-        .flat_map(|n| sealed(&n.bridge))
+        .filter(|n| !n.icc)
+        .map(|n| within(&n.bridge))
+        .chain(internal.iter().flat_map(|n| sealed(&n.bridge)))
         .chain([established(), dnated()])
         .chain(ports.iter().map(|p| routed_to_published(p, networks)))
         .chain(routed.iter().map(|n| entering(&n.bridge)))
@@ -236,6 +238,17 @@ fn routed_to_published(port: &PublishedPort, networks: &[NetworkRules]) -> State
             Expression::Number(port.container_port.into()),
         ),
         Statement::Accept(None),
+    ]
+}
+
+/// `iifname "hs1" oifname "hs1" drop`: containers of a network without
+/// inter-container communication do not reach each other (bridged traffic
+/// passes the forward hook through br_netfilter).
+fn within(bridge: &str) -> Statements {
+    vec![
+        is(meta(MetaKey::Iifname), string(bridge)),
+        is(meta(MetaKey::Oifname), string(bridge)),
+        drop(),
     ]
 }
 

@@ -10,6 +10,7 @@ fn network(bridge: &str, subnets: &[&str]) -> NetworkRules {
         subnets: subnets.iter().map(|s| s.parse().unwrap()).collect(),
         internal: false,
         masquerade: true,
+        icc: true,
     }
 }
 
@@ -428,4 +429,21 @@ fn protocols_are_named_as_nft_and_docker_name_them() {
         .map(ToString::to_string)
         .collect();
     assert_eq!(names, ["tcp", "udp", "sctp"]);
+}
+
+#[test]
+fn a_network_without_icc_drops_traffic_within_its_bridge_first() {
+    let mut rules = two_networks();
+    rules.networks[0].icc = false;
+    let forward = rules_of(&rules, "forward");
+    assert_eq!(
+        forward[0],
+        [
+            matches(meta("iifname"), "==", json!("hs0")),
+            matches(meta("oifname"), "==", json!("hs0")),
+            drop_verdict(),
+        ]
+    );
+    let with_icc = rules_of(&two_networks(), "forward");
+    assert_eq!(forward[1..], with_icc[..], "only that rule is added");
 }
