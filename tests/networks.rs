@@ -26,10 +26,15 @@ fn start_web(daemon: &Daemon, name: &str, network: &str, extra: &[&str], body: &
     ip
 }
 
-/// An HTTP GET from a new container on `network` (busybox's nc: Debian's
-/// static busybox wget crashes in getaddrinfo).
+/// A shell command making an HTTP GET to `host:port` with busybox's nc
+/// (Debian's static busybox wget crashes in getaddrinfo).
+fn http_get(host: &str, port: u16) -> String {
+    format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 {host} {port}")
+}
+
+/// An HTTP GET from a new container on `network`.
 fn fetch(daemon: &Daemon, network: &str, host: &str, port: u16) -> support::Run {
-    let script = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {host} {port}");
+    let script = http_get(host, port);
     daemon.hoist(&[
         "run",
         "--rm",
@@ -45,7 +50,7 @@ fn fetch(daemon: &Daemon, network: &str, host: &str, port: u16) -> support::Run 
 /// An HTTP GET to `host:port` from the network namespace `netns` (the
 /// test's host or its outside).
 fn fetch_in(netns: &str, host: &str, port: u16) -> support::Run {
-    let script = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 {host} {port}");
+    let script = http_get(host, port);
     Command::new("nsenter")
         .arg(format!("--net=/run/netns/{netns}"))
         .args(["sh", "-c", &script])
@@ -479,8 +484,7 @@ fn published_ports_reach_the_container_from_the_host_the_outside_and_itself() {
     let page = fetch_in(&outside.name, "198.51.100.1", 8080);
     assert!(page.stdout.contains("hello-published"), "outside: {page:?}");
     // Hairpin: the container and a neighbour reach it through the host.
-    let script = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 198.51.100.1 8080";
-    let own = daemon.ok(&["exec", "web", "sh", "-c", script]);
+    let own = daemon.ok(&["exec", "web", "sh", "-c", &http_get("198.51.100.1", 8080)]);
     assert!(own.contains("hello-published"), "hairpin: {own}");
     let neighbour = fetch(&daemon, "bridge", "198.51.100.1", 8080);
     assert!(
@@ -652,8 +656,7 @@ fn containers_find_each_other_by_name_and_alias_through_the_embedded_dns() {
         let reverse = nslookup(daemon, "client", &db);
         assert!(reverse.stdout.contains("db.appnet"), "PTR: {reverse:?}");
         // By name, end to end.
-        let script = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 database 80";
-        let page = daemon.hoist(&["exec", "client", "sh", "-c", script]);
+        let page = daemon.hoist(&["exec", "client", "sh", "-c", &http_get("database", 80)]);
         assert!(page.stdout.contains("db-page"), "{page:?}");
     };
     check_names(&daemon);
@@ -694,10 +697,7 @@ fn containers_connect_and_disconnect_at_runtime_and_share_a_sandbox() {
         "sleep",
         "600",
     ]);
-    let get = |host: &str| {
-        let script = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {host} 80");
-        daemon.hoist(&["exec", "client", "sh", "-c", &script])
-    };
+    let get = |host: &str| daemon.hoist(&["exec", "client", "sh", "-c", &http_get(host, 80)]);
     assert!(!get(&web).stdout.contains("red-page"), "blue reached red");
     let links = daemon.host_links("hsv").len();
 
@@ -773,13 +773,7 @@ fn containers_connect_and_disconnect_at_runtime_and_share_a_sandbox() {
     ]);
     let addr = daemon.ok(&["exec", "side", "ip", "-o", "-4", "addr"]);
     assert!(addr.contains(&web), "{addr}");
-    let local = daemon.ok(&[
-        "exec",
-        "side",
-        "sh",
-        "-c",
-        "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 127.0.0.1 80",
-    ]);
+    let local = daemon.ok(&["exec", "side", "sh", "-c", &http_get("127.0.0.1", 80)]);
     assert!(local.contains("red-page"), "{local}");
     let refused = daemon.hoist(&["network", "connect", "blue", "side"]);
     assert!(

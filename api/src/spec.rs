@@ -355,6 +355,13 @@ impl PortBinding {
         format!("{}/{}", self.container_port, self.protocol)
     }
 
+    /// The port and protocol of a key such as `80/tcp` (an exposed port;
+    /// `80` alone is TCP); `None` when the port is not a number.
+    pub fn split_key(key: &str) -> Option<(u16, &str)> {
+        let (port, protocol) = key.split_once('/').unwrap_or((key, "tcp"));
+        Some((port.parse().ok()?, protocol))
+    }
+
     /// The host port(s) as Docker shows them: empty (any), `8080`, or
     /// `8000-8010`.
     pub fn host_port_text(&self) -> String {
@@ -472,6 +479,9 @@ mod tests {
             Some("80/tcp".into())
         );
         assert_eq!(one("8000-8010:80")[0].host_port_text(), "8000-8010");
+        assert_eq!(PortBinding::split_key("53/udp"), Some((53, "udp")));
+        assert_eq!(PortBinding::split_key("80"), Some((80, "tcp")));
+        assert_eq!(PortBinding::split_key("http/tcp"), None);
     }
 
     #[test]

@@ -22,7 +22,7 @@ use super::container_flags::ContainerFlags;
 use super::session::{
     self, DEFAULT_DETACH_KEYS, SessionEnd, SessionOptions, stdin_is_terminal, terminal_size,
 };
-use crate::commands::for_each;
+use crate::commands::{for_each, for_each_printing};
 use crate::exit::{CliError, CliResult, EXIT_HOIST_FAILED};
 use crate::format::{self, Format, print_items, print_table, short_id, truncate};
 
@@ -827,28 +827,20 @@ pub struct WaitArgs {
 
 /// Waits for containers to stop and prints their exit codes.
 pub async fn wait(channel: Channel, WaitArgs { targets: args }: WaitArgs) -> CliResult<i32> {
-    let mut client = ContainersClient::new(channel);
-    let mut failed = false;
-    for id in &args.containers {
-        match client
-            .wait(WaitRequest {
-                id: id.clone(),
-                condition: String::new(),
-            })
-            .await
-        {
-            Ok(response) => println!("{}", response.into_inner().code),
-            Err(status) => {
-                failed = true;
-                eprintln!("{}", CliError::from(status));
-            }
+    let client = ContainersClient::new(channel);
+    for_each_printing(&args.containers, false, |id| {
+        let mut client = client.clone();
+        async move {
+            let response = client
+                .wait(WaitRequest {
+                    id,
+                    condition: String::new(),
+                })
+                .await?;
+            Ok(response.into_inner().code.to_string())
         }
-    }
-    if failed {
-        Err(CliError::exit(1))
-    } else {
-        Ok(0)
-    }
+    })
+    .await
 }
 
 /// Remove one or more containers

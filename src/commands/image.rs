@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
+use crate::commands::for_each_printing;
 use crate::exit::{CliError, CliResult};
 use crate::format::{self, Format, print_items, print_table, short_id, truncate};
 
@@ -221,37 +222,24 @@ pub struct RmiArgs {
 
 /// Removes images.
 pub async fn rmi(channel: Channel, args: RmiArgs) -> CliResult<i32> {
-    let mut client = ImagesClient::new(channel);
-    let mut failed = false;
-    for reference in &args.images {
-        match client
-            .remove(RemoveImageRequest {
-                reference: reference.clone(),
-                force: args.force,
-                no_prune: args.no_prune,
-            })
-            .await
-        {
-            Ok(response) => {
-                let response = response.into_inner();
-                for untagged in response.untagged {
-                    println!("Untagged: {untagged}");
-                }
-                for deleted in response.deleted {
-                    println!("Deleted: {deleted}");
-                }
-            }
-            Err(status) => {
-                failed = true;
-                eprintln!("{}", CliError::from(status));
-            }
+    let client = ImagesClient::new(channel);
+    for_each_printing(&args.images, false, |reference| {
+        let mut client = client.clone();
+        async move {
+            let response = client
+                .remove(RemoveImageRequest {
+                    reference,
+                    force: args.force,
+                    no_prune: args.no_prune,
+                })
+                .await?
+                .into_inner();
+            let untagged = response.untagged.iter().map(|u| format!("Untagged: {u}"));
+            let deleted = response.deleted.iter().map(|d| format!("Deleted: {d}"));
+            Ok(untagged.chain(deleted).collect::<Vec<_>>().join("\n"))
         }
-    }
-    if failed {
-        Err(CliError::exit(1))
-    } else {
-        Ok(0)
-    }
+    })
+    .await
 }
 
 /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE

@@ -28,10 +28,30 @@ where
     F: FnMut(String) -> Fut,
     Fut: Future<Output = Result<(), tonic::Status>>,
 {
+    for_each_printing(targets, ignore_missing, |target| {
+        let done = action(target.clone());
+        async move { done.await.map(|()| target) }
+    })
+    .await
+}
+
+/// [`for_each`] for commands that say more than the target's name on
+/// success (`wait`'s exit code, `rmi`'s untagged and deleted images):
+/// prints what `action` returns, unless it is empty.
+pub async fn for_each_printing<F, Fut>(
+    targets: &[String],
+    ignore_missing: bool,
+    mut action: F,
+) -> CliResult<i32>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<String, tonic::Status>>,
+{
     let mut failed = false;
     for target in targets {
         match action(target.clone()).await {
-            Ok(()) => println!("{target}"),
+            Ok(text) if text.is_empty() => {}
+            Ok(text) => println!("{text}"),
             Err(status) if ignore_missing && status.code() == tonic::Code::NotFound => {}
             Err(status) => {
                 failed = true;

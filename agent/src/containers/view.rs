@@ -159,10 +159,10 @@ fn summary_ports(record: &ContainerRecord) -> Vec<PortMapping> {
         })
         .collect();
     for key in &record.settings.exposed_ports {
-        let (port, protocol) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
-        let Ok(port) = port.parse::<u32>() else {
+        let Some((port, protocol)) = hoist_api::spec::PortBinding::split_key(key) else {
             continue;
         };
+        let port = u32::from(port);
         if !ports
             .iter()
             .any(|p| p.container_port == port && p.protocol == protocol)

@@ -139,8 +139,7 @@ fn publish_all(bindings: &[PortBinding], exposed: &[String]) -> Vec<PortBinding>
     exposed
         .iter()
         .filter_map(|key| {
-            let (port, protocol) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
-            let port = port.parse::<u16>().ok()?;
+            let (port, protocol) = PortBinding::split_key(key)?;
             let covered = bindings
                 .iter()
                 .any(|b| b.container_port == port && b.protocol == protocol);

@@ -50,10 +50,16 @@ impl Networks {
     /// Whether any of `endpoints` is on a network whose containers resolve
     /// each other by name (and so gets the embedded resolver).
     pub fn has_names(&self, endpoints: &[EndpointRecord]) -> bool {
+        !self.named(endpoints).is_empty()
+    }
+
+    /// Those of `endpoints` on networks with names.
+    fn named<'a>(&self, endpoints: &'a [EndpointRecord]) -> Vec<&'a EndpointRecord> {
         let state = self.lock();
         endpoints
             .iter()
-            .any(|e| state.get(&e.network_id).is_some_and(|n| n.record.has_dns()))
+            .filter(|e| state.get(&e.network_id).is_some_and(|n| n.record.has_dns()))
+            .collect()
     }
 
     /// Registers the container's names on those of its networks that have
@@ -67,13 +73,7 @@ impl Networks {
         sandbox: &Path,
     ) -> Result<(), Status> {
         self.names.unregister(container.id);
-        let named: Vec<&EndpointRecord> = {
-            let state = self.lock();
-            endpoints
-                .iter()
-                .filter(|e| state.get(&e.network_id).is_some_and(|n| n.record.has_dns()))
-                .collect()
-        };
+        let named = self.named(endpoints);
         if named.is_empty() {
             self.stop_resolver(container.id).await;
             return Ok(());
