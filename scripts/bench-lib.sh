@@ -44,10 +44,14 @@ netns_del() {
   ip netns del "$1" 2>/dev/null
 }
 
-# start_daemon NETNS PREFIX ROOT EXEC_ROOT CGROUP_PARENT: starts a daemon in NETNS, waits until it answers.
+# start_daemon NETNS PREFIX ROOT EXEC_ROOT CGROUP_PARENT [DAEMON_ARG...]: starts a daemon in NETNS, waits until it answers.
 start_daemon() {
-  nsenter --net="/run/netns/$1" "$hoist" daemon --root "$3" --exec-root "$4" --host "unix://$2.sock" \
-    --cgroup-parent "$5" --log-level warn >/dev/null 2>"$2.log" </dev/null &
+  start_netns=$1 start_prefix=$2 start_root=$3 start_exec_root=$4 start_cgroup=$5
+  shift 5
+  nsenter --net="/run/netns/$start_netns" "$hoist" daemon --root "$start_root" --exec-root "$start_exec_root" \
+    --host "unix://$start_prefix.sock" --cgroup-parent "$start_cgroup" --log-level warn "$@" \
+    >/dev/null 2>"$start_prefix.log" </dev/null &
+  set -- "$start_netns" "$start_prefix"
   echo $! >"$2.pid"
   start_i=0
   until [ -S "$2.sock" ] && "$hoist" -H "unix://$2.sock" version >/dev/null 2>&1; do

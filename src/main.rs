@@ -6,6 +6,7 @@ mod commands;
 mod connect;
 mod exit;
 mod format;
+mod progress;
 
 use std::path::PathBuf;
 
@@ -21,6 +22,7 @@ use commands::image::{
 };
 use commands::inspect::{self, ContainerInspectArgs, ImageInspectArgs, InspectArgs, Kind};
 use commands::network::NetworkCommand;
+use commands::registry::{LoginArgs, LogoutArgs, PullArgs};
 use commands::volume::VolumeCommand;
 use exit::{CliError, EXIT_HOIST_FAILED};
 
@@ -103,6 +105,12 @@ enum Command {
     Tag(TagArgs),
     /// Show the history of an image
     History(HistoryArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Log in to a registry
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -203,6 +211,8 @@ enum ImageCommand {
     Load(LoadArgs),
     /// Remove unused images
     Prune(commands::image::PruneArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
 }
 
 /// Run the hoist daemon
@@ -232,6 +242,9 @@ struct DaemonArgs {
     /// Address pool for networks without --subnet (base=CIDR,size=PREFIX); repeatable; replaces the defaults
     #[arg(long = "default-address-pool")]
     default_address_pool: Vec<hoist_netplugin::ipam::Pool>,
+    /// Registry (HOST[:PORT]) that may be reached over plain HTTP or with an unverified certificate; repeatable
+    #[arg(long = "insecure-registry")]
+    insecure_registry: Vec<String>,
 }
 
 fn main() {
@@ -295,6 +308,9 @@ fn run_daemon(host: Option<String>, args: DaemonArgs) -> i32 {
         socket,
         cgroup_parent: args.cgroup_parent,
         shim,
+        registries: hoist_runtime::image::registry::RegistryConfig {
+            insecure: args.insecure_registry,
+        },
         network: hoist_agent::networks::NetworkConfig {
             default_bridge: args.bridge,
             bip: args.bip,
@@ -353,8 +369,12 @@ fn run_client(host: Option<String>, debug: bool, command: Command) -> i32 {
 }
 
 async fn dispatch(host: Option<String>, command: Command) -> Result<i32, CliError> {
-    if let Command::Version = command {
-        return commands::system::version(connect::channel(host.as_deref()).await.ok()).await;
+    match command {
+        Command::Version => {
+            return commands::system::version(connect::channel(host.as_deref()).await.ok()).await;
+        }
+        Command::Logout(a) => return commands::registry::logout(a),
+        _ => {}
     }
     let channel = connect::channel(host.as_deref())
         .await
@@ -451,9 +471,13 @@ async fn dispatch(host: Option<String>, command: Command) -> Result<i32, CliErro
         Command::History(a) | Command::Image(ImageCommand::History(a)) => {
             image::history(channel, a).await
         }
+        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => {
+            commands::registry::pull(channel, a).await
+        }
+        Command::Login(a) => commands::registry::login(channel, a).await,
         Command::Volume(v) => commands::volume::run(channel, v).await,
         Command::Network(n) => commands::network::run(channel, n).await,
         Command::Info => commands::system::info(channel).await,
-        Command::Version | Command::Daemon(_) => Ok(0),
+        Command::Version | Command::Daemon(_) | Command::Logout(_) => Ok(0),
     }
 }

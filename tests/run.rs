@@ -54,10 +54,20 @@ fn start_failures_use_dockers_exit_codes_and_leave_nothing() {
     );
     let run = d.hoist(&["run", "--rm", "busybox", "/etc/passwd"]);
     assert_eq!(run.code, 126, "{}", run.stderr);
-    let run = d.hoist(&["run", "--rm", "nosuchimage"]);
+    let run = d.hoist(&["run", "--rm", "--pull", "never", "nosuchimage"]);
     assert_eq!(run.code, 125);
     assert!(
         run.stderr.contains("No such image: nosuchimage"),
+        "{}",
+        run.stderr
+    );
+    // Missing locally and not pullable (nothing listens on that port).
+    let run = d.hoist(&["run", "--rm", "127.0.0.1:5999/nosuchimage"]);
+    assert_eq!(run.code, 125);
+    assert!(
+        run.stderr
+            .contains("Unable to find image '127.0.0.1:5999/nosuchimage:latest' locally")
+            && run.stderr.contains("cannot reach registry 127.0.0.1:5999"),
         "{}",
         run.stderr
     );

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use hoist_runtime::image::registry::RegistryConfig;
+
 use crate::networks::NetworkConfig;
 
 /// Settings of one `hoist daemon`. Several daemons run side by side on one
@@ -19,6 +21,8 @@ pub struct DaemonConfig {
     pub cgroup_parent: String,
     /// The `hoist-shim` executable started for each container.
     pub shim: PathBuf,
+    /// Insecure registries.
+    pub registries: RegistryConfig,
     /// Bridge, default subnet and address pools.
     pub network: NetworkConfig,
 }

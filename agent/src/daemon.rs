@@ -19,7 +19,7 @@ pub struct Daemon {
     /// Paths and names.
     pub config: DaemonConfig,
     /// Images and layers.
-    pub images: ImageStore,
+    pub images: Arc<ImageStore>,
     /// Volumes.
     pub volumes: VolumeStore,
     /// The host's cgroup hierarchy.
@@ -69,7 +69,7 @@ impl Daemon {
             networks,
             launcher,
             config,
-            images,
+            images: Arc::new(images),
             volumes,
             hierarchy,
             containers: Registry::default(),

@@ -38,6 +38,21 @@ pub fn from_image(e: hoist_runtime::image::ImageError) -> Status {
     }
 }
 
+/// Maps registry errors onto statuses.
+pub fn from_registry(e: hoist_runtime::image::registry::RegistryError) -> Status {
+    use hoist_runtime::image::registry::RegistryError as E;
+    match e {
+        E::Store(e) => from_image(e),
+        E::Unreachable { .. } | E::Status { .. } => Status::unavailable(e.to_string()),
+        E::Denied { .. } => Status::permission_denied(e.to_string()),
+        E::LoginFailed { .. } => Status::unauthenticated(e.to_string()),
+        E::NotFound { .. } | E::NoMatchingPlatform { .. } => not_found(e.to_string()),
+        E::DigestMismatch { .. } => Status::data_loss(e.to_string()),
+        E::Unsupported(_) => Status::unimplemented(e.to_string()),
+        E::Invalid { .. } | E::Io(_) => internal(e.to_string()),
+    }
+}
+
 /// Maps volume store errors onto statuses.
 pub fn from_volume(e: hoist_runtime::volume::VolumeError) -> Status {
     use hoist_runtime::volume::VolumeError as E;

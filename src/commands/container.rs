@@ -1,6 +1,8 @@
 //! Container commands: run, create, start, attach, exec, ps, logs, stop,
 //! kill, restart, pause, unpause, wait, rm, rename, port, prune.
 
+use crate::commands::registry::pull_image;
+use hoist_runtime::image::Reference;
 use std::io::Write;
 
 use clap::Args;
@@ -98,6 +100,45 @@ fn write_cidfile(path: &Option<String>, id: &str) -> CliResult {
     Ok(())
 }
 
+/// Runs `attempt` (a create) as `--pull` says: after pulling the image
+/// with `always`; with `missing`, pulling and trying again when the image
+/// is not there, as Docker does.
+async fn with_image<T, Fut>(
+    channel: &Channel,
+    flags: &ContainerFlags,
+    attempt: impl Fn() -> Fut,
+) -> CliResult<T>
+where
+    Fut: std::future::Future<Output = CliResult<T>>,
+{
+    let image = flags.image_and_command.first().cloned().unwrap_or_default();
+    let pull = |channel: Channel| {
+        let image = image.clone();
+        async move {
+            pull_image(channel, &image, flags.platform.as_deref(), false, true)
+                .await
+                .map_err(|e| e.with_code(EXIT_HOIST_FAILED))
+        }
+    };
+    if flags.pull == "always" {
+        pull(channel.clone()).await?;
+        return attempt().await;
+    }
+    match attempt().await {
+        Err(e)
+            if flags.pull == "missing"
+                && e.from_daemon
+                && e.message.starts_with("No such image") =>
+        {
+            let familiar = Reference::parse(&image).map_or(image.clone(), |r| r.familiar());
+            eprintln!("Unable to find image '{familiar}' locally");
+            pull(channel.clone()).await?;
+            attempt().await
+        }
+        other => other,
+    }
+}
+
 /// Runs a container: create, attach, start in one stream.
 pub async fn run(channel: Channel, args: RunArgs) -> CliResult<i32> {
     let mut spec = args.container.to_spec()?;
@@ -120,6 +161,7 @@ pub async fn run(channel: Channel, args: RunArgs) -> CliResult<i32> {
         size,
     };
     let tty = spec.tty;
+    let detach_keys = parse_detach_keys(args.detach_keys.as_deref())?;
     let open = RunOpen {
         create: Some(CreateContainerRequest {
             name,
@@ -129,14 +171,17 @@ pub async fn run(channel: Channel, args: RunArgs) -> CliResult<i32> {
         detach: args.detach,
         start: String::new(),
     };
-    let options = SessionOptions {
-        stdin: stdin && !args.detach,
-        tty,
-        detach_keys: parse_detach_keys(args.detach_keys.as_deref())?,
-        proxy_signals_to: (!tty && args.sig_proxy && !args.detach)
-            .then(|| (ContainersClient::new(channel.clone()), None)),
-    };
-    let end = run_stream(channel, open, options).await?;
+    let end = with_image(&channel, &args.container, || {
+        let options = SessionOptions {
+            stdin: stdin && !args.detach,
+            tty,
+            detach_keys: detach_keys.clone(),
+            proxy_signals_to: (!tty && args.sig_proxy && !args.detach)
+                .then(|| (ContainersClient::new(channel.clone()), None)),
+        };
+        run_stream(channel.clone(), open.clone(), options)
+    })
+    .await?;
     if let Some(id) = &end.started_id {
         write_cidfile(&args.cidfile, id)?;
     }
@@ -212,11 +257,18 @@ pub async fn create(channel: Channel, args: CreateArgs) -> CliResult<i32> {
         name: args.container.name.clone().unwrap_or_default(),
         spec_json: serde_json::to_vec(&spec).map_err(|e| CliError::client(e.to_string()))?,
     };
-    let response = ContainersClient::new(channel)
-        .create(request)
-        .await
-        .map_err(|s| CliError::from(s).with_code(EXIT_HOIST_FAILED))?
-        .into_inner();
+    let response = with_image(&channel, &args.container, || {
+        let mut client = ContainersClient::new(channel.clone());
+        let request = request.clone();
+        async move {
+            client
+                .create(request)
+                .await
+                .map(tonic::Response::into_inner)
+                .map_err(|s| CliError::from(s).with_code(EXIT_HOIST_FAILED))
+        }
+    })
+    .await?;
     for warning in response.warnings {
         eprintln!("WARNING: {warning}");
     }

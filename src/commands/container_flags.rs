@@ -204,6 +204,9 @@ pub struct ContainerFlags {
     /// Set platform if server is multi-platform capable
     #[arg(long)]
     pub platform: Option<String>,
+    /// Pull image before running ("always", "missing", "never")
+    #[arg(long, default_value = "missing", value_parser = ["always", "missing", "never"])]
+    pub pull: String,
     /// Print usage
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,

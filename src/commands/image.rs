@@ -151,29 +151,11 @@ pub async fn images(channel: Channel, args: ImagesArgs) -> CliResult<i32> {
     }
     let mut items = Vec::new();
     for image in &images {
-        let tags: Vec<(String, String)> = if image.repo_tags.is_empty() {
-            vec![("<none>".into(), "<none>".into())]
-        } else {
-            image
-                .repo_tags
-                .iter()
-                .map(|t| {
-                    let split = t
-                        .rfind(':')
-                        .filter(|i| !t[*i..].contains('/'))
-                        .unwrap_or(t.len());
-                    (
-                        t[..split].to_string(),
-                        t.get(split + 1..).unwrap_or("<none>").to_string(),
-                    )
-                })
-                .collect()
-        };
-        for (repository, tag) in tags {
+        for (repository, tag, digest) in image_rows(image) {
             items.push(json!({
                 "Repository": repository,
                 "Tag": tag,
-                "Digest": image.repo_digests.first().and_then(|d| d.split_once('@')).map_or("<none>".to_string(), |(_, d)| d.to_string()),
+                "Digest": digest,
                 "ID": id(&image.id),
                 "CreatedSince": format::ago(image.created),
                 "CreatedAt": chrono::DateTime::from_timestamp(image.created, 0).map(|t| t.to_rfc3339()).unwrap_or_default(),
@@ -204,6 +186,47 @@ pub async fn images(channel: Channel, args: ImagesArgs) -> CliResult<i32> {
         print_table(&headers, &rows);
     })?;
     Ok(0)
+}
+
+/// The (repository, tag, digest) rows `images` shows for one image, as
+/// Docker does: one per tag with that repository's digest, one per
+/// repository known only by digest, or `<none>` everywhere.
+fn image_rows(image: &hoist_api::proto::ImageSummary) -> Vec<(String, String, String)> {
+    let none = || "<none>".to_string();
+    let digests: Vec<(&str, &str)> = image
+        .repo_digests
+        .iter()
+        .filter_map(|d| d.split_once('@'))
+        .collect();
+    let digest_of = |repository: &str| {
+        digests
+            .iter()
+            .find(|(r, _)| *r == repository)
+            .map_or_else(none, |(_, d)| d.to_string())
+    };
+    let mut rows: Vec<(String, String, String)> = image
+        .repo_tags
+        .iter()
+        .map(|t| {
+            let split = t
+                .rfind(':')
+                .filter(|i| !t[*i..].contains('/'))
+                .unwrap_or(t.len());
+            let repository = t[..split].to_string();
+            let tag = t.get(split + 1..).map_or_else(none, str::to_string);
+            let digest = digest_of(&repository);
+            (repository, tag, digest)
+        })
+        .collect();
+    for (repository, digest) in &digests {
+        if !rows.iter().any(|(r, _, _)| r == repository) {
+            rows.push((repository.to_string(), none(), digest.to_string()));
+        }
+    }
+    if rows.is_empty() {
+        rows.push((none(), none(), none()));
+    }
+    rows
 }
 
 /// Remove one or more images

@@ -6,6 +6,7 @@ pub mod files;
 pub mod image;
 pub mod inspect;
 pub mod network;
+pub mod registry;
 pub mod session;
 pub mod system;
 pub mod volume;

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use hoist_runtime::cgroup::{Hierarchy, Version};
 
+pub mod registry;
+
 /// The hoist binary under test.
 pub const HOIST: &str = env!("CARGO_BIN_EXE_hoist");
 
@@ -41,6 +43,8 @@ pub struct Daemon {
     pub cgroup_parent: String,
     /// The network namespace it runs in (a name under /run/netns).
     pub netns: String,
+    /// Extra arguments passed to `hoist daemon` on every (re)spawn.
+    extra_args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -68,6 +72,12 @@ impl From<Output> for Run {
 impl Daemon {
     /// Starts a daemon with an empty state.
     pub fn start() -> Self {
+        Self::start_with_args(&[])
+    }
+
+    /// Starts a daemon with an empty state, passing `extra` to `hoist
+    /// daemon` on this and every later (re)spawn.
+    pub fn start_with_args(extra: &[&str]) -> Self {
         require_root();
         let suffix = hoist_runtime::fsutil::random_hex(4);
         let dir = PathBuf::from(format!("/tmp/hoist-test-{suffix}"));
@@ -78,6 +88,7 @@ impl Daemon {
             dir,
             cgroup_parent: format!("hoist-test-{suffix}"),
             netns,
+            extra_args: extra.iter().map(|arg| arg.to_string()).collect(),
             child: None,
         };
         for args in [
@@ -147,6 +158,7 @@ impl Daemon {
                 "--log-level",
                 "info,hoist_agent=debug",
             ])
+            .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -180,7 +192,10 @@ impl Daemon {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(HOIST);
+        // Credential files of the test's own, never the machine's.
         command
+            .env("HOIST_CONFIG", self.dir.join("hoist-config"))
+            .env("DOCKER_CONFIG", self.dir.join("docker-config"))
             .arg("--host")
             .arg(format!("unix://{}", self.socket.display()))
             .args(args);

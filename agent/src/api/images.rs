@@ -9,11 +9,14 @@ use hoist_api::proto::images_server::Images;
 use hoist_api::proto::{
     DataChunk, Empty, HistoryEntry, HistoryResponse, ImageRef, ImageSummary, ImportRequest,
     ImportResponse, InspectResponse, ListImagesRequest, ListImagesResponse, LoadResponse,
-    PruneImagesRequest, PruneResponse, RemoveImageRequest, RemoveImageResponse, SaveRequest,
-    TagRequest, import_request,
+    LoginRequest, PruneImagesRequest, PruneResponse, PullProgress, PullRequest, RegistryAuth,
+    RemoveImageRequest, RemoveImageResponse, SaveRequest, TagRequest, import_request,
 };
 use hoist_runtime::image::archive::{self, SaveFormat};
+use hoist_runtime::image::registry::media::Platform;
+use hoist_runtime::image::registry::{self, Credentials, PullEvent, PullOptions, RegistryClient};
 use hoist_runtime::image::{Image, ImageStore, Reference};
+use tracing::Instrument;
 
 use super::tarstream::{ChannelReader, ChannelWriter};
 use tonic::{Request, Response, Status, Streaming};
@@ -21,7 +24,7 @@ use tracing::instrument;
 
 use super::containers::ResponseStream;
 use crate::daemon::Daemon;
-use crate::error::{from_image, internal, invalid};
+use crate::error::{from_image, from_registry, internal, invalid};
 
 /// Serves image requests against a daemon.
 #[derive(Debug, Clone)]
@@ -40,11 +43,40 @@ fn summary(image: &Image, containers: i32) -> ImageSummary {
     ImageSummary {
         id: image.id.clone(),
         repo_tags: image.repo_tags(),
-        repo_digests: Vec::new(),
+        repo_digests: image.repo_digests(),
         created: image.created,
         size: image.size,
         containers,
         labels: image.config.config.labels.clone().into_iter().collect(),
+    }
+}
+
+fn credentials(auth: Option<RegistryAuth>) -> Option<Credentials> {
+    auth.map(|a| Credentials {
+        username: a.username,
+        password: a.password,
+        identity_token: a.identity_token,
+    })
+    .filter(|c| !c.username.is_empty() || !c.identity_token.is_empty())
+}
+
+fn progress(event: PullEvent) -> PullProgress {
+    match event {
+        PullEvent::Status(status) => PullProgress {
+            status,
+            ..Default::default()
+        },
+        PullEvent::Layer {
+            id,
+            status,
+            current,
+            total,
+        } => PullProgress {
+            id,
+            status: status.to_string(),
+            current,
+            total,
+        },
     }
 }
 
@@ -172,7 +204,7 @@ impl Images for ImagesApi {
         let document = ImageInspect {
             id: image.id.clone(),
             repo_tags: image.repo_tags(),
-            repo_digests: Vec::new(),
+            repo_digests: image.repo_digests(),
             created: image.config.created.clone().unwrap_or_default(),
             author: image.config.author.clone().unwrap_or_default(),
             config: serde_json::to_value(&image.config.config)
@@ -329,6 +361,78 @@ impl Images for ImagesApi {
         Ok(Response::new(Box::pin(
             tokio_stream::wrappers::ReceiverStream::new(rx),
         )))
+    }
+
+    type PullStream = ResponseStream<PullProgress>;
+
+    #[instrument(skip_all, fields(image = %request.get_ref().reference))]
+    async fn pull(
+        &self,
+        request: Request<PullRequest>,
+    ) -> Result<Response<Self::PullStream>, Status> {
+        let request = request.into_inner();
+        let reference = Reference::parse(&request.reference).map_err(|e| invalid(e.to_string()))?;
+        let options = PullOptions {
+            platform: Platform::parse(&request.platform).map_err(invalid)?,
+            credentials: credentials(request.auth),
+            config: self.daemon.config.registries.clone(),
+        };
+        let store = self.daemon.images.clone();
+        let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let pulling = tokio::spawn(
+            async move { registry::pull(store, &reference, &options, events_tx).await }
+                .in_current_span(),
+        );
+        tokio::spawn(
+            async move {
+                let abort = pulling.abort_handle();
+                loop {
+                    tokio::select! {
+                        event = events_rx.recv() => match event {
+                            Some(event) => {
+                                if tx.send(Ok(progress(event))).await.is_err() {
+                                    break;
+                                }
+                            }
+                            None => break,
+                        },
+                        () = tx.closed() => break,
+                    }
+                }
+                if tx.is_closed() {
+                    tracing::info!("client went away: pull cancelled");
+                    abort.abort();
+                    return;
+                }
+                let outcome = match pulling.await {
+                    Ok(Ok(_)) => return,
+                    Ok(Err(e)) => from_registry(e),
+                    Err(e) => internal(format!("pull task failed: {e}")),
+                };
+                let _ = tx.send(Err(outcome)).await;
+            }
+            .in_current_span(),
+        );
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
+    #[instrument(skip_all, fields(server = %request.get_ref().server))]
+    async fn login(&self, request: Request<LoginRequest>) -> Result<Response<Empty>, Status> {
+        let request = request.into_inner();
+        let credentials = credentials(request.auth)
+            .ok_or_else(|| invalid("login needs a username and a password"))?;
+        let server = if request.server.is_empty() {
+            hoist_runtime::image::reference::DEFAULT_DOMAIN
+        } else {
+            request.server.as_str()
+        };
+        RegistryClient::login(&self.daemon.config.registries, server, &credentials)
+            .await
+            .map_err(from_registry)?;
+        Ok(Response::new(Empty {}))
     }
 
     #[instrument(skip_all)]

@@ -36,6 +36,17 @@ pub enum LayerError {
         "layer is compressed with {0}, which hoist does not read yet (use gzip or an uncompressed tar)"
     )]
     UnsupportedCompression(&'static str),
+    /// The uncompressed content does not hash to the diff ID the image's
+    /// config names.
+    #[error(
+        "layer content hashes to {actual} but the image config says {expected}: the layer is damaged or does not belong to this image"
+    )]
+    DiffIdMismatch {
+        /// The diff ID from the config.
+        expected: String,
+        /// What the content hashes to.
+        actual: String,
+    },
 }
 
 /// `sha256:<hex>` of `data`.
@@ -59,14 +70,16 @@ pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
     out
 }
 
-/// Wraps `reader` in the decompressor its magic bytes call for (gzip or
-/// none).
+/// Wraps `reader` in the decompressor its magic bytes call for (gzip,
+/// zstd or none).
 pub fn decompressed<'a, R: Read + 'a>(reader: R) -> Result<Box<dyn Read + 'a>, LayerError> {
     let mut reader = BufReader::with_capacity(256 * 1024, reader);
     let head = reader.fill_buf()?;
     match head {
         [0x1f, 0x8b, ..] => Ok(Box::new(flate2::read::MultiGzDecoder::new(reader))),
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => Err(LayerError::UnsupportedCompression("zstd")),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => {
+            Ok(Box::new(zstd::stream::read::Decoder::with_buffer(reader)?))
+        }
         [0x42, 0x5a, 0x68, ..] => Err(LayerError::UnsupportedCompression("bzip2")),
         [0xfd, b'7', b'z', b'X', b'Z', ..] => Err(LayerError::UnsupportedCompression("xz")),
         _ => Ok(Box::new(reader)),
@@ -372,9 +385,16 @@ mod tests {
             .read_to_string(&mut out)
             .unwrap();
         assert_eq!(out, "plain");
+        let zst = zstd::stream::encode_all(&b"zstd data"[..], 3).unwrap();
+        let mut out = String::new();
+        decompressed(&zst[..])
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, "zstd data");
         assert!(matches!(
-            decompressed(&[0x28u8, 0xb5, 0x2f, 0xfd, 0][..]),
-            Err(LayerError::UnsupportedCompression("zstd"))
+            decompressed(&[0x42u8, 0x5a, 0x68, 0][..]),
+            Err(LayerError::UnsupportedCompression("bzip2"))
         ));
     }
 }

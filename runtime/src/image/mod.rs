@@ -8,6 +8,7 @@ pub mod config;
 pub mod diff;
 pub mod layer;
 pub mod reference;
+pub mod registry;
 pub mod store;
 mod tario;
 

@@ -9,7 +9,8 @@
 //! layers/<chain hex>/     one unpacked layer: an overlay lower directory
 //! layers/<chain hex>.json its diff ID and size, written once the layer is whole
 //! index.json              images (by ID = config digest) and references
-//! tmp/                    downloads and unpacks in progress; emptied at open
+//! downloads/<hex>.partial blobs a pull is fetching; kept so a later pull resumes
+//! tmp/                    unpacks and writes in progress; emptied at open
 //! ```
 //!
 //! Every change is made in `tmp/` and renamed into place, and `index.json`
@@ -34,6 +35,8 @@ use super::changes::{ChangeError, apply_changes};
 use super::config::{History, ImageConfig, RootFs, host_architecture};
 use super::layer::{LayerError, chain_ids, decompressed, unpack_layer};
 use super::reference::{Reference, ReferenceError, looks_like_id};
+use super::registry::download::InFlight;
+use super::tario::HashingReader;
 use crate::fsutil::{random_hex, read_json, remove_all, write_json_atomic};
 
 /// Why an image operation failed.
@@ -109,6 +112,15 @@ impl Image {
             .collect()
     }
 
+    /// The digest references in Docker's short form (`busybox@sha256:…`).
+    pub fn repo_digests(&self) -> Vec<String> {
+        self.references
+            .iter()
+            .filter(|r| r.digest.is_some())
+            .map(Reference::familiar)
+            .collect()
+    }
+
     /// The first 12 hex digits of the ID, as Docker prints it.
     pub fn short_id(&self) -> &str {
         let hex = self.id.strip_prefix("sha256:").unwrap_or(&self.id);
@@ -151,6 +163,8 @@ pub struct NewImage {
 pub struct ImageStore {
     root: PathBuf,
     index: Mutex<Index>,
+    /// Blobs being downloaded, so concurrent pulls fetch each once.
+    pub(crate) in_flight: InFlight,
 }
 
 /// A blob written to the store: its digest and size.
@@ -166,7 +180,7 @@ impl ImageStore {
     /// Opens (creating if needed) the store under `root` and clears what an
     /// earlier crash left in `tmp/`.
     pub fn open(root: &Path) -> Result<Self, ImageError> {
-        for dir in ["blobs/sha256", "layers", "tmp"] {
+        for dir in ["blobs/sha256", "layers", "downloads", "tmp"] {
             fs::create_dir_all(root.join(dir))?;
         }
         for entry in fs::read_dir(root.join("tmp"))?.flatten() {
@@ -182,6 +196,7 @@ impl ImageStore {
         Ok(Self {
             root: root.to_path_buf(),
             index: Mutex::new(index),
+            in_flight: InFlight::default(),
         })
     }
 
@@ -200,6 +215,17 @@ impl ImageStore {
     pub fn blob_path(&self, digest: &str) -> PathBuf {
         let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
         self.root.join("blobs/sha256").join(hex)
+    }
+
+    /// Whether a blob is stored.
+    pub fn has_blob(&self, digest: &str) -> bool {
+        self.blob_path(digest).exists()
+    }
+
+    /// Where a pull keeps the part of a blob it has fetched so far.
+    pub(crate) fn partial_path(&self, digest: &str) -> PathBuf {
+        let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+        self.root.join("downloads").join(format!("{hex}.partial"))
     }
 
     /// A fresh path under `tmp/` for work in progress.
@@ -268,7 +294,8 @@ impl ImageStore {
 
     /// Unpacks a layer tar (any supported compression) as the layer
     /// `chain_id` unless it is already there. The unpack happens in `tmp/`
-    /// and is renamed into place when whole.
+    /// and is renamed into place when whole and when the uncompressed
+    /// content hashes to `diff_id`.
     pub fn ensure_layer(
         &self,
         chain_id: &str,
@@ -280,7 +307,16 @@ impl ImageStore {
         }
         let tmp = self.temp_path("layer");
         let result = (|| {
-            let size = unpack_layer(decompressed(open()?)?, &tmp)?;
+            let mut content = HashingReader::new(decompressed(open()?)?);
+            let size = unpack_layer(&mut content, &tmp)?;
+            let actual = content.finish()?;
+            if actual != diff_id {
+                return Err(LayerError::DiffIdMismatch {
+                    expected: diff_id.to_string(),
+                    actual,
+                }
+                .into());
+            }
             let dir = self.layers_root().join(Self::layer_dir_name(chain_id));
             // A directory without its .json is a leftover of a crash between
             // the two renames below.
@@ -548,15 +584,22 @@ impl ImageStore {
             .filter(|(_, target)| **target == id)
             .map(|(r, _)| r.clone())
             .collect();
+        // As Docker: digest references (`repo@sha256:…`) do not keep an
+        // image alive once its last tag goes.
+        let is_tag = |r: &str| Reference::parse(r).is_ok_and(|r| r.digest.is_none());
+        let tags = references.iter().filter(|r| is_tag(r)).count();
         let mut untagged = Vec::new();
         match by_reference {
-            Some(reference) if references.len() > 1 => {
+            Some(reference)
+                if (is_tag(&reference) && tags > 1)
+                    || (!is_tag(&reference) && references.len() > 1) =>
+            {
                 index.references.remove(&reference);
                 untagged.push(familiar(&reference));
                 self.save(&index)?;
                 return Ok((untagged, Vec::new()));
             }
-            None if references.len() > 1 && !force => {
+            None if tags > 1 && !force => {
                 return Err(ImageError::MultipleReferences(name.to_string()));
             }
             _ => {}
@@ -744,6 +787,7 @@ pub fn now_rfc3339() -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::image::layer::sha256_digest;
 
     /// An uncompressed tar of regular files (mode 755, root, mtime 0).
     pub(crate) fn rootfs_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
@@ -856,6 +900,37 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_layer_whose_content_is_not_its_diff_id_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(&dir.path().join("image")).unwrap();
+        let tar = rootfs_tar(&[("etc/motd", b"hi")]);
+        let wrong = sha256_digest(b"something else");
+        let result = store.ensure_layer(&wrong, &wrong, || {
+            Ok(Box::new(io::Cursor::new(tar.clone())))
+        });
+        assert!(
+            matches!(
+                result,
+                Err(ImageError::Layer(LayerError::DiffIdMismatch { .. }))
+            ),
+            "{result:?}"
+        );
+        assert!(!store.has_layer(&wrong));
+        assert_eq!(fs::read_dir(store.layers_root()).unwrap().count(), 0);
+        assert_eq!(
+            fs::read_dir(dir.path().join("image/tmp")).unwrap().count(),
+            0
+        );
+        let right = sha256_digest(&tar);
+        store
+            .ensure_layer(&right, &right, || {
+                Ok(Box::new(io::Cursor::new(tar.clone())))
+            })
+            .unwrap();
+        assert!(store.has_layer(&right));
+    }
+
+    #[test]
     fn record_images_records_several_at_once_and_moves_tags() {
         let (_dir, store, first) = store_with_image(&[("a", b"1")], "box:1");
         let (_dir2, other, second) = store_with_image(&[("b", b"2")], "box:2");
@@ -866,19 +941,13 @@ pub(crate) mod tests {
                 .unwrap();
         }
         let image = other.resolve(&second).unwrap();
-        let layer = other
-            .layers_root()
-            .join(ImageStore::layer_dir_name(&image.chain_ids[0]));
+        // An imported layer's blob is the uncompressed tar: its digest is the diff ID.
+        let diff_id = &image.config.rootfs.diff_ids[0];
+        let layer_tar = other.blob_path(diff_id);
         store
-            .ensure_layer(
-                &image.chain_ids[0],
-                &image.config.rootfs.diff_ids[0],
-                || {
-                    let mut tar = tar::Builder::new(Vec::new());
-                    tar.append_dir_all(".", &layer)?;
-                    Ok(Box::new(io::Cursor::new(tar.into_inner()?)))
-                },
-            )
+            .ensure_layer(&image.chain_ids[0], diff_id, || {
+                Ok(Box::new(File::open(&layer_tar)?))
+            })
             .unwrap();
         store
             .record_images(&[NewImage {

@@ -1,0 +1,431 @@
+//! `hoist pull`, `login`, `logout` and `run`'s pull of a missing image,
+//! against a real registry (Debian's docker-registry, filled with skopeo)
+//! on loopback inside the test daemon's network namespace.
+
+mod support;
+
+use std::fs;
+
+use support::Daemon;
+use support::registry::{Auth, Registry};
+
+/// A daemon that trusts the test registry's plain HTTP, with busybox and a
+/// two-layer `app:v1` (busybox + a layer with /one and 2 MB of noise).
+fn daemon_with_app() -> Daemon {
+    let d = Daemon::start_with_args(&["--insecure-registry", "127.0.0.1:5000"]);
+    d.import_busybox();
+    d.ok(&[
+        "run",
+        "--name",
+        "builder",
+        "busybox",
+        "sh",
+        "-c",
+        "echo one > /one && head -c 2000000 /dev/urandom > /noise",
+    ]);
+    d.ok(&["commit", "builder", "app:v1"]);
+    d.ok(&["rm", "builder"]);
+    d
+}
+
+/// Lines of `text` that contain `needle`.
+fn count(text: &str, needle: &str) -> usize {
+    text.lines().filter(|l| l.contains(needle)).count()
+}
+
+/// The image is not in the store.
+fn assert_not_stored(d: &Daemon, reference: &str) {
+    let run = d.hoist(&["image", "inspect", reference]);
+    assert_ne!(run.code, 0, "{reference} should not be stored");
+}
+
+/// Blobs a pull has begun but not finished (kept so the next one resumes).
+fn partial_downloads(d: &Daemon) -> Vec<String> {
+    fs::read_dir(d.dir.join("root/image/downloads"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn pull_run_and_pull_again() {
+    let d = daemon_with_app();
+    let registry = Registry::start(&d, Auth::Anonymous);
+    registry.push(
+        &format!("oci-archive:{}", save_oci(&d, "app:v1").display()),
+        "team/app:v1",
+        &["--dest-compress", "--dest-compress-format", "gzip"],
+    );
+    let digest = registry.manifest_digest("team/app", "v1");
+    let image = registry.image("team/app:v1");
+    // Same config, same image ID: drop the local one so the pull is fresh.
+    d.ok(&["rmi", "app:v1"]);
+
+    let pulled = d.ok(&["pull", &image]);
+    assert!(
+        pulled.starts_with("v1: Pulling from 127.0.0.1:5000/team/app\n"),
+        "{pulled}"
+    );
+    assert_eq!(count(&pulled, ": Pull complete"), 2, "{pulled}");
+    assert!(pulled.contains(&format!("Digest: {digest}\n")), "{pulled}");
+    assert!(
+        pulled.contains(&format!("Status: Downloaded newer image for {image}\n")),
+        "{pulled}"
+    );
+    assert!(pulled.ends_with(&format!("{image}\n")), "{pulled}");
+    assert!(
+        !pulled.contains("Downloading"),
+        "no progress bars off a terminal: {pulled}"
+    );
+
+    assert_eq!(d.ok(&["run", "--rm", &image, "cat", "/one"]), "one\n");
+    let inspect = d.inspect(&image);
+    assert_eq!(
+        inspect["RepoDigests"],
+        serde_json::json!([format!("127.0.0.1:5000/team/app@{digest}")])
+    );
+    let listed = d.ok(&[
+        "images",
+        "--digests",
+        "--format",
+        "{{.Repository}} {{.Tag}} {{.Digest}}",
+    ]);
+    assert!(
+        listed.contains(&format!("127.0.0.1:5000/team/app v1 {digest}")),
+        "{listed}"
+    );
+
+    assert!(
+        partial_downloads(&d).is_empty(),
+        "{:?}",
+        partial_downloads(&d)
+    );
+
+    let again = d.ok(&["pull", &image]);
+    assert_eq!(count(&again, ": Already exists"), 2, "{again}");
+    assert!(
+        again.contains(&format!("Status: Image is up to date for {image}")),
+        "{again}"
+    );
+
+    // By digest, quietly: the same image, known by its digest too.
+    let by_digest = registry.image(&format!("team/app@{digest}"));
+    assert_eq!(d.ok(&["pull", "-q", &by_digest]), format!("{by_digest}\n"));
+    assert_eq!(d.inspect(&by_digest)["Id"], inspect["Id"]);
+
+    // run pulls what is missing, on stderr, as Docker does.
+    // The last tag goes with its digest reference, as in Docker.
+    let removed = d.ok(&["rmi", &image]);
+    assert!(
+        removed.contains(&format!("Untagged: {image}"))
+            && removed.contains(&format!("Untagged: {by_digest}"))
+            && removed.contains("Deleted: sha256:"),
+        "{removed}"
+    );
+    assert_not_stored(&d, &image);
+    assert_not_stored(&d, &by_digest);
+    let never = d.hoist(&["run", "--rm", "--pull", "never", &image, "true"]);
+    assert_ne!(never.code, 0);
+    assert!(never.stderr.contains("No such image"), "{}", never.stderr);
+    let run = d.hoist(&["run", "--rm", &image, "cat", "/one"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "one\n");
+    assert!(
+        run.stderr
+            .contains("Unable to find image '127.0.0.1:5000/team/app:v1' locally"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("Pull complete"), "{}", run.stderr);
+}
+
+/// Saves `image` as an OCI archive under the test directory.
+fn save_oci(d: &Daemon, image: &str) -> std::path::PathBuf {
+    let archive = d
+        .dir
+        .join(format!("{}.oci.tar", image.replace([':', '/'], "_")));
+    d.ok(&[
+        "save",
+        "--format",
+        "oci",
+        "-o",
+        archive.to_str().unwrap(),
+        image,
+    ]);
+    archive
+}
+
+/// Unpacks an OCI archive into a layout directory.
+fn layout_of(d: &Daemon, image: &str) -> std::path::PathBuf {
+    let layout = d
+        .dir
+        .join(format!("{}.layout", image.replace([':', '/'], "_")));
+    fs::create_dir_all(&layout).unwrap();
+    tar::Archive::new(fs::File::open(save_oci(d, image)).unwrap())
+        .unpack(&layout)
+        .unwrap();
+    layout
+}
+
+#[test]
+fn zstd_layers_and_multi_platform_indexes() {
+    let d = daemon_with_app();
+    let registry = Registry::start(&d, Auth::Anonymous);
+    let layout = layout_of(&d, "app:v1");
+    registry.push(
+        &format!("oci:{}:v1", layout.display()),
+        "team/zstd:1",
+        &["--dest-compress", "--dest-compress-format", "zstd"],
+    );
+    let zstd = registry.raw_manifest("team/zstd:1");
+    assert!(
+        String::from_utf8_lossy(&zstd).contains("tar+zstd"),
+        "skopeo did not make zstd layers"
+    );
+    let image = registry.image("team/zstd:1");
+    d.ok(&["pull", &image]);
+    assert_eq!(d.ok(&["run", "--rm", &image, "cat", "/one"]), "one\n");
+
+    // An index with the image for two platforms (the same manifest twice
+    // is enough to tell which entry was chosen by the digest recorded).
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let manifest = index["manifests"][0].clone();
+    let entry = |arch: &str| {
+        let mut e = manifest.clone();
+        e.as_object_mut().unwrap().remove("annotations");
+        e["platform"] = serde_json::json!({"os": "linux", "architecture": arch});
+        e
+    };
+    let nested = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [entry("arm64"), entry("amd64")],
+    });
+    let bytes = serde_json::to_vec(&nested).unwrap();
+    let hex = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&bytes))
+    };
+    fs::write(layout.join("blobs/sha256").join(&hex), &bytes).unwrap();
+    let top = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": format!("sha256:{hex}"),
+            "size": bytes.len(),
+            "annotations": {"org.opencontainers.image.ref.name": "multi"},
+        }],
+    });
+    fs::write(layout.join("index.json"), serde_json::to_vec(&top).unwrap()).unwrap();
+    registry.push(
+        &format!("oci:{}:multi", layout.display()),
+        "team/multi:1",
+        &["--all"],
+    );
+    let index_digest = registry.manifest_digest("team/multi", "1");
+    let multi = registry.image("team/multi:1");
+
+    let pulled = d.ok(&["pull", "--platform", "linux/arm64", &multi]);
+    assert!(
+        pulled.contains(&format!("Digest: {index_digest}")),
+        "{pulled}"
+    );
+    assert_eq!(d.ok(&["run", "--rm", &multi, "cat", "/one"]), "one\n");
+    let wrong = d.hoist(&["pull", "--platform", "linux/s390x", &multi]);
+    assert_eq!(wrong.code, 1);
+    assert!(
+        wrong.stderr.contains(
+            "no matching manifest for linux/s390x in the manifest list entries (available: linux/arm64/v8, linux/amd64)"
+        ) || wrong.stderr.contains("(available: linux/arm64, linux/amd64)"),
+        "{}",
+        wrong.stderr
+    );
+    let bad = d.hoist(&["pull", "--platform", "linux/", &multi]);
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.contains("invalid platform"), "{}", bad.stderr);
+}
+
+#[test]
+fn damaged_and_missing_content_is_refused_cleanly() {
+    let d = daemon_with_app();
+    let registry = Registry::start(&d, Auth::Anonymous);
+    registry.push_daemon_image(&d, "app:v1", "team/app:v1");
+    let image = registry.image("team/app:v1");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&registry.raw_manifest("team/app:v1")).unwrap();
+    let top_layer = manifest["layers"][1]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let blob = registry.blob_path(&top_layer);
+    let original = fs::read(&blob).unwrap();
+    let mut tampered = original.clone();
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 0xff;
+    fs::write(&blob, &tampered).unwrap();
+
+    let run = d.hoist(&["pull", &image]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stderr.contains(&format!("expected {top_layer}"))
+            && run.stderr.contains("failed verification")
+            && run.stderr.contains("nothing was stored"),
+        "{}",
+        run.stderr
+    );
+    assert_not_stored(&d, &image);
+    let tampered_hex = top_layer.trim_start_matches("sha256:");
+    assert!(
+        !partial_downloads(&d)
+            .iter()
+            .any(|p| p.starts_with(tampered_hex)),
+        "the damaged blob was kept: {:?}",
+        partial_downloads(&d)
+    );
+
+    // Repaired, the next pull finishes what the first one started.
+    fs::write(&blob, &original).unwrap();
+    let pulled = d.ok(&["pull", &image]);
+    assert!(pulled.contains("Downloaded newer image"), "{pulled}");
+    assert!(
+        partial_downloads(&d).is_empty(),
+        "{:?}",
+        partial_downloads(&d)
+    );
+    assert_eq!(d.ok(&["run", "--rm", &image, "cat", "/one"]), "one\n");
+
+    let missing_tag = d.hoist(&["pull", &registry.image("team/app:nope")]);
+    assert_eq!(missing_tag.code, 1);
+    assert!(
+        missing_tag
+            .stderr
+            .contains("manifest for 127.0.0.1:5000/team/app:nope not found: manifest unknown"),
+        "{}",
+        missing_tag.stderr
+    );
+    let missing_repo = d.hoist(&["pull", &registry.image("nobody/here:1")]);
+    assert!(
+        missing_repo
+            .stderr
+            .contains("manifest for 127.0.0.1:5000/nobody/here:1 not found"),
+        "{}",
+        missing_repo.stderr
+    );
+    let nobody = d.hoist(&["pull", "127.0.0.1:5999/team/app:v1"]);
+    assert_eq!(nobody.code, 1);
+    assert!(
+        nobody
+            .stderr
+            .contains("cannot reach registry 127.0.0.1:5999")
+            && nobody.stderr.contains("nothing listens there"),
+        "{}",
+        nobody.stderr
+    );
+    // The same registry by a name not marked insecure: HTTPS only.
+    let untrusted = d.hoist(&["pull", "localhost:5000/team/app:v1"]);
+    assert_eq!(untrusted.code, 1);
+    assert!(
+        untrusted.stderr.contains("--insecure-registry"),
+        "{}",
+        untrusted.stderr
+    );
+}
+
+/// Pull needs credentials; login checks and stores them, logout forgets
+/// them, and a Docker config.json is honoured too.
+fn credentials_flow(auth: Auth) {
+    let d = daemon_with_app();
+    let registry = Registry::start(&d, auth);
+    registry.push_daemon_image(&d, "app:v1", "team/app:v1");
+    let image = registry.image("team/app:v1");
+    let (user, password) = registry.auth.credentials().unwrap();
+
+    let denied = d.hoist(&["pull", &image]);
+    assert_eq!(denied.code, 1);
+    assert!(
+        denied.stderr.contains(
+            "pull access denied for 127.0.0.1:5000/team/app: repository does not exist or may require 'hoist login'"
+        ),
+        "{}",
+        denied.stderr
+    );
+
+    let wrong = d.hoist_with_input(
+        &["login", "127.0.0.1:5000", "-u", user, "--password-stdin"],
+        b"wrong\n",
+    );
+    assert_eq!(wrong.code, 1);
+    assert!(
+        wrong
+            .stderr
+            .contains("login to 127.0.0.1:5000 failed: unauthorized"),
+        "{}",
+        wrong.stderr
+    );
+    let login = d.hoist_with_input(
+        &["login", "127.0.0.1:5000", "-u", user, "--password-stdin"],
+        format!("{password}\n").as_bytes(),
+    );
+    assert_eq!(login.code, 0, "{}", login.stderr);
+    assert_eq!(login.stdout, "Login Succeeded\n");
+    let stored = fs::read_to_string(d.dir.join("hoist-config/config.json")).unwrap();
+    assert!(stored.contains("\"127.0.0.1:5000\""), "{stored}");
+
+    d.ok(&["pull", &image]);
+    assert_eq!(d.ok(&["run", "--rm", &image, "cat", "/one"]), "one\n");
+
+    assert_eq!(
+        d.ok(&["logout", "127.0.0.1:5000"]),
+        "Removing login credentials for 127.0.0.1:5000\n"
+    );
+    d.ok(&["rmi", &image]);
+    assert_eq!(d.hoist(&["pull", &image]).code, 1);
+
+    // Credentials a Docker client left behind work as they are.
+    let docker = d.dir.join("docker-config");
+    fs::create_dir_all(&docker).unwrap();
+    let auth = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    };
+    fs::write(
+        docker.join("config.json"),
+        format!(r#"{{"auths": {{"http://127.0.0.1:5000/": {{"auth": "{auth}"}}}}}}"#),
+    )
+    .unwrap();
+    d.ok(&["pull", &image]);
+}
+
+#[test]
+fn basic_auth_login_and_logout() {
+    credentials_flow(Auth::htpasswd("ci", "s3cret"));
+}
+
+#[test]
+fn token_auth_follows_the_challenge() {
+    let d = daemon_with_app();
+    let registry = Registry::start(&d, Auth::token("ci", "s3cret"));
+    registry.push_daemon_image(&d, "app:v1", "team/app:v1");
+    let before = registry.token_requests();
+    let image = registry.image("team/app:v1");
+    let docker = d.dir.join("docker-config");
+    fs::create_dir_all(&docker).unwrap();
+    fs::write(
+        docker.join("config.json"),
+        r#"{"auths": {"127.0.0.1:5000": {"username": "ci", "password": "s3cret"}}}"#,
+    )
+    .unwrap();
+    d.ok(&["pull", &image]);
+    assert!(
+        registry.token_requests() > before,
+        "the pull never asked the token server"
+    );
+    drop(registry);
+    drop(d);
+    credentials_flow(Auth::token("ci", "s3cret"));
+}
