@@ -6,6 +6,7 @@ pub mod changes;
 pub mod commit;
 pub mod config;
 pub mod diff;
+pub mod dockerfile;
 pub mod layer;
 pub mod reference;
 pub mod registry;
