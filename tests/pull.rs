@@ -429,3 +429,39 @@ fn token_auth_follows_the_challenge() {
     drop(d);
     credentials_flow(Auth::token("ci", "s3cret"));
 }
+
+#[test]
+fn a_half_fetched_blob_is_resumed() {
+    let d = daemon_with_app();
+    let registry = Registry::start(&d, Auth::Anonymous);
+    registry.push_daemon_image(&d, "app:v1", "team/app:v1");
+    d.ok(&["rmi", "app:v1"]);
+    let image = registry.image("team/app:v1");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&registry.raw_manifest("team/app:v1")).unwrap();
+    let top_layer = manifest["layers"][1]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let blob = registry.blob_path(&top_layer);
+    let original = fs::read(&blob).unwrap();
+    let half = original.len() / 2;
+    // What an interrupted pull left: the first half, in the store.
+    let downloads = d.dir.join("root/image/downloads");
+    fs::create_dir_all(&downloads).unwrap();
+    let partial = downloads.join(format!(
+        "{}.partial",
+        top_layer.trim_start_matches("sha256:")
+    ));
+    fs::write(&partial, &original[..half]).unwrap();
+    // The registry's first half is now garbage: only a pull that asks for
+    // the rest (a Range request from byte `half`) can end up verified.
+    let mut damaged = original.clone();
+    damaged[..half].iter_mut().for_each(|b| *b = !*b);
+    fs::write(&blob, &damaged).unwrap();
+
+    let pulled = d.ok(&["pull", &image]);
+    assert_eq!(count(&pulled, ": Pull complete"), 2, "{pulled}");
+    assert!(!partial.exists());
+    assert_eq!(d.ok(&["run", "--rm", &image, "cat", "/one"]), "one\n");
+}

@@ -86,6 +86,79 @@ pub fn decompressed<'a, R: Read + 'a>(reader: R) -> Result<Box<dyn Read + 'a>, L
     }
 }
 
+/// Like [`decompressed`], but a compressed stream is decompressed on a
+/// thread of its own, in chunks handed over as they are ready: the
+/// reader's own work (hashing, unpacking files) then runs beside the
+/// decompression, and a layer takes about as long as the slower of the
+/// two instead of their sum (as Docker pipes layers through `unpigz`).
+pub fn decompressed_beside(reader: Box<dyn Read + Send>) -> Result<Box<dyn Read>, LayerError> {
+    let mut reader = BufReader::with_capacity(256 * 1024, reader);
+    let compressed = matches!(
+        reader.fill_buf()?,
+        [0x1f, 0x8b, ..] | [0x28, 0xb5, 0x2f, 0xfd, ..]
+    );
+    if !compressed {
+        return decompressed(reader);
+    }
+    let (chunks, receiver) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(4);
+    std::thread::Builder::new()
+        .name("layer-decompress".into())
+        .spawn(move || {
+            let mut decoder = match decompressed(reader) {
+                Ok(decoder) => decoder,
+                Err(e) => {
+                    let _ = chunks.send(Err(io::Error::other(e)));
+                    return;
+                }
+            };
+            loop {
+                let mut chunk = vec![0u8; 256 * 1024];
+                let sent = match decoder.read(&mut chunk) {
+                    Ok(0) => return,
+                    Ok(n) => {
+                        chunk.truncate(n);
+                        chunks.send(Ok(chunk))
+                    }
+                    Err(e) => chunks.send(Err(e)),
+                };
+                if sent.is_err() {
+                    return;
+                }
+            }
+        })?;
+    Ok(Box::new(ChunkReader {
+        receiver,
+        current: Vec::new(),
+        position: 0,
+    }))
+}
+
+/// The reading end of [`decompressed_beside`]'s thread.
+struct ChunkReader {
+    receiver: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    current: Vec<u8>,
+    position: usize,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.position == self.current.len() {
+            match self.receiver.recv() {
+                Ok(chunk) => {
+                    self.current = chunk?;
+                    self.position = 0;
+                }
+                // The thread ended: the stream is over.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.position);
+        buf[..n].copy_from_slice(&self.current[self.position..self.position + n]);
+        self.position += n;
+        Ok(n)
+    }
+}
+
 /// Unpacks an uncompressed layer tar into `dst` (an empty directory that
 /// becomes one overlay lower layer). Returns the bytes of file content.
 pub fn unpack_layer<R: Read>(reader: R, dst: &Path) -> Result<u64, LayerError> {
@@ -396,5 +469,33 @@ mod tests {
             decompressed(&[0x42u8, 0x5a, 0x68, 0][..]),
             Err(LayerError::UnsupportedCompression("bzip2"))
         ));
+    }
+
+    #[test]
+    fn decompresses_beside_the_reader() {
+        let data: Vec<u8> = (0..3_000_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut gz, &data).unwrap();
+        let gz = gz.finish().unwrap();
+        let mut out = Vec::new();
+        decompressed_beside(Box::new(io::Cursor::new(gz.clone())))
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        assert!(out == data, "decompressed data differs");
+        let mut plain = Vec::new();
+        decompressed_beside(Box::new(io::Cursor::new(b"plain".to_vec())))
+            .unwrap()
+            .read_to_end(&mut plain)
+            .unwrap();
+        assert_eq!(plain, b"plain");
+        // A stream cut short is an error, not a short read.
+        let mut cut = Vec::new();
+        let result = decompressed_beside(Box::new(io::Cursor::new(gz[..gz.len() / 2].to_vec())))
+            .unwrap()
+            .read_to_end(&mut cut);
+        assert!(result.is_err(), "a truncated gzip stream read as whole");
     }
 }

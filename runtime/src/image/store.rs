@@ -33,7 +33,7 @@ use sha2::{Digest, Sha256};
 use super::archive::ArchiveError;
 use super::changes::{ChangeError, apply_changes};
 use super::config::{History, ImageConfig, RootFs, host_architecture};
-use super::layer::{LayerError, chain_ids, decompressed, unpack_layer};
+use super::layer::{LayerError, chain_ids, decompressed, decompressed_beside, unpack_layer};
 use super::reference::{Reference, ReferenceError, looks_like_id};
 use super::registry::download::InFlight;
 use super::tario::HashingReader;
@@ -300,14 +300,14 @@ impl ImageStore {
         &self,
         chain_id: &str,
         diff_id: &str,
-        open: impl FnOnce() -> io::Result<Box<dyn Read>>,
+        open: impl FnOnce() -> io::Result<Box<dyn Read + Send>>,
     ) -> Result<(), ImageError> {
         if self.has_layer(chain_id) {
             return Ok(());
         }
         let tmp = self.temp_path("layer");
         let result = (|| {
-            let mut content = HashingReader::new(decompressed(open()?)?);
+            let mut content = HashingReader::new(decompressed_beside(open()?)?);
             let size = unpack_layer(&mut content, &tmp)?;
             let actual = content.finish()?;
             if actual != diff_id {

@@ -5,6 +5,7 @@
 //! [`RegistryError`]s that say what happened.
 
 use std::error::Error as _;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode, header};
@@ -79,15 +80,23 @@ pub fn error_detail(body: &str) -> String {
     }
 }
 
-/// An HTTP client for registry traffic; `insecure` skips certificate checks.
+/// The HTTP client for registry traffic; `insecure` skips certificate
+/// checks. Made once per kind: loading the system's root certificates
+/// costs milliseconds, and one client shares its connections.
 fn http_client(insecure: bool) -> Result<reqwest::Client, RegistryError> {
-    reqwest::Client::builder()
+    static CLIENTS: [OnceLock<reqwest::Client>; 2] = [OnceLock::new(), OnceLock::new()];
+    let slot = &CLIENTS[usize::from(insecure)];
+    if let Some(client) = slot.get() {
+        return Ok(client.clone());
+    }
+    let client = reqwest::Client::builder()
         .user_agent(concat!("hoist/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(30))
         .read_timeout(Duration::from_secs(120))
         .danger_accept_invalid_certs(insecure)
         .build()
-        .map_err(|e| RegistryError::Unsupported(format!("cannot set up HTTPS: {e}")))
+        .map_err(|e| RegistryError::Unsupported(format!("cannot set up HTTPS: {e}")))?;
+    Ok(slot.get_or_init(|| client).clone())
 }
 
 /// The whole chain of a transport error, for messages.
@@ -362,6 +371,21 @@ impl RegistryClient {
             return Err(self.denied(detail));
         }
         Ok(second)
+    }
+
+    /// Reads a whole (small) answer: a manifest, a config.
+    pub async fn read_body(
+        &self,
+        response: Response,
+        what: &str,
+    ) -> Result<bytes::Bytes, RegistryError> {
+        response
+            .bytes()
+            .await
+            .map_err(|e| RegistryError::Unreachable {
+                registry: self.endpoint.domain.clone(),
+                reason: format!("reading {what}: {e}"),
+            })
     }
 
     /// Turns an unexpected answer into an error; `what` names the object

@@ -4,14 +4,16 @@
 //! anyone may use it.
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode, header};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
-use tokio::sync::OwnedMutexGuard;
+use tokio::sync::{OwnedMutexGuard, mpsc};
 
 use super::RegistryError;
 use super::client::RegistryClient;
@@ -58,26 +60,68 @@ impl InFlight {
     }
 }
 
+/// A copy of a download's bytes as they arrive, from the first byte on,
+/// for a consumer that works while the download runs (unpacking). It is
+/// dropped (the consumer sees the stream end early) whenever the download
+/// has to go back: a retry, a registry that ignores a range.
+pub type Tee = Option<mpsc::Sender<Bytes>>;
+
+/// Reads what a [`Tee`] sends, blocking (for a `spawn_blocking` thread).
+pub struct TeeReader {
+    chunks: mpsc::Receiver<Bytes>,
+    current: Bytes,
+}
+
+impl TeeReader {
+    /// A tee and the reader of what it sends.
+    pub fn pair() -> (Tee, Self) {
+        let (tx, rx) = mpsc::channel(64);
+        (
+            Some(tx),
+            Self {
+                chunks: rx,
+                current: Bytes::new(),
+            },
+        )
+    }
+}
+
+impl Read for TeeReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.chunks.blocking_recv() {
+                Some(chunk) => self.current = chunk,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
 /// Downloads blob `digest` of `size` bytes into `partial`, resuming from
-/// what `partial` already holds. `progress` hears the bytes on disk so far.
-/// On success `partial` is complete and verified; on a verification
-/// failure it is deleted; on a transport failure it is kept for the next
-/// attempt.
+/// what `partial` already holds. `progress` hears the bytes on disk so far;
+/// `tee` (given only when `partial` is empty) gets every byte too. On
+/// success `partial` is complete and verified; on a verification failure
+/// it is deleted; on a transport failure it is kept for the next attempt.
 pub async fn fetch_blob(
     client: &RegistryClient,
     digest: &str,
     size: u64,
     partial: &Path,
+    mut tee: Tee,
     mut progress: impl FnMut(u64),
 ) -> Result<(), RegistryError> {
     check_digest(digest).map_err(RegistryError::Unsupported)?;
     let mut last_error = None;
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
+            tee = None;
             tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
             tracing::info!(%digest, attempt, "resuming blob download");
         }
-        match fetch_once(client, digest, size, partial, &mut progress).await {
+        match fetch_once(client, digest, size, partial, &mut tee, &mut progress).await {
             Ok(()) => return Ok(()),
             Err(e @ RegistryError::Unreachable { .. }) => last_error = Some(e),
             Err(e) => return Err(e),
@@ -91,10 +135,14 @@ async fn fetch_once(
     digest: &str,
     size: u64,
     partial: &Path,
+    tee: &mut Tee,
     progress: &mut impl FnMut(u64),
 ) -> Result<(), RegistryError> {
     let mut hasher = Sha256::new();
     let mut offset = hash_existing(partial, &mut hasher).await?;
+    if offset > 0 {
+        *tee = None;
+    }
     if offset > size {
         tokio::fs::remove_file(partial).await?;
         hasher = Sha256::new();
@@ -166,6 +214,11 @@ async fn fetch_once(
             }
             hasher.update(&chunk);
             writer.write_all(&chunk).await?;
+            if let Some(sender) = tee
+                && sender.send(chunk).await.is_err()
+            {
+                *tee = None;
+            }
             progress(offset);
         }
         writer.flush().await?;

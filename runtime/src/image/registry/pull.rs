@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 use super::RegistryError;
 use super::client::RegistryClient;
 use super::credentials::Credentials;
-use super::download::{check_digest, fetch_blob};
+use super::download::{TeeReader, check_digest, fetch_blob};
 use super::endpoint::RegistryConfig;
 use super::media::{self, Document, Platform};
 use crate::image::config::ImageConfig;
@@ -232,13 +232,7 @@ async fn fetch_document(
     {
         return Err(invalid("it is larger than 4 MiB".into()));
     }
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| RegistryError::Unreachable {
-            registry: client.domain().to_string(),
-            reason: format!("reading {what}: {e}"),
-        })?;
+    let body = client.read_body(response, what).await?;
     if body.len() > media::MAX_MANIFEST_BYTES {
         return Err(invalid("it is larger than 4 MiB".into()));
     }
@@ -319,13 +313,7 @@ async fn fetch_config(
         let request = format!("GET /v2/{}/blobs/{digest}", client.repository());
         return Err(client.status_error(response, &request, &what).await);
     }
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| RegistryError::Unreachable {
-            registry: client.domain().to_string(),
-            reason: format!("reading {what}: {e}"),
-        })?;
+    let body = client.read_body(response, &what).await?;
     let actual = sha256(&body);
     if actual != digest || body.len() as u64 != descriptor.size() {
         return Err(RegistryError::DigestMismatch {
@@ -397,40 +385,75 @@ struct LayerJob {
 impl LayerJob {
     async fn run(self) -> Result<(), RegistryError> {
         let held = self.store.in_flight.hold(&self.digest).await;
+        let mut unpacked = self.store.has_layer(&self.chain_id);
         if !self.store.has_blob(&self.digest) {
             let slot =
                 self.slots.acquire().await.map_err(|e| {
                     RegistryError::Unsupported(format!("download slots closed: {e}"))
                 })?;
             let partial = self.store.partial_path(&self.digest);
+            // A download from the first byte is unpacked as it arrives.
+            let (tee, streaming) = if unpacked || partial.exists() {
+                (None, None)
+            } else {
+                let (tee, reader) = TeeReader::pair();
+                (tee, Some(self.unpack(move || Ok(Box::new(reader)))))
+            };
             let mut last = Instant::now() - PROGRESS_EVERY;
-            fetch_blob(&self.client, &self.digest, self.size, &partial, |current| {
-                if last.elapsed() >= PROGRESS_EVERY || current == self.size {
-                    last = Instant::now();
-                    self.events
-                        .layer(&self.digest, "Downloading", current, self.size);
-                }
-            })
-            .await?;
+            let downloaded = fetch_blob(
+                &self.client,
+                &self.digest,
+                self.size,
+                &partial,
+                tee,
+                |current| {
+                    if last.elapsed() >= PROGRESS_EVERY || current == self.size {
+                        last = Instant::now();
+                        self.events
+                            .layer(&self.digest, "Downloading", current, self.size);
+                    }
+                },
+            )
+            .await;
             drop(slot);
+            if let Some(streaming) = streaming {
+                match streaming.await {
+                    Ok(()) => unpacked = true,
+                    // The stream broke off (a retry, a failed download):
+                    // the stored blob is unpacked below instead.
+                    Err(e) => {
+                        tracing::debug!(digest = %self.digest, "unpacking while downloading failed: {e}")
+                    }
+                }
+            }
+            downloaded?;
             self.store.insert_blob(&partial, &self.digest)?;
             self.events.layer(&self.digest, "Download complete", 0, 0);
         }
-        if !self.store.has_layer(&self.chain_id) {
+        if !unpacked {
             self.events.layer(&self.digest, "Extracting", 0, 0);
-            let store = self.store.clone();
-            let (digest, chain_id, diff_id) = (self.digest.clone(), self.chain_id, self.diff_id);
-            tokio::task::spawn_blocking(move || {
-                let path = store.blob_path(&digest);
-                store.ensure_layer(&chain_id, &diff_id, || {
-                    Ok(Box::new(std::fs::File::open(&path)?))
-                })
-            })
-            .await
-            .map_err(|e| RegistryError::Unsupported(format!("unpacking a layer failed: {e}")))??;
+            let path = self.store.blob_path(&self.digest);
+            self.unpack(move || Ok(Box::new(std::fs::File::open(&path)?)))
+                .await?;
         }
         drop(held);
         self.events.layer(&self.digest, "Pull complete", 0, 0);
         Ok(())
+    }
+
+    /// Unpacks the layer from what `open` gives, on a blocking thread.
+    fn unpack<F>(&self, open: F) -> impl Future<Output = Result<(), RegistryError>> + use<F>
+    where
+        F: FnOnce() -> std::io::Result<Box<dyn std::io::Read + Send>> + Send + 'static,
+    {
+        let store = self.store.clone();
+        let (chain_id, diff_id) = (self.chain_id.clone(), self.diff_id.clone());
+        let task =
+            tokio::task::spawn_blocking(move || store.ensure_layer(&chain_id, &diff_id, open));
+        async move {
+            task.await
+                .map_err(|e| RegistryError::Unsupported(format!("unpacking a layer failed: {e}")))?
+                .map_err(RegistryError::from)
+        }
     }
 }
