@@ -22,7 +22,7 @@ use commands::image::{
 };
 use commands::inspect::{self, ContainerInspectArgs, ImageInspectArgs, InspectArgs, Kind};
 use commands::network::NetworkCommand;
-use commands::registry::{LoginArgs, LogoutArgs, PullArgs};
+use commands::registry::{LoginArgs, LogoutArgs, PullArgs, PushArgs};
 use commands::volume::VolumeCommand;
 use exit::{CliError, EXIT_HOIST_FAILED};
 
@@ -107,6 +107,8 @@ enum Command {
     History(HistoryArgs),
     /// Download an image from a registry
     Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
     /// Log in to a registry
     Login(LoginArgs),
     /// Log out from a registry
@@ -213,6 +215,8 @@ enum ImageCommand {
     Prune(commands::image::PruneArgs),
     /// Download an image from a registry
     Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
 }
 
 /// Run the hoist daemon
@@ -473,6 +477,9 @@ async fn dispatch(host: Option<String>, command: Command) -> Result<i32, CliErro
         }
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => {
             commands::registry::pull(channel, a).await
+        }
+        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => {
+            commands::registry::push(channel, a).await
         }
         Command::Login(a) => commands::registry::login(channel, a).await,
         Command::Volume(v) => commands::volume::run(channel, v).await,

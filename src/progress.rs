@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 
-use hoist_api::proto::PullProgress;
+use hoist_api::proto::ProgressMessage;
 use hoist_api::units::human_size;
 
 /// Width of the `[====>   ]` bar, as Docker draws it.
@@ -41,7 +41,7 @@ impl Progress {
     }
 
     /// Shows one message.
-    pub fn show(&mut self, message: &PullProgress) {
+    pub fn show(&mut self, message: &ProgressMessage) {
         let _ = if message.id.is_empty() {
             self.printed += 1;
             writeln!(self.out, "{}", message.status)
@@ -53,7 +53,7 @@ impl Progress {
         let _ = self.out.flush();
     }
 
-    fn plain(&mut self, message: &PullProgress) -> std::io::Result<()> {
+    fn plain(&mut self, message: &ProgressMessage) -> std::io::Result<()> {
         if message.status == "Downloading" || self.last.get(&message.id) == Some(&message.status) {
             return Ok(());
         }
@@ -61,7 +61,7 @@ impl Progress {
         writeln!(self.out, "{}: {}", message.id, message.status)
     }
 
-    fn redraw(&mut self, message: &PullProgress) -> std::io::Result<()> {
+    fn redraw(&mut self, message: &ProgressMessage) -> std::io::Result<()> {
         let text = format!("{}: {}", message.id, describe(message));
         match self.lines.get(&message.id) {
             Some(&line) => {
@@ -78,7 +78,7 @@ impl Progress {
 }
 
 /// `Downloading [=====>      ]  1.2MB/4.5MB`, or the status alone.
-fn describe(message: &PullProgress) -> String {
+fn describe(message: &ProgressMessage) -> String {
     if message.total == 0 || message.status != "Downloading" {
         return message.status.clone();
     }
@@ -102,7 +102,7 @@ mod tests {
 
     #[test]
     fn bars_fill_with_progress() {
-        let message = |current| PullProgress {
+        let message = |current| ProgressMessage {
             id: "abc".into(),
             status: "Downloading".into(),
             current,
@@ -115,7 +115,7 @@ mod tests {
         );
         let full = describe(&message(100));
         assert!(full.contains(&format!("[{}]", "=".repeat(50))), "{full}");
-        let done = PullProgress {
+        let done = ProgressMessage {
             status: "Pull complete".into(),
             ..message(100)
         };

@@ -1,4 +1,4 @@
-//! `hoist pull`, `login`, `logout` and `run`'s pull of a missing image,
+//! `hoist pull`, `push`, `login`, `logout` and `run`'s pull of a missing image,
 //! against a real registry (Debian's docker-registry, filled with skopeo)
 //! on loopback inside the test daemon's network namespace.
 
@@ -464,4 +464,103 @@ fn a_half_fetched_blob_is_resumed() {
     assert_eq!(count(&pulled, ": Pull complete"), 2, "{pulled}");
     assert!(!partial.exists());
     assert_eq!(d.ok(&["run", "--rm", &image, "cat", "/one"]), "one\n");
+}
+
+#[test]
+fn push_uploads_mounts_and_pulls_back_identical() {
+    let d = daemon_with_app();
+    let registry = Registry::start(&d, Auth::Anonymous);
+    // A third layer larger than one upload chunk (5 MiB).
+    d.ok(&[
+        "run",
+        "--name",
+        "builder",
+        "app:v1",
+        "sh",
+        "-c",
+        "head -c 6000000 /dev/urandom > /big",
+    ]);
+    d.ok(&["commit", "builder", "app:v2"]);
+    d.ok(&["rm", "builder"]);
+    let id = d.inspect("app:v2")["Id"].as_str().unwrap().to_string();
+    let image = registry.image("team/app:dev");
+    d.ok(&["tag", "app:v2", &image]);
+
+    let pushed = d.ok(&["push", &image]);
+    assert!(
+        pushed.starts_with("The push refers to repository [127.0.0.1:5000/team/app]\n"),
+        "{pushed}"
+    );
+    assert_eq!(count(&pushed, ": Pushed"), 3, "{pushed}");
+    let digest = registry.manifest_digest("team/app", "dev");
+    assert!(
+        pushed.contains(&format!("dev: digest: {digest} size: ")),
+        "{pushed}"
+    );
+    assert!(
+        d.log().contains("uploading in chunks"),
+        "the 6 MB layer should go in chunks"
+    );
+    let again = d.ok(&["push", &image]);
+    assert_eq!(count(&again, ": Layer already exists"), 3, "{again}");
+
+    // Another repository of the same registry gets the layers mounted.
+    let other = registry.image("team/other:1");
+    d.ok(&["tag", "app:v2", &other]);
+    let mounted = d.ok(&["push", &other]);
+    assert_eq!(count(&mounted, ": Mounted from team/app"), 3, "{mounted}");
+
+    // What was pushed pulls back as the same image, by digest.
+    for name in ["app:v2", &image, &other] {
+        d.ok(&["rmi", name]);
+    }
+    d.ok(&["rmi", "app:v1"]);
+    assert_not_stored(&d, &id);
+    let by_digest = registry.image(&format!("team/app@{digest}"));
+    d.ok(&["pull", &by_digest]);
+    assert_eq!(d.inspect(&by_digest)["Id"].as_str().unwrap(), id);
+    assert_eq!(d.ok(&["run", "--rm", &by_digest, "cat", "/one"]), "one\n");
+
+    let missing = d.hoist(&["push", &registry.image("team/nothing:1")]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("No such image"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn push_needs_credentials_behind_token_auth() {
+    let d = daemon_with_app();
+    let registry = Registry::start(&d, Auth::token("ci", "s3cret"));
+    let image = registry.image("team/app:v1");
+    d.ok(&["tag", "app:v1", &image]);
+    let denied = d.hoist(&["push", &image]);
+    assert_eq!(denied.code, 1);
+    assert!(
+        denied
+            .stderr
+            .contains("push access denied for 127.0.0.1:5000/team/app"),
+        "{}",
+        denied.stderr
+    );
+    let before = registry.token_requests();
+    let login = d.hoist_with_input(
+        &["login", "127.0.0.1:5000", "-u", "ci", "--password-stdin"],
+        b"s3cret\n",
+    );
+    assert_eq!(login.code, 0, "{}", login.stderr);
+    let pushed = d.ok(&["push", &image]);
+    assert_eq!(count(&pushed, ": Pushed"), 2, "{pushed}");
+    assert!(registry.token_requests() > before);
+    assert_eq!(
+        registry.manifest_digest("team/app", "v1"),
+        d.inspect(&image)["RepoDigests"][0]
+            .as_str()
+            .unwrap()
+            .split_once('@')
+            .unwrap()
+            .1
+    );
 }

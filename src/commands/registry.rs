@@ -1,4 +1,4 @@
-//! Registry commands: pull, login, logout. Credentials are looked up here,
+//! Registry commands: pull, push, login, logout. Credentials are looked up here,
 //! in the user's files, and sent with the request (as Docker's
 //! X-Registry-Auth), so the daemon never reads anyone's home directory.
 
@@ -7,7 +7,7 @@ use std::os::fd::AsFd;
 
 use clap::Args;
 use hoist_api::proto::images_client::ImagesClient;
-use hoist_api::proto::{LoginRequest, PullRequest, RegistryAuth};
+use hoist_api::proto::{LoginRequest, ProgressMessage, PullRequest, PushRequest, RegistryAuth};
 use hoist_runtime::image::Reference;
 use hoist_runtime::image::reference::DEFAULT_DOMAIN;
 use hoist_runtime::image::registry::credentials::{self, Credentials};
@@ -39,6 +39,22 @@ fn auth_for(domain: &str) -> Option<RegistryAuth> {
     })
 }
 
+/// Shows a job's progress (unless `quiet`) until the daemon ends the
+/// stream; its error, if any, is the command's.
+async fn follow(
+    mut stream: tonic::Streaming<ProgressMessage>,
+    quiet: bool,
+    to_stderr: bool,
+) -> CliResult {
+    let mut progress = Progress::new(to_stderr);
+    while let Some(message) = stream.message().await? {
+        if !quiet {
+            progress.show(&message);
+        }
+    }
+    Ok(())
+}
+
 /// `hoist pull`.
 pub async fn pull(channel: Channel, args: PullArgs) -> CliResult<i32> {
     pull_image(
@@ -67,19 +83,39 @@ pub async fn pull_image(
         platform: platform.unwrap_or_default().to_string(),
         auth: auth_for(&reference.domain),
     };
-    let mut stream = ImagesClient::new(channel).pull(request).await?.into_inner();
-    let mut progress = Progress::new(to_stderr);
-    while let Some(message) = stream.message().await? {
-        if !quiet {
-            progress.show(&message);
-        }
-    }
+    let stream = ImagesClient::new(channel).pull(request).await?.into_inner();
+    follow(stream, quiet, to_stderr).await?;
     if to_stderr {
         eprintln!("{reference}");
     } else {
         println!("{reference}");
     }
     Ok(())
+}
+
+/// Upload an image to a registry
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Suppress verbose output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// NAME[:TAG]
+    pub name: String,
+}
+
+/// `hoist push`.
+pub async fn push(channel: Channel, args: PushArgs) -> CliResult<i32> {
+    let reference = Reference::parse(&args.name).map_err(|e| CliError::usage(e.to_string()))?;
+    let request = PushRequest {
+        reference: reference.to_string(),
+        auth: auth_for(&reference.domain),
+    };
+    let stream = ImagesClient::new(channel).push(request).await?.into_inner();
+    follow(stream, args.quiet, false).await?;
+    if args.quiet {
+        println!("{}", reference.familiar());
+    }
+    Ok(0)
 }
 
 /// Log in to a registry

@@ -9,12 +9,14 @@ use hoist_api::proto::images_server::Images;
 use hoist_api::proto::{
     DataChunk, Empty, HistoryEntry, HistoryResponse, ImageRef, ImageSummary, ImportRequest,
     ImportResponse, InspectResponse, ListImagesRequest, ListImagesResponse, LoadResponse,
-    LoginRequest, PruneImagesRequest, PruneResponse, PullProgress, PullRequest, RegistryAuth,
-    RemoveImageRequest, RemoveImageResponse, SaveRequest, TagRequest, import_request,
+    LoginRequest, ProgressMessage, PruneImagesRequest, PruneResponse, PullRequest, PushRequest,
+    RegistryAuth, RemoveImageRequest, RemoveImageResponse, SaveRequest, TagRequest, import_request,
 };
 use hoist_runtime::image::archive::{self, SaveFormat};
 use hoist_runtime::image::registry::media::Platform;
-use hoist_runtime::image::registry::{self, Credentials, PullEvent, PullOptions, RegistryClient};
+use hoist_runtime::image::registry::{
+    self, Credentials, ProgressEvent, PullOptions, PushOptions, RegistryClient,
+};
 use hoist_runtime::image::{Image, ImageStore, Reference};
 use tracing::Instrument;
 
@@ -60,24 +62,69 @@ fn credentials(auth: Option<RegistryAuth>) -> Option<Credentials> {
     .filter(|c| !c.username.is_empty() || !c.identity_token.is_empty())
 }
 
-fn progress(event: PullEvent) -> PullProgress {
+fn progress(event: ProgressEvent) -> ProgressMessage {
     match event {
-        PullEvent::Status(status) => PullProgress {
+        ProgressEvent::Status(status) => ProgressMessage {
             status,
             ..Default::default()
         },
-        PullEvent::Layer {
+        ProgressEvent::Layer {
             id,
             status,
             current,
             total,
-        } => PullProgress {
+        } => ProgressMessage {
             id,
-            status: status.to_string(),
+            status,
             current,
             total,
         },
     }
+}
+
+/// Runs a registry job (pull, push) on a task of its own and streams its
+/// progress; the stream ends with the job's error, if any. A client that
+/// goes away cancels the job (what it fetched so far stays for next time).
+fn progress_stream<Job, Fut, T>(job: Job) -> ResponseStream<ProgressMessage>
+where
+    Job: FnOnce(tokio::sync::mpsc::UnboundedSender<ProgressEvent>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, registry::RegistryError>> + Send + 'static,
+    T: Send + 'static,
+{
+    let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let running = tokio::spawn(job(events_tx).in_current_span());
+    tokio::spawn(
+        async move {
+            let abort = running.abort_handle();
+            loop {
+                tokio::select! {
+                    event = events_rx.recv() => match event {
+                        Some(event) => {
+                            if tx.send(Ok(progress(event))).await.is_err() {
+                                break;
+                            }
+                        }
+                        None => break,
+                    },
+                    () = tx.closed() => break,
+                }
+            }
+            if tx.is_closed() {
+                tracing::info!("client went away: cancelled");
+                abort.abort();
+                return;
+            }
+            let outcome = match running.await {
+                Ok(Ok(_)) => return,
+                Ok(Err(e)) => from_registry(e),
+                Err(e) => internal(format!("registry task failed: {e}")),
+            };
+            let _ = tx.send(Err(outcome)).await;
+        }
+        .in_current_span(),
+    );
+    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
 }
 
 impl ImagesApi {
@@ -363,7 +410,7 @@ impl Images for ImagesApi {
         )))
     }
 
-    type PullStream = ResponseStream<PullProgress>;
+    type PullStream = ResponseStream<ProgressMessage>;
 
     #[instrument(skip_all, fields(image = %request.get_ref().reference))]
     async fn pull(
@@ -378,45 +425,33 @@ impl Images for ImagesApi {
             config: self.daemon.config.registries.clone(),
         };
         let store = self.daemon.images.clone();
-        let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel();
-        let (tx, rx) = tokio::sync::mpsc::channel(64);
-        let pulling = tokio::spawn(
-            async move { registry::pull(store, &reference, &options, events_tx).await }
-                .in_current_span(),
-        );
-        tokio::spawn(
-            async move {
-                let abort = pulling.abort_handle();
-                loop {
-                    tokio::select! {
-                        event = events_rx.recv() => match event {
-                            Some(event) => {
-                                if tx.send(Ok(progress(event))).await.is_err() {
-                                    break;
-                                }
-                            }
-                            None => break,
-                        },
-                        () = tx.closed() => break,
-                    }
-                }
-                if tx.is_closed() {
-                    tracing::info!("client went away: pull cancelled");
-                    abort.abort();
-                    return;
-                }
-                let outcome = match pulling.await {
-                    Ok(Ok(_)) => return,
-                    Ok(Err(e)) => from_registry(e),
-                    Err(e) => internal(format!("pull task failed: {e}")),
-                };
-                let _ = tx.send(Err(outcome)).await;
-            }
-            .in_current_span(),
-        );
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+        Ok(Response::new(progress_stream(move |events| async move {
+            registry::pull(store, &reference, &options, events).await
+        })))
+    }
+
+    type PushStream = ResponseStream<ProgressMessage>;
+
+    #[instrument(skip_all, fields(image = %request.get_ref().reference))]
+    async fn push(
+        &self,
+        request: Request<PushRequest>,
+    ) -> Result<Response<Self::PushStream>, Status> {
+        let request = request.into_inner();
+        let reference = Reference::parse(&request.reference).map_err(|e| invalid(e.to_string()))?;
+        // An unknown image is an error before the stream starts.
+        self.daemon
+            .images
+            .resolve(&reference.to_string())
+            .map_err(from_image)?;
+        let options = PushOptions {
+            credentials: credentials(request.auth),
+            config: self.daemon.config.registries.clone(),
+        };
+        let store = self.daemon.images.clone();
+        Ok(Response::new(progress_stream(move |events| async move {
+            registry::push(store, &reference, &options, events).await
+        })))
     }
 
     #[instrument(skip_all, fields(server = %request.get_ref().server))]

@@ -167,17 +167,25 @@ fn challenges(response: &Response) -> Vec<Challenge> {
 
 impl RegistryClient {
     /// Opens a session with `repository` (`library/busybox`) on the
-    /// registry `domain`, authorised for `actions` (`pull`, `push`).
+    /// registry `domain`, authorised for `actions` (`pull`, `push`), and
+    /// to pull from `mount_sources` (repositories a push may mount blobs
+    /// from).
     pub async fn connect(
         config: &RegistryConfig,
         domain: &str,
         repository: &str,
         actions: &[&str],
+        mount_sources: &[String],
         credentials: Option<Credentials>,
     ) -> Result<Self, RegistryError> {
         let endpoint = config.endpoint(domain);
         let (http, base, response) = ping(&endpoint).await?;
-        let scopes = vec![format!("repository:{repository}:{}", actions.join(","))];
+        let mut scopes = vec![format!("repository:{repository}:{}", actions.join(","))];
+        scopes.extend(
+            mount_sources
+                .iter()
+                .map(|source| format!("repository:{source}:pull")),
+        );
         let mut client = Self {
             http,
             endpoint,
@@ -371,6 +379,24 @@ impl RegistryClient {
             return Err(self.denied(detail));
         }
         Ok(second)
+    }
+
+    /// The URL an upload continues at: the `Location` of `response`,
+    /// which may be relative to the registry.
+    pub fn location(&self, response: &Response) -> Result<reqwest::Url, RegistryError> {
+        let invalid = |reason: String| RegistryError::Invalid {
+            what: "an upload answer".into(),
+            registry: self.endpoint.domain.clone(),
+            reason,
+        };
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| invalid("it has no Location header".into()))?;
+        reqwest::Url::parse(&self.base)
+            .and_then(|base| base.join(location))
+            .map_err(|e| invalid(format!("its Location {location:?} is not a URL: {e}")))
     }
 
     /// Reads a whole (small) answer: a manifest, a config.

@@ -9,7 +9,8 @@
 //! - [`media`] knows the manifest and layer media types and picks a
 //!   platform from an index.
 //! - [`download`] streams a blob to disk, resuming and verifying it.
-//! - [`pull`] puts it together: manifest → config → layers → image.
+//! - [`pull`] puts it together: manifest → config → layers → image;
+//!   [`push`] the other way, and [`progress`] reports how either goes.
 
 pub mod auth;
 pub mod client;
@@ -17,12 +18,16 @@ pub mod credentials;
 pub mod download;
 pub mod endpoint;
 pub mod media;
+pub mod progress;
 pub mod pull;
+pub mod push;
 
 pub use client::RegistryClient;
 pub use credentials::Credentials;
 pub use endpoint::RegistryConfig;
-pub use pull::{PullEvent, PullOptions, pull};
+pub use progress::ProgressEvent;
+pub use pull::{PullOptions, pull};
+pub use push::{PushOptions, push};
 
 use super::store::ImageError;
 

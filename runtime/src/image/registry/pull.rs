@@ -22,6 +22,7 @@ use super::credentials::Credentials;
 use super::download::{TeeReader, check_digest, fetch_blob};
 use super::endpoint::RegistryConfig;
 use super::media::{self, Document, Platform};
+use super::progress::{Events, ProgressEvent};
 use crate::image::config::ImageConfig;
 use crate::image::layer::chain_ids;
 use crate::image::store::{ImageStore, NewImage};
@@ -46,25 +47,6 @@ pub struct PullOptions {
     pub config: RegistryConfig,
 }
 
-/// Progress of a pull, as Docker's JSON messages carry it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PullEvent {
-    /// A line about the whole pull (`latest: Pulling from library/busybox`).
-    Status(String),
-    /// Where one layer is.
-    Layer {
-        /// The layer's short digest (12 hex digits).
-        id: String,
-        /// `Pulling fs layer`, `Downloading`, `Download complete`,
-        /// `Extracting`, `Pull complete`, `Already exists`.
-        status: &'static str,
-        /// Bytes done (downloads).
-        current: u64,
-        /// Bytes in all (downloads).
-        total: u64,
-    },
-}
-
 /// What a pull made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pulled {
@@ -75,37 +57,13 @@ pub struct Pulled {
     pub digest: String,
 }
 
-/// Sends events; a listener that went away is not an error.
-#[derive(Debug, Clone)]
-struct Events(mpsc::UnboundedSender<PullEvent>);
-
-impl Events {
-    fn status(&self, line: String) {
-        let _ = self.0.send(PullEvent::Status(line));
-    }
-
-    fn layer(&self, digest: &str, status: &'static str, current: u64, total: u64) {
-        let _ = self.0.send(PullEvent::Layer {
-            id: short(digest),
-            status,
-            current,
-            total,
-        });
-    }
-}
-
-fn short(digest: &str) -> String {
-    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-    hex[..hex.len().min(12)].to_string()
-}
-
 /// Pulls `reference` into `store`, reporting progress on `events`.
 #[tracing::instrument(skip_all, fields(image = %reference))]
 pub async fn pull(
     store: Arc<ImageStore>,
     reference: &Reference,
     options: &PullOptions,
-    events: mpsc::UnboundedSender<PullEvent>,
+    events: mpsc::UnboundedSender<ProgressEvent>,
 ) -> Result<Pulled, RegistryError> {
     let events = Events(events);
     let name = reference
@@ -119,6 +77,7 @@ pub async fn pull(
             &reference.domain,
             &reference.path,
             &["pull"],
+            &[],
             options.credentials.clone(),
         )
         .await?,
