@@ -564,3 +564,40 @@ fn push_needs_credentials_behind_token_auth() {
             .1
     );
 }
+
+#[test]
+fn progress_redraws_on_a_terminal_and_registry_failures_are_named() {
+    let d = daemon_with_app();
+    let registry = Registry::start(&d, Auth::Anonymous);
+    registry.push_daemon_image(&d, "app:v1", "team/app:v1");
+    d.ok(&["rmi", "app:v1"]);
+    let image = registry.image("team/app:v1");
+    let (screen, code) = d.in_pty(&["pull", &image], &[], std::time::Duration::from_millis(0));
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        screen.contains("Downloading ["),
+        "no progress bar: {screen}"
+    );
+    assert!(
+        screen.contains("\x1b[2K"),
+        "lines are not redrawn: {screen:?}"
+    );
+    assert!(screen.contains("Pull complete"), "{screen}");
+
+    // The registry fails (its tag link is unreadable): a 5xx, named as such.
+    let link = registry
+        .storage
+        .join("docker/registry/v2/repositories/team/app/_manifests/tags/v1/current/link");
+    fs::remove_file(&link).unwrap();
+    fs::create_dir(&link).unwrap();
+    let failed = d.hoist(&["pull", &image]);
+    assert_eq!(failed.code, 1);
+    assert!(
+        failed
+            .stderr
+            .contains("registry 127.0.0.1:5000 answered 500")
+            && failed.stderr.contains("try again later"),
+        "{}",
+        failed.stderr
+    );
+}
