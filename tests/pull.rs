@@ -143,6 +143,20 @@ fn pull_run_and_pull_again() {
     assert!(run.stderr.contains("Pull complete"), "{}", run.stderr);
 }
 
+/// The digest of the top layer of `image` in `registry`, and the file the
+/// registry keeps it in.
+fn top_layer_of(registry: &Registry, image: &str) -> (String, std::path::PathBuf) {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&registry.raw_manifest(image)).unwrap();
+    let layers = manifest["layers"].as_array().unwrap();
+    let digest = layers[layers.len() - 1]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let blob = registry.blob_path(&digest);
+    (digest, blob)
+}
+
 /// Saves `image` as an OCI archive under the test directory.
 fn save_oci(d: &Daemon, image: &str) -> std::path::PathBuf {
     let archive = d
@@ -256,13 +270,7 @@ fn damaged_and_missing_content_is_refused_cleanly() {
     let registry = Registry::start(&d, Auth::Anonymous);
     registry.push_daemon_image(&d, "app:v1", "team/app:v1");
     let image = registry.image("team/app:v1");
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&registry.raw_manifest("team/app:v1")).unwrap();
-    let top_layer = manifest["layers"][1]["digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let blob = registry.blob_path(&top_layer);
+    let (top_layer, blob) = top_layer_of(&registry, "team/app:v1");
     let original = fs::read(&blob).unwrap();
     let mut tampered = original.clone();
     let middle = tampered.len() / 2;
@@ -437,13 +445,7 @@ fn a_half_fetched_blob_is_resumed() {
     registry.push_daemon_image(&d, "app:v1", "team/app:v1");
     d.ok(&["rmi", "app:v1"]);
     let image = registry.image("team/app:v1");
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&registry.raw_manifest("team/app:v1")).unwrap();
-    let top_layer = manifest["layers"][1]["digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let blob = registry.blob_path(&top_layer);
+    let (top_layer, blob) = top_layer_of(&registry, "team/app:v1");
     let original = fs::read(&blob).unwrap();
     let half = original.len() / 2;
     // What an interrupted pull left: the first half, in the store.

@@ -127,3 +127,21 @@ pub enum RegistryError {
     #[error("image store I/O: {0}")]
     Io(#[from] std::io::Error),
 }
+
+/// Waits for every task; the first failure aborts the others and is the
+/// result. `what` names a task in the message of one that panicked.
+async fn join_all(
+    mut tasks: tokio::task::JoinSet<Result<(), RegistryError>>,
+    what: &str,
+) -> Result<(), RegistryError> {
+    while let Some(done) = tasks.join_next().await {
+        let result = done
+            .map_err(|e| RegistryError::Unsupported(format!("{what} failed: {e}")))
+            .and_then(|r| r);
+        if let Err(e) = result {
+            tasks.abort_all();
+            return Err(e);
+        }
+    }
+    Ok(())
+}

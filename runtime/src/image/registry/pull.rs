@@ -317,16 +317,7 @@ async fn fetch_layers(
         };
         tasks.spawn(job.run());
     }
-    while let Some(done) = tasks.join_next().await {
-        let result = done
-            .map_err(|e| RegistryError::Unsupported(format!("a layer download failed: {e}")))
-            .and_then(|r| r);
-        if let Err(e) = result {
-            tasks.abort_all();
-            return Err(e);
-        }
-    }
-    Ok(())
+    super::join_all(tasks, "a layer download").await
 }
 
 /// One layer to fetch and unpack.

@@ -153,16 +153,7 @@ async fn push_blobs(
         };
         tasks.spawn(job.run());
     }
-    while let Some(done) = tasks.join_next().await {
-        let result = done
-            .map_err(|e| RegistryError::Unsupported(format!("a blob upload failed: {e}")))
-            .and_then(|r| r);
-        if let Err(e) = result {
-            tasks.abort_all();
-            return Err(e);
-        }
-    }
-    Ok(())
+    super::join_all(tasks, "a blob upload").await
 }
 
 /// One blob to get into the registry.
