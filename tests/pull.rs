@@ -495,6 +495,14 @@ fn push_uploads_mounts_and_pulls_back_identical() {
     );
     assert_eq!(count(&pushed, ": Pushed"), 3, "{pushed}");
     let digest = registry.manifest_digest("team/app", "dev");
+    let pushed_manifest = String::from_utf8(registry.raw_manifest("team/app:dev")).unwrap();
+    assert_eq!(
+        pushed_manifest
+            .matches("application/vnd.oci.image.layer.v1.tar+gzip")
+            .count(),
+        3,
+        "layers go gzipped: {pushed_manifest}"
+    );
     assert!(
         pushed.contains(&format!("dev: digest: {digest} size: ")),
         "{pushed}"

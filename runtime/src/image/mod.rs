@@ -4,6 +4,7 @@
 pub mod archive;
 pub mod changes;
 pub mod commit;
+pub mod compress;
 pub mod config;
 pub mod diff;
 pub mod dockerfile;

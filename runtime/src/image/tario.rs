@@ -86,6 +86,11 @@ impl<W: Write> CountingWriter<W> {
     pub(crate) fn written(&self) -> u64 {
         self.written
     }
+
+    /// The inner writer.
+    pub(crate) fn into_inner(self) -> W {
+        self.inner
+    }
 }
 
 impl<W: Write> Write for CountingWriter<W> {

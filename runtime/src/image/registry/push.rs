@@ -1,4 +1,6 @@
-//! `hoist push`: the image's blobs (layers, then config) are checked for,
+//! `hoist push`: plain-tar layers are gzipped first (once, in the store,
+//! as Docker compresses before a push); then the image's blobs (layers,
+//! then config) are checked for,
 //! mounted from another repository of the same registry that has them, or
 //! uploaded (in one request up to [`CHUNK`] bytes, in chunks above it);
 //! then the stored manifest is put under the tag, byte for byte, so the
@@ -64,6 +66,13 @@ pub async fn push(
         )));
     };
     let image = store.resolve(&reference.to_string())?;
+    // Plain-tar layers (imported, committed) go compressed, as Docker's do.
+    let image = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.compress_layers(&image))
+            .await
+            .map_err(|e| RegistryError::Unsupported(format!("compressing layers failed: {e}")))??
+    };
     let manifest_bytes = store.read_blob(&image.manifest_digest)?;
     let manifest = store.manifest(&image)?;
     // Repositories of this registry the image came from or went to.
