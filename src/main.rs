@@ -11,6 +11,7 @@ mod progress;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use commands::build::BuildArgs;
 use commands::container::{
     self, AttachArgs, CommitArgs, CreateArgs, DiffArgs, ExecArgs, KillArgs, LogsArgs, PortArgs,
     PruneArgs, PsArgs, RenameArgs, RestartArgs, RmArgs, RunArgs, StartArgs, StatsArgs, StopArgs,
@@ -105,6 +106,8 @@ enum Command {
     Tag(TagArgs),
     /// Show the history of an image
     History(HistoryArgs),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
     /// Download an image from a registry
     Pull(PullArgs),
     /// Upload an image to a registry
@@ -213,6 +216,8 @@ enum ImageCommand {
     Load(LoadArgs),
     /// Remove unused images
     Prune(commands::image::PruneArgs),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
     /// Download an image from a registry
     Pull(PullArgs),
     /// Upload an image to a registry
@@ -480,6 +485,9 @@ async fn dispatch(host: Option<String>, command: Command) -> Result<i32, CliErro
         }
         Command::Push(a) | Command::Image(ImageCommand::Push(a)) => {
             commands::registry::push(channel, a).await
+        }
+        Command::Build(a) | Command::Image(ImageCommand::Build(a)) => {
+            commands::build::build(channel, a).await
         }
         Command::Login(a) => commands::registry::login(channel, a).await,
         Command::Volume(v) => commands::volume::run(channel, v).await,

@@ -77,6 +77,27 @@ impl Progress {
     }
 }
 
+/// Shows a job's progress (unless `quiet`) until the daemon ends the
+/// stream; its error, if any, is the command's. Returns the lines about
+/// the whole job (a command may read its result from them).
+pub async fn follow(
+    mut stream: tonic::Streaming<ProgressMessage>,
+    quiet: bool,
+    to_stderr: bool,
+) -> Result<Vec<String>, tonic::Status> {
+    let mut progress = Progress::new(to_stderr);
+    let mut lines = Vec::new();
+    while let Some(message) = stream.message().await? {
+        if !quiet {
+            progress.show(&message);
+        }
+        if message.id.is_empty() {
+            lines.push(message.status);
+        }
+    }
+    Ok(lines)
+}
+
 /// `Downloading [=====>      ]  1.2MB/4.5MB`, or the status alone.
 fn describe(message: &ProgressMessage) -> String {
     if message.total == 0 || message.status != "Downloading" {

@@ -4,6 +4,7 @@
 //! after a restart.
 
 pub mod api;
+pub mod build;
 pub mod config;
 pub mod containers;
 pub mod daemon;

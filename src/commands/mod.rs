@@ -1,5 +1,6 @@
 //! The CLI's commands, one module per family.
 
+pub mod build;
 pub mod container;
 pub mod container_flags;
 pub mod files;

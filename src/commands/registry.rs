@@ -7,7 +7,7 @@ use std::os::fd::AsFd;
 
 use clap::Args;
 use hoist_api::proto::images_client::ImagesClient;
-use hoist_api::proto::{LoginRequest, ProgressMessage, PullRequest, PushRequest, RegistryAuth};
+use hoist_api::proto::{LoginRequest, PullRequest, PushRequest, RegistryAuth};
 use hoist_runtime::image::Reference;
 use hoist_runtime::image::reference::DEFAULT_DOMAIN;
 use hoist_runtime::image::registry::credentials::{self, Credentials};
@@ -15,7 +15,7 @@ use nix::sys::termios::{self, LocalFlags, SetArg};
 use tonic::transport::Channel;
 
 use crate::exit::{CliError, CliResult};
-use crate::progress::Progress;
+use crate::progress::follow;
 
 /// Download an image from a registry
 #[derive(Debug, Args)]
@@ -30,29 +30,13 @@ pub struct PullArgs {
     pub name: String,
 }
 
-/// The credentials the user has for the registry of `reference`.
-fn auth_for(domain: &str) -> Option<RegistryAuth> {
+/// The credentials the user has for the registry `domain`.
+pub fn auth_for(domain: &str) -> Option<RegistryAuth> {
     credentials::lookup(&credentials::default_files(), domain).map(|c| RegistryAuth {
         username: c.username,
         password: c.password,
         identity_token: c.identity_token,
     })
-}
-
-/// Shows a job's progress (unless `quiet`) until the daemon ends the
-/// stream; its error, if any, is the command's.
-async fn follow(
-    mut stream: tonic::Streaming<ProgressMessage>,
-    quiet: bool,
-    to_stderr: bool,
-) -> CliResult {
-    let mut progress = Progress::new(to_stderr);
-    while let Some(message) = stream.message().await? {
-        if !quiet {
-            progress.show(&message);
-        }
-    }
-    Ok(())
 }
 
 /// `hoist pull`.

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use hoist_api::inspect::{GraphDriver, ImageInspect, RootFs};
 use hoist_api::proto::images_server::Images;
 use hoist_api::proto::{
-    DataChunk, Empty, HistoryEntry, HistoryResponse, ImageRef, ImageSummary, ImportRequest,
-    ImportResponse, InspectResponse, ListImagesRequest, ListImagesResponse, LoadResponse,
-    LoginRequest, ProgressMessage, PruneImagesRequest, PruneResponse, PullRequest, PushRequest,
-    RegistryAuth, RemoveImageRequest, RemoveImageResponse, SaveRequest, TagRequest, import_request,
+    BuildRequest, DataChunk, Empty, HistoryEntry, HistoryResponse, ImageRef, ImageSummary,
+    ImportRequest, ImportResponse, InspectResponse, ListImagesRequest, ListImagesResponse,
+    LoadResponse, LoginRequest, ProgressMessage, PruneImagesRequest, PruneResponse, PullRequest,
+    PushRequest, RegistryAuth, RemoveImageRequest, RemoveImageResponse, SaveRequest, TagRequest,
+    build_request, import_request,
 };
 use hoist_runtime::image::archive::{self, SaveFormat};
 use hoist_runtime::image::registry::media::Platform;
@@ -25,6 +26,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::instrument;
 
 use super::containers::ResponseStream;
+use crate::build::BuildOptions;
 use crate::daemon::Daemon;
 use crate::error::{from_image, from_registry, internal, invalid};
 
@@ -82,13 +84,13 @@ fn progress(event: ProgressEvent) -> ProgressMessage {
     }
 }
 
-/// Runs a registry job (pull, push) on a task of its own and streams its
+/// Runs a long job (pull, push, build) on a task of its own and streams its
 /// progress; the stream ends with the job's error, if any. A client that
 /// goes away cancels the job (what it fetched so far stays for next time).
 fn progress_stream<Job, Fut, T>(job: Job) -> ResponseStream<ProgressMessage>
 where
     Job: FnOnce(tokio::sync::mpsc::UnboundedSender<ProgressEvent>) -> Fut,
-    Fut: std::future::Future<Output = Result<T, registry::RegistryError>> + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, Status>> + Send + 'static,
     T: Send + 'static,
 {
     let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -117,8 +119,8 @@ where
             }
             let outcome = match running.await {
                 Ok(Ok(_)) => return,
-                Ok(Err(e)) => from_registry(e),
-                Err(e) => internal(format!("registry task failed: {e}")),
+                Ok(Err(status)) => status,
+                Err(e) => internal(format!("task failed: {e}")),
             };
             let _ = tx.send(Err(outcome)).await;
         }
@@ -426,7 +428,9 @@ impl Images for ImagesApi {
         };
         let store = self.daemon.images.clone();
         Ok(Response::new(progress_stream(move |events| async move {
-            registry::pull(store, &reference, &options, events).await
+            registry::pull(store, &reference, &options, events)
+                .await
+                .map_err(from_registry)
         })))
     }
 
@@ -450,7 +454,88 @@ impl Images for ImagesApi {
         };
         let store = self.daemon.images.clone();
         Ok(Response::new(progress_stream(move |events| async move {
-            registry::push(store, &reference, &options, events).await
+            registry::push(store, &reference, &options, events)
+                .await
+                .map_err(from_registry)
+        })))
+    }
+
+    type BuildStream = ResponseStream<ProgressMessage>;
+
+    #[instrument(skip_all)]
+    async fn build(
+        &self,
+        request: Request<Streaming<BuildRequest>>,
+    ) -> Result<Response<Self::BuildStream>, Status> {
+        let mut input = request.into_inner();
+        let open = match input.message().await? {
+            Some(BuildRequest {
+                kind: Some(build_request::Kind::Open(open)),
+            }) => open,
+            _ => return Err(invalid("a build stream must start with BuildOpen")),
+        };
+        let tags = open
+            .tags
+            .iter()
+            .map(|t| Reference::parse(t).map_err(|e| invalid(format!("invalid tag {t:?}: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let context = self
+            .daemon
+            .config
+            .exec_root
+            .join("builds")
+            .join(hoist_runtime::fsutil::random_hex(8));
+        std::fs::create_dir_all(&context)
+            .map_err(|e| internal(format!("cannot make a build directory: {e}")))?;
+        let (chunks_tx, chunks_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
+        let feeder = tokio::spawn(async move {
+            while let Ok(Some(message)) = input.message().await {
+                if let Some(build_request::Kind::Context(data)) = message.kind
+                    && chunks_tx.send(data).await.is_err()
+                {
+                    break;
+                }
+            }
+        });
+        let unpack_into = context.clone();
+        let unpacked = blocking(move || {
+            let mut archive = tar::Archive::new(ChannelReader::new(chunks_rx));
+            archive.set_preserve_permissions(true);
+            archive.set_preserve_ownerships(true);
+            archive
+                .unpack(&unpack_into)
+                .map_err(|e| invalid(format!("the build context is not a valid tar: {e}")))
+        })
+        .await;
+        feeder.abort();
+        if let Err(e) = unpacked {
+            let _ = std::fs::remove_dir_all(&context);
+            return Err(e);
+        }
+        let options = BuildOptions {
+            dockerfile_name: open.dockerfile_name,
+            dockerfile: open.dockerfile,
+            context: context.clone(),
+            tags,
+            build_args: open.build_args.into_iter().collect(),
+            target: Some(open.target).filter(|t| !t.is_empty()),
+            no_cache: open.no_cache,
+            pull: open.pull,
+            credentials: open
+                .auths
+                .into_iter()
+                .filter_map(|(host, auth)| credentials(Some(auth)).map(|c| (host, c)))
+                .collect(),
+        };
+        let daemon = self.daemon.clone();
+        Ok(Response::new(progress_stream(move |events| async move {
+            // A failed build exits 1, as docker build does, whatever failed.
+            let built = daemon
+                .build(options, events)
+                .await
+                .map_err(|status| Status::unknown(status.message().to_string()));
+            let _ = tokio::fs::remove_dir_all(&context).await;
+            built
         })))
     }
 

@@ -2,6 +2,8 @@
 //! archives (`save`/`load`), container diffs and commits.
 
 pub mod archive;
+pub mod build;
+pub mod build_cache;
 pub mod changes;
 pub mod commit;
 pub mod compress;

@@ -129,11 +129,23 @@ impl Image {
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct Index {
+pub(crate) struct Index {
     /// Image ID → its record.
     images: BTreeMap<String, ImageRecord>,
     /// Full reference → image ID.
     references: BTreeMap<String, String>,
+    /// Build cache key → the state a build step left (see `build_cache`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) build_cache: BTreeMap<String, CachedState>,
+}
+
+/// A build step's result: a config and a manifest, both stored blobs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CachedState {
+    /// Digest of the config blob.
+    pub(crate) config: String,
+    /// Digest of the manifest blob.
+    pub(crate) manifest: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -389,6 +401,19 @@ impl ImageStore {
         layers: &[(BlobInfo, MediaType)],
         reference: Option<&Reference>,
     ) -> Result<String, ImageError> {
+        let (config_digest, manifest_digest) = self.store_state(config, layers)?;
+        self.record_image(&config_digest, &manifest_digest, reference)?;
+        Ok(config_digest)
+    }
+
+    /// Stores a config and a manifest for layers whose blobs are already
+    /// in the store and unpacks the layers, recording nothing. Returns
+    /// the digests of the config and the manifest.
+    pub(crate) fn store_state(
+        &self,
+        config: &ImageConfig,
+        layers: &[(BlobInfo, MediaType)],
+    ) -> Result<(String, String), ImageError> {
         let config_bytes = serde_json::to_vec(config).map_err(io::Error::other)?;
         let config_blob = self.put_blob(&config_bytes[..])?;
         let manifest = ImageManifestBuilder::default()
@@ -406,8 +431,7 @@ impl ImageStore {
         let manifest_bytes = serde_json::to_vec(&manifest).map_err(io::Error::other)?;
         let manifest_blob = self.put_blob(&manifest_bytes[..])?;
         self.unpack_layers(config, &manifest)?;
-        self.record_image(&config_blob.digest, &manifest_blob.digest, reference)?;
-        Ok(config_blob.digest)
+        Ok((config_blob.digest, manifest_blob.digest))
     }
 
     /// Unpacks every layer a manifest lists that is not unpacked yet.
@@ -722,15 +746,28 @@ impl ImageStore {
     fn live(&self, index: &Index) -> Result<(BTreeSet<String>, BTreeSet<String>), ImageError> {
         let mut live_blobs = BTreeSet::new();
         let mut live_layers = BTreeSet::new();
-        for (id, record) in &index.images {
-            live_blobs.insert(id.clone());
-            live_blobs.insert(record.manifest.clone());
+        // Images, and the states the build cache keeps: (config, manifest).
+        let kept = index
+            .images
+            .iter()
+            .map(|(id, record)| (id, &record.manifest))
+            .chain(
+                index
+                    .build_cache
+                    .values()
+                    .map(|state| (&state.config, &state.manifest)),
+            );
+        for (config_digest, manifest_digest) in kept {
+            live_blobs.insert(config_digest.clone());
+            live_blobs.insert(manifest_digest.clone());
             if let Ok(manifest) =
-                serde_json::from_slice::<ImageManifest>(&self.read_blob(&record.manifest)?)
+                serde_json::from_slice::<ImageManifest>(&self.read_blob(manifest_digest)?)
             {
                 live_blobs.extend(manifest.layers().iter().map(|l| l.digest().to_string()));
             }
-            if let Ok(config) = serde_json::from_slice::<ImageConfig>(&self.read_blob(id)?) {
+            if let Ok(config) =
+                serde_json::from_slice::<ImageConfig>(&self.read_blob(config_digest)?)
+            {
                 live_layers.extend(
                     chain_ids(&config.rootfs.diff_ids)
                         .iter()
@@ -747,7 +784,7 @@ impl ImageStore {
             .map_err(|e| ImageError::Corrupt(format!("manifest {}: {e}", image.manifest_digest)))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Index> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Index> {
         // A panic while holding the lock cannot leave the index half-written
         // on disk (saves are atomic), so the in-memory copy is still usable.
         self.index
@@ -755,7 +792,7 @@ impl ImageStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn save(&self, index: &Index) -> Result<(), ImageError> {
+    pub(crate) fn save(&self, index: &Index) -> Result<(), ImageError> {
         write_json_atomic(&self.root.join("index.json"), index)?;
         Ok(())
     }

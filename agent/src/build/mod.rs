@@ -1,0 +1,544 @@
+//! `hoist build`: runs a Dockerfile's stages, up to the target, against a
+//! build context the client sent, with a content-addressed cache.
+//!
+//! Each step's cache key chains the previous key with the expanded
+//! instruction (and, for COPY/ADD, the hash of the files it copies; for
+//! RUN, the build arguments in scope), so an unchanged step is found in
+//! the cache and reported `CACHED`. Steps that make a layer (RUN, COPY,
+//! ADD) and each stage's end are cached; config-only instructions are
+//! folded into the next cached state. Progress is printed as BuildKit's
+//! plain output: `#N [stage k/n] INSTRUCTION`, then `#N CACHED` or the
+//! step's output and `#N DONE 0.3s`.
+
+mod copy;
+mod metadata;
+mod run;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use hoist_runtime::image::Reference;
+use hoist_runtime::image::build::{content_hash, resolve_sources};
+use hoist_runtime::image::build_cache::BuildState;
+use hoist_runtime::image::config::{History, host_architecture};
+use hoist_runtime::image::dockerfile::{self, BaseImage, Dockerfile, Instruction, Located};
+use hoist_runtime::image::layer::sha256_digest;
+use hoist_runtime::image::registry::{self, Credentials, ProgressEvent, PullOptions};
+use hoist_runtime::image::store::now_rfc3339;
+use tokio::sync::mpsc;
+use tonic::Status;
+
+use crate::daemon::Daemon;
+use crate::error::{from_image, from_registry, internal, invalid};
+use copy::{Overrides, write_copy_layer};
+use metadata::{argv, resolve_path};
+use run::{RunFailure, RunStep, run_step};
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// The Dockerfile's display name (for messages).
+    pub dockerfile_name: String,
+    /// Its text.
+    pub dockerfile: String,
+    /// The unpacked build context.
+    pub context: PathBuf,
+    /// `-t`: references to tag the result with.
+    pub tags: Vec<Reference>,
+    /// `--build-arg`.
+    pub build_args: BTreeMap<String, String>,
+    /// `--target`.
+    pub target: Option<String>,
+    /// `--no-cache`: run every step.
+    pub no_cache: bool,
+    /// `--pull`: fetch base images even when present.
+    pub pull: bool,
+    /// Credentials by registry, for base images.
+    pub credentials: BTreeMap<String, Credentials>,
+}
+
+/// Prints progress lines.
+#[derive(Clone)]
+struct Output(mpsc::UnboundedSender<ProgressEvent>);
+
+impl Output {
+    fn line(&self, text: String) {
+        let _ = self.0.send(ProgressEvent::Status(text));
+    }
+}
+
+/// The cache key after `previous` and `parts`.
+fn chain(previous: &str, parts: &[&str]) -> String {
+    let mut text = previous.to_string();
+    for part in parts {
+        text.push('\0');
+        text.push_str(part);
+    }
+    sha256_digest(text.as_bytes())
+}
+
+/// One stage's progress through its instructions.
+struct StageRun {
+    state: BuildState,
+    key: String,
+    /// ARG values declared in this stage.
+    args: BTreeMap<String, String>,
+    cmd_set_here: bool,
+}
+
+impl StageRun {
+    /// A name's value for expansion: ENV first, then ARG (as Docker).
+    fn lookup(&self, name: &str) -> Option<String> {
+        self.state
+            .config
+            .config
+            .env
+            .iter()
+            .rev()
+            .find_map(|e| e.strip_prefix(name)?.strip_prefix('=').map(str::to_string))
+            .or_else(|| self.args.get(name).cloned())
+    }
+}
+
+/// A build in progress.
+struct Builder<'a> {
+    daemon: &'a Arc<Daemon>,
+    options: &'a BuildOptions,
+    dockerfile: Dockerfile,
+    out: Output,
+    /// BuildKit's step numbers (`#N`).
+    step: usize,
+    /// Each built stage's final state and key.
+    stages: Vec<(BuildState, String)>,
+}
+
+impl Daemon {
+    /// Builds `options`, reporting on `events`; returns the image ID.
+    #[tracing::instrument(skip_all, fields(dockerfile = %options.dockerfile_name))]
+    pub async fn build(
+        self: &Arc<Self>,
+        options: BuildOptions,
+        events: mpsc::UnboundedSender<ProgressEvent>,
+    ) -> Result<String, Status> {
+        let dockerfile = dockerfile::parse(&options.dockerfile_name, &options.dockerfile)
+            .map_err(|e| invalid(e.to_string()))?;
+        let mut builder = Builder {
+            daemon: self,
+            options: &options,
+            dockerfile,
+            out: Output(events),
+            step: 0,
+            stages: Vec::new(),
+        };
+        builder.build().await
+    }
+}
+
+impl Builder<'_> {
+    fn next_step(&mut self) -> usize {
+        self.step += 1;
+        self.step
+    }
+
+    fn located(&self, at: &Located<Instruction>, message: impl Into<String>) -> Status {
+        invalid(
+            self.dockerfile
+                .error(at.line, at.value.keyword(), message)
+                .to_string(),
+        )
+    }
+
+    async fn build(&mut self) -> Result<String, Status> {
+        let started = Instant::now();
+        let predefined = BTreeMap::from([
+            ("TARGETOS".to_string(), "linux".to_string()),
+            ("TARGETARCH".to_string(), host_architecture().to_string()),
+            (
+                "TARGETPLATFORM".to_string(),
+                format!("linux/{}", host_architecture()),
+            ),
+            (
+                "BUILDPLATFORM".to_string(),
+                format!("linux/{}", host_architecture()),
+            ),
+        ]);
+        let globals = self
+            .dockerfile
+            .global_arg_values(predefined, &self.options.build_args)
+            .map_err(|e| invalid(e.to_string()))?;
+        let target = self
+            .dockerfile
+            .target(self.options.target.as_deref())
+            .map_err(|e| invalid(e.to_string()))?;
+        for index in 0..=target {
+            let built = self.build_stage(index, &globals).await?;
+            self.stages.push(built);
+        }
+        let step = self.next_step();
+        let (state, _) = &self.stages[target];
+        self.out.line(format!("#{step} exporting to image"));
+        let id = self
+            .daemon
+            .images
+            .record_state(state, self.options.tags.first())
+            .map_err(from_image)?;
+        for tag in self.options.tags.iter().skip(1) {
+            self.daemon
+                .images
+                .tag(&id, &tag.to_string())
+                .map_err(from_image)?;
+        }
+        self.out.line(format!("#{step} writing image {id} done"));
+        for tag in &self.options.tags {
+            self.out.line(format!("#{step} naming to {tag} done"));
+        }
+        self.out.line(format!(
+            "#{step} DONE {:.1}s",
+            started.elapsed().as_secs_f64()
+        ));
+        Ok(id)
+    }
+
+    /// Label of a stage's steps: `[name k/n]`, or `[k/n]` for a single
+    /// unnamed stage.
+    fn label(&self, index: usize, k: usize, n: usize) -> String {
+        let stage = &self.dockerfile.stages[index];
+        match &stage.name {
+            Some(name) => format!("[{name} {k}/{n}]"),
+            None if self.dockerfile.stages.len() > 1 => format!("[stage-{index} {k}/{n}]"),
+            None => format!("[{k}/{n}]"),
+        }
+    }
+
+    async fn build_stage(
+        &mut self,
+        index: usize,
+        globals: &BTreeMap<String, String>,
+    ) -> Result<(BuildState, String), Status> {
+        let stage = self.dockerfile.stages[index].clone();
+        let shown = 1 + stage
+            .instructions
+            .iter()
+            .filter(|i| {
+                matches!(
+                    i.value,
+                    Instruction::Run(_) | Instruction::Copy(_) | Instruction::Add(_)
+                )
+            })
+            .count();
+        let base = self
+            .dockerfile
+            .resolve_base(index, globals)
+            .map_err(|e| invalid(e.to_string()))?;
+        let step = self.next_step();
+        let started = Instant::now();
+        let from = match &base {
+            BaseImage::Scratch => "scratch".to_string(),
+            BaseImage::Stage(i) => self.dockerfile.stages[*i]
+                .name
+                .clone()
+                .unwrap_or_else(|| i.to_string()),
+            BaseImage::Image(name) => Reference::parse(name)
+                .map_err(|e| {
+                    invalid(
+                        self.dockerfile
+                            .error(stage.line, "FROM", e.to_string())
+                            .to_string(),
+                    )
+                })?
+                .to_string(),
+        };
+        self.out.line(format!(
+            "#{step} {} FROM {from}",
+            self.label(index, 1, shown)
+        ));
+        let (state, key) = match base {
+            BaseImage::Scratch => (BuildState::scratch(), "scratch".to_string()),
+            BaseImage::Stage(i) => self.stages[i].clone(),
+            BaseImage::Image(_) => {
+                let reference = Reference::parse(&from).map_err(|e| invalid(e.to_string()))?;
+                let image = self.base_image(&reference).await?;
+                let state = self.daemon.images.state_of(&image).map_err(from_image)?;
+                (state, image.id.clone())
+            }
+        };
+        self.out.line(format!(
+            "#{step} DONE {:.1}s",
+            started.elapsed().as_secs_f64()
+        ));
+        let mut run = StageRun {
+            state,
+            key,
+            args: BTreeMap::new(),
+            cmd_set_here: false,
+        };
+        let mut k = 1;
+        for at in &stage.instructions {
+            let lookup = |name: &str| run.lookup(name);
+            let instruction = self
+                .dockerfile
+                .expand(at, &lookup)
+                .map_err(|e| invalid(e.to_string()))?;
+            match &instruction {
+                Instruction::Arg(declarations) => {
+                    for declaration in declarations {
+                        let lookup = |name: &str| run.lookup(name);
+                        let value = declaration
+                            .resolve(
+                                &self.options.build_args,
+                                globals,
+                                &lookup,
+                                self.dockerfile.directives.escape,
+                            )
+                            .map_err(|e| self.located(at, e))?;
+                        if let Some(value) = value {
+                            run.key = chain(&run.key, &["ARG", &declaration.name, &value]);
+                            run.args.insert(declaration.name.clone(), value);
+                        }
+                    }
+                }
+                Instruction::Run(_) | Instruction::Copy(_) | Instruction::Add(_) => {
+                    k += 1;
+                    let label = self.label(index, k, shown);
+                    self.layer_step(&mut run, at, &instruction, label).await?;
+                }
+                other => {
+                    let applied =
+                        metadata::apply(&mut run.state.config.config, other, run.cmd_set_here)
+                            .map_err(|e| self.located(at, e))?;
+                    if applied.is_some_and(|a| a.set_cmd) {
+                        run.cmd_set_here = true;
+                    }
+                    if let Instruction::Maintainer(name) = other {
+                        run.state.config.author = Some(name.clone());
+                    }
+                    run.key = chain(&run.key, &[&format!("{other:?}")]);
+                    run.state.config.history.push(History {
+                        created_by: Some(at.text.clone()),
+                        comment: Some("buildkit.dockerfile.v0".into()),
+                        empty_layer: true,
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+        // The stage's end is cached too, so that an unchanged rebuild
+        // gives the very same image (same times, same ID).
+        let end_key = chain(&run.key, &["END"]);
+        let state = match self.cached(&end_key) {
+            Some(state) => state,
+            None => {
+                let mut state = run.state;
+                let now = now_rfc3339();
+                state.config.created = Some(now.clone());
+                for entry in &mut state.config.history {
+                    entry.created.get_or_insert_with(|| now.clone());
+                }
+                self.daemon
+                    .images
+                    .cache_state(&end_key, &state)
+                    .map_err(from_image)?;
+                state
+            }
+        };
+        Ok((state, end_key))
+    }
+
+    fn cached(&self, key: &str) -> Option<BuildState> {
+        if self.options.no_cache {
+            return None;
+        }
+        self.daemon.images.cached_state(key)
+    }
+
+    /// The base image of a FROM: local, or pulled (always with `--pull`).
+    async fn base_image(
+        &self,
+        reference: &Reference,
+    ) -> Result<hoist_runtime::image::Image, Status> {
+        if !self.options.pull
+            && let Ok(image) = self.daemon.images.resolve(&reference.to_string())
+        {
+            return Ok(image);
+        }
+        let options = PullOptions {
+            platform: registry::media::Platform::host(),
+            credentials: self.options.credentials.get(&reference.domain).cloned(),
+            config: self.daemon.config.registries.clone(),
+        };
+        let (events, mut progress) = mpsc::unbounded_channel();
+        let out = self.out.clone();
+        let relay = tokio::spawn(async move {
+            while let Some(event) = progress.recv().await {
+                if let ProgressEvent::Status(line) = event {
+                    out.line(line);
+                }
+            }
+        });
+        let pulled = registry::pull(self.daemon.images.clone(), reference, &options, events).await;
+        let _ = relay.await;
+        pulled.map_err(from_registry)?;
+        self.daemon
+            .images
+            .resolve(&reference.to_string())
+            .map_err(from_image)
+    }
+
+    /// RUN, COPY or ADD: cached, or run and cached.
+    async fn layer_step(
+        &mut self,
+        run: &mut StageRun,
+        at: &Located<Instruction>,
+        instruction: &Instruction,
+        label: String,
+    ) -> Result<(), Status> {
+        let step = self.next_step();
+        let started = Instant::now();
+        self.out.line(format!("#{step} {label} {}", at.text));
+        let key = match instruction {
+            Instruction::Run(_) => {
+                let args: Vec<String> = run.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                chain(&run.key, &[&format!("{instruction:?}"), &args.join("\n")])
+            }
+            Instruction::Copy(files) | Instruction::Add(files) => {
+                let (root, matched) = self.sources(run, at, files)?;
+                let hash =
+                    content_hash(&root, &matched).map_err(|e| self.located(at, e.to_string()))?;
+                chain(&run.key, &[&format!("{instruction:?}"), &hash])
+            }
+            _ => return Err(internal("not a layer step")),
+        };
+        if let Some(state) = self.cached(&key) {
+            run.state = state;
+            run.key = key;
+            self.out.line(format!("#{step} CACHED"));
+            return Ok(());
+        }
+        let layer = match instruction {
+            Instruction::Run(command) => {
+                let out = self.out.clone();
+                let print = move |line: String| out.line(format!("#{step} {line}"));
+                let step_spec = RunStep {
+                    argv: argv(&command.command, &run.state.config.config.shell),
+                    args_env: run.args.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                    network: command.network,
+                    output: &print,
+                };
+                let shown = step_spec.argv.join(" ");
+                match run_step(self.daemon, &run.state, step_spec).await {
+                    Ok(layer) => layer,
+                    Err(RunFailure::Exit(code)) => {
+                        return Err(Status::unknown(
+                            self.dockerfile
+                                .error(
+                                    at.line,
+                                    "RUN",
+                                    format!(
+                                        "process \"{shown}\" did not complete successfully: exit code: {code}"
+                                    ),
+                                )
+                                .to_string(),
+                        ));
+                    }
+                    Err(RunFailure::Daemon(status)) => {
+                        return Err(self.located(at, status.message().to_string()));
+                    }
+                }
+            }
+            Instruction::Copy(files) | Instruction::Add(files) => {
+                self.copy_layer(run, at, files, matches!(instruction, Instruction::Add(_)))?
+            }
+            _ => return Err(internal("not a layer step")),
+        };
+        let stored = self
+            .daemon
+            .images
+            .put_blob(File::open(&layer).map_err(|e| internal(e.to_string()))?);
+        let _ = std::fs::remove_file(&layer);
+        let blob = stored.map_err(from_image)?;
+        run.state.push_layer(
+            blob,
+            History {
+                created: Some(now_rfc3339()),
+                created_by: Some(at.text.clone()),
+                comment: Some("buildkit.dockerfile.v0".into()),
+                ..Default::default()
+            },
+        );
+        self.daemon
+            .images
+            .cache_state(&key, &run.state)
+            .map_err(from_image)?;
+        run.key = key;
+        self.out.line(format!(
+            "#{step} DONE {:.1}s",
+            started.elapsed().as_secs_f64()
+        ));
+        Ok(())
+    }
+
+    /// Where a COPY/ADD takes its files from, and the files it takes.
+    fn sources(
+        &self,
+        run: &StageRun,
+        at: &Located<Instruction>,
+        files: &dockerfile::CopyFiles,
+    ) -> Result<(PathBuf, Vec<hoist_runtime::image::build::MatchedSource>), Status> {
+        if let Some(from) = &files.from {
+            return Err(self.located(
+                at,
+                format!(
+                    "--from={from} is not supported yet by hoist build; copy from the build context"
+                ),
+            ));
+        }
+        let dest = resolve_path(&run.state.config.config.working_dir, &files.dest);
+        let matched = if files.sources.is_empty() {
+            Vec::new()
+        } else {
+            resolve_sources(
+                &self.options.context,
+                at.value.keyword(),
+                &files.sources,
+                &dest,
+            )
+            .map_err(|e| self.located(at, e.to_string()))?
+        };
+        Ok((self.options.context.clone(), matched))
+    }
+
+    /// Writes a COPY/ADD layer into a temporary file.
+    fn copy_layer(
+        &self,
+        run: &StageRun,
+        at: &Located<Instruction>,
+        files: &dockerfile::CopyFiles,
+        add: bool,
+    ) -> Result<PathBuf, Status> {
+        let (root, matched) = self.sources(run, at, files)?;
+        let overrides = Overrides::parse(files.chown.as_deref(), files.chmod.as_deref())
+            .map_err(|e| self.located(at, e))?;
+        let inline: Vec<(String, String)> = files
+            .inline
+            .iter()
+            .map(|f| (f.name.clone(), f.content.clone()))
+            .collect();
+        // `.` and a trailing `/` name a directory, as in Docker.
+        let into_dir = files.dest.ends_with('/') || files.dest == "." || files.dest.ends_with("/.");
+        let dest = resolve_path(&run.state.config.config.working_dir, &files.dest);
+        let dest = dest.trim_end_matches("/.").trim_end_matches('/');
+        let dest = if into_dir {
+            format!("{dest}/")
+        } else {
+            dest.to_string()
+        };
+        let layer = self.daemon.images.temp_path("copy-layer");
+        let file = File::create(&layer).map_err(|e| internal(e.to_string()))?;
+        write_copy_layer(file, &root, &matched, &inline, &dest, overrides, add)
+            .map_err(|e| self.located(at, format!("cannot copy: {e}")))?;
+        Ok(layer)
+    }
+}

@@ -1,0 +1,170 @@
+//! `hoist build`: reads the Dockerfile and walks the context here (with
+//! `.dockerignore`), as the Docker CLI does, and streams both to the
+//! daemon, which runs the build.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use hoist_api::proto::images_client::ImagesClient;
+use hoist_api::proto::{BuildOpen, BuildRequest, build_request};
+use hoist_runtime::image::Reference;
+use hoist_runtime::image::build::{BuildContext, read_dockerfile};
+use hoist_runtime::image::dockerfile;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Channel;
+
+use crate::commands::registry::auth_for;
+use crate::exit::{CliError, CliResult};
+use crate::progress::follow;
+
+/// Size of the chunks the context is streamed in.
+const CHUNK: usize = 1024 * 1024;
+
+/// Build an image from a Dockerfile
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Name and optionally a tag in the "name:tag" format
+    #[arg(short = 't', long = "tag")]
+    pub tags: Vec<String>,
+    /// Name of the Dockerfile (default: "PATH/Dockerfile")
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<PathBuf>,
+    /// Set build-time variables
+    #[arg(long = "build-arg")]
+    pub build_args: Vec<String>,
+    /// Set the target build stage to build
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Do not use cache when building the image
+    #[arg(long = "no-cache")]
+    pub no_cache: bool,
+    /// Always attempt to pull a newer version of the image
+    #[arg(long)]
+    pub pull: bool,
+    /// Suppress the build output and print image ID on success
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// The build context directory
+    pub path: PathBuf,
+}
+
+/// `--build-arg K=V`, or `K` alone for the value in this environment.
+fn build_args(given: &[String]) -> CliResult<BTreeMap<String, String>> {
+    let mut args = BTreeMap::new();
+    for arg in given {
+        match arg.split_once('=') {
+            Some((key, value)) if !key.is_empty() => {
+                args.insert(key.to_string(), value.to_string());
+            }
+            Some(_) => {
+                return Err(CliError::usage(format!(
+                    "invalid --build-arg {arg:?}: expected NAME=VALUE"
+                )));
+            }
+            None => {
+                if let Ok(value) = std::env::var(arg) {
+                    args.insert(arg.clone(), value);
+                }
+            }
+        }
+    }
+    Ok(args)
+}
+
+/// Writes into a channel in chunks (for a blocking tar writer).
+struct ChunkSender {
+    tx: mpsc::Sender<BuildRequest>,
+    buffer: Vec<u8>,
+}
+
+impl Write for ChunkSender {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(data);
+        if self.buffer.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::take(&mut self.buffer);
+        self.tx
+            .blocking_send(BuildRequest {
+                kind: Some(build_request::Kind::Context(chunk)),
+            })
+            .map_err(|_| std::io::Error::other("the daemon stopped reading the build context"))
+    }
+}
+
+/// `hoist build`.
+pub async fn build(channel: Channel, args: BuildArgs) -> CliResult<i32> {
+    let (name, text) = read_dockerfile(&args.path, args.file.as_deref())
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    let context = BuildContext::open(&args.path, args.file.as_deref())
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    for tag in &args.tags {
+        Reference::parse(tag).map_err(|e| CliError::usage(format!("invalid tag {tag:?}: {e}")))?;
+    }
+    // Credentials for the registries of the base images the file names.
+    let auths = dockerfile::parse(&name, &text)
+        .map(|parsed| {
+            parsed
+                .stages
+                .iter()
+                .filter_map(|stage| Reference::parse(&stage.base).ok())
+                .filter_map(|r| auth_for(&r.domain).map(|auth| (r.domain, auth)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let open = BuildOpen {
+        dockerfile_name: name,
+        dockerfile: text,
+        tags: args.tags.clone(),
+        build_args: build_args(&args.build_args)?.into_iter().collect(),
+        target: args.target.clone().unwrap_or_default(),
+        no_cache: args.no_cache,
+        pull: args.pull,
+        auths,
+    };
+    let (tx, rx) = mpsc::channel(8);
+    let _ = tx
+        .send(BuildRequest {
+            kind: Some(build_request::Kind::Open(open)),
+        })
+        .await;
+    let sender = std::thread::spawn(move || -> std::io::Result<()> {
+        let out = context
+            .write_tar(ChunkSender {
+                tx,
+                buffer: Vec::with_capacity(CHUNK),
+            })
+            .map_err(std::io::Error::other)?;
+        let mut out = out;
+        out.flush()
+    });
+    let stream = ImagesClient::new(channel)
+        .build(ReceiverStream::new(rx))
+        .await?
+        .into_inner();
+    let lines = follow(stream, args.quiet, false).await?;
+    if let Ok(Err(e)) = sender.join() {
+        return Err(CliError::client(format!(
+            "cannot send the build context: {e}"
+        )));
+    }
+    if args.quiet {
+        let id = lines
+            .iter()
+            .find_map(|l| l.split_once(" writing image ").map(|(_, rest)| rest))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_default();
+        println!("{id}");
+    }
+    Ok(0)
+}

@@ -1,0 +1,179 @@
+//! `hoist build`: Dockerfiles run in the embedded runtime, with a layer
+//! cache, build args, targets, .dockerignore and located errors.
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+
+use support::Daemon;
+
+const DOCKERFILE: &str = r#"# syntax=docker/dockerfile:1
+ARG BASE=busybox
+FROM $BASE AS base
+ARG V=1
+ENV GREETING=hi
+WORKDIR /app
+COPY app.txt .
+COPY sub/ ./sub/
+RUN echo "v=$V $GREETING" > /app/run.txt && ls -a /app > /app/list.txt
+LABEL version=$V
+CMD ["cat", "/app/run.txt"]
+
+FROM base AS final
+RUN echo final > /final
+"#;
+
+fn context(d: &Daemon) -> std::path::PathBuf {
+    let dir = d.dir.join("ctx");
+    fs::create_dir_all(dir.join("sub")).unwrap();
+    fs::write(dir.join("Dockerfile"), DOCKERFILE).unwrap();
+    fs::write(dir.join("app.txt"), "hello\n").unwrap();
+    fs::write(dir.join("sub/a"), "A\n").unwrap();
+    fs::write(dir.join("secret.txt"), "no\n").unwrap();
+    fs::write(dir.join(".dockerignore"), "secret*\n").unwrap();
+    dir
+}
+
+fn build(d: &Daemon, dir: &Path, extra: &[&str]) -> support::Run {
+    let mut args = vec!["build"];
+    args.extend(extra);
+    args.push(dir.to_str().unwrap());
+    d.hoist(&args)
+}
+
+fn id_of(d: &Daemon, image: &str) -> String {
+    d.inspect(image)["Id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn build_runs_caches_and_targets() {
+    let d = Daemon::with_busybox();
+    let dir = context(&d);
+    let first = build(&d, &dir, &["-t", "app:dev", "--build-arg", "V=2"]);
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    assert!(
+        first.stdout.contains("[base 2/4] COPY app.txt ."),
+        "{}",
+        first.stdout
+    );
+    assert!(!first.stdout.contains("CACHED"), "{}", first.stdout);
+    assert!(
+        first
+            .stdout
+            .contains("naming to docker.io/library/app:dev done"),
+        "{}",
+        first.stdout
+    );
+    assert_eq!(d.ok(&["run", "--rm", "app:dev"]), "v=2 hi\n");
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "app:dev",
+            "cat",
+            "/app/app.txt",
+            "/app/sub/a",
+            "/final"
+        ]),
+        "hello\nA\nfinal\n"
+    );
+    let listed = d.ok(&["run", "--rm", "app:dev", "cat", "/app/list.txt"]);
+    assert!(
+        !listed.contains("secret"),
+        ".dockerignore not honoured: {listed}"
+    );
+    let inspect = d.inspect("app:dev");
+    assert_eq!(inspect["Config"]["Labels"]["version"], "2");
+    assert_eq!(inspect["Config"]["WorkingDir"], "/app");
+    let id = id_of(&d, "app:dev");
+
+    // Unchanged: every step from the cache, the very same image.
+    let again = build(&d, &dir, &["-t", "app:dev", "--build-arg", "V=2"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(
+        again.stdout.matches(" CACHED").count(),
+        4,
+        "{}",
+        again.stdout
+    );
+    assert_eq!(id_of(&d, "app:dev"), id);
+
+    // A changed file reruns its COPY and what follows, not what precedes.
+    fs::write(dir.join("sub/a"), "B\n").unwrap();
+    let changed = build(&d, &dir, &["-t", "app:dev", "--build-arg", "V=2"]);
+    assert_eq!(changed.code, 0, "{}", changed.stderr);
+    assert_eq!(
+        changed.stdout.matches(" CACHED").count(),
+        1,
+        "{}",
+        changed.stdout
+    );
+    assert_eq!(
+        d.ok(&["run", "--rm", "app:dev", "cat", "/app/sub/a"]),
+        "B\n"
+    );
+
+    let no_cache = build(
+        &d,
+        &dir,
+        &["-t", "app:fresh", "--no-cache", "--build-arg", "V=2"],
+    );
+    assert_eq!(no_cache.code, 0, "{}", no_cache.stderr);
+    assert!(!no_cache.stdout.contains("CACHED"), "{}", no_cache.stdout);
+
+    let base = build(&d, &dir, &["-t", "app:base", "--target", "base", "-q"]);
+    assert_eq!(base.code, 0, "{}", base.stderr);
+    assert!(base.stdout.trim().starts_with("sha256:"), "{}", base.stdout);
+    assert_eq!(d.ok(&["run", "--rm", "app:base"]), "v=1 hi\n");
+    assert_ne!(
+        d.hoist(&["run", "--rm", "app:base", "cat", "/final"]).code,
+        0
+    );
+    assert!(
+        d.hoist(&["ps", "-aq"]).stdout.trim().is_empty(),
+        "build containers left"
+    );
+}
+
+#[test]
+fn build_failures_name_the_step_and_leave_nothing() {
+    let d = Daemon::with_busybox();
+    let dir = d.dir.join("ctx");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nRUN echo start\nRUN echo broken >&2; exit 3\n",
+    )
+    .unwrap();
+    let images_before = d.ok(&["images", "-q"]);
+    let failed = build(&d, &dir, &["-t", "bad:1"]);
+    assert_eq!(failed.code, 1, "{}", failed.stdout);
+    assert!(
+        failed.stderr.contains("Dockerfile:3: RUN") && failed.stderr.contains("exit code: 3"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed.stdout.contains("broken"),
+        "the step's output is shown: {}",
+        failed.stdout
+    );
+    assert!(
+        d.hoist(&["ps", "-aq"]).stdout.trim().is_empty(),
+        "containers left"
+    );
+    assert_eq!(d.ok(&["images", "-q"]), images_before, "images left");
+
+    fs::write(dir.join("Dockerfile"), "FROM busybox\nRUNN true\n").unwrap();
+    let typo = build(&d, &dir, &[]);
+    assert_eq!(typo.code, 1);
+    assert!(typo.stderr.contains("Dockerfile:2"), "{}", typo.stderr);
+    fs::write(dir.join("Dockerfile"), "FROM busybox\nCOPY missing.txt /\n").unwrap();
+    let missing = build(&d, &dir, &[]);
+    assert!(
+        missing.stderr.contains("Dockerfile:2: COPY") && missing.stderr.contains("missing.txt"),
+        "{}",
+        missing.stderr
+    );
+}
