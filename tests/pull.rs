@@ -611,3 +611,43 @@ fn progress_redraws_on_a_terminal_and_registry_failures_are_named() {
         failed.stderr
     );
 }
+
+/// The whole round: pull (by a build's FROM), run, build on top,
+/// push, delete locally, pull back, run.
+#[test]
+fn build_on_a_pulled_image_push_and_pull_back() {
+    let d = daemon_with_app();
+    let registry = Registry::start(&d, Auth::Anonymous);
+    registry.push_daemon_image(&d, "app:v1", "team/base:1");
+    d.ok(&["rmi", "app:v1"]);
+    let base = registry.image("team/base:1");
+    let context = d.dir.join("ctx");
+    fs::create_dir_all(&context).unwrap();
+    fs::write(
+        context.join("Dockerfile"),
+        format!("FROM {base}\nRUN cat /one > /two\nCMD [\"cat\", \"/two\"]\n"),
+    )
+    .unwrap();
+    let image = registry.image("team/derived:1");
+    let built = d.ok(&["build", "-t", &image, context.to_str().unwrap()]);
+    assert!(
+        built.contains("Pulling from 127.0.0.1:5000/team/base"),
+        "{built}"
+    );
+    assert_eq!(d.ok(&["run", "--rm", &base, "cat", "/one"]), "one\n");
+    assert_eq!(d.ok(&["run", "--rm", &image]), "one\n");
+    let id = d.inspect(&image)["Id"].as_str().unwrap().to_string();
+    let pushed = d.ok(&["push", &image]);
+    assert!(pushed.contains("Mounted from team/base"), "{pushed}");
+    for name in [&image, &base] {
+        d.ok(&["rmi", name]);
+    }
+    assert_not_stored(&d, &id);
+    d.ok(&["pull", &image]);
+    assert_eq!(id_of(&d, &image), id);
+    assert_eq!(d.ok(&["run", "--rm", &image]), "one\n");
+}
+
+fn id_of(d: &Daemon, image: &str) -> String {
+    d.inspect(image)["Id"].as_str().unwrap().to_string()
+}

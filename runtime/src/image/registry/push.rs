@@ -1,11 +1,12 @@
 //! `hoist push`: plain-tar layers are gzipped first (once, in the store,
 //! as Docker compresses before a push); then the image's blobs (layers,
-//! then config) are checked for,
-//! mounted from another repository of the same registry that has them, or
+//! then config) are checked for, mounted from another repository of the
+//! same registry that a local image holding them came from or went to, or
 //! uploaded (in one request up to [`CHUNK`] bytes, in chunks above it);
 //! then the stored manifest is put under the tag, byte for byte, so the
 //! image pulls back with the same digest.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -75,13 +76,12 @@ pub async fn push(
     };
     let manifest_bytes = store.read_blob(&image.manifest_digest)?;
     let manifest = store.manifest(&image)?;
-    // Repositories of this registry the image came from or went to.
-    let sources: Vec<String> = image
-        .references
-        .iter()
-        .filter(|r| r.domain == reference.domain && r.path != reference.path)
-        .map(|r| r.path.clone())
-        .collect::<std::collections::BTreeSet<_>>()
+    let sources_by_blob = mount_sources(&store, reference)?;
+    let sources: Vec<String> = sources_by_blob
+        .values()
+        .flatten()
+        .cloned()
+        .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
     let client = Arc::new(
@@ -99,7 +99,7 @@ pub async fn push(
         "The push refers to repository [{}]",
         reference.repository()
     ));
-    push_blobs(&store, &client, &manifest, &sources, &events).await?;
+    push_blobs(&store, &client, &manifest, &sources_by_blob, &events).await?;
     let digest = put_manifest(&client, &tag, &manifest_bytes).await?;
     let recorded = {
         let store = store.clone();
@@ -135,7 +135,7 @@ async fn push_blobs(
     store: &Arc<ImageStore>,
     client: &Arc<RegistryClient>,
     manifest: &ImageManifest,
-    sources: &[String],
+    sources: &BTreeMap<String, BTreeSet<String>>,
     events: &Events,
 ) -> Result<(), RegistryError> {
     let slots = Arc::new(Semaphore::new(PARALLEL_UPLOADS));
@@ -156,13 +156,50 @@ async fn push_blobs(
             client: client.clone(),
             slots: slots.clone(),
             events: shown.then(|| events.clone()),
-            sources: sources.to_vec(),
+            sources: sources
+                .get(&digest)
+                .map(|repos| repos.iter().cloned().collect())
+                .unwrap_or_default(),
             digest,
             size: descriptor.size(),
         };
         tasks.spawn(job.run());
     }
     super::join_all(tasks, "a blob upload").await
+}
+
+/// For each blob of the local images, the other repositories of the
+/// registry `reference` names that images holding it came from or went to
+/// (where a push may mount it from, as Docker remembers blob sources).
+fn mount_sources(
+    store: &ImageStore,
+    reference: &Reference,
+) -> Result<BTreeMap<String, BTreeSet<String>>, RegistryError> {
+    let mut sources: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for image in store.list()? {
+        let repositories: Vec<&String> = image
+            .references
+            .iter()
+            .filter(|r| r.domain == reference.domain && r.path != reference.path)
+            .map(|r| &r.path)
+            .collect();
+        if repositories.is_empty() {
+            continue;
+        }
+        let manifest = store.manifest(&image)?;
+        let blobs = manifest
+            .layers()
+            .iter()
+            .chain([manifest.config()])
+            .map(|d| d.digest().to_string());
+        for blob in blobs {
+            sources
+                .entry(blob)
+                .or_default()
+                .extend(repositories.iter().map(|r| r.to_string()));
+        }
+    }
+    Ok(sources)
 }
 
 /// One blob to get into the registry.
