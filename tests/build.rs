@@ -177,3 +177,50 @@ fn build_failures_name_the_step_and_leave_nothing() {
         missing.stderr
     );
 }
+
+#[test]
+fn copy_from_an_earlier_stage_and_an_image() {
+    let d = Daemon::with_busybox();
+    let dir = d.dir.join("ctx");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox AS builder\n\
+         RUN mkdir /out && echo built > /out/artifact\n\
+         FROM scratch\n\
+         COPY --from=builder /out/artifact /artifact\n\
+         COPY --from=busybox /bin/busybox /bin/busybox\n\
+         CMD [\"/bin/busybox\", \"cat\", \"/artifact\"]\n",
+    )
+    .unwrap();
+    let built = build(&d, &dir, &["-t", "multi:1"]);
+    assert_eq!(built.code, 0, "{}\n{}", built.stdout, built.stderr);
+    assert_eq!(d.ok(&["run", "--rm", "multi:1"]), "built\n");
+    assert_eq!(
+        d.inspect("multi:1")["RootFS"]["Layers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let ours = d.dir.to_str().unwrap();
+    assert!(
+        !mounts
+            .lines()
+            .any(|l| l.contains(ours) && l.contains(".from-")),
+        "a --from mount was left behind"
+    );
+    fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox AS a\nCOPY --from=a /etc/passwd /x\n",
+    )
+    .unwrap();
+    let own = build(&d, &dir, &[]);
+    assert_eq!(own.code, 1);
+    assert!(
+        own.stderr.contains("Dockerfile:2: COPY") && own.stderr.contains("earlier stage"),
+        "{}",
+        own.stderr
+    );
+}

@@ -8,7 +8,8 @@
 //! ADD) and each stage's end are cached; config-only instructions are
 //! folded into the next cached state. Progress is printed as BuildKit's
 //! plain output: `#N [stage k/n] INSTRUCTION`, then `#N CACHED` or the
-//! step's output and `#N DONE 0.3s`.
+//! step's output and `#N DONE 0.3s`. `COPY --from` reads an earlier
+//! stage's (or an image's) layers through a read-only overlay.
 
 mod copy;
 mod metadata;
@@ -16,21 +17,22 @@ mod run;
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use hoist_runtime::image::Reference;
 use hoist_runtime::image::build::{content_hash, resolve_sources};
 use hoist_runtime::image::build_cache::BuildState;
 use hoist_runtime::image::config::{History, host_architecture};
 use hoist_runtime::image::dockerfile::{self, BaseImage, Dockerfile, Instruction, Located};
-use hoist_runtime::image::layer::sha256_digest;
+use hoist_runtime::image::layer::{chain_ids, sha256_digest};
 use hoist_runtime::image::registry::{self, Credentials, ProgressEvent, PullOptions};
 use hoist_runtime::image::store::now_rfc3339;
+use hoist_runtime::image::{ImageStore, Reference};
 use tokio::sync::mpsc;
 use tonic::Status;
 
+use crate::containers::rootfs::{RootView, mount_read_only};
 use crate::daemon::Daemon;
 use crate::error::{from_image, from_registry, internal, invalid};
 use copy::{Overrides, write_copy_layer};
@@ -398,15 +400,18 @@ impl Builder<'_> {
         let step = self.next_step();
         let started = Instant::now();
         self.out.line(format!("#{step} {label} {}", at.text));
+        let mut copying = None;
         let key = match instruction {
             Instruction::Run(_) => {
                 let args: Vec<String> = run.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 chain(&run.key, &[&format!("{instruction:?}"), &args.join("\n")])
             }
             Instruction::Copy(files) | Instruction::Add(files) => {
-                let (root, matched) = self.sources(run, at, files)?;
-                let hash =
-                    content_hash(&root, &matched).map_err(|e| self.located(at, e.to_string()))?;
+                let view = self.source_root(at, files).await?;
+                let matched = self.sources(run, at, files, view.root())?;
+                let hash = content_hash(view.root(), &matched)
+                    .map_err(|e| self.located(at, e.to_string()))?;
+                copying = Some((view, matched));
                 chain(&run.key, &[&format!("{instruction:?}"), &hash])
             }
             _ => return Err(internal("not a layer step")),
@@ -449,7 +454,11 @@ impl Builder<'_> {
                 }
             }
             Instruction::Copy(files) | Instruction::Add(files) => {
-                self.copy_layer(run, at, files, matches!(instruction, Instruction::Add(_)))?
+                let (view, matched) = copying
+                    .take()
+                    .ok_or_else(|| internal("COPY sources were not resolved"))?;
+                let add = matches!(instruction, Instruction::Add(_));
+                self.copy_layer(run, at, files, view.root(), &matched, add)?
             }
             _ => return Err(internal("not a layer step")),
         };
@@ -480,34 +489,61 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// Where a COPY/ADD takes its files from, and the files it takes.
+    /// Where a COPY/ADD takes its files from: the context, or with
+    /// `--from` an earlier stage's or an image's files (mounted read-only
+    /// while the step runs).
+    async fn source_root(
+        &self,
+        at: &Located<Instruction>,
+        files: &dockerfile::CopyFiles,
+    ) -> Result<RootView, Status> {
+        let Some(from) = &files.from else {
+            return Ok(RootView::Live(self.options.context.clone()));
+        };
+        let state = match self.dockerfile.stage_index(from) {
+            Some(index) if index < self.stages.len() => self.stages[index].0.clone(),
+            Some(_) => {
+                return Err(self.located(
+                    at,
+                    format!(
+                        "--from={from} names this stage or a later one; copy from an earlier stage"
+                    ),
+                ));
+            }
+            None => {
+                let reference =
+                    Reference::parse(from).map_err(|e| self.located(at, e.to_string()))?;
+                let image = self.base_image(&reference).await?;
+                self.daemon.images.state_of(&image).map_err(from_image)?
+            }
+        };
+        let layers_root = self.daemon.images.layers_root();
+        let lowers: Vec<PathBuf> = chain_ids(&state.config.rootfs.diff_ids)
+            .iter()
+            .rev()
+            .map(|chain| layers_root.join(ImageStore::layer_dir_name(chain)))
+            .collect();
+        let target = self
+            .options
+            .context
+            .with_extension(format!("from-{}", hoist_runtime::fsutil::random_hex(4)));
+        mount_read_only(target, &lowers)
+    }
+
+    /// The files a COPY/ADD takes from `root`.
     fn sources(
         &self,
         run: &StageRun,
         at: &Located<Instruction>,
         files: &dockerfile::CopyFiles,
-    ) -> Result<(PathBuf, Vec<hoist_runtime::image::build::MatchedSource>), Status> {
-        if let Some(from) = &files.from {
-            return Err(self.located(
-                at,
-                format!(
-                    "--from={from} is not supported yet by hoist build; copy from the build context"
-                ),
-            ));
+        root: &Path,
+    ) -> Result<Vec<hoist_runtime::image::build::MatchedSource>, Status> {
+        if files.sources.is_empty() {
+            return Ok(Vec::new());
         }
         let dest = resolve_path(&run.state.config.config.working_dir, &files.dest);
-        let matched = if files.sources.is_empty() {
-            Vec::new()
-        } else {
-            resolve_sources(
-                &self.options.context,
-                at.value.keyword(),
-                &files.sources,
-                &dest,
-            )
-            .map_err(|e| self.located(at, e.to_string()))?
-        };
-        Ok((self.options.context.clone(), matched))
+        resolve_sources(root, at.value.keyword(), &files.sources, &dest)
+            .map_err(|e| self.located(at, e.to_string()))
     }
 
     /// Writes a COPY/ADD layer into a temporary file.
@@ -516,9 +552,10 @@ impl Builder<'_> {
         run: &StageRun,
         at: &Located<Instruction>,
         files: &dockerfile::CopyFiles,
+        root: &Path,
+        matched: &[hoist_runtime::image::build::MatchedSource],
         add: bool,
     ) -> Result<PathBuf, Status> {
-        let (root, matched) = self.sources(run, at, files)?;
         let overrides = Overrides::parse(files.chown.as_deref(), files.chmod.as_deref())
             .map_err(|e| self.located(at, e))?;
         let inline: Vec<(String, String)> = files
@@ -537,7 +574,7 @@ impl Builder<'_> {
         };
         let layer = self.daemon.images.temp_path("copy-layer");
         let file = File::create(&layer).map_err(|e| internal(e.to_string()))?;
-        write_copy_layer(file, &root, &matched, &inline, &dest, overrides, add)
+        write_copy_layer(file, root, matched, &inline, &dest, overrides, add)
             .map_err(|e| self.located(at, format!("cannot copy: {e}")))?;
         Ok(layer)
     }

@@ -25,7 +25,8 @@ pub const MERGED_PREFIX: &str = "merged-";
 /// A root directory through which the container's files are reached.
 #[derive(Debug)]
 pub enum RootView {
-    /// `/proc/<pid>/root` of a running container.
+    /// A directory read in place (`/proc/<pid>/root` of a running
+    /// container, a single image layer).
     Live(PathBuf),
     /// The overlay of a stopped container, mounted until dropped.
     Mounted(MountGuard),
@@ -113,6 +114,36 @@ pub fn mount_layers(
         ))
     })?;
     Ok(MountGuard { path: target })
+}
+
+/// Mounts `lowers` (topmost first) read-only at `target`, which is made
+/// here and removed with the mount: a stack of image layers to read
+/// (`COPY --from`). One layer needs no overlay: it is read in place.
+pub fn mount_read_only(target: PathBuf, lowers: &[PathBuf]) -> Result<RootView, Status> {
+    if let [only] = lowers {
+        return Ok(RootView::Live(only.clone()));
+    }
+    std::fs::create_dir_all(&target)
+        .map_err(|e| internal(format!("cannot create {}: {e}", target.display())))?;
+    if lowers.is_empty() {
+        return Ok(RootView::Mounted(MountGuard { path: target }));
+    }
+    let stack: Vec<String> = lowers.iter().map(|l| l.display().to_string()).collect();
+    let options = format!("lowerdir={}", stack.join(":"));
+    mount(
+        Some("overlay"),
+        &target,
+        Some("overlay"),
+        MsFlags::MS_RDONLY,
+        Some(options.as_str()),
+    )
+    .map_err(|e| {
+        internal(format!(
+            "cannot mount image layers at {}: {e}",
+            target.display()
+        ))
+    })?;
+    Ok(RootView::Mounted(MountGuard { path: target }))
 }
 
 /// Unmounts `merged` directories a crashed daemon left under `root`.

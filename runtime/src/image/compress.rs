@@ -60,7 +60,7 @@ impl ImageStore {
             .build()
             .map_err(|e| ImageError::Corrupt(format!("cannot build manifest: {e}")))?;
         let bytes = serde_json::to_vec(&compressed).map_err(io::Error::other)?;
-        let blob = self.put_blob(&bytes[..])?;
+        let blob = self.put_bytes(&bytes)?;
         self.record_images(&[NewImage {
             id: image.id.clone(),
             manifest: blob.digest,

@@ -275,6 +275,20 @@ impl ImageStore {
         result
     }
 
+    /// Stores a small document (config, manifest) held in memory; one
+    /// already stored is not written again (no write, no fsync: a cached
+    /// rebuild makes the same documents).
+    pub fn put_bytes(&self, bytes: &[u8]) -> Result<BlobInfo, ImageError> {
+        let digest = super::layer::sha256_digest(bytes);
+        if self.has_blob(&digest) {
+            return Ok(BlobInfo {
+                digest,
+                size: bytes.len() as u64,
+            });
+        }
+        self.put_blob(bytes)
+    }
+
     /// Moves `file`, a file under `tmp/` whose content the caller has
     /// checked hashes to `digest`, into the store as that blob. Returns
     /// false (and removes `file`) when the blob was already there.
@@ -415,7 +429,7 @@ impl ImageStore {
         layers: &[(BlobInfo, MediaType)],
     ) -> Result<(String, String), ImageError> {
         let config_bytes = serde_json::to_vec(config).map_err(io::Error::other)?;
-        let config_blob = self.put_blob(&config_bytes[..])?;
+        let config_blob = self.put_bytes(&config_bytes)?;
         let manifest = ImageManifestBuilder::default()
             .schema_version(2u32)
             .media_type(MediaType::ImageManifest)
@@ -429,7 +443,7 @@ impl ImageStore {
             .build()
             .map_err(|e| ImageError::Corrupt(format!("cannot build manifest: {e}")))?;
         let manifest_bytes = serde_json::to_vec(&manifest).map_err(io::Error::other)?;
-        let manifest_blob = self.put_blob(&manifest_bytes[..])?;
+        let manifest_blob = self.put_bytes(&manifest_bytes)?;
         self.unpack_layers(config, &manifest)?;
         Ok((config_blob.digest, manifest_blob.digest))
     }
@@ -477,6 +491,19 @@ impl ImageStore {
     /// atomic update: either all are recorded or none.
     pub fn record_images(&self, images: &[NewImage]) -> Result<(), ImageError> {
         let mut index = self.lock();
+        let unchanged = images.iter().all(|image| {
+            index
+                .images
+                .get(&image.id)
+                .is_some_and(|r| r.manifest == image.manifest)
+                && image
+                    .references
+                    .iter()
+                    .all(|r| index.references.get(&r.to_string()) == Some(&image.id))
+        });
+        if unchanged {
+            return Ok(());
+        }
         let before = (index.images.clone(), index.references.clone());
         for image in images {
             index.images.insert(

@@ -123,8 +123,8 @@ pub async fn pull(
         let id = id.clone();
         let digest = digest.clone();
         tokio::task::spawn_blocking(move || -> Result<(), ImageError> {
-            store.put_blob(&config_bytes[..])?;
-            let manifest_blob = store.put_blob(&manifest_bytes[..])?;
+            store.put_bytes(&config_bytes)?;
+            let manifest_blob = store.put_bytes(&manifest_bytes)?;
             let mut references = vec![Reference {
                 tag: None,
                 digest: Some(digest),
