@@ -8,7 +8,8 @@
 # ENV, WORKDIR, COPY of a file, COPY of a directory of 200 files, two RUNs,
 # LABEL, CMD: ten steps. Built once (every step run), then rebuilt RUNS times
 # with hyperfine: every step from the cache, the same image ID each time
-# (checked). Uses a release build of hoist; removes everything it made,
+# (checked). The image store is under /tmp (this VM's disk), the exec root
+# on a tmpfs. Uses a release build of hoist; removes everything it made,
 # also when it fails or is interrupted. Run as root:
 #   cargo build --release && scripts/bench-build.sh [RUNS]
 # RUNS defaults to 20.
@@ -26,6 +27,9 @@ done
 one_daemon_setup build
 h() { "$hoist" -H "unix://$work/daemon.sock" "$@"; }
 
+# The exec root on a tmpfs, as /run is on most hosts (README, Daemon): the
+# context is unpacked there for each build.
+mkdir -p "$work/run" && mount -t tmpfs -o size=512m hoist-bench "$work/run"
 netns_add "$netns"
 start_daemon "$netns" "$work/daemon" "$work/root" "$work/run" "$netns"
 scripts/busybox-rootfs.sh "$work/busybox.tar"
