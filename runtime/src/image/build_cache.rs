@@ -4,7 +4,7 @@
 //! again. Cached states are not images (they do not show in `images`),
 //! but their blobs and layers stay alive as long as they are cached.
 
-use oci_spec::image::MediaType;
+use oci_spec::image::{ImageManifest, MediaType};
 
 use super::Reference;
 use super::config::{History, ImageConfig, RootFs, host_architecture};
@@ -42,25 +42,29 @@ impl BuildState {
     }
 }
 
+/// A manifest's layers as (blob, media type).
+fn layers_of(manifest: &ImageManifest) -> Vec<(BlobInfo, MediaType)> {
+    manifest
+        .layers()
+        .iter()
+        .map(|layer| {
+            (
+                BlobInfo {
+                    digest: layer.digest().to_string(),
+                    size: layer.size(),
+                },
+                layer.media_type().clone(),
+            )
+        })
+        .collect()
+}
+
 impl ImageStore {
     /// The state an image is in, for building on it.
     pub fn state_of(&self, image: &Image) -> Result<BuildState, ImageError> {
-        let manifest = self.manifest(image)?;
         Ok(BuildState {
             config: image.config.clone(),
-            layers: manifest
-                .layers()
-                .iter()
-                .map(|layer| {
-                    (
-                        BlobInfo {
-                            digest: layer.digest().to_string(),
-                            size: layer.size(),
-                        },
-                        layer.media_type().clone(),
-                    )
-                })
-                .collect(),
+            layers: layers_of(&self.manifest(image)?),
         })
     }
 
@@ -69,22 +73,10 @@ impl ImageStore {
         let cached = self.lock().build_cache.get(key).cloned()?;
         let config: ImageConfig =
             serde_json::from_slice(&self.read_blob(&cached.config).ok()?).ok()?;
-        let manifest: oci_spec::image::ImageManifest =
+        let manifest: ImageManifest =
             serde_json::from_slice(&self.read_blob(&cached.manifest).ok()?).ok()?;
         let state = BuildState {
-            layers: manifest
-                .layers()
-                .iter()
-                .map(|layer| {
-                    (
-                        BlobInfo {
-                            digest: layer.digest().to_string(),
-                            size: layer.size(),
-                        },
-                        layer.media_type().clone(),
-                    )
-                })
-                .collect(),
+            layers: layers_of(&manifest),
             config,
         };
         let chain = super::layer::chain_ids(&state.config.rootfs.diff_ids);
