@@ -17,6 +17,12 @@ WORKDIR /app
 COPY app.txt .
 COPY sub/ ./sub/
 RUN echo "v=$V $GREETING" > /app/run.txt && ls -a /app > /app/list.txt
+RUN <<EOF
+echo from a heredoc > /app/heredoc.txt
+EOF
+RUN cat > /app/fed.txt <<-DATA
+	fed by a heredoc
+	DATA
 LABEL version=$V
 CMD ["cat", "/app/run.txt"]
 
@@ -53,7 +59,7 @@ fn build_runs_caches_and_targets() {
     let first = build(&d, &dir, &["-t", "app:dev", "--build-arg", "V=2"]);
     assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
     assert!(
-        first.stdout.contains("[base 2/4] COPY app.txt ."),
+        first.stdout.contains("[base 2/6] COPY app.txt ."),
         "{}",
         first.stdout
     );
@@ -93,7 +99,7 @@ fn build_runs_caches_and_targets() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(
         again.stdout.matches(" CACHED").count(),
-        4,
+        6,
         "{}",
         again.stdout
     );

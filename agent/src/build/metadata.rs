@@ -6,7 +6,7 @@ use hoist_api::inspect::EmptyObject;
 use hoist_api::spec::HealthcheckSpec;
 use hoist_runtime::image::changes::set_env;
 use hoist_runtime::image::config::RunConfig;
-use hoist_runtime::image::dockerfile::{CommandForm, ExposedPorts, Healthcheck, Instruction};
+use hoist_runtime::image::dockerfile::{CommandForm, ExposedPorts, Healthcheck, Instruction, Run};
 
 /// What applying a metadata instruction did beyond the config.
 #[derive(Debug, Default, Clone, Copy)]
@@ -29,6 +29,41 @@ pub fn argv(form: &CommandForm, shell: &[String]) -> Vec<String> {
             argv
         }
     }
+}
+
+/// The argv of a RUN, heredocs included as BuildKit runs them: a RUN that
+/// is only a heredoc runs its body as the script; otherwise the bodies
+/// follow the command line in the script, for the shell to read.
+pub fn run_argv(run: &Run, shell: &[String]) -> Vec<String> {
+    let CommandForm::Shell(line) = &run.command else {
+        return argv(&run.command, shell);
+    };
+    if run.heredocs.is_empty() {
+        return argv(&run.command, shell);
+    }
+    let script = match run.heredocs.as_slice() {
+        [heredoc] if is_only(line, &heredoc.name) => heredoc.body(),
+        heredocs => {
+            let mut script = line.clone();
+            for heredoc in heredocs {
+                script.push('\n');
+                script.push_str(&heredoc.content);
+                script.push_str(&heredoc.name);
+            }
+            script.push('\n');
+            script
+        }
+    };
+    argv(&CommandForm::Shell(script), shell)
+}
+
+/// Whether a RUN line is nothing but the heredoc `name` (`<<EOF`,
+/// `<<-"EOF"`).
+fn is_only(line: &str, name: &str) -> bool {
+    let Some(marker) = line.trim().strip_prefix("<<") else {
+        return false;
+    };
+    marker.trim_start_matches('-').trim_matches(['"', '\'']) == name
 }
 
 /// `path` against the working directory, as WORKDIR and COPY read it.

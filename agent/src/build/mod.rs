@@ -36,7 +36,7 @@ use crate::containers::rootfs::{RootView, mount_read_only};
 use crate::daemon::Daemon;
 use crate::error::{from_image, from_registry, internal, invalid};
 use copy::{Overrides, write_copy_layer};
-use metadata::{argv, resolve_path};
+use metadata::resolve_path;
 use run::{RunFailure, RunStep, run_step};
 
 /// What to build.
@@ -427,7 +427,7 @@ impl Builder<'_> {
                 let out = self.out.clone();
                 let print = move |line: String| out.line(format!("#{step} {line}"));
                 let step_spec = RunStep {
-                    argv: argv(&command.command, &run.state.config.config.shell),
+                    argv: metadata::run_argv(command, &run.state.config.config.shell),
                     args_env: run.args.iter().map(|(k, v)| format!("{k}={v}")).collect(),
                     network: command.network,
                     output: &print,
