@@ -230,3 +230,36 @@ fn copy_from_an_earlier_stage_and_an_image() {
         own.stderr
     );
 }
+
+#[test]
+fn onbuild_triggers_run_in_the_child_build() {
+    let d = Daemon::with_busybox();
+    let dir = d.dir.join("ctx");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("app.txt"), "hello\n").unwrap();
+    fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nONBUILD COPY app.txt /from-trigger.txt\nONBUILD RUN echo trig > /trig\n",
+    )
+    .unwrap();
+    assert_eq!(build(&d, &dir, &["-t", "base:onbuild"]).code, 0);
+    let base = d.inspect("base:onbuild");
+    assert_eq!(
+        base["Config"]["OnBuild"].as_array().map(Vec::len),
+        Some(2),
+        "{base}"
+    );
+    fs::write(
+        dir.join("Dockerfile"),
+        "FROM base:onbuild\nCMD [\"cat\", \"/from-trigger.txt\", \"/trig\"]\n",
+    )
+    .unwrap();
+    let child = build(&d, &dir, &["-t", "child:1"]);
+    assert_eq!(child.code, 0, "{}\n{}", child.stdout, child.stderr);
+    assert_eq!(d.ok(&["run", "--rm", "child:1"]), "hello\ntrig\n");
+    let inherited = &d.inspect("child:1")["Config"]["OnBuild"];
+    assert!(
+        inherited.is_null() || inherited.as_array().is_some_and(Vec::is_empty),
+        "triggers are not inherited: {inherited}"
+    );
+}

@@ -82,6 +82,14 @@ fn chain(previous: &str, parts: &[&str]) -> String {
     sha256_digest(text.as_bytes())
 }
 
+/// RUN, COPY and ADD: the steps that make a layer (and are shown).
+fn is_layer_step(instruction: &Instruction) -> bool {
+    matches!(
+        instruction,
+        Instruction::Run(_) | Instruction::Copy(_) | Instruction::Add(_)
+    )
+}
+
 /// One stage's progress through its instructions.
 struct StageRun {
     state: BuildState,
@@ -224,12 +232,7 @@ impl Builder<'_> {
         let shown = 1 + stage
             .instructions
             .iter()
-            .filter(|i| {
-                matches!(
-                    i.value,
-                    Instruction::Run(_) | Instruction::Copy(_) | Instruction::Add(_)
-                )
-            })
+            .filter(|i| is_layer_step(&i.value))
             .count();
         let base = self
             .dockerfile
@@ -277,55 +280,24 @@ impl Builder<'_> {
             args: BTreeMap::new(),
             cmd_set_here: false,
         };
+        // The base image's ONBUILD triggers run first, as Docker runs
+        // them; the new image does not inherit them. Errors point at FROM.
+        let triggers = std::mem::take(&mut run.state.config.config.on_build)
+            .iter()
+            .map(|expression| {
+                dockerfile::parse_trigger(&format!("ONBUILD trigger of {from}"), expression)
+                    .map(|mut trigger| {
+                        trigger.line = stage.line;
+                        trigger
+                    })
+                    .map_err(|e| invalid(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let shown = shown + triggers.iter().filter(|i| is_layer_step(&i.value)).count();
         let mut k = 1;
-        for at in &stage.instructions {
-            let lookup = |name: &str| run.lookup(name);
-            let instruction = self
-                .dockerfile
-                .expand(at, &lookup)
-                .map_err(|e| invalid(e.to_string()))?;
-            match &instruction {
-                Instruction::Arg(declarations) => {
-                    for declaration in declarations {
-                        let lookup = |name: &str| run.lookup(name);
-                        let value = declaration
-                            .resolve(
-                                &self.options.build_args,
-                                globals,
-                                &lookup,
-                                self.dockerfile.directives.escape,
-                            )
-                            .map_err(|e| self.located(at, e))?;
-                        if let Some(value) = value {
-                            run.key = chain(&run.key, &["ARG", &declaration.name, &value]);
-                            run.args.insert(declaration.name.clone(), value);
-                        }
-                    }
-                }
-                Instruction::Run(_) | Instruction::Copy(_) | Instruction::Add(_) => {
-                    k += 1;
-                    let label = self.label(index, k, shown);
-                    self.layer_step(&mut run, at, &instruction, label).await?;
-                }
-                other => {
-                    let applied =
-                        metadata::apply(&mut run.state.config.config, other, run.cmd_set_here)
-                            .map_err(|e| self.located(at, e))?;
-                    if applied.is_some_and(|a| a.set_cmd) {
-                        run.cmd_set_here = true;
-                    }
-                    if let Instruction::Maintainer(name) = other {
-                        run.state.config.author = Some(name.clone());
-                    }
-                    run.key = chain(&run.key, &[&format!("{other:?}")]);
-                    run.state.config.history.push(History {
-                        created_by: Some(at.text.clone()),
-                        comment: Some("buildkit.dockerfile.v0".into()),
-                        empty_layer: true,
-                        ..Default::default()
-                    });
-                }
-            }
+        for at in triggers.iter().chain(&stage.instructions) {
+            self.instruction(&mut run, at, globals, index, &mut k, shown)
+                .await?;
         }
         // The stage's end is cached too, so that an unchanged rebuild
         // gives the very same image (same times, same ID).
@@ -347,6 +319,66 @@ impl Builder<'_> {
             }
         };
         Ok((state, end_key))
+    }
+
+    /// Runs one instruction of stage `index`; `k` counts its shown steps.
+    async fn instruction(
+        &mut self,
+        run: &mut StageRun,
+        at: &Located<Instruction>,
+        globals: &BTreeMap<String, String>,
+        index: usize,
+        k: &mut usize,
+        shown: usize,
+    ) -> Result<(), Status> {
+        let lookup = |name: &str| run.lookup(name);
+        let instruction = self
+            .dockerfile
+            .expand(at, &lookup)
+            .map_err(|e| invalid(e.to_string()))?;
+        match &instruction {
+            Instruction::Arg(declarations) => {
+                for declaration in declarations {
+                    let lookup = |name: &str| run.lookup(name);
+                    let value = declaration
+                        .resolve(
+                            &self.options.build_args,
+                            globals,
+                            &lookup,
+                            self.dockerfile.directives.escape,
+                        )
+                        .map_err(|e| self.located(at, e))?;
+                    if let Some(value) = value {
+                        run.key = chain(&run.key, &["ARG", &declaration.name, &value]);
+                        run.args.insert(declaration.name.clone(), value);
+                    }
+                }
+            }
+            Instruction::Run(_) | Instruction::Copy(_) | Instruction::Add(_) => {
+                *k += 1;
+                let label = self.label(index, *k, shown);
+                self.layer_step(run, at, &instruction, label).await?;
+            }
+            other => {
+                let applied =
+                    metadata::apply(&mut run.state.config.config, other, run.cmd_set_here)
+                        .map_err(|e| self.located(at, e))?;
+                if applied.is_some_and(|a| a.set_cmd) {
+                    run.cmd_set_here = true;
+                }
+                if let Instruction::Maintainer(name) = other {
+                    run.state.config.author = Some(name.clone());
+                }
+                run.key = chain(&run.key, &[&format!("{other:?}")]);
+                run.state.config.history.push(History {
+                    created_by: Some(at.text.clone()),
+                    comment: Some("buildkit.dockerfile.v0".into()),
+                    empty_layer: true,
+                    ..Default::default()
+                });
+            }
+        }
+        Ok(())
     }
 
     fn cached(&self, key: &str) -> Option<BuildState> {
