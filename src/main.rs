@@ -11,7 +11,7 @@ mod progress;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use commands::build::BuildArgs;
+use commands::build::{BuildArgs, BuilderCommand};
 use commands::container::{
     self, AttachArgs, CommitArgs, CreateArgs, DiffArgs, ExecArgs, KillArgs, LogsArgs, PortArgs,
     PruneArgs, PsArgs, RenameArgs, RestartArgs, RmArgs, RunArgs, StartArgs, StatsArgs, StopArgs,
@@ -125,6 +125,9 @@ enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Manage builds
+    #[command(subcommand)]
+    Builder(BuilderCommand),
     /// Manage networks
     #[command(subcommand)]
     Network(NetworkCommand),
@@ -489,6 +492,7 @@ async fn dispatch(host: Option<String>, command: Command) -> Result<i32, CliErro
         Command::Build(a) | Command::Image(ImageCommand::Build(a)) => {
             commands::build::build(channel, a).await
         }
+        Command::Builder(b) => commands::build::builder(channel, b).await,
         Command::Login(a) => commands::registry::login(channel, a).await,
         Command::Volume(v) => commands::volume::run(channel, v).await,
         Command::Network(n) => commands::network::run(channel, n).await,

@@ -140,6 +140,18 @@ fn build_runs_caches_and_targets() {
         d.hoist(&["ps", "-aq"]).stdout.trim().is_empty(),
         "build containers left"
     );
+
+    // builder prune empties the cache: the next build runs every step.
+    let pruned = d.ok(&["builder", "prune", "-f"]);
+    assert!(
+        pruned.contains("Deleted build cache objects:")
+            && pruned.contains("Total reclaimed space:"),
+        "{pruned}"
+    );
+    let after = build(&d, &dir, &["-t", "app:dev", "--build-arg", "V=2"]);
+    assert_eq!(after.code, 0, "{}", after.stderr);
+    assert!(!after.stdout.contains("CACHED"), "{}", after.stdout);
+    assert_eq!(d.ok(&["run", "--rm", "app:dev"]), "v=2 hi\n");
 }
 
 #[test]

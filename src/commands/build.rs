@@ -168,3 +168,42 @@ pub async fn build(channel: Channel, args: BuildArgs) -> CliResult<i32> {
     }
     Ok(0)
 }
+
+/// Manage builds
+#[derive(Debug, clap::Subcommand)]
+pub enum BuilderCommand {
+    /// Remove build cache
+    Prune(BuilderPruneArgs),
+}
+
+/// Remove build cache
+#[derive(Debug, Args)]
+pub struct BuilderPruneArgs {
+    /// Remove all unused build cache (the whole cache: hoist keeps no other kind)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+/// `hoist builder prune`.
+pub async fn builder(channel: Channel, command: BuilderCommand) -> CliResult<i32> {
+    let BuilderCommand::Prune(_) = command;
+    let response = ImagesClient::new(channel)
+        .prune_build_cache(hoist_api::proto::Empty {})
+        .await?
+        .into_inner();
+    if !response.deleted.is_empty() {
+        println!("Deleted build cache objects:");
+        for key in &response.deleted {
+            println!("{}", key.trim_start_matches("sha256:"));
+        }
+        println!();
+    }
+    println!(
+        "Total reclaimed space: {}",
+        hoist_api::units::human_size(response.space_reclaimed)
+    );
+    Ok(0)
+}

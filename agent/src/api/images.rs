@@ -539,6 +539,20 @@ impl Images for ImagesApi {
         })))
     }
 
+    #[instrument(skip_all)]
+    async fn prune_build_cache(
+        &self,
+        _request: Request<Empty>,
+    ) -> Result<Response<PruneResponse>, Status> {
+        let daemon = self.daemon.clone();
+        let (deleted, space_reclaimed) =
+            blocking(move || daemon.images.prune_build_cache().map_err(from_image)).await?;
+        Ok(Response::new(PruneResponse {
+            deleted,
+            space_reclaimed,
+        }))
+    }
+
     #[instrument(skip_all, fields(server = %request.get_ref().server))]
     async fn login(&self, request: Request<LoginRequest>) -> Result<Response<Empty>, Status> {
         let request = request.into_inner();

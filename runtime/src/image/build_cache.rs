@@ -98,6 +98,23 @@ impl ImageStore {
         self.save(&index)
     }
 
+    /// `builder prune`: forgets every cached build state and frees what
+    /// only the cache kept. Returns the cache keys dropped and the bytes
+    /// freed.
+    pub fn prune_build_cache(&self) -> Result<(Vec<String>, u64), ImageError> {
+        let mut index = self.lock();
+        if index.build_cache.is_empty() {
+            return Ok((Vec::new(), 0));
+        }
+        let dropped = std::mem::take(&mut index.build_cache);
+        if let Err(e) = self.save(&index) {
+            index.build_cache = dropped;
+            return Err(e);
+        }
+        let freed = self.collect_garbage(&index)?;
+        Ok((dropped.into_keys().collect(), freed))
+    }
+
     /// Records `state` as an image, tagged `reference` when given; returns
     /// its ID. An image with that ID already recorded keeps its manifest
     /// (it may have been pulled or pushed under that one).

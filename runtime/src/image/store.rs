@@ -734,7 +734,7 @@ impl ImageStore {
 
     /// Removes layers and blobs that no image refers to any more; returns
     /// the bytes freed.
-    fn collect_garbage(&self, index: &Index) -> Result<u64, ImageError> {
+    pub(crate) fn collect_garbage(&self, index: &Index) -> Result<u64, ImageError> {
         let (live_blobs, live_layers) = self.live(index)?;
         let mut freed = 0;
         for entry in fs::read_dir(self.root.join("blobs/sha256"))?.flatten() {
