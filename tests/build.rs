@@ -275,3 +275,39 @@ fn onbuild_triggers_run_in_the_child_build() {
         "triggers are not inherited: {inherited}"
     );
 }
+
+#[test]
+fn chown_names_come_from_the_images_passwd_and_group() {
+    let d = Daemon::with_busybox();
+    let dir = d.dir.join("ctx");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("app.txt"), "hello\n").unwrap();
+    fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\n\
+         RUN mkdir -p /etc && echo 'app:x:1234:1234::/:/bin/sh' >> /etc/passwd && echo 'grp:x:77:' >> /etc/group\n\
+         COPY --chown=app:grp --chmod=640 app.txt /owned.txt\n\
+         COPY --chown=app app.txt /user-only.txt\n\
+         CMD [\"stat\", \"-c\", \"%u:%g %a\", \"/owned.txt\", \"/user-only.txt\"]\n",
+    )
+    .unwrap();
+    let built = build(&d, &dir, &["-t", "owned:1"]);
+    assert_eq!(built.code, 0, "{}\n{}", built.stdout, built.stderr);
+    assert_eq!(
+        d.ok(&["run", "--rm", "owned:1"]),
+        "1234:77 640\n1234:1234 644\n"
+    );
+    fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nCOPY --chown=ghost app.txt /x\n",
+    )
+    .unwrap();
+    let unknown = build(&d, &dir, &[]);
+    assert_eq!(unknown.code, 1);
+    assert!(
+        unknown.stderr.contains("Dockerfile:2: COPY")
+            && unknown.stderr.contains("no user named \"ghost\""),
+        "{}",
+        unknown.stderr
+    );
+}

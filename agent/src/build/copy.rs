@@ -20,20 +20,34 @@ pub struct Overrides {
 }
 
 impl Overrides {
-    /// Parses the flags; user and group names are refused for now (they
-    /// need the image's /etc/passwd).
-    pub fn parse(chown: Option<&str>, chmod: Option<&str>) -> Result<Self, String> {
+    /// Parses the flags. Names are looked up with `id_of(file, name)` in
+    /// the image's `etc/passwd` or `etc/group`; without a group the group
+    /// is the user's number, as Docker documents.
+    pub fn parse(
+        chown: Option<&str>,
+        chmod: Option<&str>,
+        id_of: &dyn Fn(&str, &str) -> Option<u64>,
+    ) -> Result<Self, String> {
         let owner = chown
             .map(|spec| {
-                let (user, group) = spec.split_once(':').unwrap_or((spec, spec));
-                let number = |s: &str| {
-                    s.parse::<u64>().map_err(|_| {
+                let (user, group) = match spec.split_once(':') {
+                    Some((user, group)) => (user, Some(group)),
+                    None => (spec, None),
+                };
+                let resolve = |name: &str, file: &str| {
+                    name.parse::<u64>().ok().or_else(|| id_of(file, name)).ok_or_else(|| {
                         format!(
-                            "--chown={spec}: only numeric UID[:GID] is supported yet; give the numbers"
+                            "--chown={spec}: no {} named {name:?} in the image's /etc/{file}; use a number or add it first",
+                            if file == "passwd" { "user" } else { "group" }
                         )
                     })
                 };
-                Ok::<_, String>((number(user)?, number(group)?))
+                let uid = resolve(user, "passwd")?;
+                let gid = match group {
+                    Some(group) => resolve(group, "group")?,
+                    None => uid,
+                };
+                Ok::<_, String>((uid, gid))
             })
             .transpose()?;
         let mode = chmod
@@ -48,6 +62,17 @@ impl Overrides {
             .transpose()?;
         Ok(Self { owner, mode })
     }
+}
+
+/// The ID of `name` in the text of an `/etc/passwd` or `/etc/group`
+/// (third field of its line).
+pub fn id_in(text: &str, name: &str) -> Option<u64> {
+    text.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        (fields.next()? == name)
+            .then(|| fields.nth(1)?.parse().ok())
+            .flatten()
+    })
 }
 
 /// Writes a layer tar holding `sources` (under `root`) copied to `dest`
@@ -248,4 +273,31 @@ fn append_archive(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chown_by_number_and_by_name() {
+        let passwd = "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n";
+        let group = "root:x:0:\nstaff:x:50:\n";
+        let id_of =
+            |file: &str, name: &str| id_in(if file == "passwd" { passwd } else { group }, name);
+        let owner = |spec| Overrides::parse(Some(spec), None, &id_of).map(|o| o.owner);
+        assert_eq!(owner("7:8"), Ok(Some((7, 8))));
+        assert_eq!(owner("7"), Ok(Some((7, 7))));
+        assert_eq!(owner("app"), Ok(Some((1000, 1000))));
+        assert_eq!(owner("app:staff"), Ok(Some((1000, 50))));
+        assert!(
+            owner("nobody")
+                .unwrap_err()
+                .contains("no user named \"nobody\"")
+        );
+        assert!(owner("app:wheel").unwrap_err().contains("/etc/group"));
+        let mode = |m| Overrides::parse(None, Some(m), &id_of).map(|o| o.mode);
+        assert_eq!(mode("755"), Ok(Some(0o755)));
+        assert!(mode("9").is_err());
+    }
 }

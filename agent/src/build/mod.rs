@@ -35,7 +35,7 @@ use tonic::Status;
 use crate::containers::rootfs::{RootView, mount_read_only};
 use crate::daemon::Daemon;
 use crate::error::{from_image, from_registry, internal, invalid};
-use copy::{Overrides, write_copy_layer};
+use copy::{Overrides, id_in, write_copy_layer};
 use metadata::resolve_path;
 use run::{RunFailure, RunStep, run_step};
 
@@ -381,6 +381,24 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// A text file of the state's filesystem (`etc/passwd`), read from
+    /// the topmost layer that has it; `None` when absent or deleted.
+    fn image_file(&self, state: &BuildState, path: &str) -> Option<String> {
+        let layers_root = self.daemon.images.layers_root();
+        for chain in chain_ids(&state.config.rootfs.diff_ids).iter().rev() {
+            let file = layers_root
+                .join(ImageStore::layer_dir_name(chain))
+                .join(path);
+            match std::fs::symlink_metadata(&file) {
+                Ok(meta) if meta.is_file() => return std::fs::read_to_string(&file).ok(),
+                // A whiteout (or anything else) hides lower layers' file.
+                Ok(_) => return None,
+                Err(_) => continue,
+            }
+        }
+        None
+    }
+
     fn cached(&self, key: &str) -> Option<BuildState> {
         if self.options.no_cache {
             return None;
@@ -588,7 +606,11 @@ impl Builder<'_> {
         matched: &[hoist_runtime::image::build::MatchedSource],
         add: bool,
     ) -> Result<PathBuf, Status> {
-        let overrides = Overrides::parse(files.chown.as_deref(), files.chmod.as_deref())
+        let id_of = |file: &str, name: &str| {
+            self.image_file(&run.state, &format!("etc/{file}"))
+                .and_then(|text| id_in(&text, name))
+        };
+        let overrides = Overrides::parse(files.chown.as_deref(), files.chmod.as_deref(), &id_of)
             .map_err(|e| self.located(at, e))?;
         let inline: Vec<(String, String)> = files
             .inline
