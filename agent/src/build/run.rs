@@ -58,12 +58,7 @@ pub async fn run_step(
     let result = run_in(daemon, &image, state, step).await;
     // The transient image goes, unless it is an image someone names (a
     // state with nothing of ours on its base has the base's ID).
-    if daemon
-        .images
-        .resolve(&image)
-        .is_ok_and(|i| i.references.is_empty())
-        && let Err(e) = daemon.images.remove(&image, false, |_| None)
-    {
+    if let Err(e) = daemon.images.forget_unnamed(&image) {
         tracing::warn!(%image, "cannot remove a build step's transient image: {e}");
     }
     result

@@ -115,6 +115,25 @@ impl ImageStore {
         Ok((dropped.into_keys().collect(), freed))
     }
 
+    /// Drops the record of an image nothing names (a build step's
+    /// transient image) without collecting garbage: a collection now could
+    /// take blobs another build or pull has stored but not yet recorded.
+    /// What only it used goes at the next `rmi` or prune.
+    pub fn forget_unnamed(&self, id: &str) -> Result<(), ImageError> {
+        let mut index = self.lock();
+        if index.references.values().any(|target| target == id) || !index.images.contains_key(id) {
+            return Ok(());
+        }
+        let record = index.images.remove(id);
+        if let Err(e) = self.save(&index) {
+            if let Some(record) = record {
+                index.images.insert(id.to_string(), record);
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
     /// Records `state` as an image, tagged `reference` when given; returns
     /// its ID. An image with that ID already recorded keeps its manifest
     /// (it may have been pulled or pushed under that one).

@@ -131,9 +131,9 @@ impl Image {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Index {
     /// Image ID → its record.
-    images: BTreeMap<String, ImageRecord>,
+    pub(crate) images: BTreeMap<String, ImageRecord>,
     /// Full reference → image ID.
-    references: BTreeMap<String, String>,
+    pub(crate) references: BTreeMap<String, String>,
     /// Build cache key → the state a build step left (see `build_cache`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) build_cache: BTreeMap<String, CachedState>,
@@ -149,7 +149,7 @@ pub(crate) struct CachedState {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct ImageRecord {
+pub(crate) struct ImageRecord {
     manifest: String,
 }
 
