@@ -48,6 +48,31 @@ fn build(d: &Daemon, dir: &Path, extra: &[&str]) -> support::Run {
     d.hoist(&args)
 }
 
+/// A context directory holding `files` (name, content).
+fn context_with(d: &Daemon, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = d.dir.join("ctx");
+    fs::create_dir_all(&dir).unwrap();
+    for (name, content) in files {
+        fs::write(dir.join(name), content).unwrap();
+    }
+    dir
+}
+
+/// Builds `dockerfile` in `dir`: it must fail with exit code 1 and every
+/// one of `needles` in its error.
+fn assert_build_fails(d: &Daemon, dir: &Path, dockerfile: &str, needles: &[&str]) {
+    fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    let run = build(d, dir, &[]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    for needle in needles {
+        assert!(
+            run.stderr.contains(needle),
+            "{needle:?} not in: {}",
+            run.stderr
+        );
+    }
+}
+
 fn id_of(d: &Daemon, image: &str) -> String {
     d.inspect(image)["Id"].as_str().unwrap().to_string()
 }
@@ -157,8 +182,7 @@ fn build_runs_caches_and_targets() {
 #[test]
 fn build_failures_name_the_step_and_leave_nothing() {
     let d = Daemon::with_busybox();
-    let dir = d.dir.join("ctx");
-    fs::create_dir_all(&dir).unwrap();
+    let dir = context_with(&d, &[]);
     fs::write(
         dir.join("Dockerfile"),
         "FROM busybox\nRUN echo start\nRUN echo broken >&2; exit 3\n",
@@ -183,24 +207,19 @@ fn build_failures_name_the_step_and_leave_nothing() {
     );
     assert_eq!(d.ok(&["images", "-q"]), images_before, "images left");
 
-    fs::write(dir.join("Dockerfile"), "FROM busybox\nRUNN true\n").unwrap();
-    let typo = build(&d, &dir, &[]);
-    assert_eq!(typo.code, 1);
-    assert!(typo.stderr.contains("Dockerfile:2"), "{}", typo.stderr);
-    fs::write(dir.join("Dockerfile"), "FROM busybox\nCOPY missing.txt /\n").unwrap();
-    let missing = build(&d, &dir, &[]);
-    assert!(
-        missing.stderr.contains("Dockerfile:2: COPY") && missing.stderr.contains("missing.txt"),
-        "{}",
-        missing.stderr
+    assert_build_fails(&d, &dir, "FROM busybox\nRUNN true\n", &["Dockerfile:2"]);
+    assert_build_fails(
+        &d,
+        &dir,
+        "FROM busybox\nCOPY missing.txt /\n",
+        &["Dockerfile:2: COPY", "missing.txt"],
     );
 }
 
 #[test]
 fn copy_from_an_earlier_stage_and_an_image() {
     let d = Daemon::with_busybox();
-    let dir = d.dir.join("ctx");
-    fs::create_dir_all(&dir).unwrap();
+    let dir = context_with(&d, &[]);
     fs::write(
         dir.join("Dockerfile"),
         "FROM busybox AS builder\n\
@@ -229,26 +248,18 @@ fn copy_from_an_earlier_stage_and_an_image() {
             .any(|l| l.contains(ours) && l.contains(".from-")),
         "a --from mount was left behind"
     );
-    fs::write(
-        dir.join("Dockerfile"),
+    assert_build_fails(
+        &d,
+        &dir,
         "FROM busybox AS a\nCOPY --from=a /etc/passwd /x\n",
-    )
-    .unwrap();
-    let own = build(&d, &dir, &[]);
-    assert_eq!(own.code, 1);
-    assert!(
-        own.stderr.contains("Dockerfile:2: COPY") && own.stderr.contains("earlier stage"),
-        "{}",
-        own.stderr
+        &["Dockerfile:2: COPY", "earlier stage"],
     );
 }
 
 #[test]
 fn onbuild_triggers_run_in_the_child_build() {
     let d = Daemon::with_busybox();
-    let dir = d.dir.join("ctx");
-    fs::create_dir_all(&dir).unwrap();
-    fs::write(dir.join("app.txt"), "hello\n").unwrap();
+    let dir = context_with(&d, &[("app.txt", "hello\n")]);
     fs::write(
         dir.join("Dockerfile"),
         "FROM busybox\nONBUILD COPY app.txt /from-trigger.txt\nONBUILD RUN echo trig > /trig\n",
@@ -279,9 +290,7 @@ fn onbuild_triggers_run_in_the_child_build() {
 #[test]
 fn chown_names_come_from_the_images_passwd_and_group() {
     let d = Daemon::with_busybox();
-    let dir = d.dir.join("ctx");
-    fs::create_dir_all(&dir).unwrap();
-    fs::write(dir.join("app.txt"), "hello\n").unwrap();
+    let dir = context_with(&d, &[("app.txt", "hello\n")]);
     fs::write(
         dir.join("Dockerfile"),
         "FROM busybox\n\
