@@ -518,6 +518,7 @@ impl Builder<'_> {
             .put_blob(File::open(&layer).map_err(|e| internal(e.to_string()))?);
         let _ = std::fs::remove_file(&layer);
         let blob = stored.map_err(from_image)?;
+        let _pinned = self.daemon.images.pin([blob.digest.clone()]);
         run.state.push_layer(
             blob,
             History {

@@ -90,7 +90,7 @@ impl ImageStore {
 
     /// Caches `state` under `key` (its blobs stored, its layers unpacked).
     pub fn cache_state(&self, key: &str, state: &BuildState) -> Result<(), ImageError> {
-        let (config, manifest) = self.store_state(&state.config, &state.layers)?;
+        let (config, manifest, _pinned) = self.store_state(&state.config, &state.layers)?;
         let mut index = self.lock();
         index
             .build_cache
@@ -142,7 +142,7 @@ impl ImageStore {
         state: &BuildState,
         reference: Option<&Reference>,
     ) -> Result<String, ImageError> {
-        let (id, manifest) = self.store_state(&state.config, &state.layers)?;
+        let (id, manifest, _pinned) = self.store_state(&state.config, &state.layers)?;
         let manifest = self
             .resolve(&id)
             .map_or(manifest, |image| image.manifest_digest);

@@ -11,6 +11,7 @@ pub mod config;
 pub mod diff;
 pub mod dockerfile;
 pub mod layer;
+pub mod pins;
 pub mod reference;
 pub mod registry;
 pub mod store;

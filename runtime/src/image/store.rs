@@ -34,6 +34,7 @@ use super::archive::ArchiveError;
 use super::changes::{ChangeError, apply_changes};
 use super::config::{History, ImageConfig, RootFs, host_architecture};
 use super::layer::{LayerError, chain_ids, decompressed, decompressed_beside, unpack_layer};
+use super::pins::{PinSet, Pinned};
 use super::reference::{Reference, ReferenceError, looks_like_id};
 use super::registry::download::InFlight;
 use super::tario::HashingReader;
@@ -177,6 +178,8 @@ pub struct ImageStore {
     index: Mutex<Index>,
     /// Blobs being downloaded, so concurrent pulls fetch each once.
     pub(crate) in_flight: InFlight,
+    /// Blobs and layers stored but not yet recorded (see `pins`).
+    pub(crate) pins: PinSet,
 }
 
 /// A blob written to the store: its digest and size.
@@ -209,6 +212,7 @@ impl ImageStore {
             root: root.to_path_buf(),
             index: Mutex::new(index),
             in_flight: InFlight::default(),
+            pins: PinSet::default(),
         })
     }
 
@@ -415,7 +419,7 @@ impl ImageStore {
         layers: &[(BlobInfo, MediaType)],
         reference: Option<&Reference>,
     ) -> Result<String, ImageError> {
-        let (config_digest, manifest_digest) = self.store_state(config, layers)?;
+        let (config_digest, manifest_digest, _pinned) = self.store_state(config, layers)?;
         self.record_image(&config_digest, &manifest_digest, reference)?;
         Ok(config_digest)
     }
@@ -427,8 +431,12 @@ impl ImageStore {
         &self,
         config: &ImageConfig,
         layers: &[(BlobInfo, MediaType)],
-    ) -> Result<(String, String), ImageError> {
+    ) -> Result<(String, String, Pinned<'_>), ImageError> {
+        // Pinned before they are written, until the caller records them.
+        let mut pinned = self.pin(chain_ids(&config.rootfs.diff_ids));
+        pinned.add(layers.iter().map(|(blob, _)| blob.digest.clone()));
         let config_bytes = serde_json::to_vec(config).map_err(io::Error::other)?;
+        pinned.add([super::layer::sha256_digest(&config_bytes)]);
         let config_blob = self.put_bytes(&config_bytes)?;
         let manifest = ImageManifestBuilder::default()
             .schema_version(2u32)
@@ -443,9 +451,10 @@ impl ImageStore {
             .build()
             .map_err(|e| ImageError::Corrupt(format!("cannot build manifest: {e}")))?;
         let manifest_bytes = serde_json::to_vec(&manifest).map_err(io::Error::other)?;
+        pinned.add([super::layer::sha256_digest(&manifest_bytes)]);
         let manifest_blob = self.put_bytes(&manifest_bytes)?;
         self.unpack_layers(config, &manifest)?;
-        Ok((config_blob.digest, manifest_blob.digest))
+        Ok((config_blob.digest, manifest_blob.digest, pinned))
     }
 
     /// Unpacks every layer a manifest lists that is not unpacked yet.
@@ -773,6 +782,10 @@ impl ImageStore {
     fn live(&self, index: &Index) -> Result<(BTreeSet<String>, BTreeSet<String>), ImageError> {
         let mut live_blobs = BTreeSet::new();
         let mut live_layers = BTreeSet::new();
+        for pinned in self.pins.snapshot() {
+            live_layers.insert(Self::layer_dir_name(&pinned).to_string());
+            live_blobs.insert(pinned);
+        }
         // Images, and the states the build cache keeps: (config, manifest).
         let kept = index
             .images

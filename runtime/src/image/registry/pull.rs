@@ -95,6 +95,7 @@ pub async fn pull(
             registry: client.domain().to_string(),
             reason: e.to_string(),
         })?;
+    let id = sha256(&config_bytes);
     let diff_ids = &config.rootfs.diff_ids;
     if diff_ids.len() != manifest.layers().len() {
         return Err(RegistryError::Invalid {
@@ -114,8 +115,17 @@ pub async fn pull(
             reason,
         })?;
     }
+    // What this pull stores is kept from garbage collection (a concurrent
+    // rmi or prune) until it is recorded.
+    let _pinned = store.pin(
+        manifest
+            .layers()
+            .iter()
+            .map(|layer| layer.digest().to_string())
+            .chain(chain_ids(diff_ids))
+            .chain([id.clone(), sha256(&manifest_bytes)]),
+    );
     fetch_layers(&store, &client, &manifest, diff_ids, &events).await?;
-    let id = sha256(&config_bytes);
     let previous = store.resolve(&reference.to_string()).ok().map(|i| i.id);
     let recorded = {
         let store = store.clone();
