@@ -254,7 +254,7 @@ struct DaemonArgs {
     /// Address pool for networks without --subnet (base=CIDR,size=PREFIX); repeatable; replaces the defaults
     #[arg(long = "default-address-pool")]
     default_address_pool: Vec<hoist_netplugin::ipam::Pool>,
-    /// Registry (HOST[:PORT]) that may be reached over plain HTTP or with an unverified certificate; repeatable
+    /// Registry (HOST[:PORT], or a CIDR range of IP addresses) that may be reached over plain HTTP or with an unverified certificate; repeatable
     #[arg(long = "insecure-registry")]
     insecure_registry: Vec<String>,
 }

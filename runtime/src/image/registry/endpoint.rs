@@ -11,8 +11,9 @@ const DOCKER_HUB_API: &str = "registry-1.docker.io";
 /// Registry settings of one daemon.
 #[derive(Debug, Clone, Default)]
 pub struct RegistryConfig {
-    /// `HOST[:PORT]` names of registries that may be reached over plain
-    /// HTTP or with unverified certificates (`--insecure-registry`).
+    /// `HOST[:PORT]` names or CIDR ranges of registries that may be
+    /// reached over plain HTTP or with unverified certificates
+    /// (`--insecure-registry`).
     pub insecure: Vec<String>,
 }
 
@@ -36,14 +37,51 @@ impl RegistryConfig {
     }
 }
 
-/// Whether an `--insecure-registry` entry names `domain`: exactly, or by
-/// host alone when the entry has no port (as Docker allows).
+/// Whether an `--insecure-registry` entry names `domain`: exactly, by
+/// host alone when the entry has no port, or as a CIDR range holding the
+/// domain's IP address (as Docker allows; names are not resolved).
 fn insecure_entry_matches(entry: &str, domain: &str) -> bool {
     let entry = entry
         .trim_start_matches("http://")
         .trim_start_matches("https://")
         .trim_end_matches('/');
+    if let Some((network, prefix)) = entry.split_once('/') {
+        return in_cidr(network, prefix, host_of(domain));
+    }
     entry == domain || (!entry.contains(':') && domain.split(':').next() == Some(entry))
+}
+
+/// The host part of `host[:port]` or `[v6]:port`.
+fn host_of(domain: &str) -> &str {
+    if let Some(rest) = domain.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match domain.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') && port.parse::<u16>().is_ok() => host,
+        _ => domain,
+    }
+}
+
+/// Whether the IP literal `host` lies in `network/prefix`.
+fn in_cidr(network: &str, prefix: &str, host: &str) -> bool {
+    use std::net::IpAddr;
+    let (Ok(network), Ok(prefix), Ok(host)) = (
+        network.parse::<IpAddr>(),
+        prefix.parse::<u32>(),
+        host.parse::<IpAddr>(),
+    ) else {
+        return false;
+    };
+    let (network, host, width) = match (network, host) {
+        (IpAddr::V4(n), IpAddr::V4(h)) => (u128::from(u32::from(n)), u128::from(u32::from(h)), 32),
+        (IpAddr::V6(n), IpAddr::V6(h)) => (u128::from(n), u128::from(h), 128),
+        _ => return false,
+    };
+    if prefix > width {
+        return false;
+    }
+    let shift = width - prefix;
+    shift == width || (network >> shift) == (host >> shift)
 }
 
 /// One registry's API address and how far to trust it.
@@ -95,5 +133,22 @@ mod tests {
         assert!(!config.endpoint("127.0.0.1:5001").insecure);
         assert!(config.endpoint("plain.example:8443").insecure);
         assert!(!config.endpoint("other.example").insecure);
+    }
+
+    #[test]
+    fn insecure_ranges_match_ip_literals() {
+        let config = RegistryConfig {
+            insecure: vec!["10.0.0.0/8".into(), "fd00::/8".into()],
+        };
+        assert!(config.endpoint("10.1.2.3:5000").insecure);
+        assert!(config.endpoint("10.9.9.9").insecure);
+        assert!(!config.endpoint("11.0.0.1:5000").insecure);
+        assert!(config.endpoint("[fd00::1]:5000").insecure);
+        assert!(!config.endpoint("[fe80::1]:5000").insecure);
+        assert!(!config.endpoint("ten.example:5000").insecure);
+        let everything = RegistryConfig {
+            insecure: vec!["0.0.0.0/0".into(), "1.2.3.4/40".into()],
+        };
+        assert!(everything.endpoint("192.0.2.1:80").insecure);
     }
 }
