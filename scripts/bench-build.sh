@@ -16,13 +16,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 runs=${1:-20}
-hoist=$PWD/target/release/hoist
-[ -x "$hoist" ] || { echo "build first: cargo build --release" >&2; exit 1; }
-for cmd in busybox ip nsenter hyperfine; do
-  command -v "$cmd" >/dev/null || { echo "$cmd is not installed (scripts/packages.sh)" >&2; exit 1; }
-done
-
 . scripts/bench-lib.sh
+bench_requires busybox ip nsenter hyperfine
 
 one_daemon_setup build
 h() { "$hoist" -H "unix://$work/daemon.sock" "$@"; }

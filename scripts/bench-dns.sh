@@ -23,16 +23,11 @@ set -eu
 cd "$(dirname "$0")/.."
 queries=${1:-5000}
 rounds=${2:-3}
-hoist=$PWD/target/release/hoist
-[ -x "$hoist" ] || { echo "build first: cargo build --release" >&2; exit 1; }
-for cmd in busybox ip nsenter ldd; do
-  command -v "$cmd" >/dev/null || { echo "$cmd is not installed" >&2; exit 1; }
-done
+. scripts/bench-lib.sh
+bench_requires busybox ip nsenter ldd
 python=$(readlink -f /usr/bin/python3) || { echo "/usr/bin/python3 is not installed" >&2; exit 1; }
 loader=$(readlink -f "$(ldd "$python" | awk '/ld-linux/ {print $1}')")
 case "$loader $python" in /usr/*" "/usr/*) ;; *) echo "python3 or its loader is not under /usr: $loader $python" >&2; exit 1 ;; esac
-
-. scripts/bench-lib.sh
 
 one_daemon_setup dns
 h() { "$hoist" -H "unix://$work/daemon.sock" "$@"; }

@@ -2,8 +2,8 @@
 # bench-dns.sh): private daemons in network namespaces of their own, and a
 # cleanup that removes what they made, also after a failure or a signal.
 # POSIX sh; sourced from the repository's root: `. scripts/bench-lib.sh`.
-# The caller sets `hoist` (the binary) before calling start_daemon or
-# stop_daemon. A daemon is named by a path PREFIX: its socket is PREFIX.sock,
+# The caller calls bench_requires (which sets `hoist`, the binary) before
+# start_daemon or stop_daemon. A daemon is named by a path PREFIX: its socket is PREFIX.sock,
 # its log PREFIX.log, its pid in PREFIX.pid. A script with one daemon uses
 # one_daemon_setup: the daemon is $work/daemon, all its state under $work,
 # its namespace and cgroup parent $netns (hoist-bench-KIND-TAG).
@@ -11,6 +11,15 @@
 # interrupts `wait` at once, but the shell would run the trap only after a
 # foreground command had ended (hyperfine's whole run, a reader blocked on a
 # fifo); the cleanup kills $wait_pid.
+
+# bench_requires CMD...: sets $hoist to the release build; exits with a hint if it or a CMD is missing.
+bench_requires() {
+  hoist=$PWD/target/release/hoist
+  [ -x "$hoist" ] || { echo "build first: cargo build --release" >&2; exit 1; }
+  for required in "$@"; do
+    command -v "$required" >/dev/null || { echo "$required is not installed (scripts/packages.sh)" >&2; exit 1; }
+  done
+}
 
 # bench_traps CLEANUP: runs CLEANUP at exit; HUP, INT, PIPE and TERM exit the shell (so that it runs).
 bench_traps() {

@@ -43,14 +43,9 @@ case $tool in
 esac
 rounds=${1:-5}
 mib=${2:-$default_mib}
-hoist=$PWD/target/release/hoist
-[ -x "$hoist" ] || { echo "build first: cargo build --release" >&2; exit 1; }
-for cmd in busybox ip nsenter ss nft python3; do
-  command -v "$cmd" >/dev/null || { echo "$cmd is not installed" >&2; exit 1; }
-done
-[ "$tool" = nc ] || command -v socat >/dev/null || { echo "socat is not installed" >&2; exit 1; }
-
 . scripts/bench-lib.sh
+bench_requires busybox ip nsenter ss nft python3
+[ "$tool" = nc ] || command -v socat >/dev/null || { echo "socat is not installed" >&2; exit 1; }
 
 one_daemon_setup net
 sock=$work/daemon.sock

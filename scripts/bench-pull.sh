@@ -25,15 +25,10 @@
 set -eu
 cd "$(dirname "$0")/.."
 runs=${1:-10}
-hoist=$PWD/target/release/hoist
-[ -x "$hoist" ] || { echo "build first: cargo build --release" >&2; exit 1; }
-for cmd in busybox ip nsenter skopeo docker-registry hyperfine; do
-  command -v "$cmd" >/dev/null || { echo "$cmd is not installed (scripts/packages.sh)" >&2; exit 1; }
-done
+. scripts/bench-lib.sh
+bench_requires busybox ip nsenter skopeo docker-registry hyperfine
 python_lib=$(ls -d /usr/lib/python3.[0-9]* 2>/dev/null | head -n 1)
 [ -n "$python_lib" ] || { echo "no /usr/lib/python3.* to build the image from" >&2; exit 1; }
-
-. scripts/bench-lib.sh
 
 one_daemon_setup pull
 state=""

@@ -34,11 +34,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 runs=${1:-100}
-hoist=$PWD/target/release/hoist
-[ -x "$hoist" ] || { echo "build first: cargo build --release" >&2; exit 1; }
-command -v hyperfine >/dev/null || { echo "hyperfine is not installed (apt-get install hyperfine)" >&2; exit 1; }
-
 . scripts/bench-lib.sh
+bench_requires hyperfine
 
 disk_dir=${BENCH_DISK_DIR:-/tmp}
 work="" state="" ram="" tag="" daemons="" wait_pid=""
