@@ -73,10 +73,6 @@ fn assert_build_fails(d: &Daemon, dir: &Path, dockerfile: &str, needles: &[&str]
     }
 }
 
-fn id_of(d: &Daemon, image: &str) -> String {
-    d.inspect(image)["Id"].as_str().unwrap().to_string()
-}
-
 #[test]
 fn build_runs_caches_and_targets() {
     let d = Daemon::with_busybox();
@@ -117,7 +113,7 @@ fn build_runs_caches_and_targets() {
     let inspect = d.inspect("app:dev");
     assert_eq!(inspect["Config"]["Labels"]["version"], "2");
     assert_eq!(inspect["Config"]["WorkingDir"], "/app");
-    let id = id_of(&d, "app:dev");
+    let id = d.image_id("app:dev");
 
     // Unchanged: every step from the cache, the very same image.
     let again = build(&d, &dir, &["-t", "app:dev", "--build-arg", "V=2"]);
@@ -128,7 +124,7 @@ fn build_runs_caches_and_targets() {
         "{}",
         again.stdout
     );
-    assert_eq!(id_of(&d, "app:dev"), id);
+    assert_eq!(d.image_id("app:dev"), id);
 
     // A changed file reruns its COPY and what follows, not what precedes.
     fs::write(dir.join("sub/a"), "B\n").unwrap();

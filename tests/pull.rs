@@ -14,18 +14,20 @@ use support::registry::{Auth, Registry};
 fn daemon_with_app() -> Daemon {
     let d = Daemon::start_with_args(&["--insecure-registry", "127.0.0.1:5000"]);
     d.import_busybox();
-    d.ok(&[
-        "run",
-        "--name",
-        "builder",
+    commit_layer(
+        &d,
         "busybox",
-        "sh",
-        "-c",
+        "app:v1",
         "echo one > /one && head -c 2000000 /dev/urandom > /noise",
-    ]);
-    d.ok(&["commit", "builder", "app:v1"]);
-    d.ok(&["rm", "builder"]);
+    );
     d
+}
+
+/// `target`: `base` plus the layer `script` makes (run, commit, rm).
+fn commit_layer(d: &Daemon, base: &str, target: &str, script: &str) {
+    d.ok(&["run", "--name", "builder", base, "sh", "-c", script]);
+    d.ok(&["commit", "builder", target]);
+    d.ok(&["rm", "builder"]);
 }
 
 /// Lines of `text` that contain `needle`.
@@ -473,18 +475,13 @@ fn push_uploads_mounts_and_pulls_back_identical() {
     let d = daemon_with_app();
     let registry = Registry::start(&d, Auth::Anonymous);
     // A third layer larger than one upload chunk (5 MiB).
-    d.ok(&[
-        "run",
-        "--name",
-        "builder",
+    commit_layer(
+        &d,
         "app:v1",
-        "sh",
-        "-c",
+        "app:v2",
         "head -c 6000000 /dev/urandom > /big",
-    ]);
-    d.ok(&["commit", "builder", "app:v2"]);
-    d.ok(&["rm", "builder"]);
-    let id = d.inspect("app:v2")["Id"].as_str().unwrap().to_string();
+    );
+    let id = d.image_id("app:v2");
     let image = registry.image("team/app:dev");
     d.ok(&["tag", "app:v2", &image]);
 
@@ -528,7 +525,7 @@ fn push_uploads_mounts_and_pulls_back_identical() {
     assert_not_stored(&d, &id);
     let by_digest = registry.image(&format!("team/app@{digest}"));
     d.ok(&["pull", &by_digest]);
-    assert_eq!(d.inspect(&by_digest)["Id"].as_str().unwrap(), id);
+    assert_eq!(d.image_id(&by_digest), id);
     assert_eq!(d.ok(&["run", "--rm", &by_digest, "cat", "/one"]), "one\n");
 
     let missing = d.hoist(&["push", &registry.image("team/nothing:1")]);
@@ -636,7 +633,7 @@ fn build_on_a_pulled_image_push_and_pull_back() {
     );
     assert_eq!(d.ok(&["run", "--rm", &base, "cat", "/one"]), "one\n");
     assert_eq!(d.ok(&["run", "--rm", &image]), "one\n");
-    let id = d.inspect(&image)["Id"].as_str().unwrap().to_string();
+    let id = d.image_id(&image);
     let pushed = d.ok(&["push", &image]);
     assert!(pushed.contains("Mounted from team/base"), "{pushed}");
     for name in [&image, &base] {
@@ -644,10 +641,6 @@ fn build_on_a_pulled_image_push_and_pull_back() {
     }
     assert_not_stored(&d, &id);
     d.ok(&["pull", &image]);
-    assert_eq!(id_of(&d, &image), id);
+    assert_eq!(d.image_id(&image), id);
     assert_eq!(d.ok(&["run", "--rm", &image]), "one\n");
-}
-
-fn id_of(d: &Daemon, image: &str) -> String {
-    d.inspect(image)["Id"].as_str().unwrap().to_string()
 }

@@ -202,6 +202,14 @@ impl Daemon {
         command
     }
 
+    /// The ID of an image (`inspect`'s `Id`).
+    pub fn image_id(&self, image: &str) -> String {
+        self.inspect(image)["Id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{image} has no Id"))
+            .to_string()
+    }
+
     /// Runs the CLI.
     pub fn hoist(&self, args: &[&str]) -> Run {
         self.command(args)

@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use hoist_runtime::image::build::MatchedSource;
-use hoist_runtime::image::layer::decompressed;
+use hoist_runtime::image::layer::{decompressed, is_compressed};
 
 /// Ownership and mode overrides (`--chown=UID:GID`, `--chmod=755`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -235,11 +235,7 @@ fn is_archive(path: &Path) -> io::Result<bool> {
     let mut head = [0u8; 512];
     let mut file = File::open(path)?;
     let n = file.read(&mut head)?;
-    let compressed = matches!(
-        head[..n.min(4)],
-        [0x1f, 0x8b, ..] | [0x28, 0xb5, 0x2f, 0xfd]
-    );
-    Ok(compressed || (n == 512 && &head[257..262] == b"ustar"))
+    Ok(is_compressed(&head[..n]) || (n == 512 && &head[257..262] == b"ustar"))
 }
 
 /// ADD's unpacking: the archive's entries under `target`.

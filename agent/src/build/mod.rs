@@ -26,6 +26,7 @@ use hoist_runtime::image::build_cache::BuildState;
 use hoist_runtime::image::config::{History, host_architecture};
 use hoist_runtime::image::dockerfile::{self, BaseImage, Dockerfile, Instruction, Located};
 use hoist_runtime::image::layer::{chain_ids, sha256_digest};
+use hoist_runtime::image::registry::progress::Events;
 use hoist_runtime::image::registry::{self, Credentials, ProgressEvent, PullOptions};
 use hoist_runtime::image::store::now_rfc3339;
 use hoist_runtime::image::{ImageStore, Reference};
@@ -60,16 +61,6 @@ pub struct BuildOptions {
     pub pull: bool,
     /// Credentials by registry, for base images.
     pub credentials: BTreeMap<String, Credentials>,
-}
-
-/// Prints progress lines.
-#[derive(Clone)]
-struct Output(mpsc::UnboundedSender<ProgressEvent>);
-
-impl Output {
-    fn line(&self, text: String) {
-        let _ = self.0.send(ProgressEvent::Status(text));
-    }
 }
 
 /// The cache key after `previous` and `parts`.
@@ -118,7 +109,7 @@ struct Builder<'a> {
     daemon: &'a Arc<Daemon>,
     options: &'a BuildOptions,
     dockerfile: Dockerfile,
-    out: Output,
+    out: Events,
     /// BuildKit's step numbers (`#N`).
     step: usize,
     /// Each built stage's final state and key.
@@ -139,7 +130,7 @@ impl Daemon {
             daemon: self,
             options: &options,
             dockerfile,
-            out: Output(events),
+            out: Events(events),
             step: 0,
             stages: Vec::new(),
         };
@@ -189,7 +180,7 @@ impl Builder<'_> {
         }
         let step = self.next_step();
         let (state, _) = &self.stages[target];
-        self.out.line(format!("#{step} exporting to image"));
+        self.out.status(format!("#{step} exporting to image"));
         let id = self
             .daemon
             .images
@@ -201,11 +192,11 @@ impl Builder<'_> {
                 .tag(&id, &tag.to_string())
                 .map_err(from_image)?;
         }
-        self.out.line(format!("#{step} writing image {id} done"));
+        self.out.status(format!("#{step} writing image {id} done"));
         for tag in &self.options.tags {
-            self.out.line(format!("#{step} naming to {tag} done"));
+            self.out.status(format!("#{step} naming to {tag} done"));
         }
-        self.out.line(format!(
+        self.out.status(format!(
             "#{step} DONE {:.1}s",
             started.elapsed().as_secs_f64()
         ));
@@ -240,37 +231,39 @@ impl Builder<'_> {
             .map_err(|e| invalid(e.to_string()))?;
         let step = self.next_step();
         let started = Instant::now();
-        let from = match &base {
-            BaseImage::Scratch => "scratch".to_string(),
-            BaseImage::Stage(i) => self.dockerfile.stages[*i]
+        // The base image's reference, parsed once (its errors point at FROM).
+        let image = match &base {
+            BaseImage::Image(name) => Some(Reference::parse(name).map_err(|e| {
+                invalid(
+                    self.dockerfile
+                        .error(stage.line, "FROM", e.to_string())
+                        .to_string(),
+                )
+            })?),
+            BaseImage::Scratch | BaseImage::Stage(_) => None,
+        };
+        let from = match (&base, &image) {
+            (BaseImage::Stage(i), _) => self.dockerfile.stages[*i]
                 .name
                 .clone()
                 .unwrap_or_else(|| i.to_string()),
-            BaseImage::Image(name) => Reference::parse(name)
-                .map_err(|e| {
-                    invalid(
-                        self.dockerfile
-                            .error(stage.line, "FROM", e.to_string())
-                            .to_string(),
-                    )
-                })?
-                .to_string(),
+            (_, Some(reference)) => reference.to_string(),
+            _ => "scratch".to_string(),
         };
-        self.out.line(format!(
+        self.out.status(format!(
             "#{step} {} FROM {from}",
             self.label(index, 1, shown)
         ));
-        let (state, key) = match base {
-            BaseImage::Scratch => (BuildState::scratch(), "scratch".to_string()),
-            BaseImage::Stage(i) => self.stages[i].clone(),
-            BaseImage::Image(_) => {
-                let reference = Reference::parse(&from).map_err(|e| invalid(e.to_string()))?;
+        let (state, key) = match (base, image) {
+            (BaseImage::Stage(i), _) => self.stages[i].clone(),
+            (_, Some(reference)) => {
                 let image = self.base_image(&reference).await?;
                 let state = self.daemon.images.state_of(&image).map_err(from_image)?;
                 (state, image.id.clone())
             }
+            _ => (BuildState::scratch(), "scratch".to_string()),
         };
-        self.out.line(format!(
+        self.out.status(format!(
             "#{step} DONE {:.1}s",
             started.elapsed().as_secs_f64()
         ));
@@ -426,7 +419,7 @@ impl Builder<'_> {
         let relay = tokio::spawn(async move {
             while let Some(event) = progress.recv().await {
                 if let ProgressEvent::Status(line) = event {
-                    out.line(line);
+                    out.status(line);
                 }
             }
         });
@@ -449,7 +442,7 @@ impl Builder<'_> {
     ) -> Result<(), Status> {
         let step = self.next_step();
         let started = Instant::now();
-        self.out.line(format!("#{step} {label} {}", at.text));
+        self.out.status(format!("#{step} {label} {}", at.text));
         let mut copying = None;
         let key = match instruction {
             Instruction::Run(_) => {
@@ -469,13 +462,13 @@ impl Builder<'_> {
         if let Some(state) = self.cached(&key) {
             run.state = state;
             run.key = key;
-            self.out.line(format!("#{step} CACHED"));
+            self.out.status(format!("#{step} CACHED"));
             return Ok(());
         }
         let layer = match instruction {
             Instruction::Run(command) => {
                 let out = self.out.clone();
-                let print = move |line: String| out.line(format!("#{step} {line}"));
+                let print = move |line: String| out.status(format!("#{step} {line}"));
                 let step_spec = RunStep {
                     argv: metadata::run_argv(command, &run.state.config.config.shell),
                     args_env: run.args.iter().map(|(k, v)| format!("{k}={v}")).collect(),
@@ -533,7 +526,7 @@ impl Builder<'_> {
             .cache_state(&key, &run.state)
             .map_err(from_image)?;
         run.key = key;
-        self.out.line(format!(
+        self.out.status(format!(
             "#{step} DONE {:.1}s",
             started.elapsed().as_secs_f64()
         ));

@@ -13,9 +13,9 @@ use std::io;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use oci_spec::image::{ImageManifestBuilder, MediaType};
+use oci_spec::image::MediaType;
 
-use super::store::{BlobInfo, Image, ImageError, ImageStore, NewImage, descriptor};
+use super::store::{BlobInfo, Image, ImageError, ImageStore, NewImage, descriptor, image_manifest};
 use super::tario::{CountingWriter, HashingWriter};
 
 /// Layer media types that name an uncompressed tar.
@@ -46,19 +46,11 @@ impl ImageStore {
                 layers.push(layer.clone());
             }
         }
-        let compressed = ImageManifestBuilder::default()
-            .schema_version(2u32)
-            .media_type(MediaType::ImageManifest)
-            .config(descriptor(
-                MediaType::ImageConfig,
-                &BlobInfo {
-                    digest: manifest.config().digest().to_string(),
-                    size: manifest.config().size(),
-                },
-            )?)
-            .layers(layers)
-            .build()
-            .map_err(|e| ImageError::Corrupt(format!("cannot build manifest: {e}")))?;
+        let config = BlobInfo {
+            digest: manifest.config().digest().to_string(),
+            size: manifest.config().size(),
+        };
+        let compressed = image_manifest(&config, layers)?;
         let bytes = serde_json::to_vec(&compressed).map_err(io::Error::other)?;
         let blob = self.put_bytes(&bytes)?;
         self.record_images(&[NewImage {

@@ -86,6 +86,12 @@ pub fn decompressed<'a, R: Read + 'a>(reader: R) -> Result<Box<dyn Read + 'a>, L
     }
 }
 
+/// Whether data starting with `head` is compressed in a way
+/// [`decompressed`] reads (gzip, zstd).
+pub fn is_compressed(head: &[u8]) -> bool {
+    matches!(head, [0x1f, 0x8b, ..] | [0x28, 0xb5, 0x2f, 0xfd, ..])
+}
+
 /// Like [`decompressed`], but a compressed stream is decompressed on a
 /// thread of its own, in chunks handed over as they are ready: the
 /// reader's own work (hashing, unpacking files) then runs beside the
@@ -93,11 +99,7 @@ pub fn decompressed<'a, R: Read + 'a>(reader: R) -> Result<Box<dyn Read + 'a>, L
 /// two instead of their sum (as Docker pipes layers through `unpigz`).
 pub fn decompressed_beside(reader: Box<dyn Read + Send>) -> Result<Box<dyn Read>, LayerError> {
     let mut reader = BufReader::with_capacity(256 * 1024, reader);
-    let compressed = matches!(
-        reader.fill_buf()?,
-        [0x1f, 0x8b, ..] | [0x28, 0xb5, 0x2f, 0xfd, ..]
-    );
-    if !compressed {
+    if !is_compressed(reader.fill_buf()?) {
         return decompressed(reader);
     }
     let (chunks, receiver) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(4);

@@ -438,18 +438,13 @@ impl ImageStore {
         let config_bytes = serde_json::to_vec(config).map_err(io::Error::other)?;
         pinned.add([super::layer::sha256_digest(&config_bytes)]);
         let config_blob = self.put_bytes(&config_bytes)?;
-        let manifest = ImageManifestBuilder::default()
-            .schema_version(2u32)
-            .media_type(MediaType::ImageManifest)
-            .config(descriptor(MediaType::ImageConfig, &config_blob)?)
-            .layers(
-                layers
-                    .iter()
-                    .map(|(blob, media_type)| descriptor(media_type.clone(), blob))
-                    .collect::<Result<Vec<_>, _>>()?,
-            )
-            .build()
-            .map_err(|e| ImageError::Corrupt(format!("cannot build manifest: {e}")))?;
+        let manifest = image_manifest(
+            &config_blob,
+            layers
+                .iter()
+                .map(|(blob, media_type)| descriptor(media_type.clone(), blob))
+                .collect::<Result<Vec<_>, _>>()?,
+        )?;
         let manifest_bytes = serde_json::to_vec(&manifest).map_err(io::Error::other)?;
         pinned.add([super::layer::sha256_digest(&manifest_bytes)]);
         let manifest_blob = self.put_bytes(&manifest_bytes)?;
@@ -842,6 +837,20 @@ fn familiar(full: &str) -> String {
     Reference::parse(full)
         .map(|r| r.familiar())
         .unwrap_or_else(|_| full.to_string())
+}
+
+/// An OCI image manifest for a config blob and layer descriptors.
+pub(crate) fn image_manifest(
+    config: &BlobInfo,
+    layers: Vec<Descriptor>,
+) -> Result<ImageManifest, ImageError> {
+    ImageManifestBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageManifest)
+        .config(descriptor(MediaType::ImageConfig, config)?)
+        .layers(layers)
+        .build()
+        .map_err(|e| ImageError::Corrupt(format!("cannot build manifest: {e}")))
 }
 
 /// A descriptor for a stored blob.

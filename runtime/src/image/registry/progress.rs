@@ -23,18 +23,19 @@ pub enum ProgressEvent {
     },
 }
 
-/// Sends events; a listener that went away is not an error.
+/// Sends events (pull, push, build); a listener that went away is not an
+/// error.
 #[derive(Debug, Clone)]
-pub(crate) struct Events(pub(crate) mpsc::UnboundedSender<ProgressEvent>);
+pub struct Events(pub mpsc::UnboundedSender<ProgressEvent>);
 
 impl Events {
     /// A line about the whole job.
-    pub(crate) fn status(&self, line: String) {
+    pub fn status(&self, line: String) {
         let _ = self.0.send(ProgressEvent::Status(line));
     }
 
     /// Where the layer `digest` is.
-    pub(crate) fn layer(&self, digest: &str, status: impl Into<String>, current: u64, total: u64) {
+    pub fn layer(&self, digest: &str, status: impl Into<String>, current: u64, total: u64) {
         let _ = self.0.send(ProgressEvent::Layer {
             id: short(digest),
             status: status.into(),

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use oci_spec::image::{Descriptor, ImageManifest};
 use reqwest::{Method, header};
-use sha2::{Digest, Sha256};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
@@ -24,7 +23,7 @@ use super::endpoint::RegistryConfig;
 use super::media::{self, Document, Platform};
 use super::progress::{Events, ProgressEvent};
 use crate::image::config::ImageConfig;
-use crate::image::layer::chain_ids;
+use crate::image::layer::{chain_ids, sha256_digest};
 use crate::image::store::{ImageStore, NewImage};
 use crate::image::{ImageError, Reference};
 
@@ -95,7 +94,7 @@ pub async fn pull(
             registry: client.domain().to_string(),
             reason: e.to_string(),
         })?;
-    let id = sha256(&config_bytes);
+    let id = sha256_digest(&config_bytes);
     let diff_ids = &config.rootfs.diff_ids;
     if diff_ids.len() != manifest.layers().len() {
         return Err(RegistryError::Invalid {
@@ -123,7 +122,7 @@ pub async fn pull(
             .iter()
             .map(|layer| layer.digest().to_string())
             .chain(chain_ids(diff_ids))
-            .chain([id.clone(), sha256(&manifest_bytes)]),
+            .chain([id.clone(), sha256_digest(&manifest_bytes)]),
     );
     fetch_layers(&store, &client, &manifest, diff_ids, &events).await?;
     let previous = store.resolve(&reference.to_string()).ok().map(|i| i.id);
@@ -161,10 +160,6 @@ pub async fn pull(
         format!("Status: Downloaded newer image for {familiar}")
     });
     Ok(Pulled { id, digest })
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 /// Fetches one manifest document by tag or digest; checks a digest it was
@@ -205,7 +200,7 @@ async fn fetch_document(
     if body.len() > media::MAX_MANIFEST_BYTES {
         return Err(invalid("it is larger than 4 MiB".into()));
     }
-    let digest = sha256(&body);
+    let digest = sha256_digest(&body);
     if reference.starts_with("sha256:") && digest != reference {
         return Err(RegistryError::DigestMismatch {
             what: what.to_string(),
@@ -283,7 +278,7 @@ async fn fetch_config(
         return Err(client.status_error(response, &request, &what).await);
     }
     let body = client.read_body(response, &what).await?;
-    let actual = sha256(&body);
+    let actual = sha256_digest(&body);
     if actual != digest || body.len() as u64 != descriptor.size() {
         return Err(RegistryError::DigestMismatch {
             what,

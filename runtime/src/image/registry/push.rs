@@ -24,6 +24,7 @@ use super::credentials::Credentials;
 use super::download::check_digest;
 use super::endpoint::RegistryConfig;
 use super::progress::{Events, ProgressEvent};
+use crate::image::layer::sha256_digest;
 use crate::image::store::{ImageStore, NewImage};
 use crate::image::{ImageError, Reference};
 
@@ -378,5 +379,5 @@ async fn put_manifest(
             .status_error(response, &request, &format!("manifest {tag}"))
             .await);
     }
-    Ok(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
+    Ok(sha256_digest(bytes))
 }
