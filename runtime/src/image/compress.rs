@@ -34,14 +34,15 @@ impl ImageStore {
         if !manifest.layers().iter().any(|l| plain(l.media_type())) {
             return Ok(image.clone());
         }
+        // New blobs are pinned until the new manifest is recorded.
+        let mut pinned = self.pin([]);
         let mut layers = Vec::with_capacity(manifest.layers().len());
         for layer in manifest.layers() {
             let digest = layer.digest().to_string();
             if plain(layer.media_type()) {
-                layers.push(descriptor(
-                    MediaType::ImageLayerGzip,
-                    &self.gzip_blob(&digest)?,
-                )?);
+                let gzip = self.gzip_blob(&digest)?;
+                pinned.add([gzip.digest.clone()]);
+                layers.push(descriptor(MediaType::ImageLayerGzip, &gzip)?);
             } else {
                 layers.push(layer.clone());
             }
@@ -52,6 +53,7 @@ impl ImageStore {
         };
         let compressed = image_manifest(&config, layers)?;
         let bytes = serde_json::to_vec(&compressed).map_err(io::Error::other)?;
+        pinned.add([super::layer::sha256_digest(&bytes)]);
         let blob = self.put_bytes(&bytes)?;
         self.record_images(&[NewImage {
             id: image.id.clone(),

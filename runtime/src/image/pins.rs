@@ -1,4 +1,4 @@
-//! Pins: blobs and layers a job (a pull, a build step, a commit) has
+//! Pins: blobs and layers a job (a pull, a build step, push compression) has
 //! stored but not yet recorded in the index, kept from garbage collection
 //! until the job drops its pin. Without them an `rmi` or `image prune`
 //! running meanwhile would take them (they are not live yet).

@@ -64,10 +64,11 @@ fn config_dir(variable: &str, home_dir: &str) -> PathBuf {
 
 /// The key a registry's credentials are filed under (Docker Hub's is a URL).
 pub fn file_key(domain: &str) -> String {
-    if normalise_key(domain) == DEFAULT_DOMAIN {
+    let key = normalise_key(domain);
+    if key == DEFAULT_DOMAIN {
         DOCKER_HUB_KEY.to_string()
     } else {
-        normalise_key(domain)
+        key
     }
 }
 
