@@ -16,6 +16,7 @@ pub mod reference;
 pub mod registry;
 pub mod store;
 mod tario;
+pub mod unpack;
 
 pub use config::ImageConfig;
 pub use reference::Reference;

@@ -33,11 +33,12 @@ use sha2::{Digest, Sha256};
 use super::archive::ArchiveError;
 use super::changes::{ChangeError, apply_changes};
 use super::config::{History, ImageConfig, RootFs, host_architecture};
-use super::layer::{LayerError, chain_ids, decompressed, decompressed_beside, unpack_layer};
+use super::layer::{LayerError, chain_ids, decompressed, decompressed_beside};
 use super::pins::{PinSet, Pinned};
 use super::reference::{Reference, ReferenceError, looks_like_id};
 use super::registry::download::InFlight;
 use super::tario::HashingReader;
+use super::unpack::unpack_layer;
 use crate::fsutil::{random_hex, read_json, remove_all, write_json_atomic};
 
 /// Why an image operation failed.

@@ -5,7 +5,8 @@ use nix::sys::time::TimeSpec;
 use nix::unistd::Uid;
 
 use super::*;
-use crate::image::layer::{unpack_layer, xattr_set};
+use crate::image::layer::xattr_set;
+use crate::image::unpack::unpack_layer;
 
 /// mknod and trusted.* xattrs need root; the tests say so and pass
 /// without checking anything otherwise.
