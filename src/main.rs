@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use commands::build::{BuildArgs, BuilderCommand};
+use commands::compose::ComposeArgs;
 use commands::container::{
     self, AttachArgs, CommitArgs, CreateArgs, DiffArgs, ExecArgs, KillArgs, LogsArgs, PortArgs,
     PruneArgs, PsArgs, RenameArgs, RestartArgs, RmArgs, RunArgs, StartArgs, StatsArgs, StopArgs,
@@ -131,6 +132,8 @@ enum Command {
     /// Manage networks
     #[command(subcommand)]
     Network(NetworkCommand),
+    /// Define and run multi-container applications (Docker Compose)
+    Compose(ComposeArgs),
     /// Show the hoist version information
     Version,
     /// Display system-wide information
@@ -386,6 +389,7 @@ async fn dispatch(host: Option<String>, command: Command) -> Result<i32, CliErro
             return commands::system::version(connect::channel(host.as_deref()).await.ok()).await;
         }
         Command::Logout(a) => return commands::registry::logout(a),
+        Command::Compose(a) => return commands::compose::run(a),
         _ => {}
     }
     let channel = connect::channel(host.as_deref())
@@ -497,6 +501,6 @@ async fn dispatch(host: Option<String>, command: Command) -> Result<i32, CliErro
         Command::Volume(v) => commands::volume::run(channel, v).await,
         Command::Network(n) => commands::network::run(channel, n).await,
         Command::Info => commands::system::info(channel).await,
-        Command::Version | Command::Daemon(_) | Command::Logout(_) => Ok(0),
+        Command::Version | Command::Daemon(_) | Command::Logout(_) | Command::Compose(_) => Ok(0),
     }
 }

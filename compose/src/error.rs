@@ -92,7 +92,12 @@ impl LoadError {
         Self {
             origin: Origin::file(std::sync::Arc::new(file.to_path_buf())),
             path: None,
-            message: format!("not valid YAML: {}", message.trim_start_matches("error: ")),
+            message: format!(
+                "not valid YAML: {}",
+                message
+                    .trim_start_matches("error: ")
+                    .replace("<input>", &file.display().to_string())
+            ),
         }
     }
 

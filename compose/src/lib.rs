@@ -4,8 +4,19 @@
 //! `extends` and `include`, validation against the published JSON schema,
 //! and the normalised model `hoist compose config` prints and `up` runs.
 
+pub mod dotenv;
 pub mod error;
+pub mod extends;
+pub mod interpolate;
+pub mod merge;
 pub mod node;
+pub mod normalize;
+pub mod paths;
+pub mod ports;
+pub mod project;
+pub mod schema;
+pub mod words;
 
 pub use error::{LoadError, ModelPath, Segment};
 pub use node::{Key, Map, Node, Origin, Tag, Value};
+pub use project::{LoadOptions, Project, load};

@@ -261,6 +261,14 @@ impl Node {
     }
 }
 
+impl Node {
+    /// The tree as YAML (`compose config`): keys sorted, strings that would
+    /// read as another type quoted.
+    pub fn to_yaml(&self) -> Result<String, String> {
+        serde_saphyr::to_string(&self.to_json()).map_err(|e| e.to_string())
+    }
+}
+
 /// What serde-saphyr gives: values with spans and tags, before they are
 /// tied to a file.
 struct RawNode {

@@ -1,6 +1,7 @@
 //! The CLI's commands, one module per family.
 
 pub mod build;
+pub mod compose;
 pub mod container;
 pub mod container_flags;
 pub mod files;
