@@ -5,9 +5,11 @@
 #   nftables        `nft`, hoist's firewall backend (networking)
 #   hyperfine       the benchmark harness (scripts/bench-run.sh)
 #   skopeo          a real OCI client, to make archives the tests load
+#   docker-registry a real OCI registry (the CNCF distribution server) the pull
+#                   and push tests run on loopback in a namespace of their own
 #   socat           UDP client and server in the published-port tests
 #                   (busybox's nc has no UDP)
-HOIST_PACKAGES="busybox-static iproute2 nftables hyperfine skopeo socat"
+HOIST_PACKAGES="busybox-static iproute2 nftables hyperfine skopeo docker-registry socat"
 
 install_packages() {
   missing=""

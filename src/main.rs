@@ -389,7 +389,7 @@ async fn dispatch(host: Option<String>, command: Command) -> Result<i32, CliErro
             return commands::system::version(connect::channel(host.as_deref()).await.ok()).await;
         }
         Command::Logout(a) => return commands::registry::logout(a),
-        Command::Compose(a) => return commands::compose::run(a),
+        Command::Compose(a) => return commands::compose::run(host.as_deref(), a).await,
         _ => {}
     }
     let channel = connect::channel(host.as_deref())

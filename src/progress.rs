@@ -13,7 +13,7 @@ const BAR_WIDTH: u64 = 50;
 
 /// Draws progress messages on stdout or stderr.
 pub struct Progress {
-    out: Box<dyn Write>,
+    out: Box<dyn Write + Send>,
     terminal: bool,
     /// Layer id → its line number among the layer lines.
     lines: HashMap<String, usize>,
@@ -26,7 +26,7 @@ pub struct Progress {
 impl Progress {
     /// Draws on stdout (`pull`), or stderr (a `run` that pulls first).
     pub fn new(to_stderr: bool) -> Self {
-        let (out, terminal): (Box<dyn Write>, bool) = if to_stderr {
+        let (out, terminal): (Box<dyn Write + Send>, bool) = if to_stderr {
             (Box::new(std::io::stderr()), std::io::stderr().is_terminal())
         } else {
             (Box::new(std::io::stdout()), std::io::stdout().is_terminal())

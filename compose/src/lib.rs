@@ -12,9 +12,11 @@ pub mod merge;
 pub mod node;
 pub mod normalize;
 pub mod paths;
+pub mod plan;
 pub mod ports;
 pub mod project;
 pub mod schema;
+pub mod spec;
 pub mod words;
 
 pub use error::{LoadError, ModelPath, Segment};

@@ -684,7 +684,7 @@ pub struct LogsArgs {
 }
 
 /// `42m` (relative) or an RFC 3339 time, as Unix nanoseconds.
-fn parse_time(value: &str, flag: &str) -> CliResult<i64> {
+pub fn parse_time(value: &str, flag: &str) -> CliResult<i64> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(value) {
         return Ok(t.timestamp_nanos_opt().unwrap_or(0));
     }
@@ -988,7 +988,7 @@ pub async fn inspect_json(
 }
 
 /// Docker's PORTS column: `0.0.0.0:8080->80/tcp, 443/tcp`.
-fn ports_text(ports: &[hoist_api::proto::PortMapping]) -> String {
+pub fn ports_text(ports: &[hoist_api::proto::PortMapping]) -> String {
     ports
         .iter()
         .map(|p| {

@@ -190,7 +190,8 @@ impl Daemon {
         self.spawn();
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    /// The CLI as a command talking to this daemon, to spawn and watch.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(HOIST);
         // Credential files of the test's own, never the machine's.
         command

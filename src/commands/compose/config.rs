@@ -1,46 +1,11 @@
-//! `hoist compose`: Docker Compose's commands on the local daemon. The
-//! project flags (`-f`, `-p`, `--env-file`, `--profile`,
-//! `--project-directory`) and `COMPOSE_*` variables work as in Docker
-//! Compose; the model comes from the `hoist-compose` crate.
+//! `hoist compose config`: the normalised model, or one of its lists.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, ValueEnum};
 use hoist_compose::Project;
-use hoist_compose::project::{LoadOptions, load};
 
 use crate::exit::{CliError, CliResult};
-
-/// `hoist compose [PROJECT FLAGS] COMMAND`.
-#[derive(Debug, Args)]
-pub struct ComposeArgs {
-    /// Compose configuration files (default: compose.yaml found from here up, or COMPOSE_FILE)
-    #[arg(short = 'f', long = "file", value_name = "FILE")]
-    files: Vec<PathBuf>,
-    /// Project name (default: COMPOSE_PROJECT_NAME, `name:`, or the directory's name)
-    #[arg(short = 'p', long = "project-name")]
-    project_name: Option<String>,
-    /// Alternate working directory (default: the directory of the first compose file)
-    #[arg(long = "project-directory", value_name = "DIR")]
-    project_directory: Option<PathBuf>,
-    /// Alternate environment files (default: .env in the project directory)
-    #[arg(long = "env-file", value_name = "FILE")]
-    env_files: Vec<PathBuf>,
-    /// Profiles to enable (default: COMPOSE_PROFILES)
-    #[arg(long = "profile")]
-    profiles: Vec<String>,
-    #[command(subcommand)]
-    command: ComposeCommand,
-}
-
-/// The compose subcommands.
-#[derive(Debug, Subcommand)]
-pub enum ComposeCommand {
-    /// Parse, resolve and render the compose file in canonical format
-    #[command(visible_alias = "convert")]
-    Config(ConfigArgs),
-}
 
 /// `hoist compose config`.
 #[derive(Debug, Args)]
@@ -80,33 +45,8 @@ pub enum ConfigFormat {
     Json,
 }
 
-/// Runs a compose command.
-pub fn run(args: ComposeArgs) -> CliResult<i32> {
-    let project = load_project(&args)?;
-    match args.command {
-        ComposeCommand::Config(config) => print_config(&project, &config),
-    }
-}
-
-/// Loads the project the flags and the environment describe.
-fn load_project(args: &ComposeArgs) -> CliResult<Project> {
-    let working_dir = std::env::current_dir()
-        .map_err(|e| CliError::client(format!("cannot read the working directory: {e}")))?;
-    let environment: BTreeMap<String, String> = std::env::vars().collect();
-    let options = LoadOptions {
-        files: args.files.clone(),
-        project_directory: args.project_directory.clone(),
-        project_name: args.project_name.clone(),
-        env_files: args.env_files.clone(),
-        profiles: args.profiles.clone(),
-        environment,
-        working_dir,
-    };
-    load(&options).map_err(|e| CliError::client(e.to_string()))
-}
-
 /// `compose config`: the normalised model, or one list of names.
-fn print_config(project: &Project, args: &ConfigArgs) -> CliResult<i32> {
+pub fn print_config(project: &Project, args: &ConfigArgs) -> CliResult<i32> {
     let model = project.model.to_json();
     let names = |kind: &str| -> Vec<String> {
         model[kind]

@@ -1,0 +1,74 @@
+//! `hoist compose down`: the project's containers stopped (at once) and
+//! removed, then its networks, and with `-v` its named volumes and the
+//! containers' anonymous ones. External networks and volumes stay.
+
+use clap::Args;
+use hoist_api::proto::ContainerSummary;
+use hoist_compose::plan::{Plan, labels};
+
+use super::each::each_container;
+use super::engine::Engine;
+use super::events::{Kind, event};
+use crate::exit::CliResult;
+
+/// `hoist compose down`.
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Remove named volumes declared in the "volumes" section of the Compose file and anonymous volumes attached to containers
+    #[arg(short = 'v', long)]
+    volumes: bool,
+    /// Remove containers for services not defined in the Compose file
+    #[arg(long = "remove-orphans")]
+    remove_orphans: bool,
+    /// Specify a shutdown timeout in seconds
+    #[arg(short = 't', long)]
+    timeout: Option<i32>,
+}
+
+/// Runs `down` for a planned project.
+pub async fn down(engine: Engine, plan: Plan, args: DownArgs) -> CliResult<i32> {
+    let containers: Vec<ContainerSummary> = engine
+        .project_containers(&plan.project, true)
+        .await?
+        .into_iter()
+        .filter(|c| {
+            args.remove_orphans
+                || c.labels
+                    .get(labels::SERVICE)
+                    .is_some_and(|s| plan.services.iter().any(|p| &p.name == s))
+        })
+        .collect();
+    let (volumes, timeout) = (args.volumes, args.timeout);
+    each_container(
+        &engine,
+        &containers,
+        "Stopping",
+        "Stopped",
+        |engine, id| async move { engine.stop(&id, timeout).await },
+    )
+    .await?;
+    each_container(
+        &engine,
+        &containers,
+        "Removing",
+        "Removed",
+        |engine, id| async move { engine.remove(&id, volumes).await },
+    )
+    .await?;
+    for network in plan.networks.iter().filter(|n| !n.external) {
+        event(Kind::Network, &network.name, "Removing");
+        if engine.remove_network(&network.name).await? {
+            event(Kind::Network, &network.name, "Removed");
+        }
+    }
+    if args.volumes {
+        for volume in plan.volumes.iter().filter(|v| !v.external) {
+            let name = format!("{:?}", volume.name);
+            event(Kind::Volume, &name, "Removing");
+            if engine.remove_volume(&volume.name).await? {
+                event(Kind::Volume, &name, "Removed");
+            }
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,107 @@
+//! `hoist compose`: Docker Compose's commands on the local daemon. The
+//! project flags (`-f`, `-p`, `--env-file`, `--profile`,
+//! `--project-directory`) and `COMPOSE_*` variables work as in Docker
+//! Compose; the model comes from the `hoist-compose` crate.
+
+mod attached;
+mod config;
+mod down;
+mod each;
+mod engine;
+mod events;
+mod logs;
+mod ps;
+mod up;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use hoist_compose::Project;
+use hoist_compose::plan::plan;
+use hoist_compose::project::{LoadOptions, load};
+
+use self::config::{ConfigArgs, print_config};
+use self::down::DownArgs;
+use self::engine::Engine;
+use self::logs::LogsArgs;
+use self::ps::PsArgs;
+use self::up::UpArgs;
+use crate::connect;
+use crate::exit::{CliError, CliResult};
+
+/// `hoist compose [PROJECT FLAGS] COMMAND`.
+#[derive(Debug, Args)]
+pub struct ComposeArgs {
+    /// Compose configuration files (default: compose.yaml found from here up, or COMPOSE_FILE)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Project name (default: COMPOSE_PROJECT_NAME, `name:`, or the directory's name)
+    #[arg(short = 'p', long = "project-name")]
+    project_name: Option<String>,
+    /// Alternate working directory (default: the directory of the first compose file)
+    #[arg(long = "project-directory", value_name = "DIR")]
+    project_directory: Option<PathBuf>,
+    /// Alternate environment files (default: .env in the project directory)
+    #[arg(long = "env-file", value_name = "FILE")]
+    env_files: Vec<PathBuf>,
+    /// Profiles to enable (default: COMPOSE_PROFILES)
+    #[arg(long = "profile")]
+    profiles: Vec<String>,
+    #[command(subcommand)]
+    command: ComposeCommand,
+}
+
+/// The compose subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ComposeCommand {
+    /// Parse, resolve and render the compose file in canonical format
+    #[command(visible_alias = "convert")]
+    Config(ConfigArgs),
+    /// Create and start containers
+    Up(UpArgs),
+    /// Stop and remove containers, networks
+    Down(DownArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// View output from containers
+    Logs(LogsArgs),
+}
+
+/// Runs a compose command (`host`: the daemon to use).
+pub async fn run(host: Option<&str>, args: ComposeArgs) -> CliResult<i32> {
+    let project = load_project(&args)?;
+    if let ComposeCommand::Config(config) = &args.command {
+        return print_config(&project, config);
+    }
+    let engine = Engine::new(connect::channel(host).await?);
+    match args.command {
+        ComposeCommand::Config(_) => Ok(0),
+        ComposeCommand::Up(up) => up::up(engine, planned(&project)?, up).await,
+        ComposeCommand::Down(down) => down::down(engine, planned(&project)?, down).await,
+        ComposeCommand::Ps(ps) => ps::ps(engine, &project.name, ps).await,
+        ComposeCommand::Logs(logs) => logs::logs(engine, &project.name, logs).await,
+    }
+}
+
+/// The project's plan; a setting no container can take is a client error.
+fn planned(project: &Project) -> CliResult<hoist_compose::plan::Plan> {
+    plan(project).map_err(|e| CliError::client(e.to_string()))
+}
+
+/// Loads the project the flags and the environment describe.
+fn load_project(args: &ComposeArgs) -> CliResult<Project> {
+    let working_dir = std::env::current_dir()
+        .map_err(|e| CliError::client(format!("cannot read the working directory: {e}")))?;
+    let environment: BTreeMap<String, String> = std::env::vars().collect();
+    let options = LoadOptions {
+        files: args.files.clone(),
+        project_directory: args.project_directory.clone(),
+        project_name: args.project_name.clone(),
+        env_files: args.env_files.clone(),
+        profiles: args.profiles.clone(),
+        environment,
+        working_dir,
+    };
+    load(&options).map_err(|e| CliError::client(e.to_string()))
+}

@@ -1,0 +1,664 @@
+//! `hoist compose up`: networks and volumes made, then every service
+//! converged at once, each waiting only for what it depends on
+//! (`service_started`, `service_healthy`, `service_completed_successfully`):
+//! containers whose configuration hash still matches are kept (started if
+//! stopped), the others recreated, surplus replicas removed. Attached
+//! (no `-d`), it then follows the containers' output (see `attached`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use hoist_api::proto::ContainerSummary;
+use hoist_compose::plan::{Condition, Plan, ServicePlan, labels};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::attached;
+use super::engine::Engine;
+use super::events::{Kind, event};
+use super::logs::Style;
+use crate::exit::{CliError, CliResult};
+
+/// How often a dependency's health is looked at.
+const POLL: Duration = Duration::from_millis(100);
+
+/// `hoist compose up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Detached mode: run containers in the background
+    #[arg(short = 'd', long)]
+    detach: bool,
+    /// Wait for services to be running|healthy (implies detached mode)
+    #[arg(long)]
+    wait: bool,
+    /// Maximum duration in seconds to wait for the project to be running|healthy
+    #[arg(long = "wait-timeout", value_name = "SECONDS")]
+    wait_timeout: Option<u64>,
+    /// Recreate containers even if their configuration hasn't changed
+    #[arg(long = "force-recreate", conflicts_with = "no_recreate")]
+    force_recreate: bool,
+    /// If containers already exist, don't recreate them
+    #[arg(long = "no-recreate")]
+    no_recreate: bool,
+    /// Don't start linked services
+    #[arg(long = "no-deps")]
+    no_deps: bool,
+    /// Remove containers for services not defined in the Compose file
+    #[arg(long = "remove-orphans")]
+    remove_orphans: bool,
+    /// Scale SERVICE to NUM instances (overrides `scale` and `deploy.replicas`)
+    #[arg(long, value_name = "SERVICE=NUM")]
+    scale: Vec<String>,
+    /// Use this timeout in seconds for container shutdown when containers are recreated
+    #[arg(short = 't', long)]
+    timeout: Option<i32>,
+    /// Stops all containers if any container was stopped (incompatible with -d)
+    #[arg(long = "abort-on-container-exit", conflicts_with_all = ["detach", "wait"])]
+    abort_on_container_exit: bool,
+    /// Return the exit code of the selected service container (implies --abort-on-container-exit)
+    #[arg(long = "exit-code-from", value_name = "SERVICE", conflicts_with_all = ["detach", "wait"])]
+    exit_code_from: Option<String>,
+    /// Restrict attaching to the specified services
+    #[arg(long = "attach", value_name = "SERVICE")]
+    attach: Vec<String>,
+    /// Do not attach (stream logs) to the specified services
+    #[arg(long = "no-attach", value_name = "SERVICE")]
+    no_attach: Vec<String>,
+    /// Automatically attach to log output of dependent services
+    #[arg(long = "attach-dependencies")]
+    attach_dependencies: bool,
+    /// Produce monochrome output
+    #[arg(long = "no-color")]
+    no_color: bool,
+    /// Don't print prefix in logs
+    #[arg(long = "no-log-prefix")]
+    no_log_prefix: bool,
+    /// Show timestamps
+    #[arg(long)]
+    timestamps: bool,
+    /// Services to start (default: all), with what they depend on
+    services: Vec<String>,
+}
+
+/// Runs `up` for a planned project.
+pub async fn up(engine: Engine, mut plan: Plan, args: UpArgs) -> CliResult<i32> {
+    let since = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+    apply_scale(&mut plan, &args.scale)?;
+    let selected = selection(&plan, &args.services, args.no_deps)?;
+    let existing = engine.project_containers(&plan.project, true).await?;
+    handle_orphans(&engine, &plan, &existing, args.remove_orphans).await?;
+    for network in &plan.networks {
+        if !network_used(&plan, &network.name, &selected) {
+            continue;
+        }
+        let name = &network.name;
+        if !network.external {
+            event(Kind::Network, name, "Creating");
+        }
+        if engine.ensure_network(network).await? {
+            event(Kind::Network, name, "Created");
+        }
+    }
+    for volume in &plan.volumes {
+        let name = format!("{:?}", volume.name);
+        if engine.ensure_volume(volume).await? {
+            event(Kind::Volume, &name, "Created");
+        }
+    }
+    let plan = Arc::new(plan);
+    let options = Arc::new(ConvergeOptions {
+        force_recreate: args.force_recreate,
+        no_recreate: args.no_recreate,
+        timeout: args.timeout,
+    });
+    let mut states: BTreeMap<String, watch::Sender<State>> = BTreeMap::new();
+    for service in plan.services.iter().filter(|s| selected.contains(&s.name)) {
+        states.insert(service.name.clone(), watch::channel(State::Pending).0);
+    }
+    let mut tasks = JoinSet::new();
+    for (index, service) in plan.services.iter().enumerate() {
+        let Some(sender) = states.get(&service.name).cloned() else {
+            continue;
+        };
+        let dependencies: Vec<(String, watch::Receiver<State>)> = service
+            .depends_on
+            .iter()
+            .filter_map(|d| {
+                states
+                    .get(&d.service)
+                    .map(|s| (d.service.clone(), s.subscribe()))
+            })
+            .collect();
+        let mine: Vec<ContainerSummary> = existing
+            .iter()
+            .filter(|c| c.labels.get(labels::SERVICE) == Some(&service.name))
+            .cloned()
+            .collect();
+        let job = Converge {
+            engine: engine.clone(),
+            plan: plan.clone(),
+            index,
+            existing: mine,
+            options: options.clone(),
+        };
+        tasks.spawn(async move {
+            let outcome = job.run(dependencies).await;
+            let state = match &outcome {
+                Ok(ready) => State::Ready(ready.clone()),
+                Err(e) => State::Failed(e.message.clone()),
+            };
+            sender.send_replace(state);
+            outcome.map(|_| ())
+        });
+    }
+    let mut failure = None;
+    while let Some(result) = tasks.join_next().await {
+        let outcome =
+            result.map_err(|e| CliError::client(format!("a service task failed: {e}")))?;
+        if let Err(e) = outcome {
+            failure.get_or_insert(e);
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if args.wait {
+        let deadline = args.wait_timeout.map(Duration::from_secs);
+        let ready: Vec<Ready> = states
+            .values()
+            .filter_map(|s| match &*s.borrow() {
+                State::Ready(ready) => Some(ready.clone()),
+                _ => None,
+            })
+            .collect();
+        let one_shots = one_shots(&plan);
+        let waiting = wait_all(&engine, &ready, &one_shots);
+        match deadline {
+            Some(limit) => tokio::time::timeout(limit, waiting).await.map_err(|_| {
+                CliError::client(format!(
+                    "the project was not running and healthy within {}s (--wait-timeout)",
+                    limit.as_secs()
+                ))
+            })??,
+            None => waiting.await?,
+        }
+    }
+    if args.detach || args.wait {
+        return Ok(0);
+    }
+    let converged: Vec<Ready> = states
+        .values()
+        .filter_map(|s| match &*s.borrow() {
+            State::Ready(ready) => Some(ready.clone()),
+            _ => None,
+        })
+        .collect();
+    let attach = attachment(&engine, &plan, &converged, &args, since).await?;
+    attached::follow(&engine, attach).await
+}
+
+/// What an attached `up` follows: the named services (all when none
+/// were named; with `--attach-dependencies`, what they depend on too),
+/// narrowed by `--attach` and `--no-attach`.
+async fn attachment(
+    engine: &Engine,
+    plan: &Plan,
+    converged: &[Ready],
+    args: &UpArgs,
+    since: i64,
+) -> CliResult<attached::Attach> {
+    let followed = selection(plan, &args.services, !args.attach_dependencies)?;
+    let ids: BTreeSet<&str> = converged
+        .iter()
+        .flat_map(|r| r.containers.iter().map(|(id, _)| id.as_str()))
+        .collect();
+    let started: Vec<ContainerSummary> = engine
+        .project_containers(&plan.project, true)
+        .await?
+        .into_iter()
+        .filter(|c| ids.contains(c.id.as_str()))
+        .collect();
+    let shown = started
+        .iter()
+        .filter(|c| {
+            let service = c.labels.get(labels::SERVICE).cloned().unwrap_or_default();
+            followed.contains(&service)
+                && (args.attach.is_empty() || args.attach.contains(&service))
+                && !args.no_attach.contains(&service)
+        })
+        .cloned()
+        .collect();
+    Ok(attached::Attach {
+        shown,
+        started,
+        since,
+        style: Style::new(args.no_color, args.no_log_prefix, args.timestamps),
+        abort_on_exit: args.abort_on_container_exit,
+        exit_code_from: args.exit_code_from.clone(),
+        one_shots: one_shots(plan),
+        timeout: args.timeout,
+    })
+}
+
+/// `--scale web=3`.
+fn apply_scale(plan: &mut Plan, scales: &[String]) -> CliResult {
+    for scale in scales {
+        let (name, count) = scale
+            .split_once('=')
+            .and_then(|(n, c)| c.parse::<u32>().ok().map(|c| (n, c)))
+            .ok_or_else(|| {
+                CliError::usage(format!("invalid --scale {scale:?}: use SERVICE=NUM"))
+            })?;
+        let service = plan
+            .services
+            .iter_mut()
+            .find(|s| s.name == name)
+            .ok_or_else(|| CliError::usage(format!("no such service: {name}")))?;
+        if service.container_name.is_some() && count > 1 {
+            return Err(CliError::usage(format!(
+                "service {name} has a container_name and cannot be scaled to {count}"
+            )));
+        }
+        service.replicas = count;
+    }
+    Ok(())
+}
+
+/// The services to converge: those named (all when none) and, unless
+/// `no_deps`, everything they depend on.
+pub fn selection(plan: &Plan, named: &[String], no_deps: bool) -> CliResult<BTreeSet<String>> {
+    for name in named {
+        if !plan.services.iter().any(|s| &s.name == name) {
+            return Err(CliError::usage(format!("no such service: {name}")));
+        }
+    }
+    if named.is_empty() {
+        return Ok(plan.services.iter().map(|s| s.name.clone()).collect());
+    }
+    let mut selected: BTreeSet<String> = named.iter().cloned().collect();
+    if no_deps {
+        return Ok(selected);
+    }
+    let mut queue: Vec<String> = named.to_vec();
+    while let Some(name) = queue.pop() {
+        if let Some(service) = plan.services.iter().find(|s| s.name == name) {
+            for dependency in &service.depends_on {
+                if selected.insert(dependency.service.clone()) {
+                    queue.push(dependency.service.clone());
+                }
+            }
+        }
+    }
+    Ok(selected)
+}
+
+/// Whether a selected service joins `network`.
+fn network_used(plan: &Plan, network: &str, selected: &BTreeSet<String>) -> bool {
+    plan.services
+        .iter()
+        .filter(|s| selected.contains(&s.name))
+        .any(|s| s.networks.iter().any(|a| a.network == network))
+}
+
+/// Containers of services the file no longer has: removed with
+/// `--remove-orphans`, else a warning as Docker Compose gives.
+async fn handle_orphans(
+    engine: &Engine,
+    plan: &Plan,
+    existing: &[ContainerSummary],
+    remove: bool,
+) -> CliResult {
+    let orphans: Vec<&ContainerSummary> = existing
+        .iter()
+        .filter(|c| {
+            c.labels
+                .get(labels::SERVICE)
+                .is_some_and(|s| !plan.services.iter().any(|p| &p.name == s))
+        })
+        .collect();
+    if orphans.is_empty() {
+        return Ok(());
+    }
+    if !remove {
+        let names: Vec<&str> = orphans.iter().map(|c| c.name.as_str()).collect();
+        eprintln!(
+            "WARN[0000] Found orphan containers ({}) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.",
+            names.join(", ")
+        );
+        return Ok(());
+    }
+    for orphan in orphans {
+        event(Kind::Container, &orphan.name, "Removing");
+        engine.stop(&orphan.id, None).await?;
+        engine.remove(&orphan.id, false).await?;
+        event(Kind::Container, &orphan.name, "Removed");
+    }
+    Ok(())
+}
+
+/// How far a service has come.
+#[derive(Debug, Clone)]
+enum State {
+    /// Still converging (or waiting for its dependencies).
+    Pending,
+    /// Its containers are started.
+    Ready(Ready),
+    /// It could not be started: why.
+    Failed(String),
+}
+
+/// A converged service.
+#[derive(Debug, Clone)]
+struct Ready {
+    /// Its name.
+    service: String,
+    /// Its containers: (ID, name).
+    containers: Vec<(String, String)>,
+    /// Whether any container was made anew.
+    recreated: bool,
+}
+
+/// Flags that change how containers are kept or replaced.
+struct ConvergeOptions {
+    force_recreate: bool,
+    no_recreate: bool,
+    timeout: Option<i32>,
+}
+
+/// One service's convergence.
+struct Converge {
+    engine: Engine,
+    plan: Arc<Plan>,
+    index: usize,
+    existing: Vec<ContainerSummary>,
+    options: Arc<ConvergeOptions>,
+}
+
+impl Converge {
+    fn service(&self) -> &ServicePlan {
+        &self.plan.services[self.index]
+    }
+
+    async fn run(self, dependencies: Vec<(String, watch::Receiver<State>)>) -> CliResult<Ready> {
+        let mut restart = false;
+        let mut readies = BTreeMap::new();
+        for (name, mut receiver) in dependencies {
+            let state = receiver
+                .wait_for(|s| !matches!(s, State::Pending))
+                .await
+                .map_err(|_| CliError::client(format!("service {name} was never converged")))?
+                .clone();
+            let Some(dependency) = self.service().depends_on.iter().find(|d| d.service == name)
+            else {
+                continue;
+            };
+            match state {
+                State::Ready(ready) => {
+                    restart |= dependency.restart && ready.recreated;
+                    self.wait_condition(&ready, dependency.condition)
+                        .await
+                        .or_else(|e| {
+                            if dependency.required {
+                                Err(e)
+                            } else {
+                                eprintln!(
+                                    "WARN[0000] optional dependency {name} is not ready: {}",
+                                    e.message
+                                );
+                                Ok(())
+                            }
+                        })?;
+                    readies.insert(name, ready);
+                }
+                State::Failed(why) if dependency.required => {
+                    return Err(CliError::client(format!(
+                        "dependency failed to start: {why}"
+                    )));
+                }
+                State::Failed(why) => {
+                    eprintln!("WARN[0000] optional dependency {name} failed: {why}");
+                }
+                State::Pending => {}
+            }
+        }
+        self.converge(&readies, restart).await
+    }
+
+    /// Waits until a dependency meets `condition`.
+    async fn wait_condition(&self, ready: &Ready, condition: Condition) -> CliResult {
+        for (id, name) in &ready.containers {
+            match condition {
+                Condition::Started => {}
+                Condition::Healthy => {
+                    event(Kind::Container, name, "Waiting");
+                    wait_healthy(&self.engine, id, name).await?;
+                    event(Kind::Container, name, "Healthy");
+                }
+                Condition::CompletedSuccessfully => {
+                    event(Kind::Container, name, "Waiting");
+                    wait_completed(&self.engine, &ready.service, id).await?;
+                    event(Kind::Container, name, "Exited");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the service's containers match the plan.
+    async fn converge(&self, readies: &BTreeMap<String, Ready>, restart: bool) -> CliResult<Ready> {
+        let service = self.service();
+        let project = &self.plan.project;
+        let mut containers = Vec::new();
+        let mut replaced = Vec::new();
+        let mut recreated = false;
+        for number in 1..=service.replicas {
+            let name = service.container_name(project, number);
+            let current = self.existing.iter().find(|c| {
+                c.name == name
+                    || c.labels.get(labels::NUMBER).map(String::as_str)
+                        == Some(number.to_string().as_str())
+            });
+            let id = match current {
+                Some(c) if self.keep(c) => {
+                    if c.state == "running" {
+                        if restart {
+                            event(Kind::Container, &c.name, "Restarting");
+                            self.engine.stop(&c.id, self.options.timeout).await?;
+                            self.engine.start(&c.id).await?;
+                            event(Kind::Container, &c.name, "Restarted");
+                        } else {
+                            event(Kind::Container, &c.name, "Running");
+                        }
+                    } else {
+                        event(Kind::Container, &c.name, "Starting");
+                        self.engine.start(&c.id).await?;
+                        event(Kind::Container, &c.name, "Started");
+                    }
+                    c.id.clone()
+                }
+                Some(c) => {
+                    replaced.push(c.id.clone());
+                    event(Kind::Container, &c.name, "Recreate");
+                    self.engine.stop(&c.id, self.options.timeout).await?;
+                    self.engine.remove(&c.id, false).await?;
+                    recreated = true;
+                    let id = self.create(&name, number, readies).await?;
+                    event(Kind::Container, &name, "Recreated");
+                    self.start(&id, &name).await?;
+                    id
+                }
+                None => {
+                    event(Kind::Container, &name, "Creating");
+                    recreated = true;
+                    let id = self.create(&name, number, readies).await?;
+                    event(Kind::Container, &name, "Created");
+                    self.start(&id, &name).await?;
+                    id
+                }
+            };
+            containers.push((id, name));
+        }
+        let surplus = self
+            .existing
+            .iter()
+            .filter(|c| !replaced.contains(&c.id) && !containers.iter().any(|(id, _)| id == &c.id));
+        for surplus in surplus {
+            event(Kind::Container, &surplus.name, "Stopping");
+            self.engine.stop(&surplus.id, self.options.timeout).await?;
+            event(Kind::Container, &surplus.name, "Removing");
+            self.engine.remove(&surplus.id, false).await?;
+            event(Kind::Container, &surplus.name, "Removed");
+        }
+        Ok(Ready {
+            service: service.name.clone(),
+            containers,
+            recreated,
+        })
+    }
+
+    /// Whether an existing container can stay.
+    fn keep(&self, container: &ContainerSummary) -> bool {
+        if self.options.force_recreate {
+            return false;
+        }
+        self.options.no_recreate
+            || container.labels.get(labels::CONFIG_HASH) == Some(&self.service().config_hash)
+    }
+
+    /// Creates replica `number` and connects it to every network.
+    async fn create(
+        &self,
+        name: &str,
+        number: u32,
+        readies: &BTreeMap<String, Ready>,
+    ) -> CliResult<String> {
+        let service = self.service();
+        let mut spec = service.replica_spec(number);
+        match (&service.network_mode, service.networks.first()) {
+            (Some(mode), _) => {
+                spec.network_mode = match mode.strip_prefix("service:") {
+                    Some(other) => {
+                        let target = readies
+                            .get(other)
+                            .and_then(|r| r.containers.first())
+                            .ok_or_else(|| {
+                                CliError::client(format!(
+                                    "service {} uses the network of service {other}, which has no container: add it to depends_on",
+                                    service.name
+                                ))
+                            })?;
+                        format!("container:{}", target.0)
+                    }
+                    None => mode.clone(),
+                };
+            }
+            (None, Some(first)) => {
+                spec.network_mode = first.network.clone();
+                spec.network_aliases = first.aliases.clone();
+                spec.ipv4_address = first.ipv4_address.clone();
+            }
+            (None, None) => {}
+        }
+        let id = self.engine.create_container(name, &spec).await?;
+        for attachment in service.networks.iter().skip(1) {
+            self.engine
+                .connect(
+                    &attachment.network,
+                    &id,
+                    &attachment.aliases,
+                    attachment.ipv4_address.as_deref(),
+                )
+                .await?;
+        }
+        Ok(id)
+    }
+
+    async fn start(&self, id: &str, name: &str) -> CliResult {
+        event(Kind::Container, name, "Starting");
+        self.engine.start(id).await?;
+        event(Kind::Container, name, "Started");
+        Ok(())
+    }
+}
+
+/// Waits until a container's healthcheck says healthy; an unhealthy or
+/// stopped container, or one without a healthcheck, is an error.
+async fn wait_healthy(engine: &Engine, id: &str, name: &str) -> CliResult {
+    loop {
+        let inspect = engine.inspect(id).await?;
+        let Some(health) = &inspect.state.health else {
+            return Err(CliError::client(format!(
+                "container {name} has no healthcheck configured: give its service a healthcheck, or depend on it with condition service_started"
+            )));
+        };
+        match health.status.as_str() {
+            "healthy" => return Ok(()),
+            "unhealthy" => {
+                return Err(CliError::client(format!(
+                    "dependency failed to start: container {name} is unhealthy"
+                )));
+            }
+            _ if !inspect.state.running => {
+                return Err(CliError::client(format!(
+                    "dependency failed to start: container {name} exited ({})",
+                    inspect.state.exit_code
+                )));
+            }
+            _ => tokio::time::sleep(POLL).await,
+        }
+    }
+}
+
+/// Waits until a container of `service` exits; any status but 0 is an
+/// error.
+async fn wait_completed(engine: &Engine, service: &str, id: &str) -> CliResult {
+    let code = engine.wait(id).await?;
+    if code != 0 {
+        return Err(CliError::client(format!(
+            "service {service:?} didn't complete successfully: exit {code}"
+        )));
+    }
+    Ok(())
+}
+
+/// Services others depend on with `service_completed_successfully`: jobs
+/// that are meant to exit (`--wait` waits for their success, as Docker
+/// Compose does, rather than for them to run).
+fn one_shots(plan: &Plan) -> BTreeSet<String> {
+    plan.services
+        .iter()
+        .flat_map(|s| &s.depends_on)
+        .filter(|d| d.condition == Condition::CompletedSuccessfully)
+        .map(|d| d.service.clone())
+        .collect()
+}
+
+/// `--wait`: every container running, and healthy when it has a
+/// healthcheck; the containers of `one_shots` exited with status 0.
+async fn wait_all(engine: &Engine, ready: &[Ready], one_shots: &BTreeSet<String>) -> CliResult {
+    for service in ready {
+        for (id, name) in &service.containers {
+            event(Kind::Container, name, "Waiting");
+            if one_shots.contains(&service.service) {
+                wait_completed(engine, &service.service, id).await?;
+                event(Kind::Container, name, "Exited");
+                continue;
+            }
+            let inspect = engine.inspect(id).await?;
+            if inspect.state.health.is_some() {
+                wait_healthy(engine, id, name).await?;
+                event(Kind::Container, name, "Healthy");
+            } else if inspect.state.running {
+                event(Kind::Container, name, "Running");
+            } else {
+                return Err(CliError::client(format!(
+                    "container {name} exited ({})",
+                    inspect.state.exit_code
+                )));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,387 @@
+//! `hoist compose` against a real daemon: projects brought up with their
+//! networks, volumes and dependency conditions, reached across services by
+//! name, converged again after an edit (only what changed is recreated),
+//! and taken down without leaving anything behind.
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use support::Daemon;
+
+/// Writes `text` as the project's compose.yaml; returns its path.
+fn project(daemon: &Daemon, name: &str, text: &str) -> PathBuf {
+    let dir = daemon.dir.join(name);
+    fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("compose.yaml");
+    fs::write(&file, text).unwrap();
+    file
+}
+
+fn compose<'a>(file: &'a Path, args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec!["compose", "-f", file.to_str().unwrap()];
+    all.extend_from_slice(args);
+    all
+}
+
+/// The ID of a container by name.
+fn id_of(daemon: &Daemon, name: &str) -> String {
+    daemon.inspect(name)["Id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Names of the daemon's networks, volumes, or all containers.
+fn names(daemon: &Daemon, args: &[&str]) -> Vec<String> {
+    daemon.ok(args).lines().map(str::to_string).collect()
+}
+
+const SHOP: &str = r#"
+name: shop
+services:
+  db:
+    image: busybox
+    command: sh -c "echo in-stock > /srv/index.html && exec httpd -f -p 80 -h /srv"
+    volumes: [data:/srv]
+    healthcheck:
+      test: ["CMD-SHELL", "test -f /srv/index.html"]
+      interval: 200ms
+      retries: 50
+  web:
+    image: busybox
+    command: ["sleep", "3600"]
+    depends_on:
+      db: {condition: service_healthy}
+    labels:
+      tier: front
+volumes:
+  data: {}
+"#;
+
+#[test]
+fn up_converge_and_down() {
+    let daemon = Daemon::with_busybox();
+    let file = project(&daemon, "shop", SHOP);
+
+    let up = daemon.hoist(&compose(&file, &["up", "-d"]));
+    assert_eq!(up.code, 0, "up failed: {}", up.stderr);
+    for line in [
+        "Network shop_default  Created",
+        "Volume \"shop_data\"  Created",
+        "Container shop-db-1  Started",
+        "Container shop-db-1  Healthy",
+        "Container shop-web-1  Started",
+    ] {
+        assert!(up.stderr.contains(line), "no {line:?} in:\n{}", up.stderr);
+    }
+    // web waited for db to be healthy before it was created.
+    let healthy = up.stderr.find("shop-db-1  Healthy").unwrap();
+    let web_created = up.stderr.find("shop-web-1  Created").unwrap();
+    assert!(
+        healthy < web_created,
+        "web started before db was healthy:\n{}",
+        up.stderr
+    );
+
+    let web = daemon.inspect("shop-web-1");
+    let labels = &web["Config"]["Labels"];
+    assert_eq!(labels["com.docker.compose.project"], "shop");
+    assert_eq!(labels["com.docker.compose.service"], "web");
+    assert_eq!(labels["com.docker.compose.container-number"], "1");
+    assert_eq!(labels["tier"], "front");
+    assert_eq!(web["State"]["Running"], true);
+
+    // Services find each other by name on the project's network.
+    let answer = daemon.ok(&[
+        "exec",
+        "shop-web-1",
+        "sh",
+        "-c",
+        "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc db 80",
+    ]);
+    assert!(
+        answer.contains("in-stock"),
+        "web could not reach db by name: {answer}"
+    );
+
+    let ps = daemon.ok(&compose(&file, &["ps"]));
+    assert!(
+        ps.contains("shop-db-1") && ps.contains("shop-web-1"),
+        "{ps}"
+    );
+    assert!(
+        ps.lines().next().unwrap_or_default().contains("SERVICE"),
+        "{ps}"
+    );
+
+    // Nothing changed: nothing is recreated.
+    let (db_id, web_id) = (id_of(&daemon, "shop-db-1"), id_of(&daemon, "shop-web-1"));
+    let again = daemon.hoist(&compose(&file, &["up", "-d"]));
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("Container shop-web-1  Running"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(id_of(&daemon, "shop-db-1"), db_id);
+    assert_eq!(id_of(&daemon, "shop-web-1"), web_id);
+
+    // Only the edited service is recreated.
+    fs::write(&file, SHOP.replace("\"3600\"", "\"3601\"")).unwrap();
+    let edited = daemon.hoist(&compose(&file, &["up", "-d"]));
+    assert_eq!(edited.code, 0, "{}", edited.stderr);
+    assert!(
+        edited.stderr.contains("Container shop-web-1  Recreated"),
+        "{}",
+        edited.stderr
+    );
+    assert_eq!(
+        id_of(&daemon, "shop-db-1"),
+        db_id,
+        "db was recreated though it did not change"
+    );
+    assert_ne!(
+        id_of(&daemon, "shop-web-1"),
+        web_id,
+        "web was not recreated"
+    );
+
+    let down = daemon.hoist(&compose(&file, &["down", "-v"]));
+    assert_eq!(down.code, 0, "{}", down.stderr);
+    assert!(
+        down.stderr.contains("Network shop_default  Removed"),
+        "{}",
+        down.stderr
+    );
+    assert!(names(&daemon, &["ps", "-aq"]).is_empty());
+    assert!(
+        !names(&daemon, &["network", "ls", "--format", "{{.Name}}"])
+            .contains(&"shop_default".to_string())
+    );
+    assert!(!names(&daemon, &["volume", "ls", "-q"]).contains(&"shop_data".to_string()));
+    daemon.assert_no_container_leftovers();
+}
+
+#[test]
+fn dependency_conditions_and_wait() {
+    let daemon = Daemon::with_busybox();
+    let file = project(
+        &daemon,
+        "jobs",
+        r#"
+services:
+  migrate:
+    image: busybox
+    command: ["sh", "-c", "exit 0"]
+  app:
+    image: busybox
+    command: ["sleep", "3600"]
+    depends_on:
+      migrate: {condition: service_completed_successfully}
+"#,
+    );
+    let up = daemon.hoist(&compose(&file, &["-p", "jobs", "up", "--wait"]));
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    assert!(
+        up.stderr.contains("Container jobs-migrate-1  Exited"),
+        "{}",
+        up.stderr
+    );
+    assert_eq!(daemon.inspect("jobs-app-1")["State"]["Running"], true);
+    daemon.ok(&compose(&file, &["-p", "jobs", "down"]));
+
+    // A dependency that fails stops what depends on it, with its code.
+    let failing = project(
+        &daemon,
+        "failing",
+        r#"
+services:
+  migrate:
+    image: busybox
+    command: ["sh", "-c", "exit 3"]
+  app:
+    image: busybox
+    command: ["sleep", "3600"]
+    depends_on:
+      migrate: {condition: service_completed_successfully}
+"#,
+    );
+    let up = daemon.hoist(&compose(&failing, &["up", "-d"]));
+    assert_eq!(up.code, 1, "{}", up.stderr);
+    assert!(
+        up.stderr
+            .contains("service \"migrate\" didn't complete successfully: exit 3"),
+        "{}",
+        up.stderr
+    );
+    assert!(
+        daemon.hoist(&["inspect", "failing-app-1"]).code != 0,
+        "app was created anyway"
+    );
+    daemon.ok(&compose(&failing, &["down"]));
+
+    // --wait fails when a service turns unhealthy.
+    let sick = project(
+        &daemon,
+        "sick",
+        r#"
+services:
+  api:
+    image: busybox
+    command: ["sleep", "3600"]
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 100ms
+      retries: 1
+"#,
+    );
+    let up = daemon.hoist(&compose(&sick, &["up", "--wait"]));
+    assert_eq!(up.code, 1, "{}", up.stderr);
+    assert!(
+        up.stderr.contains("sick-api-1 is unhealthy"),
+        "{}",
+        up.stderr
+    );
+    daemon.ok(&compose(&sick, &["down"]));
+    assert!(names(&daemon, &["ps", "-aq"]).is_empty());
+    daemon.assert_no_container_leftovers();
+}
+
+#[test]
+fn bad_projects_are_refused_before_anything_is_made() {
+    let daemon = Daemon::with_busybox();
+    let networks_before = names(&daemon, &["network", "ls", "-q"]);
+    for (text, expected) in [
+        (
+            "services:\n  web:\n    image: busybox\n    volumes: [nowhere:/data]\n",
+            "compose.yaml:4:15: services.web.volumes[0]: service refers to undefined volume \"nowhere\"",
+        ),
+        (
+            "services:\n  a:\n    image: busybox\n    depends_on: [b]\n  b:\n    image: busybox\n    depends_on: [a]\n",
+            "dependency cycle detected: a -> b -> a",
+        ),
+        (
+            "services:\n  web:\n    image: busybox\n    ports: [\"8080:99999\"]\n",
+            "services.web.ports[0]: \"8080:99999\": port 99999 is out of range",
+        ),
+        (
+            "services:\n  web:\n    command: [\"true\"]\n",
+            "has neither an image nor a build context",
+        ),
+    ] {
+        let file = project(&daemon, "bad", text);
+        let run = daemon.hoist(&compose(&file, &["up", "-d"]));
+        assert_eq!(run.code, 1, "{text}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(expected),
+            "{text}: expected {expected:?} in {}",
+            run.stderr
+        );
+    }
+    assert!(names(&daemon, &["ps", "-aq"]).is_empty());
+    assert_eq!(names(&daemon, &["network", "ls", "-q"]), networks_before);
+}
+
+const BATCH: &str = r#"
+name: batch
+services:
+  extract:
+    image: busybox
+    command: ["sh", "-c", "echo rows=3; echo oops >&2"]
+  load:
+    image: busybox
+    command: ["sh", "-c", "echo loading; exit 3"]
+    depends_on:
+      extract: {condition: service_completed_successfully}
+"#;
+
+#[test]
+fn attached_up_prefixes_logs_and_returns_exit_codes() {
+    let daemon = Daemon::with_busybox();
+    let file = project(&daemon, "batch", BATCH);
+
+    // Attached: every line prefixed, both streams, until all have exited.
+    let up = daemon.hoist(&compose(&file, &["up", "--no-color"]));
+    assert_eq!(up.code, 0, "{}\n{}", up.stdout, up.stderr);
+    for line in [
+        "Attaching to extract-1, load-1",
+        "extract-1 | rows=3\n",
+        "extract-1 | oops\n",
+        "load-1    | loading\n",
+        "extract-1 exited with code 0",
+        "load-1 exited with code 3",
+    ] {
+        assert!(up.stdout.contains(line), "no {line:?} in:\n{}", up.stdout);
+    }
+
+    // --exit-code-from returns that service's status.
+    let up = daemon.hoist(&compose(&file, &["up", "--exit-code-from", "load"]));
+    assert_eq!(up.code, 3, "{}\n{}", up.stdout, up.stderr);
+
+    // logs: everything so far, per service, without prefixes when asked.
+    let logs = daemon.ok(&compose(&file, &["logs", "--no-log-prefix", "load"]));
+    assert_eq!(logs, "loading\nloading\n");
+    let tail = daemon.ok(&compose(&file, &["logs", "--tail", "1", "extract"]));
+    assert!(
+        tail.starts_with("extract-1 | ") && tail.lines().count() == 1,
+        "{tail}"
+    );
+    daemon.ok(&compose(&file, &["down"]));
+    daemon.assert_no_container_leftovers();
+}
+
+#[test]
+fn ctrl_c_stops_an_attached_project() {
+    use std::io::{BufRead, BufReader};
+
+    let daemon = Daemon::with_busybox();
+    let file = project(
+        &daemon,
+        "serve",
+        "services:\n  web:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo ready; exec sleep 3600\"]\n",
+    );
+    let mut child = daemon
+        .command(&compose(&file, &["-p", "serve", "up"]))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("web-1 | ready") {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&line);
+    }
+    if !seen.contains("web-1 | ready") {
+        let _ = child.kill();
+        let output = child.wait_with_output().unwrap();
+        panic!(
+            "no output from up: {seen}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{rest}\n{stderr}");
+    assert!(rest.contains("Gracefully stopping..."), "{rest}");
+    assert!(
+        stderr.contains("Container serve-web-1  Stopped"),
+        "{stderr}"
+    );
+    assert_eq!(daemon.inspect("serve-web-1")["State"]["Running"], false);
+    daemon.ok(&compose(&file, &["-p", "serve", "down"]));
+    daemon.assert_no_container_leftovers();
+}
