@@ -385,3 +385,108 @@ fn ctrl_c_stops_an_attached_project() {
     daemon.ok(&compose(&file, &["-p", "serve", "down"]));
     daemon.assert_no_container_leftovers();
 }
+
+const TOOLS: &str = r#"
+name: tools
+services:
+  api:
+    image: busybox
+    command: sh -c "mkdir -p /srv && echo pong > /srv/ping && exec httpd -f -p 80 -h /srv"
+    healthcheck:
+      test: ["CMD", "wget", "-qO/dev/null", "http://127.0.0.1/ping"]
+      interval: 100ms
+      retries: 100
+  tool:
+    image: busybox
+    command: ["sleep", "3600"]
+    environment: {MODE: base}
+    depends_on:
+      api: {condition: service_healthy}
+"#;
+
+#[test]
+fn exec_and_run_work_inside_the_project() {
+    let daemon = Daemon::with_busybox();
+    let file = project(&daemon, "tools", TOOLS);
+
+    // run starts what the service depends on, reaches it by name, and
+    // removes its one-off container with --rm.
+    let run = daemon.hoist(&compose(
+        &file,
+        &["run", "--rm", "tool", "wget", "-qO-", "http://api/ping"],
+    ));
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.stdout, "pong\n");
+    assert_eq!(daemon.inspect("tools-api-1")["State"]["Running"], true);
+    let all = names(&daemon, &["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(
+        all,
+        vec!["tools-api-1".to_string()],
+        "the one-off container stayed"
+    );
+
+    // Flags override the service; the exit code comes back.
+    let run = daemon.hoist(&compose(
+        &file,
+        &[
+            "run",
+            "--rm",
+            "--no-deps",
+            "-e",
+            "MODE=override",
+            "tool",
+            "sh",
+            "-c",
+            "echo $MODE; exit 7",
+        ],
+    ));
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (7, "override\n"),
+        "{}",
+        run.stderr
+    );
+
+    // A detached one-off is named as asked, and `up` leaves it alone.
+    let detached = daemon.ok(&compose(
+        &file,
+        &["run", "-d", "--name", "tools-job", "tool"],
+    ));
+    assert_eq!(detached.trim(), "tools-job");
+    daemon.ok(&compose(&file, &["up", "-d"]));
+    assert_eq!(daemon.inspect("tools-job")["State"]["Running"], true);
+    assert_eq!(daemon.inspect("tools-tool-1")["State"]["Running"], true);
+
+    // exec runs in the service's container.
+    let exec = daemon.hoist(&compose(&file, &["exec", "api", "cat", "/srv/ping"]));
+    assert_eq!(
+        (exec.code, exec.stdout.as_str()),
+        (0, "pong\n"),
+        "{}",
+        exec.stderr
+    );
+    let exec = daemon.hoist(&compose(
+        &file,
+        &["exec", "-T", "tool", "sh", "-c", "echo $MODE; exit 4"],
+    ));
+    assert_eq!(
+        (exec.code, exec.stdout.as_str()),
+        (4, "base\n"),
+        "{}",
+        exec.stderr
+    );
+    let missing = daemon.hoist(&compose(&file, &["exec", "--index", "2", "tool", "true"]));
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing
+            .stderr
+            .contains("service \"tool\" is not running (container #2)"),
+        "{}",
+        missing.stderr
+    );
+
+    // down takes the one-off container too.
+    daemon.ok(&compose(&file, &["down"]));
+    assert!(names(&daemon, &["ps", "-aq"]).is_empty());
+    daemon.assert_no_container_leftovers();
+}

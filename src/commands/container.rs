@@ -201,7 +201,7 @@ pub async fn run(channel: Channel, args: RunArgs) -> CliResult<i32> {
 }
 
 /// Opens a run stream (create or start, attach) and drives it to its end.
-async fn run_stream(
+pub async fn run_stream(
     channel: Channel,
     open: RunOpen,
     options: SessionOptions,
@@ -231,7 +231,7 @@ async fn run_stream(
 
 /// The exit code of an attached `run` or `start -a`: the container's, or
 /// the error that kept it from running.
-fn attached_exit(end: SessionEnd) -> CliResult<i32> {
+pub fn attached_exit(end: SessionEnd) -> CliResult<i32> {
     if end.detached {
         return Ok(0);
     }

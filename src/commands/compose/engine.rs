@@ -2,8 +2,6 @@
 //! containers by their labels, and making and removing networks, volumes
 //! and containers. Every error names the resource it was about.
 
-use std::collections::BTreeMap;
-
 use hoist_api::inspect::ContainerInspect;
 use hoist_api::proto::containers_client::ContainersClient;
 use hoist_api::proto::networks_client::NetworksClient;
@@ -47,6 +45,11 @@ impl Engine {
         Self { channel }
     }
 
+    /// The connection, for commands shared with the plain CLI.
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
     fn containers_client(&self) -> ContainersClient<Channel> {
         ContainersClient::new(self.channel.clone())
     }
@@ -72,9 +75,36 @@ impl Engine {
         Ok(containers)
     }
 
-    /// Makes a network unless it exists; an external one must exist.
-    /// Returns whether it was created.
-    pub async fn ensure_network(&self, plan: &NetworkPlan) -> CliResult<bool> {
+    /// The running container of `service` with number `index`.
+    pub async fn service_container(
+        &self,
+        project: &str,
+        service: &str,
+        index: u32,
+    ) -> CliResult<ContainerSummary> {
+        let number = index.to_string();
+        self.project_containers(project, false)
+            .await?
+            .into_iter()
+            .find(|c| {
+                c.labels.get(labels::SERVICE).map(String::as_str) == Some(service)
+                    && c.labels.get(labels::NUMBER) == Some(&number)
+                    && c.labels.get(labels::ONEOFF).map(String::as_str) != Some("True")
+            })
+            .ok_or_else(|| {
+                CliError::client(format!(
+                    "service {service:?} is not running (container #{index}): start it with 'hoist compose up -d {service}'"
+                ))
+            })
+    }
+
+    /// Makes a network unless it exists (calling `creating` first); an
+    /// external one must exist. Returns whether it was created.
+    pub async fn ensure_network(
+        &self,
+        plan: &NetworkPlan,
+        creating: impl FnOnce(),
+    ) -> CliResult<bool> {
         let mut client = NetworksClient::new(self.channel.clone());
         match client
             .inspect(NetworkRef {
@@ -92,6 +122,7 @@ impl Engine {
                 plan.name, plan.name
             )));
         }
+        creating();
         client
             .create(CreateNetworkRequest {
                 name: plan.name.clone(),
@@ -123,9 +154,13 @@ impl Engine {
         }
     }
 
-    /// Makes a volume unless it exists; an external one must exist.
-    /// Returns whether it was created.
-    pub async fn ensure_volume(&self, plan: &VolumePlan) -> CliResult<bool> {
+    /// Makes a volume unless it exists (calling `creating` first); an
+    /// external one must exist. Returns whether it was created.
+    pub async fn ensure_volume(
+        &self,
+        plan: &VolumePlan,
+        creating: impl FnOnce(),
+    ) -> CliResult<bool> {
         let mut client = VolumesClient::new(self.channel.clone());
         match client
             .inspect(VolumeRef {
@@ -143,17 +178,12 @@ impl Engine {
                 plan.name, plan.name
             )));
         }
+        creating();
         client
             .create(CreateVolumeRequest {
                 name: plan.name.clone(),
                 driver: "local".into(),
-                labels: plan
-                    .labels
-                    .clone()
-                    .into_iter()
-                    .collect::<BTreeMap<_, _>>()
-                    .into_iter()
-                    .collect(),
+                labels: plan.labels.clone().into_iter().collect(),
                 options: Default::default(),
             })
             .await

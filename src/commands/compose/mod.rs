@@ -9,8 +9,10 @@ mod down;
 mod each;
 mod engine;
 mod events;
+mod exec;
 mod logs;
 mod ps;
+mod run;
 mod up;
 
 use std::collections::BTreeMap;
@@ -24,8 +26,10 @@ use hoist_compose::project::{LoadOptions, load};
 use self::config::{ConfigArgs, print_config};
 use self::down::DownArgs;
 use self::engine::Engine;
+use self::exec::ExecArgs;
 use self::logs::LogsArgs;
 use self::ps::PsArgs;
+use self::run::RunArgs;
 use self::up::UpArgs;
 use crate::connect;
 use crate::exit::{CliError, CliResult};
@@ -66,6 +70,10 @@ pub enum ComposeCommand {
     Ps(PsArgs),
     /// View output from containers
     Logs(LogsArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// Run a one-off command on a service
+    Run(RunArgs),
 }
 
 /// Runs a compose command (`host`: the daemon to use).
@@ -81,6 +89,8 @@ pub async fn run(host: Option<&str>, args: ComposeArgs) -> CliResult<i32> {
         ComposeCommand::Down(down) => down::down(engine, planned(&project)?, down).await,
         ComposeCommand::Ps(ps) => ps::ps(engine, &project.name, ps).await,
         ComposeCommand::Logs(logs) => logs::logs(engine, &project.name, logs).await,
+        ComposeCommand::Exec(exec) => exec::exec(engine, &project.name, exec).await,
+        ComposeCommand::Run(run) => run::run(engine, planned(&project)?, run).await,
     }
 }
 

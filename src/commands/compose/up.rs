@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::Args;
 use hoist_api::proto::ContainerSummary;
-use hoist_compose::plan::{Condition, Plan, ServicePlan, labels};
+use hoist_compose::plan::{Condition, Dependency, Plan, ServicePlan, labels};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -89,30 +89,47 @@ pub async fn up(engine: Engine, mut plan: Plan, args: UpArgs) -> CliResult<i32> 
     let selected = selection(&plan, &args.services, args.no_deps)?;
     let existing = engine.project_containers(&plan.project, true).await?;
     handle_orphans(&engine, &plan, &existing, args.remove_orphans).await?;
-    for network in &plan.networks {
-        if !network_used(&plan, &network.name, &selected) {
-            continue;
-        }
-        let name = &network.name;
-        if !network.external {
-            event(Kind::Network, name, "Creating");
-        }
-        if engine.ensure_network(network).await? {
-            event(Kind::Network, name, "Created");
-        }
-    }
-    for volume in &plan.volumes {
-        let name = format!("{:?}", volume.name);
-        if engine.ensure_volume(volume).await? {
-            event(Kind::Volume, &name, "Created");
-        }
-    }
-    let plan = Arc::new(plan);
-    let options = Arc::new(ConvergeOptions {
+    let options = ConvergeOptions {
         force_recreate: args.force_recreate,
         no_recreate: args.no_recreate,
         timeout: args.timeout,
-    });
+    };
+    let plan = Arc::new(plan);
+    let converged = converge(&engine, plan.clone(), &selected, &existing, options).await?;
+    if args.wait {
+        let deadline = args.wait_timeout.map(Duration::from_secs);
+        let one_shots = one_shots(&plan);
+        let waiting = wait_all(&engine, &converged, &one_shots);
+        match deadline {
+            Some(limit) => tokio::time::timeout(limit, waiting).await.map_err(|_| {
+                CliError::client(format!(
+                    "the project was not running and healthy within {}s (--wait-timeout)",
+                    limit.as_secs()
+                ))
+            })??,
+            None => waiting.await?,
+        }
+    }
+    if args.detach || args.wait {
+        return Ok(0);
+    }
+    let attach = attachment(&engine, &plan, &converged, &args, since).await?;
+    attached::follow(&engine, attach).await
+}
+
+/// Makes the selected services match the plan: their networks and the
+/// project's volumes first, then every service at once, each as soon as
+/// what it depends on is ready (one-off containers are left alone).
+/// Returns the converged services.
+pub async fn converge(
+    engine: &Engine,
+    plan: Arc<Plan>,
+    selected: &BTreeSet<String>,
+    existing: &[ContainerSummary],
+    options: ConvergeOptions,
+) -> CliResult<Vec<Ready>> {
+    ensure_resources(engine, &plan, selected).await?;
+    let options = Arc::new(options);
     let mut states: BTreeMap<String, watch::Sender<State>> = BTreeMap::new();
     for service in plan.services.iter().filter(|s| selected.contains(&s.name)) {
         states.insert(service.name.clone(), watch::channel(State::Pending).0);
@@ -133,7 +150,10 @@ pub async fn up(engine: Engine, mut plan: Plan, args: UpArgs) -> CliResult<i32> 
             .collect();
         let mine: Vec<ContainerSummary> = existing
             .iter()
-            .filter(|c| c.labels.get(labels::SERVICE) == Some(&service.name))
+            .filter(|c| {
+                c.labels.get(labels::SERVICE) == Some(&service.name)
+                    && c.labels.get(labels::ONEOFF).map(String::as_str) != Some("True")
+            })
             .cloned()
             .collect();
         let job = Converge {
@@ -164,39 +184,40 @@ pub async fn up(engine: Engine, mut plan: Plan, args: UpArgs) -> CliResult<i32> 
     if let Some(e) = failure {
         return Err(e);
     }
-    if args.wait {
-        let deadline = args.wait_timeout.map(Duration::from_secs);
-        let ready: Vec<Ready> = states
-            .values()
-            .filter_map(|s| match &*s.borrow() {
-                State::Ready(ready) => Some(ready.clone()),
-                _ => None,
-            })
-            .collect();
-        let one_shots = one_shots(&plan);
-        let waiting = wait_all(&engine, &ready, &one_shots);
-        match deadline {
-            Some(limit) => tokio::time::timeout(limit, waiting).await.map_err(|_| {
-                CliError::client(format!(
-                    "the project was not running and healthy within {}s (--wait-timeout)",
-                    limit.as_secs()
-                ))
-            })??,
-            None => waiting.await?,
-        }
-    }
-    if args.detach || args.wait {
-        return Ok(0);
-    }
-    let converged: Vec<Ready> = states
+    Ok(states
         .values()
         .filter_map(|s| match &*s.borrow() {
             State::Ready(ready) => Some(ready.clone()),
             _ => None,
         })
-        .collect();
-    let attach = attachment(&engine, &plan, &converged, &args, since).await?;
-    attached::follow(&engine, attach).await
+        .collect())
+}
+
+/// Makes the networks the selected services join and the project's
+/// volumes, unless they exist (external ones must).
+pub async fn ensure_resources(
+    engine: &Engine,
+    plan: &Plan,
+    selected: &BTreeSet<String>,
+) -> CliResult {
+    for network in &plan.networks {
+        if !network_used(plan, &network.name, selected) {
+            continue;
+        }
+        let name = &network.name;
+        let creating = || event(Kind::Network, name, "Creating");
+        if engine.ensure_network(network, creating).await? {
+            event(Kind::Network, name, "Created");
+        }
+    }
+    for volume in &plan.volumes {
+        let name = format!("{:?}", volume.name);
+        let creating = || event(Kind::Volume, &name, "Creating");
+        if engine.ensure_volume(volume, creating).await? {
+            event(Kind::Volume, &name, "Created");
+        }
+    }
+    Ok(())
 }
 
 /// What an attached `up` follows: the named services (all when none
@@ -351,20 +372,23 @@ enum State {
 
 /// A converged service.
 #[derive(Debug, Clone)]
-struct Ready {
+pub struct Ready {
     /// Its name.
-    service: String,
+    pub service: String,
     /// Its containers: (ID, name).
-    containers: Vec<(String, String)>,
+    pub containers: Vec<(String, String)>,
     /// Whether any container was made anew.
-    recreated: bool,
+    pub recreated: bool,
 }
 
 /// Flags that change how containers are kept or replaced.
-struct ConvergeOptions {
-    force_recreate: bool,
-    no_recreate: bool,
-    timeout: Option<i32>,
+pub struct ConvergeOptions {
+    /// Recreate even unchanged containers.
+    pub force_recreate: bool,
+    /// Keep changed containers.
+    pub no_recreate: bool,
+    /// Stop timeout in seconds for what is replaced.
+    pub timeout: Option<i32>,
 }
 
 /// One service's convergence.
@@ -397,19 +421,7 @@ impl Converge {
             match state {
                 State::Ready(ready) => {
                     restart |= dependency.restart && ready.recreated;
-                    self.wait_condition(&ready, dependency.condition)
-                        .await
-                        .or_else(|e| {
-                            if dependency.required {
-                                Err(e)
-                            } else {
-                                eprintln!(
-                                    "WARN[0000] optional dependency {name} is not ready: {}",
-                                    e.message
-                                );
-                                Ok(())
-                            }
-                        })?;
+                    await_dependency(&self.engine, dependency, &ready).await?;
                     readies.insert(name, ready);
                 }
                 State::Failed(why) if dependency.required => {
@@ -424,26 +436,6 @@ impl Converge {
             }
         }
         self.converge(&readies, restart).await
-    }
-
-    /// Waits until a dependency meets `condition`.
-    async fn wait_condition(&self, ready: &Ready, condition: Condition) -> CliResult {
-        for (id, name) in &ready.containers {
-            match condition {
-                Condition::Started => {}
-                Condition::Healthy => {
-                    event(Kind::Container, name, "Waiting");
-                    wait_healthy(&self.engine, id, name).await?;
-                    event(Kind::Container, name, "Healthy");
-                }
-                Condition::CompletedSuccessfully => {
-                    event(Kind::Container, name, "Waiting");
-                    wait_completed(&self.engine, &ready.service, id).await?;
-                    event(Kind::Container, name, "Exited");
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Makes the service's containers match the plan.
@@ -581,6 +573,40 @@ impl Converge {
         event(Kind::Container, name, "Started");
         Ok(())
     }
+}
+
+/// Waits until a converged dependency meets its condition; an optional
+/// one that does not only warns.
+pub async fn await_dependency(
+    engine: &Engine,
+    dependency: &Dependency,
+    ready: &Ready,
+) -> CliResult {
+    for (id, name) in &ready.containers {
+        let met = match dependency.condition {
+            Condition::Started => Ok(()),
+            Condition::Healthy => {
+                event(Kind::Container, name, "Waiting");
+                wait_healthy(engine, id, name)
+                    .await
+                    .inspect(|_| event(Kind::Container, name, "Healthy"))
+            }
+            Condition::CompletedSuccessfully => {
+                event(Kind::Container, name, "Waiting");
+                wait_completed(engine, &ready.service, id)
+                    .await
+                    .inspect(|_| event(Kind::Container, name, "Exited"))
+            }
+        };
+        match met {
+            Err(e) if !dependency.required => eprintln!(
+                "WARN[0000] optional dependency {} is not ready: {}",
+                dependency.service, e.message
+            ),
+            other => other?,
+        }
+    }
+    Ok(())
 }
 
 /// Waits until a container's healthcheck says healthy; an unhealthy or
