@@ -490,3 +490,109 @@ fn exec_and_run_work_inside_the_project() {
     assert!(names(&daemon, &["ps", "-aq"]).is_empty());
     daemon.assert_no_container_leftovers();
 }
+
+#[test]
+fn services_are_built_pushed_and_pulled() {
+    use support::registry::{Auth, Registry};
+
+    let daemon = Daemon::start_with_args(&["--insecure-registry", "127.0.0.1:5000"]);
+    daemon.import_busybox();
+    let registry = Registry::start(&daemon, Auth::Anonymous);
+    let shared = registry.image("team/app:dev");
+    let file = project(
+        &daemon,
+        "made",
+        &format!(
+            "services:\n  app:\n    build: ./app\n    image: {shared}\n  local:\n    build:\n      context: ./app\n      args: {{GREETING: hello}}\n"
+        ),
+    );
+    let dockerfile = file.with_file_name("app").join("Dockerfile");
+    fs::create_dir_all(dockerfile.parent().unwrap()).unwrap();
+    let write_version = |v: &str| {
+        fs::write(
+            &dockerfile,
+            format!("FROM busybox\nARG GREETING=none\nRUN echo {v} $GREETING > /version\nCMD [\"sleep\", \"3600\"]\n"),
+        )
+        .unwrap()
+    };
+    write_version("v1");
+    let version =
+        |service: &str| daemon.ok(&compose(&file, &["exec", "-T", service, "cat", "/version"]));
+
+    // Missing images are built, with the file's build args.
+    let up = daemon.hoist(&compose(&file, &["-p", "made", "up", "-d"]));
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    assert!(
+        up.stderr.contains("Service app  Built") && up.stderr.contains("Service local  Built"),
+        "{}",
+        up.stderr
+    );
+    assert_eq!(version("app"), "v1 none\n");
+    assert_eq!(version("local"), "v1 hello\n");
+    let id = id_of(&daemon, "made-app-1");
+
+    // Present images are not built again; --build rebuilds and recreates.
+    write_version("v2");
+    let again = daemon.hoist(&compose(&file, &["-p", "made", "up", "-d"]));
+    assert!(!again.stderr.contains("Building"), "{}", again.stderr);
+    assert_eq!(id_of(&daemon, "made-app-1"), id);
+    let rebuilt = daemon.hoist(&compose(&file, &["-p", "made", "up", "-d", "--build"]));
+    assert_eq!(rebuilt.code, 0, "{}", rebuilt.stderr);
+    assert!(
+        rebuilt.stderr.contains("Container made-app-1  Recreated"),
+        "{}",
+        rebuilt.stderr
+    );
+    assert_eq!(version("app"), "v2 none\n");
+
+    // Push, remove everything with --rmi all, pull back, run without building.
+    let push = daemon.hoist(&compose(&file, &["-p", "made", "push"]));
+    assert_eq!(push.code, 0, "{}", push.stderr);
+    assert!(
+        push.stderr.contains("Service app  Pushed"),
+        "{}",
+        push.stderr
+    );
+    let pushed_id = daemon.image_id(&shared);
+    let down = daemon.hoist(&compose(&file, &["-p", "made", "down", "--rmi", "all"]));
+    assert_eq!(down.code, 0, "{}", down.stderr);
+    for image in [shared.as_str(), "made-local"] {
+        assert_ne!(
+            daemon.hoist(&["image", "inspect", image]).code,
+            0,
+            "{image} is still here"
+        );
+    }
+    let pull = daemon.hoist(&compose(&file, &["-p", "made", "pull", "app"]));
+    assert_eq!(pull.code, 0, "{}", pull.stderr);
+    assert!(
+        pull.stderr.contains("Service app  Pulled"),
+        "{}",
+        pull.stderr
+    );
+    assert_eq!(daemon.image_id(&shared), pushed_id);
+    let up = daemon.hoist(&compose(
+        &file,
+        &["-p", "made", "up", "-d", "--no-build", "app"],
+    ));
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    assert_eq!(version("app"), "v2 none\n");
+    let refused = daemon.hoist(&compose(
+        &file,
+        &["-p", "made", "up", "-d", "--no-build", "local"],
+    ));
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused
+            .stderr
+            .contains("has no image made-local and --no-build was given"),
+        "{}",
+        refused.stderr
+    );
+    daemon.ok(&compose(&file, &["-p", "made", "down", "--rmi", "local"]));
+    assert!(
+        daemon.hoist(&["image", "inspect", &shared]).code == 0,
+        "--rmi local removed a named image"
+    );
+    daemon.assert_no_container_leftovers();
+}

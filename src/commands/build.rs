@@ -52,7 +52,7 @@ pub struct BuildArgs {
 }
 
 /// `--build-arg K=V`, or `K` alone for the value in this environment.
-fn build_args(given: &[String]) -> CliResult<BTreeMap<String, String>> {
+pub fn build_args(given: &[String]) -> CliResult<BTreeMap<String, String>> {
     let mut args = BTreeMap::new();
     for arg in given {
         match arg.split_once('=') {
@@ -102,13 +102,63 @@ impl Write for ChunkSender {
     }
 }
 
+/// One image build: what `hoist build` and `hoist compose build` ask the
+/// daemon for.
+#[derive(Debug, Clone, Default)]
+pub struct BuildJob {
+    /// The context directory.
+    pub context: PathBuf,
+    /// The Dockerfile (default: `Dockerfile` in the context).
+    pub dockerfile: Option<PathBuf>,
+    /// The names the image gets.
+    pub tags: Vec<String>,
+    /// `ARG` values.
+    pub build_args: BTreeMap<String, String>,
+    /// The stage to stop at.
+    pub target: Option<String>,
+    /// Build every step again.
+    pub no_cache: bool,
+    /// Pull base images even when present.
+    pub pull: bool,
+}
+
 /// `hoist build`.
 pub async fn build(channel: Channel, args: BuildArgs) -> CliResult<i32> {
-    let (name, text) = read_dockerfile(&args.path, args.file.as_deref())
+    let job = BuildJob {
+        context: args.path.clone(),
+        dockerfile: args.file.clone(),
+        tags: args.tags.clone(),
+        build_args: build_args(&args.build_args)?,
+        target: args.target.clone(),
+        no_cache: args.no_cache,
+        pull: args.pull,
+    };
+    let lines = run_build(channel, job, args.quiet, false).await?;
+    if args.quiet {
+        let id = lines
+            .iter()
+            .find_map(|l| l.split_once(" writing image ").map(|(_, rest)| rest))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_default();
+        println!("{id}");
+    }
+    Ok(0)
+}
+
+/// Sends a build to the daemon (the Dockerfile, then the context as a
+/// tar stream) and shows its steps (unless `quiet`; on stderr when
+/// `to_stderr`). Returns the lines about the whole build.
+pub async fn run_build(
+    channel: Channel,
+    job: BuildJob,
+    quiet: bool,
+    to_stderr: bool,
+) -> CliResult<Vec<String>> {
+    let (name, text) = read_dockerfile(&job.context, job.dockerfile.as_deref())
         .map_err(|e| CliError::usage(e.to_string()))?;
-    let context = BuildContext::open(&args.path, args.file.as_deref())
+    let context = BuildContext::open(&job.context, job.dockerfile.as_deref())
         .map_err(|e| CliError::usage(e.to_string()))?;
-    for tag in &args.tags {
+    for tag in &job.tags {
         Reference::parse(tag).map_err(|e| CliError::usage(format!("invalid tag {tag:?}: {e}")))?;
     }
     // Credentials for the registries of the base images the file names.
@@ -125,11 +175,11 @@ pub async fn build(channel: Channel, args: BuildArgs) -> CliResult<i32> {
     let open = BuildOpen {
         dockerfile_name: name,
         dockerfile: text,
-        tags: args.tags.clone(),
-        build_args: build_args(&args.build_args)?.into_iter().collect(),
-        target: args.target.clone().unwrap_or_default(),
-        no_cache: args.no_cache,
-        pull: args.pull,
+        tags: job.tags,
+        build_args: job.build_args.into_iter().collect(),
+        target: job.target.unwrap_or_default(),
+        no_cache: job.no_cache,
+        pull: job.pull,
         auths,
     };
     let (tx, rx) = mpsc::channel(8);
@@ -139,34 +189,25 @@ pub async fn build(channel: Channel, args: BuildArgs) -> CliResult<i32> {
         })
         .await;
     let sender = std::thread::spawn(move || -> std::io::Result<()> {
-        let out = context
+        let mut out = context
             .write_tar(ChunkSender {
                 tx,
                 buffer: Vec::with_capacity(CHUNK),
             })
             .map_err(std::io::Error::other)?;
-        let mut out = out;
         out.flush()
     });
     let stream = ImagesClient::new(channel)
         .build(ReceiverStream::new(rx))
         .await?
         .into_inner();
-    let lines = follow(stream, args.quiet, false).await?;
+    let lines = follow(stream, quiet, to_stderr).await?;
     if let Ok(Err(e)) = sender.join() {
         return Err(CliError::client(format!(
             "cannot send the build context: {e}"
         )));
     }
-    if args.quiet {
-        let id = lines
-            .iter()
-            .find_map(|l| l.split_once(" writing image ").map(|(_, rest)| rest))
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_default();
-        println!("{id}");
-    }
-    Ok(0)
+    Ok(lines)
 }
 
 /// Manage builds

@@ -89,17 +89,29 @@ pub struct PushArgs {
 
 /// `hoist push`.
 pub async fn push(channel: Channel, args: PushArgs) -> CliResult<i32> {
-    let reference = Reference::parse(&args.name).map_err(|e| CliError::usage(e.to_string()))?;
+    let reference = push_image(channel, &args.name, args.quiet, false).await?;
+    if args.quiet {
+        println!("{}", reference.familiar());
+    }
+    Ok(0)
+}
+
+/// Pushes `name`, showing progress (unless `quiet`) on stdout, or stderr
+/// when `to_stderr`. Returns the reference pushed.
+pub async fn push_image(
+    channel: Channel,
+    name: &str,
+    quiet: bool,
+    to_stderr: bool,
+) -> CliResult<Reference> {
+    let reference = Reference::parse(name).map_err(|e| CliError::usage(e.to_string()))?;
     let request = PushRequest {
         reference: reference.to_string(),
         auth: auth_for(&reference.domain),
     };
     let stream = ImagesClient::new(channel).push(request).await?.into_inner();
-    follow(stream, args.quiet, false).await?;
-    if args.quiet {
-        println!("{}", reference.familiar());
-    }
-    Ok(0)
+    follow(stream, quiet, to_stderr).await?;
+    Ok(reference)
 }
 
 /// Log in to a registry

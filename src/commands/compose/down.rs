@@ -1,6 +1,7 @@
 //! `hoist compose down`: the project's containers stopped (at once) and
 //! removed, then its networks, and with `-v` its named volumes and the
-//! containers' anonymous ones. External networks and volumes stay.
+//! containers' anonymous ones, with `--rmi` the services' images.
+//! External networks and volumes stay.
 
 use clap::Args;
 use hoist_api::proto::ContainerSummary;
@@ -20,6 +21,9 @@ pub struct DownArgs {
     /// Remove containers for services not defined in the Compose file
     #[arg(long = "remove-orphans")]
     remove_orphans: bool,
+    /// Remove images used by services. "local" remove only images that don't have a custom tag ("local"|"all")
+    #[arg(long, value_parser = ["local", "all"])]
+    rmi: Option<String>,
     /// Specify a shutdown timeout in seconds
     #[arg(short = 't', long)]
     timeout: Option<i32>,
@@ -61,6 +65,9 @@ pub async fn down(engine: Engine, plan: Plan, args: DownArgs) -> CliResult<i32> 
             event(Kind::Network, &network.name, "Removed");
         }
     }
+    if let Some(which) = &args.rmi {
+        remove_images(&engine, &plan, which == "all").await?;
+    }
     if args.volumes {
         for volume in plan.volumes.iter().filter(|v| !v.external) {
             let name = format!("{:?}", volume.name);
@@ -71,4 +78,24 @@ pub async fn down(engine: Engine, plan: Plan, args: DownArgs) -> CliResult<i32> 
         }
     }
     Ok(0)
+}
+
+/// `--rmi`: the images of the project's services; only those named after
+/// the service (`<project>-<service>`, made by `build:`) unless `all`.
+async fn remove_images(engine: &Engine, plan: &Plan, all: bool) -> CliResult {
+    let mut images: Vec<&str> = plan
+        .services
+        .iter()
+        .filter(|s| all || s.spec.image == format!("{}-{}", plan.project, s.name))
+        .map(|s| s.spec.image.as_str())
+        .collect();
+    images.sort_unstable();
+    images.dedup();
+    for image in images {
+        event(Kind::Image, image, "Removing");
+        if engine.remove_image(image).await? {
+            event(Kind::Image, image, "Removed");
+        }
+    }
+    Ok(())
 }

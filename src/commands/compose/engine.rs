@@ -4,13 +4,14 @@
 
 use hoist_api::inspect::ContainerInspect;
 use hoist_api::proto::containers_client::ContainersClient;
+use hoist_api::proto::images_client::ImagesClient;
 use hoist_api::proto::networks_client::NetworksClient;
 use hoist_api::proto::volumes_client::VolumesClient;
 use hoist_api::proto::{
     ConnectNetworkRequest, ContainerRef, ContainerSummary, CreateContainerRequest,
-    CreateNetworkRequest, CreateVolumeRequest, KillRequest, ListContainersRequest, LogEntry,
-    LogsRequest, NetworkRef, RemoveContainerRequest, RemoveVolumeRequest, StopRequest, VolumeRef,
-    WaitRequest,
+    CreateNetworkRequest, CreateVolumeRequest, ImageRef, KillRequest, ListContainersRequest,
+    LogEntry, LogsRequest, NetworkRef, RemoveContainerRequest, RemoveImageRequest,
+    RemoveVolumeRequest, StopRequest, VolumeRef, WaitRequest,
 };
 use hoist_api::spec::ContainerSpec;
 use hoist_compose::plan::{NetworkPlan, VolumePlan, labels};
@@ -96,6 +97,43 @@ impl Engine {
                     "service {service:?} is not running (container #{index}): start it with 'hoist compose up -d {service}'"
                 ))
             })
+    }
+
+    /// The ID of a local image, or `None` when there is no such image.
+    pub async fn image_id(&self, reference: &str) -> CliResult<Option<String>> {
+        let found = ImagesClient::new(self.channel.clone())
+            .inspect(ImageRef {
+                reference: reference.to_string(),
+            })
+            .await;
+        let json = match found {
+            Ok(response) => response.into_inner().json,
+            Err(status) if status.code() == Code::NotFound => return Ok(None),
+            Err(status) => return Err(status.into()),
+        };
+        let document: serde_json::Value = serde_json::from_slice(&json).map_err(|e| {
+            CliError::client(format!(
+                "the daemon's inspect of image {reference} is unreadable: {e}"
+            ))
+        })?;
+        Ok(document["Id"].as_str().map(str::to_string))
+    }
+
+    /// Removes an image by name (a missing one is fine); returns whether
+    /// it was there.
+    pub async fn remove_image(&self, reference: &str) -> CliResult<bool> {
+        match ImagesClient::new(self.channel.clone())
+            .remove(RemoveImageRequest {
+                reference: reference.to_string(),
+                force: false,
+                no_prune: false,
+            })
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(status) if status.code() == Code::NotFound => Ok(false),
+            Err(status) => Err(named(status, "image", reference)),
+        }
     }
 
     /// Makes a network unless it exists (calling `creating` first); an

@@ -10,6 +10,10 @@ pub enum Kind {
     Volume,
     /// A container.
     Container,
+    /// A service (its image build).
+    Service,
+    /// An image.
+    Image,
 }
 
 /// Prints ` Kind name  status`.
@@ -18,6 +22,8 @@ pub fn event(kind: Kind, name: &str, status: &str) {
         Kind::Network => "Network",
         Kind::Volume => "Volume",
         Kind::Container => "Container",
+        Kind::Service => "Service",
+        Kind::Image => "Image",
     };
     eprintln!(" {kind} {name}  {status}");
 }

@@ -43,7 +43,7 @@ pub async fn exec(engine: Engine, project: &str, args: ExecArgs) -> CliResult<i3
     let (service, command) = args
         .service_and_command
         .split_first()
-        .ok_or_else(|| CliError::usage("exec needs a service and a command"))?;
+        .ok_or_else(|| CliError::client("exec needs a service and a command"))?;
     let container = engine
         .service_container(project, service, args.index)
         .await?;

@@ -211,7 +211,7 @@ pub async fn logs(engine: Engine, project: &str, args: LogsArgs) -> CliResult<i3
         "all" => -1,
         n => n
             .parse::<i64>()
-            .map_err(|_| CliError::usage(format!("invalid --tail {n:?}: use a number or all")))?,
+            .map_err(|_| CliError::client(format!("invalid --tail {n:?}: use a number or all")))?,
     };
     let query = LogQuery {
         follow: args.follow,

@@ -4,6 +4,7 @@
 //! Compose; the model comes from the `hoist-compose` crate.
 
 mod attached;
+mod build;
 mod config;
 mod down;
 mod each;
@@ -11,7 +12,9 @@ mod engine;
 mod events;
 mod exec;
 mod logs;
+mod prepare;
 mod ps;
+mod registry;
 mod run;
 mod up;
 
@@ -23,12 +26,14 @@ use hoist_compose::Project;
 use hoist_compose::plan::plan;
 use hoist_compose::project::{LoadOptions, load};
 
+use self::build::BuildArgs;
 use self::config::{ConfigArgs, print_config};
 use self::down::DownArgs;
 use self::engine::Engine;
 use self::exec::ExecArgs;
 use self::logs::LogsArgs;
 use self::ps::PsArgs;
+use self::registry::{PullArgs, PushArgs};
 use self::run::RunArgs;
 use self::up::UpArgs;
 use crate::connect;
@@ -74,6 +79,12 @@ pub enum ComposeCommand {
     Exec(ExecArgs),
     /// Run a one-off command on a service
     Run(RunArgs),
+    /// Build or rebuild services
+    Build(BuildArgs),
+    /// Pull service images
+    Pull(PullArgs),
+    /// Push service images
+    Push(PushArgs),
 }
 
 /// Runs a compose command (`host`: the daemon to use).
@@ -91,6 +102,9 @@ pub async fn run(host: Option<&str>, args: ComposeArgs) -> CliResult<i32> {
         ComposeCommand::Logs(logs) => logs::logs(engine, &project.name, logs).await,
         ComposeCommand::Exec(exec) => exec::exec(engine, &project.name, exec).await,
         ComposeCommand::Run(run) => run::run(engine, planned(&project)?, run).await,
+        ComposeCommand::Build(build) => build::build(engine, planned(&project)?, build).await,
+        ComposeCommand::Pull(pull) => registry::pull(engine, planned(&project)?, pull).await,
+        ComposeCommand::Push(push) => registry::push(engine, planned(&project)?, push).await,
     }
 }
 

@@ -14,6 +14,7 @@ use hoist_api::spec::{ContainerSpec, PortBinding};
 use hoist_compose::plan::{Plan, ServicePlan, labels};
 
 use super::engine::Engine;
+use super::prepare::{ImagePolicy, prepare_images};
 use super::up::{ConvergeOptions, await_dependency, converge, ensure_resources, selection};
 use crate::commands::container::{attached_exit, run_stream};
 use crate::commands::container_flags::parse_volume_flag;
@@ -65,6 +66,9 @@ pub struct RunArgs {
     /// Drop Linux capabilities
     #[arg(long = "cap-drop")]
     cap_drop: Vec<String>,
+    /// Build the image before starting the container
+    #[arg(long)]
+    build: bool,
     /// Don't start linked services
     #[arg(long = "no-deps")]
     no_deps: bool,
@@ -81,12 +85,12 @@ pub async fn run(engine: Engine, plan: Plan, args: RunArgs) -> CliResult<i32> {
     let (service_name, command) = args
         .service_and_command
         .split_first()
-        .ok_or_else(|| CliError::usage("run needs a service"))?;
+        .ok_or_else(|| CliError::client("run needs a service"))?;
     let service = plan
         .services
         .iter()
         .find(|s| &s.name == service_name)
-        .ok_or_else(|| CliError::usage(format!("no such service: {service_name}")))?
+        .ok_or_else(|| CliError::client(format!("no such service: {service_name}")))?
         .clone();
     let plan = Arc::new(plan);
     let mut dependencies = if args.no_deps {
@@ -96,21 +100,26 @@ pub async fn run(engine: Engine, plan: Plan, args: RunArgs) -> CliResult<i32> {
     };
     dependencies.remove(service_name);
     let existing = engine.project_containers(&plan.project, true).await?;
+    let mut with_service = dependencies.clone();
+    with_service.insert(service_name.clone());
+    let policy = ImagePolicy {
+        build: args.build,
+        ..ImagePolicy::default()
+    };
+    let image_ids = prepare_images(&engine, &plan, &with_service, &policy).await?;
     let options = ConvergeOptions {
         force_recreate: false,
         no_recreate: false,
         timeout: None,
+        image_ids,
     };
-    // The service's networks too, though its containers are not made.
-    let mut with_networks = dependencies.clone();
-    with_networks.insert(service_name.clone());
     let converged = converge(&engine, plan.clone(), &dependencies, &existing, options).await?;
     for dependency in &service.depends_on {
         if let Some(ready) = converged.iter().find(|r| r.service == dependency.service) {
             await_dependency(&engine, dependency, ready).await?;
         }
     }
-    ensure_resources(&engine, &plan, &with_networks).await?;
+    ensure_resources(&engine, &plan, &with_service).await?;
 
     let mut spec = one_off_spec(&service, command, &args)?;
     let name = match &args.name {
@@ -179,7 +188,7 @@ fn one_off_spec(
     }
     if let Some(entrypoint) = &args.entrypoint {
         spec.entrypoint =
-            Some(hoist_compose::words::split_command(entrypoint).map_err(CliError::usage)?);
+            Some(hoist_compose::words::split_command(entrypoint).map_err(CliError::client)?);
         if command.is_empty() {
             spec.cmd = None;
         }
@@ -191,7 +200,7 @@ fn one_off_spec(
     for publish in &args.publish {
         spec.port_bindings.extend(
             PortBinding::parse(publish)
-                .map_err(|e| CliError::usage(format!("invalid --publish {publish:?}: {e}")))?,
+                .map_err(|e| CliError::client(format!("invalid --publish {publish:?}: {e}")))?,
         );
     }
     for volume in &args.volume {
@@ -224,7 +233,7 @@ fn one_off_spec(
     spec.cap_drop.extend(args.cap_drop.iter().cloned());
     match (&service.network_mode, service.networks.first()) {
         (Some(mode), _) if mode.starts_with("service:") => {
-            return Err(CliError::usage(format!(
+            return Err(CliError::client(format!(
                 "service {} shares another service's network ({mode}): 'compose run' does not support that yet; use 'hoist compose exec'",
                 service.name
             )));

@@ -19,6 +19,7 @@ use super::attached;
 use super::engine::Engine;
 use super::events::{Kind, event};
 use super::logs::Style;
+use super::prepare::{ImagePolicy, prepare_images};
 use crate::exit::{CliError, CliResult};
 
 /// How often a dependency's health is looked at.
@@ -36,6 +37,18 @@ pub struct UpArgs {
     /// Maximum duration in seconds to wait for the project to be running|healthy
     #[arg(long = "wait-timeout", value_name = "SECONDS")]
     wait_timeout: Option<u64>,
+    /// Build images before starting containers
+    #[arg(long, conflicts_with = "no_build")]
+    build: bool,
+    /// Don't build an image, even if it's policy
+    #[arg(long = "no-build")]
+    no_build: bool,
+    /// Pull image before running
+    #[arg(long, value_parser = ["always", "missing", "never"])]
+    pull: Option<String>,
+    /// Pull without printing progress information
+    #[arg(long = "quiet-pull")]
+    quiet_pull: bool,
     /// Recreate containers even if their configuration hasn't changed
     #[arg(long = "force-recreate", conflicts_with = "no_recreate")]
     force_recreate: bool,
@@ -89,10 +102,18 @@ pub async fn up(engine: Engine, mut plan: Plan, args: UpArgs) -> CliResult<i32> 
     let selected = selection(&plan, &args.services, args.no_deps)?;
     let existing = engine.project_containers(&plan.project, true).await?;
     handle_orphans(&engine, &plan, &existing, args.remove_orphans).await?;
+    let policy = ImagePolicy {
+        build: args.build,
+        no_build: args.no_build,
+        pull: args.pull.clone(),
+        quiet: args.quiet_pull,
+    };
+    let image_ids = prepare_images(&engine, &plan, &selected, &policy).await?;
     let options = ConvergeOptions {
         force_recreate: args.force_recreate,
         no_recreate: args.no_recreate,
         timeout: args.timeout,
+        image_ids,
     };
     let plan = Arc::new(plan);
     let converged = converge(&engine, plan.clone(), &selected, &existing, options).await?;
@@ -270,15 +291,15 @@ fn apply_scale(plan: &mut Plan, scales: &[String]) -> CliResult {
             .split_once('=')
             .and_then(|(n, c)| c.parse::<u32>().ok().map(|c| (n, c)))
             .ok_or_else(|| {
-                CliError::usage(format!("invalid --scale {scale:?}: use SERVICE=NUM"))
+                CliError::client(format!("invalid --scale {scale:?}: use SERVICE=NUM"))
             })?;
         let service = plan
             .services
             .iter_mut()
             .find(|s| s.name == name)
-            .ok_or_else(|| CliError::usage(format!("no such service: {name}")))?;
+            .ok_or_else(|| CliError::client(format!("no such service: {name}")))?;
         if service.container_name.is_some() && count > 1 {
-            return Err(CliError::usage(format!(
+            return Err(CliError::client(format!(
                 "service {name} has a container_name and cannot be scaled to {count}"
             )));
         }
@@ -292,7 +313,7 @@ fn apply_scale(plan: &mut Plan, scales: &[String]) -> CliResult {
 pub fn selection(plan: &Plan, named: &[String], no_deps: bool) -> CliResult<BTreeSet<String>> {
     for name in named {
         if !plan.services.iter().any(|s| &s.name == name) {
-            return Err(CliError::usage(format!("no such service: {name}")));
+            return Err(CliError::client(format!("no such service: {name}")));
         }
     }
     if named.is_empty() {
@@ -389,6 +410,9 @@ pub struct ConvergeOptions {
     pub no_recreate: bool,
     /// Stop timeout in seconds for what is replaced.
     pub timeout: Option<i32>,
+    /// The image ID each service's containers should run (a container
+    /// on another image is recreated).
+    pub image_ids: BTreeMap<String, String>,
 }
 
 /// One service's convergence.
@@ -515,8 +539,15 @@ impl Converge {
         if self.options.force_recreate {
             return false;
         }
+        let service = self.service();
+        let same_image = self
+            .options
+            .image_ids
+            .get(&service.name)
+            .is_none_or(|id| id == &container.image_id);
         self.options.no_recreate
-            || container.labels.get(labels::CONFIG_HASH) == Some(&self.service().config_hash)
+            || (same_image
+                && container.labels.get(labels::CONFIG_HASH) == Some(&service.config_hash))
     }
 
     /// Creates replica `number` and connects it to every network.

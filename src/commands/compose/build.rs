@@ -1,0 +1,179 @@
+//! `hoist compose build`, and the builds `up` and `run` do first: each
+//! service with a `build:` section becomes a build on the daemon's image
+//! builder, tagged with the service's image name (`<project>-<service>`
+//! unless `image:` names it) and its `build.tags`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::Args;
+use hoist_compose::paths::is_remote;
+use hoist_compose::plan::{Plan, ServicePlan};
+use serde_json::Value as Json;
+
+use super::engine::Engine;
+use super::events::{Kind, event};
+use crate::commands::build::{BuildJob, build_args, run_build};
+use crate::exit::{CliError, CliResult};
+
+/// `build:` keys the builder honours; others are warned about.
+const SUPPORTED: [&str; 7] = [
+    "context",
+    "dockerfile",
+    "args",
+    "target",
+    "no_cache",
+    "pull",
+    "tags",
+];
+
+/// `hoist compose build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Set build-time variables for services
+    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
+    build_args: Vec<String>,
+    /// Do not use cache when building the image
+    #[arg(long = "no-cache")]
+    no_cache: bool,
+    /// Always attempt to pull a newer version of the image
+    #[arg(long)]
+    pull: bool,
+    /// Don't print anything to STDOUT
+    #[arg(short, long)]
+    quiet: bool,
+    /// Services to build (default: all with a build section)
+    services: Vec<String>,
+}
+
+/// What every build of a command shares.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// `--build-arg`s, over the file's.
+    pub build_args: BTreeMap<String, String>,
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// `--pull`.
+    pub pull: bool,
+    /// No build output.
+    pub quiet: bool,
+}
+
+/// Runs `compose build`.
+pub async fn build(engine: Engine, plan: Plan, args: BuildArgs) -> CliResult<i32> {
+    for name in &args.services {
+        if !plan.services.iter().any(|s| &s.name == name) {
+            return Err(CliError::client(format!("no such service: {name}")));
+        }
+    }
+    let options = BuildOptions {
+        build_args: build_args(&args.build_args)?,
+        no_cache: args.no_cache,
+        pull: args.pull,
+        quiet: args.quiet,
+    };
+    let services: Vec<&ServicePlan> = plan
+        .services
+        .iter()
+        .filter(|s| s.build.is_some())
+        .filter(|s| args.services.is_empty() || args.services.contains(&s.name))
+        .collect();
+    build_services(&engine, &services, &options).await?;
+    Ok(0)
+}
+
+/// Builds services one after the other (the builder uses both cores for
+/// one build already), with a progress line each.
+pub async fn build_services(
+    engine: &Engine,
+    services: &[&ServicePlan],
+    options: &BuildOptions,
+) -> CliResult {
+    for service in services {
+        let job = build_job(service, options)?;
+        event(Kind::Service, &service.name, "Building");
+        run_build(engine.channel(), job, options.quiet, true)
+            .await
+            .map_err(|e| CliError {
+                message: format!("failed to build service {:?}: {}", service.name, e.message),
+                ..e
+            })?;
+        event(Kind::Service, &service.name, "Built");
+    }
+    Ok(())
+}
+
+/// The build of one service.
+fn build_job(service: &ServicePlan, options: &BuildOptions) -> CliResult<BuildJob> {
+    let build = service.build.as_ref().ok_or_else(|| {
+        CliError::client(format!("service {:?} has no build section", service.name))
+    })?;
+    let context = build["context"].as_str().unwrap_or(".");
+    if is_remote(context) {
+        return Err(CliError::client(format!(
+            "service {:?}: remote build contexts ({context}) are not supported by hoist yet: clone it and give a local path",
+            service.name
+        )));
+    }
+    if build.get("dockerfile_inline").is_some() {
+        return Err(CliError::client(format!(
+            "service {:?}: build.dockerfile_inline is not supported by hoist yet: write it to a file and use build.dockerfile",
+            service.name
+        )));
+    }
+    if let Some(keys) = build.as_object() {
+        for key in keys.keys().filter(|k| !SUPPORTED.contains(&k.as_str())) {
+            eprintln!(
+                "WARN[0000] service {:?}: build.{key} is not supported by hoist yet and is ignored",
+                service.name
+            );
+        }
+    }
+    let context = PathBuf::from(context);
+    let dockerfile = build["dockerfile"].as_str().map(|f| context.join(f));
+    let mut tags = vec![service.spec.image.clone()];
+    tags.extend(
+        build["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Json::as_str)
+            .map(str::to_string),
+    );
+    let mut args = file_args(&build["args"]);
+    args.extend(options.build_args.clone());
+    Ok(BuildJob {
+        context,
+        dockerfile,
+        tags,
+        build_args: args,
+        target: build["target"].as_str().map(str::to_string),
+        no_cache: options.no_cache || build["no_cache"].as_bool().unwrap_or(false),
+        pull: options.pull || build["pull"].as_bool().unwrap_or(false),
+    })
+}
+
+/// `build.args` as a list (`K=V`, or `K` for the environment's value) or
+/// a mapping (a null value: the environment's).
+fn file_args(args: &Json) -> BTreeMap<String, String> {
+    let from_env = |key: &str| std::env::var(key).ok().map(|v| (key.to_string(), v));
+    match args {
+        Json::Array(items) => items
+            .iter()
+            .filter_map(Json::as_str)
+            .filter_map(|item| match item.split_once('=') {
+                Some((k, v)) => Some((k.to_string(), v.to_string())),
+                None => from_env(item),
+            })
+            .collect(),
+        Json::Object(map) => map
+            .iter()
+            .filter_map(|(k, v)| match v {
+                Json::Null => from_env(k),
+                Json::String(s) => Some((k.clone(), s.clone())),
+                other => Some((k.clone(), other.to_string())),
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
