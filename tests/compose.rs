@@ -596,3 +596,69 @@ fn services_are_built_pushed_and_pulled() {
     );
     daemon.assert_no_container_leftovers();
 }
+
+const CHAIN: &str = r#"
+name: chain
+services:
+  db:
+    image: busybox
+    command: ["sleep", "3600"]
+  side:
+    image: busybox
+    network_mode: service:db
+    command: ["sleep", "3601"]
+  app:
+    image: busybox
+    command: ["sleep", "3602"]
+    depends_on:
+      db: {condition: service_started, restart: true}
+  web:
+    image: busybox
+    command: ["sleep", "3603"]
+    depends_on: [db]
+"#;
+
+#[test]
+fn dependents_follow_a_recreated_service() {
+    let daemon = Daemon::with_busybox();
+    let file = project(&daemon, "chain", CHAIN);
+    daemon.ok(&compose(&file, &["up", "-d"]));
+    let ids = |names: &[&str]| names.iter().map(|n| id_of(&daemon, n)).collect::<Vec<_>>();
+    let before = ids(&["chain-db-1", "chain-side-1", "chain-app-1", "chain-web-1"]);
+    let app_started = daemon.inspect("chain-app-1")["State"]["StartedAt"].clone();
+
+    fs::write(&file, CHAIN.replace("\"3600\"", "\"3700\"")).unwrap();
+    let up = daemon.hoist(&compose(&file, &["up", "-d"]));
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    let after = ids(&["chain-db-1", "chain-side-1", "chain-app-1", "chain-web-1"]);
+    // db changed; side lives in db's network namespace, so it is made again.
+    assert_ne!(after[0], before[0]);
+    assert_ne!(
+        after[1], before[1],
+        "side was not recreated with db:\n{}",
+        up.stderr
+    );
+    assert_eq!(
+        daemon.inspect("chain-side-1")["HostConfig"]["NetworkMode"],
+        format!("container:{}", after[0]),
+    );
+    // restart: true restarts app in place; web only depends on db.
+    assert_eq!(after[2], before[2]);
+    assert!(
+        up.stderr.contains("Container chain-app-1  Restarted"),
+        "{}",
+        up.stderr
+    );
+    assert_ne!(
+        daemon.inspect("chain-app-1")["State"]["StartedAt"],
+        app_started
+    );
+    assert_eq!(after[3], before[3]);
+    assert!(
+        up.stderr.contains("Container chain-web-1  Running"),
+        "{}",
+        up.stderr
+    );
+    daemon.ok(&compose(&file, &["down"]));
+    daemon.assert_no_container_leftovers();
+}

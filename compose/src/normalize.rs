@@ -216,17 +216,51 @@ fn normalize_service(
             if let Some(other) = network_mode
                 .as_deref()
                 .and_then(|m| m.strip_prefix("service:"))
-                && !declared.services.contains(other)
             {
-                return Err(LoadError::at(
-                    origin,
-                    Some(&path.key("network_mode")),
-                    format!("service {name:?} uses the network of undefined service {other:?}"),
-                ));
+                if !declared.services.contains(other) {
+                    return Err(LoadError::at(
+                        origin,
+                        Some(&path.key("network_mode")),
+                        format!("service {name:?} uses the network of undefined service {other:?}"),
+                    ));
+                }
+                depend_on_namespace_owner(map, other, &origin);
             }
             Ok(false)
         }
     }
+}
+
+/// `network_mode: service:<other>` implies a dependency on `other`, as
+/// compose-go adds it: started first, and with `restart: true`, since
+/// the service lives in the other's network namespace.
+fn depend_on_namespace_owner(service: &mut Map, other: &str, origin: &Origin) {
+    if service.get("depends_on").is_none() {
+        service.insert(
+            key("depends_on", origin),
+            Node::new(Value::Map(Map::default()), origin.clone()),
+        );
+    }
+    let Some(depends) = service.get_mut("depends_on").and_then(Node::as_map_mut) else {
+        return;
+    };
+    if depends.get(other).is_some() {
+        return;
+    }
+    let mut dependency = Map::default();
+    dependency.insert(key("condition", origin), string("service_started", origin));
+    dependency.insert(
+        key("required", origin),
+        Node::new(Value::Bool(true), origin.clone()),
+    );
+    dependency.insert(
+        key("restart", origin),
+        Node::new(Value::Bool(true), origin.clone()),
+    );
+    depends.insert(
+        key(other, origin),
+        Node::new(Value::Map(dependency), origin.clone()),
+    );
 }
 
 /// `build: dir` → `{context: dir, dockerfile: Dockerfile}`.

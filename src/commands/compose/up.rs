@@ -431,6 +431,7 @@ impl Converge {
 
     async fn run(self, dependencies: Vec<(String, watch::Receiver<State>)>) -> CliResult<Ready> {
         let mut restart = false;
+        let mut recreate = false;
         let mut readies = BTreeMap::new();
         for (name, mut receiver) in dependencies {
             let state = receiver
@@ -445,6 +446,10 @@ impl Converge {
             match state {
                 State::Ready(ready) => {
                     restart |= dependency.restart && ready.recreated;
+                    // Its network namespace went with the old container.
+                    recreate |= ready.recreated
+                        && self.service().network_mode.as_deref()
+                            == Some(format!("service:{name}").as_str());
                     await_dependency(&self.engine, dependency, &ready).await?;
                     readies.insert(name, ready);
                 }
@@ -459,11 +464,17 @@ impl Converge {
                 State::Pending => {}
             }
         }
-        self.converge(&readies, restart).await
+        self.converge(&readies, restart, recreate).await
     }
 
-    /// Makes the service's containers match the plan.
-    async fn converge(&self, readies: &BTreeMap<String, Ready>, restart: bool) -> CliResult<Ready> {
+    /// Makes the service's containers match the plan; `restart` the kept
+    /// ones, or `recreate` them all, because a dependency was recreated.
+    async fn converge(
+        &self,
+        readies: &BTreeMap<String, Ready>,
+        restart: bool,
+        recreate: bool,
+    ) -> CliResult<Ready> {
         let service = self.service();
         let project = &self.plan.project;
         let mut containers = Vec::new();
@@ -477,7 +488,7 @@ impl Converge {
                         == Some(number.to_string().as_str())
             });
             let id = match current {
-                Some(c) if self.keep(c) => {
+                Some(c) if !recreate && self.keep(c) => {
                     if c.state == "running" {
                         if restart {
                             event(Kind::Container, &c.name, "Restarting");
