@@ -662,3 +662,39 @@ fn dependents_follow_a_recreated_service() {
     daemon.ok(&compose(&file, &["down"]));
     daemon.assert_no_container_leftovers();
 }
+
+#[test]
+fn progress_redraws_on_a_terminal() {
+    let daemon = Daemon::with_busybox();
+    let file = project(
+        &daemon,
+        "tty",
+        "services:\n  a:\n    image: busybox\n    command: [\"sleep\", \"60\"]\n    init: true\n  b:\n    image: busybox\n    command: [\"sleep\", \"60\"]\n    init: true\n",
+    );
+    let (screen, code) = daemon.in_pty(
+        &compose(&file, &["-p", "tty", "up", "-d"]),
+        &[],
+        std::time::Duration::from_millis(200),
+    );
+    assert_eq!(code, 0, "{screen}");
+    // One block, redrawn in place (cursor up), ending with all done.
+    assert!(
+        screen.contains("\x1b[") && screen.contains("A\r\x1b[J"),
+        "{screen:?}"
+    );
+    assert!(screen.contains("[+] Running 3/3"), "{screen:?}");
+    for line in [
+        "\u{2714} Network tty_default",
+        "\u{2714} Container tty-a-1",
+        "\u{2714} Container tty-b-1",
+    ] {
+        assert!(screen.contains(line), "no {line:?} in {screen:?}");
+    }
+    // No plain lines on a terminal.
+    assert!(
+        !screen.contains(" Container tty-a-1  Started\n"),
+        "{screen:?}"
+    );
+    daemon.ok(&compose(&file, &["-p", "tty", "down"]));
+    daemon.assert_no_container_leftovers();
+}

@@ -61,6 +61,24 @@ pub async fn pull_image(
     quiet: bool,
     to_stderr: bool,
 ) -> CliResult {
+    let reference = fetch_image(channel, name, platform, quiet, to_stderr).await?;
+    if to_stderr {
+        eprintln!("{reference}");
+    } else {
+        println!("{reference}");
+    }
+    Ok(())
+}
+
+/// Pulls `name` with its progress shown (unless `quiet`), and nothing
+/// else printed; returns the full reference.
+pub async fn fetch_image(
+    channel: Channel,
+    name: &str,
+    platform: Option<&str>,
+    quiet: bool,
+    to_stderr: bool,
+) -> CliResult<Reference> {
     let reference = Reference::parse(name).map_err(|e| CliError::usage(e.to_string()))?;
     let request = PullRequest {
         reference: reference.to_string(),
@@ -69,12 +87,7 @@ pub async fn pull_image(
     };
     let stream = ImagesClient::new(channel).pull(request).await?.into_inner();
     follow(stream, quiet, to_stderr).await?;
-    if to_stderr {
-        eprintln!("{reference}");
-    } else {
-        println!("{reference}");
-    }
-    Ok(())
+    Ok(reference)
 }
 
 /// Upload an image to a registry

@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 
 use super::each::each_container;
 use super::engine::{Engine, LogQuery};
+use super::events;
 use super::logs::{Printer, Style, display_name, print_log};
 use crate::exit::{CliError, CliResult};
 
@@ -42,6 +43,7 @@ pub struct Attach {
 
 /// Follows the project's output; returns `up`'s exit status.
 pub async fn follow(engine: &Engine, attach: Attach) -> CliResult<i32> {
+    events::finish();
     let names: Vec<String> = attach.shown.iter().map(display_name).collect();
     println!("Attaching to {}", names.join(", "));
     let printer = Arc::new(Printer::new(attach.style, &attach.shown));

@@ -12,7 +12,7 @@ use hoist_compose::plan::{Plan, ServicePlan};
 use serde_json::Value as Json;
 
 use super::engine::Engine;
-use super::events::{Kind, event};
+use super::events::{Kind, event, finish, warn};
 use crate::commands::build::{BuildJob, build_args, run_build};
 use crate::exit::{CliError, CliResult};
 
@@ -92,6 +92,7 @@ pub async fn build_services(
     for service in services {
         let job = build_job(service, options)?;
         event(Kind::Service, &service.name, "Building");
+        finish();
         run_build(engine.channel(), job, options.quiet, true)
             .await
             .map_err(|e| CliError {
@@ -123,10 +124,10 @@ fn build_job(service: &ServicePlan, options: &BuildOptions) -> CliResult<BuildJo
     }
     if let Some(keys) = build.as_object() {
         for key in keys.keys().filter(|k| !SUPPORTED.contains(&k.as_str())) {
-            eprintln!(
-                "WARN[0000] service {:?}: build.{key} is not supported by hoist yet and is ignored",
+            warn(&format!(
+                "service {:?}: build.{key} is not supported by hoist yet and is ignored",
                 service.name
-            );
+            ));
         }
     }
     let context = PathBuf::from(context);

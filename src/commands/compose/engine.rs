@@ -18,7 +18,8 @@ use hoist_compose::plan::{NetworkPlan, VolumePlan, labels};
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::commands::registry::pull_image;
+use super::events::{Kind, event};
+use crate::commands::registry::fetch_image;
 use crate::exit::{CliError, CliResult};
 
 /// Which part of a container's log to read.
@@ -260,7 +261,9 @@ impl Engine {
         match attempt().await {
             Err(e) if e.from_daemon && e.message.starts_with("No such image") => {
                 let platform = (!spec.platform.is_empty()).then_some(spec.platform.as_str());
-                pull_image(self.channel.clone(), &spec.image, platform, true, true).await?;
+                event(Kind::Image, &spec.image, "Pulling");
+                fetch_image(self.channel.clone(), &spec.image, platform, true, true).await?;
+                event(Kind::Image, &spec.image, "Pulled");
                 attempt().await
             }
             other => other,

@@ -11,6 +11,7 @@ use hoist_compose::plan::{Plan, ServicePlan};
 
 use super::build::{BuildOptions, build_services};
 use super::engine::Engine;
+use super::events::finish;
 use crate::commands::registry::pull_image;
 use crate::exit::{CliError, CliResult};
 
@@ -59,6 +60,7 @@ pub async fn prepare_images(
         } else if pull == "always" {
             let platform =
                 (!service.spec.platform.is_empty()).then_some(service.spec.platform.as_str());
+            finish();
             pull_image(
                 engine.channel(),
                 &service.spec.image,

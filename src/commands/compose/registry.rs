@@ -7,9 +7,9 @@ use hoist_compose::plan::{Plan, ServicePlan};
 use tokio::task::JoinSet;
 
 use super::engine::Engine;
-use super::events::{Kind, event};
+use super::events::{Kind, event, warn};
 use super::up::selection;
-use crate::commands::registry::{pull_image, push_image};
+use crate::commands::registry::{fetch_image, push_image};
 use crate::exit::{CliError, CliResult};
 
 /// `hoist compose pull`.
@@ -79,7 +79,9 @@ pub async fn pull(engine: Engine, plan: Plan, args: PullArgs) -> CliResult<i32> 
         tasks.spawn(async move {
             event(Kind::Service, &name, "Pulling");
             let platform = (!platform.is_empty()).then_some(platform.as_str());
-            let pulled = pull_image(engine.channel(), &image, platform, true, true).await;
+            let pulled = fetch_image(engine.channel(), &image, platform, true, true)
+                .await
+                .map(drop);
             (name, buildable, pulled)
         });
     }
@@ -91,10 +93,10 @@ pub async fn pull(engine: Engine, plan: Plan, args: PullArgs) -> CliResult<i32> 
             Ok(()) => event(Kind::Service, &name, "Pulled"),
             Err(e) if buildable || args.ignore_pull_failures => {
                 let hint = if buildable { " (it can be built)" } else { "" };
-                eprintln!(
-                    "WARN[0000] service {name:?}: pull failed{hint}: {}",
+                warn(&format!(
+                    "service {name:?}: pull failed{hint}: {}",
                     e.message
-                );
+                ));
             }
             Err(e) => {
                 event(Kind::Service, &name, "Error");
@@ -123,10 +125,10 @@ pub async fn push(engine: Engine, plan: Plan, args: PushArgs) -> CliResult<i32> 
         match push_image(engine.channel(), &service.spec.image, args.quiet, true).await {
             Ok(_) => event(Kind::Service, &service.name, "Pushed"),
             Err(e) if args.ignore_push_failures => {
-                eprintln!(
-                    "WARN[0000] service {:?}: push failed: {}",
+                warn(&format!(
+                    "service {:?}: push failed: {}",
                     service.name, e.message
-                );
+                ));
             }
             Err(e) => {
                 return Err(CliError {

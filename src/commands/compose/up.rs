@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 
 use super::attached;
 use super::engine::Engine;
-use super::events::{Kind, event};
+use super::events::{Kind, event, warn};
 use super::logs::Style;
 use super::prepare::{ImagePolicy, prepare_images};
 use crate::exit::{CliError, CliResult};
@@ -365,10 +365,10 @@ async fn handle_orphans(
     }
     if !remove {
         let names: Vec<&str> = orphans.iter().map(|c| c.name.as_str()).collect();
-        eprintln!(
-            "WARN[0000] Found orphan containers ({}) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.",
+        warn(&format!(
+            "Found orphan containers ({}) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.",
             names.join(", ")
-        );
+        ));
         return Ok(());
     }
     for orphan in orphans {
@@ -459,7 +459,7 @@ impl Converge {
                     )));
                 }
                 State::Failed(why) => {
-                    eprintln!("WARN[0000] optional dependency {name} failed: {why}");
+                    warn(&format!("optional dependency {name} failed: {why}"));
                 }
                 State::Pending => {}
             }
@@ -641,10 +641,10 @@ pub async fn await_dependency(
             }
         };
         match met {
-            Err(e) if !dependency.required => eprintln!(
-                "WARN[0000] optional dependency {} is not ready: {}",
+            Err(e) if !dependency.required => warn(&format!(
+                "optional dependency {} is not ready: {}",
                 dependency.service, e.message
-            ),
+            )),
             other => other?,
         }
     }
