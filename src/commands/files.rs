@@ -33,7 +33,7 @@ pub struct CpArgs {
 }
 
 /// `CONTAINER:PATH` → (container, path); a local path → None.
-fn split_remote(spec: &str) -> Option<(&str, &str)> {
+pub fn split_remote(spec: &str) -> Option<(&str, &str)> {
     if spec.starts_with('/') || spec.starts_with('.') {
         return None;
     }

@@ -6,6 +6,7 @@
 mod attached;
 mod build;
 mod config;
+mod cp;
 mod down;
 mod each;
 mod engine;
@@ -28,6 +29,7 @@ use hoist_compose::project::{LoadOptions, load};
 
 use self::build::BuildArgs;
 use self::config::{ConfigArgs, print_config};
+use self::cp::CpArgs;
 use self::down::DownArgs;
 use self::engine::Engine;
 use self::exec::ExecArgs;
@@ -85,6 +87,8 @@ pub enum ComposeCommand {
     Pull(PullArgs),
     /// Push service images
     Push(PushArgs),
+    /// Copy files/folders between a service container and the local filesystem
+    Cp(CpArgs),
 }
 
 /// Runs a compose command (`host`: the daemon to use).
@@ -105,6 +109,7 @@ pub async fn run(host: Option<&str>, args: ComposeArgs) -> CliResult<i32> {
         ComposeCommand::Build(build) => build::build(engine, planned(&project)?, build).await,
         ComposeCommand::Pull(pull) => registry::pull(engine, planned(&project)?, pull).await,
         ComposeCommand::Push(push) => registry::push(engine, planned(&project)?, push).await,
+        ComposeCommand::Cp(cp) => cp::cp(engine, &project.name, cp).await,
     }
 }
 
