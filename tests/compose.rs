@@ -698,3 +698,71 @@ fn progress_redraws_on_a_terminal() {
     daemon.ok(&compose(&file, &["-p", "tty", "down"]));
     daemon.assert_no_container_leftovers();
 }
+
+#[test]
+fn cp_copies_into_every_replica_and_out_of_one() {
+    let daemon = Daemon::with_busybox();
+    let file = project(
+        &daemon,
+        "copies",
+        "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"60\"]\n    init: true\n    deploy: {replicas: 2}\n",
+    );
+    daemon.ok(&compose(&file, &["-p", "copies", "up", "-d"]));
+    let local = daemon.dir.join("note.txt");
+    fs::write(&local, "hello replicas\n").unwrap();
+    daemon.ok(&compose(
+        &file,
+        &[
+            "-p",
+            "copies",
+            "cp",
+            local.to_str().unwrap(),
+            "web:/tmp/note.txt",
+        ],
+    ));
+    for name in ["copies-web-1", "copies-web-2"] {
+        assert_eq!(
+            daemon.ok(&["exec", name, "cat", "/tmp/note.txt"]),
+            "hello replicas\n",
+            "{name}"
+        );
+    }
+    daemon.ok(&[
+        "exec",
+        "copies-web-2",
+        "sh",
+        "-c",
+        "echo from two > /tmp/two.txt",
+    ]);
+    let out = daemon.dir.join("two.txt");
+    daemon.ok(&compose(
+        &file,
+        &[
+            "-p",
+            "copies",
+            "cp",
+            "--index",
+            "2",
+            "web:/tmp/two.txt",
+            out.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(fs::read_to_string(&out).unwrap(), "from two\n");
+    let missing = daemon.hoist(&compose(
+        &file,
+        &[
+            "-p",
+            "copies",
+            "cp",
+            "web:/tmp/two.txt",
+            out.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(
+        missing.code, 1,
+        "replica 1 has no /tmp/two.txt: {}",
+        missing.stderr
+    );
+    daemon.ok(&compose(&file, &["-p", "copies", "down"]));
+    daemon.assert_no_container_leftovers();
+}
