@@ -766,3 +766,116 @@ fn cp_copies_into_every_replica_and_out_of_one() {
     daemon.ok(&compose(&file, &["-p", "copies", "down"]));
     daemon.assert_no_container_leftovers();
 }
+
+const KNOBS: &str = r#"
+name: knobs
+services:
+  app:
+    image: busybox
+    command: ["sleep", "3600"]
+    init: true
+    hostname: box
+    user: "1000:1000"
+    working_dir: /tmp
+    read_only: true
+    tmpfs: [/tmp]
+    shm_size: 8m
+    environment: {GREETING: hi}
+    labels: {team: ops}
+    extra_hosts: ["db.internal:10.9.8.7"]
+    dns: [192.0.2.53]
+    cap_drop: [NET_RAW]
+    sysctls: {net.ipv4.ip_unprivileged_port_start: "80"}
+    ulimits: {nproc: 512}
+    stop_signal: SIGUSR1
+    stop_grace_period: 3s
+    restart: on-failure:2
+    deploy:
+      resources:
+        limits: {memory: 64M, cpus: "0.5", pids: 100}
+    secrets: [pw]
+    configs:
+      - source: site
+        target: /etc/site.conf
+secrets:
+  pw: {file: ./pw.txt}
+configs:
+  site: {file: ./site.conf}
+"#;
+
+#[test]
+fn service_settings_reach_the_container() {
+    let daemon = Daemon::with_busybox();
+    let file = project(&daemon, "knobs", KNOBS);
+    fs::write(file.with_file_name("pw.txt"), "s3cret\n").unwrap();
+    fs::write(file.with_file_name("site.conf"), "listen 80\n").unwrap();
+    let up = daemon.hoist(&compose(&file, &["up", "-d"]));
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    let sh = |script: &str| daemon.hoist(&["exec", "knobs-app-1", "sh", "-c", script]);
+    let out = |script: &str| {
+        let run = sh(script);
+        assert_eq!(run.code, 0, "{script}: {}", run.stderr);
+        run.stdout
+    };
+
+    // Process settings.
+    assert_eq!(
+        out("hostname; id -u; id -g; pwd; echo $GREETING"),
+        "box\n1000\n1000\n/tmp\nhi\n"
+    );
+    assert!(
+        out("cat /proc/1/cmdline | tr '\\0' ' '").contains("init"),
+        "pid 1 is not an init"
+    );
+    // Files: secrets and configs, read-only.
+    assert_eq!(
+        out("cat /run/secrets/pw /etc/site.conf"),
+        "s3cret\nlisten 80\n"
+    );
+    assert_ne!(
+        sh("echo x > /run/secrets/pw").code,
+        0,
+        "the secret is writable"
+    );
+    // Filesystem: read-only root, writable tmpfs, shm size.
+    assert_ne!(
+        sh("touch /root-file").code,
+        0,
+        "the root filesystem is writable"
+    );
+    out("touch /tmp/ok");
+    assert!(
+        out("df -k /dev/shm").contains("8192"),
+        "{}",
+        out("df -k /dev/shm")
+    );
+    // Names: extra hosts and resolvers.
+    assert!(
+        out("cat /etc/hosts").contains("10.9.8.7\tdb.internal"),
+        "{}",
+        out("cat /etc/hosts")
+    );
+    // On a project network the resolver is the embedded one, which
+    // forwards to the service's `dns` servers.
+    assert!(out("cat /etc/resolv.conf").contains("nameserver 127.0.0.11"));
+    // Kernel settings and limits.
+    assert_eq!(
+        out("cat /proc/sys/net/ipv4/ip_unprivileged_port_start"),
+        "80\n"
+    );
+    assert_eq!(out("ulimit -u"), "512\n");
+    let inspect = daemon.inspect("knobs-app-1");
+    let host = &inspect["HostConfig"];
+    assert_eq!(host["Memory"], 64 * 1024 * 1024);
+    assert_eq!(host["NanoCpus"], 500_000_000);
+    assert_eq!(host["PidsLimit"], 100);
+    assert_eq!(host["CapDrop"], serde_json::json!(["NET_RAW"]));
+    assert_eq!(host["Dns"], serde_json::json!(["192.0.2.53"]));
+    assert_eq!(host["RestartPolicy"]["Name"], "on-failure");
+    assert_eq!(host["RestartPolicy"]["MaximumRetryCount"], 2);
+    assert_eq!(inspect["Config"]["StopSignal"], "SIGUSR1");
+    assert_eq!(inspect["Config"]["StopTimeout"], 3);
+    assert_eq!(inspect["Config"]["Labels"]["team"], "ops");
+    daemon.ok(&compose(&file, &["down"]));
+    daemon.assert_no_container_leftovers();
+}
