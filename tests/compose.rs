@@ -616,6 +616,11 @@ services:
     image: busybox
     command: ["sleep", "3603"]
     depends_on: [db]
+  peek:
+    image: busybox
+    pid: service:db
+    ipc: service:db
+    command: ["sleep", "3604"]
 "#;
 
 #[test]
@@ -625,6 +630,19 @@ fn dependents_follow_a_recreated_service() {
     daemon.ok(&compose(&file, &["up", "-d"]));
     let ids = |names: &[&str]| names.iter().map(|n| id_of(&daemon, n)).collect::<Vec<_>>();
     let before = ids(&["chain-db-1", "chain-side-1", "chain-app-1", "chain-web-1"]);
+    // peek sees db's processes.
+    let seen = daemon.ok(&["exec", "chain-peek-1", "ps", "-o", "args"]);
+    assert!(
+        seen.contains("sleep 3600") && seen.contains("sleep 3604"),
+        "{seen}"
+    );
+    let ipc = |name: &str| daemon.ok(&["exec", name, "readlink", "/proc/self/ns/ipc"]);
+    assert_eq!(
+        ipc("chain-peek-1"),
+        ipc("chain-db-1"),
+        "peek does not share db's IPC namespace"
+    );
+    assert_ne!(ipc("chain-web-1"), ipc("chain-db-1"));
     let app_started = daemon.inspect("chain-app-1")["State"]["StartedAt"].clone();
 
     fs::write(&file, CHAIN.replace("\"3600\"", "\"3700\"")).unwrap();

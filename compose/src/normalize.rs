@@ -191,6 +191,26 @@ fn normalize_service(
             normalize_file_refs(field, node, &path.key(field), names)?;
         }
     }
+    for field in ["pid", "ipc"] {
+        let Some(other) = map
+            .get(field)
+            .and_then(Node::as_str)
+            .and_then(|m| m.strip_prefix("service:"))
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        if !declared.services.contains(&other) {
+            return Err(LoadError::at(
+                origin,
+                Some(&path.key(field)),
+                format!(
+                    "service {name:?} shares the {field} namespace of undefined service {other:?}"
+                ),
+            ));
+        }
+        depend_on_namespace_owner(map, &other, &origin);
+    }
     let network_mode = map
         .get("network_mode")
         .and_then(Node::as_str)
@@ -231,9 +251,9 @@ fn normalize_service(
     }
 }
 
-/// `network_mode: service:<other>` implies a dependency on `other`, as
-/// compose-go adds it: started first, and with `restart: true`, since
-/// the service lives in the other's network namespace.
+/// `network_mode`, `pid` or `ipc` `service:<other>` implies a dependency
+/// on `other`, as compose-go adds it: started first, and with `restart:
+/// true`, since the service lives in the other's namespace.
 fn depend_on_namespace_owner(service: &mut Map, other: &str, origin: &Origin) {
     if service.get("depends_on").is_none() {
         service.insert(

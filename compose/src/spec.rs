@@ -1211,19 +1211,11 @@ fn ulimit(name: &str, value: &Value, path: ModelPath) -> Result<Ulimit, SpecErro
     })
 }
 
-/// `pid` or `ipc`: `host`, `container:<name>`, … as they are; sharing
-/// another service's namespace is refused for now.
+/// `pid` or `ipc`: `host`, `container:<name>`, `service:<name>` … as they
+/// are (`service:` is resolved to that service's container when it is
+/// created).
 fn namespace_mode(service: &Fields<'_>, field: &str) -> Result<String, SpecError> {
-    let mode = service.string(field)?.unwrap_or_default();
-    if let Some(other) = mode.strip_prefix("service:") {
-        return Err(service.error(
-            field,
-            format!(
-                "sharing the {field} namespace of service {other:?} is not supported yet: use host, shareable or container:<name>"
-            ),
-        ));
-    }
-    Ok(mode)
+    Ok(service.string(field)?.unwrap_or_default())
 }
 
 /// `logging`: the driver and its options (null options left out).
@@ -2019,11 +2011,12 @@ services:
                 ]),
             }
         );
-        let shared = error(
+        let shared = Fixture::new(
             "services:\n  app:\n    image: busybox\n    ipc: service:db\n  db:\n    image: busybox\n",
-        );
-        assert_eq!(shared.path, "services.app.ipc");
-        assert!(shared.message.contains("not supported yet"), "{shared}");
+        )
+        .spec("app")
+        .unwrap();
+        assert_eq!(shared.ipc_mode, "service:db");
         let inverted = error(
             "services:\n  app:\n    image: busybox\n    ulimits:\n      nofile: {soft: 2, hard: 1}\n",
         );

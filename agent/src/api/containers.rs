@@ -494,7 +494,7 @@ impl Containers for ContainersApi {
                 config: &self.daemon.config,
                 images: &self.daemon.images,
                 hierarchy: &self.daemon.hierarchy,
-                netns: None,
+                joined: Default::default(),
                 console: flags.console,
             };
             oci::exec_process(&ctx, &record, &spec)?

@@ -95,18 +95,23 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), Status> {
             )));
         }
     }
-    if !matches!(spec.pid_mode.as_str(), "" | "host" | "private") {
+    let joins = |mode: &str| {
+        mode.strip_prefix("container:")
+            .is_some_and(|c| !c.is_empty())
+    };
+    if !matches!(spec.pid_mode.as_str(), "" | "host" | "private") && !joins(&spec.pid_mode) {
         return Err(invalid(format!(
-            "invalid --pid {:?}: use host or leave it unset",
+            "invalid --pid {:?}: use host, container:<name|id>, or leave it unset",
             spec.pid_mode
         )));
     }
     if !matches!(
         spec.ipc_mode.as_str(),
         "" | "private" | "shareable" | "host" | "none"
-    ) {
+    ) && !joins(&spec.ipc_mode)
+    {
         return Err(invalid(format!(
-            "invalid --ipc {:?}: use private, shareable, host or none",
+            "invalid --ipc {:?}: use private, shareable, host, none or container:<name|id>",
             spec.ipc_mode
         )));
     }

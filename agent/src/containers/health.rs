@@ -187,7 +187,7 @@ impl Daemon {
                 config: &self.config,
                 images: &self.images,
                 hierarchy: &self.hierarchy,
-                netns: None,
+                joined: Default::default(),
                 console: None,
             };
             let exec = ExecSpec {

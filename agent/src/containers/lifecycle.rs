@@ -21,7 +21,7 @@ use tracing::{info, warn};
 
 use super::create::{self, valid_name};
 use super::names::random_name;
-use super::oci::{self, BundleContext};
+use super::oci::{self, BundleContext, Joined};
 use super::record::{ContainerRecord, State, Status as RunStatus};
 use super::{Container, Snapshot};
 use crate::daemon::Daemon;
@@ -89,18 +89,35 @@ pub fn parse_signal(value: &str) -> Result<i32, Status> {
 }
 
 impl Daemon {
-    fn bundle_context(
-        &self,
-        netns: Option<PathBuf>,
-        console: Option<(u16, u16)>,
-    ) -> BundleContext<'_> {
+    fn bundle_context(&self, joined: Joined, console: Option<(u16, u16)>) -> BundleContext<'_> {
         BundleContext {
             config: &self.config,
             images: &self.images,
             hierarchy: &self.hierarchy,
-            netns,
+            joined,
             console,
         }
+    }
+
+    /// The namespace of a running container that `mode`
+    /// (`container:<x>`) names, as `/proc/<pid>/ns/<kind>`; `None` for
+    /// any other mode.
+    async fn shared_namespace(&self, mode: &str, kind: &str) -> Result<Option<PathBuf>, Status> {
+        let Some(target) = mode.strip_prefix("container:") else {
+            return Ok(None);
+        };
+        let other = self.containers.find(target)?;
+        let other = other.record.lock().await;
+        if !other.state.status.is_alive() {
+            return Err(conflict(format!(
+                "cannot join the {kind} namespace of container {}: it is not running",
+                other.name
+            )));
+        }
+        Ok(Some(PathBuf::from(format!(
+            "/proc/{}/ns/{kind}",
+            other.state.pid
+        ))))
     }
 
     /// Creates a container: validates the spec, resolves its image, makes
@@ -119,8 +136,10 @@ impl Daemon {
             )));
         }
         let image = self.images.resolve(&spec.image).map_err(from_image)?;
-        if let Some(target) = spec.network_mode.strip_prefix("container:") {
-            self.containers.find(target)?;
+        for mode in [&spec.network_mode, &spec.pid_mode, &spec.ipc_mode] {
+            if let Some(target) = mode.strip_prefix("container:") {
+                self.containers.find(target)?;
+            }
         }
         let networks = self.networks.endpoints_for(&spec)?;
         let port_warning = crate::networks::check_ports(&spec)?;
@@ -274,7 +293,25 @@ impl Daemon {
             }
             None => None,
         };
-        let launched = self.launch(&record, netns, embedded_dns, attach).await;
+        let shared = async {
+            Ok::<_, Status>((
+                self.shared_namespace(&record.spec.pid_mode, "pid").await?,
+                self.shared_namespace(&record.spec.ipc_mode, "ipc").await?,
+            ))
+        };
+        let (pid, ipc) = match shared.await {
+            Ok(paths) => paths,
+            Err(e) => {
+                self.unplug(&mut record).await;
+                return Err(e);
+            }
+        };
+        let joined = Joined {
+            net: netns,
+            pid,
+            ipc,
+        };
+        let launched = self.launch(&record, joined, embedded_dns, attach).await;
         let (start, attached) = match launched {
             Ok(launched) => launched,
             Err(e) => {
@@ -326,12 +363,12 @@ impl Daemon {
     async fn launch(
         &self,
         record: &ContainerRecord,
-        netns: Option<PathBuf>,
+        joined: Joined,
         embedded_dns: bool,
         attach: Option<AttachRequest>,
     ) -> Result<(PendingStart, Option<(OutputStream, InputSink)>), Status> {
         let console = attach.as_ref().and_then(|a| a.console);
-        let (bundle, _) = oci::bundle(&self.bundle_context(netns, console), record)?;
+        let (bundle, _) = oci::bundle(&self.bundle_context(joined, console), record)?;
         let run_dir = self.config.container_run_dir(&record.id);
         fs::create_dir_all(&run_dir)
             .map_err(|e| internal(format!("cannot create {}: {e}", run_dir.display())))?;

@@ -63,11 +63,23 @@ pub struct BundleContext<'a> {
     pub images: &'a ImageStore,
     /// The host's cgroup hierarchy.
     pub hierarchy: &'a Hierarchy,
-    /// The network namespace to join: the container's sandbox on bridge
-    /// networks, or another container's (`--network container:<x>`).
-    pub netns: Option<PathBuf>,
+    /// Existing namespaces the container joins instead of new ones.
+    pub joined: Joined,
     /// Terminal size of the first attached client.
     pub console: Option<(u16, u16)>,
+}
+
+/// Namespaces a container joins rather than gets anew (paths under
+/// `/proc/<pid>/ns/` or a sandbox file).
+#[derive(Debug, Clone, Default)]
+pub struct Joined {
+    /// The network namespace: the container's sandbox on bridge networks,
+    /// or another container's (`--network container:<x>`).
+    pub net: Option<PathBuf>,
+    /// Another container's PID namespace (`--pid container:<x>`).
+    pub pid: Option<PathBuf>,
+    /// Another container's IPC namespace (`--ipc container:<x>`).
+    pub ipc: Option<PathBuf>,
 }
 
 /// The lower directories of a container's overlay, top first: the init
@@ -450,13 +462,16 @@ pub fn bundle(
         namespace(LinuxNamespaceType::Cgroup, None)?,
     ];
     if spec.pid_mode != "host" {
-        namespaces.push(namespace(LinuxNamespaceType::Pid, None)?);
+        namespaces.push(namespace(LinuxNamespaceType::Pid, ctx.joined.pid.clone())?);
     }
     if spec.ipc_mode != "host" {
-        namespaces.push(namespace(LinuxNamespaceType::Ipc, None)?);
+        namespaces.push(namespace(LinuxNamespaceType::Ipc, ctx.joined.ipc.clone())?);
     }
     if spec.network_mode != "host" {
-        namespaces.push(namespace(LinuxNamespaceType::Network, ctx.netns.clone())?);
+        namespaces.push(namespace(
+            LinuxNamespaceType::Network,
+            ctx.joined.net.clone(),
+        )?);
     }
     let mut linux = LinuxBuilder::default().namespaces(namespaces);
     if !spec.privileged {

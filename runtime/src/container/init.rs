@@ -36,14 +36,43 @@ pub fn spawn_init(
             flags |= clone_flag(ns.typ());
         }
     }
-    let pid = clone_process(flags.bits() as libc::c_ulong)
-        .map_err(|e| StartError::runtime(format!("clone the container's init: {e}")))?;
-    if pid == 0 {
+    // A PID namespace is joined by the parent: only children land in it.
+    let own_pid_namespace = match joined_pid_namespace(&namespaces) {
+        Some(path) => Some(enter_pid_namespace_for_children(path)?),
+        None => None,
+    };
+    let cloned = clone_process(flags.bits() as libc::c_ulong);
+    if let Ok(0) = cloned {
         let socket = sync.as_raw_fd();
         let error = init_main(bundle, rootfs_target, &namespaces, socket, stdio);
         fail_child(socket, error);
     }
-    Ok(pid)
+    if let Some(own) = own_pid_namespace {
+        setns(&own, CloneFlags::CLONE_NEWPID)
+            .map_err(|e| StartError::runtime(format!("return to our own PID namespace: {e}")))?;
+    }
+    cloned.map_err(|e| StartError::runtime(format!("clone the container's init: {e}")))
+}
+
+/// The path of an existing PID namespace the container joins.
+fn joined_pid_namespace(namespaces: &[LinuxNamespace]) -> Option<&Path> {
+    namespaces
+        .iter()
+        .find(|ns| ns.typ() == LinuxNamespaceType::Pid)
+        .and_then(|ns| ns.path().as_deref())
+}
+
+/// Makes the children this thread clones next members of the PID
+/// namespace at `path`; returns a handle on the namespace they would
+/// have had, to go back to.
+fn enter_pid_namespace_for_children(path: &Path) -> Result<std::fs::File, StartError> {
+    let own = std::fs::File::open("/proc/thread-self/ns/pid_for_children")
+        .map_err(|e| StartError::runtime(format!("open our own PID namespace: {e}")))?;
+    let target = std::fs::File::open(path)
+        .map_err(|e| StartError::runtime(format!("open namespace {}: {e}", path.display())))?;
+    setns(&target, CloneFlags::CLONE_NEWPID)
+        .map_err(|e| StartError::runtime(format!("join namespace {}: {e}", path.display())))?;
+    Ok(own)
 }
 
 fn namespaces(bundle: &Bundle) -> Vec<LinuxNamespace> {
@@ -85,7 +114,11 @@ fn init_main(
             .cgroup
             .open_hierarchies()
             .map_err(|e| StartError::runtime(format!("open the cgroup hierarchies: {e}")))?;
-        for ns in namespaces {
+        // The PID namespace was joined at the clone.
+        for ns in namespaces
+            .iter()
+            .filter(|ns| ns.typ() != LinuxNamespaceType::Pid)
+        {
             if let Some(path) = ns.path() {
                 let file = std::fs::File::open(path).map_err(|e| {
                     StartError::runtime(format!("open namespace {}: {e}", path.display()))

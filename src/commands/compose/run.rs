@@ -4,7 +4,7 @@
 //! ports unless asked, named `<project>-<service>-run-<id>`, attached to
 //! the terminal, its exit code returned.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::sync::Arc;
 
@@ -15,7 +15,10 @@ use hoist_compose::plan::{Plan, ServicePlan, labels};
 
 use super::engine::Engine;
 use super::prepare::{ImagePolicy, prepare_images};
-use super::up::{ConvergeOptions, await_dependency, converge, ensure_resources, selection};
+use super::up::{
+    ConvergeOptions, Ready, await_dependency, converge, ensure_resources,
+    resolve_shared_namespaces, selection,
+};
 use crate::commands::container::{attached_exit, run_stream};
 use crate::commands::container_flags::parse_volume_flag;
 use crate::commands::session::{SessionOptions, stdin_is_terminal, terminal_size};
@@ -113,15 +116,21 @@ pub async fn run(engine: Engine, plan: Plan, args: RunArgs) -> CliResult<i32> {
         timeout: None,
         image_ids,
     };
-    let converged = converge(&engine, plan.clone(), &dependencies, &existing, options).await?;
+    let converged: BTreeMap<String, Ready> =
+        converge(&engine, plan.clone(), &dependencies, &existing, options)
+            .await?
+            .into_iter()
+            .map(|ready| (ready.service.clone(), ready))
+            .collect();
     for dependency in &service.depends_on {
-        if let Some(ready) = converged.iter().find(|r| r.service == dependency.service) {
+        if let Some(ready) = converged.get(&dependency.service) {
             await_dependency(&engine, dependency, ready).await?;
         }
     }
     ensure_resources(&engine, &plan, &with_service).await?;
 
     let mut spec = one_off_spec(&service, command, &args)?;
+    resolve_shared_namespaces(&mut spec, &service.name, &converged)?;
     let name = match &args.name {
         Some(name) => name.clone(),
         None => format!("{}-{}-run-{}", plan.project, service.name, random_suffix()?),
@@ -232,12 +241,6 @@ fn one_off_spec(
     spec.cap_add.extend(args.cap_add.iter().cloned());
     spec.cap_drop.extend(args.cap_drop.iter().cloned());
     match (&service.network_mode, service.networks.first()) {
-        (Some(mode), _) if mode.starts_with("service:") => {
-            return Err(CliError::client(format!(
-                "service {} shares another service's network ({mode}): 'compose run' does not support that yet; use 'hoist compose exec'",
-                service.name
-            )));
-        }
         (Some(mode), _) => spec.network_mode = mode.clone(),
         (None, Some(first)) => {
             spec.network_mode = first.network.clone();

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use clap::Args;
 use hoist_api::proto::ContainerSummary;
+use hoist_api::spec::ContainerSpec;
 use hoist_compose::plan::{Condition, Dependency, Plan, ServicePlan, labels};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -446,10 +447,8 @@ impl Converge {
             match state {
                 State::Ready(ready) => {
                     restart |= dependency.restart && ready.recreated;
-                    // Its network namespace went with the old container.
-                    recreate |= ready.recreated
-                        && self.service().network_mode.as_deref()
-                            == Some(format!("service:{name}").as_str());
+                    // Its shared namespaces went with the old container.
+                    recreate |= ready.recreated && shares_namespaces(self.service(), &name);
                     await_dependency(&self.engine, dependency, &ready).await?;
                     readies.insert(name, ready);
                 }
@@ -571,23 +570,7 @@ impl Converge {
         let service = self.service();
         let mut spec = service.replica_spec(number);
         match (&service.network_mode, service.networks.first()) {
-            (Some(mode), _) => {
-                spec.network_mode = match mode.strip_prefix("service:") {
-                    Some(other) => {
-                        let target = readies
-                            .get(other)
-                            .and_then(|r| r.containers.first())
-                            .ok_or_else(|| {
-                                CliError::client(format!(
-                                    "service {} uses the network of service {other}, which has no container: add it to depends_on",
-                                    service.name
-                                ))
-                            })?;
-                        format!("container:{}", target.0)
-                    }
-                    None => mode.clone(),
-                };
-            }
+            (Some(mode), _) => spec.network_mode = mode.clone(),
             (None, Some(first)) => {
                 spec.network_mode = first.network.clone();
                 spec.network_aliases = first.aliases.clone();
@@ -595,6 +578,7 @@ impl Converge {
             }
             (None, None) => {}
         }
+        resolve_shared_namespaces(&mut spec, &service.name, readies)?;
         let id = self.engine.create_container(name, &spec).await?;
         for attachment in service.networks.iter().skip(1) {
             self.engine
@@ -615,6 +599,43 @@ impl Converge {
         event(Kind::Container, name, "Started");
         Ok(())
     }
+}
+
+/// Whether a service lives in namespaces (network, pid, ipc) of `other`.
+fn shares_namespaces(service: &ServicePlan, other: &str) -> bool {
+    let shared = format!("service:{other}");
+    service.network_mode.as_deref() == Some(shared.as_str())
+        || service.spec.pid_mode == shared
+        || service.spec.ipc_mode == shared
+}
+
+/// Points a spec's namespace settings at real containers: each
+/// `service:<name>` (network, pid, ipc) becomes `container:<ID>` of that
+/// service's first container.
+pub fn resolve_shared_namespaces(
+    spec: &mut ContainerSpec,
+    service: &str,
+    readies: &BTreeMap<String, Ready>,
+) -> CliResult {
+    for (what, mode) in [
+        ("network", &mut spec.network_mode),
+        ("pid", &mut spec.pid_mode),
+        ("ipc", &mut spec.ipc_mode),
+    ] {
+        let Some(other) = mode.strip_prefix("service:") else {
+            continue;
+        };
+        let target = readies
+            .get(other)
+            .and_then(|r| r.containers.first())
+            .ok_or_else(|| {
+                CliError::client(format!(
+                    "service {service} shares the {what} namespace of service {other}, which has no running container: start {other} too (drop --no-deps)"
+                ))
+            })?;
+        *mode = format!("container:{}", target.0);
+    }
+    Ok(())
 }
 
 /// Waits until a converged dependency meets its condition; an optional
