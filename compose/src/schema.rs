@@ -22,11 +22,10 @@ fn validator() -> Result<&'static Validator, String> {
     static VALIDATOR: OnceLock<Result<Validator, String>> = OnceLock::new();
     VALIDATOR
         .get_or_init(|| {
-            let schema: serde_json::Value =
-                serde_json::from_str(SCHEMA).map_err(|e| e.to_string())?;
+            let schema = schema_document().ok_or("it is not valid JSON")?;
             jsonschema::draft7::options()
                 .should_validate_formats(false)
-                .build(&schema)
+                .build(schema)
                 .map_err(|e| e.to_string())
         })
         .as_ref()
@@ -111,12 +110,18 @@ fn describe(root: &Node, error: &ValidationError<'_>) -> LoadError {
             } else {
                 format!("in {}", target.path)
             };
+            let hint = match suggestion(error.schema_path().as_str(), name) {
+                Some(known) => format!(
+                    "did you mean {known:?}? Or name it \"x-{name}\" to keep it as an extension"
+                ),
+                None => format!(
+                    "check its spelling, or name it \"x-{name}\" to keep it as an extension"
+                ),
+            };
             LoadError::at(
                 origin,
                 Some(&target.path.key(name)),
-                format!(
-                    "{name:?} is not a Compose key {place}: check its spelling, or name it \"x-{name}\" to keep it as an extension"
-                ),
+                format!("{name:?} is not a Compose key {place}: {hint}"),
             )
         }
         ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context } => {
@@ -136,6 +141,47 @@ fn describe(root: &Node, error: &ValidationError<'_>) -> LoadError {
         }
         kind => located(&target, sentence(kind, target.node)),
     }
+}
+
+/// The key the author probably meant by `unexpected`: one the schema
+/// allows at that place (the object whose `additionalProperties` refused
+/// it, found by following `schema_path`) spelled nearly the same.
+fn suggestion(schema_path: &str, unexpected: &str) -> Option<String> {
+    let schema = schema_document()?;
+    let segments: Vec<String> = schema_path
+        .split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    let (_, parents) = segments.split_last()?;
+    let mut node = schema;
+    for segment in parents {
+        node = if segment == "$ref" {
+            let reference = node.get("$ref")?.as_str()?.strip_prefix('#')?;
+            schema.pointer(reference)?
+        } else {
+            match node {
+                serde_json::Value::Array(items) => items.get(segment.parse::<usize>().ok()?)?,
+                _ => node.get(segment)?,
+            }
+        };
+    }
+    let limit = (unexpected.len() / 3).max(1);
+    node.get("properties")?
+        .as_object()?
+        .keys()
+        .map(|known| (strsim::damerau_levenshtein(unexpected, known), known))
+        .filter(|(distance, _)| *distance <= limit)
+        .min()
+        .map(|(_, known)| known.clone())
+}
+
+/// The schema as JSON (parsed once per process).
+fn schema_document() -> Option<&'static serde_json::Value> {
+    static DOCUMENT: OnceLock<Option<serde_json::Value>> = OnceLock::new();
+    DOCUMENT
+        .get_or_init(|| serde_json::from_str(SCHEMA).ok())
+        .as_ref()
 }
 
 /// A problem at the target's place.
@@ -307,6 +353,30 @@ mod tests {
         );
         let err = check("servics: {}\n").unwrap_err();
         assert!(err.to_string().contains("at the top level"), "{err}");
+    }
+
+    #[test]
+    fn misspelt_keys_get_the_nearest_real_one() {
+        for (text, expected) in [
+            (
+                "services:\n  web:\n    imgae: x\n",
+                "did you mean \"image\"?",
+            ),
+            ("servics: {}\n", "did you mean \"services\"?"),
+            (
+                "services:\n  web:\n    image: x\n    healthcheck: {intervall: 1s}\n",
+                "did you mean \"interval\"?",
+            ),
+            (
+                "services:\n  web:\n    image: x\n    deploy: {resources: {limits: {memroy: 1m}}}\n",
+                "did you mean \"memory\"?",
+            ),
+        ] {
+            let err = check(text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text}: {err}");
+        }
+        let far = check("services:\n  web:\n    image: x\n    completely_else: 1\n").unwrap_err();
+        assert!(!far.to_string().contains("did you mean"), "{far}");
     }
 
     #[test]
