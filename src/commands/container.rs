@@ -697,34 +697,35 @@ pub fn parse_time(value: &str, flag: &str) -> CliResult<i64> {
     Ok(chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) - ago)
 }
 
-/// Prints a container's logs.
-pub async fn logs(channel: Channel, args: LogsArgs) -> CliResult<i32> {
-    let tail = if args.tail == "all" {
+/// `--tail`, `--since` and `--until` of `logs` as the daemon takes them:
+/// (lines from the end, negative for all; since and until in Unix
+/// nanoseconds, 0 for unbounded).
+pub fn log_window(
+    tail: &str,
+    since: Option<&str>,
+    until: Option<&str>,
+) -> CliResult<(i64, i64, i64)> {
+    let tail = if tail == "all" {
         -1
     } else {
-        args.tail.parse::<i64>().map_err(|_| {
-            CliError::usage(format!(
-                "invalid --tail {:?}: use a number or all",
-                args.tail
-            ))
-        })?
+        tail.parse::<i64>()
+            .map_err(|_| CliError::usage(format!("invalid --tail {tail:?}: use a number or all")))?
     };
+    let since = since.map(|s| parse_time(s, "--since")).transpose()?;
+    let until = until.map(|s| parse_time(s, "--until")).transpose()?;
+    Ok((tail, since.unwrap_or(0), until.unwrap_or(0)))
+}
+
+/// Prints a container's logs.
+pub async fn logs(channel: Channel, args: LogsArgs) -> CliResult<i32> {
+    let (tail, since, until) =
+        log_window(&args.tail, args.since.as_deref(), args.until.as_deref())?;
     let request = LogsRequest {
         id: args.container.clone(),
         follow: args.follow,
         tail,
-        since: args
-            .since
-            .as_deref()
-            .map(|s| parse_time(s, "--since"))
-            .transpose()?
-            .unwrap_or(0),
-        until: args
-            .until
-            .as_deref()
-            .map(|s| parse_time(s, "--until"))
-            .transpose()?
-            .unwrap_or(0),
+        since,
+        until,
         stdout: true,
         stderr: true,
     };

@@ -123,18 +123,14 @@ impl Engine {
     /// Removes an image by name (a missing one is fine); returns whether
     /// it was there.
     pub async fn remove_image(&self, reference: &str) -> CliResult<bool> {
-        match ImagesClient::new(self.channel.clone())
+        let result = ImagesClient::new(self.channel.clone())
             .remove(RemoveImageRequest {
                 reference: reference.to_string(),
                 force: false,
                 no_prune: false,
             })
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(status) if status.code() == Code::NotFound => Ok(false),
-            Err(status) => Err(named(status, "image", reference)),
-        }
+            .await;
+        removed(result, "image", reference)
     }
 
     /// Makes a network unless it exists (calling `creating` first); an
@@ -145,15 +141,13 @@ impl Engine {
         creating: impl FnOnce(),
     ) -> CliResult<bool> {
         let mut client = NetworksClient::new(self.channel.clone());
-        match client
+        let lookup = client
             .inspect(NetworkRef {
                 name: plan.name.clone(),
             })
-            .await
-        {
-            Ok(_) => return Ok(false),
-            Err(status) if status.code() == Code::NotFound => {}
-            Err(status) => return Err(status.into()),
+            .await;
+        if found(lookup)? {
+            return Ok(false);
         }
         if plan.external {
             return Err(CliError::client(format!(
@@ -181,16 +175,12 @@ impl Engine {
 
     /// Removes a network (a missing one is fine).
     pub async fn remove_network(&self, name: &str) -> CliResult<bool> {
-        match NetworksClient::new(self.channel.clone())
+        let result = NetworksClient::new(self.channel.clone())
             .remove(NetworkRef {
                 name: name.to_string(),
             })
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(status) if status.code() == Code::NotFound => Ok(false),
-            Err(status) => Err(named(status, "network", name)),
-        }
+            .await;
+        removed(result, "network", name)
     }
 
     /// Makes a volume unless it exists (calling `creating` first); an
@@ -201,15 +191,13 @@ impl Engine {
         creating: impl FnOnce(),
     ) -> CliResult<bool> {
         let mut client = VolumesClient::new(self.channel.clone());
-        match client
+        let lookup = client
             .inspect(VolumeRef {
                 name: plan.name.clone(),
             })
-            .await
-        {
-            Ok(_) => return Ok(false),
-            Err(status) if status.code() == Code::NotFound => {}
-            Err(status) => return Err(status.into()),
+            .await;
+        if found(lookup)? {
+            return Ok(false);
         }
         if plan.external {
             return Err(CliError::client(format!(
@@ -232,17 +220,13 @@ impl Engine {
 
     /// Removes a volume (a missing one is fine).
     pub async fn remove_volume(&self, name: &str) -> CliResult<bool> {
-        match VolumesClient::new(self.channel.clone())
+        let result = VolumesClient::new(self.channel.clone())
             .remove(RemoveVolumeRequest {
                 name: name.to_string(),
                 force: false,
             })
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(status) if status.code() == Code::NotFound => Ok(false),
-            Err(status) => Err(named(status, "volume", name)),
-        }
+            .await;
+        removed(result, "volume", name)
     }
 
     /// Creates a container, pulling its image first when it is missing.
@@ -381,6 +365,25 @@ impl Engine {
             .map_err(CliError::from)?
             .into_inner();
         Ok(status.code)
+    }
+}
+
+/// A removal's outcome: whether the resource was there (a missing one is
+/// fine).
+fn removed<T>(result: Result<T, tonic::Status>, kind: &str, name: &str) -> CliResult<bool> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(status) if status.code() == Code::NotFound => Ok(false),
+        Err(status) => Err(named(status, kind, name)),
+    }
+}
+
+/// A lookup's outcome: whether the resource exists.
+fn found<T>(result: Result<T, tonic::Status>) -> CliResult<bool> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(status) if status.code() == Code::NotFound => Ok(false),
+        Err(status) => Err(status.into()),
     }
 }
 

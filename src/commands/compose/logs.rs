@@ -13,7 +13,7 @@ use hoist_compose::plan::labels;
 use tokio::task::JoinSet;
 
 use super::engine::{Engine, LogQuery};
-use crate::commands::container::parse_time;
+use crate::commands::container::log_window;
 use crate::exit::{CliError, CliResult};
 
 /// Docker Compose's prefix colours, in the order services get them.
@@ -207,27 +207,13 @@ fn strip_return(line: &[u8]) -> &[u8] {
 
 /// Runs `logs` for a project.
 pub async fn logs(engine: Engine, project: &str, args: LogsArgs) -> CliResult<i32> {
-    let tail = match args.tail.as_str() {
-        "all" => -1,
-        n => n
-            .parse::<i64>()
-            .map_err(|_| CliError::client(format!("invalid --tail {n:?}: use a number or all")))?,
-    };
+    let (tail, since, until) = log_window(&args.tail, args.since.as_deref(), args.until.as_deref())
+        .map_err(|e| CliError::client(e.message))?;
     let query = LogQuery {
         follow: args.follow,
         tail,
-        since: args
-            .since
-            .as_deref()
-            .map(|s| parse_time(s, "--since"))
-            .transpose()?
-            .unwrap_or(0),
-        until: args
-            .until
-            .as_deref()
-            .map(|s| parse_time(s, "--until"))
-            .transpose()?
-            .unwrap_or(0),
+        since,
+        until,
     };
     let containers: Vec<ContainerSummary> = engine
         .project_containers(project, true)
