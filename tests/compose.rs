@@ -897,3 +897,71 @@ fn service_settings_reach_the_container() {
     daemon.ok(&compose(&file, &["down"]));
     daemon.assert_no_container_leftovers();
 }
+
+#[test]
+fn volumes_from_shares_another_services_mounts() {
+    let daemon = Daemon::with_busybox();
+    let file = project(
+        &daemon,
+        "files",
+        r#"
+services:
+  store:
+    image: busybox
+    command: sh -c "echo kept > /data/file && exec sleep 60"
+    init: true
+    volumes: [data:/data]
+  reader:
+    image: busybox
+    command: ["sleep", "60"]
+    init: true
+    volumes_from: ["store:ro"]
+volumes:
+  data: {}
+"#,
+    );
+    let up = daemon.hoist(&compose(&file, &["up", "-d"]));
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    let store = id_of(&daemon, "files-store-1");
+    daemon.eventually(
+        std::time::Duration::from_secs(10),
+        "the reader sees the store's file",
+        || {
+            daemon
+                .hoist(&["exec", "files-reader-1", "cat", "/data/file"])
+                .stdout
+                == "kept\n"
+        },
+    );
+    assert_ne!(
+        daemon
+            .hoist(&["exec", "files-reader-1", "touch", "/data/other"])
+            .code,
+        0,
+        ":ro was not honoured"
+    );
+    assert_eq!(
+        daemon.inspect("files-reader-1")["HostConfig"]["VolumesFrom"],
+        serde_json::json!([format!("{store}:ro")])
+    );
+    // The plain CLI flag, read-write.
+    let run = daemon.hoist(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "files-store-1",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /data/file && touch /data/new",
+    ]);
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "kept\n"),
+        "{}",
+        run.stderr
+    );
+    daemon.ok(&compose(&file, &["down", "-v"]));
+    assert!(!names(&daemon, &["volume", "ls", "-q"]).contains(&"files_data".to_string()));
+    daemon.assert_no_container_leftovers();
+}

@@ -115,6 +115,8 @@ pub struct HealthLogEntry {
 pub struct HostConfig {
     /// `-v` strings as given, for bind mounts and named volumes.
     pub binds: Vec<String>,
+    /// `--volumes-from` as given.
+    pub volumes_from: Vec<String>,
     /// Network mode.
     pub network_mode: String,
     /// Restart policy.

@@ -52,6 +52,9 @@ pub struct ContainerSpec {
     pub exposed_ports: Vec<String>,
     /// Binds, volumes and tmpfs mounts, in the order given.
     pub mounts: Vec<MountSpec>,
+    /// `--volumes-from`: containers (`NAME[:ro|:rw]`) whose binds and
+    /// volumes this one mounts too, at the same places.
+    pub volumes_from: Vec<String>,
     /// cgroup limits.
     pub resources: Resources,
     /// What to do when the container exits.

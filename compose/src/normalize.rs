@@ -209,7 +209,21 @@ fn normalize_service(
                 ),
             ));
         }
-        depend_on_namespace_owner(map, &other, &origin);
+        depend_on(map, &other, true, &origin);
+    }
+    for entry in string_items(map.get("volumes_from")) {
+        if entry.starts_with("container:") {
+            continue;
+        }
+        let other = entry.split(':').next().unwrap_or_default().to_string();
+        if !declared.services.contains(&other) {
+            return Err(LoadError::at(
+                origin,
+                Some(&path.key("volumes_from")),
+                format!("service {name:?} mounts the volumes of undefined service {other:?}"),
+            ));
+        }
+        depend_on(map, &other, false, &origin);
     }
     let network_mode = map
         .get("network_mode")
@@ -244,17 +258,18 @@ fn normalize_service(
                         format!("service {name:?} uses the network of undefined service {other:?}"),
                     ));
                 }
-                depend_on_namespace_owner(map, other, &origin);
+                depend_on(map, other, true, &origin);
             }
             Ok(false)
         }
     }
 }
 
-/// `network_mode`, `pid` or `ipc` `service:<other>` implies a dependency
-/// on `other`, as compose-go adds it: started first, and with `restart:
-/// true`, since the service lives in the other's namespace.
-fn depend_on_namespace_owner(service: &mut Map, other: &str, origin: &Origin) {
+/// `network_mode`, `pid` or `ipc` `service:<other>`, or `volumes_from:
+/// [<other>]`, implies a dependency on `other`, as compose-go adds it:
+/// started first; `restart` when the service lives in the other's
+/// namespace.
+fn depend_on(service: &mut Map, other: &str, restart: bool, origin: &Origin) {
     if service.get("depends_on").is_none() {
         service.insert(
             key("depends_on", origin),
@@ -275,12 +290,21 @@ fn depend_on_namespace_owner(service: &mut Map, other: &str, origin: &Origin) {
     );
     dependency.insert(
         key("restart", origin),
-        Node::new(Value::Bool(true), origin.clone()),
+        Node::new(Value::Bool(restart), origin.clone()),
     );
     depends.insert(
         key(other, origin),
         Node::new(Value::Map(dependency), origin.clone()),
     );
+}
+
+/// The strings of a sequence node (none when absent or not a sequence).
+fn string_items(node: Option<&Node>) -> Vec<String> {
+    node.and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(Node::scalar_text)
+        .collect()
 }
 
 /// `build: dir` → `{context: dir, dockerfile: Dockerfile}`.

@@ -85,7 +85,6 @@ const UNSUPPORTED: &[&str] = &[
     "use_api_socket",
     "userns_mode",
     "uts",
-    "volumes_from",
 ];
 
 /// Durations are in nanoseconds, `stop_timeout` in seconds.
@@ -142,6 +141,7 @@ pub fn container_spec(
         ulimits: ulimits(&fields)?,
         shm_size: fields.read("shm_size", size)?.unwrap_or(0),
         init: fields.flag("init")?,
+        volumes_from: volumes_from(&fields)?,
         pid_mode: namespace_mode(&fields, "pid")?,
         ipc_mode: namespace_mode(&fields, "ipc")?,
         log_config: log_config(&fields)?,
@@ -1211,6 +1211,21 @@ fn ulimit(name: &str, value: &Value, path: ModelPath) -> Result<Ulimit, SpecErro
     })
 }
 
+/// `volumes_from`: `container:<name>[:ro|:rw]` as the daemon takes it
+/// (`<name>[:mode]`), a service as `service:<name>[:mode]` (resolved to
+/// its first container when this one is created).
+fn volumes_from(service: &Fields<'_>) -> Result<Vec<String>, SpecError> {
+    let mut out = Vec::new();
+    for (value, path) in service.items("volumes_from") {
+        let entry = text(value, &path)?;
+        out.push(match entry.strip_prefix("container:") {
+            Some(container) => container.to_string(),
+            None => format!("service:{entry}"),
+        });
+    }
+    Ok(out)
+}
+
 /// `pid` or `ipc`: `host`, `container:<name>`, `service:<name>` … as they
 /// are (`service:` is resolved to that service's container when it is
 /// created).
@@ -2031,7 +2046,6 @@ services:
             ("runtime: runsc", "services.app.runtime"),
             ("cgroup_parent: mine", "services.app.cgroup_parent"),
             ("userns_mode: host", "services.app.userns_mode"),
-            ("volumes_from: [db]", "services.app.volumes_from"),
             ("oom_score_adj: 500", "services.app.oom_score_adj"),
             (
                 "deploy: {resources: {reservations: {devices: [{capabilities: [gpu]}]}}}",
@@ -2048,6 +2062,17 @@ services:
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn volumes_from_names_services_and_containers() {
+        let spec = spec(
+            "services:\n  app:\n    image: busybox\n    volumes_from: [\"db:ro\", \"container:legacy\", cache]\n  db:\n    image: busybox\n  cache:\n    image: busybox\n",
+        );
+        assert_eq!(
+            spec.volumes_from,
+            strings(&["service:db:ro", "legacy", "service:cache"])
+        );
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub struct ContainerFlags {
     /// Attach a filesystem mount (type=bind|volume|tmpfs,source=…,target=…)
     #[arg(long)]
     pub mount: Vec<String>,
+    /// Mount volumes from the specified container(s) (NAME[:ro|:rw])
+    #[arg(long = "volumes-from", value_name = "CONTAINER")]
+    pub volumes_from: Vec<String>,
     /// Mount a tmpfs directory (PATH[:OPTIONS])
     #[arg(long)]
     pub tmpfs: Vec<String>,
@@ -541,6 +544,7 @@ impl ContainerFlags {
                 })
                 .collect(),
             mounts,
+            volumes_from: self.volumes_from.clone(),
             resources: Resources {
                 memory: bytes(&self.memory, "--memory")?,
                 memory_swap: bytes(&self.memory_swap, "--memory-swap")?,

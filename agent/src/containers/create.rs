@@ -306,23 +306,29 @@ fn merge_healthcheck(
     }
 }
 
-/// Resolves the spec's mounts plus the image's VOLUMEs into host paths.
-/// `volume` gets or creates a volume (`None` = anonymous) and returns its
-/// name and data directory.
+/// Resolves the spec's mounts, then those `inherited` from
+/// `--volumes-from`, plus the image's VOLUMEs into host paths. `volume`
+/// gets or creates a volume (`None` = anonymous) and returns its name and
+/// data directory.
 pub fn mounts(
     spec: &ContainerSpec,
     image: &Image,
+    inherited: Vec<MountRecord>,
     mut volume: impl FnMut(Option<&str>) -> Result<(String, PathBuf), Status>,
 ) -> Result<Vec<MountRecord>, Status> {
+    let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
     let mut out = Vec::new();
     for m in &spec.mounts {
         out.push(mount(m, &mut volume)?);
     }
+    // `--volumes-from`: the container's own mounts win at the same place.
+    for m in inherited {
+        if !out.iter().any(|own| same(&own.destination, &m.destination)) {
+            out.push(m);
+        }
+    }
     for target in image.config.config.volumes.keys() {
-        let covered = spec
-            .mounts
-            .iter()
-            .any(|m| m.target.trim_end_matches('/') == target.trim_end_matches('/'));
+        let covered = out.iter().any(|m| same(&m.destination, target));
         if !covered {
             let (name, source) = volume(None)?;
             out.push(MountRecord {
@@ -493,9 +499,74 @@ fn resolv_conf(spec: &ContainerSpec, embedded_dns: bool) -> String {
     out
 }
 
+/// A `--volumes-from` entry: the container and whether its mounts are
+/// forced read-only (`ro`), read-write (`rw`) or kept as they are.
+pub fn parse_volumes_from(entry: &str) -> Result<(&str, Option<bool>), Status> {
+    match entry.rsplit_once(':') {
+        Some((container, "ro")) => Ok((container, Some(true))),
+        Some((container, "rw")) => Ok((container, Some(false))),
+        Some((_, mode)) => Err(invalid(format!(
+            "invalid --volumes-from {entry:?}: mode {mode:?} is not ro or rw"
+        ))),
+        None if entry.is_empty() => Err(invalid("invalid --volumes-from \"\": name a container")),
+        None => Ok((entry, None)),
+    }
+}
+
+/// The binds and volumes of another container as this one mounts them
+/// (`--volumes-from`): same places, never owned (removing this container
+/// leaves them), read-only when `read_only` says so.
+pub fn inherit_mounts(from: &[MountRecord], read_only: Option<bool>) -> Vec<MountRecord> {
+    from.iter()
+        .filter(|m| m.kind != MountKind::Tmpfs)
+        .map(|m| MountRecord {
+            read_only: read_only.unwrap_or(m.read_only),
+            anonymous: false,
+            copy_up: false,
+            ..m.clone()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn volumes_from_entries_name_a_container_and_a_mode() {
+        assert_eq!(parse_volumes_from("db").unwrap(), ("db", None));
+        assert_eq!(parse_volumes_from("db:ro").unwrap(), ("db", Some(true)));
+        assert_eq!(parse_volumes_from("db:rw").unwrap(), ("db", Some(false)));
+        let bad = parse_volumes_from("db:rx").unwrap_err();
+        assert!(
+            bad.message().contains("mode \"rx\" is not ro or rw"),
+            "{bad:?}"
+        );
+        assert!(parse_volumes_from("").is_err());
+    }
+
+    #[test]
+    fn inherited_mounts_are_never_owned() {
+        let mount = |kind, anonymous| MountRecord {
+            kind,
+            name: "v".into(),
+            source: PathBuf::from("/var/lib/v"),
+            destination: "/data".into(),
+            read_only: false,
+            propagation: String::new(),
+            anonymous,
+            copy_up: true,
+            options: Vec::new(),
+        };
+        let from = [
+            mount(MountKind::Volume, true),
+            mount(MountKind::Tmpfs, false),
+        ];
+        let inherited = inherit_mounts(&from, Some(true));
+        assert_eq!(inherited.len(), 1, "tmpfs mounts are not shared");
+        assert!(inherited[0].read_only && !inherited[0].anonymous && !inherited[0].copy_up);
+        assert!(!inherit_mounts(&from, None)[0].read_only);
+    }
     use hoist_runtime::image::ImageConfig;
 
     fn image(entrypoint: Option<Vec<&str>>, cmd: Option<Vec<&str>>) -> Image {

@@ -141,6 +141,13 @@ impl Daemon {
                 self.containers.find(target)?;
             }
         }
+        let mut inherited = Vec::new();
+        for entry in &spec.volumes_from {
+            let (source, read_only) = create::parse_volumes_from(entry)?;
+            let other = self.containers.find(source)?;
+            let other = other.record.lock().await;
+            inherited.extend(create::inherit_mounts(&other.mounts, read_only));
+        }
         let networks = self.networks.endpoints_for(&spec)?;
         let port_warning = crate::networks::check_ports(&spec)?;
         let id = new_id();
@@ -177,7 +184,7 @@ impl Daemon {
                 },
             )
             .map_err(|e| internal(format!("cannot write the container's /etc files: {e}")))?;
-            let mounts = create::mounts(&spec, &image, |name| {
+            let mounts = create::mounts(&spec, &image, inherited, |name| {
                 let volume = self
                     .volumes
                     .create(name, "local", Default::default(), Default::default())

@@ -304,6 +304,7 @@ pub fn inspect(
         platform: "linux".into(),
         host_config: HostConfig {
             binds,
+            volumes_from: spec.volumes_from.clone(),
             network_mode: if spec.network_mode.is_empty() {
                 "none".into()
             } else {

@@ -609,9 +609,9 @@ fn shares_namespaces(service: &ServicePlan, other: &str) -> bool {
         || service.spec.ipc_mode == shared
 }
 
-/// Points a spec's namespace settings at real containers: each
+/// Points a spec's references to other services at real containers: each
 /// `service:<name>` (network, pid, ipc) becomes `container:<ID>` of that
-/// service's first container.
+/// service's first container, and `volumes_from` names its ID.
 pub fn resolve_shared_namespaces(
     spec: &mut ContainerSpec,
     service: &str,
@@ -634,6 +634,24 @@ pub fn resolve_shared_namespaces(
                 ))
             })?;
         *mode = format!("container:{}", target.0);
+    }
+    for entry in &mut spec.volumes_from {
+        let Some(other) = entry.strip_prefix("service:") else {
+            continue;
+        };
+        let (other, mode) = match other.split_once(':') {
+            Some((other, mode)) => (other, format!(":{mode}")),
+            None => (other, String::new()),
+        };
+        let target = readies
+            .get(other)
+            .and_then(|r| r.containers.first())
+            .ok_or_else(|| {
+                CliError::client(format!(
+                    "service {service} mounts the volumes of service {other}, which has no container: start {other} too (drop --no-deps)"
+                ))
+            })?;
+        *entry = format!("{}{mode}", target.0);
     }
     Ok(())
 }
