@@ -17,16 +17,16 @@ use crate::exit::CliResult;
 pub struct DownArgs {
     /// Remove named volumes declared in the "volumes" section of the Compose file and anonymous volumes attached to containers
     #[arg(short = 'v', long)]
-    volumes: bool,
+    pub volumes: bool,
     /// Remove containers for services not defined in the Compose file
     #[arg(long = "remove-orphans")]
-    remove_orphans: bool,
+    pub remove_orphans: bool,
     /// Remove images used by services. "local" remove only images that don't have a custom tag ("local"|"all")
     #[arg(long, value_parser = ["local", "all"])]
-    rmi: Option<String>,
+    pub rmi: Option<String>,
     /// Specify a shutdown timeout in seconds
     #[arg(short = 't', long)]
-    timeout: Option<i32>,
+    pub timeout: Option<i32>,
 }
 
 /// Runs `down` for a planned project.

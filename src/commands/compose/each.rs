@@ -9,7 +9,9 @@ use super::events::{Kind, event};
 use crate::exit::{CliError, CliResult};
 
 /// Runs `action` on every container concurrently, printing `before` and
-/// `after` for each; the first error is returned once all have finished.
+/// `after` for each (an empty `before` prints nothing first, as for
+/// Docker Compose's `Paused`); the first error is returned once all have
+/// finished.
 pub async fn each_container<F, Fut>(
     engine: &Engine,
     containers: &[ContainerSummary],
@@ -26,7 +28,9 @@ where
         let name = container.name.clone();
         let work = action(engine.clone(), container.id.clone());
         tasks.spawn(async move {
-            event(Kind::Container, &name, before);
+            if !before.is_empty() {
+                event(Kind::Container, &name, before);
+            }
             work.await?;
             event(Kind::Container, &name, after);
             Ok::<_, CliError>(())

@@ -9,9 +9,10 @@ use hoist_api::proto::networks_client::NetworksClient;
 use hoist_api::proto::volumes_client::VolumesClient;
 use hoist_api::proto::{
     ConnectNetworkRequest, ContainerRef, ContainerSummary, CreateContainerRequest,
-    CreateNetworkRequest, CreateVolumeRequest, ImageRef, KillRequest, ListContainersRequest,
-    LogEntry, LogsRequest, NetworkRef, RemoveContainerRequest, RemoveImageRequest,
-    RemoveVolumeRequest, StopRequest, VolumeRef, WaitRequest,
+    CreateNetworkRequest, CreateVolumeRequest, ImageRef, ImageSummary, KillRequest,
+    ListContainersRequest, ListImagesRequest, LogEntry, LogsRequest, NetworkRef,
+    RemoveContainerRequest, RemoveImageRequest, RemoveVolumeRequest, StopRequest, TopRequest,
+    TopResponse, VolumeRef, WaitRequest,
 };
 use hoist_api::spec::ContainerSpec;
 use hoist_compose::plan::{NetworkPlan, VolumePlan, labels};
@@ -62,11 +63,28 @@ impl Engine {
         project: &str,
         all: bool,
     ) -> CliResult<Vec<ContainerSummary>> {
+        self.labelled_containers(format!("label={}={project}", labels::PROJECT), all)
+            .await
+    }
+
+    /// The containers of every compose project on the daemon (`all`:
+    /// stopped ones too), oldest first.
+    pub async fn compose_containers(&self, all: bool) -> CliResult<Vec<ContainerSummary>> {
+        self.labelled_containers(format!("label={}", labels::PROJECT), all)
+            .await
+    }
+
+    /// The containers `filter` selects, oldest first.
+    async fn labelled_containers(
+        &self,
+        filter: String,
+        all: bool,
+    ) -> CliResult<Vec<ContainerSummary>> {
         let mut containers = self
             .containers_client()
             .list(ListContainersRequest {
                 all,
-                filters: vec![format!("label={}={project}", labels::PROJECT)],
+                filters: vec![filter],
                 last: 0,
             })
             .await
@@ -294,6 +312,65 @@ impl Engine {
             .await
             .map_err(CliError::from)?;
         Ok(())
+    }
+
+    /// Stops a container and starts it again (a stopped one is only
+    /// started); its own stop timeout unless `timeout`.
+    pub async fn restart(&self, id: &str, timeout: Option<i32>) -> CliResult {
+        self.containers_client()
+            .restart(StopRequest {
+                id: id.to_string(),
+                timeout,
+                signal: String::new(),
+            })
+            .await
+            .map_err(CliError::from)?;
+        Ok(())
+    }
+
+    /// Freezes every process of a container.
+    pub async fn pause(&self, id: &str) -> CliResult {
+        self.containers_client()
+            .pause(ContainerRef { id: id.to_string() })
+            .await
+            .map_err(CliError::from)?;
+        Ok(())
+    }
+
+    /// Thaws a paused container.
+    pub async fn unpause(&self, id: &str) -> CliResult {
+        self.containers_client()
+            .unpause(ContainerRef { id: id.to_string() })
+            .await
+            .map_err(CliError::from)?;
+        Ok(())
+    }
+
+    /// A running container's processes, as `ps -ef` shows them.
+    pub async fn top(&self, id: &str) -> CliResult<TopResponse> {
+        Ok(self
+            .containers_client()
+            .top(TopRequest {
+                id: id.to_string(),
+                ps_args: Vec::new(),
+            })
+            .await
+            .map_err(CliError::from)?
+            .into_inner())
+    }
+
+    /// Every image the daemon has.
+    pub async fn images(&self) -> CliResult<Vec<ImageSummary>> {
+        Ok(ImagesClient::new(self.channel.clone())
+            .list(ListImagesRequest {
+                all: true,
+                filters: Vec::new(),
+                reference: String::new(),
+            })
+            .await
+            .map_err(CliError::from)?
+            .into_inner()
+            .images)
     }
 
     /// Sends a signal to a container.

@@ -12,12 +12,22 @@ mod each;
 mod engine;
 mod events;
 mod exec;
+mod images;
+mod lifecycle;
 mod logs;
+mod ls;
+mod output;
+mod port;
 mod prepare;
 mod ps;
 mod registry;
+mod rm;
 mod run;
+mod services;
+mod signal;
+mod top;
 mod up;
+mod wait;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -33,11 +43,19 @@ use self::cp::CpArgs;
 use self::down::DownArgs;
 use self::engine::Engine;
 use self::exec::ExecArgs;
+use self::images::ImagesArgs;
+use self::lifecycle::{RestartArgs, StartArgs, StopArgs};
 use self::logs::LogsArgs;
+use self::ls::LsArgs;
+use self::port::PortArgs;
 use self::ps::PsArgs;
 use self::registry::{PullArgs, PushArgs};
+use self::rm::RmArgs;
 use self::run::RunArgs;
+use self::signal::{KillArgs, PauseArgs};
+use self::top::TopArgs;
 use self::up::UpArgs;
+use self::wait::WaitArgs;
 use crate::connect;
 use crate::exit::{CliError, CliResult};
 
@@ -89,17 +107,44 @@ pub enum ComposeCommand {
     Push(PushArgs),
     /// Copy files/folders between a service container and the local filesystem
     Cp(CpArgs),
+    /// Start services
+    Start(StartArgs),
+    /// Stop services
+    Stop(StopArgs),
+    /// Restart service containers
+    Restart(RestartArgs),
+    /// Force stop service containers
+    Kill(KillArgs),
+    /// Removes stopped service containers
+    Rm(RmArgs),
+    /// Pause services
+    Pause(PauseArgs),
+    /// Unpause services
+    Unpause(PauseArgs),
+    /// Display the running processes
+    Top(TopArgs),
+    /// Print the public port for a port binding
+    Port(PortArgs),
+    /// List images used by the created containers
+    Images(ImagesArgs),
+    /// Block until containers of the named services stop
+    Wait(WaitArgs),
+    /// List running compose projects (needs no compose file)
+    Ls(LsArgs),
 }
 
 /// Runs a compose command (`host`: the daemon to use).
 pub async fn run(host: Option<&str>, args: ComposeArgs) -> CliResult<i32> {
+    if let ComposeCommand::Ls(ls) = args.command {
+        return ls::ls(Engine::new(connect::channel(host).await?), ls).await;
+    }
     let project = load_project(&args)?;
     if let ComposeCommand::Config(config) = &args.command {
         return print_config(&project, config);
     }
     let engine = Engine::new(connect::channel(host).await?);
     match args.command {
-        ComposeCommand::Config(_) => Ok(0),
+        ComposeCommand::Config(_) | ComposeCommand::Ls(_) => Ok(0),
         ComposeCommand::Up(up) => up::up(engine, planned(&project)?, up).await,
         ComposeCommand::Down(down) => down::down(engine, planned(&project)?, down).await,
         ComposeCommand::Ps(ps) => ps::ps(engine, &project.name, ps).await,
@@ -110,6 +155,21 @@ pub async fn run(host: Option<&str>, args: ComposeArgs) -> CliResult<i32> {
         ComposeCommand::Pull(pull) => registry::pull(engine, planned(&project)?, pull).await,
         ComposeCommand::Push(push) => registry::push(engine, planned(&project)?, push).await,
         ComposeCommand::Cp(cp) => cp::cp(engine, &project.name, cp).await,
+        ComposeCommand::Start(start) => lifecycle::start(engine, planned(&project)?, start).await,
+        ComposeCommand::Stop(stop) => lifecycle::stop(engine, planned(&project)?, stop).await,
+        ComposeCommand::Restart(restart) => {
+            lifecycle::restart(engine, planned(&project)?, restart).await
+        }
+        ComposeCommand::Kill(kill) => signal::kill(engine, planned(&project)?, kill).await,
+        ComposeCommand::Rm(rm) => rm::rm(engine, planned(&project)?, rm).await,
+        ComposeCommand::Pause(pause) => signal::pause(engine, planned(&project)?, pause).await,
+        ComposeCommand::Unpause(unpause) => {
+            signal::unpause(engine, planned(&project)?, unpause).await
+        }
+        ComposeCommand::Top(top) => top::top(engine, planned(&project)?, top).await,
+        ComposeCommand::Port(port) => port::port(engine, planned(&project)?, port).await,
+        ComposeCommand::Images(images) => images::images(engine, planned(&project)?, images).await,
+        ComposeCommand::Wait(wait) => wait::wait(engine, planned(&project)?, wait).await,
     }
 }
 

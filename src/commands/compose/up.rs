@@ -692,7 +692,7 @@ pub async fn await_dependency(
 
 /// Waits until a container's healthcheck says healthy; an unhealthy or
 /// stopped container, or one without a healthcheck, is an error.
-async fn wait_healthy(engine: &Engine, id: &str, name: &str) -> CliResult {
+pub async fn wait_healthy(engine: &Engine, id: &str, name: &str) -> CliResult {
     loop {
         let inspect = engine.inspect(id).await?;
         let Some(health) = &inspect.state.health else {
@@ -720,7 +720,7 @@ async fn wait_healthy(engine: &Engine, id: &str, name: &str) -> CliResult {
 
 /// Waits until a container of `service` exits; any status but 0 is an
 /// error.
-async fn wait_completed(engine: &Engine, service: &str, id: &str) -> CliResult {
+pub async fn wait_completed(engine: &Engine, service: &str, id: &str) -> CliResult {
     let code = engine.wait(id).await?;
     if code != 0 {
         return Err(CliError::client(format!(
