@@ -11,6 +11,7 @@ mod down;
 mod each;
 mod engine;
 mod events;
+mod events_cmd;
 mod exec;
 mod logs;
 mod prepare;
@@ -32,6 +33,7 @@ use self::config::{ConfigArgs, print_config};
 use self::cp::CpArgs;
 use self::down::DownArgs;
 use self::engine::Engine;
+use self::events_cmd::EventsArgs;
 use self::exec::ExecArgs;
 use self::logs::LogsArgs;
 use self::ps::PsArgs;
@@ -89,6 +91,8 @@ pub enum ComposeCommand {
     Push(PushArgs),
     /// Copy files/folders between a service container and the local filesystem
     Cp(CpArgs),
+    /// Receive real time events from containers
+    Events(EventsArgs),
 }
 
 /// Runs a compose command (`host`: the daemon to use).
@@ -110,6 +114,7 @@ pub async fn run(host: Option<&str>, args: ComposeArgs) -> CliResult<i32> {
         ComposeCommand::Pull(pull) => registry::pull(engine, planned(&project)?, pull).await,
         ComposeCommand::Push(push) => registry::push(engine, planned(&project)?, push).await,
         ComposeCommand::Cp(cp) => cp::cp(engine, &project.name, cp).await,
+        ComposeCommand::Events(events) => events_cmd::events(engine, &project.name, events).await,
     }
 }
 
