@@ -18,6 +18,7 @@ use commands::container::{
     PruneArgs, PsArgs, RenameArgs, RestartArgs, RmArgs, RunArgs, StartArgs, StatsArgs, StopArgs,
     TargetsArgs, TopArgs, UnpauseArgs, WaitArgs,
 };
+use commands::events::EventsArgs;
 use commands::files::{CpArgs, ExportArgs};
 use commands::image::{
     self, HistoryArgs, ImagesArgs, ImportArgs, LoadArgs, RmiArgs, SaveArgs, TagArgs,
@@ -138,6 +139,8 @@ enum Command {
     Version,
     /// Display system-wide information
     Info,
+    /// Get real time events from the server
+    Events(EventsArgs),
     /// Run the hoist daemon
     Daemon(DaemonArgs),
 }
@@ -501,6 +504,7 @@ async fn dispatch(host: Option<String>, command: Command) -> Result<i32, CliErro
         Command::Volume(v) => commands::volume::run(channel, v).await,
         Command::Network(n) => commands::network::run(channel, n).await,
         Command::Info => commands::system::info(channel).await,
+        Command::Events(a) => commands::events::events(channel, a).await,
         Command::Version | Command::Daemon(_) | Command::Logout(_) | Command::Compose(_) => Ok(0),
     }
 }

@@ -11,6 +11,7 @@ use hoist_runtime::volume::VolumeStore;
 
 use crate::config::DaemonConfig;
 use crate::containers::Registry;
+use crate::events::EventBus;
 use crate::networks::Networks;
 
 /// One daemon: configuration, image and volume stores, containers.
@@ -30,6 +31,8 @@ pub struct Daemon {
     pub launcher: Launcher,
     /// Networks and the plugging of containers into them.
     pub networks: Networks,
+    /// What happened lately, for `hoist events`.
+    pub events: EventBus,
 }
 
 impl Daemon {
@@ -73,6 +76,7 @@ impl Daemon {
             volumes,
             hierarchy,
             containers: Registry::default(),
+            events: EventBus::default(),
         }))
     }
 

@@ -9,8 +9,10 @@ pub mod config;
 pub mod containers;
 pub mod daemon;
 pub mod error;
+pub mod events;
 pub mod networks;
 pub mod server;
+pub mod volumes;
 
 use tracing::info;
 
@@ -30,7 +32,13 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot set up hoist's firewall rules: {}", e.message()))?;
     info!(socket = %socket.display(), containers = restored, version = hoist_api::VERSION, "hoist daemon ready");
-    let result = server::serve(daemon, listener, shutdown_signal()).await;
+    let events = daemon.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Followed event streams end, so the server can stop.
+        events.events.close();
+    };
+    let result = server::serve(daemon, listener, shutdown).await;
     let _ = std::fs::remove_file(&socket);
     info!("hoist daemon stopped; containers keep running");
     result

@@ -3,6 +3,7 @@
 //! client needs to reach a daemon.
 
 pub mod client;
+pub mod events;
 pub mod inspect;
 pub mod spec;
 pub mod units;

@@ -4,6 +4,7 @@ pub mod build;
 pub mod compose;
 pub mod container;
 pub mod container_flags;
+pub mod events;
 pub mod files;
 pub mod image;
 pub mod inspect;

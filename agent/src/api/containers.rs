@@ -4,6 +4,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hoist_api::events::EventType;
 use hoist_api::proto::containers_server::Containers;
 use hoist_api::proto::{
     self, AttachRequest as AttachMessage, CommitRequest, CommitResponse, ContainerRef,
@@ -33,6 +34,7 @@ use crate::containers::record::Status as RunStatus;
 use crate::containers::view;
 use crate::daemon::Daemon;
 use crate::error::{conflict, internal, invalid};
+use crate::events::emit::ExecEvents;
 
 /// A boxed server stream.
 pub type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
@@ -369,6 +371,8 @@ impl Containers for ContainersApi {
             .save(&self.daemon.config.container_dir(&record.id))
             .map_err(|e| internal(e.to_string()))?;
         self.daemon.containers.release_name(&old, &record.id);
+        self.daemon
+            .container_event(&record, "rename", &[("oldName", old)]);
         Ok(Response::new(Empty {}))
     }
 
@@ -478,7 +482,7 @@ impl Containers for ContainersApi {
         }
         let container = self.find(&open.container)?;
         let flags = attach_request(open.attach);
-        let process = {
+        let (process, exec_events) = {
             let record = container.record.lock().await;
             match record.state.status {
                 RunStatus::Running => {}
@@ -497,18 +501,25 @@ impl Containers for ContainersApi {
                 joined: Default::default(),
                 console: flags.console,
             };
-            oci::exec_process(&ctx, &record, &spec)?
+            (
+                oci::exec_process(&ctx, &record, &spec)?,
+                ExecEvents::new(&record, &spec.cmd),
+            )
         };
+        let events = &self.daemon.events;
+        events.publish(exec_events.created());
         let client = ShimClient::new(&self.daemon.config.container_run_dir(&container.id));
         let (tx, rx) = mpsc::channel(64);
         match client.exec(process).await {
             Ok((pid, output, sink)) => {
+                events.publish(exec_events.started());
                 let _ = tx
                     .send(Ok(IoOutput {
                         kind: Some(io_output::Kind::StartedId(pid.to_string())),
                     }))
                     .await;
                 if !open.detach {
+                    let daemon = self.daemon.clone();
                     tokio::spawn(async move {
                         let input = stdio::pump_input(input, sink, |m: ExecRequest| match m.kind {
                             Some(exec_request::Kind::Io(io)) => Some(io),
@@ -519,6 +530,7 @@ impl Containers for ContainersApi {
                         let (code, error) = exit
                             .map(|e| (e.code, e.error.unwrap_or_default()))
                             .unwrap_or((255, "the exec process's shim went away".into()));
+                        daemon.events.publish(exec_events.died(code));
                         let _ = tx.send(Ok(stdio::exit(code, &error, false))).await;
                     });
                 }
@@ -714,6 +726,7 @@ impl Containers for ContainersApi {
                 deleted.push(container.id.clone());
             }
         }
+        self.daemon.prune_event(EventType::Container, 0);
         Ok(Response::new(PruneResponse {
             deleted,
             space_reclaimed: 0,

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
 
+use hoist_api::events::EventType;
 use hoist_api::inspect::{GraphDriver, ImageInspect, RootFs};
 use hoist_api::proto::images_server::Images;
 use hoist_api::proto::{
@@ -166,9 +167,9 @@ impl Images for ImagesApi {
             }) => open,
             _ => return Err(invalid("an import stream must start with ImportOpen")),
         };
-        if !open.reference.is_empty() {
-            Reference::parse(&open.reference).map_err(|e| invalid(e.to_string()))?;
-        }
+        let reference = (!open.reference.is_empty())
+            .then(|| Reference::parse(&open.reference).map_err(|e| invalid(e.to_string())))
+            .transpose()?;
         // Spool the upload, then import it: the layer is hashed and
         // unpacked from the file without holding the stream.
         let spool = self.daemon.images.temp_path("import");
@@ -200,6 +201,11 @@ impl Images for ImagesApi {
             id
         })
         .await?;
+        self.daemon.image_event("import", &result, &result);
+        if let Some(reference) = reference {
+            self.daemon
+                .image_event("tag", &result, &reference.familiar());
+        }
         Ok(Response::new(ImportResponse { image_id: result }))
     }
 
@@ -302,15 +308,26 @@ impl Images for ImagesApi {
         let request = request.into_inner();
         let users = self.users().await;
         let daemon = self.daemon.clone();
-        let (untagged, deleted) = blocking(move || {
-            daemon
+        let (id, untagged, deleted) = blocking(move || {
+            // For the events; what fails is told by the removal itself.
+            let id = daemon.images.resolve(&request.reference).map(|i| i.id);
+            let (untagged, deleted) = daemon
                 .images
                 .remove(&request.reference, request.force, |id| {
                     users.get(id).cloned()
                 })
-                .map_err(from_image)
+                .map_err(from_image)?;
+            Ok((id, untagged, deleted))
         })
         .await?;
+        if let Ok(id) = &id {
+            for _ in &untagged {
+                self.daemon.image_event("untag", id, id);
+            }
+        }
+        for id in &deleted {
+            self.daemon.image_event("delete", id, id);
+        }
         Ok(Response::new(RemoveImageResponse { untagged, deleted }))
     }
 
@@ -318,13 +335,20 @@ impl Images for ImagesApi {
     async fn tag(&self, request: Request<TagRequest>) -> Result<Response<Empty>, Status> {
         let request = request.into_inner();
         let daemon = self.daemon.clone();
-        blocking(move || {
+        let (id, target) = blocking(move || {
             daemon
                 .images
                 .tag(&request.source, &request.target)
-                .map_err(from_image)
+                .map_err(from_image)?;
+            // For the event only: the tag is made whatever this says.
+            let id = daemon.images.resolve(&request.target).map(|i| i.id);
+            Ok((id, request.target))
         })
         .await?;
+        if let Ok(id) = id {
+            let name = Reference::parse(&target).map_or(target, |r| r.familiar());
+            self.daemon.image_event("tag", &id, &name);
+        }
         Ok(Response::new(Empty {}))
     }
 
@@ -392,8 +416,15 @@ impl Images for ImagesApi {
             }
         };
         // Resolve first: an unknown image is an error before any byte is sent.
+        let mut ids = Vec::new();
         for reference in &request.references {
-            self.daemon.images.resolve(reference).map_err(from_image)?;
+            ids.push(
+                self.daemon
+                    .images
+                    .resolve(reference)
+                    .map_err(from_image)?
+                    .id,
+            );
         }
         let (tx, rx) = tokio::sync::mpsc::channel(8);
         let daemon = self.daemon.clone();
@@ -403,8 +434,15 @@ impl Images for ImagesApi {
             let result = archive::save(&daemon.images, &request.references, &mut writer, format)
                 .map_err(from_image)
                 .and_then(|()| writer.flush().map_err(|e| internal(e.to_string())));
-            if let Err(status) = result {
-                let _ = errors.blocking_send(Err(status));
+            match result {
+                Ok(()) => {
+                    for id in &ids {
+                        daemon.image_event("save", id, id);
+                    }
+                }
+                Err(status) => {
+                    let _ = errors.blocking_send(Err(status));
+                }
             }
         });
         Ok(Response::new(Box::pin(
@@ -426,11 +464,14 @@ impl Images for ImagesApi {
             credentials: credentials(request.auth),
             config: self.daemon.config.registries.clone(),
         };
-        let store = self.daemon.images.clone();
+        let daemon = self.daemon.clone();
         Ok(Response::new(progress_stream(move |events| async move {
-            registry::pull(store, &reference, &options, events)
+            let pulled = registry::pull(daemon.images.clone(), &reference, &options, events)
                 .await
-                .map_err(from_registry)
+                .map_err(from_registry)?;
+            let name = reference.familiar();
+            daemon.image_event("pull", &name, &name);
+            Ok(pulled)
         })))
     }
 
@@ -452,11 +493,14 @@ impl Images for ImagesApi {
             credentials: credentials(request.auth),
             config: self.daemon.config.registries.clone(),
         };
-        let store = self.daemon.images.clone();
+        let daemon = self.daemon.clone();
         Ok(Response::new(progress_stream(move |events| async move {
-            registry::push(store, &reference, &options, events)
+            let pushed = registry::push(daemon.images.clone(), &reference, &options, events)
                 .await
-                .map_err(from_registry)
+                .map_err(from_registry)?;
+            let name = reference.familiar();
+            daemon.image_event("push", &name, &name);
+            Ok(pushed)
         })))
     }
 
@@ -512,6 +556,7 @@ impl Images for ImagesApi {
             let _ = std::fs::remove_dir_all(&context);
             return Err(e);
         }
+        let names: Vec<String> = tags.iter().map(Reference::familiar).collect();
         let options = BuildOptions {
             dockerfile_name: open.dockerfile_name,
             dockerfile: open.dockerfile,
@@ -535,6 +580,11 @@ impl Images for ImagesApi {
                 .await
                 .map_err(|status| Status::unknown(status.message().to_string()));
             let _ = tokio::fs::remove_dir_all(&context).await;
+            if let Ok(id) = &built {
+                for name in &names {
+                    daemon.image_event("tag", id, name);
+                }
+            }
             built
         })))
     }
@@ -589,7 +639,20 @@ impl Images for ImagesApi {
         })
         .await;
         feeder.abort();
-        Ok(Response::new(LoadResponse { loaded: loaded? }))
+        let loaded = loaded?;
+        let mut ids: Vec<String> = Vec::new();
+        for line in &loaded {
+            let name = line
+                .strip_prefix("Loaded image ID: ")
+                .or_else(|| line.strip_prefix("Loaded image: "));
+            if let Some(image) = name.and_then(|n| self.daemon.images.resolve(n).ok())
+                && !ids.contains(&image.id)
+            {
+                self.daemon.image_event("load", &image.id, &image.id);
+                ids.push(image.id);
+            }
+        }
+        Ok(Response::new(LoadResponse { loaded }))
     }
 
     #[instrument(skip_all)]
@@ -607,6 +670,10 @@ impl Images for ImagesApi {
                 .map_err(from_image)
         })
         .await?;
+        for id in &deleted {
+            self.daemon.image_event("delete", id, id);
+        }
+        self.daemon.prune_event(EventType::Image, space_reclaimed);
         Ok(Response::new(PruneResponse {
             deleted,
             space_reclaimed,

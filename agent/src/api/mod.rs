@@ -1,6 +1,7 @@
 //! The daemon's gRPC services.
 
 pub mod containers;
+pub mod events;
 pub mod files;
 pub mod images;
 pub mod networks;

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use hoist_api::events::EventType;
 use hoist_api::proto::networks_server::Networks;
 use hoist_api::proto::{
     ConnectNetworkRequest, CreateNetworkRequest, DisconnectNetworkRequest, Empty,
@@ -140,6 +141,8 @@ impl Networks for NetworksApi {
                 options: r.options.into_iter().collect(),
             })
             .await?;
+        self.daemon
+            .network_event("create", &record.id, &record.name, &record.driver, None);
         Ok(Response::new(self.message(record).await))
     }
 
@@ -171,6 +174,8 @@ impl Networks for NetworksApi {
             )));
         }
         self.daemon.networks.remove(&record).await?;
+        self.daemon
+            .network_event("destroy", &record.id, &record.name, &record.driver, None);
         Ok(Response::new(Empty {}))
     }
 
@@ -186,8 +191,11 @@ impl Networks for NetworksApi {
             }
             let record = self.daemon.networks.find(&network.id)?;
             self.daemon.networks.remove(&record).await?;
+            self.daemon
+                .network_event("destroy", &record.id, &record.name, &record.driver, None);
             deleted.push(network.name);
         }
+        self.daemon.prune_event(EventType::Network, 0);
         Ok(Response::new(PruneResponse {
             deleted,
             space_reclaimed: 0,

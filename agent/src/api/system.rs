@@ -1,11 +1,15 @@
-//! The System gRPC service: versions and daemon facts.
+//! The System gRPC service: versions, daemon facts and the event stream.
 
 use std::sync::Arc;
 
 use hoist_api::proto::system_server::System;
-use hoist_api::proto::{InfoRequest, InfoResponse, VersionRequest, VersionResponse};
+use hoist_api::proto::{
+    EventMessage, EventsRequest, InfoRequest, InfoResponse, VersionRequest, VersionResponse,
+};
 use tonic::{Request, Response, Status};
+use tracing::instrument;
 
+use super::containers::ResponseStream;
 use crate::containers::record::Status as RunStatus;
 use crate::daemon::Daemon;
 use crate::error::internal;
@@ -63,5 +67,15 @@ impl System for SystemApi {
         });
         let info_json = serde_json::to_vec(&info).map_err(|e| internal(e.to_string()))?;
         Ok(Response::new(InfoResponse { info_json }))
+    }
+
+    type EventsStream = ResponseStream<EventMessage>;
+
+    #[instrument(skip_all, fields(since = request.get_ref().since, until = request.get_ref().until, filters = ?request.get_ref().filters))]
+    async fn events(
+        &self,
+        request: Request<EventsRequest>,
+    ) -> Result<Response<Self::EventsStream>, Status> {
+        super::events::open(&self.daemon, request.into_inner()).map(Response::new)
     }
 }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use hoist_api::events::EventType;
 use hoist_api::proto::volumes_server::Volumes;
 use hoist_api::proto::{
     CreateVolumeRequest, Empty, ListVolumesRequest, ListVolumesResponse, PruneResponse,
@@ -65,16 +66,12 @@ impl Volumes for VolumesApi {
     ) -> Result<Response<Volume>, Status> {
         let request = request.into_inner();
         let name = (!request.name.is_empty()).then_some(request.name.as_str());
-        let volume = self
-            .daemon
-            .volumes
-            .create(
-                name,
-                &request.driver,
-                request.labels.into_iter().collect(),
-                request.options.into_iter().collect(),
-            )
-            .map_err(from_volume)?;
+        let volume = self.daemon.create_volume(
+            name,
+            &request.driver,
+            request.labels.into_iter().collect(),
+            request.options.into_iter().collect(),
+        )?;
         let used_by = self.daemon.volume_users(&volume.name).await;
         Ok(Response::new(message(volume, used_by)))
     }
@@ -132,10 +129,7 @@ impl Volumes for VolumesApi {
                 users.join(", ")
             )));
         }
-        self.daemon
-            .volumes
-            .remove(&volume.name)
-            .map_err(from_volume)?;
+        self.daemon.remove_volume(&volume.name)?;
         Ok(Response::new(Empty {}))
     }
 
@@ -164,13 +158,10 @@ impl Volumes for VolumesApi {
             {
                 continue;
             }
-            space_reclaimed += self
-                .daemon
-                .volumes
-                .remove(&volume.name)
-                .map_err(from_volume)?;
+            space_reclaimed += self.daemon.remove_volume(&volume.name)?;
             deleted.push(volume.name);
         }
+        self.daemon.prune_event(EventType::Volume, space_reclaimed);
         Ok(Response::new(PruneResponse {
             deleted,
             space_reclaimed,

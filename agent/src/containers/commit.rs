@@ -113,6 +113,17 @@ impl Daemon {
             Err(e) => Err(e),
         };
         let _ = std::fs::remove_file(&layer);
+        if let Ok(id) = &result {
+            self.container_event(
+                &record,
+                "commit",
+                &[
+                    ("comment", request.comment.clone()),
+                    ("imageID", id.clone()),
+                    ("imageRef", request.reference.clone()),
+                ],
+            );
+        }
         result
     }
 }

@@ -68,8 +68,12 @@ impl Daemon {
         }
         let network_name = endpoint.network_name.clone();
         if record.networks.iter().any(|e| e.live.is_some()) {
+            let network_id = endpoint.network_id.clone();
             self.change_live(&mut record, Change::Connect(Box::new(endpoint)))
                 .await?;
+            if let Some(plugged) = record.networks.iter().find(|e| e.network_id == network_id) {
+                self.endpoint_event(&record.id, plugged, "connect");
+            }
         } else {
             record.networks.push(endpoint);
         }
@@ -103,8 +107,10 @@ impl Daemon {
             )));
         };
         if record.networks[index].live.is_some() {
+            let unplugged = record.networks[index].clone();
             self.change_live(&mut record, Change::Disconnect(index))
                 .await?;
+            self.endpoint_event(&record.id, &unplugged, "disconnect");
         } else {
             record.networks.remove(index);
         }

@@ -156,10 +156,11 @@ impl Daemon {
                 let health = record.state.health.get_or_insert_with(Health::default);
                 let (status, streak) =
                     next_health(health, entry.exit_code, in_start_period, schedule.retries);
-                if status != health.status {
+                let changed = status != health.status;
+                if changed {
                     info!(id = %container.id, health = %status, "health changed");
                 }
-                health.status = status;
+                health.status = status.clone();
                 health.failing_streak = streak;
                 health.log.push(entry);
                 if health.log.len() > MAX_LOG {
@@ -167,6 +168,9 @@ impl Daemon {
                 }
                 let _ = record.save_state(&daemon.config.container_dir(&record.id));
                 container.announce(&record, false);
+                if changed {
+                    daemon.container_event(&record, &format!("health_status: {status}"), &[]);
+                }
             }
         });
     }

@@ -25,7 +25,7 @@ use super::oci::{self, BundleContext, Joined};
 use super::record::{ContainerRecord, State, Status as RunStatus};
 use super::{Container, Snapshot};
 use crate::daemon::Daemon;
-use crate::error::{conflict, from_image, from_volume, internal, invalid};
+use crate::error::{conflict, from_image, internal, invalid};
 
 /// First delay of Docker's restart backoff.
 pub const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
@@ -185,10 +185,8 @@ impl Daemon {
             )
             .map_err(|e| internal(format!("cannot write the container's /etc files: {e}")))?;
             let mounts = create::mounts(&spec, &image, inherited, |name| {
-                let volume = self
-                    .volumes
-                    .create(name, "local", Default::default(), Default::default())
-                    .map_err(from_volume)?;
+                let volume =
+                    self.create_volume(name, "local", Default::default(), Default::default())?;
                 if volume.anonymous {
                     anonymous.push(volume.name.clone());
                 }
@@ -220,6 +218,7 @@ impl Daemon {
         match result {
             Ok((record, warnings)) => {
                 info!(id = %record.id, name = %record.name, "container created");
+                self.container_event(&record, "create", &[]);
                 self.containers.insert(Container::new(record));
                 Ok((id, warnings))
             }
@@ -227,7 +226,7 @@ impl Daemon {
                 let _ = remove_all(&dir);
                 let _ = remove_all(&self.config.container_run_dir(&id));
                 for volume in anonymous {
-                    let _ = self.volumes.remove(&volume);
+                    let _ = self.remove_volume(&volume);
                 }
                 self.containers.release_name(&name, &id);
                 Err(e)
@@ -278,6 +277,7 @@ impl Daemon {
                 let identity = record.identity();
                 let sandbox = self.networks.plug(identity, &mut endpoints).await?;
                 record.networks = endpoints;
+                self.endpoint_events(&record, "connect");
                 match self
                     .networks
                     .publish(
@@ -338,6 +338,8 @@ impl Daemon {
                 record
                     .save_run_state(&self.config.container_dir(&record.id))
                     .map_err(|e| internal(e.to_string()))?;
+                self.mount_events(&record, "mount");
+                self.container_event(&record, "start", &[]);
                 container.announce(&record, false);
                 info!(id = %record.id, pid, "container started");
                 drop(record);
@@ -456,6 +458,7 @@ impl Daemon {
         if record.networks.iter().any(|e| e.live.is_some())
             || self.networks.sandbox_path(&record.id).exists()
         {
+            self.endpoint_events(record, "disconnect");
             self.networks.unplug(&record.id, &mut record.networks).await;
         }
         record.ports.clear();
@@ -520,7 +523,19 @@ impl Daemon {
         if let Some(error) = &exit.error {
             record.state.error = error.clone();
         }
+        if exit.oom_killed {
+            self.container_event(&record, "oom", &[]);
+        }
+        self.container_event(
+            &record,
+            "die",
+            &[
+                ("exitCode", exit.code.to_string()),
+                ("execDuration", ran_for.as_secs().to_string()),
+            ],
+        );
         self.unplug(&mut record).await;
+        self.mount_events(&record, "unmount");
         let _ = record.save_run_state(&self.config.container_dir(&record.id));
         container.announce(&record, true);
         info!(id = %record.id, code = exit.code, "container exited");
@@ -607,13 +622,29 @@ impl Daemon {
             let _ = record.save_state(&self.config.container_dir(&record.id));
         }
         let paused = record.state.status == RunStatus::Paused;
-        let client = ShimClient::new(&self.config.container_run_dir(&record.id));
+        let sent = self.signal_init(&record, signal, false).await;
         drop(record);
-        client.kill(signal, false).await.map_err(shim_status)?;
+        sent.map_err(shim_status)?;
         if paused && (signal == libc::SIGKILL || signal == stop_signal) {
             // A frozen process cannot act on the signal.
             let _ = self.unpause_container(container).await;
         }
+        Ok(())
+    }
+
+    /// Sends `signal` to the container's init (`all`: to every process of
+    /// the container) and tells it as `kill`. The caller holds the record
+    /// meanwhile, so the exit the signal causes is told after it.
+    async fn signal_init(
+        &self,
+        record: &ContainerRecord,
+        signal: i32,
+        all: bool,
+    ) -> Result<(), ShimError> {
+        ShimClient::new(&self.config.container_run_dir(&record.id))
+            .kill(signal, all)
+            .await?;
+        self.container_event(record, "kill", &[("signal", signal.to_string())]);
         Ok(())
     }
 
@@ -638,7 +669,9 @@ impl Daemon {
         }
         container.restarting_by_hand.store(false, Ordering::SeqCst);
         stopped?;
-        self.start_container(container, None).await.map(drop)
+        self.start_container(container, None).await?;
+        self.container_event(&*container.record.lock().await, "restart", &[]);
+        Ok(())
     }
 
     /// `docker stop`: the stop signal, then SIGKILL after `timeout` seconds.
@@ -655,6 +688,7 @@ impl Daemon {
                 record.state.manually_stopped = true;
                 let _ = record.save_state(&self.config.container_dir(&record.id));
                 container.announce(&record, false);
+                self.container_event(&record, "stop", &[]);
                 return Ok(());
             }
             if !record.state.status.is_alive() {
@@ -672,19 +706,21 @@ impl Daemon {
         if self.kill_container(container, signal).await.is_err() {
             return Ok(());
         }
-        if timeout >= 0
-            && tokio::time::timeout(Duration::from_secs(timeout as u64), exited)
+        if timeout < 0
+            || tokio::time::timeout(Duration::from_secs(timeout as u64), exited)
                 .await
-                .is_ok()
+                .is_err()
         {
-            return Ok(());
+            let exited = self.next_exit(container);
+            let record = container.record.lock().await;
+            let sent = self.signal_init(&record, libc::SIGKILL, true).await;
+            drop(record);
+            if sent.is_ok() {
+                let _ = self.unpause_container(container).await;
+                let _ = tokio::time::timeout(KILL_WAIT, exited).await;
+            }
         }
-        let exited = self.next_exit(container);
-        let client = ShimClient::new(&self.config.container_run_dir(&container.id));
-        if client.kill(libc::SIGKILL, true).await.is_ok() {
-            let _ = self.unpause_container(container).await;
-            let _ = tokio::time::timeout(KILL_WAIT, exited).await;
-        }
+        self.container_event(&*container.record.lock().await, "stop", &[]);
         Ok(())
     }
 
@@ -720,6 +756,7 @@ impl Daemon {
         record.state.status = RunStatus::Paused;
         let _ = record.save_state(&self.config.container_dir(&record.id));
         container.announce(&record, false);
+        self.container_event(&record, "pause", &[]);
         Ok(())
     }
 
@@ -736,6 +773,7 @@ impl Daemon {
         record.state.status = RunStatus::Running;
         let _ = record.save_state(&self.config.container_dir(&record.id));
         container.announce(&record, false);
+        self.container_event(&record, "unpause", &[]);
         Ok(())
     }
 
@@ -798,8 +836,10 @@ impl Daemon {
         };
         if alive {
             let exited = self.next_exit(container);
-            let client = ShimClient::new(&self.config.container_run_dir(&container.id));
-            if client.kill(libc::SIGKILL, true).await.is_ok() {
+            let record = container.record.lock().await;
+            let sent = self.signal_init(&record, libc::SIGKILL, true).await;
+            drop(record);
+            if sent.is_ok() {
                 let cgroup = self
                     .hierarchy
                     .cgroup(&self.config.cgroup_path(&container.id));
@@ -824,13 +864,14 @@ impl Daemon {
                 .iter()
                 .filter(|m| m.anonymous && m.kind == MountKind::Volume)
             {
-                if let Err(e) = self.volumes.remove(&m.name) {
-                    warn!(volume = %m.name, error = %e, "cannot remove anonymous volume");
+                if let Err(e) = self.remove_volume(&m.name) {
+                    warn!(volume = %m.name, error = %e.message(), "cannot remove anonymous volume");
                 }
             }
         }
         self.containers.remove(&record.id);
         self.containers.release_name(&record.name, &record.id);
+        self.container_event(&record, "destroy", &[]);
         container.events.send_modify(|s| s.removed = true);
         info!(id = %record.id, "container removed");
         Ok(())

@@ -11,6 +11,7 @@ mod down;
 mod each;
 mod engine;
 mod events;
+mod events_cmd;
 mod exec;
 mod images;
 mod lifecycle;
@@ -42,6 +43,7 @@ use self::config::{ConfigArgs, print_config};
 use self::cp::CpArgs;
 use self::down::DownArgs;
 use self::engine::Engine;
+use self::events_cmd::EventsArgs;
 use self::exec::ExecArgs;
 use self::images::ImagesArgs;
 use self::lifecycle::{RestartArgs, StartArgs, StopArgs};
@@ -131,6 +133,8 @@ pub enum ComposeCommand {
     Wait(WaitArgs),
     /// List running compose projects (needs no compose file)
     Ls(LsArgs),
+    /// Receive real time events from containers
+    Events(EventsArgs),
 }
 
 /// Runs a compose command (`host`: the daemon to use).
@@ -170,6 +174,7 @@ pub async fn run(host: Option<&str>, args: ComposeArgs) -> CliResult<i32> {
         ComposeCommand::Port(port) => port::port(engine, planned(&project)?, port).await,
         ComposeCommand::Images(images) => images::images(engine, planned(&project)?, images).await,
         ComposeCommand::Wait(wait) => wait::wait(engine, planned(&project)?, wait).await,
+        ComposeCommand::Events(events) => events_cmd::events(engine, &project.name, events).await,
     }
 }
 
