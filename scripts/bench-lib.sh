@@ -12,9 +12,14 @@
 # foreground command had ended (hyperfine's whole run, a reader blocked on a
 # fifo); the cleanup kills $wait_pid.
 
-# bench_requires CMD...: sets $hoist to the release build; exits with a hint if it or a CMD is missing.
+# bench_requires CMD...: sets $hoist to the release build ($CARGO_TARGET_DIR/release/hoist when
+# CARGO_TARGET_DIR is set, else target/release/hoist); exits with a hint if it or a CMD is missing.
 bench_requires() {
-  hoist=$PWD/target/release/hoist
+  case ${CARGO_TARGET_DIR:-} in
+    "") hoist=$PWD/target/release/hoist ;;
+    /*) hoist=$CARGO_TARGET_DIR/release/hoist ;;
+    *) hoist=$PWD/$CARGO_TARGET_DIR/release/hoist ;;
+  esac
   [ -x "$hoist" ] || { echo "build first: cargo build --release" >&2; exit 1; }
   for required in "$@"; do
     command -v "$required" >/dev/null || { echo "$required is not installed (scripts/packages.sh)" >&2; exit 1; }

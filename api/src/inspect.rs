@@ -215,7 +215,7 @@ pub struct MountPoint {
     #[serde(rename = "Type")]
     pub kind: String,
     /// Volume name (volumes only).
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// Host path.
     pub source: String,
@@ -274,7 +274,7 @@ pub struct ContainerConfig {
     /// Labels.
     pub labels: BTreeMap<String, String>,
     /// Stop signal.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub stop_signal: String,
     /// Stop timeout in seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -347,7 +347,7 @@ pub struct ImageInspect {
     /// `amd64`, `arm64`, …
     pub architecture: String,
     /// `v8`, … for arm.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub variant: String,
     /// `linux`.
     pub os: String,
@@ -371,4 +371,35 @@ pub struct RootFs {
     pub kind: String,
     /// Uncompressed layer digests, bottom first.
     pub layers: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `inspect` leaves out when empty reads back as empty: a bind
+    /// mount has no volume name, a container may have no stop signal.
+    #[test]
+    fn documents_read_back_with_their_empty_fields_left_out() {
+        let container = ContainerInspect {
+            name: "/web".into(),
+            mounts: vec![MountPoint {
+                kind: "bind".into(),
+                source: "/srv".into(),
+                destination: "/www".into(),
+                ..MountPoint::default()
+            }],
+            ..ContainerInspect::default()
+        };
+        let json = serde_json::to_string(&container).unwrap();
+        assert!(!json.contains("\"StopSignal\""), "{json}");
+        let back: ContainerInspect = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.mounts[0].name, "");
+        assert_eq!(back.mounts[0].destination, "/www");
+        assert_eq!(back.config.stop_signal, "");
+        let image: ImageInspect =
+            serde_json::from_str(&serde_json::to_string(&ImageInspect::default()).unwrap())
+                .unwrap();
+        assert_eq!(image.variant, "");
+    }
 }
