@@ -965,3 +965,41 @@ volumes:
     assert!(!names(&daemon, &["volume", "ls", "-q"]).contains(&"files_data".to_string()));
     daemon.assert_no_container_leftovers();
 }
+
+#[test]
+fn down_goes_on_past_a_network_still_in_use() {
+    let daemon = Daemon::with_busybox();
+    let file = project(
+        &daemon,
+        "prof",
+        "services:\n  app:\n    image: busybox\n    command: [\"sleep\", \"60\"]\n    init: true\n  debug:\n    image: busybox\n    command: [\"sleep\", \"60\"]\n    init: true\n    profiles: [debug]\nvolumes:\n  data: {}\n",
+    );
+    daemon.ok(&compose(
+        &file,
+        &["-p", "prof", "--profile", "debug", "up", "-d"],
+    ));
+    // Without the profile, debug's container stays, and so does the network.
+    let down = daemon.hoist(&compose(&file, &["-p", "prof", "down", "-v"]));
+    assert_eq!(down.code, 0, "{}", down.stderr);
+    assert!(
+        down.stderr
+            .contains("Network prof_default  Resource is still in use"),
+        "{}",
+        down.stderr
+    );
+    assert!(
+        down.stderr.contains("has active endpoints"),
+        "{}",
+        down.stderr
+    );
+    assert_eq!(daemon.inspect("prof-debug-1")["State"]["Running"], true);
+    daemon.ok(&compose(
+        &file,
+        &["-p", "prof", "--profile", "debug", "down", "-v"],
+    ));
+    assert!(
+        !names(&daemon, &["network", "ls", "--format", "{{.Name}}"])
+            .contains(&"prof_default".to_string())
+    );
+    daemon.assert_no_container_leftovers();
+}

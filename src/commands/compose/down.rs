@@ -8,8 +8,8 @@ use hoist_api::proto::ContainerSummary;
 use hoist_compose::plan::{Plan, labels};
 
 use super::each::each_container;
-use super::engine::Engine;
-use super::events::{Kind, event};
+use super::engine::{Engine, NetworkInUse};
+use super::events::{Kind, event, warn};
 use crate::exit::CliResult;
 
 /// `hoist compose down`.
@@ -61,8 +61,15 @@ pub async fn down(engine: Engine, plan: Plan, args: DownArgs) -> CliResult<i32> 
     .await?;
     for network in plan.networks.iter().filter(|n| !n.external) {
         event(Kind::Network, &network.name, "Removing");
-        if engine.remove_network(&network.name).await? {
-            event(Kind::Network, &network.name, "Removed");
+        match engine.remove_network(&network.name).await {
+            Ok(true) => event(Kind::Network, &network.name, "Removed"),
+            Ok(false) => {}
+            // As Docker Compose: say so and go on with the rest.
+            Err(NetworkInUse::InUse(why)) => {
+                event(Kind::Network, &network.name, "Resource is still in use");
+                warn(&why);
+            }
+            Err(NetworkInUse::Failed(e)) => return Err(e),
         }
     }
     if let Some(which) = &args.rmi {

@@ -36,6 +36,15 @@ pub struct LogQuery {
     pub until: i64,
 }
 
+/// Why a network could not be removed.
+#[derive(Debug)]
+pub enum NetworkInUse {
+    /// Containers are still on it (the daemon's words).
+    InUse(String),
+    /// Any other failure.
+    Failed(CliError),
+}
+
 /// The local daemon, as compose uses it.
 #[derive(Clone)]
 pub struct Engine {
@@ -191,14 +200,21 @@ impl Engine {
         Ok(true)
     }
 
-    /// Removes a network (a missing one is fine).
-    pub async fn remove_network(&self, name: &str) -> CliResult<bool> {
+    /// Removes a network: `Ok(true)` when removed, `Ok(false)` when it
+    /// was not there; a network still in use (a container of another
+    /// profile or project on it) is an error the caller may only warn of.
+    pub async fn remove_network(&self, name: &str) -> Result<bool, NetworkInUse> {
         let result = NetworksClient::new(self.channel.clone())
             .remove(NetworkRef {
                 name: name.to_string(),
             })
             .await;
-        removed(result, "network", name)
+        match result {
+            Err(status) if status.code() == Code::FailedPrecondition => {
+                Err(NetworkInUse::InUse(status.message().to_string()))
+            }
+            other => removed(other, "network", name).map_err(NetworkInUse::Failed),
+        }
     }
 
     /// Makes a volume unless it exists (calling `creating` first); an
