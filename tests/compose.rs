@@ -6,24 +6,9 @@
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
 
 use support::Daemon;
-
-/// Writes `text` as the project's compose.yaml; returns its path.
-fn project(daemon: &Daemon, name: &str, text: &str) -> PathBuf {
-    let dir = daemon.dir.join(name);
-    fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("compose.yaml");
-    fs::write(&file, text).unwrap();
-    file
-}
-
-fn compose<'a>(file: &'a Path, args: &[&'a str]) -> Vec<&'a str> {
-    let mut all = vec!["compose", "-f", file.to_str().unwrap()];
-    all.extend_from_slice(args);
-    all
-}
+use support::compose::{compose, project};
 
 /// The ID of a container by name.
 fn id_of(daemon: &Daemon, name: &str) -> String {

@@ -5,25 +5,10 @@
 
 mod support;
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
+use support::compose::{compose, project};
 use support::{Daemon, Run};
-
-/// Writes `text` as the project's compose.yaml; returns its path.
-fn project(daemon: &Daemon, name: &str, text: &str) -> PathBuf {
-    let dir = daemon.dir.join(name);
-    fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("compose.yaml");
-    fs::write(&file, text).unwrap();
-    file
-}
-
-fn compose<'a>(file: &'a Path, args: &[&'a str]) -> Vec<&'a str> {
-    let mut all = vec!["compose", "-f", file.to_str().unwrap()];
-    all.extend_from_slice(args);
-    all
-}
 
 /// Runs a compose command and asserts it succeeded.
 fn ok(daemon: &Daemon, file: &Path, args: &[&str]) -> Run {

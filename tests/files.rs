@@ -99,6 +99,12 @@ fn cp_keeps_container_symlinks_inside_the_container() {
         "-c",
         "ln -s /etc /tmp/escape; sleep 300",
     ]);
+    // `run -d` returns once the shell runs, maybe before it made the link.
+    d.eventually(
+        std::time::Duration::from_secs(10),
+        "the link is made",
+        || d.hoist(&["exec", "sly", "test", "-L", "/tmp/escape"]).code == 0,
+    );
     let host_file = d.dir.join("host-secret");
     fs::write(&host_file, "host only\n").unwrap();
     // /tmp/escape points at the container's /etc, not the host's.

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use hoist_runtime::cgroup::{Hierarchy, Version};
 
+pub mod compose;
 pub mod registry;
 
 /// The hoist binary under test.
