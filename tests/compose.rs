@@ -698,6 +698,17 @@ fn progress_redraws_on_a_terminal() {
         !screen.contains(" Container tty-a-1  Started\n"),
         "{screen:?}"
     );
+    // Log prefixes are coloured per service on a terminal, plain elsewhere.
+    daemon.ok(&["exec", "tty-a-1", "sh", "-c", "echo hi > /proc/1/fd/1"]);
+    let (logs, code) = daemon.in_pty(
+        &compose(&file, &["-p", "tty", "logs", "a"]),
+        &[],
+        std::time::Duration::from_millis(200),
+    );
+    assert_eq!(code, 0, "{logs}");
+    assert!(logs.contains("\x1b[36ma-1 | \x1b[0mhi"), "{logs:?}");
+    let plain = daemon.ok(&compose(&file, &["-p", "tty", "logs", "a"]));
+    assert_eq!(plain, "a-1 | hi\n");
     daemon.ok(&compose(&file, &["-p", "tty", "down"]));
     daemon.assert_no_container_leftovers();
 }
