@@ -8,7 +8,7 @@ use hoist_api::proto::ContainerSummary;
 use hoist_compose::plan::{Plan, labels};
 
 use super::each::each_container;
-use super::engine::{Engine, NetworkInUse};
+use super::engine::{Engine, NetworkRemovalError};
 use super::events::{Kind, event, warn};
 use crate::exit::CliResult;
 
@@ -65,11 +65,11 @@ pub async fn down(engine: Engine, plan: Plan, args: DownArgs) -> CliResult<i32> 
             Ok(true) => event(Kind::Network, &network.name, "Removed"),
             Ok(false) => {}
             // As Docker Compose: say so and go on with the rest.
-            Err(NetworkInUse::InUse(why)) => {
+            Err(NetworkRemovalError::InUse(why)) => {
                 event(Kind::Network, &network.name, "Resource is still in use");
                 warn(&why);
             }
-            Err(NetworkInUse::Failed(e)) => return Err(e),
+            Err(NetworkRemovalError::Failed(e)) => return Err(e),
         }
     }
     if let Some(which) = &args.rmi {

@@ -38,7 +38,7 @@ pub struct LogQuery {
 
 /// Why a network could not be removed.
 #[derive(Debug)]
-pub enum NetworkInUse {
+pub enum NetworkRemovalError {
     /// Containers are still on it (the daemon's words).
     InUse(String),
     /// Any other failure.
@@ -203,7 +203,7 @@ impl Engine {
     /// Removes a network: `Ok(true)` when removed, `Ok(false)` when it
     /// was not there; a network still in use (a container of another
     /// profile or project on it) is an error the caller may only warn of.
-    pub async fn remove_network(&self, name: &str) -> Result<bool, NetworkInUse> {
+    pub async fn remove_network(&self, name: &str) -> Result<bool, NetworkRemovalError> {
         let result = NetworksClient::new(self.channel.clone())
             .remove(NetworkRef {
                 name: name.to_string(),
@@ -211,9 +211,9 @@ impl Engine {
             .await;
         match result {
             Err(status) if status.code() == Code::FailedPrecondition => {
-                Err(NetworkInUse::InUse(status.message().to_string()))
+                Err(NetworkRemovalError::InUse(status.message().to_string()))
             }
-            other => removed(other, "network", name).map_err(NetworkInUse::Failed),
+            other => removed(other, "network", name).map_err(NetworkRemovalError::Failed),
         }
     }
 
