@@ -1,0 +1,6 @@
+//! hoist's cluster manager: the desired state of the cluster, replicated
+//! among managers with Raft (openraft) and kept durably on each (redb log,
+//! snapshots), so it survives the loss of a minority of managers.
+
+pub mod raft;
+pub mod store;

@@ -1,0 +1,96 @@
+//! Writes to the store: a [`Batch`] of operations that the state machine
+//! applies atomically at one Raft log index, each checked against the
+//! version its writer read (compare-and-set).
+
+use serde::{Deserialize, Serialize};
+
+use super::objects::{Kind, Object};
+
+/// One change to one object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    /// Stores a new object; fails when its ID is taken.
+    Create(Object),
+    /// Replaces an object; fails unless `meta.version` is the stored one.
+    Update(Object),
+    /// Removes an object; with a version, only if it is still that one.
+    Delete {
+        /// Kind of the object.
+        kind: Kind,
+        /// Its ID.
+        id: String,
+        /// The version the writer read, if the delete is conditional.
+        version: Option<u64>,
+    },
+}
+
+/// Operations applied all together or not at all.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Batch {
+    /// The operations, in order: a later one sees the earlier ones.
+    pub ops: Vec<Op>,
+}
+
+impl Batch {
+    /// A batch of one operation.
+    pub fn one(op: Op) -> Self {
+        Self { ops: vec![op] }
+    }
+}
+
+/// Why a batch was not applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum Rejection {
+    /// Create of an ID that exists.
+    #[error("{kind} {id} already exists")]
+    Exists {
+        /// Kind of the object.
+        kind: Kind,
+        /// Its ID.
+        id: String,
+    },
+    /// Update or delete of an ID that does not exist.
+    #[error("{kind} {id} not found")]
+    NotFound {
+        /// Kind of the object.
+        kind: Kind,
+        /// Its ID.
+        id: String,
+    },
+    /// The object changed since the writer read it.
+    #[error(
+        "{kind} {id} changed since it was read (version {expected}, now {actual}): read it again and retry"
+    )]
+    Conflict {
+        /// Kind of the object.
+        kind: Kind,
+        /// Its ID.
+        id: String,
+        /// The version the writer quoted.
+        expected: u64,
+        /// The version stored.
+        actual: u64,
+    },
+}
+
+/// The outcome of one Raft log entry, returned to its proposer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// Applied; objects written carry this version (the entry's log index).
+    Applied {
+        /// The log index of the entry.
+        version: u64,
+    },
+    /// Nothing was written.
+    Rejected(Rejection),
+}
+
+impl Outcome {
+    /// The version of an applied batch, or why it was rejected.
+    pub fn into_result(self) -> Result<u64, Rejection> {
+        match self {
+            Outcome::Applied { version } => Ok(version),
+            Outcome::Rejected(rejection) => Err(rejection),
+        }
+    }
+}

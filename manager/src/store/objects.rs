@@ -1,0 +1,300 @@
+//! The typed objects of the cluster's desired state. Every object carries
+//! [`Meta`]: its ID and the version (the Raft log index) of its last write,
+//! which writers quote back to update it with compare-and-set.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// What every stored object has.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    /// The object's ID, unique within its kind.
+    pub id: String,
+    /// The Raft log index of the write that last changed it (0 before it is
+    /// stored). An update must quote the version it read.
+    pub version: u64,
+    /// When it was created (Unix milliseconds, set by the proposer).
+    pub created_at: i64,
+    /// When it last changed (Unix milliseconds, set by the proposer).
+    pub updated_at: i64,
+}
+
+/// The kinds of objects the store holds; more arrive with services and tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// The cluster-wide settings, CA and join tokens (one object).
+    Cluster,
+    /// A machine in the cluster.
+    Node,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Cluster => "cluster",
+            Kind::Node => "node",
+        })
+    }
+}
+
+/// Any stored object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Object {
+    /// The cluster object.
+    Cluster(Cluster),
+    /// A node.
+    Node(Node),
+}
+
+impl Object {
+    /// The object's kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Object::Cluster(_) => Kind::Cluster,
+            Object::Node(_) => Kind::Node,
+        }
+    }
+
+    /// The object's metadata.
+    pub fn meta(&self) -> &Meta {
+        match self {
+            Object::Cluster(o) => &o.meta,
+            Object::Node(o) => &o.meta,
+        }
+    }
+
+    /// The object's metadata, to change.
+    pub fn meta_mut(&mut self) -> &mut Meta {
+        match self {
+            Object::Cluster(o) => &mut o.meta,
+            Object::Node(o) => &mut o.meta,
+        }
+    }
+}
+
+/// A Rust type stored as one kind of [`Object`], for typed reads.
+pub trait Stored: Clone + Sized {
+    /// Its kind.
+    const KIND: Kind;
+    /// Its metadata.
+    fn meta(&self) -> &Meta;
+    /// Wraps it as an [`Object`].
+    fn into_object(self) -> Object;
+    /// Unwraps an [`Object`] of this kind.
+    fn from_object(object: &Object) -> Option<&Self>;
+}
+
+macro_rules! stored {
+    ($ty:ident) => {
+        impl Stored for $ty {
+            const KIND: Kind = Kind::$ty;
+            fn meta(&self) -> &Meta {
+                &self.meta
+            }
+            fn into_object(self) -> Object {
+                Object::$ty(self)
+            }
+            fn from_object(object: &Object) -> Option<&Self> {
+                match object {
+                    Object::$ty(o) => Some(o),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+stored!(Cluster);
+stored!(Node);
+
+/// The ID of the one cluster object.
+pub const CLUSTER_ID_KEY: &str = "cluster";
+
+/// Cluster-wide settings and secrets. Its `meta.id` is [`CLUSTER_ID_KEY`];
+/// the cluster's own ID is `cluster_id`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cluster {
+    /// ID and version.
+    pub meta: Meta,
+    /// The cluster's ID, written into every node certificate.
+    pub cluster_id: String,
+    /// Settings users may change.
+    pub spec: ClusterSpec,
+    /// The root CA every node certificate chains to.
+    pub root_ca: RootCa,
+    /// The secrets of the current join tokens.
+    pub join_secrets: JoinSecrets,
+}
+
+/// Cluster settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterSpec {
+    /// Lifetime of node certificates, in seconds (Swarm's default: 90 days).
+    pub cert_expiry_secs: u64,
+    /// How often agents send heartbeats, in milliseconds.
+    pub heartbeat_period_ms: u64,
+}
+
+impl Default for ClusterSpec {
+    fn default() -> Self {
+        Self {
+            cert_expiry_secs: 90 * 24 * 3600,
+            heartbeat_period_ms: 1000,
+        }
+    }
+}
+
+/// The cluster's root certificate authority.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RootCa {
+    /// The CA certificate (PEM).
+    pub cert_pem: String,
+    /// The CA private key (PEM); every manager can sign, so issuing goes on
+    /// after a leader change.
+    pub key_pem: String,
+    /// SHA-256 of the certificate's DER, hex: what join tokens pin.
+    pub digest: String,
+}
+
+/// The random parts of the current join tokens. Rotating one replaces it:
+/// the old token stops working for new joins; joined nodes are unaffected.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JoinSecrets {
+    /// Secret of the worker token.
+    pub worker: String,
+    /// Secret of the manager token.
+    pub manager: String,
+}
+
+/// A node's role.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Runs tasks only.
+    #[default]
+    Worker,
+    /// Also a member of the Raft group.
+    Manager,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Worker => "worker",
+            Role::Manager => "manager",
+        })
+    }
+}
+
+/// Whether the scheduler may use a node.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Availability {
+    /// New tasks may be placed on it.
+    #[default]
+    Active,
+    /// No new tasks; running ones stay.
+    Pause,
+    /// No tasks: running ones move elsewhere.
+    Drain,
+}
+
+impl fmt::Display for Availability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Availability::Active => "active",
+            Availability::Pause => "pause",
+            Availability::Drain => "drain",
+        })
+    }
+}
+
+/// What a node is, as its agent last reported.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeState {
+    /// Not heard from yet.
+    #[default]
+    Unknown,
+    /// Its agent holds a session and sends heartbeats.
+    Ready,
+    /// Its heartbeats stopped.
+    Down,
+}
+
+impl fmt::Display for NodeState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NodeState::Unknown => "unknown",
+            NodeState::Ready => "ready",
+            NodeState::Down => "down",
+        })
+    }
+}
+
+/// A machine of the cluster. `meta.id` is its node ID, the common name of
+/// its certificate.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    /// ID and version.
+    pub meta: Meta,
+    /// What users set.
+    pub spec: NodeSpec,
+    /// What the node reported about itself when it joined.
+    pub description: NodeDescription,
+    /// Its last known state.
+    pub status: NodeStatus,
+    /// Set on managers: where its Raft peers reach it.
+    pub manager: Option<ManagerInfo>,
+}
+
+/// A node's desired settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeSpec {
+    /// Its role (what `promote`/`demote` change).
+    pub role: Role,
+    /// Whether the scheduler may use it.
+    pub availability: Availability,
+    /// User labels (`node update --label-add`).
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A node's self-description.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeDescription {
+    /// Its hostname.
+    pub hostname: String,
+    /// hoist's version on it.
+    pub engine_version: String,
+    /// Operating system (`linux`).
+    pub os: String,
+    /// CPU architecture (`x86_64`).
+    pub arch: String,
+    /// Logical CPUs.
+    pub cpus: u64,
+    /// Memory in bytes.
+    pub memory_bytes: u64,
+}
+
+/// A node's observed state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// Ready, down or unknown.
+    pub state: NodeState,
+    /// The address its agent connects from (or advertised).
+    pub addr: String,
+    /// Why it is in this state, for `node inspect`.
+    pub message: String,
+}
+
+/// Raft membership of a manager node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagerInfo {
+    /// Its Raft member ID.
+    pub raft_id: u64,
+    /// Its cluster address (`IP:PORT`).
+    pub addr: String,
+}
