@@ -1,4 +1,4 @@
-//! Generates the gRPC code from proto/hoist.proto with a vendored protoc, so
+//! Generates the gRPC code from proto/hoist.proto and proto/cluster.proto with a vendored protoc, so
 //! building hoist needs no system protobuf compiler.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -7,6 +7,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // environment while we set it.
     unsafe { std::env::set_var("PROTOC", protoc) };
     println!("cargo:rerun-if-changed=proto/hoist.proto");
-    tonic_prost_build::configure().compile_protos(&["proto/hoist.proto"], &["proto"])?;
+    println!("cargo:rerun-if-changed=proto/cluster.proto");
+    tonic_prost_build::configure()
+        .compile_protos(&["proto/hoist.proto", "proto/cluster.proto"], &["proto"])?;
     Ok(())
 }

@@ -6,12 +6,20 @@ pub mod client;
 pub mod events;
 pub mod inspect;
 pub mod spec;
+pub mod tls;
 pub mod units;
 
 /// Generated protobuf messages and gRPC clients/servers (package `hoist.v1`).
 #[allow(clippy::all, missing_docs)]
 pub mod proto {
     tonic::include_proto!("hoist.v1");
+}
+
+/// Generated messages and services of the cluster API (package
+/// `hoist.cluster.v1`): Raft, enrollment, dispatcher and cluster control.
+#[allow(clippy::all, missing_docs)]
+pub mod cluster_proto {
+    tonic::include_proto!("hoist.cluster.v1");
 }
 
 /// The version of the local API; bumped when a message changes incompatibly.

@@ -1,0 +1,170 @@
+//! The cluster's certificate authority: made at `cluster init`, kept in
+//! the replicated store so any manager can certify nodes, and used to sign
+//! node certificates naming the node's ID, role and cluster.
+
+use std::time::Duration;
+
+use hoist_api::tls::{MANAGER_NAME, certificates, fingerprint};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateSigningRequestParams, DistinguishedName,
+    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
+
+use crate::store::objects::{Role, RootCa};
+
+/// How long a root CA is valid (as Swarm's: 20 years).
+const ROOT_LIFETIME: Duration = Duration::from_secs(20 * 365 * 24 * 3600);
+
+/// Certificates start this much in the past, so a node whose clock is a
+/// little behind the CA's accepts them at once.
+const CLOCK_SKEW: Duration = Duration::from_secs(3600);
+
+/// Why a certificate could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum CaError {
+    /// rcgen failed (bad key, bad request, signing).
+    #[error("{what}: {source}")]
+    Rcgen {
+        /// What was being done.
+        what: &'static str,
+        /// What rcgen said.
+        #[source]
+        source: rcgen::Error,
+    },
+    /// The stored CA certificate does not parse.
+    #[error("the cluster CA certificate: {0}")]
+    Tls(#[from] hoist_api::tls::TlsError),
+}
+
+fn rcgen(what: &'static str) -> impl FnOnce(rcgen::Error) -> CaError {
+    move |source| CaError::Rcgen { what, source }
+}
+
+/// Makes a new self-signed root CA for cluster `cluster_id`.
+pub fn new_root(cluster_id: &str) -> Result<RootCa, CaError> {
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .map_err(rcgen("cannot generate the CA key"))?;
+    let mut params = CertificateParams::default();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, format!("hoist-ca-{cluster_id}"));
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - CLOCK_SKEW;
+    params.not_after = now + ROOT_LIFETIME;
+    let cert = params
+        .self_signed(&key)
+        .map_err(rcgen("cannot sign the CA certificate"))?;
+    Ok(RootCa {
+        digest: fingerprint(cert.der()),
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    })
+}
+
+/// Signs a node certificate for the key in `request` (a PEM signing
+/// request), naming `node_id`, `role` and `cluster_id`, valid for
+/// `lifetime`. Whatever names the request asks for are ignored.
+pub fn issue(
+    root: &RootCa,
+    request: &str,
+    node_id: &str,
+    role: Role,
+    cluster_id: &str,
+    lifetime: Duration,
+) -> Result<String, CaError> {
+    let request = CertificateSigningRequestParams::from_pem(request)
+        .map_err(rcgen("the certificate signing request is not valid"))?;
+    let key = KeyPair::from_pem(&root.key_pem).map_err(rcgen("the cluster CA key"))?;
+    let ca_der = certificates(&root.cert_pem, "CA certificate")?.remove(0);
+    let issuer = Issuer::from_ca_cert_der(&ca_der, key).map_err(rcgen("the cluster CA"))?;
+    let mut params = CertificateParams::default();
+    let mut name = DistinguishedName::new();
+    name.push(DnType::CommonName, node_id);
+    name.push(DnType::OrganizationalUnitName, role.to_string());
+    name.push(DnType::OrganizationName, cluster_id);
+    params.distinguished_name = name;
+    if role == Role::Manager {
+        params.subject_alt_names = vec![SanType::DnsName(
+            MANAGER_NAME.try_into().map_err(rcgen("manager name"))?,
+        )];
+    }
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - CLOCK_SKEW;
+    params.not_after = now + lifetime;
+    params
+        .signed_by(&request.public_key, &issuer)
+        .map(|cert| cert.pem())
+        .map_err(rcgen("cannot sign the node certificate"))
+}
+
+#[cfg(test)]
+mod tests {
+    use hoist_api::tls::{Credentials, PeerIdentity, new_key_and_request};
+
+    use super::*;
+
+    #[test]
+    fn issued_certificates_name_the_node_and_chain_to_the_root() {
+        let root = new_root("c1").unwrap();
+        let (key_pem, request) = new_key_and_request().unwrap();
+        let cert_pem = issue(
+            &root,
+            &request,
+            "node-a",
+            Role::Manager,
+            "c1",
+            Duration::from_secs(3600),
+        )
+        .unwrap();
+        let credentials = Credentials {
+            ca_pem: root.cert_pem.clone(),
+            cert_pem,
+            key_pem,
+        };
+        assert_eq!(
+            credentials.identity().unwrap(),
+            PeerIdentity {
+                node_id: "node-a".into(),
+                role: "manager".into(),
+                cluster_id: "c1".into()
+            }
+        );
+        // Both configurations accept the material (the chain verifies when
+        // rustls builds the server's certified key).
+        credentials.server_config().unwrap();
+        credentials.client_config().unwrap();
+        assert_eq!(
+            root.digest,
+            fingerprint(&certificates(&root.cert_pem, "ca").unwrap()[0])
+        );
+    }
+
+    #[test]
+    fn a_garbled_request_is_refused() {
+        let root = new_root("c1").unwrap();
+        let err = issue(
+            &root,
+            "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n",
+            "n",
+            Role::Worker,
+            "c1",
+            Duration::from_secs(60),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("signing request"), "{err}");
+    }
+}
