@@ -75,3 +75,64 @@ async fn start_daemon(socket: &Path) -> CliResult {
         "the hoist daemon did not come up within 15 s: see {AUTOSTART_LOG}"
     )))
 }
+
+/// Where the CLI sends its calls: `--host` and the TLS files for tcp://.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    /// `--host` / `HOIST_HOST`.
+    pub host: Option<String>,
+    /// `--tlscacert`, `--tlscert`, `--tlskey`.
+    pub tls: TlsFiles,
+}
+
+/// The files of a remote client's mutual TLS.
+#[derive(Debug, Clone, Default)]
+pub struct TlsFiles {
+    /// CA certificate.
+    pub ca: Option<PathBuf>,
+    /// Client certificate.
+    pub cert: Option<PathBuf>,
+    /// Client key.
+    pub key: Option<PathBuf>,
+}
+
+impl Target {
+    /// Whether the host is a manager's cluster port (`tcp://IP:PORT`).
+    pub fn is_remote(&self) -> bool {
+        self.host
+            .as_deref()
+            .is_some_and(|h| h.starts_with("tcp://"))
+    }
+}
+
+/// Connects to a manager's cluster port over mutual TLS.
+pub async fn remote_channel(target: &Target) -> CliResult<Channel> {
+    let host = target.host.as_deref().unwrap_or_default();
+    let addr = host.trim_start_matches("tcp://").trim_end_matches('/');
+    let read = |path: &Option<PathBuf>, flag: &str| -> CliResult<String> {
+        let path = path.as_ref().ok_or_else(|| {
+            CliError::usage(format!(
+                "--host {host} needs --tlscacert, --tlscert and --tlskey (a certificate of the cluster): {flag} is missing"
+            ))
+        })?;
+        std::fs::read_to_string(path)
+            .map_err(|e| CliError::usage(format!("cannot read {flag} {}: {e}", path.display())))
+    };
+    let credentials = hoist_api::tls::Credentials {
+        ca_pem: read(&target.tls.ca, "--tlscacert")?,
+        cert_pem: read(&target.tls.cert, "--tlscert")?,
+        key_pem: read(&target.tls.key, "--tlskey")?,
+    };
+    let config = credentials
+        .client_config()
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    hoist_api::tls::connect(addr, config).await.map_err(|e| {
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            message.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        CliError::client(message)
+    })
+}

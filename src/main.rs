@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use commands::build::{BuildArgs, BuilderCommand};
+use commands::cluster::ClusterCommand;
 use commands::compose::ComposeArgs;
 use commands::container::{
     self, AttachArgs, CommitArgs, CreateArgs, DiffArgs, ExecArgs, KillArgs, LogsArgs, PortArgs,
@@ -25,6 +26,7 @@ use commands::image::{
 };
 use commands::inspect::{self, ContainerInspectArgs, ImageInspectArgs, InspectArgs, Kind};
 use commands::network::NetworkCommand;
+use commands::node::NodeCommand;
 use commands::registry::{LoginArgs, LogoutArgs, PullArgs, PushArgs};
 use commands::volume::VolumeCommand;
 use exit::{CliError, EXIT_HOIST_FAILED};
@@ -39,6 +41,15 @@ struct Cli {
     /// Enable debug output
     #[arg(short = 'D', long)]
     debug: bool,
+    /// With --host tcp://: trust certificates signed by this CA only
+    #[arg(long, env = "HOIST_TLS_CACERT")]
+    tlscacert: Option<PathBuf>,
+    /// With --host tcp://: the client certificate
+    #[arg(long, env = "HOIST_TLS_CERT")]
+    tlscert: Option<PathBuf>,
+    /// With --host tcp://: the client certificate's key
+    #[arg(long, env = "HOIST_TLS_KEY")]
+    tlskey: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -135,6 +146,12 @@ enum Command {
     Network(NetworkCommand),
     /// Define and run multi-container applications (Docker Compose)
     Compose(ComposeArgs),
+    /// Manage the cluster (Docker's `swarm`)
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+    /// Manage the cluster's nodes
+    #[command(subcommand)]
+    Node(NodeCommand),
     /// Show the hoist version information
     Version,
     /// Display system-wide information
@@ -282,9 +299,32 @@ fn main() {
             let host = args.host.clone().or(cli.host);
             run_daemon(host, args)
         }
-        command => run_client(cli.host, cli.debug, command),
+        command => {
+            let target = connect::Target {
+                host: cli.host,
+                tls: connect::TlsFiles {
+                    ca: cli.tlscacert,
+                    cert: cli.tlscert,
+                    key: cli.tlskey,
+                },
+            };
+            run_client(target, cli.debug, command)
+        }
     };
     std::process::exit(code);
+}
+
+/// Runs the engine with this node's part in a cluster beside it.
+async fn serve_daemon(config: hoist_agent::DaemonConfig) -> anyhow::Result<()> {
+    let node = hoist_manager::node::ClusterNode::open(&config.root).await?;
+    let routes = tonic::service::Routes::new(
+        hoist_api::cluster_proto::cluster_server::ClusterServer::new(
+            hoist_manager::node::service::ClusterService { node: node.clone() },
+        ),
+    );
+    let result = hoist_agent::run(config, routes).await;
+    node.shutdown().await;
+    result
 }
 
 fn run_daemon(host: Option<String>, args: DaemonArgs) -> i32 {
@@ -349,7 +389,7 @@ fn run_daemon(host: Option<String>, args: DaemonArgs) -> i32 {
             return 1;
         }
     };
-    match runtime.block_on(hoist_agent::run(config)) {
+    match runtime.block_on(serve_daemon(config)) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("hoist daemon: {e:#}");
@@ -358,7 +398,7 @@ fn run_daemon(host: Option<String>, args: DaemonArgs) -> i32 {
     }
 }
 
-fn run_client(host: Option<String>, debug: bool, command: Command) -> i32 {
+fn run_client(target: connect::Target, debug: bool, command: Command) -> i32 {
     if debug {
         tracing_subscriber::fmt()
             .with_env_filter("debug")
@@ -375,7 +415,7 @@ fn run_client(host: Option<String>, debug: bool, command: Command) -> i32 {
             return 1;
         }
     };
-    match runtime.block_on(dispatch(host, command)) {
+    match runtime.block_on(dispatch(target, command)) {
         Ok(code) => code,
         Err(e) => {
             if !e.message.is_empty() {
@@ -386,7 +426,18 @@ fn run_client(host: Option<String>, debug: bool, command: Command) -> i32 {
     }
 }
 
-async fn dispatch(host: Option<String>, command: Command) -> Result<i32, CliError> {
+async fn dispatch(target: connect::Target, command: Command) -> Result<i32, CliError> {
+    if target.is_remote() {
+        let channel = connect::remote_channel(&target).await?;
+        return match command {
+            Command::Cluster(c) => commands::cluster::run(channel, c).await,
+            Command::Node(n) => commands::node::run(channel, n).await,
+            _ => Err(CliError::usage(
+                "over tcp:// a manager serves cluster commands only (cluster, node): run container commands against the host's own daemon",
+            )),
+        };
+    }
+    let host = target.host;
     match command {
         Command::Version => {
             return commands::system::version(connect::channel(host.as_deref()).await.ok()).await;
@@ -503,6 +554,8 @@ async fn dispatch(host: Option<String>, command: Command) -> Result<i32, CliErro
         Command::Login(a) => commands::registry::login(channel, a).await,
         Command::Volume(v) => commands::volume::run(channel, v).await,
         Command::Network(n) => commands::network::run(channel, n).await,
+        Command::Cluster(c) => commands::cluster::run(channel, c).await,
+        Command::Node(n) => commands::node::run(channel, n).await,
         Command::Info => commands::system::info(channel).await,
         Command::Events(a) => commands::events::events(channel, a).await,
         Command::Version | Command::Daemon(_) | Command::Logout(_) | Command::Compose(_) => Ok(0),

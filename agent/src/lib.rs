@@ -19,9 +19,10 @@ use tracing::info;
 pub use config::DaemonConfig;
 pub use daemon::Daemon;
 
-/// Runs a daemon until SIGINT or SIGTERM. Containers keep running when it
-/// stops: the next daemon re-adopts them.
-pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
+/// Runs a daemon until SIGINT or SIGTERM, serving `extra` routes (the
+/// cluster API) beside its own. Containers keep running when it stops:
+/// the next daemon re-adopts them.
+pub async fn run(config: DaemonConfig, extra: tonic::service::Routes) -> anyhow::Result<()> {
     let socket = config.socket.clone();
     let listener = server::bind(&socket)?;
     let daemon = Daemon::open(config).await?;
@@ -38,7 +39,7 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
         // Followed event streams end, so the server can stop.
         events.events.close();
     };
-    let result = server::serve(daemon, listener, shutdown).await;
+    let result = server::serve(daemon, listener, extra, shutdown).await;
     let _ = std::fs::remove_file(&socket);
     info!("hoist daemon stopped; containers keep running");
     result

@@ -12,6 +12,7 @@ use hoist_api::proto::system_server::SystemServer;
 use hoist_api::proto::volumes_server::VolumesServer;
 use tokio::net::UnixListener;
 use tokio_stream::wrappers::UnixListenerStream;
+use tonic::service::Routes;
 use tonic::transport::Server;
 
 use crate::api::containers::ContainersApi;
@@ -46,13 +47,16 @@ pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
     Ok(listener)
 }
 
-/// Serves every service until `shutdown` resolves.
+/// Serves every service, and the `extra` routes (the cluster's), until
+/// `shutdown` resolves.
 pub async fn serve(
     daemon: Arc<Daemon>,
     listener: UnixListener,
+    extra: Routes,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     Server::builder()
+        .add_routes(extra)
         .add_service(
             ContainersServer::new(ContainersApi {
                 daemon: daemon.clone(),

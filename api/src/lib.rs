@@ -3,6 +3,7 @@
 //! client needs to reach a daemon.
 
 pub mod client;
+pub mod cluster;
 pub mod events;
 pub mod inspect;
 pub mod spec;

@@ -416,7 +416,13 @@ pub fn incoming(
     let acceptor = TlsAcceptor::from(config);
     tokio::spawn(async move {
         loop {
-            let (tcp, addr) = match listener.accept().await {
+            // The server dropping the stream closes the channel: stop
+            // accepting, which frees the port.
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                () = tx.closed() => return,
+            };
+            let (tcp, addr) = match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot accept a cluster connection");
@@ -425,9 +431,6 @@ pub fn incoming(
                 }
             };
             let _ = tcp.set_nodelay(true);
-            if tx.is_closed() {
-                return;
-            }
             let acceptor = acceptor.clone();
             let tx = tx.clone();
             tokio::spawn(async move {

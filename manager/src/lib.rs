@@ -2,6 +2,15 @@
 //! among managers with Raft (openraft) and kept durably on each (redb log,
 //! snapshots), so it survives the loss of a minority of managers.
 
+pub mod auth;
+pub mod bench;
 pub mod ca;
+pub mod control;
+pub mod dispatcher;
+pub mod enrollment;
+pub mod ids;
+pub mod manager;
+pub mod node;
 pub mod raft;
 pub mod store;
+pub mod token;

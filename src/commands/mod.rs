@@ -1,6 +1,7 @@
 //! The CLI's commands, one module per family.
 
 pub mod build;
+pub mod cluster;
 pub mod compose;
 pub mod container;
 pub mod container_flags;
@@ -9,6 +10,7 @@ pub mod files;
 pub mod image;
 pub mod inspect;
 pub mod network;
+pub mod node;
 pub mod registry;
 pub mod session;
 pub mod system;

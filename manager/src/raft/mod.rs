@@ -3,6 +3,8 @@
 //! [`Store`](crate::store::Store), and the transport between managers.
 
 pub mod log_store;
+pub mod network;
+pub mod service;
 pub mod state_machine;
 
 use std::io::Cursor;

@@ -29,6 +29,9 @@ pub enum Kind {
     Cluster,
     /// A machine in the cluster.
     Node,
+    /// A small object `hoist cluster bench` writes to measure the
+    /// replicated write path, and deletes afterwards.
+    Probe,
 }
 
 impl fmt::Display for Kind {
@@ -36,6 +39,7 @@ impl fmt::Display for Kind {
         f.write_str(match self {
             Kind::Cluster => "cluster",
             Kind::Node => "node",
+            Kind::Probe => "probe",
         })
     }
 }
@@ -48,6 +52,8 @@ pub enum Object {
     Cluster(Cluster),
     /// A node.
     Node(Node),
+    /// A benchmark probe.
+    Probe(Probe),
 }
 
 impl Object {
@@ -56,6 +62,7 @@ impl Object {
         match self {
             Object::Cluster(_) => Kind::Cluster,
             Object::Node(_) => Kind::Node,
+            Object::Probe(_) => Kind::Probe,
         }
     }
 
@@ -64,6 +71,7 @@ impl Object {
         match self {
             Object::Cluster(o) => &o.meta,
             Object::Node(o) => &o.meta,
+            Object::Probe(o) => &o.meta,
         }
     }
 
@@ -72,6 +80,7 @@ impl Object {
         match self {
             Object::Cluster(o) => &mut o.meta,
             Object::Node(o) => &mut o.meta,
+            Object::Probe(o) => &mut o.meta,
         }
     }
 }
@@ -109,6 +118,16 @@ macro_rules! stored {
 }
 stored!(Cluster);
 stored!(Node);
+stored!(Probe);
+
+/// A small object for benchmarks of the write path.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Probe {
+    /// ID and version.
+    pub meta: Meta,
+    /// Some bytes, as a small real object would carry.
+    pub payload: String,
+}
 
 /// The ID of the one cluster object.
 pub const CLUSTER_ID_KEY: &str = "cluster";
@@ -127,6 +146,10 @@ pub struct Cluster {
     pub root_ca: RootCa,
     /// The secrets of the current join tokens.
     pub join_secrets: JoinSecrets,
+    /// IDs of nodes removed from the cluster: their certificates are
+    /// refused from then on, though they have not expired.
+    #[serde(default)]
+    pub removed_nodes: std::collections::BTreeSet<String>,
 }
 
 /// Cluster settings.

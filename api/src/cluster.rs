@@ -1,0 +1,94 @@
+//! What the cluster API returns to clients (`node ls`, `node inspect`,
+//! `cluster inspect`), as JSON documents with stable field names.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The port managers listen on for cluster traffic unless told otherwise
+/// (Docker Swarm's, so firewall habits carry over).
+pub const DEFAULT_CLUSTER_PORT: u16 = 2377;
+
+/// A node as `node ls` and `node inspect` show it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NodeView {
+    /// Node ID.
+    #[serde(rename = "ID")]
+    pub id: String,
+    /// Hostname.
+    pub hostname: String,
+    /// `ready`, `down` or `unknown`.
+    pub status: String,
+    /// Why it has this status.
+    pub message: String,
+    /// `active`, `pause` or `drain`.
+    pub availability: String,
+    /// `manager` or `worker`.
+    pub role: String,
+    /// For managers: `Leader`, `Reachable` or `Unreachable`; empty for workers.
+    pub manager_status: String,
+    /// hoist's version on the node.
+    pub engine_version: String,
+    /// The address the node's traffic comes from.
+    pub addr: String,
+    /// For managers: the cluster address.
+    pub manager_addr: String,
+    /// User labels.
+    pub labels: BTreeMap<String, String>,
+    /// OS and architecture (`linux/x86_64`).
+    pub platform: String,
+    /// Logical CPUs.
+    pub cpus: u64,
+    /// Memory in bytes.
+    pub memory_bytes: u64,
+    /// Store version of the node object.
+    pub version: u64,
+    /// When it joined (RFC 3339).
+    pub created_at: String,
+    /// When it last changed (RFC 3339).
+    pub updated_at: String,
+    /// Whether this is the node that answered.
+    #[serde(rename = "Self")]
+    pub is_self: bool,
+}
+
+/// The cluster as `cluster inspect` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ClusterView {
+    /// Cluster ID.
+    #[serde(rename = "ID")]
+    pub id: String,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+    /// SHA-256 fingerprint of the root CA certificate.
+    pub ca_fingerprint: String,
+    /// Node certificate lifetime in seconds.
+    pub cert_expiry_secs: u64,
+    /// Heartbeat period of agents in milliseconds.
+    pub heartbeat_period_ms: u64,
+    /// Managers / all nodes.
+    pub managers: usize,
+    /// All nodes.
+    pub nodes: usize,
+    /// Raft: the leader's node ID.
+    pub leader: String,
+    /// Raft: current term.
+    pub raft_term: u64,
+    /// Raft: last applied index (the store's version).
+    pub raft_applied: u64,
+    /// Whether the answer is only this manager's last known state
+    /// (no quorum to confirm it).
+    pub stale: bool,
+}
+
+/// A list of nodes, and whether it could be confirmed with the leader.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeList {
+    /// The nodes.
+    pub nodes: Vec<NodeView>,
+    /// Set when no leader with a quorum confirmed the state: the list is
+    /// this manager's last known state, and why.
+    pub stale: Option<String>,
+}

@@ -1,0 +1,80 @@
+//! Who may call what on the cluster port: every caller is identified by
+//! its certificate (verified against the cluster CA during the handshake);
+//! here the identity is checked against the cluster and the store.
+
+use hoist_api::tls::{PeerIdentity, peer_of};
+use tonic::{Request, Status};
+
+use crate::store::Store;
+use crate::store::objects::{CLUSTER_ID_KEY, Cluster, Node, Role};
+
+/// What a call needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Any node of the cluster that was not removed.
+    Node,
+    /// A manager by its certificate (Raft traffic: the store of a manager
+    /// that is catching up may not list its peers yet).
+    ManagerCertificate,
+    /// A node the store lists as a manager (control calls: a demoted
+    /// manager's old certificate no longer gives control).
+    Manager,
+}
+
+/// Checks the caller of `request` and returns its identity. Calls that
+/// came through the local socket (no TLS) have no identity and are
+/// refused here: the local API never routes to these checks.
+pub fn authorize<T>(
+    request: &Request<T>,
+    store: &Store,
+    cluster_id: &str,
+    access: Access,
+) -> Result<PeerIdentity, Status> {
+    let identity = peer_of(request)
+        .and_then(|peer| peer.identity.clone())
+        .ok_or_else(|| {
+            Status::unauthenticated(
+                "a certificate of this cluster is required (remote clients: --tlscacert, --tlscert and --tlskey)",
+            )
+        })?;
+    if identity.cluster_id != cluster_id {
+        return Err(Status::permission_denied(format!(
+            "the certificate of node {} is for cluster {}, not this one ({cluster_id})",
+            identity.node_id, identity.cluster_id
+        )));
+    }
+    let removed = store
+        .get::<Cluster>(CLUSTER_ID_KEY)
+        .is_some_and(|c| c.removed_nodes.contains(&identity.node_id));
+    if removed {
+        return Err(Status::permission_denied(format!(
+            "node {} was removed from the cluster: its certificate is no longer accepted; \
+             run `hoist cluster leave --force` on it and join again",
+            identity.node_id
+        )));
+    }
+    match access {
+        Access::Node => {}
+        Access::ManagerCertificate => {
+            if identity.role != Role::Manager.to_string() {
+                return Err(Status::permission_denied(format!(
+                    "node {} is not a manager",
+                    identity.node_id
+                )));
+            }
+        }
+        Access::Manager => {
+            let is_manager = store
+                .get::<Node>(&identity.node_id)
+                .is_some_and(|n| n.spec.role == Role::Manager);
+            if !is_manager {
+                return Err(Status::permission_denied(format!(
+                    "node {} is not a manager: worker nodes cannot view or change cluster state; \
+                     run the command on a manager, or promote this node",
+                    identity.node_id
+                )));
+            }
+        }
+    }
+    Ok(identity)
+}

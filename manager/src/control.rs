@@ -1,0 +1,377 @@
+//! Cluster control on a manager: the views `node ls`, `node inspect` and
+//! `cluster inspect` show, and the changes `node update/promote/demote/rm`
+//! and `cluster join-token --rotate` make, each a compare-and-set write
+//! retried when another writer got there first.
+
+use hoist_api::cluster::{ClusterView, NodeList, NodeView};
+use hoist_api::cluster_proto::Empty;
+use hoist_api::cluster_proto::cluster_client::ClusterClient;
+use tonic::Status;
+
+use crate::manager::{Manager, WriteError};
+use crate::store::objects::{Availability, CLUSTER_ID_KEY, Cluster, Kind, Node, Object, Role};
+use crate::store::{Batch, Op, Rejection};
+use crate::token;
+
+/// How often a compare-and-set update is retried after a conflict.
+const CAS_ATTEMPTS: usize = 5;
+
+/// Why a control call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// No node matches.
+    #[error("node {0} not found")]
+    NoSuchNode(String),
+    /// Several nodes match a prefix or hostname.
+    #[error("node {reference} is ambiguous: it matches {count} nodes; use the full node ID")]
+    Ambiguous {
+        /// What was asked for.
+        reference: String,
+        /// How many matched.
+        count: usize,
+    },
+    /// The change is not allowed in the current state.
+    #[error("{0}")]
+    Refused(String),
+    /// The cluster object is missing (the cluster is still starting).
+    #[error("the cluster is not initialised yet")]
+    NoCluster,
+    /// The write failed.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+impl From<ControlError> for Status {
+    fn from(e: ControlError) -> Self {
+        let message = e.to_string();
+        match e {
+            ControlError::NoSuchNode(_) => Status::not_found(message),
+            ControlError::Ambiguous { .. } => Status::invalid_argument(message),
+            ControlError::Refused(_) => Status::failed_precondition(message),
+            ControlError::NoCluster => Status::unavailable(message),
+            ControlError::Write(WriteError::NoQuorum { .. }) => Status::unavailable(message),
+            ControlError::Write(WriteError::Rejected(Rejection::Conflict { .. })) => {
+                Status::aborted(message)
+            }
+            ControlError::Write(_) => Status::internal(message),
+        }
+    }
+}
+
+/// Unix milliseconds now.
+pub fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn rfc3339(millis: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(millis)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+/// A change to a node, as `node update`, `promote` and `demote` ask.
+#[derive(Debug, Clone, Default)]
+pub struct NodeChange {
+    /// New availability.
+    pub availability: Option<Availability>,
+    /// New role.
+    pub role: Option<Role>,
+    /// Labels to add or replace.
+    pub label_add: Vec<(String, String)>,
+    /// Labels to remove.
+    pub label_rm: Vec<String>,
+}
+
+impl Manager {
+    /// The cluster object.
+    pub fn cluster(&self) -> Result<Cluster, ControlError> {
+        self.store
+            .get::<Cluster>(CLUSTER_ID_KEY)
+            .ok_or(ControlError::NoCluster)
+    }
+
+    /// How `node ls` shows `node`.
+    pub fn node_view(&self, node: &Node) -> NodeView {
+        let leader = self.leader();
+        let manager_status = match &node.manager {
+            Some(info) if node.spec.role == Role::Manager => {
+                if leader.as_ref().is_some_and(|(id, _)| *id == info.raft_id) {
+                    "Leader"
+                } else if self.voters().contains(&info.raft_id) && self.reachable(info.raft_id) {
+                    "Reachable"
+                } else {
+                    "Unreachable"
+                }
+            }
+            _ => "",
+        };
+        NodeView {
+            id: node.meta.id.clone(),
+            hostname: node.description.hostname.clone(),
+            status: node.status.state.to_string(),
+            message: node.status.message.clone(),
+            availability: node.spec.availability.to_string(),
+            role: node.spec.role.to_string(),
+            manager_status: manager_status.to_string(),
+            engine_version: node.description.engine_version.clone(),
+            addr: node.status.addr.clone(),
+            manager_addr: node
+                .manager
+                .as_ref()
+                .map(|m| m.addr.clone())
+                .unwrap_or_default(),
+            labels: node.spec.labels.clone(),
+            platform: format!("{}/{}", node.description.os, node.description.arch),
+            cpus: node.description.cpus,
+            memory_bytes: node.description.memory_bytes,
+            version: node.meta.version,
+            created_at: rfc3339(node.meta.created_at),
+            updated_at: rfc3339(node.meta.updated_at),
+            is_self: node.meta.id == self.settings().node_id,
+        }
+    }
+
+    /// Every node, as the leader sees it (only the leader knows which
+    /// managers answer it); this manager's last known state, marked stale,
+    /// when no leader with a quorum answers.
+    pub async fn node_list(&self) -> NodeList {
+        if !self.is_leader()
+            && let Some(mut list) = self.leader_node_list().await
+        {
+            for node in &mut list.nodes {
+                node.is_self = node.id == self.settings().node_id;
+            }
+            return list;
+        }
+        let stale = self.fresh().await.err().map(|e| e.to_string());
+        let mut nodes: Vec<NodeView> = self
+            .store
+            .list::<Node>()
+            .iter()
+            .map(|n| self.node_view(n))
+            .collect();
+        nodes.sort_by(|a, b| a.hostname.cmp(&b.hostname).then(a.id.cmp(&b.id)));
+        NodeList { nodes, stale }
+    }
+
+    /// The leader's node list, if the leader answers within a read's time.
+    async fn leader_node_list(&self) -> Option<NodeList> {
+        let (_, leader) = self.leader()?;
+        let channel = self.channel(&leader.addr).ok()?;
+        let mut client = ClusterClient::new(channel);
+        let call = client.list_nodes(Empty {});
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(2), call)
+            .await
+            .ok()?
+            .ok()?;
+        let list: NodeList = serde_json::from_slice(&answer.into_inner().json).ok()?;
+        list.stale.is_none().then_some(list)
+    }
+
+    /// The node `reference` names: its ID, a unique ID prefix, or its
+    /// unique hostname.
+    pub fn find_node(&self, reference: &str) -> Result<Node, ControlError> {
+        let nodes = self.store.list::<Node>();
+        if let Some(node) = nodes.iter().find(|n| n.meta.id == reference) {
+            return Ok(node.clone());
+        }
+        let by_name: Vec<&Node> = nodes
+            .iter()
+            .filter(|n| n.description.hostname == reference)
+            .collect();
+        let matches = if by_name.is_empty() {
+            nodes
+                .iter()
+                .filter(|n| !reference.is_empty() && n.meta.id.starts_with(reference))
+                .collect()
+        } else {
+            by_name
+        };
+        match matches.as_slice() {
+            [node] => Ok((*node).clone()),
+            [] => Err(ControlError::NoSuchNode(reference.to_string())),
+            many => Err(ControlError::Ambiguous {
+                reference: reference.to_string(),
+                count: many.len(),
+            }),
+        }
+    }
+
+    /// Applies `change` to the node `reference` names.
+    pub async fn update_node(
+        &self,
+        reference: &str,
+        change: &NodeChange,
+    ) -> Result<NodeView, ControlError> {
+        self.fresh()
+            .await
+            .map_err(|e| ControlError::Refused(e.to_string()))?;
+        for attempt in 1..=CAS_ATTEMPTS {
+            let mut node = self.find_node(reference)?;
+            if let Some(role) = change.role {
+                self.check_role_change(&node, role)?;
+                if role == Role::Worker {
+                    node.manager = None;
+                }
+                node.spec.role = role;
+            }
+            if let Some(availability) = change.availability {
+                node.spec.availability = availability;
+            }
+            for (key, value) in &change.label_add {
+                node.spec.labels.insert(key.clone(), value.clone());
+            }
+            for key in &change.label_rm {
+                node.spec.labels.remove(key);
+            }
+            node.meta.updated_at = now_millis();
+            match self
+                .write(Batch::one(Op::Update(Object::Node(node.clone()))))
+                .await
+            {
+                Ok(version) => {
+                    node.meta.version = version;
+                    return Ok(self.node_view(&node));
+                }
+                Err(WriteError::Rejected(Rejection::Conflict { .. })) if attempt < CAS_ATTEMPTS => {
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+
+    /// Refuses demotions that would leave no manager or lose quorum.
+    fn check_role_change(&self, node: &Node, role: Role) -> Result<(), ControlError> {
+        if role == Role::Manager || node.spec.role == Role::Worker {
+            return Ok(());
+        }
+        let voters = self.voters();
+        let Some(info) = &node.manager else {
+            return Ok(());
+        };
+        let remaining: Vec<_> = voters.iter().filter(|id| **id != info.raft_id).collect();
+        if remaining.is_empty() {
+            return Err(ControlError::Refused(format!(
+                "node {} is the last manager of the cluster: promote another node first",
+                node.meta.id
+            )));
+        }
+        let reachable = remaining.iter().filter(|id| self.reachable(***id)).count();
+        if reachable < remaining.len() / 2 + 1 {
+            return Err(ControlError::Refused(format!(
+                "demoting node {} would lose quorum: only {reachable} of the {} remaining managers are reachable",
+                node.meta.id,
+                remaining.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Removes the node `reference` names; its certificate is refused from
+    /// then on. A manager must be demoted first; a node that is not down
+    /// needs `force`.
+    pub async fn remove_node(&self, reference: &str, force: bool) -> Result<(), ControlError> {
+        self.fresh()
+            .await
+            .map_err(|e| ControlError::Refused(e.to_string()))?;
+        for attempt in 1..=CAS_ATTEMPTS {
+            let node = self.find_node(reference)?;
+            if node.spec.role == Role::Manager {
+                return Err(ControlError::Refused(format!(
+                    "node {} is a cluster manager and a member of the raft group: demote it (`hoist node demote`) before removing it",
+                    node.meta.id
+                )));
+            }
+            if node.status.state == crate::store::objects::NodeState::Ready && !force {
+                return Err(ControlError::Refused(format!(
+                    "node {} is not down and cannot be removed: run `hoist cluster leave` on it, or use --force",
+                    node.meta.id
+                )));
+            }
+            let mut cluster = self.cluster()?;
+            cluster.removed_nodes.insert(node.meta.id.clone());
+            cluster.meta.updated_at = now_millis();
+            let batch = Batch {
+                ops: vec![
+                    Op::Delete {
+                        kind: Kind::Node,
+                        id: node.meta.id.clone(),
+                        version: Some(node.meta.version),
+                    },
+                    Op::Update(Object::Cluster(cluster)),
+                ],
+            };
+            match self.write(batch).await {
+                Ok(_) => return Ok(()),
+                Err(WriteError::Rejected(Rejection::Conflict { .. })) if attempt < CAS_ATTEMPTS => {
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+
+    /// The join token for `role`, with a fresh secret first if `rotate`.
+    pub async fn join_token(&self, role: Role, rotate: bool) -> Result<String, ControlError> {
+        if rotate {
+            for attempt in 1..=CAS_ATTEMPTS {
+                let mut cluster = self.cluster()?;
+                let secret = token::new_secret()
+                    .map_err(|e| ControlError::Refused(format!("no randomness: {e}")))?;
+                match role {
+                    Role::Worker => cluster.join_secrets.worker = secret,
+                    Role::Manager => cluster.join_secrets.manager = secret,
+                }
+                cluster.meta.updated_at = now_millis();
+                match self
+                    .write(Batch::one(Op::Update(Object::Cluster(cluster))))
+                    .await
+                {
+                    Ok(_) => break,
+                    Err(WriteError::Rejected(Rejection::Conflict { .. }))
+                        if attempt < CAS_ATTEMPTS => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        } else {
+            self.fresh()
+                .await
+                .map_err(|e| ControlError::Refused(e.to_string()))?;
+        }
+        let cluster = self.cluster()?;
+        let secret = match role {
+            Role::Worker => &cluster.join_secrets.worker,
+            Role::Manager => &cluster.join_secrets.manager,
+        };
+        Ok(token::format(&cluster.root_ca.digest, secret))
+    }
+
+    /// How `cluster inspect` shows the cluster.
+    pub async fn cluster_view(&self) -> Result<ClusterView, ControlError> {
+        let stale = self.fresh().await.is_err();
+        let cluster = self.cluster()?;
+        let nodes = self.store.list::<Node>();
+        let metrics = self.raft.metrics().borrow().clone();
+        let leader = self
+            .leader()
+            .map(|(_, member)| member.node_id)
+            .unwrap_or_default();
+        Ok(ClusterView {
+            id: cluster.cluster_id.clone(),
+            created_at: rfc3339(cluster.meta.created_at),
+            ca_fingerprint: cluster.root_ca.digest.clone(),
+            cert_expiry_secs: cluster.spec.cert_expiry_secs,
+            heartbeat_period_ms: cluster.spec.heartbeat_period_ms,
+            managers: nodes
+                .iter()
+                .filter(|n| n.spec.role == Role::Manager)
+                .count(),
+            nodes: nodes.len(),
+            leader,
+            raft_term: metrics.current_term,
+            raft_applied: self.store.version(),
+            stale,
+        })
+    }
+}

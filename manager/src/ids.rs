@@ -1,0 +1,28 @@
+//! Random identifiers: node and cluster IDs look like Docker's (25
+//! characters of `[a-z0-9]`), Raft member IDs are non-zero 64-bit numbers.
+
+const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+
+/// A new node or cluster ID.
+pub fn new_id() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 25];
+    getrandom::fill(&mut bytes)?;
+    // 256 is not a multiple of 36: the bias (under 1 %) does not matter
+    // for uniqueness.
+    Ok(bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect())
+}
+
+/// A new Raft member ID.
+pub fn new_raft_id() -> Result<u64, getrandom::Error> {
+    loop {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes)?;
+        let id = u64::from_le_bytes(bytes);
+        if id != 0 {
+            return Ok(id);
+        }
+    }
+}

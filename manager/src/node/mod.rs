@@ -1,0 +1,493 @@
+//! A daemon's part in a cluster: `cluster init`, `join` and `leave`, the
+//! membership it remembers across restarts, its session with the leader,
+//! and — on managers — the Raft member and the cluster port's server.
+
+pub mod host;
+pub mod membership;
+pub mod server;
+pub mod service;
+pub mod session;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hoist_api::cluster::DEFAULT_CLUSTER_PORT;
+use hoist_api::cluster_proto::enrollment_client::EnrollmentClient;
+use hoist_api::cluster_proto::{
+    InitRequest, InitResponse, JoinClusterRequest, JoinClusterResponse, JoinRequest,
+};
+use hoist_api::tls::{self, Credentials};
+use tokio::sync::{Mutex, watch};
+use tokio::task::JoinHandle;
+use tonic::Status;
+use tracing::{info, warn};
+
+use crate::ca;
+use crate::control::now_millis;
+use crate::ids;
+use crate::manager::{Manager, ManagerSettings};
+use crate::store::objects::{
+    CLUSTER_ID_KEY, Cluster, ClusterSpec, JoinSecrets, ManagerInfo, Meta, Node, NodeSpec, Object,
+    Role,
+};
+use crate::store::{Batch, Op};
+use crate::token::{self, Token};
+use membership::{ClusterDir, Membership};
+use server::ClusterServer;
+use session::SessionState;
+
+/// How long a joining manager waits to become a voter.
+const VOTER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A daemon's cluster membership and what runs for it.
+pub struct ClusterNode {
+    dir: ClusterDir,
+    running: Mutex<Option<Running>>,
+}
+
+impl std::fmt::Debug for ClusterNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterNode").finish_non_exhaustive()
+    }
+}
+
+/// What runs while the node is in a cluster.
+struct Running {
+    membership: Membership,
+    manager: Option<Arc<Manager>>,
+    server: Option<ClusterServer>,
+    session: JoinHandle<()>,
+    keeper: JoinHandle<()>,
+}
+
+impl Running {
+    async fn stop(self) {
+        self.session.abort();
+        self.keeper.abort();
+        if let Some(server) = self.server {
+            server.stop().await;
+        }
+        if let Some(manager) = self.manager {
+            manager.shutdown().await;
+        }
+    }
+}
+
+fn precondition(message: impl Into<String>) -> Status {
+    Status::failed_precondition(message.into())
+}
+
+fn internal(e: impl std::fmt::Display) -> Status {
+    Status::internal(e.to_string())
+}
+
+/// Parses `IP` or `IP:PORT`, with `default_port` for the former.
+fn socket_addr(text: &str, default_port: u16, what: &str) -> Result<SocketAddr, Status> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    text.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, default_port))
+        .map_err(|_| {
+            Status::invalid_argument(format!(
+                "invalid {what} {text:?}: expected IP or IP:PORT (e.g. 10.0.0.5:{DEFAULT_CLUSTER_PORT})"
+            ))
+        })
+}
+
+/// The listen and advertise addresses from the user's flags.
+fn addresses(listen: &str, advertise: &str) -> Result<(SocketAddr, SocketAddr), Status> {
+    let listen = if listen.is_empty() {
+        SocketAddr::from(([0, 0, 0, 0], DEFAULT_CLUSTER_PORT))
+    } else {
+        socket_addr(listen, DEFAULT_CLUSTER_PORT, "--listen-addr")?
+    };
+    let advertise = if advertise.is_empty() {
+        let ip = if listen.ip().is_unspecified() {
+            host::default_advertise_ip().map_err(Status::invalid_argument)?
+        } else {
+            listen.ip()
+        };
+        SocketAddr::new(ip, listen.port())
+    } else {
+        socket_addr(advertise, listen.port(), "--advertise-addr")?
+    };
+    Ok((listen, advertise))
+}
+
+/// The error chain of `e`, for messages that must say why a connection
+/// failed (tonic's own message is only "transport error").
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+impl ClusterNode {
+    /// Opens the cluster state under the daemon's `root` and, if the node
+    /// is in a cluster, starts what runs for it.
+    pub async fn open(root: &Path) -> anyhow::Result<Arc<Self>> {
+        let node = Arc::new(Self {
+            dir: ClusterDir::new(root),
+            running: Mutex::new(None),
+        });
+        if let Some((membership, credentials)) = node.dir.load()? {
+            info!(node = %membership.node_id, role = %membership.role, "rejoining the cluster");
+            let running = node.start(membership, credentials).await.map_err(|s| {
+                anyhow::anyhow!("cannot resume cluster membership: {}", s.message())
+            })?;
+            *node.running.lock().await = Some(running);
+        }
+        Ok(node)
+    }
+
+    /// Stops what runs for the cluster (the daemon is stopping; the node
+    /// stays in the cluster).
+    pub async fn shutdown(&self) {
+        if let Some(running) = self.running.lock().await.take() {
+            running.stop().await;
+        }
+    }
+
+    /// The manager running here, for control calls.
+    pub async fn manager(&self) -> Result<Arc<Manager>, Status> {
+        match &*self.running.lock().await {
+            None => Err(precondition(
+                "this node is not part of a cluster: run `hoist cluster init`, or `hoist cluster join` to join one",
+            )),
+            Some(Running { manager: None, .. }) => Err(precondition(
+                "this node is not a cluster manager: worker nodes cannot view or change cluster state; \
+                 run the command on a manager, or promote this node",
+            )),
+            Some(Running {
+                manager: Some(manager),
+                ..
+            }) => Ok(manager.clone()),
+        }
+    }
+
+    /// Starts the manager (if any), the cluster port and the session.
+    async fn start(
+        self: &Arc<Self>,
+        membership: Membership,
+        credentials: Credentials,
+    ) -> Result<Running, Status> {
+        let (manager, server) = if membership.role == Role::Manager {
+            let manager = Manager::start(ManagerSettings {
+                dir: self.dir.raft_dir(),
+                raft_id: membership.raft_id,
+                node_id: membership.node_id.clone(),
+                addr: membership.advertise_addr.clone(),
+                cluster_id: membership.cluster_id.clone(),
+                credentials: credentials.clone(),
+            })
+            .await
+            .map_err(internal)?;
+            let server = ClusterServer::start(
+                &membership.listen_addr,
+                &credentials,
+                manager.clone(),
+                self.clone(),
+            )
+            .await;
+            match server {
+                Ok(server) => (Some(manager), Some(server)),
+                Err(e) => {
+                    manager.shutdown().await;
+                    return Err(e);
+                }
+            }
+        } else {
+            (None, None)
+        };
+        let mut managers = membership.managers.clone();
+        if membership.role == Role::Manager {
+            managers.retain(|m| *m != membership.advertise_addr);
+            managers.insert(0, membership.advertise_addr.clone());
+        }
+        let (updates, mut learned) = watch::channel(SessionState::default());
+        let tls = credentials.client_config().map_err(internal)?;
+        let session = tokio::spawn(session::run(tls, managers, updates));
+        let dir = self.dir.clone();
+        let mut kept = membership.clone();
+        let keeper = tokio::spawn(async move {
+            while learned.changed().await.is_ok() {
+                let state = learned.borrow_and_update().clone();
+                if !state.managers.is_empty() && state.managers != kept.managers {
+                    kept.managers = state.managers;
+                    if let Err(e) = dir.save_membership(&kept) {
+                        warn!(error = %e, "cannot record the managers' addresses");
+                    }
+                }
+            }
+        });
+        Ok(Running {
+            membership,
+            manager,
+            server,
+            session,
+            keeper,
+        })
+    }
+
+    /// `hoist cluster init`: a new cluster with this node as its only
+    /// manager.
+    pub async fn init(self: &Arc<Self>, request: InitRequest) -> Result<InitResponse, Status> {
+        let mut running = self.running.lock().await;
+        if running.is_some() {
+            return Err(precondition(
+                "this node is already part of a cluster: run `hoist cluster leave` to leave it (add --force on a manager) before making a new one",
+            ));
+        }
+        if request.force_new_cluster {
+            return Err(precondition(
+                "--force-new-cluster recovers a manager of an existing cluster; this node is not in one",
+            ));
+        }
+        let (listen, advertise) = addresses(&request.listen_addr, &request.advertise_addr)?;
+        let cluster_id = ids::new_id().map_err(internal)?;
+        let node_id = ids::new_id().map_err(internal)?;
+        let raft_id = ids::new_raft_id().map_err(internal)?;
+        let root_ca = ca::new_root(&cluster_id).map_err(internal)?;
+        let (key_pem, csr) = tls::new_key_and_request().map_err(internal)?;
+        let spec = ClusterSpec::default();
+        let cert_pem = ca::issue(
+            &root_ca,
+            &csr,
+            &node_id,
+            Role::Manager,
+            &cluster_id,
+            Duration::from_secs(spec.cert_expiry_secs),
+        )
+        .map_err(internal)?;
+        let credentials = Credentials {
+            ca_pem: root_ca.cert_pem.clone(),
+            cert_pem,
+            key_pem,
+        };
+        let membership = Membership {
+            node_id: node_id.clone(),
+            cluster_id: cluster_id.clone(),
+            role: Role::Manager,
+            raft_id,
+            listen_addr: listen.to_string(),
+            advertise_addr: advertise.to_string(),
+            managers: vec![advertise.to_string()],
+        };
+        let now = now_millis();
+        let meta = |id: &str| Meta {
+            id: id.to_string(),
+            version: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        let cluster = Cluster {
+            meta: meta(CLUSTER_ID_KEY),
+            cluster_id: cluster_id.clone(),
+            spec,
+            join_secrets: JoinSecrets {
+                worker: token::new_secret().map_err(internal)?,
+                manager: token::new_secret().map_err(internal)?,
+            },
+            root_ca,
+            removed_nodes: Default::default(),
+        };
+        let node = Node {
+            meta: meta(&node_id),
+            spec: NodeSpec {
+                role: Role::Manager,
+                ..NodeSpec::default()
+            },
+            description: host::describe(),
+            status: Default::default(),
+            manager: Some(ManagerInfo {
+                raft_id,
+                addr: advertise.to_string(),
+            }),
+        };
+        let worker_token = token::format(&cluster.root_ca.digest, &cluster.join_secrets.worker);
+        self.dir.save(&membership, &credentials).map_err(internal)?;
+        let started = self.start(membership, credentials).await;
+        let started = match started {
+            Ok(started) => started,
+            Err(status) => {
+                let _ = self.dir.remove();
+                return Err(status);
+            }
+        };
+        let bootstrap = async {
+            let manager = started
+                .manager
+                .as_ref()
+                .ok_or_else(|| internal("no manager"))?;
+            manager.bootstrap().await.map_err(internal)?;
+            manager
+                .write(Batch {
+                    ops: vec![
+                        Op::Create(Object::Cluster(cluster)),
+                        Op::Create(Object::Node(node)),
+                    ],
+                })
+                .await
+                .map_err(internal)
+        };
+        if let Err(status) = bootstrap.await {
+            started.stop().await;
+            let _ = self.dir.remove();
+            return Err(status);
+        }
+        info!(node = %node_id, cluster = %cluster_id, addr = %advertise, "cluster initialised");
+        *running = Some(started);
+        Ok(InitResponse {
+            node_id,
+            worker_token,
+            manager_addr: advertise.to_string(),
+        })
+    }
+
+    /// `hoist cluster join`: certifies this node with a manager of the
+    /// cluster the token names, then runs as its role says.
+    pub async fn join(
+        self: &Arc<Self>,
+        request: JoinClusterRequest,
+    ) -> Result<JoinClusterResponse, Status> {
+        let mut running = self.running.lock().await;
+        if running.is_some() {
+            return Err(precondition(
+                "this node is already part of a cluster: run `hoist cluster leave` first to join another",
+            ));
+        }
+        let token =
+            Token::parse(&request.token).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let remote = socket_addr(
+            &request.remote_addr,
+            DEFAULT_CLUSTER_PORT,
+            "manager address",
+        )?;
+        let (listen, advertise) = addresses(&request.listen_addr, &request.advertise_addr)?;
+        let (key_pem, csr_pem) = tls::new_key_and_request().map_err(internal)?;
+        let pinned = tls::pinned_client_config(&token.ca_fingerprint).map_err(internal)?;
+        let channel = tls::connect(&remote.to_string(), pinned)
+            .await
+            .map_err(|e| {
+                Status::unavailable(format!(
+                    "cannot reach the manager at {remote}: {}",
+                    chain(&e)
+                ))
+            })?;
+        let description = serde_json::to_vec(&host::describe()).map_err(internal)?;
+        let answer = EnrollmentClient::new(channel)
+            .join(JoinRequest {
+                token: request.token.clone(),
+                csr_pem,
+                description_json: description,
+                advertise_addr: advertise.to_string(),
+            })
+            .await?
+            .into_inner();
+        let certified = answer
+            .certified
+            .ok_or_else(|| internal("the manager sent no certificate"))?;
+        let ca =
+            tls::certificates(&certified.ca_pem, "cluster CA certificate").map_err(internal)?;
+        if tls::fingerprint(&ca[0]) != token.ca_fingerprint {
+            return Err(Status::permission_denied(
+                "the manager sent a CA certificate that does not match the join token",
+            ));
+        }
+        let role = if certified.role == Role::Manager.to_string() {
+            Role::Manager
+        } else {
+            Role::Worker
+        };
+        let credentials = Credentials {
+            ca_pem: certified.ca_pem,
+            cert_pem: certified.cert_pem,
+            key_pem,
+        };
+        let membership = Membership {
+            node_id: certified.node_id.clone(),
+            cluster_id: answer.cluster_id,
+            role,
+            raft_id: certified.raft_id,
+            listen_addr: listen.to_string(),
+            advertise_addr: advertise.to_string(),
+            managers: answer.managers,
+        };
+        self.dir.save(&membership, &credentials).map_err(internal)?;
+        let started = match self.start(membership, credentials).await {
+            Ok(started) => started,
+            Err(status) => {
+                let _ = self.dir.remove();
+                return Err(status);
+            }
+        };
+        if let Some(manager) = &started.manager {
+            let raft_id = certified.raft_id;
+            let voter = manager
+                .raft
+                .wait(Some(VOTER_TIMEOUT))
+                .metrics(
+                    |m| {
+                        m.membership_config
+                            .membership()
+                            .voter_ids()
+                            .any(|id| id == raft_id)
+                    },
+                    "joined as a voter",
+                )
+                .await;
+            if let Err(e) = voter {
+                warn!(error = %e, "not yet a voter; the leader keeps trying");
+            }
+        }
+        info!(node = %certified.node_id, %role, "joined the cluster");
+        *running = Some(started);
+        Ok(JoinClusterResponse {
+            node_id: certified.node_id,
+            role: role.to_string(),
+        })
+    }
+
+    /// `hoist cluster leave`: stops taking part and forgets the cluster.
+    /// A manager needs `force` (its departure weakens the Raft group).
+    pub async fn leave(&self, force: bool) -> Result<(), Status> {
+        let mut running = self.running.lock().await;
+        let Some(current) = running.as_ref() else {
+            return Err(precondition("this node is not part of a cluster"));
+        };
+        if let Some(manager) = &current.manager
+            && !force
+        {
+            let voters = manager.voters();
+            let remaining = voters.len().saturating_sub(1);
+            let message = if remaining == 0 {
+                "this node is the last manager of the cluster: leaving deletes the cluster's state. \
+                 Use --force to leave anyway"
+                    .to_string()
+            } else {
+                format!(
+                    "this node is a manager: leaving leaves {remaining} of {} managers and may cost the cluster its quorum. \
+                     Demote it first (`hoist node demote`), or use --force to leave anyway",
+                    voters.len()
+                )
+            };
+            return Err(precondition(message));
+        }
+        if let Some(current) = running.take() {
+            info!(node = %current.membership.node_id, "leaving the cluster");
+            current.stop().await;
+        }
+        self.dir.remove().map_err(internal)
+    }
+}

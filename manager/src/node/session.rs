@@ -1,0 +1,161 @@
+//! A node's session with the leader's dispatcher: heartbeats out, the
+//! session's state back. It reaches the leader through any manager it
+//! knows (a follower names the leader when it turns the session away) and
+//! moves on to another manager when one stops answering.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hoist_api::cluster_proto::Heartbeat;
+use hoist_api::cluster_proto::dispatcher_client::DispatcherClient;
+use hoist_api::tls;
+use rustls::ClientConfig;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+use tracing::{debug, info};
+
+use crate::dispatcher::LEADER_METADATA;
+
+/// Until the leader says otherwise.
+const DEFAULT_PERIOD: Duration = Duration::from_secs(1);
+/// Longest wait between attempts when no manager answers.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// What the session learned that the node keeps.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionState {
+    /// Cluster addresses of the managers.
+    pub managers: Vec<String>,
+    /// The node's role in the store.
+    pub role: String,
+}
+
+/// Runs the session until the task is aborted. `managers` is where to
+/// start; `updates` receives what the leader says.
+pub async fn run(
+    tls: Arc<ClientConfig>,
+    managers: Vec<String>,
+    updates: watch::Sender<SessionState>,
+) {
+    let known = Arc::new(Mutex::new(managers));
+    let mut next: Option<String> = None;
+    let mut attempt = 0usize;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let target = match next.take() {
+            Some(addr) => addr,
+            None => {
+                let known = known.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                if known.is_empty() {
+                    tokio::time::sleep(MAX_BACKOFF).await;
+                    continue;
+                }
+                attempt += 1;
+                known[attempt % known.len()].clone()
+            }
+        };
+        match session(&tls, &target, &known, &updates).await {
+            Ended::Redirect(leader) => {
+                debug!(from = %target, to = %leader, "following the leader");
+                next = Some(leader);
+                backoff = Duration::from_millis(100);
+                continue;
+            }
+            Ended::Failed(why) => debug!(manager = %target, %why, "session ended"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+enum Ended {
+    Redirect(String),
+    Failed(String),
+}
+
+async fn session(
+    tls: &Arc<ClientConfig>,
+    addr: &str,
+    known: &Arc<Mutex<Vec<String>>>,
+    updates: &watch::Sender<SessionState>,
+) -> Ended {
+    let channel = match tls::connect(addr, tls.clone()).await {
+        Ok(channel) => channel,
+        Err(e) => return Ended::Failed(e.to_string()),
+    };
+    let (period_tx, mut period_rx) = watch::channel(DEFAULT_PERIOD);
+    let (beats, rx) = mpsc::channel(2);
+    let beating = tokio::spawn(async move {
+        loop {
+            if beats
+                .send(Heartbeat {
+                    addr: String::new(),
+                })
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let period = *period_rx.borrow_and_update();
+            tokio::select! {
+                _ = tokio::time::sleep(period) => {}
+                changed = period_rx.changed() => if changed.is_err() { return },
+            }
+        }
+    });
+    let _stop = AbortOnDrop(beating);
+    let response = DispatcherClient::new(channel)
+        .session(ReceiverStream::new(rx))
+        .await;
+    let mut stream = match response {
+        Ok(response) => response.into_inner(),
+        Err(status) => return ended(status),
+    };
+    let mut first = true;
+    while let Some(message) = stream.next().await {
+        let message = match message {
+            Ok(message) => message,
+            Err(status) => return ended(status),
+        };
+        if first {
+            info!(manager = %addr, "session with the leader established");
+            first = false;
+        }
+        if message.heartbeat_period_ms > 0 {
+            period_tx.send_if_modified(|p| {
+                let new = Duration::from_millis(message.heartbeat_period_ms);
+                std::mem::replace(p, new) != new
+            });
+        }
+        if !message.managers.is_empty() {
+            *known.lock().unwrap_or_else(|e| e.into_inner()) = message.managers.clone();
+        }
+        let state = SessionState {
+            managers: message.managers,
+            role: message.role,
+        };
+        updates.send_if_modified(|old| std::mem::replace(old, state.clone()) != state);
+    }
+    Ended::Failed("the manager closed the session".into())
+}
+
+fn ended(status: tonic::Status) -> Ended {
+    let leader = status
+        .metadata()
+        .get(LEADER_METADATA)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    match leader {
+        Some(leader) if status.code() == tonic::Code::FailedPrecondition => Ended::Redirect(leader),
+        _ => Ended::Failed(status.message().to_string()),
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

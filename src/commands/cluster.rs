@@ -1,0 +1,189 @@
+//! `hoist cluster …` (Docker's `swarm …`): init, join, join-token, leave,
+//! inspect, and bench (the replicated write path, for benchmarks).
+
+use clap::Subcommand;
+use hoist_api::cluster::ClusterView;
+use hoist_api::cluster_proto::cluster_client::ClusterClient;
+use hoist_api::cluster_proto::{
+    BenchRequest, Empty, InitRequest, JoinClusterRequest, JoinTokenRequest, LeaveRequest,
+};
+use tonic::transport::Channel;
+
+use crate::exit::{CliError, CliResult};
+use crate::format::print_documents;
+
+/// `hoist cluster …`.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Initialize a cluster: this node becomes its first manager
+    Init {
+        /// Address peers and agents reach this manager at (IP[:PORT]); default: the host's address
+        #[arg(long = "advertise-addr", default_value = "")]
+        advertise_addr: String,
+        /// Address to listen on for cluster traffic (IP:PORT)
+        #[arg(long = "listen-addr", default_value = "0.0.0.0:2377")]
+        listen_addr: String,
+        /// Make this manager the only member of a new cluster keeping the current state
+        #[arg(long = "force-new-cluster")]
+        force_new_cluster: bool,
+    },
+    /// Join a cluster as a worker or a manager (the token says which)
+    Join {
+        /// Token from `hoist cluster join-token` on a manager
+        #[arg(long, required = true)]
+        token: String,
+        /// Address peers reach this node at (IP[:PORT]); default: the host's address
+        #[arg(long = "advertise-addr", default_value = "")]
+        advertise_addr: String,
+        /// Address to listen on for cluster traffic if this node is a manager (IP:PORT)
+        #[arg(long = "listen-addr", default_value = "0.0.0.0:2377")]
+        listen_addr: String,
+        /// A manager's address (IP[:PORT]; the port defaults to 2377)
+        remote: String,
+    },
+    /// Print the command that joins a node as a worker or a manager
+    JoinToken {
+        /// Only print the token
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// Rotate the token: the old one stops working for new joins
+        #[arg(long)]
+        rotate: bool,
+        /// worker or manager
+        #[arg(value_parser = ["worker", "manager"])]
+        role: String,
+    },
+    /// Leave the cluster
+    Leave {
+        /// Leave even if this node is a manager
+        #[arg(short = 'f', long)]
+        force: bool,
+    },
+    /// Display the cluster's details
+    Inspect {
+        /// Format output using a Go template, or json
+        #[arg(short = 'f', long)]
+        format: Option<String>,
+    },
+    /// Measure replicated writes: COUNT small objects, CONCURRENCY at a time
+    #[command(hide = true)]
+    Bench {
+        /// Writes to make
+        #[arg(long, default_value_t = 10_000)]
+        count: u64,
+        /// Writes in flight at once
+        #[arg(long, default_value_t = 64)]
+        concurrency: u64,
+    },
+}
+
+fn join_instructions(role: &str, token: &str, addr: &str) {
+    println!("To add a {role} to this cluster, run the following command:\n");
+    println!("    hoist cluster join --token {token} {addr}\n");
+}
+
+/// Runs a cluster command.
+pub async fn run(channel: Channel, command: ClusterCommand) -> CliResult<i32> {
+    let mut client = ClusterClient::new(channel);
+    match command {
+        ClusterCommand::Init {
+            advertise_addr,
+            listen_addr,
+            force_new_cluster,
+        } => {
+            let answer = client
+                .init(InitRequest {
+                    advertise_addr,
+                    listen_addr,
+                    force_new_cluster,
+                })
+                .await?
+                .into_inner();
+            println!(
+                "Cluster initialized: current node ({}) is now a manager.\n",
+                answer.node_id
+            );
+            join_instructions("worker", &answer.worker_token, &answer.manager_addr);
+            println!(
+                "To add a manager to this cluster, run 'hoist cluster join-token manager' and follow the instructions."
+            );
+        }
+        ClusterCommand::Join {
+            token,
+            advertise_addr,
+            listen_addr,
+            remote,
+        } => {
+            let answer = client
+                .join(JoinClusterRequest {
+                    token,
+                    remote_addr: remote,
+                    advertise_addr,
+                    listen_addr,
+                })
+                .await?
+                .into_inner();
+            println!("This node joined a cluster as a {}.", answer.role);
+        }
+        ClusterCommand::JoinToken {
+            quiet,
+            rotate,
+            role,
+        } => {
+            let answer = client
+                .join_token(JoinTokenRequest {
+                    role: role.clone(),
+                    rotate,
+                })
+                .await?
+                .into_inner();
+            if quiet {
+                println!("{}", answer.token);
+            } else {
+                if rotate {
+                    println!("Successfully rotated {role} join token.\n");
+                }
+                join_instructions(&role, &answer.token, &answer.manager_addr);
+            }
+        }
+        ClusterCommand::Leave { force } => {
+            client.leave(LeaveRequest { force }).await?;
+            println!("Node left the cluster.");
+        }
+        ClusterCommand::Inspect { format } => {
+            let json = client.inspect(Empty {}).await?.into_inner().json;
+            let view: ClusterView = serde_json::from_slice(&json)
+                .map_err(|e| CliError::client(format!("undecodable answer: {e}")))?;
+            if view.stale {
+                eprintln!(
+                    "Warning: no leader with a quorum confirmed this state: it is this manager's last known state"
+                );
+            }
+            let document =
+                serde_json::to_value(&view).map_err(|e| CliError::client(e.to_string()))?;
+            print_documents(format.as_deref(), &[document])?;
+        }
+        ClusterCommand::Bench { count, concurrency } => {
+            let answer = client
+                .bench(BenchRequest { count, concurrency })
+                .await?
+                .into_inner();
+            let mut latencies = answer.latencies_us;
+            latencies.sort_unstable();
+            let percentile = |p: f64| -> f64 {
+                let i = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+                latencies.get(i).copied().unwrap_or(0) as f64 / 1000.0
+            };
+            let seconds = answer.elapsed_us as f64 / 1e6;
+            println!(
+                "writes={} concurrency={concurrency} seconds={seconds:.3} writes_per_second={:.0} p50_ms={:.2} p99_ms={:.2} max_ms={:.2}",
+                latencies.len(),
+                latencies.len() as f64 / seconds,
+                percentile(0.5),
+                percentile(0.99),
+                percentile(1.0),
+            );
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,199 @@
+//! `hoist node …`: the cluster's nodes, from a manager.
+
+use clap::Subcommand;
+use hoist_api::cluster::{NodeList, NodeView};
+use hoist_api::cluster_proto::cluster_client::ClusterClient;
+use hoist_api::cluster_proto::{Empty, NodeRef, RemoveNodeRequest, UpdateNodeRequest};
+use tonic::transport::Channel;
+
+use crate::commands::volume::pairs;
+use crate::commands::{for_each_printing, inspect_each};
+use crate::exit::{CliError, CliResult};
+use crate::format::{Format, print_items, print_table};
+
+/// `hoist node …`.
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// List nodes in the cluster
+    #[command(visible_alias = "list")]
+    Ls {
+        /// Only display IDs
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// Format output: table, json, or a Go template
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// Display detailed information on one or more nodes
+    Inspect {
+        /// Format output using a Go template, or json
+        #[arg(short = 'f', long)]
+        format: Option<String>,
+        /// Nodes (ID, ID prefix or hostname); `self` for this node
+        #[arg(required = true)]
+        nodes: Vec<String>,
+    },
+    /// Update a node
+    Update {
+        /// Availability of the node: active, pause or drain
+        #[arg(long, value_parser = ["active", "pause", "drain"])]
+        availability: Option<String>,
+        /// Add or update a node label (key=value)
+        #[arg(long = "label-add")]
+        label_add: Vec<String>,
+        /// Remove a node label if it exists
+        #[arg(long = "label-rm")]
+        label_rm: Vec<String>,
+        /// The node
+        node: String,
+    },
+    /// Remove one or more nodes from the cluster
+    #[command(visible_alias = "remove")]
+    Rm {
+        /// Force remove a node that is not down
+        #[arg(short = 'f', long)]
+        force: bool,
+        /// Nodes
+        #[arg(required = true)]
+        nodes: Vec<String>,
+    },
+}
+
+fn decode<T: serde::de::DeserializeOwned>(json: &[u8]) -> CliResult<T> {
+    serde_json::from_slice(json).map_err(|e| CliError::client(format!("undecodable answer: {e}")))
+}
+
+fn title(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// Resolves `self` to this node's ID (as Docker does).
+async fn resolve(
+    client: &mut ClusterClient<Channel>,
+    node: String,
+) -> Result<String, tonic::Status> {
+    if node != "self" {
+        return Ok(node);
+    }
+    let json = client.list_nodes(Empty {}).await?.into_inner().json;
+    let list: NodeList =
+        serde_json::from_slice(&json).map_err(|e| tonic::Status::internal(e.to_string()))?;
+    list.nodes
+        .into_iter()
+        .find(|n| n.is_self)
+        .map(|n| n.id)
+        .ok_or_else(|| tonic::Status::not_found("this node is not in the node list"))
+}
+
+/// Runs a node command.
+pub async fn run(channel: Channel, command: NodeCommand) -> CliResult<i32> {
+    let mut client = ClusterClient::new(channel);
+    match command {
+        NodeCommand::Ls { quiet, format } => {
+            let list: NodeList = decode(&client.list_nodes(Empty {}).await?.into_inner().json)?;
+            if let Some(why) = &list.stale {
+                eprintln!("Warning: {why}");
+            }
+            if quiet {
+                for node in &list.nodes {
+                    println!("{}", node.id);
+                }
+                return Ok(0);
+            }
+            let items = list
+                .nodes
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| CliError::client(e.to_string()))?;
+            print_items(&Format::parse(format.as_deref()), &items, || {
+                let rows: Vec<Vec<String>> = list.nodes.iter().map(row).collect();
+                print_table(
+                    &[
+                        "ID",
+                        "HOSTNAME",
+                        "STATUS",
+                        "AVAILABILITY",
+                        "MANAGER STATUS",
+                        "ENGINE VERSION",
+                    ],
+                    &rows,
+                );
+            })?;
+        }
+        NodeCommand::Inspect { format, nodes } => {
+            return inspect_each(&nodes, format.as_deref(), |node| {
+                let mut client = client.clone();
+                async move {
+                    let node = resolve(&mut client, node).await?;
+                    let json = client
+                        .inspect_node(NodeRef { node })
+                        .await?
+                        .into_inner()
+                        .json;
+                    serde_json::from_slice(&json)
+                        .map_err(|e| tonic::Status::internal(e.to_string()))
+                }
+            })
+            .await;
+        }
+        NodeCommand::Update {
+            availability,
+            label_add,
+            label_rm,
+            node,
+        } => {
+            let node = resolve(&mut client, node).await?;
+            let view: NodeView = decode(
+                &client
+                    .update_node(UpdateNodeRequest {
+                        node,
+                        availability: availability.unwrap_or_default(),
+                        role: String::new(),
+                        label_add: pairs(&label_add, "label")?,
+                        label_rm,
+                    })
+                    .await?
+                    .into_inner()
+                    .json,
+            )?;
+            println!("{}", view.id);
+        }
+        NodeCommand::Rm { force, nodes } => {
+            return for_each_printing(&nodes, false, |node| {
+                let mut client = client.clone();
+                async move {
+                    client
+                        .remove_node(RemoveNodeRequest {
+                            node: node.clone(),
+                            force,
+                        })
+                        .await?;
+                    Ok(node)
+                }
+            })
+            .await;
+        }
+    }
+    Ok(0)
+}
+
+fn row(node: &NodeView) -> Vec<String> {
+    let id = if node.is_self {
+        format!("{} *", node.id)
+    } else {
+        node.id.clone()
+    };
+    vec![
+        id,
+        node.hostname.clone(),
+        title(&node.status),
+        title(&node.availability),
+        node.manager_status.clone(),
+        node.engine_version.clone(),
+    ]
+}
