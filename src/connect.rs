@@ -112,20 +112,25 @@ pub async fn remote_channel(target: &Target) -> CliResult<Channel> {
     let read = |path: &Option<PathBuf>, flag: &str| -> CliResult<String> {
         let path = path.as_ref().ok_or_else(|| {
             CliError::usage(format!(
-                "--host {host} needs --tlscacert, --tlscert and --tlskey (a certificate of the cluster): {flag} is missing"
+                "--host {host} needs --tlscacert, and --tlscert with --tlskey (a certificate of the cluster): {flag} is missing"
             ))
         })?;
         std::fs::read_to_string(path)
             .map_err(|e| CliError::usage(format!("cannot read {flag} {}: {e}", path.display())))
     };
-    let credentials = hoist_api::tls::Credentials {
-        ca_pem: read(&target.tls.ca, "--tlscacert")?,
-        cert_pem: read(&target.tls.cert, "--tlscert")?,
-        key_pem: read(&target.tls.key, "--tlskey")?,
-    };
-    let config = credentials
-        .client_config()
-        .map_err(|e| CliError::usage(e.to_string()))?;
+    let ca_pem = read(&target.tls.ca, "--tlscacert")?;
+    let config = match (&target.tls.cert, &target.tls.key) {
+        // Without a client certificate the manager is still verified; it
+        // then refuses every call that needs one, which is all of them.
+        (None, None) => hoist_api::tls::Credentials::verify_only(&ca_pem),
+        _ => hoist_api::tls::Credentials {
+            ca_pem,
+            cert_pem: read(&target.tls.cert, "--tlscert")?,
+            key_pem: read(&target.tls.key, "--tlskey")?,
+        }
+        .client_config(),
+    }
+    .map_err(|e| CliError::usage(e.to_string()))?;
     hoist_api::tls::connect(addr, config).await.map_err(|e| {
         let mut message = e.to_string();
         let mut source = std::error::Error::source(&e);

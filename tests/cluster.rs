@@ -147,3 +147,262 @@ fn managers_and_workers_join_and_agree() {
         doc[0]["Availability"] == "drain" && doc[0]["Labels"]["zone"] == "a"
     });
 }
+
+/// Index of the host `node ls` on `asker` names as the leader.
+fn leader(bed: &TestBed, asker: usize) -> Option<usize> {
+    let nodes = nodes(bed.host(asker));
+    let name = nodes.iter().find(|n| n["ManagerStatus"] == "Leader")?["Hostname"]
+        .as_str()?
+        .to_string();
+    bed.hosts().iter().position(|h| h.name() == name)
+}
+
+/// The labels of node `name` as `node inspect` on `asker` shows them.
+fn labels(bed: &TestBed, asker: usize, name: &str) -> Value {
+    let doc: Value = serde_json::from_str(&bed.host(asker).ok(&["node", "inspect", name])).unwrap();
+    doc[0]["Labels"].clone()
+}
+
+#[test]
+fn writes_continue_after_the_leader_dies_and_state_survives_restarts() {
+    let mut bed = cluster(4);
+    eventually(&bed, "a healthy cluster", || {
+        healthy(&bed, &summary(bed.host(0)))
+    });
+    let worker = bed.host(3).name().to_string();
+    let old = leader(&bed, 0).expect("a leader");
+    bed.host_mut(old).kill_daemon();
+    let survivor = (0..3).find(|i| *i != old).unwrap();
+    // The first write may wait out the election; it must not fail.
+    let started = Instant::now();
+    bed.host(survivor)
+        .ok(&["node", "update", "--label-add", "after=failover", &worker]);
+    println!(
+        "write committed {:?} after the leader was killed",
+        started.elapsed()
+    );
+    eventually(&bed, "a new leader", || {
+        leader(&bed, survivor).is_some_and(|new| new != old)
+    });
+    let other = (0..3).find(|i| *i != old && *i != survivor).unwrap();
+    eventually(&bed, "the write on the other survivor", || {
+        labels(&bed, other, &worker)["after"] == "failover"
+    });
+    // The old leader comes back as a follower and catches up.
+    bed.host_mut(old).start_daemon();
+    eventually(&bed, "the old leader caught up", || {
+        labels(&bed, old, &worker)["after"] == "failover"
+    });
+    eventually(&bed, "every node ready again", || {
+        healthy(&bed, &summary(bed.host(old)))
+    });
+
+    // Every daemon restarts: the state is intact and a leader returns.
+    for i in 0..4 {
+        bed.host_mut(i).stop_daemon();
+    }
+    for i in 0..4 {
+        bed.host_mut(i).start_daemon();
+    }
+    eventually(&bed, "the cluster back after a full restart", || {
+        bed.host(1).hoist(&["node", "ls"]).code == 0 && healthy(&bed, &summary(bed.host(1)))
+    });
+    assert_eq!(labels(&bed, 2, &worker)["after"], "failover");
+    bed.host(0)
+        .ok(&["node", "update", "--label-add", "after=restart", &worker]);
+    assert_eq!(labels(&bed, 1, &worker)["after"], "restart");
+}
+
+#[test]
+fn a_partitioned_manager_cannot_commit_and_catches_up_after_healing() {
+    let bed = cluster(4);
+    eventually(&bed, "a healthy cluster", || {
+        healthy(&bed, &summary(bed.host(0)))
+    });
+    let leader = leader(&bed, 0).expect("a leader");
+    let cut = (0..3).find(|i| *i != leader).unwrap();
+    let worker = bed.host(3).name().to_string();
+    bed.host(cut).cut_off(hoist_e2e::Cut::Firewall);
+    let refused = bed
+        .host(cut)
+        .hoist(&["node", "update", "--label-add", "side=minority", &worker]);
+    assert_ne!(refused.code, 0, "a minority committed: {refused}");
+    assert!(refused.stderr.contains("quorum"), "{refused}");
+    // Reads of the last known state still work there, marked stale.
+    let stale = bed.host(cut).hoist(&["node", "ls"]);
+    assert_eq!(stale.code, 0, "{stale}");
+    assert!(stale.stderr.contains("Warning"), "{stale}");
+    // The majority goes on.
+    bed.host(leader)
+        .ok(&["node", "update", "--label-add", "side=majority", &worker]);
+    bed.host(cut).heal();
+    eventually(&bed, "the healed manager caught up", || {
+        labels(&bed, cut, &worker)["side"] == "majority"
+    });
+}
+
+#[test]
+fn losing_quorum_stops_writes_with_a_clear_error_and_regaining_it_resumes() {
+    let mut bed = cluster(3);
+    eventually(&bed, "a healthy cluster", || {
+        healthy(&bed, &summary(bed.host(0)))
+    });
+    let name = bed.host(0).name().to_string();
+    bed.host_mut(1).kill_daemon();
+    bed.host_mut(2).kill_daemon();
+    let refused = bed
+        .host(0)
+        .hoist(&["node", "update", "--label-add", "q=lost", &name]);
+    assert_ne!(refused.code, 0, "{refused}");
+    assert!(
+        refused.stderr.contains("lost quorum") && refused.stderr.contains("of 3 managers"),
+        "{refused}"
+    );
+    let stale = bed.host(0).hoist(&["node", "ls"]);
+    assert_eq!(stale.code, 0, "{stale}");
+    assert!(stale.stdout.contains(&name), "{stale}");
+    bed.host_mut(1).start_daemon();
+    eventually(&bed, "writes resume with a majority back", || {
+        bed.host(0)
+            .hoist(&["node", "update", "--label-add", "q=back", &name])
+            .code
+            == 0
+    });
+}
+
+#[test]
+fn a_dead_node_is_marked_down_within_seconds() {
+    let mut bed = cluster(4);
+    eventually(&bed, "a healthy cluster", || {
+        healthy(&bed, &summary(bed.host(0)))
+    });
+    let worker = bed.host(3).name().to_string();
+    bed.host_mut(3).kill_daemon();
+    let started = Instant::now();
+    eventually(&bed, "the worker marked down", || {
+        nodes(bed.host(0))
+            .iter()
+            .any(|n| n["Hostname"] == worker.as_str() && n["Status"] == "down")
+    });
+    println!("down {:?} after its daemon died", started.elapsed());
+    bed.host_mut(3).start_daemon();
+    eventually(&bed, "the worker ready again", || {
+        nodes(bed.host(0))
+            .iter()
+            .any(|n| n["Hostname"] == worker.as_str() && n["Status"] == "ready")
+    });
+}
+
+#[test]
+fn wrong_tokens_missing_certificates_and_removed_nodes_are_refused() {
+    let bed = TestBed::new(Path::new(HOIST), 4);
+    let (a, b) = (bed.host(0), bed.host(1));
+    a.ok(&["cluster", "init", "--advertise-addr", &a.addr().to_string()]);
+    b.ok(&["cluster", "init", "--advertise-addr", &b.addr().to_string()]);
+    let a_token = a
+        .ok(&["cluster", "join-token", "-q", "worker"])
+        .trim()
+        .to_string();
+    let b_token = b
+        .ok(&["cluster", "join-token", "-q", "worker"])
+        .trim()
+        .to_string();
+    let joiner = bed.host(2);
+    let join = |token: &str| {
+        joiner.hoist(&[
+            "cluster",
+            "join",
+            "--token",
+            token,
+            "--advertise-addr",
+            &joiner.addr().to_string(),
+            &a.addr().to_string(),
+        ])
+    };
+    // A token of another cluster: the manager's CA does not match it.
+    let other = join(&b_token);
+    assert_ne!(other.code, 0, "{other}");
+    assert!(other.stderr.contains("does not match"), "{other}");
+    // The right CA, a wrong secret.
+    let (prefix, _) = a_token.rsplit_once('-').unwrap();
+    let wrong = join(&format!("{prefix}-{}", "0".repeat(32)));
+    assert_ne!(wrong.code, 0, "{wrong}");
+    assert!(wrong.stderr.contains("invalid join token"), "{wrong}");
+    // Rotation: the old token stops working for new joins.
+    a.ok(&["cluster", "join-token", "--rotate", "worker"]);
+    let rotated = join(&a_token);
+    assert!(rotated.stderr.contains("invalid join token"), "{rotated}");
+    assert!(
+        joiner
+            .hoist(&["node", "ls"])
+            .stderr
+            .contains("not part of a cluster")
+    );
+    let current = a
+        .ok(&["cluster", "join-token", "-q", "worker"])
+        .trim()
+        .to_string();
+    joiner.ok(&[
+        "cluster",
+        "join",
+        "--token",
+        &current,
+        "--advertise-addr",
+        &joiner.addr().to_string(),
+        &a.addr().to_string(),
+    ]);
+
+    // Remote control from a fourth host: the manager's certificate works,
+    // no certificate, another cluster's, or a worker's does not.
+    let tls = |host: &Host, file: &str| host.dir().join("root/cluster/tls").join(file);
+    let ca = tls(a, "ca.pem");
+    let remote = format!("tcp://{}:2377", a.addr());
+    let client = bed.host(3);
+    let as_client = |cert: Option<(&Host, &str)>| {
+        let mut args = vec![
+            "--host".to_string(),
+            remote.clone(),
+            "--tlscacert".to_string(),
+            ca.display().to_string(),
+        ];
+        if let Some((host, _)) = cert {
+            args.extend([
+                "--tlscert".to_string(),
+                tls(host, "node.pem").display().to_string(),
+                "--tlskey".to_string(),
+                tls(host, "node-key.pem").display().to_string(),
+            ]);
+        }
+        args.extend(["node".to_string(), "ls".to_string()]);
+        let output = client
+            .host_command(HOIST)
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run hoist");
+        hoist_e2e::Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    };
+    let listed = as_client(Some((a, "manager")));
+    assert_eq!(listed.code, 0, "{listed}");
+    assert!(listed.stdout.contains(joiner.name()), "{listed}");
+    let anonymous = as_client(None);
+    assert!(
+        anonymous
+            .stderr
+            .contains("certificate of this cluster is required"),
+        "{anonymous}"
+    );
+    let foreign = as_client(Some((b, "manager")));
+    assert_ne!(foreign.code, 0, "{foreign}");
+    let worker = as_client(Some((joiner, "worker")));
+    assert!(worker.stderr.contains("not a manager"), "{worker}");
+
+    // A removed node's certificate stops working at once.
+    a.ok(&["node", "rm", "--force", joiner.name()]);
+    let removed = as_client(Some((joiner, "worker")));
+    assert!(removed.stderr.contains("was removed"), "{removed}");
+}

@@ -187,6 +187,17 @@ impl Credentials {
         Ok(Arc::new(config))
     }
 
+    /// A client configuration that trusts managers of the CA in `ca_pem`
+    /// and presents no certificate.
+    pub fn verify_only(ca_pem: &str) -> Result<Arc<ClientConfig>, TlsError> {
+        let mut config = ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots(ca_pem)?)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(Arc::new(config))
+    }
+
     /// A client configuration that presents the node certificate and
     /// trusts managers of the cluster CA only.
     pub fn client_config(&self) -> Result<Arc<ClientConfig>, TlsError> {

@@ -83,9 +83,15 @@ pub enum WriteError {
 pub enum ReadError {
     /// No leader confirmed its leadership in time.
     #[error(
-        "cannot confirm the latest state: no leader with a quorum ({0}); showing the last state this manager knows"
+        "cannot confirm the latest state with a quorum of managers ({reachable} of {total} reachable): \
+         showing the last state this manager knows"
     )]
-    NoQuorum(String),
+    NoQuorum {
+        /// Managers reachable from here (itself included).
+        reachable: usize,
+        /// Managers in the Raft membership.
+        total: usize,
+    },
 }
 
 /// One manager of the cluster.
@@ -265,15 +271,28 @@ impl Manager {
         raft_id == self.settings.raft_id || self.reachability.reachable(raft_id, REACHABLE_WINDOW)
     }
 
-    /// The quorum error for the current membership.
-    fn no_quorum(&self) -> WriteError {
+    /// Voting managers reachable from here, and all of them.
+    fn reachable_voters(&self) -> (usize, usize) {
         let voters = self.voters();
         let reachable = voters.iter().filter(|id| self.reachable(**id)).count();
+        (reachable, voters.len())
+    }
+
+    /// The quorum error of a write, for the current membership.
+    fn no_quorum(&self) -> WriteError {
+        let (reachable, total) = self.reachable_voters();
         WriteError::NoQuorum {
             reachable,
-            total: voters.len(),
-            needed: voters.len() / 2 + 1,
+            total,
+            needed: total / 2 + 1,
         }
+    }
+
+    /// The quorum error of a read, for the current membership.
+    fn unconfirmed(&self, why: &str) -> ReadError {
+        debug!(%why, "fresh read not confirmed");
+        let (reachable, total) = self.reachable_voters();
+        ReadError::NoQuorum { reachable, total }
     }
 
     /// Commits `batch` through the leader (forwarding it when this
@@ -339,27 +358,27 @@ impl Manager {
             let index = if self.is_leader() {
                 match tokio::time::timeout_at(deadline, self.raft.ensure_linearizable()).await {
                     Ok(Ok(read)) => read.map(|l| l.index),
-                    Ok(Err(e)) => return Err(ReadError::NoQuorum(e.to_string())),
-                    Err(_) => return Err(ReadError::NoQuorum("timed out".into())),
+                    Ok(Err(e)) => return Err(self.unconfirmed(&e.to_string())),
+                    Err(_) => return Err(self.unconfirmed("timed out")),
                 }
             } else {
                 let Some((_, leader)) = self.leader() else {
                     if Instant::now() >= deadline {
-                        return Err(ReadError::NoQuorum("no leader".into()));
+                        return Err(self.unconfirmed("no leader"));
                     }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
                 match tokio::time::timeout_at(deadline, self.read_index(&leader)).await {
                     Ok(Ok(index)) => index,
-                    Ok(Err(e)) => return Err(ReadError::NoQuorum(e)),
-                    Err(_) => return Err(ReadError::NoQuorum("timed out".into())),
+                    Ok(Err(e)) => return Err(self.unconfirmed(&e)),
+                    Err(_) => return Err(self.unconfirmed("timed out")),
                 }
             };
             if let Some(index) = index {
                 tokio::time::timeout_at(deadline, self.store.wait_for(index))
                     .await
-                    .map_err(|_| ReadError::NoQuorum("this manager is behind".into()))?;
+                    .map_err(|_| self.unconfirmed("this manager is behind"))?;
             }
             return Ok(());
         }
