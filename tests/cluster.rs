@@ -401,8 +401,132 @@ fn wrong_tokens_missing_certificates_and_removed_nodes_are_refused() {
     let worker = as_client(Some((joiner, "worker")));
     assert!(worker.stderr.contains("not a manager"), "{worker}");
 
+    // The last manager cannot be demoted.
+    let last = a.hoist(&["node", "demote", a.name()]);
+    assert!(last.stderr.contains("last manager"), "{last}");
+
     // A removed node's certificate stops working at once.
     a.ok(&["node", "rm", "--force", joiner.name()]);
     let removed = as_client(Some((joiner, "worker")));
     assert!(removed.stderr.contains("was removed"), "{removed}");
+}
+
+/// The node certificate `host` holds now.
+fn node_cert(host: &Host) -> String {
+    std::fs::read_to_string(host.dir().join("root/cluster/tls/node.pem")).unwrap_or_default()
+}
+
+#[test]
+fn promotion_and_demotion_change_the_raft_group_and_what_a_node_may_do() {
+    let bed = cluster(4);
+    eventually(&bed, "a healthy cluster", || {
+        healthy(&bed, &summary(bed.host(0)))
+    });
+    let (promoted, demoted) = (bed.host(3), bed.host(2));
+    let old_cert_dir = bed.dir().join("demoted-tls");
+    std::fs::create_dir_all(&old_cert_dir).unwrap();
+    for file in ["ca.pem", "node.pem", "node-key.pem"] {
+        std::fs::copy(
+            demoted.dir().join("root/cluster/tls").join(file),
+            old_cert_dir.join(file),
+        )
+        .unwrap();
+    }
+    let out = bed.host(0).ok(&["node", "promote", promoted.name()]);
+    assert!(out.contains("promoted to a manager"), "{out}");
+    eventually(
+        &bed,
+        "the promoted node reachable in the raft group",
+        || {
+            summary(bed.host(0)).iter().any(|r| {
+                r.0 == promoted.name()
+                    && r.1 == "manager"
+                    && (r.3 == "Reachable" || r.3 == "Leader")
+            })
+        },
+    );
+    eventually(&bed, "the promoted node answering cluster commands", || {
+        promoted.hoist(&["node", "ls"]).code == 0
+    });
+    let out = bed.host(0).ok(&["node", "demote", demoted.name()]);
+    assert!(out.contains("demoted"), "{out}");
+    eventually(&bed, "the demoted node a worker again", || {
+        summary(bed.host(0))
+            .iter()
+            .any(|r| r.0 == demoted.name() && r.1 == "worker" && r.3.is_empty())
+            && demoted
+                .hoist(&["node", "ls"])
+                .stderr
+                .contains("not a cluster manager")
+    });
+    // Its old manager certificate no longer gives control.
+    let output = bed
+        .host(1)
+        .host_command(HOIST)
+        .arg("--host")
+        .arg(format!("tcp://{}:2377", bed.host(0).addr()))
+        .arg("--tlscacert")
+        .arg(old_cert_dir.join("ca.pem"))
+        .arg("--tlscert")
+        .arg(old_cert_dir.join("node.pem"))
+        .arg("--tlskey")
+        .arg(old_cert_dir.join("node-key.pem"))
+        .args(["node", "ls"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("not a manager"),
+        "{stderr}"
+    );
+    // Three managers again (h0, h1, h3): writes commit, every node ready.
+    bed.host(3).ok(&[
+        "node",
+        "update",
+        "--label-add",
+        "after=roles",
+        demoted.name(),
+    ]);
+    eventually(&bed, "a healthy cluster after the role changes", || {
+        healthy(&bed, &summary(bed.host(1)))
+    });
+}
+
+#[test]
+fn certificates_are_renewed_before_they_expire() {
+    let bed = TestBed::new(Path::new(HOIST), 2);
+    let (manager, worker) = (bed.host(0), bed.host(1));
+    manager.ok(&[
+        "cluster",
+        "init",
+        "--advertise-addr",
+        &manager.addr().to_string(),
+    ]);
+    let refused = manager.hoist(&["cluster", "update", "--cert-expiry", "5s"]);
+    assert!(refused.stderr.contains("at least"), "{refused}");
+    manager.ok(&["cluster", "update", "--cert-expiry", "20s"]);
+    let token = manager.ok(&["cluster", "join-token", "-q", "worker"]);
+    worker.ok(&[
+        "cluster",
+        "join",
+        "--token",
+        token.trim(),
+        "--advertise-addr",
+        &worker.addr().to_string(),
+        &manager.addr().to_string(),
+    ]);
+    let first = node_cert(worker);
+    let (_, first_expiry) = hoist_api::tls::validity(&first).unwrap();
+    // Past the first certificate's expiry the node is still in the
+    // cluster, with a newer certificate.
+    std::thread::sleep(Duration::from_secs(25));
+    let now = node_cert(worker);
+    assert_ne!(now, first, "the worker's certificate was not renewed");
+    let (_, expiry) = hoist_api::tls::validity(&now).unwrap();
+    assert!(expiry > first_expiry);
+    eventually(&bed, "the worker ready on its renewed certificate", || {
+        nodes(manager)
+            .iter()
+            .any(|n| n["Hostname"] == worker.name() && n["Status"] == "ready")
+    });
 }

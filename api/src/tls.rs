@@ -483,3 +483,16 @@ pub fn new_key_and_request() -> Result<(String, String), TlsError> {
         .map_err(|e| TlsError::Identity(format!("cannot make a signing request: {e}")))?;
     Ok((key.serialize_pem(), request))
 }
+
+/// The validity of the first certificate in `cert_pem`: not-before and
+/// not-after, in Unix seconds.
+pub fn validity(cert_pem: &str) -> Result<(i64, i64), TlsError> {
+    let certs = certificates(cert_pem, "certificate")?;
+    let (_, parsed) = x509_parser::parse_x509_certificate(&certs[0])
+        .map_err(|e| TlsError::Identity(e.to_string()))?;
+    let validity = parsed.validity();
+    Ok((
+        validity.not_before.timestamp(),
+        validity.not_after.timestamp(),
+    ))
+}

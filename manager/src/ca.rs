@@ -15,9 +15,15 @@ use crate::store::objects::{Role, RootCa};
 /// How long a root CA is valid (as Swarm's: 20 years).
 const ROOT_LIFETIME: Duration = Duration::from_secs(20 * 365 * 24 * 3600);
 
-/// Certificates start this much in the past, so a node whose clock is a
-/// little behind the CA's accepts them at once.
+/// Certificates start up to this much in the past, so a node whose clock
+/// is a little behind the CA's accepts them at once.
 const CLOCK_SKEW: Duration = Duration::from_secs(3600);
+
+/// The backdating of a certificate valid for `lifetime`: an hour, or a
+/// quarter of a short lifetime (so renewal at two thirds stays meaningful).
+fn backdate(lifetime: Duration) -> Duration {
+    CLOCK_SKEW.min(lifetime / 4)
+}
 
 /// Why a certificate could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +109,7 @@ pub fn issue(
         ExtendedKeyUsagePurpose::ClientAuth,
     ];
     let now = time::OffsetDateTime::now_utc();
-    params.not_before = now - CLOCK_SKEW;
+    params.not_before = now - backdate(lifetime);
     params.not_after = now + lifetime;
     params
         .signed_by(&request.public_key, &issuer)

@@ -16,6 +16,13 @@ use crate::token;
 /// How often a compare-and-set update is retried after a conflict.
 const CAS_ATTEMPTS: usize = 5;
 
+/// Shortest node certificate lifetime `cluster update` accepts (short
+/// lifetimes are for trying renewal out; Docker's minimum is an hour).
+const MIN_CERT_EXPIRY: std::time::Duration = std::time::Duration::from_secs(20);
+/// Bounds of the agents' heartbeat period.
+const MIN_HEARTBEAT: std::time::Duration = std::time::Duration::from_millis(100);
+const MAX_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Why a control call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -345,6 +352,53 @@ impl Manager {
             Role::Manager => &cluster.join_secrets.manager,
         };
         Ok(token::format(&cluster.root_ca.digest, secret))
+    }
+
+    /// Changes cluster settings (`cluster update`); zero leaves a setting
+    /// as it is.
+    pub async fn update_cluster(
+        &self,
+        cert_expiry: Option<std::time::Duration>,
+        heartbeat_period: Option<std::time::Duration>,
+    ) -> Result<ClusterView, ControlError> {
+        if let Some(expiry) = cert_expiry
+            && expiry < MIN_CERT_EXPIRY
+        {
+            return Err(ControlError::Refused(format!(
+                "--cert-expiry must be at least {}s",
+                MIN_CERT_EXPIRY.as_secs()
+            )));
+        }
+        if let Some(period) = heartbeat_period
+            && !(MIN_HEARTBEAT..=MAX_HEARTBEAT).contains(&period)
+        {
+            return Err(ControlError::Refused(format!(
+                "--dispatcher-heartbeat must be between {}ms and {}s",
+                MIN_HEARTBEAT.as_millis(),
+                MAX_HEARTBEAT.as_secs()
+            )));
+        }
+        let _ = self.fresh().await;
+        for attempt in 1..=CAS_ATTEMPTS {
+            let mut cluster = self.cluster()?;
+            if let Some(expiry) = cert_expiry {
+                cluster.spec.cert_expiry_secs = expiry.as_secs();
+            }
+            if let Some(period) = heartbeat_period {
+                cluster.spec.heartbeat_period_ms = period.as_millis() as u64;
+            }
+            cluster.meta.updated_at = now_millis();
+            match self
+                .write(Batch::one(Op::Update(Object::Cluster(cluster))))
+                .await
+            {
+                Ok(_) => break,
+                Err(WriteError::Rejected(Rejection::Conflict { .. })) if attempt < CAS_ATTEMPTS => {
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.cluster_view().await
     }
 
     /// How `cluster inspect` shows the cluster.

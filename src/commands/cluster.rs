@@ -6,6 +6,7 @@ use hoist_api::cluster::ClusterView;
 use hoist_api::cluster_proto::cluster_client::ClusterClient;
 use hoist_api::cluster_proto::{
     BenchRequest, Empty, InitRequest, JoinClusterRequest, JoinTokenRequest, LeaveRequest,
+    UpdateClusterRequest,
 };
 use tonic::transport::Channel;
 
@@ -58,6 +59,15 @@ pub enum ClusterCommand {
         /// Leave even if this node is a manager
         #[arg(short = 'f', long)]
         force: bool,
+    },
+    /// Update the cluster's settings
+    Update {
+        /// Validity period for node certificates (e.g. 2160h, 90m; at least 20s)
+        #[arg(long = "cert-expiry")]
+        cert_expiry: Option<String>,
+        /// Dispatcher heartbeat period (e.g. 1s, 500ms)
+        #[arg(long = "dispatcher-heartbeat")]
+        dispatcher_heartbeat: Option<String>,
     },
     /// Display the cluster's details
     Inspect {
@@ -149,6 +159,32 @@ pub async fn run(channel: Channel, command: ClusterCommand) -> CliResult<i32> {
         ClusterCommand::Leave { force } => {
             client.leave(LeaveRequest { force }).await?;
             println!("Node left the cluster.");
+        }
+        ClusterCommand::Update {
+            cert_expiry,
+            dispatcher_heartbeat,
+        } => {
+            let nanos = |value: &Option<String>, flag: &str| -> CliResult<u64> {
+                match value {
+                    None => Ok(0),
+                    Some(text) => hoist_api::units::parse_duration(text)
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .map(|n| n as u64)
+                        .ok_or_else(|| {
+                            CliError::usage(format!(
+                                "invalid {flag} {text:?}: use a duration such as 90m or 2160h"
+                            ))
+                        }),
+                }
+            };
+            let request = UpdateClusterRequest {
+                cert_expiry_secs: nanos(&cert_expiry, "--cert-expiry")? / 1_000_000_000,
+                heartbeat_period_ms: nanos(&dispatcher_heartbeat, "--dispatcher-heartbeat")?
+                    / 1_000_000,
+            };
+            client.update(request).await?;
+            println!("Cluster updated.");
         }
         ClusterCommand::Inspect { format } => {
             let json = client.inspect(Empty {}).await?.into_inner().json;

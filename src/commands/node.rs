@@ -47,6 +47,18 @@ pub enum NodeCommand {
         /// The node
         node: String,
     },
+    /// Promote one or more nodes to manager in the cluster
+    Promote {
+        /// Nodes
+        #[arg(required = true)]
+        nodes: Vec<String>,
+    },
+    /// Demote one or more nodes from manager in the cluster
+    Demote {
+        /// Nodes
+        #[arg(required = true)]
+        nodes: Vec<String>,
+    },
     /// Remove one or more nodes from the cluster
     #[command(visible_alias = "remove")]
     Rm {
@@ -163,6 +175,18 @@ pub async fn run(channel: Channel, command: NodeCommand) -> CliResult<i32> {
             )?;
             println!("{}", view.id);
         }
+        NodeCommand::Promote { nodes } => {
+            return change_roles(
+                client,
+                &nodes,
+                "manager",
+                "promoted to a manager in the cluster",
+            )
+            .await;
+        }
+        NodeCommand::Demote { nodes } => {
+            return change_roles(client, &nodes, "worker", "demoted in the cluster").await;
+        }
         NodeCommand::Rm { force, nodes } => {
             return for_each_printing(&nodes, false, |node| {
                 let mut client = client.clone();
@@ -180,6 +204,30 @@ pub async fn run(channel: Channel, command: NodeCommand) -> CliResult<i32> {
         }
     }
     Ok(0)
+}
+
+/// Sets the role of each of `nodes`, printing `done` for each.
+async fn change_roles(
+    client: ClusterClient<Channel>,
+    nodes: &[String],
+    role: &str,
+    done: &str,
+) -> CliResult<i32> {
+    for_each_printing(nodes, false, |node| {
+        let mut client = client.clone();
+        async move {
+            let id = resolve(&mut client, node.clone()).await?;
+            client
+                .update_node(UpdateNodeRequest {
+                    node: id,
+                    role: role.to_string(),
+                    ..UpdateNodeRequest::default()
+                })
+                .await?;
+            Ok(format!("Node {node} {done}."))
+        }
+    })
+    .await
 }
 
 fn row(node: &NodeView) -> Vec<String> {

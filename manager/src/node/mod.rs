@@ -4,6 +4,7 @@
 
 pub mod host;
 pub mod membership;
+pub mod renewal;
 pub mod server;
 pub mod service;
 pub mod session;
@@ -60,12 +61,14 @@ struct Running {
     server: Option<ClusterServer>,
     session: JoinHandle<()>,
     keeper: JoinHandle<()>,
+    renewer: JoinHandle<()>,
 }
 
 impl Running {
     async fn stop(self) {
         self.session.abort();
         self.keeper.abort();
+        self.renewer.abort();
         if let Some(server) = self.server {
             server.stop().await;
         }
@@ -220,6 +223,7 @@ impl ClusterNode {
         let session = tokio::spawn(session::run(tls, managers, updates));
         let dir = self.dir.clone();
         let mut kept = membership.clone();
+        let node = Arc::downgrade(self);
         let keeper = tokio::spawn(async move {
             while learned.changed().await.is_ok() {
                 let state = learned.borrow_and_update().clone();
@@ -229,6 +233,28 @@ impl ClusterNode {
                         warn!(error = %e, "cannot record the managers' addresses");
                     }
                 }
+                let role = match state.role.as_str() {
+                    "manager" => Role::Manager,
+                    "worker" => Role::Worker,
+                    _ => continue,
+                };
+                if role != kept.role
+                    && let Some(node) = node.upgrade()
+                {
+                    info!(from = %kept.role, to = %role, "the leader reports a new role");
+                    // Its own task: re-certifying restarts what runs for
+                    // the cluster, this keeper included.
+                    tokio::spawn(node.recertify());
+                }
+            }
+        });
+        let node = Arc::downgrade(self);
+        let wait = renewal::renew_in(&credentials.cert_pem);
+        let renewer = tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            if let Some(node) = node.upgrade() {
+                info!("renewing the node certificate before it expires");
+                tokio::spawn(node.recertify());
             }
         });
         Ok(Running {
@@ -237,6 +263,7 @@ impl ClusterNode {
             server,
             session,
             keeper,
+            renewer,
         })
     }
 
@@ -457,6 +484,75 @@ impl ClusterNode {
             node_id: certified.node_id,
             role: role.to_string(),
         })
+    }
+
+    /// Gets a new certificate for the role the store gives this node and,
+    /// when the role changed, restarts as that role: a promoted node starts
+    /// its Raft member and cluster port (the leader then adds it to the
+    /// group), a demoted one stops them and drops its Raft state.
+    fn recertify(self: Arc<Self>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(self.recertify_now())
+    }
+
+    async fn recertify_now(self: Arc<Self>) {
+        let mut running = self.running.lock().await;
+        let loaded = match self.dir.load() {
+            Ok(Some(loaded)) => loaded,
+            Ok(None) => return,
+            Err(e) => {
+                warn!(error = %e, "cannot read the cluster membership to renew it");
+                return;
+            }
+        };
+        let (mut membership, credentials) = loaded;
+        let (renewed, certified) = match renewal::renew(
+            &credentials,
+            &membership.managers,
+            &membership.advertise_addr,
+        )
+        .await
+        {
+            Ok(renewed) => renewed,
+            Err(e) => {
+                warn!(error = %e, "cannot renew the node certificate; will retry");
+                if let Some(current) = running.as_mut() {
+                    current.renewer.abort();
+                    let node = Arc::downgrade(&self);
+                    current.renewer = tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                        if let Some(node) = node.upgrade() {
+                            tokio::spawn(node.recertify());
+                        }
+                    });
+                }
+                return;
+            }
+        };
+        let role = if certified.role == Role::Manager.to_string() {
+            Role::Manager
+        } else {
+            Role::Worker
+        };
+        let demoted = membership.role == Role::Manager && role == Role::Worker;
+        membership.role = role;
+        membership.raft_id = certified.raft_id;
+        if let Err(e) = self.dir.save(&membership, &renewed) {
+            warn!(error = %e, "cannot store the renewed certificate");
+            return;
+        }
+        if let Some(current) = running.take() {
+            current.stop().await;
+        }
+        if demoted && let Err(e) = std::fs::remove_dir_all(self.dir.raft_dir()) {
+            warn!(error = %e, "cannot remove the raft state of a demoted manager");
+        }
+        match self.start(membership, renewed).await {
+            Ok(started) => {
+                info!(%role, "node certificate renewed");
+                *running = Some(started);
+            }
+            Err(status) => warn!(error = %status.message(), "cannot restart after renewal"),
+        }
     }
 
     /// `hoist cluster leave`: stops taking part and forgets the cluster.

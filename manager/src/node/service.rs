@@ -3,12 +3,13 @@
 //! clients' certificates that belong to a manager of the cluster.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use hoist_api::cluster_proto::cluster_server::Cluster as ClusterApi;
 use hoist_api::cluster_proto::{
     BenchRequest, BenchResponse, Empty, InitRequest, InitResponse, JoinClusterRequest,
     JoinClusterResponse, JoinTokenRequest, JoinTokenResponse, JsonDocument, LeaveRequest, NodeRef,
-    RemoveNodeRequest, UpdateNodeRequest,
+    RemoveNodeRequest, UpdateClusterRequest, UpdateNodeRequest,
 };
 use hoist_api::tls::peer_of;
 use serde::Serialize;
@@ -130,6 +131,23 @@ impl ClusterApi for ClusterService {
             token,
             manager_addr: manager.settings().addr.clone(),
         }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update(
+        &self,
+        request: Request<UpdateClusterRequest>,
+    ) -> Result<Response<JsonDocument>, Status> {
+        let manager = self.manager(&request).await?;
+        let request = request.into_inner();
+        let nonzero = |value: u64, unit: fn(u64) -> Duration| (value > 0).then(|| unit(value));
+        let view = manager
+            .update_cluster(
+                nonzero(request.cert_expiry_secs, Duration::from_secs),
+                nonzero(request.heartbeat_period_ms, Duration::from_millis),
+            )
+            .await?;
+        json(&view)
     }
 
     #[tracing::instrument(skip_all)]
