@@ -530,3 +530,50 @@ fn certificates_are_renewed_before_they_expire() {
             .any(|n| n["Hostname"] == worker.name() && n["Status"] == "ready")
     });
 }
+
+#[test]
+fn force_new_cluster_recovers_a_single_surviving_manager() {
+    let mut bed = cluster(4);
+    eventually(&bed, "a healthy cluster", || {
+        healthy(&bed, &summary(bed.host(0)))
+    });
+    let worker = bed.host(3).name().to_string();
+    bed.host(0)
+        .ok(&["node", "update", "--label-add", "kept=yes", &worker]);
+    bed.host_mut(1).kill_daemon();
+    bed.host_mut(2).kill_daemon();
+    let lost = bed
+        .host(0)
+        .hoist(&["node", "update", "--label-add", "x=y", &worker]);
+    assert!(lost.stderr.contains("lost quorum"), "{lost}");
+    let out = bed.host(0).ok(&["cluster", "init", "--force-new-cluster"]);
+    assert!(out.contains("recovered"), "{out}");
+    // The state is kept, writes commit, the worker stays in the cluster.
+    assert_eq!(labels(&bed, 0, &worker)["kept"], "yes");
+    bed.host(0)
+        .ok(&["node", "update", "--label-add", "after=recovery", &worker]);
+    let rows = summary(bed.host(0));
+    let managers: Vec<_> = rows.iter().filter(|r| r.1 == "manager").collect();
+    assert_eq!(managers.len(), 1, "{rows:?}");
+    assert_eq!(managers[0].3, "Leader", "{rows:?}");
+    eventually(&bed, "the worker's session with the new leader", || {
+        summary(bed.host(0))
+            .iter()
+            .any(|r| r.0 == worker && r.2 == "ready")
+    });
+    // An old manager that comes back follows as a worker.
+    bed.host_mut(1).start_daemon();
+    let back = bed.host(1).name().to_string();
+    eventually(&bed, "the old manager back as a ready worker", || {
+        summary(bed.host(0))
+            .iter()
+            .any(|r| r.0 == back && r.1 == "worker" && r.2 == "ready")
+            && bed
+                .host(1)
+                .hoist(&["node", "ls"])
+                .stderr
+                .contains("not a cluster manager")
+    });
+    bed.host(0)
+        .ok(&["node", "update", "--label-add", "still=writable", &worker]);
+}

@@ -56,7 +56,13 @@ pub fn authorize<T>(
     match access {
         Access::Node => {}
         Access::ManagerCertificate => {
-            if identity.role != Role::Manager.to_string() {
+            // A store that does not list the node yet (a manager catching
+            // up) goes by the certificate; one that lists it as a worker
+            // (demoted, or left behind by --force-new-cluster) refuses it.
+            let demoted = store
+                .get::<Node>(&identity.node_id)
+                .is_some_and(|n| n.spec.role != Role::Manager);
+            if identity.role != Role::Manager.to_string() || demoted {
                 return Err(Status::permission_denied(format!(
                     "node {} is not a manager",
                     identity.node_id

@@ -109,10 +109,17 @@ pub async fn run(channel: Channel, command: ClusterCommand) -> CliResult<i32> {
                 })
                 .await?
                 .into_inner();
-            println!(
-                "Cluster initialized: current node ({}) is now a manager.\n",
-                answer.node_id
-            );
+            if force_new_cluster {
+                println!(
+                    "Cluster recovered: current node ({}) is now the only manager; the other managers were made workers.\n",
+                    answer.node_id
+                );
+            } else {
+                println!(
+                    "Cluster initialized: current node ({}) is now a manager.\n",
+                    answer.node_id
+                );
+            }
             join_instructions("worker", &answer.worker_token, &answer.manager_addr);
             println!(
                 "To add a manager to this cluster, run 'hoist cluster join-token manager' and follow the instructions."

@@ -271,14 +271,12 @@ impl ClusterNode {
     /// manager.
     pub async fn init(self: &Arc<Self>, request: InitRequest) -> Result<InitResponse, Status> {
         let mut running = self.running.lock().await;
+        if request.force_new_cluster {
+            return self.force_new_cluster(&mut running).await;
+        }
         if running.is_some() {
             return Err(precondition(
                 "this node is already part of a cluster: run `hoist cluster leave` to leave it (add --force on a manager) before making a new one",
-            ));
-        }
-        if request.force_new_cluster {
-            return Err(precondition(
-                "--force-new-cluster recovers a manager of an existing cluster; this node is not in one",
             ));
         }
         let (listen, advertise) = addresses(&request.listen_addr, &request.advertise_addr)?;
@@ -379,6 +377,56 @@ impl ClusterNode {
             node_id,
             worker_token,
             manager_addr: advertise.to_string(),
+        })
+    }
+
+    /// `hoist cluster init --force-new-cluster`: this manager becomes the
+    /// only member of a new Raft group holding the state it knows, so a
+    /// cluster that lost its quorum can go on.
+    async fn force_new_cluster(
+        self: &Arc<Self>,
+        running: &mut Option<Running>,
+    ) -> Result<InitResponse, Status> {
+        let (mut membership, credentials) = self
+            .dir
+            .load()
+            .map_err(internal)?
+            .filter(|(m, _)| m.role == Role::Manager)
+            .ok_or_else(|| {
+                precondition(
+                    "--force-new-cluster recovers a manager of an existing cluster; this node is not one",
+                )
+            })?;
+        if let Some(current) = running.take() {
+            current.stop().await;
+        }
+        let member = crate::raft::Member {
+            addr: membership.advertise_addr.clone(),
+            node_id: membership.node_id.clone(),
+        };
+        crate::raft::recover::force_new_cluster(&self.dir.raft_dir(), membership.raft_id, member)
+            .await
+            .map_err(internal)?;
+        membership.managers = vec![membership.advertise_addr.clone()];
+        self.dir.save_membership(&membership).map_err(internal)?;
+        let started = self.start(membership.clone(), credentials).await?;
+        let manager = started
+            .manager
+            .clone()
+            .ok_or_else(|| internal("no manager"))?;
+        *running = Some(started);
+        manager
+            .raft
+            .wait(Some(Duration::from_secs(10)))
+            .state(openraft::ServerState::Leader, "recovered")
+            .await
+            .map_err(internal)?;
+        let worker_token = manager.join_token(Role::Worker, false).await?;
+        warn!(node = %membership.node_id, "cluster recovered: this manager is now the only one");
+        Ok(InitResponse {
+            node_id: membership.node_id,
+            worker_token,
+            manager_addr: membership.advertise_addr,
         })
     }
 

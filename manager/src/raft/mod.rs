@@ -4,6 +4,7 @@
 
 pub mod log_store;
 pub mod network;
+pub mod recover;
 pub mod service;
 pub mod state_machine;
 

@@ -26,6 +26,20 @@ struct SnapshotDoc {
     state: State,
 }
 
+/// The data of a snapshot of `state` at `last_applied` with `membership`,
+/// as the state machine installs it (used to recover a cluster).
+pub fn snapshot_data(
+    last_applied: Option<LogId>,
+    membership: StoredMembership,
+    state: State,
+) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(&SnapshotDoc {
+        last_applied,
+        membership,
+        state,
+    })
+}
+
 /// A failure reading or writing a snapshot.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
