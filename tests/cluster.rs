@@ -55,6 +55,12 @@ fn eventually(bed: &TestBed, what: &str, mut check: impl FnMut() -> bool) {
 /// Builds a cluster: h0 inits, h1 and h2 join as managers, the rest as
 /// workers.
 fn cluster(hosts: usize) -> TestBed {
+    cluster_of(hosts, hosts)
+}
+
+/// A bed of `hosts` of which the first `members` form a cluster as
+/// [`cluster`] does; the others stay out.
+fn cluster_of(hosts: usize, members: usize) -> TestBed {
     let bed = TestBed::new(Path::new(HOIST), hosts);
     let first = bed.host(0);
     let init = first.ok(&[
@@ -71,7 +77,7 @@ fn cluster(hosts: usize) -> TestBed {
     let manager_token = first.ok(&["cluster", "join-token", "-q", "manager"]);
     let worker_token = first.ok(&["cluster", "join-token", "-q", "worker"]);
     let remote = first.addr().to_string();
-    for i in 1..hosts {
+    for i in 1..members {
         let host = bed.host(i);
         let token = if i < 3 { &manager_token } else { &worker_token };
         let out = host.ok(&[
@@ -94,8 +100,13 @@ fn cluster(hosts: usize) -> TestBed {
 
 /// The expected agreed summary when every node is up: one leader.
 fn healthy(bed: &TestBed, summary: &[(String, String, String, String)]) -> bool {
+    healthy_members(bed.hosts().len(), summary)
+}
+
+/// [`healthy`] for a cluster of `members` nodes.
+fn healthy_members(members: usize, summary: &[(String, String, String, String)]) -> bool {
     let managers = summary.iter().filter(|r| r.1 == "manager").count();
-    summary.len() == bed.hosts().len()
+    summary.len() == members
         && summary.iter().all(|r| r.2 == "ready")
         && summary.iter().filter(|r| r.3 == "Leader").count() == 1
         && summary.iter().filter(|r| r.3 == "Reachable").count() == managers - 1
@@ -494,41 +505,51 @@ fn promotion_and_demotion_change_the_raft_group_and_what_a_node_may_do() {
 
 #[test]
 fn certificates_are_renewed_before_they_expire() {
-    let bed = TestBed::new(Path::new(HOIST), 2);
-    let (manager, worker) = (bed.host(0), bed.host(1));
-    manager.ok(&[
+    let bed = TestBed::new(Path::new(HOIST), 3);
+    let first = bed.host(0);
+    first.ok(&[
         "cluster",
         "init",
         "--advertise-addr",
-        &manager.addr().to_string(),
+        &first.addr().to_string(),
     ]);
-    let refused = manager.hoist(&["cluster", "update", "--cert-expiry", "5s"]);
+    let refused = first.hoist(&["cluster", "update", "--cert-expiry", "5s"]);
     assert!(refused.stderr.contains("at least"), "{refused}");
-    manager.ok(&["cluster", "update", "--cert-expiry", "20s"]);
-    let token = manager.ok(&["cluster", "join-token", "-q", "worker"]);
-    worker.ok(&[
-        "cluster",
-        "join",
-        "--token",
-        token.trim(),
-        "--advertise-addr",
-        &worker.addr().to_string(),
-        &manager.addr().to_string(),
-    ]);
-    let first = node_cert(worker);
-    let (_, first_expiry) = hoist_api::tls::validity(&first).unwrap();
-    // Past the first certificate's expiry the node is still in the
-    // cluster, with a newer certificate.
+    first.ok(&["cluster", "update", "--cert-expiry", "20s"]);
+    for (i, role) in [(1, "manager"), (2, "worker")] {
+        let token = first.ok(&["cluster", "join-token", "-q", role]);
+        let host = bed.host(i);
+        host.ok(&[
+            "cluster",
+            "join",
+            "--token",
+            token.trim(),
+            "--advertise-addr",
+            &host.addr().to_string(),
+            &first.addr().to_string(),
+        ]);
+    }
+    let issued: Vec<String> = (1..3).map(|i| node_cert(bed.host(i))).collect();
+    // Past the first certificates' expiry both nodes are still in the
+    // cluster (the manager still in the Raft group), on newer ones.
     std::thread::sleep(Duration::from_secs(25));
-    let now = node_cert(worker);
-    assert_ne!(now, first, "the worker's certificate was not renewed");
-    let (_, expiry) = hoist_api::tls::validity(&now).unwrap();
-    assert!(expiry > first_expiry);
-    eventually(&bed, "the worker ready on its renewed certificate", || {
-        nodes(manager)
-            .iter()
-            .any(|n| n["Hostname"] == worker.name() && n["Status"] == "ready")
+    for (i, first_cert) in (1..3).zip(&issued) {
+        let now = node_cert(bed.host(i));
+        assert_ne!(&now, first_cert, "{} was not renewed", bed.host(i).name());
+        let (_, before) = hoist_api::tls::validity(first_cert).unwrap();
+        let (_, after) = hoist_api::tls::validity(&now).unwrap();
+        assert!(after > before);
+    }
+    eventually(&bed, "both nodes ready on renewed certificates", || {
+        healthy(&bed, &summary(first))
     });
+    first.ok(&[
+        "node",
+        "update",
+        "--label-add",
+        "renewed=yes",
+        bed.host(2).name(),
+    ]);
 }
 
 #[test]
@@ -576,4 +597,67 @@ fn force_new_cluster_recovers_a_single_surviving_manager() {
     });
     bed.host(0)
         .ok(&["node", "update", "--label-add", "still=writable", &worker]);
+}
+
+/// `cluster inspect` on `host`.
+fn cluster_view(host: &Host) -> Value {
+    let out = host.ok(&["cluster", "inspect"]);
+    let docs: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    docs[0].clone()
+}
+
+#[test]
+fn the_root_ca_rotates_and_every_node_follows() {
+    let bed = cluster_of(5, 4);
+    eventually(&bed, "a healthy cluster", || {
+        healthy_members(4, &summary(bed.host(0)))
+    });
+    let before = cluster_view(bed.host(0))["CaFingerprint"].clone();
+    let old_token = bed.host(0).ok(&["cluster", "join-token", "-q", "worker"]);
+    let pem = bed.host(1).ok(&["cluster", "ca", "--rotate"]);
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    let view = cluster_view(bed.host(2));
+    assert_ne!(view["CaFingerprint"], before);
+    assert_eq!(view["CaRotationInProgress"], false);
+    // Every node trusts the new root only and holds a certificate of it.
+    let fingerprint = view["CaFingerprint"].as_str().unwrap().to_string();
+    for i in 0..4 {
+        let host = bed.host(i);
+        eventually(&bed, "the node to drop the previous root", || {
+            let ca = std::fs::read_to_string(host.dir().join("root/cluster/tls/ca.pem"))
+                .unwrap_or_default();
+            let certs = hoist_api::tls::certificates(&ca, "ca").unwrap_or_default();
+            certs.len() == 1 && hoist_api::tls::fingerprint(&certs[0]) == fingerprint
+        });
+    }
+    eventually(&bed, "a healthy cluster on the new root", || {
+        healthy_members(4, &summary(bed.host(0)))
+    });
+    bed.host(3).hoist(&["node", "ls"]);
+    bed.host(2).ok(&[
+        "node",
+        "update",
+        "--label-add",
+        "ca=rotated",
+        bed.host(3).name(),
+    ]);
+    // Tokens pin the new root: the old one is refused, the new one works.
+    let new_token = bed.host(0).ok(&["cluster", "join-token", "-q", "worker"]);
+    assert_ne!(new_token, old_token);
+    let joiner = bed.host(4);
+    let join = |token: &str| {
+        joiner.hoist(&[
+            "cluster",
+            "join",
+            "--token",
+            token.trim(),
+            "--advertise-addr",
+            &joiner.addr().to_string(),
+            &bed.host(0).addr().to_string(),
+        ])
+    };
+    let refused = join(&old_token);
+    assert!(refused.stderr.contains("does not match"), "{refused}");
+    let joined = join(&new_token);
+    assert_eq!(joined.code, 0, "{joined}");
 }

@@ -78,6 +78,15 @@ pub struct ClusterView {
     pub raft_term: u64,
     /// Raft: last applied index (the store's version).
     pub raft_applied: u64,
+    /// The root CA certificate (PEM).
+    pub ca_certificate: String,
+    /// Whether a root CA rotation is under way.
+    pub ca_rotation_in_progress: bool,
+    /// During a rotation: nodes (not down) holding a certificate of the
+    /// new root, and all nodes not down.
+    pub ca_rotation_renewed: usize,
+    /// During a rotation: nodes that must renew (those not down).
+    pub ca_rotation_nodes: usize,
     /// Whether the answer is only this manager's last known state
     /// (no quorum to confirm it).
     pub stale: bool,

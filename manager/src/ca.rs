@@ -37,6 +37,9 @@ pub enum CaError {
         #[source]
         source: rcgen::Error,
     },
+    /// No randomness for a name.
+    #[error("no randomness: {0}")]
+    Random(String),
     /// The stored CA certificate does not parse.
     #[error("the cluster CA certificate: {0}")]
     Tls(#[from] hoist_api::tls::TlsError),
@@ -46,14 +49,16 @@ fn rcgen(what: &'static str) -> impl FnOnce(rcgen::Error) -> CaError {
     move |source| CaError::Rcgen { what, source }
 }
 
-/// Makes a new self-signed root CA for cluster `cluster_id`.
-pub fn new_root(cluster_id: &str) -> Result<RootCa, CaError> {
-    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
-        .map_err(rcgen("cannot generate the CA key"))?;
+/// The certificate parameters of a new root of cluster `cluster_id`; the
+/// common name carries a random part, so a rotated root's name differs
+/// from the previous one's.
+fn root_params(cluster_id: &str) -> Result<CertificateParams, CaError> {
+    let generation = crate::ids::new_id().map_err(|e| CaError::Random(e.to_string()))?;
     let mut params = CertificateParams::default();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, format!("hoist-ca-{cluster_id}"));
+    params.distinguished_name.push(
+        DnType::CommonName,
+        format!("hoist-ca-{cluster_id}-{}", &generation[..6]),
+    );
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
@@ -63,14 +68,49 @@ pub fn new_root(cluster_id: &str) -> Result<RootCa, CaError> {
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now - CLOCK_SKEW;
     params.not_after = now + ROOT_LIFETIME;
+    Ok(params)
+}
+
+fn self_signed(params: &CertificateParams, key: &KeyPair) -> Result<RootCa, CaError> {
     let cert = params
-        .self_signed(&key)
+        .self_signed(key)
         .map_err(rcgen("cannot sign the CA certificate"))?;
     Ok(RootCa {
         digest: fingerprint(cert.der()),
         cert_pem: cert.pem(),
         key_pem: key.serialize_pem(),
+        previous_cert_pem: String::new(),
+        cross_signed_pem: String::new(),
     })
+}
+
+fn new_key() -> Result<KeyPair, CaError> {
+    KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .map_err(rcgen("cannot generate the CA key"))
+}
+
+/// Makes a new self-signed root CA for cluster `cluster_id`.
+pub fn new_root(cluster_id: &str) -> Result<RootCa, CaError> {
+    self_signed(&root_params(cluster_id)?, &new_key()?)
+}
+
+/// Starts a rotation from `current` to a new root: the new root, trusting
+/// the current one until the rotation ends, with its certificate
+/// cross-signed by the current root (same name, same key).
+pub fn rotate(current: &RootCa, cluster_id: &str) -> Result<RootCa, CaError> {
+    let params = root_params(cluster_id)?;
+    let key = new_key()?;
+    let mut next = self_signed(&params, &key)?;
+    let current_key = KeyPair::from_pem(&current.key_pem).map_err(rcgen("the cluster CA key"))?;
+    let current_der = certificates(&current.cert_pem, "CA certificate")?.remove(0);
+    let issuer =
+        Issuer::from_ca_cert_der(&current_der, current_key).map_err(rcgen("the cluster CA"))?;
+    let cross = params
+        .signed_by(&key, &issuer)
+        .map_err(rcgen("cannot cross-sign the new CA certificate"))?;
+    next.previous_cert_pem = current.cert_pem.clone();
+    next.cross_signed_pem = cross.pem();
+    Ok(next)
 }
 
 /// Signs a node certificate for the key in `request` (a PEM signing
@@ -111,10 +151,12 @@ pub fn issue(
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now - backdate(lifetime);
     params.not_after = now + lifetime;
-    params
+    let cert = params
         .signed_by(&request.public_key, &issuer)
-        .map(|cert| cert.pem())
-        .map_err(rcgen("cannot sign the node certificate"))
+        .map_err(rcgen("cannot sign the node certificate"))?;
+    // During a rotation the chain carries the cross-signed root, for
+    // peers that still trust only the previous one.
+    Ok(format!("{}{}", cert.pem(), root.cross_signed_pem))
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@ use hoist_api::cluster_proto::cluster_client::ClusterClient;
 use tonic::Status;
 
 use crate::manager::{Manager, WriteError};
-use crate::store::objects::{Availability, CLUSTER_ID_KEY, Cluster, Kind, Node, Object, Role};
+use crate::store::objects::{
+    Availability, CLUSTER_ID_KEY, Cluster, Kind, Node, NodeState, Object, Role,
+};
 use crate::store::{Batch, Op, Rejection};
 use crate::token;
 
@@ -63,6 +65,21 @@ impl From<ControlError> for Status {
             ControlError::Write(_) => Status::internal(message),
         }
     }
+}
+
+/// How far a CA rotation got: nodes not down that hold a certificate of
+/// the current root, and all nodes not down.
+pub fn rotation_progress(store: &crate::store::Store, cluster: &Cluster) -> (usize, usize) {
+    let live: Vec<Node> = store
+        .list::<Node>()
+        .into_iter()
+        .filter(|n| n.status.state != NodeState::Down)
+        .collect();
+    let renewed = live
+        .iter()
+        .filter(|n| n.cert_ca_digest == cluster.root_ca.digest)
+        .count();
+    (renewed, live.len())
 }
 
 /// Unix milliseconds now.
@@ -290,7 +307,7 @@ impl Manager {
                     node.meta.id
                 )));
             }
-            if node.status.state == crate::store::objects::NodeState::Ready && !force {
+            if node.status.state == NodeState::Ready && !force {
                 return Err(ControlError::Refused(format!(
                     "node {} is not down and cannot be removed: run `hoist cluster leave` on it, or use --force",
                     node.meta.id
@@ -401,6 +418,35 @@ impl Manager {
         self.cluster_view().await
     }
 
+    /// Starts a root CA rotation (`cluster ca --rotate`): nodes renew
+    /// onto the new root as their sessions report it; the leader ends the
+    /// rotation when all have.
+    pub async fn rotate_ca(&self) -> Result<ClusterView, ControlError> {
+        let _ = self.fresh().await;
+        for attempt in 1..=CAS_ATTEMPTS {
+            let mut cluster = self.cluster()?;
+            if cluster.root_ca.rotating() {
+                return Err(ControlError::Refused(
+                    "a root CA rotation is already in progress: wait for it to finish (`hoist cluster inspect`)"
+                        .into(),
+                ));
+            }
+            cluster.root_ca = crate::ca::rotate(&cluster.root_ca, &cluster.cluster_id)
+                .map_err(|e| ControlError::Refused(e.to_string()))?;
+            cluster.meta.updated_at = now_millis();
+            match self
+                .write(Batch::one(Op::Update(Object::Cluster(cluster))))
+                .await
+            {
+                Ok(_) => break,
+                Err(WriteError::Rejected(Rejection::Conflict { .. })) if attempt < CAS_ATTEMPTS => {
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.cluster_view().await
+    }
+
     /// How `cluster inspect` shows the cluster.
     pub async fn cluster_view(&self) -> Result<ClusterView, ControlError> {
         let stale = self.fresh().await.is_err();
@@ -425,6 +471,10 @@ impl Manager {
             leader,
             raft_term: metrics.current_term,
             raft_applied: self.store.version(),
+            ca_certificate: cluster.root_ca.cert_pem.clone(),
+            ca_rotation_in_progress: cluster.root_ca.rotating(),
+            ca_rotation_renewed: rotation_progress(&self.store, &cluster).0,
+            ca_rotation_nodes: rotation_progress(&self.store, &cluster).1,
             stale,
         })
     }

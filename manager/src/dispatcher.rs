@@ -67,6 +67,7 @@ impl DispatcherService {
     pub fn start(manager: Arc<Manager>) -> Self {
         let heartbeats = Heartbeats::default();
         tokio::spawn(mark_down(Arc::downgrade(&manager), heartbeats.clone()));
+        tokio::spawn(finish_ca_rotation(Arc::downgrade(&manager)));
         Self {
             manager,
             heartbeats,
@@ -101,6 +102,7 @@ impl DispatcherService {
                 .filter_map(|n| n.manager.map(|m| m.addr))
                 .collect(),
             role,
+            trust_digest: hoist_api::tls::fingerprint(cluster.root_ca.trust_bundle().as_bytes()),
         })
     }
 
@@ -234,6 +236,43 @@ async fn mark_down(manager: std::sync::Weak<Manager>, heartbeats: Heartbeats) {
         match manager.write(Batch { ops }).await {
             Ok(_) => info!(nodes = count, "nodes marked down: heartbeats stopped"),
             Err(e) => warn!(error = %e, "cannot mark nodes down; will retry"),
+        }
+    }
+}
+
+/// On the leader, ends a CA rotation once every node that is not down
+/// holds a certificate of the new root: the previous root is no longer
+/// trusted, and nodes renew once more to drop it.
+async fn finish_ca_rotation(manager: std::sync::Weak<Manager>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(manager) = manager.upgrade() else {
+            return;
+        };
+        if !manager.is_leader() {
+            continue;
+        }
+        let Ok(mut cluster) = manager.cluster() else {
+            continue;
+        };
+        if !cluster.root_ca.rotating() {
+            continue;
+        }
+        let (renewed, total) = crate::control::rotation_progress(&manager.store, &cluster);
+        if renewed < total {
+            continue;
+        }
+        cluster.root_ca.previous_cert_pem.clear();
+        cluster.root_ca.cross_signed_pem.clear();
+        cluster.meta.updated_at = now_millis();
+        match manager
+            .write(Batch::one(Op::Update(Object::Cluster(cluster))))
+            .await
+        {
+            Ok(_) => info!(nodes = total, "root CA rotation finished"),
+            Err(e) => warn!(error = %e, "cannot finish the CA rotation; will retry"),
         }
     }
 }

@@ -60,7 +60,7 @@ impl EnrollmentService {
             node_id: node.meta.id.clone(),
             role: node.spec.role.to_string(),
             cert_pem,
-            ca_pem: cluster.root_ca.cert_pem,
+            ca_pem: cluster.root_ca.trust_bundle(),
             raft_id: node.manager.as_ref().map_or(0, |m| m.raft_id),
         })
     }
@@ -129,6 +129,7 @@ impl Enrollment for EnrollmentService {
                 ..NodeStatus::default()
             },
             manager,
+            cert_ca_digest: cluster.root_ca.digest.clone(),
         };
         let certified = self.certify(&node, &request.csr_pem)?;
         match self
@@ -165,6 +166,13 @@ impl Enrollment for EnrollmentService {
                 .store
                 .get::<Node>(&identity.node_id)
                 .ok_or_else(|| Status::not_found(format!("node {} not found", identity.node_id)))?;
+            let digest = self
+                .manager
+                .cluster()
+                .map_err(|e| Status::unavailable(e.to_string()))?
+                .root_ca
+                .digest;
+            let mut changed = false;
             // A node promoted to manager gets its Raft identity here, once
             // it says where peers will reach it.
             if node.spec.role == Role::Manager && node.manager.is_none() {
@@ -177,6 +185,14 @@ impl Enrollment for EnrollmentService {
                     raft_id: ids::new_raft_id().map_err(internal)?,
                     addr: request.advertise_addr.clone(),
                 });
+                changed = true;
+            }
+            // Which root signs it now, for the end of a CA rotation.
+            if node.cert_ca_digest != digest {
+                node.cert_ca_digest = digest;
+                changed = true;
+            }
+            if changed {
                 node.meta.updated_at = now_millis();
                 match self
                     .manager

@@ -161,7 +161,7 @@ impl Manager {
             }
         })?;
         let store = Store::new();
-        let log = LogStore::open(&settings.dir.join("raft.redb"))?;
+        let log = LogStore::open_when_free(&settings.dir.join("raft.redb")).await?;
         let machine = StateMachine::open(&settings.dir.join("snapshots"), store.clone())?;
         let reachability = Reachability::default();
         let network = Network::new(settings.credentials.client_config()?, reachability.clone());

@@ -69,6 +69,18 @@ pub enum ClusterCommand {
         #[arg(long = "dispatcher-heartbeat")]
         dispatcher_heartbeat: Option<String>,
     },
+    /// Display and rotate the root CA
+    Ca {
+        /// Rotate the root CA: every node renews onto a new one
+        #[arg(long)]
+        rotate: bool,
+        /// With --rotate: return at once instead of waiting for every node
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// Do not print the root CA certificate
+        #[arg(short = 'q', long)]
+        quiet: bool,
+    },
     /// Display the cluster's details
     Inspect {
         /// Format output using a Go template, or json
@@ -90,6 +102,14 @@ pub enum ClusterCommand {
 fn join_instructions(role: &str, token: &str, addr: &str) {
     println!("To add a {role} to this cluster, run the following command:\n");
     println!("    hoist cluster join --token {token} {addr}\n");
+}
+
+fn decode(json: &[u8]) -> CliResult<ClusterView> {
+    serde_json::from_slice(json).map_err(|e| CliError::client(format!("undecodable answer: {e}")))
+}
+
+async fn inspect(client: &mut ClusterClient<Channel>) -> CliResult<ClusterView> {
+    decode(&client.inspect(Empty {}).await?.into_inner().json)
 }
 
 /// Runs a cluster command.
@@ -193,10 +213,38 @@ pub async fn run(channel: Channel, command: ClusterCommand) -> CliResult<i32> {
             client.update(request).await?;
             println!("Cluster updated.");
         }
+        ClusterCommand::Ca {
+            rotate,
+            detach,
+            quiet,
+        } => {
+            let mut view = if rotate {
+                decode(&client.rotate_ca(Empty {}).await?.into_inner().json)?
+            } else {
+                inspect(&mut client).await?
+            };
+            if rotate && !detach {
+                let mut last = None;
+                while view.ca_rotation_in_progress {
+                    let progress = (view.ca_rotation_renewed, view.ca_rotation_nodes);
+                    if last != Some(progress) {
+                        eprintln!(
+                            "rotating the root CA: {}/{} nodes renewed",
+                            progress.0, progress.1
+                        );
+                        last = Some(progress);
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    view = inspect(&mut client).await?;
+                }
+                eprintln!("root CA rotation done");
+            }
+            if !quiet {
+                print!("{}", view.ca_certificate);
+            }
+        }
         ClusterCommand::Inspect { format } => {
-            let json = client.inspect(Empty {}).await?.into_inner().json;
-            let view: ClusterView = serde_json::from_slice(&json)
-                .map_err(|e| CliError::client(format!("undecodable answer: {e}")))?;
+            let view = inspect(&mut client).await?;
             if view.stale {
                 eprintln!(
                     "Warning: no leader with a quorum confirmed this state: it is this manager's last known state"

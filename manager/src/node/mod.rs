@@ -224,6 +224,7 @@ impl ClusterNode {
         let dir = self.dir.clone();
         let mut kept = membership.clone();
         let node = Arc::downgrade(self);
+        let trusted = tls::fingerprint(credentials.ca_pem.as_bytes());
         let keeper = tokio::spawn(async move {
             while learned.changed().await.is_ok() {
                 let state = learned.borrow_and_update().clone();
@@ -238,10 +239,11 @@ impl ClusterNode {
                     "worker" => Role::Worker,
                     _ => continue,
                 };
-                if role != kept.role
+                let new_trust = !state.trust_digest.is_empty() && state.trust_digest != trusted;
+                if (role != kept.role || new_trust)
                     && let Some(node) = node.upgrade()
                 {
-                    info!(from = %kept.role, to = %role, "the leader reports a new role");
+                    info!(from = %kept.role, to = %role, new_trust, "re-certifying as the leader reports");
                     // Its own task: re-certifying restarts what runs for
                     // the cluster, this keeper included.
                     tokio::spawn(node.recertify());
@@ -339,6 +341,7 @@ impl ClusterNode {
                 raft_id,
                 addr: advertise.to_string(),
             }),
+            cert_ca_digest: cluster.root_ca.digest.clone(),
         };
         let worker_token = token::format(&cluster.root_ca.digest, &cluster.join_secrets.worker);
         self.dir.save(&membership, &credentials).map_err(internal)?;

@@ -151,6 +151,12 @@ impl ClusterApi for ClusterService {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn rotate_ca(&self, request: Request<Empty>) -> Result<Response<JsonDocument>, Status> {
+        let manager = self.manager(&request).await?;
+        json(&manager.rotate_ca().await?)
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn list_nodes(&self, request: Request<Empty>) -> Result<Response<JsonDocument>, Status> {
         let manager = self.manager(&request).await?;
         json(&manager.node_list().await)

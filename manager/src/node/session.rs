@@ -29,6 +29,8 @@ pub struct SessionState {
     pub managers: Vec<String>,
     /// The node's role in the store.
     pub role: String,
+    /// Fingerprint of the CA certificates the node must trust.
+    pub trust_digest: String,
 }
 
 /// Runs the session until the task is aborted. `managers` is where to
@@ -134,6 +136,7 @@ async fn session(
         let state = SessionState {
             managers: message.managers,
             role: message.role,
+            trust_digest: message.trust_digest,
         };
         updates.send_if_modified(|old| std::mem::replace(old, state.clone()) != state);
     }

@@ -61,6 +61,23 @@ impl LogStore {
         Ok(Self { db: Arc::new(db) })
     }
 
+    /// Opens the log once a stopped Raft member's tasks let go of it:
+    /// openraft's shutdown returns before its replication tasks have
+    /// dropped their readers, and redb refuses a second opener until then.
+    pub async fn open_when_free(path: &Path) -> Result<Self, LogStoreError> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match Self::open(path) {
+                Err(LogStoreError::Database(redb::Error::DatabaseAlreadyOpen))
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                result => return result,
+            }
+        }
+    }
+
     fn read_meta<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, LogStoreError> {
         let txn = self.db.begin_read().map_err(db_error)?;
         let table = txn.open_table(META).map_err(db_error)?;

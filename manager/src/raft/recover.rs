@@ -11,7 +11,7 @@ use std::path::Path;
 use openraft::storage::{RaftLogReader, RaftLogStorage, RaftStateMachine};
 use openraft::{Membership, SnapshotMeta};
 
-use super::log_store::{LogStore, LogStoreError};
+use super::log_store::LogStore;
 use super::state_machine::{StateMachine, snapshot_data};
 use super::{Member, RaftId, StoredMembership, Vote};
 use crate::store::objects::{Node, NodeState, Object, Role};
@@ -23,23 +23,6 @@ use crate::store::{Batch, Op, Store};
 pub struct RecoverError {
     dir: String,
     detail: String,
-}
-
-/// Opens the log, waiting a little for the stopped Raft member's tasks to
-/// let go of it (openraft's shutdown returns before its storage is
-/// dropped).
-async fn open_log(path: &Path) -> Result<LogStore, LogStoreError> {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        match LogStore::open(path) {
-            Err(LogStoreError::Database(redb::Error::DatabaseAlreadyOpen))
-                if tokio::time::Instant::now() < deadline =>
-            {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-            result => return result,
-        }
-    }
 }
 
 /// Rebuilds the Raft state in `dir` so that `raft_id` (reached as
@@ -57,7 +40,7 @@ pub async fn force_new_cluster(
     let store = Store::new();
     let mut machine = StateMachine::open(&dir.join("snapshots"), store.clone())
         .map_err(|e| fail(e.to_string()))?;
-    let mut log = open_log(&dir.join("raft.redb"))
+    let mut log = LogStore::open_when_free(&dir.join("raft.redb"))
         .await
         .map_err(|e| fail(e.to_string()))?;
     let (applied, _) = machine

@@ -180,6 +180,28 @@ pub struct RootCa {
     pub key_pem: String,
     /// SHA-256 of the certificate's DER, hex: what join tokens pin.
     pub digest: String,
+    /// During a rotation: the previous root's certificate, still trusted
+    /// until every node holds a certificate of this one.
+    #[serde(default)]
+    pub previous_cert_pem: String,
+    /// During a rotation: this root's certificate signed by the previous
+    /// root, sent after node certificates so that nodes which trust only
+    /// the previous root accept them.
+    #[serde(default)]
+    pub cross_signed_pem: String,
+}
+
+impl RootCa {
+    /// Whether a rotation is under way.
+    pub fn rotating(&self) -> bool {
+        !self.previous_cert_pem.is_empty()
+    }
+
+    /// The certificates nodes trust: this root, and the previous one
+    /// during a rotation.
+    pub fn trust_bundle(&self) -> String {
+        format!("{}{}", self.cert_pem, self.previous_cert_pem)
+    }
 }
 
 /// The random parts of the current join tokens. Rotating one replaces it:
@@ -272,6 +294,10 @@ pub struct Node {
     pub status: NodeStatus,
     /// Set on managers: where its Raft peers reach it.
     pub manager: Option<ManagerInfo>,
+    /// Fingerprint of the root CA that signed its current certificate
+    /// (a CA rotation ends when every node's is the new root's).
+    #[serde(default)]
+    pub cert_ca_digest: String,
 }
 
 /// A node's desired settings.

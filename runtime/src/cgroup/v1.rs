@@ -39,7 +39,14 @@ pub fn create(dirs: &[(String, PathBuf)]) -> io::Result<()> {
 }
 
 fn create_cpuset(dir: &Path) -> io::Result<()> {
-    if dir.exists() {
+    // A level that exists may have been made a moment ago by a container
+    // starting beside this one, which has not filled it yet: only a
+    // filled level is done.
+    let filled =
+        |file: &str| fs::read_to_string(dir.join(file)).is_ok_and(|own| !own.trim().is_empty());
+    // Above the hierarchy's root there is no cpuset file: nothing to do.
+    let outside = !dir.join("cpuset.cpus").exists();
+    if dir.exists() && (outside || (filled("cpuset.cpus") && filled("cpuset.mems"))) {
         return Ok(());
     }
     if let Some(parent) = dir.parent() {
@@ -216,6 +223,27 @@ mod tests {
         assert_eq!(read("cpu/hoist/c1/cpu.shares"), "512");
         assert_eq!(read("pids/hoist/c1/pids.max"), "100");
         assert_eq!(read("cpuset/hoist/c1/cpuset.cpus"), "0");
+    }
+
+    #[test]
+    fn a_level_another_container_made_but_did_not_fill_yet_is_filled() {
+        let root = tempfile::tempdir().unwrap();
+        let top = root.path().join("cpuset");
+        fs::create_dir_all(top.join("hoist")).unwrap();
+        fs::write(top.join("cpuset.cpus"), "0-1\n").unwrap();
+        fs::write(top.join("cpuset.mems"), "0\n").unwrap();
+        // What the kernel shows in a fresh cpuset level: empty files.
+        fs::write(top.join("hoist/cpuset.cpus"), "").unwrap();
+        fs::write(top.join("hoist/cpuset.mems"), "").unwrap();
+        create_cpuset(&top.join("hoist/c2")).unwrap();
+        assert_eq!(
+            fs::read_to_string(top.join("hoist/cpuset.mems")).unwrap(),
+            "0"
+        );
+        assert_eq!(
+            fs::read_to_string(top.join("hoist/c2/cpuset.cpus")).unwrap(),
+            "0-1"
+        );
     }
 
     #[test]
