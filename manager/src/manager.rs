@@ -13,6 +13,7 @@ use hoist_api::cluster_proto::raft_client::RaftClient;
 use hoist_api::tls::Credentials;
 use openraft::{ChangeMembers, Config, ServerState, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -22,7 +23,7 @@ use crate::raft::network::{Network, Reachability};
 use crate::raft::state_machine::StateMachine;
 use crate::raft::{Member, Raft, RaftId};
 use crate::store::objects::{Node, Role};
-use crate::store::{Batch, Rejection, Store};
+use crate::store::{Batch, Outcome, Proposal, Rejection, Store};
 
 /// Raft's heartbeat period. With the election timeout below, a dead
 /// leader is replaced in about a second on a LAN (SwarmKit's defaults are
@@ -36,6 +37,17 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 const REACHABLE_WINDOW: Duration = Duration::from_secs(2);
 /// How often the leader reconciles Raft membership with the store.
 const RECONCILE_PERIOD: Duration = Duration::from_millis(250);
+/// Most batches committed together in one entry.
+const GROUP_LIMIT: usize = 1024;
+/// Proposals in flight at once: the next group forms while earlier ones
+/// are written and replicated.
+const PIPELINE: usize = 4;
+
+/// A write waiting for its group to commit.
+struct Pending {
+    batch: Batch,
+    reply: oneshot::Sender<Result<Outcome, WriteError>>,
+}
 
 /// What a manager needs to start.
 #[derive(Debug, Clone)]
@@ -55,7 +67,7 @@ pub struct ManagerSettings {
 }
 
 /// Why a write failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum WriteError {
     /// The store refused it (conflict, missing, exists).
     #[error(transparent)]
@@ -105,6 +117,7 @@ pub struct Manager {
     network: Network,
     settings: ManagerSettings,
     reconciler: std::sync::Mutex<Option<JoinHandle<()>>>,
+    proposer: mpsc::UnboundedSender<Pending>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -174,6 +187,7 @@ impl Manager {
         )
         .await
         .map_err(|e| StartError::Raft(e.to_string()))?;
+        let (proposer, pending) = mpsc::unbounded_channel();
         let manager = Arc::new(Self {
             raft,
             store,
@@ -181,7 +195,9 @@ impl Manager {
             network,
             settings,
             reconciler: std::sync::Mutex::new(None),
+            proposer,
         });
+        tokio::spawn(group_commits(Arc::downgrade(&manager), pending));
         let reconciler = tokio::spawn(reconcile_membership(Arc::downgrade(&manager)));
         *manager.reconciler.lock().unwrap_or_else(|e| e.into_inner()) = Some(reconciler);
         Ok(manager)
@@ -296,21 +312,33 @@ impl Manager {
     }
 
     /// Commits `batch` through the leader (forwarding it when this
-    /// manager is not the leader) and returns its version.
+    /// manager is not the leader) and returns its version. Concurrent
+    /// writes are committed together in one Raft entry.
     pub async fn write(&self, batch: Batch) -> Result<u64, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        self.proposer
+            .send(Pending { batch, reply })
+            .map_err(|_| WriteError::Raft("this manager is stopping".into()))?;
+        match answer.await {
+            Ok(result) => result?.into_result().map_err(Into::into),
+            Err(_) => Err(WriteError::Raft("this manager is stopping".into())),
+        }
+    }
+
+    /// Commits a proposal through the leader, waiting out an election, and
+    /// returns one outcome per batch.
+    async fn commit(&self, proposal: &Proposal) -> Result<Vec<Outcome>, WriteError> {
         let deadline = Instant::now() + WRITE_TIMEOUT;
         loop {
-            let proposed = tokio::time::timeout_at(deadline, self.propose(batch.clone())).await;
+            let proposed = tokio::time::timeout_at(deadline, self.propose(proposal.clone())).await;
             match proposed {
                 Err(_) => return Err(self.no_quorum()),
-                Ok(Proposed::Done(outcome)) => return outcome.into_result().map_err(Into::into),
+                Ok(Proposed::Done(outcomes)) => return Ok(outcomes),
                 Ok(Proposed::Failed(e)) => return Err(WriteError::Raft(e)),
                 Ok(Proposed::NotLeader(Some(leader))) if leader.addr != self.settings.addr => {
-                    match tokio::time::timeout_at(deadline, self.forward(&leader, &batch)).await {
+                    match tokio::time::timeout_at(deadline, self.forward(&leader, proposal)).await {
                         Err(_) => return Err(self.no_quorum()),
-                        Ok(Ok(Proposed::Done(outcome))) => {
-                            return outcome.into_result().map_err(Into::into);
-                        }
+                        Ok(Ok(Proposed::Done(outcomes))) => return Ok(outcomes),
                         Ok(Ok(Proposed::Failed(e))) => return Err(WriteError::Raft(e)),
                         // The leader moved on, or cannot be reached yet.
                         Ok(Ok(Proposed::NotLeader(_))) | Ok(Err(_)) => {}
@@ -325,9 +353,9 @@ impl Manager {
         }
     }
 
-    /// Proposes `batch` to the local Raft member.
-    pub async fn propose(&self, batch: Batch) -> Proposed {
-        match self.raft.client_write(batch).await {
+    /// Proposes `proposal` to the local Raft member.
+    pub async fn propose(&self, proposal: Proposal) -> Proposed {
+        match self.raft.client_write(proposal).await {
             Ok(response) => Proposed::Done(response.data),
             Err(e) => match e.forward_to_leader::<Member>() {
                 Some(forward) => Proposed::NotLeader(forward.leader_node.clone()),
@@ -336,12 +364,12 @@ impl Manager {
         }
     }
 
-    async fn forward(&self, leader: &Member, batch: &Batch) -> Result<Proposed, String> {
+    async fn forward(&self, leader: &Member, proposal: &Proposal) -> Result<Proposed, String> {
         let channel = self
             .network
             .channel(&leader.addr)
             .map_err(|e| e.to_string())?;
-        let json = serde_json::to_vec(batch).map_err(|e| e.to_string())?;
+        let json = serde_json::to_vec(proposal).map_err(|e| e.to_string())?;
         let answer = RaftClient::new(channel)
             .propose(RaftMessage { json })
             .await
@@ -401,15 +429,67 @@ impl Manager {
     }
 }
 
-/// The result of proposing a batch to one Raft member.
+/// The result of proposing to one Raft member.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Proposed {
-    /// Committed and applied, with this outcome.
-    Done(crate::store::Outcome),
+    /// Committed and applied, with one outcome per batch.
+    Done(Vec<Outcome>),
     /// This member is not the leader; the leader, if it knows one.
     NotLeader(Option<Member>),
     /// Raft failed.
     Failed(String),
+}
+
+/// Commits waiting writes in groups: one Raft entry for every write that
+/// queued while the previous groups were in flight.
+async fn group_commits(
+    manager: std::sync::Weak<Manager>,
+    mut pending: mpsc::UnboundedReceiver<Pending>,
+) {
+    let slots = Arc::new(Semaphore::new(PIPELINE));
+    while let Some(first) = pending.recv().await {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut group = vec![first];
+        while group.len() < GROUP_LIMIT {
+            match pending.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        let Some(manager) = manager.upgrade() else {
+            return;
+        };
+        tokio::spawn(async move {
+            let _slot = slot;
+            let proposal = Proposal {
+                batches: group.iter().map(|p| p.batch.clone()).collect(),
+            };
+            match manager.commit(&proposal).await {
+                Ok(outcomes) if outcomes.len() == group.len() => {
+                    for (pending, outcome) in group.into_iter().zip(outcomes) {
+                        let _ = pending.reply.send(Ok(outcome));
+                    }
+                }
+                Ok(outcomes) => {
+                    let e = format!(
+                        "raft answered {} outcomes for {} batches",
+                        outcomes.len(),
+                        group.len()
+                    );
+                    for pending in group {
+                        let _ = pending.reply.send(Err(WriteError::Raft(e.clone())));
+                    }
+                }
+                Err(e) => {
+                    for pending in group {
+                        let _ = pending.reply.send(Err(e.clone()));
+                    }
+                }
+            }
+        });
+    }
 }
 
 /// On the leader, keeps the Raft membership equal to the managers in the

@@ -12,7 +12,7 @@ use std::io::Cursor;
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Batch, Outcome};
+use crate::store::{Outcome, Proposal};
 
 /// How a manager is reached by its Raft peers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,11 +24,12 @@ pub struct Member {
 }
 
 openraft::declare_raft_types!(
-    /// hoist's Raft types: entries carry store batches; members are
-    /// managers addressed by their cluster address.
+    /// hoist's Raft types: entries carry proposals (store batches
+    /// committed together) and answer with one outcome per batch; members
+    /// are managers addressed by their cluster address.
     pub TypeConfig:
-        D = Batch,
-        R = Outcome,
+        D = Proposal,
+        R = Vec<Outcome>,
         NodeId = u64,
         Node = Member,
         Entry = openraft::Entry<TypeConfig>,

@@ -70,8 +70,8 @@ impl RaftApi for RaftService {
         &self,
         request: Request<RaftMessage>,
     ) -> Result<Response<RaftMessage>, Status> {
-        let batch = self.decode(request)?;
-        encode(&self.manager.propose(batch).await)
+        let proposal = self.decode(request)?;
+        encode(&self.manager.propose(proposal).await)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

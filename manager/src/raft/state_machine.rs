@@ -205,7 +205,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok((self.last_applied, self.membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Outcome>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<Outcome>>, StorageError>
     where
         I: IntoIterator<Item = super::Entry> + Send,
         I::IntoIter: Send,
@@ -215,15 +215,21 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let index = entry.log_id.index;
             self.last_applied = Some(entry.log_id);
             match entry.payload {
-                EntryPayload::Normal(batch) => outcomes.push(self.store.apply(index, &batch)),
+                EntryPayload::Normal(proposal) => outcomes.push(
+                    proposal
+                        .batches
+                        .iter()
+                        .map(|batch| self.store.apply(index, batch))
+                        .collect(),
+                ),
                 EntryPayload::Blank => {
                     self.store.skip(index);
-                    outcomes.push(Outcome::Applied { version: index });
+                    outcomes.push(Vec::new());
                 }
                 EntryPayload::Membership(membership) => {
                     self.membership = StoredMembership::new(Some(entry.log_id), membership);
                     self.store.skip(index);
-                    outcomes.push(Outcome::Applied { version: index });
+                    outcomes.push(Vec::new());
                 }
             }
         }

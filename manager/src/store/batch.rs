@@ -38,6 +38,15 @@ impl Batch {
     }
 }
 
+/// What one Raft entry carries: batches from concurrent writers committed
+/// together (group commit: one log write and one round of replication for
+/// all of them), each applied on its own, in order, all or nothing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// The batches.
+    pub batches: Vec<Batch>,
+}
+
 /// Why a batch was not applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum Rejection {

@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use tokio::sync::{broadcast, watch};
 
-pub use batch::{Batch, Op, Outcome, Rejection};
+pub use batch::{Batch, Op, Outcome, Proposal, Rejection};
 pub use objects::{Kind, Meta, Object, Stored};
 pub use state::{Change, State};
 
