@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use crate::raft::election::{self, LeaderContact};
 use crate::raft::log_store::LogStore;
 use crate::raft::network::{Network, Reachability};
 use crate::raft::state_machine::StateMachine;
@@ -25,12 +26,13 @@ use crate::raft::{Member, Raft, RaftId};
 use crate::store::objects::{Node, Role};
 use crate::store::{Batch, Outcome, Proposal, Rejection, Store};
 
-/// Raft's heartbeat period. With the election timeout below, a dead
+/// Raft's heartbeat period. With the election timing below, a dead
 /// leader is replaced in about a second on a LAN (SwarmKit's defaults are
 /// 1 s heartbeats and 10 s elections; ours favour quick failover).
 pub const RAFT_HEARTBEAT: Duration = Duration::from_millis(100);
-/// The shortest election timeout; each follower picks one up to twice it.
-pub const ELECTION_TIMEOUT: Duration = Duration::from_millis(500);
+/// The shortest election delay; each round draws one up to twice it. A
+/// follower stands after the leader lease (twice this) plus such a delay.
+pub const ELECTION_TIMEOUT: Duration = Duration::from_millis(300);
 /// How long a write may wait for a quorum before it fails.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A peer that answered a Raft RPC this recently is reachable.
@@ -114,6 +116,8 @@ pub struct Manager {
     pub store: Store,
     /// When peers last answered.
     pub reachability: Reachability,
+    /// When the leader was last heard from.
+    pub leader_contact: LeaderContact,
     network: Network,
     settings: ManagerSettings,
     reconciler: std::sync::Mutex<Option<JoinHandle<()>>>,
@@ -155,6 +159,9 @@ fn raft_config(cluster_id: &str) -> Result<Arc<Config>, StartError> {
         election_timeout_max: 2 * ELECTION_TIMEOUT.as_millis() as u64,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(10_000),
         max_in_snapshot_log_to_keep: 1_000,
+        // Elections are stood for by `raft::election`, with a fresh random
+        // delay every round.
+        enable_elect: false,
         ..Config::default()
     };
     config
@@ -188,10 +195,19 @@ impl Manager {
         .await
         .map_err(|e| StartError::Raft(e.to_string()))?;
         let (proposer, pending) = mpsc::unbounded_channel();
+        let leader_contact = LeaderContact::default();
+        tokio::spawn(election::run(
+            raft.clone(),
+            leader_contact.clone(),
+            2 * ELECTION_TIMEOUT,
+            ELECTION_TIMEOUT,
+            2 * ELECTION_TIMEOUT,
+        ));
         let manager = Arc::new(Self {
             raft,
             store,
             reachability,
+            leader_contact,
             network,
             settings,
             reconciler: std::sync::Mutex::new(None),

@@ -2,6 +2,7 @@
 //! log storage on redb, the state machine that applies entries to the
 //! [`Store`](crate::store::Store), and the transport between managers.
 
+pub mod election;
 pub mod log_store;
 pub mod network;
 pub mod recover;

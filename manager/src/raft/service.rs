@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use hoist_api::cluster_proto::RaftMessage;
 use hoist_api::cluster_proto::raft_server::Raft as RaftApi;
+use openraft::raft::AppendEntriesResponse;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::{Request, Response, Status};
@@ -47,13 +48,23 @@ impl RaftApi for RaftService {
         request: Request<RaftMessage>,
     ) -> Result<Response<RaftMessage>, Status> {
         let rpc = self.decode(request)?;
-        encode(&self.manager.raft.append_entries(rpc).await)
+        let answer = self.manager.raft.append_entries(rpc).await;
+        // A leader whose term is current keeps this member from standing.
+        if !matches!(answer, Ok(AppendEntriesResponse::HigherVote(_)) | Err(_)) {
+            self.manager.leader_contact.heard();
+        }
+        encode(&answer)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn vote(&self, request: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
         let rpc = self.decode(request)?;
-        encode(&self.manager.raft.vote(rpc).await)
+        let answer = self.manager.raft.vote(rpc).await;
+        // Granting a vote waits for that candidate before standing.
+        if answer.as_ref().is_ok_and(|a| a.vote_granted) {
+            self.manager.leader_contact.heard();
+        }
+        encode(&answer)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
