@@ -184,7 +184,12 @@ impl Manager {
         let log = LogStore::open_when_free(&settings.dir.join("raft.redb")).await?;
         let machine = StateMachine::open(&settings.dir.join("snapshots"), store.clone())?;
         let reachability = Reachability::default();
-        let network = Network::new(settings.credentials.client_config()?, reachability.clone());
+        let leader_contact = LeaderContact::default();
+        let network = Network::new(
+            settings.credentials.client_config()?,
+            reachability.clone(),
+            leader_contact.clone(),
+        );
         let raft = Raft::new(
             settings.raft_id,
             raft_config(&settings.cluster_id)?,
@@ -195,7 +200,6 @@ impl Manager {
         .await
         .map_err(|e| StartError::Raft(e.to_string()))?;
         let (proposer, pending) = mpsc::unbounded_channel();
-        let leader_contact = LeaderContact::default();
         tokio::spawn(election::run(
             raft.clone(),
             leader_contact.clone(),

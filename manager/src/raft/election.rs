@@ -17,16 +17,20 @@ use super::Raft;
 /// How often the driver looks.
 const TICK: Duration = Duration::from_millis(25);
 
-/// When the leader was last heard from, as the Raft service sees it.
+/// When the leader was last heard from (as the Raft service sees it), and
+/// when a peer last showed a longer log than this member's (as the
+/// transport sees vote answers).
 #[derive(Debug, Clone)]
 pub struct LeaderContact {
     last: Arc<Mutex<Instant>>,
+    greater_log: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Default for LeaderContact {
     fn default() -> Self {
         Self {
             last: Arc::new(Mutex::new(Instant::now())),
+            greater_log: Arc::default(),
         }
     }
 }
@@ -35,10 +39,21 @@ impl LeaderContact {
     /// Records a message from the leader (append entries, heartbeats).
     pub fn heard(&self) {
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        *self.greater_log.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Records that a peer answered a vote request with a longer log: this
+    /// member cannot win, and standing again only delays the one that can.
+    pub fn saw_greater_log(&self) {
+        *self.greater_log.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
     }
 
     fn last(&self) -> Instant {
         *self.last.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn greater_log(&self) -> Option<Instant> {
+        *self.greater_log.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -81,10 +96,18 @@ pub async fn run(
         }
         let alone = membership.voter_ids().count() == 1;
         let heard = contact.last();
-        let (since, wait) = match last_attempt {
+        let (since, mut wait) = match last_attempt {
             Some(at) if at > heard => (at, retry_wait),
             _ => (heard, quiet_wait),
         };
+        // A member that lags behind a peer leaves it a clear field for a
+        // few rounds (as openraft's own timer does).
+        if contact
+            .greater_log()
+            .is_some_and(|at| at.elapsed() < 4 * max)
+        {
+            wait += 2 * max;
+        }
         if !alone && since.elapsed() < wait {
             continue;
         }

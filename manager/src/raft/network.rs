@@ -25,6 +25,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::transport::Channel;
 
+use super::election::LeaderContact;
 use super::{Member, RaftId, TypeConfig};
 
 /// When each peer last answered a Raft RPC.
@@ -58,16 +59,19 @@ pub struct Network {
     tls: Arc<ClientConfig>,
     channels: Arc<Mutex<HashMap<String, Channel>>>,
     reachability: Reachability,
+    contact: LeaderContact,
 }
 
 impl Network {
     /// A transport that authenticates with `tls` (the manager's own
-    /// certificate).
-    pub fn new(tls: Arc<ClientConfig>, reachability: Reachability) -> Self {
+    /// certificate), noting answers in `reachability` and longer logs in
+    /// `contact`.
+    pub fn new(tls: Arc<ClientConfig>, reachability: Reachability, contact: LeaderContact) -> Self {
         Self {
             tls,
             channels: Arc::default(),
             reachability,
+            contact,
         }
     }
 
@@ -92,6 +96,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             addr: node.addr.clone(),
             client: self.channel(&node.addr).map(RaftClient::new),
             reachability: self.reachability.clone(),
+            contact: self.contact.clone(),
         }
     }
 }
@@ -102,6 +107,7 @@ pub struct Peer {
     addr: String,
     client: Result<RaftClient<Channel>, tls::TlsError>,
     reachability: Reachability,
+    contact: LeaderContact,
 }
 
 type Call = Pin<
@@ -215,13 +221,20 @@ impl RaftNetwork<TypeConfig> for Peer {
         option: RPCOption,
     ) -> Result<VoteResponse<RaftId>, RPCError<RaftId, Member, RaftError<RaftId>>> {
         let ttl = option.hard_ttl();
-        let answer: Result<_, RaftError<RaftId>> = self
+        let ours = rpc.last_log_id;
+        let answer: Result<VoteResponse<RaftId>, RaftError<RaftId>> = self
             .exchange(&rpc, ttl, |c, m| {
                 let mut c = c.clone();
                 Box::pin(async move { c.vote(m).await })
             })
             .await
             .map_err(|f| self.rpc_error(f, openraft::network::RPCTypes::Vote, ttl))?;
+        if let Ok(response) = &answer
+            && !response.vote_granted
+            && response.last_log_id > ours
+        {
+            self.contact.saw_greater_log();
+        }
         answer.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
     }
 }
