@@ -3,23 +3,18 @@
 //! writing through a leader failover, refuse what they must refuse, and
 //! keep their state across daemon restarts. Root only.
 
+mod support;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use hoist_e2e::{Host, TestBed};
 use serde_json::Value;
-
-/// The hoist binary under test.
-const HOIST: &str = env!("CARGO_BIN_EXE_hoist");
+use support::HOIST;
+use support::cluster::{form, join, leader, nodes};
 
 /// How long the cluster may take to settle after a change.
 const SETTLE: Duration = Duration::from_secs(20);
-
-/// `node ls --format json` on `host`, as (hostname → node) pairs.
-fn nodes(host: &Host) -> Vec<Value> {
-    let out = host.ok(&["node", "ls", "--format", "json"]);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("node ls json: {e}\n{out}"))
-}
 
 /// A summary of `node ls` that every manager must agree on:
 /// (hostname, role, status, manager status) sorted.
@@ -61,41 +56,7 @@ fn cluster(hosts: usize) -> TestBed {
 /// A bed of `hosts` of which the first `members` form a cluster as
 /// [`cluster`] does; the others stay out.
 fn cluster_of(hosts: usize, members: usize) -> TestBed {
-    let bed = TestBed::new(Path::new(HOIST), hosts);
-    let first = bed.host(0);
-    let init = first.ok(&[
-        "cluster",
-        "init",
-        "--advertise-addr",
-        &first.addr().to_string(),
-    ]);
-    assert!(init.contains("is now a manager"), "{init}");
-    assert!(
-        init.contains("hoist cluster join --token HOIST-1-"),
-        "{init}"
-    );
-    let manager_token = first.ok(&["cluster", "join-token", "-q", "manager"]);
-    let worker_token = first.ok(&["cluster", "join-token", "-q", "worker"]);
-    let remote = first.addr().to_string();
-    for i in 1..members {
-        let host = bed.host(i);
-        let token = if i < 3 { &manager_token } else { &worker_token };
-        let out = host.ok(&[
-            "cluster",
-            "join",
-            "--token",
-            token.trim(),
-            "--advertise-addr",
-            &host.addr().to_string(),
-            &remote,
-        ]);
-        let role = if i < 3 { "manager" } else { "worker" };
-        assert!(
-            out.contains(&format!("joined a cluster as a {role}")),
-            "{out}"
-        );
-    }
-    bed
+    form(hosts, 3, members)
 }
 
 /// The expected agreed summary when every node is up: one leader.
@@ -157,15 +118,6 @@ fn managers_and_workers_join_and_agree() {
         let doc: Value = serde_json::from_str(&doc).unwrap();
         doc[0]["Availability"] == "drain" && doc[0]["Labels"]["zone"] == "a"
     });
-}
-
-/// Index of the host `node ls` on `asker` names as the leader.
-fn leader(bed: &TestBed, asker: usize) -> Option<usize> {
-    let nodes = nodes(bed.host(asker));
-    let name = nodes.iter().find(|n| n["ManagerStatus"] == "Leader")?["Hostname"]
-        .as_str()?
-        .to_string();
-    bed.hosts().iter().position(|h| h.name() == name)
 }
 
 /// The labels of node `name` as `node inspect` on `asker` shows them.
@@ -319,17 +271,7 @@ fn wrong_tokens_missing_certificates_and_removed_nodes_are_refused() {
         .trim()
         .to_string();
     let joiner = bed.host(2);
-    let join = |token: &str| {
-        joiner.hoist(&[
-            "cluster",
-            "join",
-            "--token",
-            token,
-            "--advertise-addr",
-            &joiner.addr().to_string(),
-            &a.addr().to_string(),
-        ])
-    };
+    let join = |token: &str| join(joiner, token, a);
     // A token of another cluster: the manager's CA does not match it.
     let other = join(&b_token);
     assert_ne!(other.code, 0, "{other}");
@@ -353,15 +295,8 @@ fn wrong_tokens_missing_certificates_and_removed_nodes_are_refused() {
         .ok(&["cluster", "join-token", "-q", "worker"])
         .trim()
         .to_string();
-    joiner.ok(&[
-        "cluster",
-        "join",
-        "--token",
-        &current,
-        "--advertise-addr",
-        &joiner.addr().to_string(),
-        &a.addr().to_string(),
-    ]);
+    let joined = join(&current);
+    assert_eq!(joined.code, 0, "{joined}");
 
     // Remote control from a fourth host: the manager's certificate works,
     // no certificate, another cluster's, or a worker's does not.
@@ -518,16 +453,8 @@ fn certificates_are_renewed_before_they_expire() {
     first.ok(&["cluster", "update", "--cert-expiry", "20s"]);
     for (i, role) in [(1, "manager"), (2, "worker")] {
         let token = first.ok(&["cluster", "join-token", "-q", role]);
-        let host = bed.host(i);
-        host.ok(&[
-            "cluster",
-            "join",
-            "--token",
-            token.trim(),
-            "--advertise-addr",
-            &host.addr().to_string(),
-            &first.addr().to_string(),
-        ]);
+        let joined = join(bed.host(i), &token, first);
+        assert_eq!(joined.code, 0, "{joined}");
     }
     let issued: Vec<String> = (1..3).map(|i| node_cert(bed.host(i))).collect();
     // Past the first certificates' expiry both nodes are still in the
@@ -645,17 +572,7 @@ fn the_root_ca_rotates_and_every_node_follows() {
     let new_token = bed.host(0).ok(&["cluster", "join-token", "-q", "worker"]);
     assert_ne!(new_token, old_token);
     let joiner = bed.host(4);
-    let join = |token: &str| {
-        joiner.hoist(&[
-            "cluster",
-            "join",
-            "--token",
-            token.trim(),
-            "--advertise-addr",
-            &joiner.addr().to_string(),
-            &bed.host(0).addr().to_string(),
-        ])
-    };
+    let join = |token: &str| join(joiner, token, bed.host(0));
     let refused = join(&old_token);
     assert!(refused.stderr.contains("does not match"), "{refused}");
     let joined = join(&new_token);

@@ -14,17 +14,12 @@
 //! - `down_detection`: kill a worker's daemon, time until `node ls` on the
 //!   manager shows it down.
 
-use std::path::Path;
+mod support;
+
 use std::time::{Duration, Instant};
 
-use hoist_e2e::{Host, TestBed};
-use serde_json::Value;
-
-const HOIST: &str = env!("CARGO_BIN_EXE_hoist");
-
-fn nodes(host: &Host) -> Vec<Value> {
-    serde_json::from_str(&host.ok(&["node", "ls", "--format", "json"])).unwrap_or_default()
-}
+use hoist_e2e::TestBed;
+use support::cluster::{form, leader, nodes};
 
 fn wait(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
@@ -34,32 +29,10 @@ fn wait(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
     }
 }
 
-/// h0 inits; the next `managers - 1` hosts join as managers, the rest as
-/// workers.
+/// A cluster of `hosts` of which the first `managers` are managers, every
+/// node ready.
 fn cluster(hosts: usize, managers: usize) -> TestBed {
-    let bed = TestBed::new(Path::new(HOIST), hosts);
-    let first = bed.host(0);
-    first.ok(&[
-        "cluster",
-        "init",
-        "--advertise-addr",
-        &first.addr().to_string(),
-    ]);
-    let manager = first.ok(&["cluster", "join-token", "-q", "manager"]);
-    let worker = first.ok(&["cluster", "join-token", "-q", "worker"]);
-    for i in 1..hosts {
-        let host = bed.host(i);
-        let token = if i < managers { &manager } else { &worker };
-        host.ok(&[
-            "cluster",
-            "join",
-            "--token",
-            token.trim(),
-            "--advertise-addr",
-            &host.addr().to_string(),
-            &first.addr().to_string(),
-        ]);
-    }
+    let bed = form(hosts, managers, hosts);
     wait("every node ready", Duration::from_secs(30), || {
         all_ready(&bed, 0, managers)
     });
@@ -75,20 +48,6 @@ fn all_ready(bed: &TestBed, asker: usize, managers: usize) -> bool {
             .filter(|n| n["ManagerStatus"] == "Leader" || n["ManagerStatus"] == "Reachable")
             .count()
             == managers
-}
-
-fn leader(bed: &TestBed, asker: usize) -> usize {
-    let nodes = nodes(bed.host(asker));
-    let name = nodes
-        .iter()
-        .find(|n| n["ManagerStatus"] == "Leader")
-        .and_then(|n| n["Hostname"].as_str())
-        .unwrap_or_default()
-        .to_string();
-    bed.hosts()
-        .iter()
-        .position(|h| h.name() == name)
-        .expect("a leader")
 }
 
 fn stats(label: &str, samples: &mut [Duration]) {
@@ -117,7 +76,7 @@ fn failover() {
     }
     let mut failover = Vec::new();
     for run in 0..10 {
-        let old = leader(&bed, 0);
+        let old = leader(&bed, 0).expect("a leader");
         let survivor = (old + 1) % 3;
         bed.host_mut(old).kill_daemon();
         let at = Instant::now();
@@ -146,7 +105,7 @@ fn failover() {
 fn replicated_writes() {
     let three = cluster(3, 3);
     let one = cluster(1, 1);
-    let leader = leader(&three, 0);
+    let leader = leader(&three, 0).expect("a leader");
     let follower = (leader + 1) % 3;
     for (label, host) in [
         ("1 manager", one.host(0)),

@@ -230,39 +230,68 @@ impl Manager {
         // As fresh as a quorum allows; the write itself needs the quorum,
         // and compare-and-set catches what a stale read missed.
         let _ = self.fresh().await;
-        for attempt in 1..=CAS_ATTEMPTS {
-            let mut node = self.find_node(reference)?;
-            if let Some(role) = change.role {
-                self.check_role_change(&node, role)?;
-                if role == Role::Worker {
-                    node.manager = None;
+        let mut written = None;
+        let version = self
+            .write_with_retry(|| {
+                let mut node = self.find_node(reference)?;
+                if let Some(role) = change.role {
+                    self.check_role_change(&node, role)?;
+                    if role == Role::Worker {
+                        node.manager = None;
+                    }
+                    node.spec.role = role;
                 }
-                node.spec.role = role;
-            }
-            if let Some(availability) = change.availability {
-                node.spec.availability = availability;
-            }
-            for (key, value) in &change.label_add {
-                node.spec.labels.insert(key.clone(), value.clone());
-            }
-            for key in &change.label_rm {
-                node.spec.labels.remove(key);
-            }
-            node.meta.updated_at = now_millis();
-            match self
-                .write(Batch::one(Op::Update(Object::Node(node.clone()))))
-                .await
-            {
-                Ok(version) => {
-                    node.meta.version = version;
-                    return Ok(self.node_view(&node));
+                if let Some(availability) = change.availability {
+                    node.spec.availability = availability;
                 }
+                for (key, value) in &change.label_add {
+                    node.spec.labels.insert(key.clone(), value.clone());
+                }
+                for key in &change.label_rm {
+                    node.spec.labels.remove(key);
+                }
+                node.meta.updated_at = now_millis();
+                written = Some(node.clone());
+                Ok(Batch::one(Op::Update(Object::Node(node))))
+            })
+            .await?;
+        let mut node = written.ok_or_else(|| ControlError::NoSuchNode(reference.to_string()))?;
+        node.meta.version = version;
+        Ok(self.node_view(&node))
+    }
+
+    /// Writes the batch `make` builds from what it reads now, and again
+    /// (a few times) when another writer changed what it read first.
+    async fn write_with_retry(
+        &self,
+        mut make: impl FnMut() -> Result<Batch, ControlError>,
+    ) -> Result<u64, ControlError> {
+        let mut attempt = 1;
+        loop {
+            match self.write(make()?).await {
+                Ok(version) => return Ok(version),
                 Err(WriteError::Rejected(Rejection::Conflict { .. })) if attempt < CAS_ATTEMPTS => {
+                    attempt += 1;
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        unreachable!("the last attempt returns")
+    }
+
+    /// Changes the cluster object with `change`, retried as
+    /// [`Manager::write_with_retry`] retries.
+    async fn change_cluster(
+        &self,
+        mut change: impl FnMut(&mut Cluster) -> Result<(), ControlError>,
+    ) -> Result<(), ControlError> {
+        self.write_with_retry(|| {
+            let mut cluster = self.cluster()?;
+            change(&mut cluster)?;
+            cluster.meta.updated_at = now_millis();
+            Ok(Batch::one(Op::Update(Object::Cluster(cluster))))
+        })
+        .await
+        .map(drop)
     }
 
     /// Refuses demotions that would leave no manager or lose quorum.
@@ -299,7 +328,7 @@ impl Manager {
         // As fresh as a quorum allows; the write itself needs the quorum,
         // and compare-and-set catches what a stale read missed.
         let _ = self.fresh().await;
-        for attempt in 1..=CAS_ATTEMPTS {
+        self.write_with_retry(|| {
             let node = self.find_node(reference)?;
             if node.spec.role == Role::Manager {
                 return Err(ControlError::Refused(format!(
@@ -316,7 +345,7 @@ impl Manager {
             let mut cluster = self.cluster()?;
             cluster.removed_nodes.insert(node.meta.id.clone());
             cluster.meta.updated_at = now_millis();
-            let batch = Batch {
+            Ok(Batch {
                 ops: vec![
                     Op::Delete {
                         kind: Kind::Node,
@@ -325,39 +354,25 @@ impl Manager {
                     },
                     Op::Update(Object::Cluster(cluster)),
                 ],
-            };
-            match self.write(batch).await {
-                Ok(_) => return Ok(()),
-                Err(WriteError::Rejected(Rejection::Conflict { .. })) if attempt < CAS_ATTEMPTS => {
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        unreachable!("the last attempt returns")
+            })
+        })
+        .await
+        .map(drop)
     }
 
     /// The join token for `role`, with a fresh secret first if `rotate`.
     pub async fn join_token(&self, role: Role, rotate: bool) -> Result<String, ControlError> {
         if rotate {
-            for attempt in 1..=CAS_ATTEMPTS {
-                let mut cluster = self.cluster()?;
+            self.change_cluster(|cluster| {
                 let secret = token::new_secret()
                     .map_err(|e| ControlError::Refused(format!("no randomness: {e}")))?;
                 match role {
                     Role::Worker => cluster.join_secrets.worker = secret,
                     Role::Manager => cluster.join_secrets.manager = secret,
                 }
-                cluster.meta.updated_at = now_millis();
-                match self
-                    .write(Batch::one(Op::Update(Object::Cluster(cluster))))
-                    .await
-                {
-                    Ok(_) => break,
-                    Err(WriteError::Rejected(Rejection::Conflict { .. }))
-                        if attempt < CAS_ATTEMPTS => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
+                Ok(())
+            })
+            .await?;
         } else {
             self.fresh()
                 .await
@@ -396,25 +411,16 @@ impl Manager {
             )));
         }
         let _ = self.fresh().await;
-        for attempt in 1..=CAS_ATTEMPTS {
-            let mut cluster = self.cluster()?;
+        self.change_cluster(|cluster| {
             if let Some(expiry) = cert_expiry {
                 cluster.spec.cert_expiry_secs = expiry.as_secs();
             }
             if let Some(period) = heartbeat_period {
                 cluster.spec.heartbeat_period_ms = period.as_millis() as u64;
             }
-            cluster.meta.updated_at = now_millis();
-            match self
-                .write(Batch::one(Op::Update(Object::Cluster(cluster))))
-                .await
-            {
-                Ok(_) => break,
-                Err(WriteError::Rejected(Rejection::Conflict { .. })) if attempt < CAS_ATTEMPTS => {
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+            Ok(())
+        })
+        .await?;
         self.cluster_view().await
     }
 
@@ -423,8 +429,7 @@ impl Manager {
     /// rotation when all have.
     pub async fn rotate_ca(&self) -> Result<ClusterView, ControlError> {
         let _ = self.fresh().await;
-        for attempt in 1..=CAS_ATTEMPTS {
-            let mut cluster = self.cluster()?;
+        self.change_cluster(|cluster| {
             if cluster.root_ca.rotating() {
                 return Err(ControlError::Refused(
                     "a root CA rotation is already in progress: wait for it to finish (`hoist cluster inspect`)"
@@ -433,17 +438,9 @@ impl Manager {
             }
             cluster.root_ca = crate::ca::rotate(&cluster.root_ca, &cluster.cluster_id)
                 .map_err(|e| ControlError::Refused(e.to_string()))?;
-            cluster.meta.updated_at = now_millis();
-            match self
-                .write(Batch::one(Op::Update(Object::Cluster(cluster))))
-                .await
-            {
-                Ok(_) => break,
-                Err(WriteError::Rejected(Rejection::Conflict { .. })) if attempt < CAS_ATTEMPTS => {
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+            Ok(())
+        })
+        .await?;
         self.cluster_view().await
     }
 

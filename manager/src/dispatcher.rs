@@ -19,7 +19,7 @@ use tracing::{info, warn};
 
 use crate::auth::{Access, authorize};
 use crate::control::now_millis;
-use crate::manager::Manager;
+use crate::manager::{Manager, while_leading};
 use crate::store::objects::{Node, NodeState, Object};
 use crate::store::{Batch, Op};
 
@@ -195,84 +195,72 @@ impl Dispatcher for DispatcherService {
 /// write per sweep. A new leader gives every node a full grace period
 /// from when it took over.
 async fn mark_down(manager: std::sync::Weak<Manager>, heartbeats: Heartbeats) {
-    let mut leading_since: Option<Instant> = None;
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let Some(manager) = manager.upgrade() else {
-            return;
-        };
-        if !manager.is_leader() {
-            leading_since = None;
-            continue;
+    while_leading(manager, Duration::from_millis(250), |manager, since| {
+        let heartbeats = heartbeats.clone();
+        async move {
+            let Ok(cluster) = manager.cluster() else {
+                return;
+            };
+            let grace = Duration::from_millis(cluster.spec.heartbeat_period_ms) * MISSED_HEARTBEATS;
+            let now = now_millis();
+            let ops: Vec<Op> = manager
+                .store
+                .list::<Node>()
+                .into_iter()
+                .filter(|n| n.status.state != NodeState::Down)
+                .filter(|n| {
+                    let last = heartbeats.last(&n.meta.id).unwrap_or(since).max(since);
+                    last.elapsed() > grace
+                })
+                .map(|mut n| {
+                    n.status.state = NodeState::Down;
+                    n.status.message = "heartbeat failure".into();
+                    n.meta.updated_at = now;
+                    Op::Update(Object::Node(n))
+                })
+                .collect();
+            if ops.is_empty() {
+                return;
+            }
+            let count = ops.len();
+            match manager.write(Batch { ops }).await {
+                Ok(_) => info!(nodes = count, "nodes marked down: heartbeats stopped"),
+                Err(e) => warn!(error = %e, "cannot mark nodes down; will retry"),
+            }
         }
-        let since = *leading_since.get_or_insert_with(Instant::now);
-        let Ok(cluster) = manager.cluster() else {
-            continue;
-        };
-        let grace = Duration::from_millis(cluster.spec.heartbeat_period_ms) * MISSED_HEARTBEATS;
-        let now = now_millis();
-        let ops: Vec<Op> = manager
-            .store
-            .list::<Node>()
-            .into_iter()
-            .filter(|n| n.status.state != NodeState::Down)
-            .filter(|n| {
-                let last = heartbeats.last(&n.meta.id).unwrap_or(since).max(since);
-                last.elapsed() > grace
-            })
-            .map(|mut n| {
-                n.status.state = NodeState::Down;
-                n.status.message = "heartbeat failure".into();
-                n.meta.updated_at = now;
-                Op::Update(Object::Node(n))
-            })
-            .collect();
-        if ops.is_empty() {
-            continue;
-        }
-        let count = ops.len();
-        match manager.write(Batch { ops }).await {
-            Ok(_) => info!(nodes = count, "nodes marked down: heartbeats stopped"),
-            Err(e) => warn!(error = %e, "cannot mark nodes down; will retry"),
-        }
-    }
+    })
+    .await;
 }
 
 /// On the leader, ends a CA rotation once every node that is not down
 /// holds a certificate of the new root: the previous root is no longer
 /// trusted, and nodes renew once more to drop it.
 async fn finish_ca_rotation(manager: std::sync::Weak<Manager>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let Some(manager) = manager.upgrade() else {
-            return;
-        };
-        if !manager.is_leader() {
-            continue;
-        }
-        let Ok(mut cluster) = manager.cluster() else {
-            continue;
-        };
-        if !cluster.root_ca.rotating() {
-            continue;
-        }
-        let (renewed, total) = crate::control::rotation_progress(&manager.store, &cluster);
-        if renewed < total {
-            continue;
-        }
-        cluster.root_ca.previous_cert_pem.clear();
-        cluster.root_ca.cross_signed_pem.clear();
-        cluster.meta.updated_at = now_millis();
-        match manager
-            .write(Batch::one(Op::Update(Object::Cluster(cluster))))
-            .await
-        {
-            Ok(_) => info!(nodes = total, "root CA rotation finished"),
-            Err(e) => warn!(error = %e, "cannot finish the CA rotation; will retry"),
-        }
-    }
+    while_leading(
+        manager,
+        Duration::from_millis(500),
+        |manager, _| async move {
+            let Ok(mut cluster) = manager.cluster() else {
+                return;
+            };
+            if !cluster.root_ca.rotating() {
+                return;
+            }
+            let (renewed, total) = crate::control::rotation_progress(&manager.store, &cluster);
+            if renewed < total {
+                return;
+            }
+            cluster.root_ca.previous_cert_pem.clear();
+            cluster.root_ca.cross_signed_pem.clear();
+            cluster.meta.updated_at = now_millis();
+            match manager
+                .write(Batch::one(Op::Update(Object::Cluster(cluster))))
+                .await
+            {
+                Ok(_) => info!(nodes = total, "root CA rotation finished"),
+                Err(e) => warn!(error = %e, "cannot finish the CA rotation; will retry"),
+            }
+        },
+    )
+    .await;
 }

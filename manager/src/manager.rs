@@ -516,7 +516,23 @@ async fn group_commits(
 /// store: new managers join as learners and become voters once they have
 /// caught up; demoted or removed ones leave.
 async fn reconcile_membership(manager: std::sync::Weak<Manager>) {
-    let mut tick = tokio::time::interval(RECONCILE_PERIOD);
+    while_leading(manager, RECONCILE_PERIOD, |manager, _| async move {
+        if let Err(e) = reconcile_once(&manager).await {
+            debug!(error = %e, "membership change will be retried");
+        }
+    })
+    .await;
+}
+
+/// Runs `work` every `period` while this manager leads, with the moment
+/// its current leadership began; returns when the manager is gone.
+pub async fn while_leading<F, Fut>(manager: std::sync::Weak<Manager>, period: Duration, mut work: F)
+where
+    F: FnMut(Arc<Manager>, Instant) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut leading_since: Option<Instant> = None;
+    let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
@@ -524,11 +540,11 @@ async fn reconcile_membership(manager: std::sync::Weak<Manager>) {
             return;
         };
         if !manager.is_leader() {
+            leading_since = None;
             continue;
         }
-        if let Err(e) = reconcile_once(&manager).await {
-            debug!(error = %e, "membership change will be retried");
-        }
+        let since = *leading_since.get_or_insert_with(Instant::now);
+        work(manager, since).await;
     }
 }
 

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use hoist_runtime::cgroup::{Hierarchy, Version};
 
+pub mod cluster;
 pub mod compose;
 pub mod registry;
 

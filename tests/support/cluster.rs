@@ -1,0 +1,69 @@
+//! Clusters on the multi-host test bed (hoist-e2e), for the cluster tests
+//! and benchmarks: forming one, joining a host, reading `node ls`.
+
+use std::path::Path;
+
+use hoist_e2e::{Host, Run, TestBed};
+use serde_json::Value;
+
+use super::HOIST;
+
+/// `node ls --format json` on `host`.
+pub fn nodes(host: &Host) -> Vec<Value> {
+    let out = host.ok(&["node", "ls", "--format", "json"]);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("node ls json: {e}\n{out}"))
+}
+
+/// `cluster join` of `host` with `token` through `manager`.
+pub fn join(host: &Host, token: &str, manager: &Host) -> Run {
+    host.hoist(&[
+        "cluster",
+        "join",
+        "--token",
+        token.trim(),
+        "--advertise-addr",
+        &host.addr().to_string(),
+        &manager.addr().to_string(),
+    ])
+}
+
+/// A bed of `hosts`: h0 inits a cluster, the next hosts up to `managers`
+/// join as managers, those up to `members` as workers, the rest stay out.
+pub fn form(hosts: usize, managers: usize, members: usize) -> TestBed {
+    let bed = TestBed::new(Path::new(HOIST), hosts);
+    let first = bed.host(0);
+    let init = first.ok(&[
+        "cluster",
+        "init",
+        "--advertise-addr",
+        &first.addr().to_string(),
+    ]);
+    assert!(init.contains("is now a manager"), "{init}");
+    assert!(
+        init.contains("hoist cluster join --token HOIST-1-"),
+        "{init}"
+    );
+    for i in 1..members {
+        let role = if i < managers { "manager" } else { "worker" };
+        let token = first.ok(&["cluster", "join-token", "-q", role]);
+        let joined = join(bed.host(i), &token, first);
+        assert!(
+            joined.code == 0
+                && joined
+                    .stdout
+                    .contains(&format!("joined a cluster as a {role}")),
+            "join of {}: {joined}",
+            bed.host(i).name()
+        );
+    }
+    bed
+}
+
+/// Index of the host `node ls` on `asker` names as the leader.
+pub fn leader(bed: &TestBed, asker: usize) -> Option<usize> {
+    let nodes = nodes(bed.host(asker));
+    let name = nodes.iter().find(|n| n["ManagerStatus"] == "Leader")?["Hostname"]
+        .as_str()?
+        .to_string();
+    bed.hosts().iter().position(|h| h.name() == name)
+}
