@@ -5,6 +5,7 @@
 use hoist_api::tls::{PeerIdentity, peer_of};
 use tonic::{Request, Status};
 
+use crate::manager::Manager;
 use crate::store::Store;
 use crate::store::objects::{CLUSTER_ID_KEY, Cluster, Node, Role};
 
@@ -83,4 +84,16 @@ pub fn authorize<T>(
         }
     }
     Ok(identity)
+}
+
+impl Manager {
+    /// Checks the caller of `request` against this manager's cluster and
+    /// store (see [`authorize`]).
+    pub fn authorize<T>(
+        &self,
+        request: &Request<T>,
+        access: Access,
+    ) -> Result<PeerIdentity, Status> {
+        authorize(request, &self.store, &self.settings().cluster_id, access)
+    }
 }

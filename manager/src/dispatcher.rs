@@ -17,7 +17,7 @@ use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{info, warn};
 
-use crate::auth::{Access, authorize};
+use crate::auth::Access;
 use crate::control::now_millis;
 use crate::manager::{Manager, while_leading};
 use crate::store::objects::{Node, NodeState, Object};
@@ -150,12 +150,7 @@ impl Dispatcher for DispatcherService {
         &self,
         request: Request<Streaming<Heartbeat>>,
     ) -> Result<Response<Self::SessionStream>, Status> {
-        let identity = authorize(
-            &request,
-            &self.manager.store,
-            &self.manager.settings().cluster_id,
-            Access::Node,
-        )?;
+        let identity = self.manager.authorize(&request, Access::Node)?;
         if !self.manager.is_leader() {
             return Err(self.not_leader());
         }

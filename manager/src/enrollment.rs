@@ -10,7 +10,7 @@ use hoist_api::tls::peer_of;
 use tonic::{Request, Response, Status};
 use tracing::info;
 
-use crate::auth::{Access, authorize};
+use crate::auth::Access;
 use crate::ca;
 use crate::control::now_millis;
 use crate::ids;
@@ -153,12 +153,7 @@ impl Enrollment for EnrollmentService {
 
     #[tracing::instrument(skip_all)]
     async fn renew(&self, request: Request<RenewRequest>) -> Result<Response<Certified>, Status> {
-        let identity = authorize(
-            &request,
-            &self.manager.store,
-            &self.manager.settings().cluster_id,
-            Access::Node,
-        )?;
+        let identity = self.manager.authorize(&request, Access::Node)?;
         let request = request.into_inner();
         loop {
             let mut node = self

@@ -16,7 +16,7 @@ use serde::Serialize;
 use tonic::{Request, Response, Status};
 
 use super::ClusterNode;
-use crate::auth::{Access, authorize};
+use crate::auth::Access;
 use crate::control::NodeChange;
 use crate::manager::Manager;
 use crate::store::objects::{Availability, Role};
@@ -70,12 +70,7 @@ impl ClusterService {
     async fn manager<T>(&self, request: &Request<T>) -> Result<Arc<Manager>, Status> {
         let manager = self.node.manager().await?;
         if peer_of(request).is_some() {
-            authorize(
-                request,
-                &manager.store,
-                &manager.settings().cluster_id,
-                Access::Manager,
-            )?;
+            manager.authorize(request, Access::Manager)?;
         }
         Ok(manager)
     }

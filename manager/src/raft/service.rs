@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::{Request, Response, Status};
 
-use crate::auth::{Access, authorize};
+use crate::auth::Access;
 use crate::manager::Manager;
 
 /// Serves Raft traffic for one manager.
@@ -23,12 +23,8 @@ pub struct RaftService {
 
 impl RaftService {
     fn decode<T: DeserializeOwned>(&self, request: Request<RaftMessage>) -> Result<T, Status> {
-        authorize(
-            &request,
-            &self.manager.store,
-            &self.manager.settings().cluster_id,
-            Access::ManagerCertificate,
-        )?;
+        self.manager
+            .authorize(&request, Access::ManagerCertificate)?;
         serde_json::from_slice(&request.into_inner().json)
             .map_err(|e| Status::invalid_argument(format!("undecodable raft message: {e}")))
     }
