@@ -147,6 +147,12 @@ fn writes_continue_after_the_leader_dies_and_state_survives_restarts() {
     eventually(&bed, "a new leader", || {
         leader(&bed, survivor).is_some_and(|new| new != old)
     });
+    let dead = bed.host(old).name().to_string();
+    eventually(&bed, "the dead leader shown unreachable", || {
+        summary(bed.host(survivor))
+            .iter()
+            .any(|r| r.0 == dead && r.3 == "Unreachable")
+    });
     let other = (0..3).find(|i| *i != old && *i != survivor).unwrap();
     eventually(&bed, "the write on the other survivor", || {
         labels(&bed, other, &worker)["after"] == "failover"
@@ -577,4 +583,32 @@ fn the_root_ca_rotates_and_every_node_follows() {
     assert!(refused.stderr.contains("does not match"), "{refused}");
     let joined = join(&new_token);
     assert_eq!(joined.code, 0, "{joined}");
+}
+
+#[test]
+fn a_node_leaves_and_rejoins_and_a_manager_needs_force() {
+    let bed = form(3, 1, 3);
+    eventually(&bed, "a healthy cluster", || {
+        healthy(&bed, &summary(bed.host(0)))
+    });
+    let (manager, leaver) = (bed.host(0), bed.host(2));
+    let out = leaver.ok(&["cluster", "leave"]);
+    assert!(out.contains("left the cluster"), "{out}");
+    let gone = leaver.hoist(&["node", "ls"]);
+    assert!(gone.stderr.contains("not part of a cluster"), "{gone}");
+    eventually(&bed, "the leaver marked down", || {
+        summary(manager)
+            .iter()
+            .any(|r| r.0 == leaver.name() && r.2 == "down")
+    });
+    // Down, so it goes without --force.
+    manager.ok(&["node", "rm", leaver.name()]);
+    let refused = manager.hoist(&["cluster", "leave"]);
+    assert!(refused.stderr.contains("--force"), "{refused}");
+    let token = manager.ok(&["cluster", "join-token", "-q", "worker"]);
+    let back = join(leaver, &token, manager);
+    assert_eq!(back.code, 0, "{back}");
+    eventually(&bed, "the node back as a new member", || {
+        healthy(&bed, &summary(manager))
+    });
 }

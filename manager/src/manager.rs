@@ -35,6 +35,9 @@ pub const RAFT_HEARTBEAT: Duration = Duration::from_millis(100);
 pub const ELECTION_TIMEOUT: Duration = Duration::from_millis(300);
 /// How long a write may wait for a quorum before it fails.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a fresh read may wait for the leader's confirmation (as long
+/// as a write: on a loaded machine two seconds were not always enough).
+pub const READ_TIMEOUT: Duration = WRITE_TIMEOUT;
 /// A peer that answered a Raft RPC this recently is reachable.
 const REACHABLE_WINDOW: Duration = Duration::from_secs(2);
 /// How often the leader reconciles Raft membership with the store.
@@ -401,7 +404,7 @@ impl Manager {
     /// state at the time of the call (a read index), so a read after it
     /// sees every write that finished before it.
     pub async fn fresh(&self) -> Result<(), ReadError> {
-        let deadline = Instant::now() + Duration::from_secs(2);
+        let deadline = Instant::now() + READ_TIMEOUT;
         loop {
             let index = if self.is_leader() {
                 match tokio::time::timeout_at(deadline, self.raft.ensure_linearizable()).await {
