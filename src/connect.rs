@@ -131,13 +131,7 @@ pub async fn remote_channel(target: &Target) -> CliResult<Channel> {
         .client_config(),
     }
     .map_err(|e| CliError::usage(e.to_string()))?;
-    hoist_api::tls::connect(addr, config).await.map_err(|e| {
-        let mut message = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(cause) = source {
-            message.push_str(&format!(": {cause}"));
-            source = cause.source();
-        }
-        CliError::client(message)
-    })
+    hoist_api::tls::connect(addr, config)
+        .await
+        .map_err(|e| CliError::client(e.to_string()))
 }

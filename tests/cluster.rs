@@ -34,17 +34,8 @@ fn summary(host: &Host) -> Vec<(String, String, String, String)> {
     rows
 }
 
-fn eventually(bed: &TestBed, what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + SETTLE;
-    while !check() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}\n{}",
-            bed.log_tails()
-        );
-        let _ = std::io::Write::flush(&mut std::io::stdout());
-        std::thread::sleep(Duration::from_millis(200));
-    }
+fn eventually(bed: &TestBed, what: &str, check: impl FnMut() -> bool) {
+    bed.eventually(SETTLE, what, check);
 }
 
 /// Builds a cluster: h0 inits, h1 and h2 join as managers, the rest as

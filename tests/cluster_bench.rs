@@ -21,19 +21,11 @@ use std::time::{Duration, Instant};
 use hoist_e2e::TestBed;
 use support::cluster::{form, leader, nodes};
 
-fn wait(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// A cluster of `hosts` of which the first `managers` are managers, every
 /// node ready.
 fn cluster(hosts: usize, managers: usize) -> TestBed {
     let bed = form(hosts, managers, hosts);
-    wait("every node ready", Duration::from_secs(30), || {
+    bed.eventually(Duration::from_secs(30), "every node ready", || {
         all_ready(&bed, 0, managers)
     });
     bed
@@ -89,7 +81,7 @@ fn failover() {
         ]);
         failover.push(at.elapsed());
         bed.host_mut(old).start_daemon();
-        wait("three managers again", Duration::from_secs(30), || {
+        bed.eventually(Duration::from_secs(30), "three managers again", || {
             all_ready(&bed, survivor, 3)
         });
     }
@@ -133,14 +125,14 @@ fn down_detection() {
     for _ in 0..5 {
         bed.host_mut(1).kill_daemon();
         let at = Instant::now();
-        wait("the worker down", Duration::from_secs(30), || {
+        bed.eventually(Duration::from_secs(30), "the worker down", || {
             nodes(bed.host(0))
                 .iter()
                 .any(|n| n["Hostname"] == worker.as_str() && n["Status"] == "down")
         });
         samples.push(at.elapsed());
         bed.host_mut(1).start_daemon();
-        wait("the worker ready", Duration::from_secs(30), || {
+        bed.eventually(Duration::from_secs(30), "the worker ready", || {
             all_ready(&bed, 0, 1)
         });
     }

@@ -57,8 +57,9 @@ pub enum TlsError {
     /// A certificate does not carry a hoist identity.
     #[error("certificate is not a hoist node certificate: {0}")]
     Identity(String),
-    /// The connection failed.
-    #[error("cannot connect to {addr}: {source}")]
+    /// The connection failed; the message carries the transport's causes
+    /// (tonic's own is only "transport error").
+    #[error("cannot connect to {addr}: {}", causes(source))]
     Connect {
         /// The address dialled.
         addr: String,
@@ -66,6 +67,22 @@ pub enum TlsError {
         #[source]
         source: tonic::transport::Error,
     },
+}
+
+/// An error and each of its causes, joined by ": " (a cause its parent
+/// already quotes is not repeated).
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// The crypto every hoist TLS configuration uses.

@@ -449,6 +449,7 @@ impl Manager {
         let stale = self.fresh().await.is_err();
         let cluster = self.cluster()?;
         let nodes = self.store.list::<Node>();
+        let (renewed, renewing) = rotation_progress(&self.store, &cluster);
         let metrics = self.raft.metrics().borrow().clone();
         let leader = self
             .leader()
@@ -470,8 +471,8 @@ impl Manager {
             raft_applied: self.store.version(),
             ca_certificate: cluster.root_ca.cert_pem.clone(),
             ca_rotation_in_progress: cluster.root_ca.rotating(),
-            ca_rotation_renewed: rotation_progress(&self.store, &cluster).0,
-            ca_rotation_nodes: rotation_progress(&self.store, &cluster).1,
+            ca_rotation_renewed: renewed,
+            ca_rotation_nodes: renewing,
             stale,
         })
     }

@@ -120,22 +120,6 @@ fn addresses(listen: &str, advertise: &str) -> Result<(SocketAddr, SocketAddr), 
     Ok((listen, advertise))
 }
 
-/// The error chain of `e`, for messages that must say why a connection
-/// failed (tonic's own message is only "transport error").
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 impl ClusterNode {
     /// Opens the cluster state under the daemon's `root` and, if the node
     /// is in a cluster, starts what runs for it.
@@ -457,12 +441,7 @@ impl ClusterNode {
         let pinned = tls::pinned_client_config(&token.ca_fingerprint).map_err(internal)?;
         let channel = tls::connect(&remote.to_string(), pinned)
             .await
-            .map_err(|e| {
-                Status::unavailable(format!(
-                    "cannot reach the manager at {remote}: {}",
-                    chain(&e)
-                ))
-            })?;
+            .map_err(|e| Status::unavailable(format!("cannot reach the manager: {e}")))?;
         let description = serde_json::to_vec(&host::describe()).map_err(internal)?;
         let answer = EnrollmentClient::new(channel)
             .join(JoinRequest {
