@@ -6,6 +6,7 @@ pub mod client;
 pub mod cluster;
 pub mod events;
 pub mod inspect;
+pub mod service;
 pub mod spec;
 pub mod tls;
 pub mod units;

@@ -12,5 +12,6 @@ pub mod ids;
 pub mod manager;
 pub mod node;
 pub mod raft;
+pub mod scheduler;
 pub mod store;
 pub mod token;

@@ -1,7 +1,11 @@
 //! Writes to the store: a [`Batch`] of operations that the state machine
 //! applies atomically at one Raft log index, each checked against the
-//! version its writer read (compare-and-set).
+//! version its writer read (compare-and-set). Task changes made by the
+//! leader's control loops at high rates are guarded operations instead:
+//! they check the task's fields, not its version, and are skipped when
+//! overtaken, so that one stale decision never rejects a whole batch.
 
+use hoist_api::service::{DesiredState, TaskStatus};
 use serde::{Deserialize, Serialize};
 
 use super::objects::{Kind, Object};
@@ -21,6 +25,36 @@ pub enum Op {
         id: String,
         /// The version the writer read, if the delete is conditional.
         version: Option<u64>,
+    },
+    /// Places an unplaced task on a node. Skipped (not rejected) unless the
+    /// task still waits for a node and should run: the scheduler's
+    /// decisions are made on a snapshot and may be overtaken.
+    Assign {
+        /// The task.
+        task_id: String,
+        /// The node chosen.
+        node_id: String,
+        /// When (Unix milliseconds).
+        at: i64,
+    },
+    /// Records a task's observed state. Skipped unless it moves the task
+    /// forward (or, in the same state, changes its message): reports may
+    /// arrive late or twice.
+    TaskStatus {
+        /// The task.
+        task_id: String,
+        /// Its new status.
+        status: TaskStatus,
+    },
+    /// Raises what the cluster wants of a task (run → shut down →
+    /// remove). Skipped unless it is a raise.
+    Desire {
+        /// The task.
+        task_id: String,
+        /// The new desired state.
+        desired: DesiredState,
+        /// When (Unix milliseconds).
+        at: i64,
     },
 }
 

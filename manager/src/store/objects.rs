@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use hoist_api::service::{DesiredState, ServiceSpec, TaskStatus, TaskTemplate};
 use serde::{Deserialize, Serialize};
 
 /// What every stored object has.
@@ -32,6 +33,10 @@ pub enum Kind {
     /// A small object `hoist cluster bench` writes to measure the
     /// replicated write path, and deletes afterwards.
     Probe,
+    /// A service: the desired tasks.
+    Service,
+    /// One instance of a service, on one node.
+    Task,
 }
 
 impl fmt::Display for Kind {
@@ -40,6 +45,8 @@ impl fmt::Display for Kind {
             Kind::Cluster => "cluster",
             Kind::Node => "node",
             Kind::Probe => "probe",
+            Kind::Service => "service",
+            Kind::Task => "task",
         })
     }
 }
@@ -54,6 +61,10 @@ pub enum Object {
     Node(Node),
     /// A benchmark probe.
     Probe(Probe),
+    /// A service.
+    Service(Service),
+    /// A task.
+    Task(Task),
 }
 
 impl Object {
@@ -63,6 +74,8 @@ impl Object {
             Object::Cluster(_) => Kind::Cluster,
             Object::Node(_) => Kind::Node,
             Object::Probe(_) => Kind::Probe,
+            Object::Service(_) => Kind::Service,
+            Object::Task(_) => Kind::Task,
         }
     }
 
@@ -72,6 +85,8 @@ impl Object {
             Object::Cluster(o) => &o.meta,
             Object::Node(o) => &o.meta,
             Object::Probe(o) => &o.meta,
+            Object::Service(o) => &o.meta,
+            Object::Task(o) => &o.meta,
         }
     }
 
@@ -81,6 +96,8 @@ impl Object {
             Object::Cluster(o) => &mut o.meta,
             Object::Node(o) => &mut o.meta,
             Object::Probe(o) => &mut o.meta,
+            Object::Service(o) => &mut o.meta,
+            Object::Task(o) => &mut o.meta,
         }
     }
 }
@@ -119,6 +136,8 @@ macro_rules! stored {
 stored!(Cluster);
 stored!(Node);
 stored!(Probe);
+stored!(Service);
+stored!(Task);
 
 /// A small object for benchmarks of the write path.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -346,4 +365,58 @@ pub struct ManagerInfo {
     pub raft_id: u64,
     /// Its cluster address (`IP:PORT`).
     pub addr: String,
+}
+
+/// A service as stored: what the user asked for, and which version of it
+/// tasks are made from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Service {
+    /// ID and version.
+    pub meta: Meta,
+    /// What the user asked for.
+    pub spec: ServiceSpec,
+    /// Counts the spec's changes; a task made from an older one is out of
+    /// date.
+    pub spec_version: u64,
+}
+
+/// One instance of a service: made by the orchestrator, placed by the
+/// scheduler, run by the agent of its node. A task is never moved: a
+/// replacement is a new task in the same slot.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    /// ID and version.
+    pub meta: Meta,
+    /// The service it belongs to.
+    pub service_id: String,
+    /// The service's name when the task was made (for names and labels).
+    pub service_name: String,
+    /// Its slot (1-based) in a replicated service; 0 in a global one.
+    pub slot: u64,
+    /// The node it is placed on; empty until the scheduler places it
+    /// (a global service's tasks are made for their node).
+    pub node_id: String,
+    /// The template it was made from.
+    pub spec: TaskTemplate,
+    /// The service's `spec_version` it was made from.
+    pub spec_version: u64,
+    /// How many tasks came before it in its slot (or on its node, for a
+    /// global service): the restart policy's attempts.
+    pub attempt: u64,
+    /// What the cluster wants of it.
+    pub desired_state: DesiredState,
+    /// What it is.
+    pub status: TaskStatus,
+}
+
+impl Task {
+    /// Swarm's task name: `<service>.<slot>.<id>`, or
+    /// `<service>.<node id>.<id>` in a global service.
+    pub fn name(&self) -> String {
+        if self.slot == 0 {
+            format!("{}.{}.{}", self.service_name, self.node_id, self.meta.id)
+        } else {
+            format!("{}.{}.{}", self.service_name, self.slot, self.meta.id)
+        }
+    }
 }

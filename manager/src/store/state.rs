@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::batch::{Batch, Op, Outcome, Rejection};
-use super::objects::{Kind, Object};
+use hoist_api::service::{DesiredState, TaskState, TaskStatus};
+
+use super::objects::{Kind, Object, Stored, Task};
 
 /// One object's change, as watchers see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,63 +85,57 @@ impl State {
     /// of the batch leave it, without changing anything.
     fn stage(&self, version: u64, batch: &Batch) -> Result<Vec<Change>, Rejection> {
         let mut changes: Vec<Change> = Vec::with_capacity(batch.ops.len());
-        let current = |changes: &[Change], kind: Kind, id: &str| -> Option<u64> {
-            match changes.iter().rev().find(|c| c.kind == kind && c.id == id) {
-                Some(change) => change.object.as_ref().map(|o| o.meta().version),
-                None => self.get(kind, id).map(|o| o.meta().version),
-            }
-        };
         for op in &batch.ops {
+            let current = |kind: Kind, id: &str| -> Option<&Object> {
+                match changes.iter().rev().find(|c| c.kind == kind && c.id == id) {
+                    Some(change) => change.object.as_ref(),
+                    None => self.get(kind, id),
+                }
+            };
             let change = match op {
                 Op::Create(object) => {
                     let (kind, id) = (object.kind(), object.meta().id.clone());
-                    if current(&changes, kind, &id).is_some() {
+                    if current(kind, &id).is_some() {
                         return Err(Rejection::Exists { kind, id });
                     }
-                    stamped(version, object)
+                    stamped(version, object.clone())
                 }
                 Op::Update(object) => {
                     let (kind, id) = (object.kind(), object.meta().id.clone());
-                    let Some(actual) = current(&changes, kind, &id) else {
+                    let Some(stored) = current(kind, &id) else {
                         return Err(Rejection::NotFound { kind, id });
                     };
-                    let expected = object.meta().version;
-                    if expected != actual {
-                        return Err(Rejection::Conflict {
-                            kind,
-                            id,
-                            expected,
-                            actual,
-                        });
-                    }
-                    stamped(version, object)
+                    check_version(kind, &id, object.meta().version, stored)?;
+                    stamped(version, object.clone())
                 }
                 Op::Delete {
                     kind,
                     id,
                     version: expected,
                 } => {
-                    let Some(actual) = current(&changes, *kind, id) else {
+                    let Some(stored) = current(*kind, id) else {
                         return Err(Rejection::NotFound {
                             kind: *kind,
                             id: id.clone(),
                         });
                     };
-                    if let Some(expected) = *expected
-                        && expected != actual
-                    {
-                        return Err(Rejection::Conflict {
-                            kind: *kind,
-                            id: id.clone(),
-                            expected,
-                            actual,
-                        });
+                    if let Some(expected) = *expected {
+                        check_version(*kind, id, expected, stored)?;
                     }
                     Change {
                         version,
                         kind: *kind,
                         id: id.clone(),
                         object: None,
+                    }
+                }
+                Op::Assign { task_id, .. }
+                | Op::TaskStatus { task_id, .. }
+                | Op::Desire { task_id, .. } => {
+                    let task = current(Kind::Task, task_id).and_then(Task::from_object);
+                    match task.and_then(|task| guarded(task, op)) {
+                        Some(task) => stamped(version, Object::Task(task)),
+                        None => continue,
                     }
                 }
             };
@@ -149,9 +145,64 @@ impl State {
     }
 }
 
+/// Fails unless `stored` is at the version the writer read.
+fn check_version(kind: Kind, id: &str, expected: u64, stored: &Object) -> Result<(), Rejection> {
+    let actual = stored.meta().version;
+    if expected == actual {
+        return Ok(());
+    }
+    Err(Rejection::Conflict {
+        kind,
+        id: id.to_string(),
+        expected,
+        actual,
+    })
+}
+
+/// The task after a guarded operation, or `None` when its guard does not
+/// hold and it is skipped.
+fn guarded(task: &Task, op: &Op) -> Option<Task> {
+    let mut task = task.clone();
+    match op {
+        Op::Assign { node_id, at, .. } => {
+            let waiting = task.node_id.is_empty()
+                && task.status.state < TaskState::Assigned
+                && task.desired_state == DesiredState::Running;
+            if !waiting {
+                return None;
+            }
+            task.node_id = node_id.clone();
+            task.status = TaskStatus {
+                state: TaskState::Assigned,
+                message: "scheduler assigned task to node".into(),
+                timestamp: *at,
+                ..TaskStatus::default()
+            };
+            task.meta.updated_at = *at;
+        }
+        Op::TaskStatus { status, .. } => {
+            let forward = status.state > task.status.state
+                || (status.state == task.status.state && *status != task.status);
+            if !forward {
+                return None;
+            }
+            task.meta.updated_at = status.timestamp;
+            task.status = status.clone();
+        }
+        Op::Desire { desired, at, .. } => {
+            if *desired <= task.desired_state {
+                return None;
+            }
+            task.desired_state = *desired;
+            task.meta.updated_at = *at;
+        }
+        Op::Create(_) | Op::Update(_) | Op::Delete { .. } => return None,
+    }
+    Some(task)
+}
+
 /// The change that stores `object` at `version`.
-fn stamped(version: u64, object: &Object) -> Change {
-    let mut object = object.clone();
+fn stamped(version: u64, mut object: Object) -> Change {
     object.meta_mut().version = version;
     Change {
         version,
@@ -262,5 +313,101 @@ mod tests {
             outcome,
             Outcome::Rejected(Rejection::NotFound { .. })
         ));
+    }
+
+    fn task(id: &str) -> Object {
+        Object::Task(Task {
+            meta: Meta {
+                id: id.to_string(),
+                ..Meta::default()
+            },
+            ..Task::default()
+        })
+    }
+
+    fn assign(id: &str, node: &str) -> Op {
+        Op::Assign {
+            task_id: id.into(),
+            node_id: node.into(),
+            at: 1,
+        }
+    }
+
+    fn status(id: &str, state: TaskState, message: &str) -> Op {
+        Op::TaskStatus {
+            task_id: id.into(),
+            status: TaskStatus {
+                state,
+                message: message.into(),
+                ..TaskStatus::default()
+            },
+        }
+    }
+
+    fn stored_task(state: &State, id: &str) -> Task {
+        Task::from_object(state.get(Kind::Task, id).unwrap())
+            .unwrap()
+            .clone()
+    }
+
+    #[test]
+    fn an_overtaken_assignment_is_skipped_without_rejecting_its_batch() {
+        let mut state = State::default();
+        state.apply(
+            1,
+            &Batch {
+                ops: vec![Op::Create(task("t1")), Op::Create(task("t2"))],
+            },
+        );
+        state.apply(2, &Batch::one(assign("t1", "n1")));
+        let (outcome, changes) = state.apply(
+            3,
+            &Batch {
+                ops: vec![assign("t1", "n2"), assign("t2", "n2")],
+            },
+        );
+        assert_eq!(outcome, Outcome::Applied { version: 3 });
+        assert_eq!(changes.len(), 1, "only t2 changed");
+        assert_eq!(stored_task(&state, "t1").node_id, "n1");
+        assert_eq!(stored_task(&state, "t2").node_id, "n2");
+        assert_eq!(stored_task(&state, "t2").status.state, TaskState::Assigned);
+    }
+
+    #[test]
+    fn task_status_only_moves_forward() {
+        let mut state = State::default();
+        state.apply(1, &Batch::one(Op::Create(task("t1"))));
+        state.apply(2, &Batch::one(status("t1", TaskState::Running, "started")));
+        let (_, changes) = state.apply(3, &Batch::one(status("t1", TaskState::Starting, "late")));
+        assert!(changes.is_empty(), "a late report is skipped");
+        let (_, changes) = state.apply(4, &Batch::one(status("t1", TaskState::Running, "started")));
+        assert!(changes.is_empty(), "a repeated report is skipped");
+        state.apply(5, &Batch::one(status("t1", TaskState::Failed, "exit 1")));
+        let task = stored_task(&state, "t1");
+        assert_eq!(
+            (task.status.state, task.meta.version),
+            (TaskState::Failed, 5)
+        );
+    }
+
+    #[test]
+    fn desired_state_only_rises_and_assignments_need_a_runnable_task() {
+        let mut state = State::default();
+        state.apply(1, &Batch::one(Op::Create(task("t1"))));
+        let desire = |desired| Op::Desire {
+            task_id: "t1".into(),
+            desired,
+            at: 2,
+        };
+        state.apply(2, &Batch::one(desire(DesiredState::Remove)));
+        let (_, changes) = state.apply(3, &Batch::one(desire(DesiredState::Shutdown)));
+        assert!(changes.is_empty());
+        let (_, changes) = state.apply(4, &Batch::one(assign("t1", "n1")));
+        assert!(changes.is_empty(), "a task to remove is not placed");
+        let (outcome, changes) = state.apply(5, &Batch::one(assign("missing", "n1")));
+        assert_eq!(
+            (outcome, changes.len()),
+            (Outcome::Applied { version: 5 }, 0)
+        );
     }
 }

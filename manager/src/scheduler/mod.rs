@@ -1,0 +1,3 @@
+//! The scheduler: places tasks that wait for a node.
+
+pub mod constraint;
