@@ -26,8 +26,9 @@ pub enum Op {
         /// The version the writer read, if the delete is conditional.
         version: Option<u64>,
     },
-    /// Places an unplaced task on a node. Skipped (not rejected) unless the
-    /// task still waits for a node and should run: the scheduler's
+    /// Places an unplaced task on a node (or confirms a global service's
+    /// task on its own node). Skipped (not rejected) unless the task still
+    /// waits for a node, is not meant for another, and should run: the scheduler's
     /// decisions are made on a snapshot and may be overtaken.
     Assign {
         /// The task.

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use hoist_api::service::{DesiredState, ServiceSpec, TaskStatus, TaskTemplate};
+use hoist_api::service::{DesiredState, EndpointSpec, ServiceSpec, TaskStatus, TaskTemplate};
 use serde::{Deserialize, Serialize};
 
 /// What every stored object has.
@@ -398,6 +398,9 @@ pub struct Task {
     pub node_id: String,
     /// The template it was made from.
     pub spec: TaskTemplate,
+    /// The service's published ports when it was made (host-mode ones
+    /// bind on the task's node).
+    pub endpoint: EndpointSpec,
     /// The service's `spec_version` it was made from.
     pub spec_version: u64,
     /// How many tasks came before it in its slot (or on its node, for a

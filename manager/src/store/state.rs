@@ -165,7 +165,9 @@ fn guarded(task: &Task, op: &Op) -> Option<Task> {
     let mut task = task.clone();
     match op {
         Op::Assign { node_id, at, .. } => {
-            let waiting = task.node_id.is_empty()
+            // A global service's task is made for its node and still
+            // waits for the scheduler to check that it fits there.
+            let waiting = (task.node_id.is_empty() || task.node_id == *node_id)
                 && task.status.state < TaskState::Assigned
                 && task.desired_state == DesiredState::Running;
             if !waiting {
