@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hoist_api::cluster_proto::dispatcher_server::Dispatcher;
-use hoist_api::cluster_proto::{Heartbeat, SessionMessage};
+use hoist_api::cluster_proto::{
+    AssignmentsMessage, AssignmentsRequest, Empty, Heartbeat, SessionMessage, TaskStatusBatch,
+};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
@@ -16,6 +18,9 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{info, warn};
+
+pub mod assignments;
+pub mod status;
 
 use crate::auth::Access;
 use crate::control::now_millis;
@@ -60,6 +65,8 @@ pub struct DispatcherService {
     pub manager: Arc<Manager>,
     /// Heartbeats seen here.
     pub heartbeats: Heartbeats,
+    /// Routes task changes to the nodes' sessions.
+    pub assignments: assignments::Assignments,
 }
 
 impl DispatcherService {
@@ -69,6 +76,7 @@ impl DispatcherService {
         tokio::spawn(mark_down(Arc::downgrade(&manager), heartbeats.clone()));
         tokio::spawn(finish_ca_rotation(Arc::downgrade(&manager)));
         Self {
+            assignments: assignments::Assignments::start(manager.store.clone()),
             manager,
             heartbeats,
         }
@@ -140,10 +148,45 @@ impl DispatcherService {
 }
 
 type SessionStream = std::pin::Pin<Box<dyn Stream<Item = Result<SessionMessage, Status>> + Send>>;
+type AssignmentsStream =
+    std::pin::Pin<Box<dyn Stream<Item = Result<AssignmentsMessage, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl Dispatcher for DispatcherService {
     type SessionStream = SessionStream;
+    type AssignmentsStream = AssignmentsStream;
+
+    #[tracing::instrument(skip_all)]
+    async fn assignments(
+        &self,
+        request: Request<AssignmentsRequest>,
+    ) -> Result<Response<Self::AssignmentsStream>, Status> {
+        let identity = self.manager.authorize(&request, Access::Node)?;
+        if !self.manager.is_leader() {
+            return Err(self.not_leader());
+        }
+        if self.manager.store.get::<Node>(&identity.node_id).is_none() {
+            return Err(Status::not_found(format!(
+                "node {} is not in the cluster",
+                identity.node_id
+            )));
+        }
+        let rx = self.assignments_stream(identity.node_id);
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_task_status(
+        &self,
+        request: Request<TaskStatusBatch>,
+    ) -> Result<Response<Empty>, Status> {
+        let identity = self.manager.authorize(&request, Access::Node)?;
+        if !self.manager.is_leader() {
+            return Err(self.not_leader());
+        }
+        status::record(&self.manager, &identity.node_id, request.into_inner()).await?;
+        Ok(Response::new(Empty {}))
+    }
 
     #[tracing::instrument(skip_all)]
     async fn session(
