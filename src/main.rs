@@ -28,6 +28,7 @@ use commands::inspect::{self, ContainerInspectArgs, ImageInspectArgs, InspectArg
 use commands::network::NetworkCommand;
 use commands::node::NodeCommand;
 use commands::registry::{LoginArgs, LogoutArgs, PullArgs, PushArgs};
+use commands::service::ServiceCommand;
 use commands::volume::VolumeCommand;
 use exit::{CliError, EXIT_HOIST_FAILED};
 
@@ -152,6 +153,9 @@ enum Command {
     /// Manage the cluster's nodes
     #[command(subcommand)]
     Node(NodeCommand),
+    /// Manage the cluster's services
+    #[command(subcommand)]
+    Service(ServiceCommand),
     /// Show the hoist version information
     Version,
     /// Display system-wide information
@@ -321,6 +325,11 @@ async fn serve_daemon(config: hoist_agent::DaemonConfig) -> anyhow::Result<()> {
         hoist_api::cluster_proto::cluster_server::ClusterServer::new(
             hoist_manager::node::service::ClusterService { node: node.clone() },
         ),
+    )
+    .add_service(
+        hoist_api::cluster_proto::services_server::ServicesServer::new(
+            hoist_manager::node::services_api::ServicesService { node: node.clone() },
+        ),
     );
     let result = hoist_agent::run(config, routes).await;
     node.shutdown().await;
@@ -432,8 +441,9 @@ async fn dispatch(target: connect::Target, command: Command) -> Result<i32, CliE
         return match command {
             Command::Cluster(c) => commands::cluster::run(channel, c).await,
             Command::Node(n) => commands::node::run(channel, n).await,
+            Command::Service(s) => commands::service::run(channel, s).await,
             _ => Err(CliError::usage(
-                "over tcp:// a manager serves cluster commands only (cluster, node): run container commands against the host's own daemon",
+                "over tcp:// a manager serves cluster commands only (cluster, node, service): run container commands against the host's own daemon",
             )),
         };
     }
@@ -556,6 +566,7 @@ async fn dispatch(target: connect::Target, command: Command) -> Result<i32, CliE
         Command::Network(n) => commands::network::run(channel, n).await,
         Command::Cluster(c) => commands::cluster::run(channel, c).await,
         Command::Node(n) => commands::node::run(channel, n).await,
+        Command::Service(s) => commands::service::run(channel, s).await,
         Command::Info => commands::system::info(channel).await,
         Command::Events(a) => commands::events::events(channel, a).await,
         Command::Version | Command::Daemon(_) | Command::Logout(_) | Command::Compose(_) => Ok(0),

@@ -101,3 +101,77 @@ pub struct NodeList {
     /// this manager's last known state, and why.
     pub stale: Option<String>,
 }
+
+/// A service as `service ls` and `service inspect` show it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ServiceView {
+    /// Service ID.
+    #[serde(rename = "ID")]
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// `replicated` or `global`.
+    pub mode: String,
+    /// Tasks running now.
+    pub running: u64,
+    /// Tasks wanted (the replica count, or the nodes a global service
+    /// has a task for).
+    pub desired: u64,
+    /// The image its tasks run.
+    pub image: String,
+    /// Published ports, as `*:8080->80/tcp`.
+    pub ports: Vec<String>,
+    /// What the user asked for.
+    pub spec: crate::service::ServiceSpec,
+    /// Counts changes of the task template.
+    pub spec_version: u64,
+    /// Store version of the service object (quote it to update it).
+    pub version: u64,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+    /// When it last changed (RFC 3339).
+    pub updated_at: String,
+}
+
+/// A task as `service ps` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskView {
+    /// Task ID.
+    #[serde(rename = "ID")]
+    pub id: String,
+    /// `<service>.<slot>`, or `<service>.<node id>` in a global service.
+    pub name: String,
+    /// The service's ID.
+    #[serde(rename = "ServiceID")]
+    pub service_id: String,
+    /// Its slot (0 in a global service).
+    pub slot: u64,
+    /// The image it runs.
+    pub image: String,
+    /// The hostname of its node; empty until placed.
+    pub node: String,
+    /// Its node's ID.
+    #[serde(rename = "NodeID")]
+    pub node_id: String,
+    /// What the cluster wants of it (`Running`, `Shutdown`, `Remove`).
+    pub desired_state: String,
+    /// What it is (`Running`, `Pending`, `Failed`…).
+    pub current_state: String,
+    /// When it reached that state (RFC 3339).
+    pub state_since: String,
+    /// What happened last (`started`, `no suitable node (…)`).
+    pub message: String,
+    /// Why it failed.
+    pub error: String,
+    /// Its container, once made.
+    #[serde(rename = "ContainerID")]
+    pub container_id: String,
+    /// The container's exit code, once it exited.
+    pub exit_code: Option<i64>,
+    /// Host-mode ports bound on its node, as `*:8080->80/tcp`.
+    pub ports: Vec<String>,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+}

@@ -87,7 +87,8 @@ pub fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-fn rfc3339(millis: i64) -> String {
+/// Unix milliseconds as RFC 3339 (empty for 0 or out of range).
+pub(crate) fn rfc3339(millis: i64) -> String {
     chrono::DateTime::from_timestamp_millis(millis)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .unwrap_or_default()

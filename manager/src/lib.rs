@@ -13,5 +13,6 @@ pub mod manager;
 pub mod node;
 pub mod raft;
 pub mod scheduler;
+pub mod services;
 pub mod store;
 pub mod token;

@@ -7,6 +7,7 @@ pub mod membership;
 pub mod renewal;
 pub mod server;
 pub mod service;
+pub mod services_api;
 pub mod session;
 
 use std::net::{IpAddr, SocketAddr};

@@ -28,7 +28,8 @@ pub struct ClusterService {
     pub node: Arc<ClusterNode>,
 }
 
-fn json<T: Serialize>(value: &T) -> Result<Response<JsonDocument>, Status> {
+/// `value` as a JSON document answer.
+pub(super) fn json<T: Serialize>(value: &T) -> Result<Response<JsonDocument>, Status> {
     serde_json::to_vec(value)
         .map(|json| Response::new(JsonDocument { json }))
         .map_err(|e| Status::internal(e.to_string()))
@@ -64,15 +65,22 @@ fn availability(text: &str) -> Result<Availability, Status> {
     }
 }
 
+/// The manager that answers a control call on `node`, after checking a
+/// remote caller's certificate.
+pub(super) async fn authorized_manager<T>(
+    node: &ClusterNode,
+    request: &Request<T>,
+) -> Result<Arc<Manager>, Status> {
+    let manager = node.manager().await?;
+    if peer_of(request).is_some() {
+        manager.authorize(request, Access::Manager)?;
+    }
+    Ok(manager)
+}
+
 impl ClusterService {
-    /// The manager that answers a control call, after checking a remote
-    /// caller's certificate.
     async fn manager<T>(&self, request: &Request<T>) -> Result<Arc<Manager>, Status> {
-        let manager = self.node.manager().await?;
-        if peer_of(request).is_some() {
-            manager.authorize(request, Access::Manager)?;
-        }
-        Ok(manager)
+        authorized_manager(&self.node, request).await
     }
 }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::batch::{Batch, Op, Outcome, Rejection};
 use hoist_api::service::{DesiredState, TaskState, TaskStatus};
 
-use super::objects::{Kind, Object, Stored, Task};
+use super::objects::{Kind, Object, Service, Stored, Task};
 
 /// One object's change, as watchers see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,6 +98,9 @@ impl State {
                     if current(kind, &id).is_some() {
                         return Err(Rejection::Exists { kind, id });
                     }
+                    if let Object::Service(service) = object {
+                        self.check_service_name(&changes, service)?;
+                    }
                     stamped(version, object.clone())
                 }
                 Op::Update(object) => {
@@ -142,6 +145,32 @@ impl State {
             changes.push(change);
         }
         Ok(changes)
+    }
+}
+
+impl State {
+    /// Service names are unique: fails when another service, stored or
+    /// created earlier in the batch, has the name of `service`.
+    fn check_service_name(&self, changes: &[Change], service: &Service) -> Result<(), Rejection> {
+        let name = &service.spec.name;
+        let named = |object: &Object| {
+            Service::from_object(object)
+                .is_some_and(|s| s.spec.name == *name && s.meta.id != service.meta.id)
+        };
+        let in_batch = changes.iter().any(|c| c.object.as_ref().is_some_and(named));
+        let stored = self.list(Kind::Service).any(|o| {
+            named(o)
+                && !changes
+                    .iter()
+                    .any(|c| c.kind == Kind::Service && c.id == o.meta().id)
+        });
+        if in_batch || stored {
+            return Err(Rejection::Exists {
+                kind: Kind::Service,
+                id: name.clone(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -410,6 +439,58 @@ mod tests {
         assert_eq!(
             (outcome, changes.len()),
             (Outcome::Applied { version: 5 }, 0)
+        );
+    }
+
+    fn service(id: &str, name: &str) -> Op {
+        let mut service = Service {
+            meta: Meta {
+                id: id.into(),
+                ..Meta::default()
+            },
+            ..Service::default()
+        };
+        service.spec.name = name.into();
+        Op::Create(Object::Service(service))
+    }
+
+    #[test]
+    fn service_names_are_unique_in_the_store_and_in_a_batch() {
+        let mut state = State::default();
+        state.apply(1, &Batch::one(service("s1", "web")));
+        let (outcome, _) = state.apply(2, &Batch::one(service("s2", "web")));
+        assert_eq!(
+            outcome,
+            Outcome::Rejected(Rejection::Exists {
+                kind: Kind::Service,
+                id: "web".into()
+            })
+        );
+        let (outcome, _) = state.apply(
+            3,
+            &Batch {
+                ops: vec![service("s3", "db"), service("s4", "db")],
+            },
+        );
+        assert!(matches!(
+            outcome,
+            Outcome::Rejected(Rejection::Exists { .. })
+        ));
+        let delete_then_create = Batch {
+            ops: vec![
+                Op::Delete {
+                    kind: Kind::Service,
+                    id: "s1".into(),
+                    version: None,
+                },
+                service("s5", "web"),
+            ],
+        };
+        let (outcome, _) = state.apply(4, &delete_then_create);
+        assert_eq!(
+            outcome,
+            Outcome::Applied { version: 4 },
+            "a name is free once its service is gone"
         );
     }
 }

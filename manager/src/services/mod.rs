@@ -1,0 +1,229 @@
+//! Service control on a manager: create, update, remove services and
+//! show them and their tasks (`hoist service …`, `hoist stack …`). Writes
+//! go through Raft with compare-and-set; the orchestrator and scheduler
+//! turn the stored services into placed tasks.
+
+pub mod validate;
+pub mod view;
+
+use hoist_api::cluster::{ServiceView, TaskView};
+use hoist_api::service::ServiceSpec;
+use tonic::Status;
+
+use crate::control::now_millis;
+use crate::manager::{Manager, ReadError, WriteError};
+use crate::store::objects::{Kind, Meta, Node, Object, Service, Task};
+use crate::store::{Batch, Op, Rejection};
+pub use validate::InvalidSpec;
+
+/// Why a service call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// No service matches.
+    #[error("service {0} not found")]
+    NotFound(String),
+    /// Several services match an ID prefix.
+    #[error("service {reference} is ambiguous: it matches {count} services; use the full ID")]
+    Ambiguous {
+        /// What was asked for.
+        reference: String,
+        /// How many matched.
+        count: usize,
+    },
+    /// The spec is not valid.
+    #[error(transparent)]
+    Invalid(#[from] InvalidSpec),
+    /// The state could not be confirmed with the leader.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The write failed (a name already taken, a concurrent change…).
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+impl From<ServiceError> for Status {
+    fn from(e: ServiceError) -> Self {
+        let message = e.to_string();
+        match e {
+            ServiceError::NotFound(_) => Status::not_found(message),
+            ServiceError::Ambiguous { .. } | ServiceError::Invalid(_) => {
+                Status::invalid_argument(message)
+            }
+            ServiceError::Read(_) => Status::unavailable(message),
+            ServiceError::Write(WriteError::Rejected(Rejection::Exists { .. })) => {
+                Status::already_exists(message)
+            }
+            ServiceError::Write(WriteError::Rejected(Rejection::Conflict { .. })) => {
+                Status::aborted(message)
+            }
+            ServiceError::Write(WriteError::NoQuorum { .. }) => Status::unavailable(message),
+            ServiceError::Write(_) => Status::internal(message),
+        }
+    }
+}
+
+/// A service the manager stored, and what it will not honour.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// The service as `service inspect` shows it.
+    pub view: ServiceView,
+    /// What the cluster does not honour in its spec.
+    pub warnings: Vec<String>,
+}
+
+impl Manager {
+    /// Stores a new service; its tasks follow.
+    pub async fn create_service(&self, spec: ServiceSpec) -> Result<Stored, ServiceError> {
+        let warnings = validate::validate(&spec)?;
+        let now = now_millis();
+        let id = crate::ids::new_id()
+            .map_err(|e| WriteError::Raft(format!("cannot make an ID: {e}")))?;
+        let service = Service {
+            meta: Meta {
+                id: id.clone(),
+                version: 0,
+                created_at: now,
+                updated_at: now,
+            },
+            spec,
+            spec_version: 1,
+        };
+        self.write(Batch::one(Op::Create(Object::Service(service))))
+            .await?;
+        let service = self.find_service(&id)?;
+        Ok(Stored {
+            view: view::service_view(&service, &self.store.list::<Task>()),
+            warnings,
+        })
+    }
+
+    /// Replaces the spec of the service `reference` names, if it is still
+    /// at `version` (0: whatever it is now). Tasks are replaced only when
+    /// their template changed (a new replica count keeps them).
+    pub async fn update_service(
+        &self,
+        reference: &str,
+        spec: ServiceSpec,
+        version: u64,
+    ) -> Result<Stored, ServiceError> {
+        let warnings = validate::validate(&spec)?;
+        self.fresh().await?;
+        let mut service = self.find_service(reference)?;
+        if spec.name != service.spec.name {
+            return Err(InvalidSpec(format!(
+                "service {} cannot be renamed to {}",
+                service.spec.name, spec.name
+            ))
+            .into());
+        }
+        if version != 0 {
+            service.meta.version = version;
+        }
+        if spec.task != service.spec.task || spec.endpoint != service.spec.endpoint {
+            service.spec_version += 1;
+        }
+        service.spec = spec;
+        service.meta.updated_at = now_millis();
+        let id = service.meta.id.clone();
+        self.write(Batch::one(Op::Update(Object::Service(service))))
+            .await?;
+        let service = self.find_service(&id)?;
+        Ok(Stored {
+            view: view::service_view(&service, &self.store.list::<Task>()),
+            warnings,
+        })
+    }
+
+    /// Removes the service `reference` names; its tasks are shut down and
+    /// removed by the orchestrator.
+    pub async fn remove_service(&self, reference: &str) -> Result<(), ServiceError> {
+        self.fresh().await?;
+        let service = self.find_service(reference)?;
+        self.write(Batch::one(Op::Delete {
+            kind: Kind::Service,
+            id: service.meta.id,
+            version: None,
+        }))
+        .await?;
+        Ok(())
+    }
+
+    /// The service `reference` names: its ID, its name, or a unique ID
+    /// prefix.
+    pub fn find_service(&self, reference: &str) -> Result<Service, ServiceError> {
+        let services = self.store.list::<Service>();
+        if let Some(service) = services
+            .iter()
+            .find(|s| s.meta.id == reference || s.spec.name == reference)
+        {
+            return Ok(service.clone());
+        }
+        let matches: Vec<&Service> = services
+            .iter()
+            .filter(|s| !reference.is_empty() && s.meta.id.starts_with(reference))
+            .collect();
+        match matches.as_slice() {
+            [service] => Ok((*service).clone()),
+            [] => Err(ServiceError::NotFound(reference.to_string())),
+            many => Err(ServiceError::Ambiguous {
+                reference: reference.to_string(),
+                count: many.len(),
+            }),
+        }
+    }
+
+    /// Every service, confirmed with the leader, by name.
+    pub async fn list_services(&self) -> Result<Vec<ServiceView>, ServiceError> {
+        self.fresh().await?;
+        let tasks = self.store.list::<Task>();
+        let mut views: Vec<ServiceView> = self
+            .store
+            .list::<Service>()
+            .iter()
+            .map(|s| view::service_view(s, &tasks))
+            .collect();
+        views.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(views)
+    }
+
+    /// The service `reference` names, confirmed with the leader.
+    pub async fn inspect_service(&self, reference: &str) -> Result<ServiceView, ServiceError> {
+        self.fresh().await?;
+        let service = self.find_service(reference)?;
+        Ok(view::service_view(&service, &self.store.list::<Task>()))
+    }
+
+    /// The tasks of the services `references` name (all services when
+    /// empty), on the node `node` names when given; newest first within a
+    /// slot, as `service ps` shows them.
+    pub async fn list_tasks(
+        &self,
+        references: &[String],
+        node: Option<&str>,
+    ) -> Result<Vec<TaskView>, ServiceError> {
+        self.fresh().await?;
+        let service_ids = references
+            .iter()
+            .map(|r| self.find_service(r).map(|s| s.meta.id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let node_id = match node {
+            Some(reference) => Some(
+                self.find_node(reference)
+                    .map_err(|_| ServiceError::NotFound(format!("node {reference}")))?
+                    .meta
+                    .id,
+            ),
+            None => None,
+        };
+        let nodes = self.store.list::<Node>();
+        let mut tasks: Vec<Task> = self
+            .store
+            .list::<Task>()
+            .into_iter()
+            .filter(|t| service_ids.is_empty() || service_ids.contains(&t.service_id))
+            .filter(|t| node_id.as_ref().is_none_or(|n| *n == t.node_id))
+            .collect();
+        view::sort_for_ps(&mut tasks);
+        Ok(tasks.iter().map(|t| view::task_view(t, &nodes)).collect())
+    }
+}

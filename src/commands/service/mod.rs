@@ -1,0 +1,432 @@
+//! `hoist service …`: services across the cluster, from a manager.
+
+pub mod flags;
+
+use std::time::Duration;
+
+use clap::Subcommand;
+use hoist_api::cluster::{ServiceView, TaskView};
+use hoist_api::cluster_proto::services_client::ServicesClient;
+use hoist_api::cluster_proto::{
+    Empty, JsonDocument, ServiceCreated, ServiceRef, TaskFilter, UpdateServiceRequest,
+};
+use hoist_api::service::ServiceMode;
+use tonic::transport::Channel;
+
+use crate::commands::{for_each_printing, inspect_each};
+use crate::exit::{CliError, CliResult};
+use crate::format::{Format, ago, print_items, print_table, truncate};
+
+/// `hoist service …`.
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Create a new service
+    Create {
+        /// Exit immediately instead of waiting for the service to converge
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// Suppress progress output
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        #[command(flatten)]
+        flags: Box<flags::CreateFlags>,
+    },
+    /// List services
+    #[command(visible_alias = "list")]
+    Ls {
+        /// Only display IDs
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// Format output: table, json, or a Go template
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// List the tasks of one or more services
+    Ps {
+        /// Only display task IDs
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// Do not truncate output
+        #[arg(long = "no-trunc")]
+        no_trunc: bool,
+        /// Filter output (desired-state=running|shutdown|accepted, node=NODE)
+        #[arg(short = 'f', long)]
+        filter: Vec<String>,
+        /// Format output: table, json, or a Go template
+        #[arg(long)]
+        format: Option<String>,
+        /// Services
+        #[arg(required = true)]
+        services: Vec<String>,
+    },
+    /// Display detailed information on one or more services
+    Inspect {
+        /// Format output using a Go template, or json
+        #[arg(short = 'f', long)]
+        format: Option<String>,
+        /// Services
+        #[arg(required = true)]
+        services: Vec<String>,
+    },
+    /// Scale one or multiple replicated services (SERVICE=REPLICAS)
+    Scale {
+        /// Exit immediately instead of waiting for the services to converge
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// SERVICE=REPLICAS pairs
+        #[arg(required = true)]
+        scales: Vec<String>,
+    },
+    /// Remove one or more services
+    #[command(visible_alias = "remove")]
+    Rm {
+        /// Services
+        #[arg(required = true)]
+        services: Vec<String>,
+    },
+}
+
+fn decode<T: serde::de::DeserializeOwned>(json: &[u8]) -> CliResult<T> {
+    serde_json::from_slice(json).map_err(|e| CliError::client(format!("undecodable answer: {e}")))
+}
+
+fn created(answer: ServiceCreated) -> CliResult<ServiceView> {
+    for warning in &answer.warnings {
+        eprintln!("Warning: {warning}");
+    }
+    decode(&answer.view_json)
+}
+
+/// Runs a service command.
+pub async fn run(channel: Channel, command: ServiceCommand) -> CliResult<i32> {
+    let mut client = ServicesClient::new(channel);
+    match command {
+        ServiceCommand::Create {
+            detach,
+            quiet,
+            flags,
+        } => {
+            let spec = flags.to_spec()?;
+            let json = serde_json::to_vec(&spec).map_err(|e| CliError::client(e.to_string()))?;
+            let view = created(client.create(JsonDocument { json }).await?.into_inner())?;
+            println!("{}", view.id);
+            if !detach {
+                return converge(&mut client, &[view.id], quiet).await;
+            }
+        }
+        ServiceCommand::Ls { quiet, format } => {
+            let services: Vec<ServiceView> =
+                decode(&client.list(Empty {}).await?.into_inner().json)?;
+            if quiet {
+                for service in &services {
+                    println!("{}", service.id);
+                }
+                return Ok(0);
+            }
+            let items = to_values(&services)?;
+            print_items(&Format::parse(format.as_deref()), &items, || {
+                let rows: Vec<Vec<String>> = services
+                    .iter()
+                    .map(|s| {
+                        vec![
+                            truncate(&s.id, 12),
+                            s.name.clone(),
+                            s.mode.clone(),
+                            format!("{}/{}", s.running, s.desired),
+                            s.image.clone(),
+                            s.ports.join(", "),
+                        ]
+                    })
+                    .collect();
+                print_table(&["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"], &rows);
+            })?;
+        }
+        ServiceCommand::Ps {
+            quiet,
+            no_trunc,
+            filter,
+            format,
+            services,
+        } => {
+            let (desired, node) = ps_filters(&filter)?;
+            let tasks: Vec<TaskView> = decode(
+                &client
+                    .list_tasks(TaskFilter { services, node })
+                    .await?
+                    .into_inner()
+                    .json,
+            )?;
+            let tasks: Vec<TaskView> = tasks
+                .into_iter()
+                .filter(|t| {
+                    desired
+                        .as_ref()
+                        .is_none_or(|d| t.desired_state.eq_ignore_ascii_case(d))
+                })
+                .collect();
+            if quiet {
+                for task in &tasks {
+                    println!("{}", task.id);
+                }
+                return Ok(0);
+            }
+            let items = to_values(&tasks)?;
+            print_items(&Format::parse(format.as_deref()), &items, || {
+                print_tasks(&tasks, no_trunc)
+            })?;
+        }
+        ServiceCommand::Inspect { format, services } => {
+            return inspect_each(&services, format.as_deref(), |service| {
+                let mut client = client.clone();
+                async move {
+                    let json = client
+                        .inspect(ServiceRef { service })
+                        .await?
+                        .into_inner()
+                        .json;
+                    serde_json::from_slice(&json)
+                        .map_err(|e| tonic::Status::internal(e.to_string()))
+                }
+            })
+            .await;
+        }
+        ServiceCommand::Scale { detach, scales } => {
+            let mut scaled = Vec::new();
+            let mut failed = false;
+            for pair in &scales {
+                match scale(&mut client, pair).await {
+                    Ok((id, line)) => {
+                        println!("{line}");
+                        scaled.push(id);
+                    }
+                    Err(e) => {
+                        eprintln!("{e}");
+                        failed = true;
+                    }
+                }
+            }
+            if !detach && !scaled.is_empty() {
+                let code = converge(&mut client, &scaled, false).await?;
+                if code != 0 {
+                    return Ok(code);
+                }
+            }
+            return Ok(i32::from(failed));
+        }
+        ServiceCommand::Rm { services } => {
+            return for_each_printing(&services, false, |service| {
+                let mut client = client.clone();
+                async move {
+                    client
+                        .remove(ServiceRef {
+                            service: service.clone(),
+                        })
+                        .await?;
+                    Ok(service)
+                }
+            })
+            .await;
+        }
+    }
+    Ok(0)
+}
+
+fn to_values<T: serde::Serialize>(items: &[T]) -> CliResult<Vec<serde_json::Value>> {
+    items
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<_, _>>()
+        .map_err(|e| CliError::client(e.to_string()))
+}
+
+/// `service ps`'s filters: `desired-state=…` and `node=…`.
+fn ps_filters(filters: &[String]) -> CliResult<(Option<String>, String)> {
+    let mut desired = None;
+    let mut node = String::new();
+    for filter in filters {
+        match filter.split_once('=') {
+            Some(("desired-state", value)) => desired = Some(value.to_string()),
+            Some(("node", value)) => node = value.to_string(),
+            _ => {
+                return Err(CliError::usage(format!(
+                    "invalid filter {filter:?}: use desired-state=running|shutdown or node=NODE"
+                )));
+            }
+        }
+    }
+    Ok((desired, node))
+}
+
+/// Prints tasks as Docker's `service ps` does: a slot's history under its
+/// current task, marked `\_`.
+fn print_tasks(tasks: &[TaskView], no_trunc: bool) {
+    let mut previous: Option<&str> = None;
+    let rows: Vec<Vec<String>> = tasks
+        .iter()
+        .map(|t| {
+            let history = previous == Some(t.name.as_str());
+            previous = Some(t.name.as_str());
+            let since = chrono::DateTime::parse_from_rfc3339(&t.state_since)
+                .map(|at| ago(at.timestamp()))
+                .unwrap_or_default();
+            let error = if t.error.is_empty() && t.current_state == "Pending" {
+                t.message.clone()
+            } else {
+                t.error.clone()
+            };
+            vec![
+                if no_trunc {
+                    t.id.clone()
+                } else {
+                    truncate(&t.id, 12)
+                },
+                if history {
+                    format!(" \\_ {}", t.name)
+                } else {
+                    t.name.clone()
+                },
+                t.image.clone(),
+                t.node.clone(),
+                t.desired_state.clone(),
+                format!("{} {since}", t.current_state),
+                if no_trunc {
+                    error
+                } else {
+                    truncate(&error, 60)
+                },
+                t.ports.join(", "),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "ID",
+            "NAME",
+            "IMAGE",
+            "NODE",
+            "DESIRED STATE",
+            "CURRENT STATE",
+            "ERROR",
+            "PORTS",
+        ],
+        &rows,
+    );
+}
+
+/// Sets the replica count `SERVICE=N` asks for; returns the service's ID
+/// and Docker's line saying so.
+async fn scale(client: &mut ServicesClient<Channel>, pair: &str) -> CliResult<(String, String)> {
+    let (service, replicas) = pair
+        .split_once('=')
+        .and_then(|(s, n)| Some((s, n.parse::<u64>().ok()?)))
+        .ok_or_else(|| {
+            CliError::usage(format!(
+                "invalid scale specifier {pair:?}: use SERVICE=REPLICAS"
+            ))
+        })?;
+    let view: ServiceView = decode(
+        &client
+            .inspect(ServiceRef {
+                service: service.to_string(),
+            })
+            .await?
+            .into_inner()
+            .json,
+    )?;
+    let mut spec = view.spec;
+    if spec.mode == ServiceMode::Global {
+        return Err(CliError::client(format!(
+            "{service}: scale can only be used with replicated mode"
+        )));
+    }
+    spec.mode = ServiceMode::Replicated { replicas };
+    let spec_json = serde_json::to_vec(&spec).map_err(|e| CliError::client(e.to_string()))?;
+    created(
+        client
+            .update(UpdateServiceRequest {
+                service: view.id.clone(),
+                spec_json,
+                version: view.version,
+            })
+            .await?
+            .into_inner(),
+    )?;
+    Ok((view.id, format!("{service} scaled to {replicas}")))
+}
+
+/// How often convergence is checked.
+const POLL: Duration = Duration::from_millis(250);
+
+/// Waits until every service in `ids` runs as many tasks as it wants,
+/// printing progress (Docker's `--detach=false`). A task that cannot be
+/// placed is shown with its reason; the wait goes on, as Docker's, until
+/// the user interrupts it.
+async fn converge(
+    client: &mut ServicesClient<Channel>,
+    ids: &[String],
+    quiet: bool,
+) -> CliResult<i32> {
+    let mut last_line = String::new();
+    loop {
+        let mut done = true;
+        let mut line = String::new();
+        for id in ids {
+            let view: ServiceView = decode(
+                &client
+                    .inspect(ServiceRef {
+                        service: id.clone(),
+                    })
+                    .await?
+                    .into_inner()
+                    .json,
+            )?;
+            let tasks: Vec<TaskView> = decode(
+                &client
+                    .list_tasks(TaskFilter {
+                        services: vec![id.clone()],
+                        node: String::new(),
+                    })
+                    .await?
+                    .into_inner()
+                    .json,
+            )?;
+            let running = tasks
+                .iter()
+                .filter(|t| t.desired_state == "Running" && t.current_state == "Running")
+                .count() as u64;
+            let wanted = tasks
+                .iter()
+                .filter(|t| t.desired_state == "Running")
+                .count() as u64;
+            let desired = match view.spec.mode {
+                ServiceMode::Replicated { replicas } => replicas,
+                ServiceMode::Global => wanted,
+            };
+            done &= running == desired && wanted == desired;
+            let pending = tasks
+                .iter()
+                .find(|t| {
+                    t.desired_state == "Running"
+                        && t.current_state == "Pending"
+                        && !t.message.is_empty()
+                })
+                .map(|t| format!(" ({})", t.message))
+                .unwrap_or_default();
+            line.push_str(&format!(
+                "{}: {running}/{desired} tasks running{pending}  ",
+                view.name
+            ));
+        }
+        if !quiet && line != last_line {
+            println!("overall progress: {}", line.trim_end());
+            last_line = line;
+        }
+        if done {
+            if !quiet {
+                println!("verify: Service converged");
+            }
+            return Ok(0);
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
