@@ -27,6 +27,66 @@ pub struct ServiceSpec {
     pub mode: ServiceMode,
     /// Ports the service publishes.
     pub endpoint: EndpointSpec,
+    /// How a change of the task template rolls out.
+    pub update_config: UpdateConfig,
+    /// How a failed rollout rolls back.
+    pub rollback_config: UpdateConfig,
+}
+
+/// What a rollout does when a task fails.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureAction {
+    /// Stop the rollout (Swarm's default).
+    #[default]
+    Pause,
+    /// Go on with the next batch.
+    Continue,
+    /// Go back to the previous spec.
+    Rollback,
+}
+
+/// Whether a replacement starts before or after the task it replaces stops.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpdateOrder {
+    /// Stop the old task, then start the new one (Swarm's default).
+    #[default]
+    StopFirst,
+    /// Start the new task, then stop the old one.
+    StartFirst,
+}
+
+/// Swarm's update (and rollback) settings of a service.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UpdateConfig {
+    /// Tasks replaced at once (0: all).
+    pub parallelism: u64,
+    /// Wait between batches, in nanoseconds.
+    pub delay_ns: i64,
+    /// What to do when a task fails to update.
+    pub failure_action: FailureAction,
+    /// How long a new task is watched for failure, in nanoseconds (Swarm's
+    /// default: 5 s).
+    pub monitor_ns: i64,
+    /// Failed tasks tolerated, as a fraction of all.
+    pub max_failure_ratio: f64,
+    /// Stop-first or start-first.
+    pub order: UpdateOrder,
+}
+
+impl Default for UpdateConfig {
+    fn default() -> Self {
+        Self {
+            parallelism: 1,
+            delay_ns: 0,
+            failure_action: FailureAction::Pause,
+            monitor_ns: 5_000_000_000,
+            max_failure_ratio: 0.0,
+            order: UpdateOrder::StopFirst,
+        }
+    }
 }
 
 /// The template every task of a service is made from.
