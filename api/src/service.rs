@@ -105,6 +105,29 @@ pub struct TaskTemplate {
     /// Changes when `service update --force` asks for new tasks with an
     /// unchanged spec.
     pub force_update: u64,
+    /// Secrets mounted into the container (under `/run/secrets/` by default).
+    pub secrets: Vec<FileReference>,
+    /// Configs mounted into the container (at `/<name>` by default).
+    pub configs: Vec<FileReference>,
+}
+
+/// A secret or config a task's container gets as a file, on a tmpfs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FileReference {
+    /// The secret's or config's name.
+    pub name: String,
+    /// Its ID, filled in by the manager when the service is stored.
+    pub id: String,
+    /// Where the file appears: a path, or a file name under the default
+    /// directory. Empty: the name.
+    pub target: String,
+    /// Owner of the file (default `0`).
+    pub uid: String,
+    /// Group of the file (default `0`).
+    pub gid: String,
+    /// Permission bits (default `0o444`).
+    pub mode: u32,
 }
 
 /// Resources a node must have free for a task to be placed there.
