@@ -3,11 +3,13 @@
 //! and — on managers — the Raft member and the cluster port's server.
 
 pub mod host;
+pub mod leader;
 pub mod membership;
 pub mod renewal;
 pub mod server;
 pub mod service;
 pub mod session;
+pub mod worker;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
