@@ -3,12 +3,14 @@
 //! and — on managers — the Raft member and the cluster port's server.
 
 pub mod host;
+pub mod leader;
 pub mod membership;
 pub mod renewal;
 pub mod server;
 pub mod service;
 pub mod services_api;
 pub mod session;
+pub mod worker;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! knows (a follower names the leader when it turns the session away) and
 //! moves on to another manager when one stops answering.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hoist_api::cluster_proto::Heartbeat;
@@ -13,14 +13,12 @@ use rustls::ClientConfig;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
-use tracing::{debug, info};
+use tracing::info;
 
-use crate::dispatcher::LEADER_METADATA;
+use super::leader::{self, Ended, Managers};
 
 /// Until the leader says otherwise.
 const DEFAULT_PERIOD: Duration = Duration::from_secs(1);
-/// Longest wait between attempts when no manager answers.
-const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// What the session learned that the node keeps.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -40,49 +38,29 @@ pub async fn run(
     managers: Vec<String>,
     updates: watch::Sender<SessionState>,
 ) {
-    let known = Arc::new(Mutex::new(managers));
-    let mut next: Option<String> = None;
-    let mut attempt = 0usize;
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let target = match next.take() {
-            Some(addr) => addr,
-            None => {
-                let known = known.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                if known.is_empty() {
-                    tokio::time::sleep(MAX_BACKOFF).await;
-                    continue;
-                }
-                attempt += 1;
-                known[attempt % known.len()].clone()
-            }
-        };
-        match session(&tls, &target, &known, &updates).await {
-            Ended::Redirect(leader) => {
-                debug!(from = %target, to = %leader, "following the leader");
-                next = Some(leader);
-                backoff = Duration::from_millis(100);
-                continue;
-            }
-            Ended::Failed(why) => debug!(manager = %target, %why, "session ended"),
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
-    }
+    run_shared(tls, Managers::new(managers), updates).await;
 }
 
-enum Ended {
-    Redirect(String),
-    Failed(String),
+/// As [`run`], keeping the managers the leader reports in `managers`, so
+/// that other loops reaching the leader (the worker's) share them.
+pub async fn run_shared(
+    tls: Arc<ClientConfig>,
+    managers: Managers,
+    updates: watch::Sender<SessionState>,
+) {
+    leader::follow(&managers, "session", |target| {
+        session(&tls, target, &managers, &updates)
+    })
+    .await;
 }
 
 async fn session(
     tls: &Arc<ClientConfig>,
-    addr: &str,
-    known: &Arc<Mutex<Vec<String>>>,
+    addr: String,
+    known: &Managers,
     updates: &watch::Sender<SessionState>,
 ) -> Ended {
-    let channel = match tls::connect(addr, tls.clone()).await {
+    let channel = match tls::connect(&addr, tls.clone()).await {
         Ok(channel) => channel,
         Err(e) => return Ended::Failed(e.to_string()),
     };
@@ -112,13 +90,13 @@ async fn session(
         .await;
     let mut stream = match response {
         Ok(response) => response.into_inner(),
-        Err(status) => return ended(status),
+        Err(status) => return status.into(),
     };
     let mut first = true;
     while let Some(message) = stream.next().await {
         let message = match message {
             Ok(message) => message,
-            Err(status) => return ended(status),
+            Err(status) => return status.into(),
         };
         if first {
             info!(manager = %addr, "session with the leader established");
@@ -130,9 +108,7 @@ async fn session(
                 std::mem::replace(p, new) != new
             });
         }
-        if !message.managers.is_empty() {
-            *known.lock().unwrap_or_else(|e| e.into_inner()) = message.managers.clone();
-        }
+        known.set(message.managers.clone());
         let state = SessionState {
             managers: message.managers,
             role: message.role,
@@ -141,18 +117,6 @@ async fn session(
         updates.send_if_modified(|old| std::mem::replace(old, state.clone()) != state);
     }
     Ended::Failed("the manager closed the session".into())
-}
-
-fn ended(status: tonic::Status) -> Ended {
-    let leader = status
-        .metadata()
-        .get(LEADER_METADATA)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    match leader {
-        Some(leader) if status.code() == tonic::Code::FailedPrecondition => Ended::Redirect(leader),
-        _ => Ended::Failed(status.message().to_string()),
-    }
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

@@ -1,0 +1,361 @@
+//! The real executor: task containers on the local daemon, driven over its
+//! unix socket as `hoist compose` drives it. A task's container is named
+//! as Swarm names it (`<service>.<slot>.<task id>`) and labelled with the
+//! task, so the worker finds its tasks again after a restart.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hoist_api::proto::containers_client::ContainersClient;
+use hoist_api::proto::images_client::ImagesClient;
+use hoist_api::proto::{
+    ContainerRef, CreateContainerRequest, ListContainersRequest, PullRequest,
+    RemoveContainerRequest, StopRequest, WaitRequest,
+};
+use hoist_api::service::{PublishMode, labels};
+use hoist_api::spec::{ContainerSpec, PortBinding, RestartPolicy};
+use tokio::sync::Mutex;
+use tokio_stream::StreamExt;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+use tracing::{debug, info};
+
+use super::executor::{Executor, ExecutorError, Existing, Exit, Observed};
+use crate::store::objects::Task;
+
+/// Longest wait between attempts to reach the daemon's socket.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// Task containers on the daemon listening at a unix socket.
+#[derive(Debug)]
+pub struct ContainerExecutor {
+    socket: PathBuf,
+    node_id: String,
+    /// Connected on first use: the daemon may open its socket after the
+    /// worker starts.
+    channel: Mutex<Option<Channel>>,
+}
+
+impl ContainerExecutor {
+    /// An executor for the daemon at `socket`, labelling containers as
+    /// this node's (`node_id`). Nothing is connected yet.
+    pub fn new(socket: PathBuf, node_id: String) -> Self {
+        Self {
+            socket,
+            node_id,
+            channel: Mutex::new(None),
+        }
+    }
+
+    /// The daemon's channel, waiting (and retrying) until its socket
+    /// answers.
+    async fn channel(&self) -> Channel {
+        let mut cached = self.channel.lock().await;
+        if let Some(channel) = &*cached {
+            return channel.clone();
+        }
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            match hoist_api::client::connect(&self.socket).await {
+                Ok(channel) => {
+                    *cached = Some(channel.clone());
+                    return channel;
+                }
+                Err(e) => {
+                    debug!(error = %e, "the daemon's socket does not answer yet");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    async fn containers(&self) -> ContainersClient<Channel> {
+        ContainersClient::new(self.channel().await)
+    }
+
+    async fn create(&self, name: &str, spec: &ContainerSpec) -> Result<String, Status> {
+        let spec_json = serde_json::to_vec(spec).map_err(|e| Status::internal(e.to_string()))?;
+        self.containers()
+            .await
+            .create(CreateContainerRequest {
+                name: name.to_string(),
+                spec_json,
+            })
+            .await
+            .map(|r| r.into_inner().id)
+    }
+
+    /// Pulls `spec`'s image (anonymously), reading the progress through.
+    async fn pull(&self, spec: &ContainerSpec) -> Result<(), ExecutorError> {
+        let failed = |status: Status| ExecutorError::Pull {
+            image: spec.image.clone(),
+            reason: status.message().to_string(),
+        };
+        let mut progress = ImagesClient::new(self.channel().await)
+            .pull(PullRequest {
+                reference: spec.image.clone(),
+                platform: spec.platform.clone(),
+                auth: None,
+            })
+            .await
+            .map_err(failed)?
+            .into_inner();
+        while let Some(message) = progress.next().await {
+            message.map_err(failed)?;
+        }
+        Ok(())
+    }
+}
+
+/// The container spec of `task` on node `node_id`: the task's own, with
+/// the task's labels, no restart policy of its own (the cluster replaces
+/// tasks that end by making new ones) and the service's host-mode ports
+/// bound on this node.
+///
+/// Ingress-mode ports are not bound here: they belong to the routing mesh,
+/// which publishes them on every node and does not exist yet.
+fn container_spec(task: &Task, node_id: &str) -> ContainerSpec {
+    let mut spec = task.spec.container.clone();
+    spec.restart_policy = RestartPolicy {
+        name: "no".into(),
+        maximum_retry_count: 0,
+    };
+    spec.auto_remove = false;
+    for (key, value) in [
+        (labels::TASK_ID, task.meta.id.clone()),
+        (labels::TASK_NAME, task.name()),
+        (labels::SERVICE_ID, task.service_id.clone()),
+        (labels::SERVICE_NAME, task.service_name.clone()),
+        (labels::NODE_ID, node_id.to_string()),
+    ] {
+        spec.labels.insert(key.to_string(), value);
+    }
+    spec.port_bindings.extend(
+        task.endpoint
+            .ports
+            .iter()
+            .filter(|p| p.publish_mode == PublishMode::Host && p.published_port != 0)
+            .map(|p| PortBinding {
+                container_port: p.target_port,
+                protocol: if p.protocol.is_empty() {
+                    "tcp".into()
+                } else {
+                    p.protocol.clone()
+                },
+                host_ip: String::new(),
+                host_port: p.published_port,
+                host_port_end: p.published_port,
+            }),
+    );
+    spec
+}
+
+fn is_missing_image(status: &Status) -> bool {
+    status.code() == Code::NotFound && status.message().starts_with("No such image")
+}
+
+/// The daemon's error about `container_id`.
+fn runtime(container_id: &str, status: Status) -> ExecutorError {
+    if status.code() == Code::NotFound {
+        ExecutorError::NoSuchContainer(container_id.to_string())
+    } else {
+        ExecutorError::Runtime(status.message().to_string())
+    }
+}
+
+/// Success when the container is already gone.
+fn gone_is_done(container_id: &str, result: Result<(), Status>) -> Result<(), ExecutorError> {
+    match result {
+        Err(status) if status.code() != Code::NotFound => Err(runtime(container_id, status)),
+        _ => Ok(()),
+    }
+}
+
+fn observed(state: &str) -> Observed {
+    match state {
+        "created" => Observed::Created,
+        "running" | "paused" | "restarting" => Observed::Running,
+        _ => Observed::Exited,
+    }
+}
+
+#[tonic::async_trait]
+impl Executor for ContainerExecutor {
+    async fn list(&self) -> Result<Vec<Existing>, ExecutorError> {
+        let listed = self
+            .containers()
+            .await
+            .list(ListContainersRequest {
+                all: true,
+                filters: vec![format!("label={}", labels::TASK_ID)],
+                last: 0,
+            })
+            .await
+            .map_err(|s| ExecutorError::Runtime(s.message().to_string()))?;
+        Ok(listed
+            .into_inner()
+            .containers
+            .into_iter()
+            .filter_map(|c| {
+                let task_id = c.labels.get(labels::TASK_ID)?.clone();
+                Some(Existing {
+                    task_id,
+                    state: observed(&c.state),
+                    container_id: c.id,
+                })
+            })
+            .collect())
+    }
+
+    async fn prepare(&self, task: &Task) -> Result<String, ExecutorError> {
+        let spec = container_spec(task, &self.node_id);
+        let name = task.name();
+        match self.create(&name, &spec).await {
+            Ok(id) => Ok(id),
+            Err(status) if is_missing_image(&status) => {
+                info!(image = %spec.image, "pulling the task's image");
+                self.pull(&spec).await?;
+                self.create(&name, &spec)
+                    .await
+                    .map_err(|s| ExecutorError::Runtime(s.message().to_string()))
+            }
+            Err(status) => Err(ExecutorError::Runtime(status.message().to_string())),
+        }
+    }
+
+    async fn start(&self, container_id: &str) -> Result<(), ExecutorError> {
+        self.containers()
+            .await
+            .start(ContainerRef {
+                id: container_id.to_string(),
+            })
+            .await
+            .map(|_| ())
+            .map_err(|s| runtime(container_id, s))
+    }
+
+    async fn wait(&self, container_id: &str) -> Result<Exit, ExecutorError> {
+        let exit = self
+            .containers()
+            .await
+            .wait(WaitRequest {
+                id: container_id.to_string(),
+                condition: "not-running".into(),
+            })
+            .await
+            .map_err(|s| runtime(container_id, s))?
+            .into_inner();
+        Ok(Exit {
+            code: i64::from(exit.code),
+            error: exit.error,
+        })
+    }
+
+    async fn stop(&self, container_id: &str, timeout: Duration) -> Result<(), ExecutorError> {
+        let result = self
+            .containers()
+            .await
+            .stop(StopRequest {
+                id: container_id.to_string(),
+                timeout: Some(i32::try_from(timeout.as_secs()).unwrap_or(i32::MAX)),
+                signal: String::new(),
+            })
+            .await;
+        gone_is_done(container_id, result.map(|_| ()))
+    }
+
+    async fn remove(&self, container_id: &str) -> Result<(), ExecutorError> {
+        let result = self
+            .containers()
+            .await
+            .remove(RemoveContainerRequest {
+                id: container_id.to_string(),
+                force: true,
+                volumes: true,
+            })
+            .await;
+        gone_is_done(container_id, result.map(|_| ()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hoist_api::service::{EndpointSpec, PortConfig};
+
+    fn task() -> Task {
+        let mut task = Task {
+            service_id: "svc1".into(),
+            service_name: "web".into(),
+            slot: 2,
+            node_id: "node1".into(),
+            ..Task::default()
+        };
+        task.meta.id = "task1".into();
+        task.spec.container.image = "nginx".into();
+        task.spec.container.restart_policy = RestartPolicy {
+            name: "always".into(),
+            maximum_retry_count: 0,
+        };
+        task.spec
+            .container
+            .labels
+            .insert("own".into(), "kept".into());
+        task.endpoint = EndpointSpec {
+            mode: String::new(),
+            ports: vec![
+                PortConfig {
+                    target_port: 80,
+                    published_port: 8080,
+                    protocol: "tcp".into(),
+                    publish_mode: PublishMode::Host,
+                },
+                PortConfig {
+                    target_port: 443,
+                    published_port: 8443,
+                    protocol: "tcp".into(),
+                    publish_mode: PublishMode::Ingress,
+                },
+                PortConfig {
+                    target_port: 53,
+                    published_port: 0,
+                    protocol: "udp".into(),
+                    publish_mode: PublishMode::Host,
+                },
+            ],
+        };
+        task
+    }
+
+    #[test]
+    fn a_task_container_is_labelled_never_restarts_and_binds_host_ports_only() {
+        let spec = container_spec(&task(), "node1");
+        assert_eq!(spec.restart_policy.name, "no");
+        assert_eq!(spec.labels[labels::TASK_ID], "task1");
+        assert_eq!(spec.labels[labels::TASK_NAME], "web.2.task1");
+        assert_eq!(spec.labels[labels::SERVICE_ID], "svc1");
+        assert_eq!(spec.labels[labels::SERVICE_NAME], "web");
+        assert_eq!(spec.labels[labels::NODE_ID], "node1");
+        assert_eq!(spec.labels["own"], "kept");
+        assert_eq!(
+            spec.port_bindings,
+            vec![PortBinding {
+                container_port: 80,
+                protocol: "tcp".into(),
+                host_ip: String::new(),
+                host_port: 8080,
+                host_port_end: 8080,
+            }]
+        );
+    }
+
+    #[test]
+    fn container_states_map_to_what_the_worker_observes() {
+        assert_eq!(observed("created"), Observed::Created);
+        assert_eq!(observed("running"), Observed::Running);
+        assert_eq!(observed("paused"), Observed::Running);
+        assert_eq!(observed("exited"), Observed::Exited);
+        assert_eq!(observed("dead"), Observed::Exited);
+    }
+}
