@@ -9,6 +9,7 @@ mod format;
 mod progress;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use commands::build::{BuildArgs, BuilderCommand};
@@ -320,7 +321,10 @@ fn main() {
 
 /// Runs the engine with this node's part in a cluster beside it.
 async fn serve_daemon(config: hoist_agent::DaemonConfig) -> anyhow::Result<()> {
-    let node = hoist_manager::node::ClusterNode::open(&config.root).await?;
+    let executor = Arc::new(hoist_manager::node::worker::ContainerExecutor::new(
+        config.socket.clone(),
+    ));
+    let node = hoist_manager::node::ClusterNode::open(&config.root, executor).await?;
     let routes = tonic::service::Routes::new(
         hoist_api::cluster_proto::cluster_server::ClusterServer::new(
             hoist_manager::node::service::ClusterService { node: node.clone() },

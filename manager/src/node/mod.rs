@@ -48,6 +48,8 @@ const VOTER_TIMEOUT: Duration = Duration::from_secs(30);
 /// A daemon's cluster membership and what runs for it.
 pub struct ClusterNode {
     dir: ClusterDir,
+    /// Runs the tasks the cluster assigns to this node.
+    executor: Arc<dyn worker::Executor>,
     running: Mutex<Option<Running>>,
 }
 
@@ -63,13 +65,17 @@ struct Running {
     manager: Option<Arc<Manager>>,
     server: Option<ClusterServer>,
     session: JoinHandle<()>,
+    worker: JoinHandle<()>,
     keeper: JoinHandle<()>,
     renewer: JoinHandle<()>,
 }
 
 impl Running {
+    /// Stops what runs for the cluster. Task containers keep running: the
+    /// next worker (after a restart or re-certification) adopts them.
     async fn stop(self) {
         self.session.abort();
+        self.worker.abort();
         self.keeper.abort();
         self.renewer.abort();
         if let Some(server) = self.server {
@@ -125,10 +131,15 @@ fn addresses(listen: &str, advertise: &str) -> Result<(SocketAddr, SocketAddr), 
 
 impl ClusterNode {
     /// Opens the cluster state under the daemon's `root` and, if the node
-    /// is in a cluster, starts what runs for it.
-    pub async fn open(root: &Path) -> anyhow::Result<Arc<Self>> {
+    /// is in a cluster, starts what runs for it; `executor` runs the tasks
+    /// assigned to the node.
+    pub async fn open(
+        root: &Path,
+        executor: Arc<dyn worker::Executor>,
+    ) -> anyhow::Result<Arc<Self>> {
         let node = Arc::new(Self {
             dir: ClusterDir::new(root),
+            executor,
             running: Mutex::new(None),
         });
         if let Some((membership, credentials)) = node.dir.load()? {
@@ -207,7 +218,14 @@ impl ClusterNode {
         }
         let (updates, mut learned) = watch::channel(SessionState::default());
         let tls = credentials.client_config().map_err(internal)?;
-        let session = tokio::spawn(session::run(tls, managers, updates));
+        let managers = leader::Managers::new(managers);
+        let session = tokio::spawn(session::run(tls.clone(), managers.clone(), updates));
+        let worker = tokio::spawn(worker::run(
+            tls,
+            managers,
+            membership.node_id.clone(),
+            self.executor.clone(),
+        ));
         let dir = self.dir.clone();
         let mut kept = membership.clone();
         let node = Arc::downgrade(self);
@@ -251,6 +269,7 @@ impl ClusterNode {
             manager,
             server,
             session,
+            worker,
             keeper,
             renewer,
         })

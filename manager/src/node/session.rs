@@ -31,23 +31,11 @@ pub struct SessionState {
     pub trust_digest: String,
 }
 
-/// Runs the session until the task is aborted. `managers` is where to
-/// start; `updates` receives what the leader says.
-pub async fn run(
-    tls: Arc<ClientConfig>,
-    managers: Vec<String>,
-    updates: watch::Sender<SessionState>,
-) {
-    run_shared(tls, Managers::new(managers), updates).await;
-}
-
-/// As [`run`], keeping the managers the leader reports in `managers`, so
-/// that other loops reaching the leader (the worker's) share them.
-pub async fn run_shared(
-    tls: Arc<ClientConfig>,
-    managers: Managers,
-    updates: watch::Sender<SessionState>,
-) {
+/// Runs the session until the task is aborted, starting from `managers`
+/// and keeping there the managers the leader reports, so that other loops
+/// reaching the leader (the worker's) share them; `updates` receives what
+/// the leader says.
+pub async fn run(tls: Arc<ClientConfig>, managers: Managers, updates: watch::Sender<SessionState>) {
     leader::follow(&managers, "session", |target| {
         session(&tls, target, &managers, &updates)
     })

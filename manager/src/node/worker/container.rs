@@ -30,19 +30,16 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub struct ContainerExecutor {
     socket: PathBuf,
-    node_id: String,
     /// Connected on first use: the daemon may open its socket after the
     /// worker starts.
     channel: Mutex<Option<Channel>>,
 }
 
 impl ContainerExecutor {
-    /// An executor for the daemon at `socket`, labelling containers as
-    /// this node's (`node_id`). Nothing is connected yet.
-    pub fn new(socket: PathBuf, node_id: String) -> Self {
+    /// An executor for the daemon at `socket`. Nothing is connected yet.
+    pub fn new(socket: PathBuf) -> Self {
         Self {
             socket,
-            node_id,
             channel: Mutex::new(None),
         }
     }
@@ -108,14 +105,14 @@ impl ContainerExecutor {
     }
 }
 
-/// The container spec of `task` on node `node_id`: the task's own, with
+/// The container spec of `task` on its node: the task's own, with
 /// the task's labels, no restart policy of its own (the cluster replaces
 /// tasks that end by making new ones) and the service's host-mode ports
 /// bound on this node.
 ///
 /// Ingress-mode ports are not bound here: they belong to the routing mesh,
 /// which publishes them on every node and does not exist yet.
-fn container_spec(task: &Task, node_id: &str) -> ContainerSpec {
+fn container_spec(task: &Task) -> ContainerSpec {
     let mut spec = task.spec.container.clone();
     spec.restart_policy = RestartPolicy {
         name: "no".into(),
@@ -127,7 +124,7 @@ fn container_spec(task: &Task, node_id: &str) -> ContainerSpec {
         (labels::TASK_NAME, task.name()),
         (labels::SERVICE_ID, task.service_id.clone()),
         (labels::SERVICE_NAME, task.service_name.clone()),
-        (labels::NODE_ID, node_id.to_string()),
+        (labels::NODE_ID, task.node_id.clone()),
     ] {
         spec.labels.insert(key.to_string(), value);
     }
@@ -209,7 +206,7 @@ impl Executor for ContainerExecutor {
     }
 
     async fn prepare(&self, task: &Task) -> Result<String, ExecutorError> {
-        let spec = container_spec(task, &self.node_id);
+        let spec = container_spec(task);
         let name = task.name();
         match self.create(&name, &spec).await {
             Ok(id) => Ok(id),
@@ -330,7 +327,7 @@ mod tests {
 
     #[test]
     fn a_task_container_is_labelled_never_restarts_and_binds_host_ports_only() {
-        let spec = container_spec(&task(), "node1");
+        let spec = container_spec(&task());
         assert_eq!(spec.restart_policy.name, "no");
         assert_eq!(spec.labels[labels::TASK_ID], "task1");
         assert_eq!(spec.labels[labels::TASK_NAME], "web.2.task1");
