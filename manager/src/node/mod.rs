@@ -2,6 +2,7 @@
 //! membership it remembers across restarts, its session with the leader,
 //! and — on managers — the Raft member and the cluster port's server.
 
+pub mod enroll;
 pub mod host;
 pub mod leader;
 pub mod membership;
@@ -18,9 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hoist_api::cluster::DEFAULT_CLUSTER_PORT;
-use hoist_api::cluster_proto::enrollment_client::EnrollmentClient;
 use hoist_api::cluster_proto::{
-    InitRequest, InitResponse, JoinClusterRequest, JoinClusterResponse, JoinRequest,
+    InitRequest, InitResponse, JoinClusterRequest, JoinClusterResponse,
 };
 use hoist_api::tls::{self, Credentials};
 use tokio::sync::{Mutex, watch};
@@ -451,57 +451,30 @@ impl ClusterNode {
                 "this node is already part of a cluster: run `hoist cluster leave` first to join another",
             ));
         }
-        let token =
-            Token::parse(&request.token).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        Token::parse(&request.token).map_err(|e| Status::invalid_argument(e.to_string()))?;
         let remote = socket_addr(
             &request.remote_addr,
             DEFAULT_CLUSTER_PORT,
             "manager address",
         )?;
         let (listen, advertise) = addresses(&request.listen_addr, &request.advertise_addr)?;
-        let (key_pem, csr_pem) = tls::new_key_and_request().map_err(internal)?;
-        let pinned = tls::pinned_client_config(&token.ca_fingerprint).map_err(internal)?;
-        let channel = tls::connect(&remote.to_string(), pinned)
-            .await
-            .map_err(|e| Status::unavailable(format!("cannot reach the manager: {e}")))?;
-        let description = serde_json::to_vec(&host::describe()).map_err(internal)?;
-        let answer = EnrollmentClient::new(channel)
-            .join(JoinRequest {
-                token: request.token.clone(),
-                csr_pem,
-                description_json: description,
-                advertise_addr: advertise.to_string(),
-            })
-            .await?
-            .into_inner();
-        let certified = answer
-            .certified
-            .ok_or_else(|| internal("the manager sent no certificate"))?;
-        let ca =
-            tls::certificates(&certified.ca_pem, "cluster CA certificate").map_err(internal)?;
-        if tls::fingerprint(&ca[0]) != token.ca_fingerprint {
-            return Err(Status::permission_denied(
-                "the manager sent a CA certificate that does not match the join token",
-            ));
-        }
-        let role = if certified.role == Role::Manager.to_string() {
-            Role::Manager
-        } else {
-            Role::Worker
-        };
-        let credentials = Credentials {
-            ca_pem: certified.ca_pem,
-            cert_pem: certified.cert_pem,
-            key_pem,
-        };
+        let enrolled = enroll::enroll(
+            &request.token,
+            &remote.to_string(),
+            &advertise.to_string(),
+            &host::describe(),
+        )
+        .await?;
+        let credentials = enrolled.credentials;
+        let role = enrolled.role;
         let membership = Membership {
-            node_id: certified.node_id.clone(),
-            cluster_id: answer.cluster_id,
+            node_id: enrolled.node_id.clone(),
+            cluster_id: enrolled.cluster_id,
             role,
-            raft_id: certified.raft_id,
+            raft_id: enrolled.raft_id,
             listen_addr: listen.to_string(),
             advertise_addr: advertise.to_string(),
-            managers: answer.managers,
+            managers: enrolled.managers,
         };
         self.dir.save(&membership, &credentials).map_err(internal)?;
         let started = match self.start(membership, credentials).await {
@@ -512,7 +485,7 @@ impl ClusterNode {
             }
         };
         if let Some(manager) = &started.manager {
-            let raft_id = certified.raft_id;
+            let raft_id = enrolled.raft_id;
             let voter = manager
                 .raft
                 .wait(Some(VOTER_TIMEOUT))
@@ -530,10 +503,10 @@ impl ClusterNode {
                 warn!(error = %e, "not yet a voter; the leader keeps trying");
             }
         }
-        info!(node = %certified.node_id, %role, "joined the cluster");
+        info!(node = %enrolled.node_id, %role, "joined the cluster");
         *running = Some(started);
         Ok(JoinClusterResponse {
-            node_id: certified.node_id,
+            node_id: enrolled.node_id,
             role: role.to_string(),
         })
     }

@@ -1,0 +1,349 @@
+//! Services across the multi-host test bed, with real containers: 3
+//! managers and 2 workers; placement and spread, constraints, global
+//! services, drain, a dead node's tasks moving and its surplus shut down
+//! when it returns, a leader failover mid-deployment, agents re-adopting
+//! their containers, and `service rm` leaving every node clean. Root only.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use hoist_e2e::{Host, TestBed};
+use serde_json::Value;
+use support::cluster::{form, leader};
+
+/// How long a cluster may take to converge after a change (image present
+/// on every host, containers start in well under a second each).
+const CONVERGE: Duration = Duration::from_secs(40);
+
+/// 3 managers and 2 workers, busybox on every host.
+fn cluster() -> TestBed {
+    let bed = form(5, 3, 5);
+    bed.import_busybox();
+    bed
+}
+
+/// `service ps --format json` of `service`, asked of `host`.
+fn tasks(host: &Host, service: &str) -> Vec<Value> {
+    let out = host.ok(&["service", "ps", "--format", "json", service]);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("service ps json: {e}\n{out}"))
+}
+
+/// Tasks of `service` that should run and do, by node hostname.
+fn running_by_node(host: &Host, service: &str) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for task in tasks(host, service) {
+        if task["DesiredState"] == "Running" && task["CurrentState"] == "Running" {
+            *counts
+                .entry(task["Node"].as_str().unwrap_or_default().to_string())
+                .or_default() += 1;
+        }
+    }
+    counts
+}
+
+fn total(counts: &BTreeMap<String, usize>) -> usize {
+    counts.values().sum()
+}
+
+/// The running containers of `service` on `host` itself (its own daemon).
+fn containers(host: &Host, service: &str) -> BTreeSet<String> {
+    host.ok(&[
+        "ps",
+        "-q",
+        "--no-trunc",
+        "--filter",
+        &format!("label=hoist.service.name={service}"),
+    ])
+    .lines()
+    .map(str::to_string)
+    .collect()
+}
+
+/// Every container (any state) with a task label on `host`.
+fn task_containers(host: &Host) -> Vec<String> {
+    host.ok(&["ps", "-a", "-q", "--filter", "label=hoist.task.id"])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn create(host: &Host, args: &[&str]) -> String {
+    let mut full = vec!["service", "create", "-d"];
+    full.extend_from_slice(args);
+    host.ok(&full).trim().to_string()
+}
+
+fn converged(bed: &TestBed, asker: usize, service: &str, want: usize) -> BTreeMap<String, usize> {
+    let mut last = BTreeMap::new();
+    bed.eventually(
+        CONVERGE,
+        &format!("{want} running tasks of {service}"),
+        || {
+            last = running_by_node(bed.host(asker), service);
+            total(&last) == want
+        },
+    );
+    last
+}
+
+#[test]
+fn a_replicated_service_spreads_and_its_tasks_leave_a_dead_node_and_its_surplus_stops_on_return() {
+    let mut bed = cluster();
+    let id = create(
+        bed.host(0),
+        &[
+            "--name",
+            "web",
+            "--replicas",
+            "6",
+            "busybox",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+        ],
+    );
+    assert_eq!(id.len(), 25, "service create prints the ID: {id}");
+    let spread = converged(&bed, 0, "web", 6);
+    assert_eq!(
+        spread.len(),
+        5,
+        "6 tasks on 5 nodes use every node: {spread:?}"
+    );
+    assert!(spread.values().all(|n| (1..=2).contains(n)), "{spread:?}");
+    // The tasks really run: each node's daemon has as many containers.
+    for host in bed.hosts() {
+        assert_eq!(
+            containers(host, "web").len(),
+            spread[host.name()],
+            "containers of web on {}",
+            host.name()
+        );
+    }
+    let ls = bed.host(1).ok(&["service", "ls"]);
+    assert!(ls.contains("web") && ls.contains("6/6"), "{ls}");
+
+    // A worker dies: its tasks come back on the other nodes.
+    let worker = bed.host(4).name().to_string();
+    let lost = spread[&worker];
+    let before = containers(bed.host(4), "web");
+    bed.host_mut(4).kill_daemon();
+    bed.eventually(
+        CONVERGE,
+        "web back to 6 running tasks without the dead worker",
+        || {
+            let now = running_by_node(bed.host(0), "web");
+            total(&now) == 6 && !now.contains_key(&worker)
+        },
+    );
+    let moved = tasks(bed.host(0), "web")
+        .iter()
+        .filter(|t| t["Node"] == worker && t["DesiredState"] == "Shutdown")
+        .count();
+    assert_eq!(moved, lost, "the dead node's tasks are shut down, not lost");
+
+    // It returns: the containers of the tasks that moved away are stopped.
+    bed.host_mut(4).start_daemon();
+    bed.eventually(
+        CONVERGE,
+        "the returned worker stops its surplus containers",
+        || containers(bed.host(4), "web").is_empty(),
+    );
+    assert!(!before.is_empty());
+    assert_eq!(total(&running_by_node(bed.host(0), "web")), 6);
+
+    // Scale down then remove: every node ends clean.
+    bed.host(2).ok(&["service", "scale", "-d", "web=2"]);
+    converged(&bed, 2, "web", 2);
+    bed.host(0).ok(&["service", "rm", "web"]);
+    bed.eventually(CONVERGE, "no task container left on any node", || {
+        bed.hosts().iter().all(|h| task_containers(h).is_empty())
+    });
+    assert_eq!(bed.host(0).ok(&["service", "ls", "-q"]).trim(), "");
+}
+
+#[test]
+fn constraints_global_services_drain_and_unsatisfiable_placements() {
+    let bed = cluster();
+    let h3 = bed.host(3).name().to_string();
+    let h4 = bed.host(4).name().to_string();
+    for host in [&h3, &h4] {
+        bed.host(0)
+            .ok(&["node", "update", "--label-add", "zone=a", host]);
+    }
+    create(
+        bed.host(0),
+        &[
+            "--name",
+            "zoned",
+            "--replicas",
+            "4",
+            "--constraint",
+            "node.labels.zone==a",
+            "busybox",
+            "sleep",
+            "3600",
+        ],
+    );
+    create(
+        bed.host(0),
+        &[
+            "--name", "agent", "--mode", "global", "busybox", "sleep", "3600",
+        ],
+    );
+    let zoned = converged(&bed, 0, "zoned", 4);
+    assert_eq!(
+        zoned.keys().cloned().collect::<BTreeSet<_>>(),
+        BTreeSet::from([h3.clone(), h4.clone()]),
+        "only zone a nodes: {zoned:?}"
+    );
+    assert_eq!(zoned.values().copied().collect::<Vec<_>>(), [2, 2]);
+    let global = converged(&bed, 1, "agent", 5);
+    assert!(global.values().all(|n| *n == 1), "{global:?}");
+
+    // Drain h4: its zoned tasks move to h3, its global task stops.
+    bed.host(0)
+        .ok(&["node", "update", "--availability", "drain", &h4]);
+    bed.eventually(CONVERGE, "h4 drained", || {
+        let zoned = running_by_node(bed.host(0), "zoned");
+        let agent = running_by_node(bed.host(0), "agent");
+        zoned.get(&h3) == Some(&4) && !zoned.contains_key(&h4) && !agent.contains_key(&h4)
+    });
+    bed.eventually(
+        CONVERGE,
+        "no container of zoned or agent left running on h4",
+        || {
+            containers(bed.host(4), "zoned").is_empty()
+                && containers(bed.host(4), "agent").is_empty()
+        },
+    );
+
+    // Constraints nobody meets and reservations nobody has: pending, with
+    // Swarm's reason, and nothing runs.
+    create(
+        bed.host(0),
+        &[
+            "--name",
+            "nowhere",
+            "--constraint",
+            "node.labels.zone==mars",
+            "busybox",
+            "sleep",
+            "1",
+        ],
+    );
+    create(
+        bed.host(0),
+        &[
+            "--name",
+            "huge",
+            "--reserve-memory",
+            "100t",
+            "busybox",
+            "sleep",
+            "1",
+        ],
+    );
+    for (service, reason) in [
+        ("nowhere", "scheduling constraints not satisfied"),
+        ("huge", "insufficient resources"),
+    ] {
+        bed.eventually(
+            CONVERGE,
+            &format!("{service} pending with a reason"),
+            || {
+                tasks(bed.host(0), service).iter().any(|t| {
+                    t["CurrentState"] == "Pending"
+                        && t["Message"]
+                            .as_str()
+                            .is_some_and(|m| m.contains("no suitable node") && m.contains(reason))
+                })
+            },
+        );
+        let table = bed.host(0).ok(&["service", "ps", service]);
+        assert!(table.contains("no suitable node"), "{table}");
+    }
+}
+
+#[test]
+fn a_leader_failover_during_a_deployment_neither_loses_nor_duplicates_tasks() {
+    let mut bed = cluster();
+    let old = leader(&bed, 0).expect("a leader");
+    let asker = (old + 1) % 3;
+    create(
+        bed.host(asker),
+        &[
+            "--name",
+            "burst",
+            "--replicas",
+            "10",
+            "busybox",
+            "sleep",
+            "3600",
+        ],
+    );
+    bed.host_mut(old).kill_daemon();
+    let asker = (0..3).find(|i| *i != old).unwrap_or(1);
+    bed.eventually(
+        CONVERGE,
+        "10 running tasks of burst after the failover",
+        || {
+            let now = running_by_node(bed.host(asker), "burst");
+            let on_old = now.get(bed.host(old).name()).copied().unwrap_or(0);
+            total(&now) - on_old == 10
+        },
+    );
+    // Exactly one running container per running task across the live nodes.
+    let live: Vec<&Host> = bed.hosts().iter().filter(|h| h.index() != old).collect();
+    let running: usize = live.iter().map(|h| containers(h, "burst").len()).sum();
+    let expected = tasks(bed.host(asker), "burst")
+        .iter()
+        .filter(|t| {
+            t["DesiredState"] == "Running"
+                && t["CurrentState"] == "Running"
+                && t["Node"] != bed.host(old).name()
+        })
+        .count();
+    assert_eq!(running, expected, "no duplicate containers");
+    assert_eq!(expected, 10);
+}
+
+#[test]
+fn an_agent_restart_re_adopts_its_tasks_without_restarting_them() {
+    let mut bed = cluster();
+    create(
+        bed.host(0),
+        &[
+            "--name",
+            "steady",
+            "--replicas",
+            "5",
+            "busybox",
+            "sleep",
+            "3600",
+        ],
+    );
+    converged(&bed, 0, "steady", 5);
+    let ids = |bed: &TestBed| -> BTreeSet<String> {
+        tasks(bed.host(0), "steady")
+            .iter()
+            .map(|t| t["ID"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let task_ids = ids(&bed);
+    let on_h3 = containers(bed.host(3), "steady");
+    assert!(!on_h3.is_empty());
+    bed.host_mut(3).restart_daemon();
+    // Give the restarted agent time to reconnect and reconcile.
+    bed.eventually(CONVERGE, "h3 ready again", || {
+        support::cluster::nodes(bed.host(0))
+            .iter()
+            .any(|n| n["Hostname"] == bed.host(3).name() && n["Status"] == "ready")
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(containers(bed.host(3), "steady"), on_h3, "same containers");
+    assert_eq!(ids(&bed), task_ids, "no task replaced");
+    assert_eq!(total(&running_by_node(bed.host(0), "steady")), 5);
+}
