@@ -11,6 +11,7 @@ pub mod enrollment;
 pub mod ids;
 pub mod manager;
 pub mod node;
+pub mod orchestrator;
 pub mod raft;
 pub mod scheduler;
 pub mod services;
