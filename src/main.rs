@@ -335,9 +335,7 @@ async fn serve_daemon(config: hoist_agent::DaemonConfig) -> anyhow::Result<()> {
             hoist_manager::node::services_api::ServicesService { node: node.clone() },
         ),
     );
-    let result = hoist_agent::run(config, routes).await;
-    node.shutdown().await;
-    result
+    hoist_agent::run(config, routes, async move { node.shutdown().await }).await
 }
 
 fn run_daemon(host: Option<String>, args: DaemonArgs) -> i32 {

@@ -30,10 +30,20 @@ fn tasks(host: &Host, service: &str) -> Vec<Value> {
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("service ps json: {e}\n{out}"))
 }
 
-/// Tasks of `service` that should run and do, by node hostname.
+/// [`tasks`], or nothing while the managers cannot answer (an election).
+fn tasks_if_answered(host: &Host, service: &str) -> Vec<Value> {
+    let run = host.hoist(&["service", "ps", "--format", "json", service]);
+    if run.code != 0 {
+        return Vec::new();
+    }
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("service ps json: {e}\n{run}"))
+}
+
+/// Tasks of `service` that should run and do, by node hostname (none while
+/// the managers cannot answer).
 fn running_by_node(host: &Host, service: &str) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
-    for task in tasks(host, service) {
+    for task in tasks_if_answered(host, service) {
         if task["DesiredState"] == "Running" && task["CurrentState"] == "Running" {
             *counts
                 .entry(task["Node"].as_str().unwrap_or_default().to_string())

@@ -20,9 +20,15 @@ pub use config::DaemonConfig;
 pub use daemon::Daemon;
 
 /// Runs a daemon until SIGINT or SIGTERM, serving `extra` routes (the
-/// cluster API) beside its own. Containers keep running when it stops:
-/// the next daemon re-adopts them.
-pub async fn run(config: DaemonConfig, extra: tonic::service::Routes) -> anyhow::Result<()> {
+/// cluster API) beside its own; on the signal, `stopping` runs before the
+/// server waits for its calls to end (the cluster's worker holds calls
+/// open to this very daemon). Containers keep running when it stops: the
+/// next daemon re-adopts them.
+pub async fn run(
+    config: DaemonConfig,
+    extra: tonic::service::Routes,
+    stopping: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let socket = config.socket.clone();
     let listener = server::bind(&socket)?;
     let daemon = Daemon::open(config).await?;
@@ -36,6 +42,7 @@ pub async fn run(config: DaemonConfig, extra: tonic::service::Routes) -> anyhow:
     let events = daemon.clone();
     let shutdown = async move {
         shutdown_signal().await;
+        stopping.await;
         // Followed event streams end, so the server can stop.
         events.events.close();
     };

@@ -109,6 +109,12 @@ pub enum ReadError {
         /// Managers in the Raft membership.
         total: usize,
     },
+    /// This manager has not applied a committed write in time.
+    #[error("this manager has not caught up with write {version} yet; try again")]
+    Lagging {
+        /// The write's version.
+        version: u64,
+    },
 }
 
 /// One manager of the cluster.
@@ -221,6 +227,9 @@ impl Manager {
             proposer,
         });
         tokio::spawn(group_commits(Arc::downgrade(&manager), pending));
+        // The control loops act only while this manager leads.
+        tokio::spawn(crate::orchestrator::run(Arc::downgrade(&manager)));
+        tokio::spawn(crate::scheduler::run(Arc::downgrade(&manager)));
         let reconciler = tokio::spawn(reconcile_membership(Arc::downgrade(&manager)));
         *manager.reconciler.lock().unwrap_or_else(|e| e.into_inner()) = Some(reconciler);
         Ok(manager)

@@ -88,8 +88,10 @@ impl Manager {
             spec,
             spec_version: 1,
         };
-        self.write(Batch::one(Op::Create(Object::Service(service))))
+        let version = self
+            .write(Batch::one(Op::Create(Object::Service(service))))
             .await?;
+        self.applied(version).await?;
         let service = self.find_service(&id)?;
         Ok(Stored {
             view: view::service_view(&service, &self.store.list::<Task>()),
@@ -125,8 +127,10 @@ impl Manager {
         service.spec = spec;
         service.meta.updated_at = now_millis();
         let id = service.meta.id.clone();
-        self.write(Batch::one(Op::Update(Object::Service(service))))
+        let version = self
+            .write(Batch::one(Op::Update(Object::Service(service))))
             .await?;
+        self.applied(version).await?;
         let service = self.find_service(&id)?;
         Ok(Stored {
             view: view::service_view(&service, &self.store.list::<Task>()),
@@ -146,6 +150,14 @@ impl Manager {
         }))
         .await?;
         Ok(())
+    }
+
+    /// Waits until this manager's store holds the write at `version` (a
+    /// write made through a follower is applied there a moment later).
+    async fn applied(&self, version: u64) -> Result<(), ServiceError> {
+        tokio::time::timeout(crate::manager::READ_TIMEOUT, self.store.wait_for(version))
+            .await
+            .map_err(|_| ServiceError::Read(ReadError::Lagging { version }))
     }
 
     /// The service `reference` names: its ID, its name, or a unique ID
