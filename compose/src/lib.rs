@@ -17,6 +17,7 @@ pub mod ports;
 pub mod project;
 pub mod schema;
 pub mod spec;
+pub mod stack;
 pub mod words;
 
 pub use error::{LoadError, ModelPath, Segment};

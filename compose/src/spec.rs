@@ -442,7 +442,7 @@ fn absolute(target: &str, path: &ModelPath) -> Result<String, SpecError> {
 
 /// Whether a field is given a value that asks for something (not null,
 /// false, zero or empty).
-fn is_set(value: &Value) -> bool {
+pub(crate) fn is_set(value: &Value) -> bool {
     match value {
         Value::Null => false,
         Value::Bool(b) => *b,
