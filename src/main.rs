@@ -30,6 +30,7 @@ use commands::network::NetworkCommand;
 use commands::node::NodeCommand;
 use commands::registry::{LoginArgs, LogoutArgs, PullArgs, PushArgs};
 use commands::service::ServiceCommand;
+use commands::stack::StackCommand;
 use commands::volume::VolumeCommand;
 use exit::{CliError, EXIT_HOIST_FAILED};
 
@@ -157,6 +158,9 @@ enum Command {
     /// Manage the cluster's services
     #[command(subcommand)]
     Service(ServiceCommand),
+    /// Manage stacks: compose files deployed across the cluster
+    #[command(subcommand)]
+    Stack(StackCommand),
     /// Show the hoist version information
     Version,
     /// Display system-wide information
@@ -334,7 +338,10 @@ async fn serve_daemon(config: hoist_agent::DaemonConfig) -> anyhow::Result<()> {
         hoist_api::cluster_proto::services_server::ServicesServer::new(
             hoist_manager::node::services_api::ServicesService { node: node.clone() },
         ),
-    );
+    )
+    .add_service(hoist_api::cluster_proto::stacks_server::StacksServer::new(
+        hoist_manager::node::stacks_api::StacksService { node: node.clone() },
+    ));
     hoist_agent::run(config, routes, async move { node.shutdown().await }).await
 }
 
@@ -444,8 +451,9 @@ async fn dispatch(target: connect::Target, command: Command) -> Result<i32, CliE
             Command::Cluster(c) => commands::cluster::run(channel, c).await,
             Command::Node(n) => commands::node::run(channel, n).await,
             Command::Service(s) => commands::service::run(channel, s).await,
+            Command::Stack(s) => commands::stack::run(channel, s).await,
             _ => Err(CliError::usage(
-                "over tcp:// a manager serves cluster commands only (cluster, node, service): run container commands against the host's own daemon",
+                "over tcp:// a manager serves cluster commands only (cluster, node, service, stack): run container commands against the host's own daemon",
             )),
         };
     }
@@ -569,6 +577,7 @@ async fn dispatch(target: connect::Target, command: Command) -> Result<i32, CliE
         Command::Cluster(c) => commands::cluster::run(channel, c).await,
         Command::Node(n) => commands::node::run(channel, n).await,
         Command::Service(s) => commands::service::run(channel, s).await,
+        Command::Stack(s) => commands::stack::run(channel, s).await,
         Command::Info => commands::system::info(channel).await,
         Command::Events(a) => commands::events::events(channel, a).await,
         Command::Version | Command::Daemon(_) | Command::Logout(_) | Command::Compose(_) => Ok(0),

@@ -14,6 +14,7 @@ pub mod node;
 pub mod registry;
 pub mod service;
 pub mod session;
+pub mod stack;
 pub mod system;
 pub mod volume;
 

@@ -8,6 +8,7 @@ use hoist_api::cluster_proto::dispatcher_server::DispatcherServer;
 use hoist_api::cluster_proto::enrollment_server::EnrollmentServer;
 use hoist_api::cluster_proto::raft_server::RaftServer;
 use hoist_api::cluster_proto::services_server::ServicesServer;
+use hoist_api::cluster_proto::stacks_server::StacksServer;
 use hoist_api::tls::{self, Credentials};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -18,6 +19,7 @@ use tracing::{info, warn};
 use super::ClusterNode;
 use super::service::ClusterService;
 use super::services_api::ServicesService;
+use super::stacks_api::StacksService;
 use crate::dispatcher::DispatcherService;
 use crate::enrollment::EnrollmentService;
 use crate::manager::Manager;
@@ -62,7 +64,8 @@ impl ClusterServer {
             }))
             .add_service(DispatcherServer::new(DispatcherService::start(manager)))
             .add_service(ClusterApiServer::new(ClusterService { node: node.clone() }))
-            .add_service(ServicesServer::new(ServicesService { node }));
+            .add_service(ServicesServer::new(ServicesService { node: node.clone() }))
+            .add_service(StacksServer::new(StacksService { node }));
         let incoming = tls::incoming(listener, config);
         info!(%listen, "serving the cluster port");
         let task = tokio::spawn(async move {
