@@ -308,6 +308,7 @@ fn main() {
             let host = args.host.clone().or(cli.host);
             run_daemon(host, args)
         }
+        Command::Cluster(ClusterCommand::Simulate(args)) => run_simulation(cli.debug, args),
         command => {
             let target = connect::Target {
                 host: cli.host,
@@ -412,6 +413,36 @@ fn run_daemon(host: Option<String>, args: DaemonArgs) -> i32 {
         Err(e) => {
             eprintln!("hoist daemon: {e:#}");
             1
+        }
+    }
+}
+
+/// `cluster simulate` needs no daemon: it is a cluster client itself, on
+/// a runtime with threads for its many nodes.
+fn run_simulation(debug: bool, args: commands::cluster::SimulateArgs) -> i32 {
+    let filter = if debug { "debug" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HOIST_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(commands::cluster::simulate(args)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            e.code
         }
     }
 }

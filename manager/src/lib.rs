@@ -15,5 +15,6 @@ pub mod orchestrator;
 pub mod raft;
 pub mod scheduler;
 pub mod services;
+pub mod simulate;
 pub mod store;
 pub mod token;
