@@ -25,7 +25,7 @@ use serde_json::Value;
 use support::cluster::{Simulation, form, nodes};
 
 /// How often convergence is polled.
-const POLL: Duration = Duration::from_millis(50);
+const POLL: Duration = Duration::from_millis(100);
 /// Runs of each measurement.
 const RUNS: usize = 3;
 

@@ -6,14 +6,13 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Subcommand};
 use hoist_api::cluster::{ServiceView, TaskView};
-use hoist_api::cluster_proto::services_client::ServicesClient;
 use hoist_api::cluster_proto::stacks_client::StacksClient;
 use hoist_api::cluster_proto::{DeployStackRequest, Empty, StackChanges, StackRef, TaskFilter};
 use hoist_api::service::labels;
 use hoist_compose::project::{LoadOptions, load};
 use tonic::transport::Channel;
 
-use crate::commands::service::{converge, decode, print_services, show_tasks};
+use crate::commands::service::{converge, decode, print_services, services_client, show_tasks};
 use crate::exit::{CliError, CliResult};
 use crate::format::{Format, print_items, print_table};
 
@@ -82,7 +81,7 @@ pub enum StackCommand {
 /// The services of `stack`, by name.
 async fn services_of(channel: &Channel, stack: &str) -> CliResult<Vec<ServiceView>> {
     let all: Vec<ServiceView> = decode(
-        &ServicesClient::new(channel.clone())
+        &services_client(channel.clone())
             .list(Empty {})
             .await?
             .into_inner()
@@ -125,7 +124,7 @@ pub async fn run(channel: Channel, command: StackCommand) -> CliResult<i32> {
         } => deploy(channel, compose_file, prune, detach, quiet, &stack).await,
         StackCommand::Ls { format } => {
             let all: Vec<ServiceView> = decode(
-                &ServicesClient::new(channel)
+                &services_client(channel)
                     .list(Empty {})
                     .await?
                     .into_inner()
@@ -173,7 +172,7 @@ pub async fn run(channel: Channel, command: StackCommand) -> CliResult<i32> {
                 return Err(no_stack(&stack));
             }
             let tasks: Vec<TaskView> = decode(
-                &ServicesClient::new(channel)
+                &services_client(channel)
                     .list_tasks(TaskFilter {
                         services: services.into_iter().map(|s| s.id).collect(),
                         node: String::new(),
@@ -260,5 +259,5 @@ async fn deploy(
         return Ok(0);
     }
     let names: Vec<String> = translated.services.iter().map(|s| s.name.clone()).collect();
-    converge(&mut ServicesClient::new(channel), &names, quiet).await
+    converge(&mut services_client(channel), &names, quiet).await
 }

@@ -95,7 +95,7 @@ impl Manager {
         self.applied(version).await?;
         let service = self.find_service(&id)?;
         Ok(Stored {
-            view: view::service_view(&service, &self.store.list::<Task>()),
+            view: self.view_of(&service),
             warnings,
         })
     }
@@ -131,7 +131,7 @@ impl Manager {
         self.applied(version).await?;
         let service = self.find_service(&id)?;
         Ok(Stored {
-            view: view::service_view(&service, &self.store.list::<Task>()),
+            view: self.view_of(&service),
             warnings,
         })
     }
@@ -148,6 +148,15 @@ impl Manager {
         }))
         .await?;
         Ok(())
+    }
+
+    /// `service inspect`'s view of `service`, counting its tasks now.
+    fn view_of(&self, service: &Service) -> ServiceView {
+        let counts = view::task_counts(&self.store);
+        view::service_view(
+            service,
+            counts.get(&service.meta.id).copied().unwrap_or_default(),
+        )
     }
 
     /// Waits until this manager's store holds the write at `version` (a
@@ -185,12 +194,12 @@ impl Manager {
     /// Every service, confirmed with the leader, by name.
     pub async fn list_services(&self) -> Result<Vec<ServiceView>, ServiceError> {
         self.fresh().await?;
-        let tasks = self.store.list::<Task>();
+        let counts = view::task_counts(&self.store);
         let mut views: Vec<ServiceView> = self
             .store
             .list::<Service>()
             .iter()
-            .map(|s| view::service_view(s, &tasks))
+            .map(|s| view::service_view(s, counts.get(&s.meta.id).copied().unwrap_or_default()))
             .collect();
         views.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(views)
@@ -200,7 +209,7 @@ impl Manager {
     pub async fn inspect_service(&self, reference: &str) -> Result<ServiceView, ServiceError> {
         self.fresh().await?;
         let service = self.find_service(reference)?;
-        Ok(view::service_view(&service, &self.store.list::<Task>()))
+        Ok(self.view_of(&service))
     }
 
     /// The tasks of the services `references` name (all services when

@@ -3,22 +3,41 @@
 use hoist_api::cluster::{ServiceView, TaskView};
 use hoist_api::service::{DesiredState, EndpointSpec, PublishMode, ServiceMode, TaskState};
 
+use std::collections::HashMap;
+
 use crate::control::rfc3339;
+use crate::store::Store;
 use crate::store::objects::{Node, Service, Task};
 
-/// `service ls`'s view of `service`, counting its running tasks in `tasks`.
-pub fn service_view(service: &Service, tasks: &[Task]) -> ServiceView {
-    let own = || {
-        tasks
-            .iter()
-            .filter(|t| t.service_id == service.meta.id && t.desired_state == DesiredState::Running)
-    };
-    let running = own()
-        .filter(|t| t.status.state == TaskState::Running)
-        .count() as u64;
+/// How many tasks of each service should run, and how many do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskCounts {
+    /// Tasks with desired state Running.
+    pub wanted: u64,
+    /// Of those, the ones running.
+    pub running: u64,
+}
+
+/// Counts the tasks of every service in `store`, by service ID, without
+/// copying them.
+pub fn task_counts(store: &Store) -> HashMap<String, TaskCounts> {
+    let mut counts: HashMap<String, TaskCounts> = HashMap::new();
+    store.scan::<Task>(|t| {
+        if t.desired_state == DesiredState::Running {
+            let count = counts.entry(t.service_id.clone()).or_default();
+            count.wanted += 1;
+            count.running += u64::from(t.status.state == TaskState::Running);
+        }
+    });
+    counts
+}
+
+/// `service ls`'s view of `service`, with its task counts.
+pub fn service_view(service: &Service, counts: TaskCounts) -> ServiceView {
+    let running = counts.running;
     let (mode, desired) = match service.spec.mode {
         ServiceMode::Replicated { replicas } => ("replicated", replicas),
-        ServiceMode::Global => ("global", own().count() as u64),
+        ServiceMode::Global => ("global", counts.wanted),
     };
     ServiceView {
         id: service.meta.id.clone(),

@@ -104,6 +104,14 @@ impl Store {
             .collect()
     }
 
+    /// Calls `visit` on every object of type `T` without copying them (for
+    /// counts and summaries over many objects).
+    pub fn scan<T: Stored>(&self, mut visit: impl FnMut(&T)) {
+        for object in self.read().state.list(T::KIND).filter_map(T::from_object) {
+            visit(object);
+        }
+    }
+
     /// The log index of the last applied entry: the store's version.
     pub fn version(&self) -> u64 {
         self.read().applied

@@ -86,6 +86,15 @@ pub enum ServiceCommand {
     },
 }
 
+/// Largest answer the CLI accepts: `service ps` of a service with tens of
+/// thousands of tasks is several megabytes of JSON.
+const MAX_ANSWER: usize = 256 * 1024 * 1024;
+
+/// A client of the `Services` API that accepts large answers.
+pub(crate) fn services_client(channel: Channel) -> ServicesClient<Channel> {
+    ServicesClient::new(channel).max_decoding_message_size(MAX_ANSWER)
+}
+
 /// Decodes a JSON answer of the cluster API.
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(json: &[u8]) -> CliResult<T> {
     serde_json::from_slice(json).map_err(|e| CliError::client(format!("undecodable answer: {e}")))
@@ -100,7 +109,7 @@ fn created(answer: ServiceCreated) -> CliResult<ServiceView> {
 
 /// Runs a service command.
 pub async fn run(channel: Channel, command: ServiceCommand) -> CliResult<i32> {
-    let mut client = ServicesClient::new(channel);
+    let mut client = services_client(channel);
     match command {
         ServiceCommand::Create {
             detach,
