@@ -93,22 +93,14 @@ async fn pass(manager: &Manager, since: Instant, pace: Pace) -> Pace {
         return pace;
     }
     let tally = Tally::of(&reconciled);
-    // All batches at once: the manager's group commit pipelines them into
-    // a few Raft entries instead of one round trip each. Each batch stands
-    // on its own (a slot's shut-down and replacement share one), so a
-    // failed one leaves nothing half done; the next pass redoes it.
-    let writes = reconciled.into_batches(BATCH_OPS).into_iter().map(|batch| {
-        let ops = batch.ops.len();
-        async move { manager.write(batch).await.map_err(|e| (e, ops)) }
-    });
     let mut failed = false;
-    for (e, ops) in futures_util::future::join_all(writes)
-        .await
-        .into_iter()
-        .filter_map(Result::err)
-    {
-        warn!(error = %e, ops, "orchestrator write failed; retrying next round");
-        failed = true;
+    for batch in reconciled.into_batches(BATCH_OPS) {
+        let ops = batch.ops.len();
+        if let Err(e) = manager.write(batch).await {
+            warn!(error = %e, ops, "orchestrator write failed; retrying next round");
+            failed = true;
+            break;
+        }
     }
     if failed {
         pace.seen = None;
