@@ -334,6 +334,11 @@ async fn serve_daemon(config: hoist_agent::DaemonConfig) -> anyhow::Result<()> {
         hoist_api::cluster_proto::services_server::ServicesServer::new(
             hoist_manager::node::services_api::ServicesService { node: node.clone() },
         ),
+    )
+    .add_service(
+        hoist_api::cluster_proto::secrets_server::SecretsServer::new(
+            hoist_manager::node::secrets_api::SecretsService { node: node.clone() },
+        ),
     );
     hoist_agent::run(config, routes, async move { node.shutdown().await }).await
 }

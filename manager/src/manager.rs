@@ -69,6 +69,9 @@ pub struct ManagerSettings {
     pub cluster_id: String,
     /// Its TLS material.
     pub credentials: Credentials,
+    /// The cluster's data key, which seals secrets and configs in the
+    /// store (kept beside the Raft state, never in it).
+    pub data_key: crate::secrets::key::DataKey,
 }
 
 /// Why a write failed.

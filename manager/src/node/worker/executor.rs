@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use hoist_api::spec::InlineFile;
+
 use crate::store::objects::Task;
 
 /// Why the runtime could not do what the worker asked.
@@ -68,10 +70,11 @@ pub trait Executor: Send + Sync + 'static {
     /// Every task container on the node, running or not.
     async fn list(&self) -> Result<Vec<Existing>, ExecutorError>;
 
-    /// Gets the task's image and creates its container; returns the
-    /// container's ID. An error means the node cannot run the task
-    /// (it is rejected).
-    async fn prepare(&self, task: &Task) -> Result<String, ExecutorError>;
+    /// Gets the task's image and creates its container, with `files` (its
+    /// secrets and configs, to be kept in memory only); returns the
+    /// container's ID. An error means the node cannot run the task (it is
+    /// rejected).
+    async fn prepare(&self, task: &Task, files: &[InlineFile]) -> Result<String, ExecutorError>;
 
     /// Starts a prepared container. An error means the task failed.
     async fn start(&self, container_id: &str) -> Result<(), ExecutorError>;

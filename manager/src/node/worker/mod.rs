@@ -10,6 +10,7 @@
 mod container;
 mod controller;
 mod executor;
+mod files;
 mod reconcile;
 mod reports;
 mod simulated;

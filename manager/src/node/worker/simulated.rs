@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use hoist_api::spec::InlineFile;
 use tokio::sync::watch;
 
 use super::executor::{Executor, ExecutorError, Existing, Exit, Observed};
@@ -99,7 +100,7 @@ impl Executor for SimulatedExecutor {
             .collect())
     }
 
-    async fn prepare(&self, task: &Task) -> Result<String, ExecutorError> {
+    async fn prepare(&self, task: &Task, _: &[InlineFile]) -> Result<String, ExecutorError> {
         let id = format!("sim-{}", self.made.fetch_add(1, Ordering::SeqCst) + 1);
         self.lock().insert(
             id.clone(),
