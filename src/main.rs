@@ -29,9 +29,11 @@ use commands::inspect::{self, ContainerInspectArgs, ImageInspectArgs, InspectArg
 use commands::network::NetworkCommand;
 use commands::node::NodeCommand;
 use commands::registry::{LoginArgs, LogoutArgs, PullArgs, PushArgs};
+use commands::secret::FileCommand;
 use commands::service::ServiceCommand;
 use commands::volume::VolumeCommand;
 use exit::{CliError, EXIT_HOIST_FAILED};
+use hoist_api::cluster_proto::FileKind;
 
 /// A container engine and orchestrator with Docker's commands.
 #[derive(Debug, Parser)]
@@ -157,6 +159,12 @@ enum Command {
     /// Manage the cluster's services
     #[command(subcommand)]
     Service(ServiceCommand),
+    /// Manage the cluster's secrets
+    #[command(subcommand)]
+    Secret(FileCommand),
+    /// Manage the cluster's configs
+    #[command(subcommand)]
+    Config(FileCommand),
     /// Show the hoist version information
     Version,
     /// Display system-wide information
@@ -449,8 +457,10 @@ async fn dispatch(target: connect::Target, command: Command) -> Result<i32, CliE
             Command::Cluster(c) => commands::cluster::run(channel, c).await,
             Command::Node(n) => commands::node::run(channel, n).await,
             Command::Service(s) => commands::service::run(channel, s).await,
+            Command::Secret(s) => commands::secret::run(channel, FileKind::Secret, s).await,
+            Command::Config(c) => commands::secret::run(channel, FileKind::Config, c).await,
             _ => Err(CliError::usage(
-                "over tcp:// a manager serves cluster commands only (cluster, node, service): run container commands against the host's own daemon",
+                "over tcp:// a manager serves cluster commands only (cluster, node, service, secret, config): run container commands against the host's own daemon",
             )),
         };
     }
@@ -574,6 +584,8 @@ async fn dispatch(target: connect::Target, command: Command) -> Result<i32, CliE
         Command::Cluster(c) => commands::cluster::run(channel, c).await,
         Command::Node(n) => commands::node::run(channel, n).await,
         Command::Service(s) => commands::service::run(channel, s).await,
+        Command::Secret(s) => commands::secret::run(channel, FileKind::Secret, s).await,
+        Command::Config(c) => commands::secret::run(channel, FileKind::Config, c).await,
         Command::Info => commands::system::info(channel).await,
         Command::Events(a) => commands::events::events(channel, a).await,
         Command::Version | Command::Daemon(_) | Command::Logout(_) | Command::Compose(_) => Ok(0),
