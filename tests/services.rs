@@ -2,16 +2,20 @@
 //! managers and 2 workers; placement and spread, constraints, global
 //! services, drain, a dead node's tasks moving and its surplus shut down
 //! when it returns, a leader failover mid-deployment, agents re-adopting
-//! their containers, and `service rm` leaving every node clean. Root only.
+//! their containers, secrets and configs reaching only their tasks'
+//! containers and no disk, and `service rm` leaving every node clean.
+//! Root only.
 
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use base64::Engine;
 use hoist_e2e::{Host, TestBed};
 use serde_json::Value;
 use support::cluster::{form, leader};
+use support::{files_on_disk_containing, mount_points};
 
 /// How long a cluster may take to converge after a change (image present
 /// on every host, containers start in well under a second each).
@@ -356,4 +360,125 @@ fn an_agent_restart_re_adopts_its_tasks_without_restarting_them() {
     assert_eq!(containers(bed.host(3), "steady"), on_h3, "same containers");
     assert_eq!(ids(&bed), task_ids, "no task replaced");
     assert_eq!(total(&running_by_node(bed.host(0), "steady")), 5);
+}
+
+/// The tmpfs mounts of task files (secrets, configs) under `host`'s daemon.
+fn file_mounts(host: &Host) -> Vec<std::path::PathBuf> {
+    mount_points()
+        .into_iter()
+        .filter(|(point, fstype)| {
+            point.starts_with(host.dir()) && point.ends_with("secrets") && fstype == "tmpfs"
+        })
+        .map(|(point, _)| point)
+        .collect()
+}
+
+#[test]
+fn a_secret_reaches_only_its_tasks_container_never_a_disk_and_stays_while_used() {
+    let bed = cluster();
+    let marker = hoist_runtime::fsutil::random_hex(8);
+    let secret = format!("pw-{marker}");
+    let config = format!("server_name site-{marker};");
+    let file = bed.dir().join("pw.txt");
+    std::fs::write(&file, &secret).unwrap();
+    let id = bed
+        .host(1)
+        .ok(&["secret", "create", "db_pw", file.to_str().unwrap()]);
+    std::fs::write(&file, &config).unwrap();
+    bed.host(2)
+        .ok(&["config", "create", "site", file.to_str().unwrap()]);
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(id.trim().len(), 25, "secret create prints the ID: {id}");
+    let ls = bed.host(0).ok(&["secret", "ls"]);
+    assert!(ls.contains("db_pw") && ls.contains("internal"), "{ls}");
+    let inspect = bed.host(2).ok(&["secret", "inspect", "db_pw"]);
+    assert!(
+        inspect.contains(id.trim()) && !inspect.contains(&secret),
+        "{inspect}"
+    );
+    let shown = bed.host(0).ok(&["config", "inspect", "site"]);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&config);
+    assert!(shown.contains(&encoded), "a config is shown: {shown}");
+
+    let refused = bed.host(0).hoist(&[
+        "service", "create", "-d", "--name", "bad", "--secret", "nope", "busybox", "true",
+    ]);
+    assert!(
+        refused.code != 0
+            && refused
+                .stderr
+                .contains("secret nope not found: create it first with hoist secret create"),
+        "{refused}"
+    );
+    assert_eq!(bed.host(0).ok(&["service", "ls", "-q"]).trim(), "");
+
+    create(
+        bed.host(0),
+        &[
+            "--name",
+            "app",
+            "--secret",
+            "db_pw",
+            "--secret",
+            "source=db_pw,target=/etc/pw,mode=0400",
+            "--config",
+            "source=site,target=/etc/site.conf",
+            "busybox",
+            "sleep",
+            "3600",
+        ],
+    );
+    let placed = converged(&bed, 0, "app", 1);
+    let node = placed.keys().next().unwrap().clone();
+    let runs = bed.hosts().iter().find(|h| h.name() == node).unwrap();
+    let container = containers(runs, "app").into_iter().next().unwrap();
+    let read = |path: &str| runs.ok(&["exec", &container, "cat", path]);
+    assert_eq!(read("/run/secrets/db_pw"), secret);
+    assert_eq!(read("/etc/pw"), secret);
+    assert_eq!(read("/etc/site.conf"), config);
+    let modes = runs.ok(&[
+        "exec",
+        &container,
+        "stat",
+        "-c",
+        "%a",
+        "/run/secrets/db_pw",
+        "/etc/pw",
+    ]);
+    assert_eq!(modes, "444\n400\n");
+    for host in bed.hosts() {
+        let mounts = file_mounts(host);
+        let expected = usize::from(host.name() == node);
+        assert_eq!(
+            mounts.len(),
+            expected,
+            "task file mounts on {}: {mounts:?}",
+            host.name()
+        );
+        // On disk nowhere: not in a Raft log or snapshot, a record, a log.
+        for needle in [&secret, &config] {
+            let found = files_on_disk_containing(host.dir(), needle.as_bytes());
+            assert!(found.is_empty(), "{needle:?} on disk in {found:?}");
+        }
+    }
+
+    let in_use = bed.host(1).hoist(&["secret", "rm", "db_pw"]);
+    assert!(
+        in_use.code != 0 && in_use.stderr.contains("in use by service app"),
+        "{in_use}"
+    );
+    bed.host(0).ok(&["service", "rm", "app"]);
+    bed.eventually(
+        CONVERGE,
+        "no task container or file left on any node",
+        || {
+            bed.hosts()
+                .iter()
+                .all(|h| task_containers(h).is_empty() && file_mounts(h).is_empty())
+        },
+    );
+    bed.host(1).ok(&["secret", "rm", "db_pw"]);
+    bed.host(1).ok(&["config", "rm", "site"]);
+    assert_eq!(bed.host(0).ok(&["secret", "ls", "-q"]).trim(), "");
+    assert_eq!(bed.host(0).ok(&["config", "ls", "-q"]).trim(), "");
 }
