@@ -246,6 +246,7 @@ impl super::DispatcherService {
         tokio::spawn(
             async move {
                 let mut subscription = service.assignments.subscribe(&node_id);
+                let key = service.manager.settings().data_key.clone();
                 let mut resync = true;
                 let mut check = tokio::time::interval(LEADERSHIP_CHECK);
                 loop {
@@ -253,13 +254,12 @@ impl super::DispatcherService {
                         resync = false;
                         subscription.resync.store(false, Ordering::SeqCst);
                         while subscription.changes.try_recv().is_ok() {}
-                        complete(&service.manager.store, &service.manager.settings().data_key, &node_id)
+                        complete(&service.manager.store, &key, &node_id)
                     } else {
                         tokio::select! {
                             change = subscription.changes.recv() => {
                                 let Some(first) = change else { return };
-                                let (store, key) = (&service.manager.store, &service.manager.settings().data_key);
-                                incremental(first, &mut subscription.changes, store, key)
+                                incremental(first, &mut subscription.changes, &service.manager.store, &key)
                             }
                             _ = subscription.wake.notified() => {
                                 resync = subscription.resync.load(Ordering::SeqCst);
