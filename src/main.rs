@@ -31,6 +31,7 @@ use commands::node::NodeCommand;
 use commands::registry::{LoginArgs, LogoutArgs, PullArgs, PushArgs};
 use commands::secret::FileCommand;
 use commands::service::ServiceCommand;
+use commands::stack::StackCommand;
 use commands::volume::VolumeCommand;
 use exit::{CliError, EXIT_HOIST_FAILED};
 use hoist_api::cluster_proto::FileKind;
@@ -165,6 +166,9 @@ enum Command {
     /// Manage the cluster's configs
     #[command(subcommand)]
     Config(FileCommand),
+    /// Manage stacks: compose files deployed across the cluster
+    #[command(subcommand)]
+    Stack(StackCommand),
     /// Show the hoist version information
     Version,
     /// Display system-wide information
@@ -312,6 +316,7 @@ fn main() {
             let host = args.host.clone().or(cli.host);
             run_daemon(host, args)
         }
+        Command::Cluster(ClusterCommand::Simulate(args)) => run_simulation(cli.debug, args),
         command => {
             let target = connect::Target {
                 host: cli.host,
@@ -347,7 +352,10 @@ async fn serve_daemon(config: hoist_agent::DaemonConfig) -> anyhow::Result<()> {
         hoist_api::cluster_proto::secrets_server::SecretsServer::new(
             hoist_manager::node::secrets_api::SecretsService { node: node.clone() },
         ),
-    );
+    )
+    .add_service(hoist_api::cluster_proto::stacks_server::StacksServer::new(
+        hoist_manager::node::stacks_api::StacksService { node: node.clone() },
+    ));
     hoist_agent::run(config, routes, async move { node.shutdown().await }).await
 }
 
@@ -422,6 +430,36 @@ fn run_daemon(host: Option<String>, args: DaemonArgs) -> i32 {
     }
 }
 
+/// `cluster simulate` needs no daemon: it is a cluster client itself, on
+/// a runtime with threads for its many nodes.
+fn run_simulation(debug: bool, args: commands::cluster::SimulateArgs) -> i32 {
+    let filter = if debug { "debug" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HOIST_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(commands::cluster::simulate(args)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            e.code
+        }
+    }
+}
+
 fn run_client(target: connect::Target, debug: bool, command: Command) -> i32 {
     if debug {
         tracing_subscriber::fmt()
@@ -459,8 +497,9 @@ async fn dispatch(target: connect::Target, command: Command) -> Result<i32, CliE
             Command::Service(s) => commands::service::run(channel, s).await,
             Command::Secret(s) => commands::secret::run(channel, FileKind::Secret, s).await,
             Command::Config(c) => commands::secret::run(channel, FileKind::Config, c).await,
+            Command::Stack(s) => commands::stack::run(channel, s).await,
             _ => Err(CliError::usage(
-                "over tcp:// a manager serves cluster commands only (cluster, node, service, secret, config): run container commands against the host's own daemon",
+                "over tcp:// a manager serves cluster commands only (cluster, node, service, stack, secret, config): run container commands against the host's own daemon",
             )),
         };
     }
@@ -586,6 +625,7 @@ async fn dispatch(target: connect::Target, command: Command) -> Result<i32, CliE
         Command::Service(s) => commands::service::run(channel, s).await,
         Command::Secret(s) => commands::secret::run(channel, FileKind::Secret, s).await,
         Command::Config(c) => commands::secret::run(channel, FileKind::Config, c).await,
+        Command::Stack(s) => commands::stack::run(channel, s).await,
         Command::Info => commands::system::info(channel).await,
         Command::Events(a) => commands::events::events(channel, a).await,
         Command::Version | Command::Daemon(_) | Command::Logout(_) | Command::Compose(_) => Ok(0),

@@ -482,3 +482,133 @@ fn a_secret_reaches_only_its_tasks_container_never_a_disk_and_stays_while_used()
     assert_eq!(bed.host(0).ok(&["secret", "ls", "-q"]).trim(), "");
     assert_eq!(bed.host(0).ok(&["config", "ls", "-q"]).trim(), "");
 }
+
+#[test]
+fn a_stack_deploys_from_compose_files_changes_only_what_differs_and_rm_removes_it_all() {
+    let bed = cluster();
+    let dir = bed.dir().to_path_buf();
+    let base = dir.join("compose.yaml");
+    std::fs::write(
+        &base,
+        "services:\n\
+         \x20 web:\n\
+         \x20   image: busybox\n\
+         \x20   command: httpd -f -p 80\n\
+         \x20   deploy:\n\
+         \x20     replicas: 3\n\
+         \x20     placement:\n\
+         \x20       constraints: [node.role==worker]\n\
+         \x20 agent:\n\
+         \x20   image: busybox\n\
+         \x20   command: sleep 3600\n\
+         \x20   container_name: ignored\n\
+         \x20   deploy:\n\
+         \x20     mode: global\n",
+    )
+    .unwrap();
+    let override_file = dir.join("override.yaml");
+    std::fs::write(
+        &override_file,
+        "services:\n  web:\n    deploy:\n      replicas: 4\n",
+    )
+    .unwrap();
+    let build_only = dir.join("build.yaml");
+    std::fs::write(&build_only, "services:\n  app:\n    build: .\n").unwrap();
+    let base = base.to_str().unwrap();
+    let h0 = bed.host(0);
+
+    let first = h0.hoist(&["stack", "deploy", "-c", base, "app"]);
+    assert_eq!(first.code, 0, "{first}");
+    assert!(first.stdout.contains("Creating service app_web"), "{first}");
+    assert!(
+        first.stdout.contains("Creating service app_agent"),
+        "{first}"
+    );
+    assert!(
+        first.stderr.contains("container_name"),
+        "unsupported fields are warned about: {first}"
+    );
+    let web = converged(&bed, 0, "app_web", 3);
+    let workers = BTreeSet::from([
+        bed.host(3).name().to_string(),
+        bed.host(4).name().to_string(),
+    ]);
+    assert!(
+        web.keys().all(|n| workers.contains(n)),
+        "constraint honoured: {web:?}"
+    );
+    converged(&bed, 0, "app_agent", 5);
+    let ids = |service: &str| -> BTreeSet<String> {
+        tasks(h0, service)
+            .iter()
+            .map(|t| t["ID"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let agent_tasks = ids("app_agent");
+
+    // The same file again changes nothing.
+    let again = h0.ok(&["stack", "deploy", "-c", base, "app"]);
+    assert!(
+        !again.contains("Creating") && !again.contains("Updating"),
+        "{again}"
+    );
+    // An override changes one service only.
+    let scaled = h0.ok(&[
+        "stack",
+        "deploy",
+        "-c",
+        base,
+        "-c",
+        override_file.to_str().unwrap(),
+        "app",
+    ]);
+    assert!(scaled.contains("Updating service app_web"), "{scaled}");
+    assert!(!scaled.contains("app_agent"), "{scaled}");
+    converged(&bed, 0, "app_web", 4);
+    assert_eq!(
+        ids("app_agent"),
+        agent_tasks,
+        "the unchanged service kept its tasks"
+    );
+
+    let ls = h0.ok(&["stack", "ls"]);
+    assert!(
+        ls.lines()
+            .any(|l| l.starts_with("app") && l.trim_end().ends_with('2')),
+        "{ls}"
+    );
+    let services = h0.ok(&["stack", "services", "app"]);
+    assert!(
+        services.contains("app_web") && services.contains("4/4"),
+        "{services}"
+    );
+    let ps = h0.ok(&["stack", "ps", "app"]);
+    assert!(
+        ps.contains("app_agent.") && ps.contains("app_web.1"),
+        "{ps}"
+    );
+
+    // A build-only service is refused before anything is deployed.
+    let refused = h0.hoist(&[
+        "stack",
+        "deploy",
+        "-c",
+        build_only.to_str().unwrap(),
+        "other",
+    ]);
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains("app") && refused.stderr.contains("image"),
+        "{refused}"
+    );
+    assert!(!h0.ok(&["service", "ls"]).contains("other_"));
+
+    let removed = h0.ok(&["stack", "rm", "app"]);
+    assert!(removed.contains("Removing service app_web"), "{removed}");
+    bed.eventually(CONVERGE, "no task container left on any node", || {
+        bed.hosts().iter().all(|h| task_containers(h).is_empty())
+    });
+    let gone = h0.hoist(&["stack", "ps", "app"]);
+    assert_ne!(gone.code, 0);
+    assert!(gone.stderr.contains("nothing found in stack"), "{gone}");
+}

@@ -16,5 +16,6 @@ pub mod raft;
 pub mod scheduler;
 pub mod secrets;
 pub mod services;
+pub mod simulate;
 pub mod store;
 pub mod token;

@@ -33,6 +33,10 @@ pub const RAFT_HEARTBEAT: Duration = Duration::from_millis(100);
 /// The shortest election delay; each round draws one up to twice it. A
 /// follower stands after the leader lease (twice this) plus such a delay.
 pub const ELECTION_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// Raft entries in one append (openraft's default is 300, made for small
+/// entries; one of ours can carry thousands of operations).
+const MAX_PAYLOAD_ENTRIES: u64 = 16;
 /// How long a write may wait for a quorum before it fails.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a fresh read may wait for the leader's confirmation (as long
@@ -44,6 +48,10 @@ const REACHABLE_WINDOW: Duration = Duration::from_secs(2);
 const RECONCILE_PERIOD: Duration = Duration::from_millis(250);
 /// Most batches committed together in one entry.
 const GROUP_LIMIT: usize = 1024;
+/// Operations one Raft entry carries at most (more from a single batch
+/// are still one entry): entries stay small enough to replicate within a
+/// heartbeat, which is openraft's time limit for an append.
+const GROUP_OPS: usize = 2048;
 /// Proposals in flight at once: the next group forms while earlier ones
 /// are written and replicated.
 const PIPELINE: usize = 4;
@@ -170,6 +178,9 @@ fn raft_config(cluster_id: &str) -> Result<Arc<Config>, StartError> {
         election_timeout_min: ELECTION_TIMEOUT.as_millis() as u64,
         election_timeout_max: 2 * ELECTION_TIMEOUT.as_millis() as u64,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(10_000),
+        // An append must arrive within a heartbeat; a follower catching up
+        // gets a few entries at a time rather than hundreds.
+        max_payload_entries: MAX_PAYLOAD_ENTRIES,
         max_in_snapshot_log_to_keep: 1_000,
         // Elections are stood for by `raft::election`, with a fresh random
         // delay every round.
@@ -482,16 +493,28 @@ async fn group_commits(
     mut pending: mpsc::UnboundedReceiver<Pending>,
 ) {
     let slots = Arc::new(Semaphore::new(PIPELINE));
-    while let Some(first) = pending.recv().await {
+    let mut carried: Option<Pending> = None;
+    loop {
+        let first = match carried.take() {
+            Some(first) => first,
+            None => match pending.recv().await {
+                Some(first) => first,
+                None => return,
+            },
+        };
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
+        let mut ops = first.batch.ops.len();
         let mut group = vec![first];
         while group.len() < GROUP_LIMIT {
-            match pending.try_recv() {
-                Ok(next) => group.push(next),
-                Err(_) => break,
+            let Ok(next) = pending.try_recv() else { break };
+            if ops + next.batch.ops.len() > GROUP_OPS {
+                carried = Some(next);
+                break;
             }
+            ops += next.batch.ops.len();
+            group.push(next);
         }
         let Some(manager) = manager.upgrade() else {
             return;

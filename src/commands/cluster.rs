@@ -87,6 +87,11 @@ pub enum ClusterCommand {
         #[arg(short = 'f', long)]
         format: Option<String>,
     },
+    /// Play NODES simulated worker nodes in this process (scale tests): real
+    /// joins, sessions and workers, tasks that run in memory. Runs until
+    /// interrupted; stopping it is the failure of all its nodes.
+    #[command(hide = true)]
+    Simulate(SimulateArgs),
     /// Measure replicated writes: COUNT small objects, CONCURRENCY at a time
     #[command(hide = true)]
     Bench {
@@ -97,6 +102,83 @@ pub enum ClusterCommand {
         #[arg(long, default_value_t = 64)]
         concurrency: u64,
     },
+}
+
+/// Flags of `cluster simulate`.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// How many nodes to play
+    #[arg(long, default_value_t = 100)]
+    pub nodes: usize,
+    /// A worker join token
+    #[arg(long)]
+    pub token: String,
+    /// Hostname prefix of the nodes
+    #[arg(long, default_value = "sim")]
+    pub prefix: String,
+    /// How long a task takes to start (ms|s)
+    #[arg(long = "start-latency", default_value = "50ms")]
+    pub start_latency: String,
+    /// Fraction of task starts that fail (0 to 1)
+    #[arg(long = "failure-rate", default_value_t = 0.0)]
+    pub failure_rate: f64,
+    /// CPUs each node reports
+    #[arg(long, default_value_t = 4)]
+    pub cpus: u64,
+    /// Memory each node reports
+    #[arg(long, default_value = "8g")]
+    pub memory: String,
+    /// A manager's address (IP[:PORT])
+    pub manager: String,
+}
+
+/// Runs `cluster simulate` until SIGINT or SIGTERM.
+pub async fn simulate(args: SimulateArgs) -> CliResult<i32> {
+    let start_latency = hoist_api::units::parse_duration(&args.start_latency)
+        .map_err(|e| CliError::usage(format!("invalid --start-latency: {e}")))?;
+    let memory_bytes = hoist_api::units::parse_bytes(&args.memory)
+        .map_err(|e| CliError::usage(format!("invalid --memory: {e}")))?;
+    if !(0.0..=1.0).contains(&args.failure_rate) {
+        return Err(CliError::usage(
+            "--failure-rate is a fraction between 0 and 1",
+        ));
+    }
+    let manager = if args.manager.contains(':') {
+        args.manager
+    } else {
+        format!(
+            "{}:{}",
+            args.manager,
+            hoist_api::cluster::DEFAULT_CLUSTER_PORT
+        )
+    };
+    let simulated = hoist_manager::simulate::start(hoist_manager::simulate::Simulation {
+        manager,
+        token: args.token.trim().to_string(),
+        nodes: args.nodes,
+        prefix: args.prefix,
+        start_latency: std::time::Duration::from_nanos(start_latency.max(0) as u64),
+        failure_rate: args.failure_rate,
+        cpus: args.cpus,
+        memory_bytes: memory_bytes.max(0) as u64,
+    })
+    .await?;
+    println!("{} simulated nodes joined", simulated.node_ids.len());
+    tokio::select! {
+        _ = simulated.wait() => {}
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminated() => {}
+    }
+    Ok(0)
+}
+
+async fn terminated() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            term.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
 }
 
 fn join_instructions(role: &str, token: &str, addr: &str) {
@@ -254,6 +336,7 @@ pub async fn run(channel: Channel, command: ClusterCommand) -> CliResult<i32> {
                 serde_json::to_value(&view).map_err(|e| CliError::client(e.to_string()))?;
             print_documents(format.as_deref(), &[document])?;
         }
+        ClusterCommand::Simulate(args) => return simulate(args).await,
         ClusterCommand::Bench { count, concurrency } => {
             let answer = client
                 .bench(BenchRequest { count, concurrency })

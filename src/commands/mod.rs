@@ -15,6 +15,7 @@ pub mod registry;
 pub mod secret;
 pub mod service;
 pub mod session;
+pub mod stack;
 pub mod system;
 pub mod volume;
 

@@ -67,3 +67,61 @@ pub fn leader(bed: &TestBed, asker: usize) -> Option<usize> {
         .to_string();
     bed.hosts().iter().position(|h| h.name() == name)
 }
+
+/// A `hoist cluster simulate` process playing worker nodes, killed (all
+/// its nodes failing at once) when dropped.
+pub struct Simulation {
+    child: std::process::Child,
+    /// How many nodes it plays.
+    pub nodes: usize,
+}
+
+impl Simulation {
+    /// Starts `nodes` simulated nodes named `<prefix>-<n>` on `host`,
+    /// joining through `manager`; returns once they have all joined.
+    pub fn start(host: &Host, manager: &Host, nodes: usize, prefix: &str) -> Simulation {
+        use std::io::{BufRead, BufReader};
+        let token = manager.ok(&["cluster", "join-token", "-q", "worker"]);
+        let mut child = host
+            .command(&[
+                "cluster",
+                "simulate",
+                "--nodes",
+                &nodes.to_string(),
+                "--prefix",
+                prefix,
+                "--token",
+                token.trim(),
+                &manager.addr().to_string(),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("cluster simulate starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        let read = BufReader::new(stdout).read_line(&mut line);
+        let simulation = Simulation { child, nodes };
+        assert!(
+            read.is_ok() && line.contains(&format!("{nodes} simulated nodes joined")),
+            "cluster simulate said {line:?}"
+        );
+        simulation
+    }
+
+    /// Kills the process: every node it plays stops at once.
+    pub fn kill(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Simulation {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

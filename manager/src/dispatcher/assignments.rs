@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use hoist_api::cluster_proto::AssignmentsMessage;
+use hoist_api::service::DesiredState;
 use tokio::sync::{Notify, broadcast};
 use tracing::{Instrument, debug, warn};
 
@@ -70,8 +71,10 @@ impl Subscriber {
 struct Routes {
     /// Sessions by node ID.
     subscribers: HashMap<String, Vec<Subscriber>>,
-    /// The node each task is on, to route its deletion or move.
-    placed: HashMap<String, String>,
+    /// The node each task is on and what is wanted of it, to route its
+    /// deletion or move, and to skip changes of its status alone (its node
+    /// reported them: echoing them back would only add traffic).
+    placed: HashMap<String, (String, DesiredState)>,
 }
 
 /// The router, shared by the dispatcher's sessions.
@@ -142,7 +145,7 @@ async fn route(routes: Weak<Mutex<Routes>>, store: Store) {
             routes.placed = store
                 .list::<Task>()
                 .into_iter()
-                .map(|t| (t.meta.id, t.node_id))
+                .map(|t| (t.meta.id, (t.node_id, t.desired_state)))
                 .collect();
             // Anything routed before this point may have been missed.
             for subscriber in routes.subscribers.values().flatten() {
@@ -184,12 +187,16 @@ fn deliver(routes: &Weak<Mutex<Routes>>, change: Change) -> bool {
     };
     let mut routes = routes.lock().unwrap_or_else(|e| e.into_inner());
     let task = change.object.as_ref().and_then(Task::from_object).cloned();
-    let now_on = task.as_ref().map(|t| t.node_id.clone()).unwrap_or_default();
-    let was_on = match &task {
-        Some(_) => routes.placed.insert(change.id.clone(), now_on.clone()),
+    let now = task.as_ref().map(|t| (t.node_id.clone(), t.desired_state));
+    let was = match &now {
+        Some(now) => routes.placed.insert(change.id.clone(), now.clone()),
         None => routes.placed.remove(&change.id),
+    };
+    if was == now {
+        return true;
     }
-    .unwrap_or_default();
+    let was_on = was.map(|(node, _)| node).unwrap_or_default();
+    let now_on = now.map(|(node, _)| node).unwrap_or_default();
     if !was_on.is_empty() && was_on != now_on {
         send(&mut routes, &was_on, Routed::Removed(change.id.clone()));
     }
@@ -421,6 +428,38 @@ mod tests {
         );
         assert_eq!(next(&mut n2).await, ("b".into(), false));
         assert!(n1.changes.try_recv().is_err(), "n1 heard nothing of b or c");
+    }
+
+    #[tokio::test]
+    async fn a_status_change_alone_is_not_echoed_to_the_node() {
+        let store = Store::new();
+        let assignments = Assignments::start(store.clone());
+        tokio::task::yield_now().await;
+        let mut n1 = assignments.subscribe("n1");
+        store.apply(1, &Batch::one(task("a", "n1", 0)));
+        assert_eq!(next(&mut n1).await, ("a".into(), true));
+        let status = hoist_api::service::TaskStatus {
+            state: hoist_api::service::TaskState::Running,
+            ..Default::default()
+        };
+        store.apply(
+            2,
+            &Batch::one(Op::TaskStatus {
+                task_id: "a".into(),
+                status,
+            }),
+        );
+        let desire = Op::Desire {
+            task_id: "a".into(),
+            desired: DesiredState::Shutdown,
+            at: 3,
+        };
+        store.apply(3, &Batch::one(desire));
+        let routed = n1.changes.recv().await.unwrap();
+        match routed {
+            Routed::Upsert(task) => assert_eq!(task.desired_state, DesiredState::Shutdown),
+            Routed::Removed(id) => panic!("unexpected removal of {id}"),
+        }
     }
 
     #[tokio::test]

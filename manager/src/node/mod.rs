@@ -12,6 +12,7 @@ pub mod server;
 pub mod service;
 pub mod services_api;
 pub mod session;
+pub mod stacks_api;
 pub mod worker;
 
 use std::net::{IpAddr, SocketAddr};

@@ -10,6 +10,7 @@ use hoist_api::cluster_proto::enrollment_server::EnrollmentServer;
 use hoist_api::cluster_proto::raft_server::RaftServer;
 use hoist_api::cluster_proto::secrets_server::SecretsServer;
 use hoist_api::cluster_proto::services_server::ServicesServer;
+use hoist_api::cluster_proto::stacks_server::StacksServer;
 use hoist_api::tls::{self, Credentials};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -21,6 +22,7 @@ use super::ClusterNode;
 use super::secrets_api::SecretsService;
 use super::service::ClusterService;
 use super::services_api::ServicesService;
+use super::stacks_api::StacksService;
 use crate::dispatcher::DispatcherService;
 use crate::enrollment::EnrollmentService;
 use crate::manager::Manager;
@@ -66,7 +68,8 @@ impl ClusterServer {
             .add_service(DispatcherServer::new(DispatcherService::start(manager)))
             .add_service(ClusterApiServer::new(ClusterService { node: node.clone() }))
             .add_service(ServicesServer::new(ServicesService { node: node.clone() }))
-            .add_service(SecretsServer::new(SecretsService { node }));
+            .add_service(SecretsServer::new(SecretsService { node: node.clone() }))
+            .add_service(StacksServer::new(StacksService { node }));
         let incoming = tls::incoming(listener, config);
         info!(%listen, "serving the cluster port");
         let task = tokio::spawn(async move {

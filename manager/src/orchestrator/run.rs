@@ -18,7 +18,7 @@ use crate::store::{Kind, Op, State};
 /// How often the loop looks for a change to act on.
 const TICK: Duration = Duration::from_millis(100);
 /// Most operations written in one batch (new tasks are large).
-const BATCH_OPS: usize = 500;
+const BATCH_OPS: usize = 100;
 
 /// Runs the orchestrator on this manager whenever it leads; returns when
 /// the manager is gone.

@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use hoist_api::cluster_proto::RaftMessage;
 use hoist_api::cluster_proto::raft_server::Raft as RaftApi;
-use openraft::raft::AppendEntriesResponse;
+use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::{Request, Response, Status};
 
 use crate::auth::Access;
 use crate::manager::Manager;
+use crate::raft::TypeConfig;
 
 /// Serves Raft traffic for one manager.
 #[derive(Debug, Clone)]
@@ -43,9 +44,16 @@ impl RaftApi for RaftService {
         &self,
         request: Request<RaftMessage>,
     ) -> Result<Response<RaftMessage>, Status> {
-        let rpc = self.decode(request)?;
+        let rpc: AppendEntriesRequest<TypeConfig> = self.decode(request)?;
+        // A leader whose term is current keeps this member from standing,
+        // as soon as its append arrives: a large append may take longer to
+        // store than the leader waits for it, and a member catching up that
+        // way must not stand and depose the leader.
+        let current = self.manager.raft.metrics().borrow().vote;
+        if rpc.vote >= current {
+            self.manager.leader_contact.heard();
+        }
         let answer = self.manager.raft.append_entries(rpc).await;
-        // A leader whose term is current keeps this member from standing.
         if !matches!(answer, Ok(AppendEntriesResponse::HigherVote(_)) | Err(_)) {
             self.manager.leader_contact.heard();
         }

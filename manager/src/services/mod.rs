@@ -3,6 +3,7 @@
 //! go through Raft with compare-and-set; the orchestrator and scheduler
 //! turn the stored services into placed tasks.
 
+pub mod stack;
 pub mod validate;
 pub mod view;
 
@@ -123,10 +124,7 @@ impl Manager {
         if version != 0 {
             service.meta.version = version;
         }
-        if spec.task != service.spec.task || spec.endpoint != service.spec.endpoint {
-            service.spec_version += 1;
-        }
-        service.spec = spec;
+        service.replace_spec(spec);
         service.meta.updated_at = now_millis();
         let id = service.meta.id.clone();
         let version = self

@@ -398,6 +398,17 @@ pub struct Service {
     pub spec_version: u64,
 }
 
+impl Service {
+    /// Replaces the spec; a new task template or endpoint makes the tasks
+    /// out of date (a new replica count alone does not).
+    pub fn replace_spec(&mut self, spec: ServiceSpec) {
+        if spec.task != self.spec.task || spec.endpoint != self.spec.endpoint {
+            self.spec_version += 1;
+        }
+        self.spec = spec;
+    }
+}
+
 /// One instance of a service: made by the orchestrator, placed by the
 /// scheduler, run by the agent of its node. A task is never moved: a
 /// replacement is a new task in the same slot.

@@ -86,7 +86,8 @@ pub enum ServiceCommand {
     },
 }
 
-fn decode<T: serde::de::DeserializeOwned>(json: &[u8]) -> CliResult<T> {
+/// Decodes a JSON answer of the cluster API.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(json: &[u8]) -> CliResult<T> {
     serde_json::from_slice(json).map_err(|e| CliError::client(format!("undecodable answer: {e}")))
 }
 
@@ -117,29 +118,7 @@ pub async fn run(channel: Channel, command: ServiceCommand) -> CliResult<i32> {
         ServiceCommand::Ls { quiet, format } => {
             let services: Vec<ServiceView> =
                 decode(&client.list(Empty {}).await?.into_inner().json)?;
-            if quiet {
-                for service in &services {
-                    println!("{}", service.id);
-                }
-                return Ok(0);
-            }
-            let items = to_values(&services)?;
-            print_items(&Format::parse(format.as_deref()), &items, || {
-                let rows: Vec<Vec<String>> = services
-                    .iter()
-                    .map(|s| {
-                        vec![
-                            truncate(&s.id, 12),
-                            s.name.clone(),
-                            s.mode.clone(),
-                            format!("{}/{}", s.running, s.desired),
-                            s.image.clone(),
-                            s.ports.join(", "),
-                        ]
-                    })
-                    .collect();
-                print_table(&["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"], &rows);
-            })?;
+            print_services(&services, quiet, format.as_deref())?;
         }
         ServiceCommand::Ps {
             quiet,
@@ -164,16 +143,7 @@ pub async fn run(channel: Channel, command: ServiceCommand) -> CliResult<i32> {
                         .is_none_or(|d| t.desired_state.eq_ignore_ascii_case(d))
                 })
                 .collect();
-            if quiet {
-                for task in &tasks {
-                    println!("{}", task.id);
-                }
-                return Ok(0);
-            }
-            let items = to_values(&tasks)?;
-            print_items(&Format::parse(format.as_deref()), &items, || {
-                print_tasks(&tasks, no_trunc)
-            })?;
+            show_tasks(&tasks, quiet, no_trunc, format.as_deref())?;
         }
         ServiceCommand::Inspect { format, services } => {
             return inspect_each(&services, format.as_deref(), |service| {
@@ -231,6 +201,56 @@ pub async fn run(channel: Channel, command: ServiceCommand) -> CliResult<i32> {
     Ok(0)
 }
 
+/// Prints services as `service ls` does (`-q`: IDs; `--format`).
+pub(crate) fn print_services(
+    services: &[ServiceView],
+    quiet: bool,
+    format: Option<&str>,
+) -> CliResult {
+    if quiet {
+        for service in services {
+            println!("{}", service.id);
+        }
+        return Ok(());
+    }
+    let items = to_values(services)?;
+    print_items(&Format::parse(format), &items, || {
+        let rows: Vec<Vec<String>> = services
+            .iter()
+            .map(|s| {
+                vec![
+                    truncate(&s.id, 12),
+                    s.name.clone(),
+                    s.mode.clone(),
+                    format!("{}/{}", s.running, s.desired),
+                    s.image.clone(),
+                    s.ports.join(", "),
+                ]
+            })
+            .collect();
+        print_table(&["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"], &rows);
+    })
+}
+
+/// Prints tasks as `service ps` does (`-q`: IDs; `--format`).
+pub(crate) fn show_tasks(
+    tasks: &[TaskView],
+    quiet: bool,
+    no_trunc: bool,
+    format: Option<&str>,
+) -> CliResult {
+    if quiet {
+        for task in tasks {
+            println!("{}", task.id);
+        }
+        return Ok(());
+    }
+    let items = to_values(tasks)?;
+    print_items(&Format::parse(format), &items, || {
+        print_tasks(tasks, no_trunc)
+    })
+}
+
 fn to_values<T: serde::Serialize>(items: &[T]) -> CliResult<Vec<serde_json::Value>> {
     items
         .iter()
@@ -257,7 +277,7 @@ fn ps_filters(filters: &[String]) -> CliResult<(Option<String>, String)> {
     Ok((desired, node))
 }
 
-/// Prints tasks as Docker's `service ps` does: a slot's history under its
+/// Prints tasks as Docker's `service ps` table does: a slot's history under its
 /// current task, marked `\_`.
 fn print_tasks(tasks: &[TaskView], no_trunc: bool) {
     let mut previous: Option<&str> = None;
@@ -361,7 +381,7 @@ const POLL: Duration = Duration::from_millis(250);
 /// printing progress (Docker's `--detach=false`). A task that cannot be
 /// placed is shown with its reason; the wait goes on, as Docker's, until
 /// the user interrupts it.
-async fn converge(
+pub(crate) async fn converge(
     client: &mut ServicesClient<Channel>,
     ids: &[String],
     quiet: bool,

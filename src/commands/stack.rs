@@ -1,0 +1,264 @@
+//! `hoist stack …`: a compose file deployed as services across the
+//! cluster (Docker's `docker stack`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Subcommand};
+use hoist_api::cluster::{ServiceView, TaskView};
+use hoist_api::cluster_proto::services_client::ServicesClient;
+use hoist_api::cluster_proto::stacks_client::StacksClient;
+use hoist_api::cluster_proto::{DeployStackRequest, Empty, StackChanges, StackRef, TaskFilter};
+use hoist_api::service::labels;
+use hoist_compose::project::{LoadOptions, load};
+use tonic::transport::Channel;
+
+use crate::commands::service::{converge, decode, print_services, show_tasks};
+use crate::exit::{CliError, CliResult};
+use crate::format::{Format, print_items, print_table};
+
+/// `hoist stack …`.
+#[derive(Debug, Subcommand)]
+pub enum StackCommand {
+    /// Deploy a new stack or update an existing stack
+    #[command(visible_alias = "up")]
+    Deploy {
+        /// Path to a Compose file (repeat to merge several)
+        #[arg(short = 'c', long = "compose-file", required = true)]
+        compose_file: Vec<PathBuf>,
+        /// Prune services that are no longer referenced
+        #[arg(long)]
+        prune: bool,
+        /// Exit immediately instead of waiting for the stack services to converge
+        #[arg(short = 'd', long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+        detach: bool,
+        /// Suppress progress output
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// The stack's name
+        stack: String,
+    },
+    /// List stacks
+    #[command(visible_alias = "list")]
+    Ls {
+        /// Format output: table, json, or a Go template
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// List the tasks in the stack
+    Ps {
+        /// Only display task IDs
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// Do not truncate output
+        #[arg(long = "no-trunc")]
+        no_trunc: bool,
+        /// Format output: table, json, or a Go template
+        #[arg(long)]
+        format: Option<String>,
+        /// The stack
+        stack: String,
+    },
+    /// List the services in the stack
+    Services {
+        /// Only display IDs
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// Format output: table, json, or a Go template
+        #[arg(long)]
+        format: Option<String>,
+        /// The stack
+        stack: String,
+    },
+    /// Remove one or more stacks
+    #[command(visible_alias = "remove", visible_alias = "down")]
+    Rm {
+        /// The stacks
+        #[arg(required = true)]
+        stacks: Vec<String>,
+    },
+}
+
+/// The services of `stack`, by name.
+async fn services_of(channel: &Channel, stack: &str) -> CliResult<Vec<ServiceView>> {
+    let all: Vec<ServiceView> = decode(
+        &ServicesClient::new(channel.clone())
+            .list(Empty {})
+            .await?
+            .into_inner()
+            .json,
+    )?;
+    Ok(all
+        .into_iter()
+        .filter(|s| {
+            s.spec
+                .labels
+                .get(labels::STACK_NAMESPACE)
+                .map(String::as_str)
+                == Some(stack)
+        })
+        .collect())
+}
+
+fn no_stack(stack: &str) -> CliError {
+    CliError::client(format!("nothing found in stack: {stack}"))
+}
+
+fn print_changes(changes: &StackChanges) {
+    for warning in &changes.warnings {
+        eprintln!("Warning: {warning}");
+    }
+    for action in &changes.actions {
+        println!("{action}");
+    }
+}
+
+/// Runs a stack command.
+pub async fn run(channel: Channel, command: StackCommand) -> CliResult<i32> {
+    match command {
+        StackCommand::Deploy {
+            compose_file,
+            prune,
+            detach,
+            quiet,
+            stack,
+        } => deploy(channel, compose_file, prune, detach, quiet, &stack).await,
+        StackCommand::Ls { format } => {
+            let all: Vec<ServiceView> = decode(
+                &ServicesClient::new(channel)
+                    .list(Empty {})
+                    .await?
+                    .into_inner()
+                    .json,
+            )?;
+            let mut stacks: BTreeMap<String, usize> = BTreeMap::new();
+            for service in &all {
+                if let Some(stack) = service.spec.labels.get(labels::STACK_NAMESPACE) {
+                    *stacks.entry(stack.clone()).or_default() += 1;
+                }
+            }
+            let items: Vec<serde_json::Value> = stacks
+                .iter()
+                .map(|(name, count)| serde_json::json!({ "Name": name, "Services": count }))
+                .collect();
+            print_items(&Format::parse(format.as_deref()), &items, || {
+                let rows: Vec<Vec<String>> = stacks
+                    .iter()
+                    .map(|(name, count)| vec![name.clone(), count.to_string()])
+                    .collect();
+                print_table(&["NAME", "SERVICES"], &rows);
+            })?;
+            Ok(0)
+        }
+        StackCommand::Services {
+            quiet,
+            format,
+            stack,
+        } => {
+            let services = services_of(&channel, &stack).await?;
+            if services.is_empty() {
+                return Err(no_stack(&stack));
+            }
+            print_services(&services, quiet, format.as_deref())?;
+            Ok(0)
+        }
+        StackCommand::Ps {
+            quiet,
+            no_trunc,
+            format,
+            stack,
+        } => {
+            let services = services_of(&channel, &stack).await?;
+            if services.is_empty() {
+                return Err(no_stack(&stack));
+            }
+            let tasks: Vec<TaskView> = decode(
+                &ServicesClient::new(channel)
+                    .list_tasks(TaskFilter {
+                        services: services.into_iter().map(|s| s.id).collect(),
+                        node: String::new(),
+                    })
+                    .await?
+                    .into_inner()
+                    .json,
+            )?;
+            show_tasks(&tasks, quiet, no_trunc, format.as_deref())?;
+            Ok(0)
+        }
+        StackCommand::Rm { stacks } => {
+            let mut client = StacksClient::new(channel);
+            let mut failed = false;
+            for stack in stacks {
+                match client
+                    .remove(StackRef {
+                        namespace: stack.clone(),
+                    })
+                    .await
+                {
+                    Ok(changes) => print_changes(&changes.into_inner()),
+                    Err(status) if status.code() == tonic::Code::NotFound => {
+                        eprintln!("Nothing found in stack: {stack}");
+                        failed = true;
+                    }
+                    Err(status) => return Err(status.into()),
+                }
+            }
+            Ok(i32::from(failed))
+        }
+    }
+}
+
+/// `stack deploy`: loads the compose files as a project named after the
+/// stack, translates it, and deploys every service in one write.
+async fn deploy(
+    channel: Channel,
+    files: Vec<PathBuf>,
+    prune: bool,
+    detach: bool,
+    quiet: bool,
+    stack: &str,
+) -> CliResult<i32> {
+    let working_dir = std::env::current_dir()
+        .map_err(|e| CliError::client(format!("cannot read the working directory: {e}")))?;
+    let project = load(&LoadOptions {
+        files,
+        project_directory: None,
+        project_name: Some(stack.to_string()),
+        env_files: Vec::new(),
+        profiles: Vec::new(),
+        environment: std::env::vars().collect(),
+        working_dir,
+    })
+    .map_err(|e| CliError::client(e.to_string()))?;
+    let translated = hoist_compose::stack::stack(&project, stack)
+        .map_err(|e| CliError::client(e.to_string()))?;
+    if let Some(file) = translated.secrets.first().or(translated.configs.first()) {
+        return Err(CliError::client(format!(
+            "stack {stack} uses {}: secrets and configs in stacks are not deployed yet; create them with the cluster first",
+            file.key
+        )));
+    }
+    for warning in &translated.warnings {
+        eprintln!("Warning: {warning}");
+    }
+    let services_json = translated
+        .services
+        .iter()
+        .map(serde_json::to_vec)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| CliError::client(e.to_string()))?;
+    let changes = StacksClient::new(channel.clone())
+        .deploy(DeployStackRequest {
+            namespace: stack.to_string(),
+            services_json,
+            prune,
+        })
+        .await?
+        .into_inner();
+    print_changes(&changes);
+    if detach {
+        return Ok(0);
+    }
+    let names: Vec<String> = translated.services.iter().map(|s| s.name.clone()).collect();
+    converge(&mut ServicesClient::new(channel), &names, quiet).await
+}
