@@ -37,11 +37,11 @@ impl Manager {
     pub async fn deploy_stack(
         &self,
         namespace: &str,
-        specs: Vec<ServiceSpec>,
+        mut specs: Vec<ServiceSpec>,
         prune: bool,
     ) -> Result<StackChanges, ServiceError> {
         let mut changes = StackChanges::default();
-        for spec in &specs {
+        for spec in &mut specs {
             if spec.labels.get(labels::STACK_NAMESPACE).map(String::as_str) != Some(namespace) {
                 return Err(validate::InvalidSpec(format!(
                     "service {} is not labelled {}={namespace}",
@@ -51,6 +51,7 @@ impl Manager {
                 .into());
             }
             changes.warnings.extend(validate::validate(spec)?);
+            self.resolve_file_references(spec).await?;
         }
         self.fresh().await?;
         let existing: BTreeMap<String, Service> = self
