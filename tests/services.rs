@@ -494,6 +494,7 @@ fn a_stack_deploys_from_compose_files_changes_only_what_differs_and_rm_removes_i
          \x20 web:\n\
          \x20   image: busybox\n\
          \x20   command: httpd -f -p 80\n\
+         \x20   secrets: [db_pw]\n\
          \x20   deploy:\n\
          \x20     replicas: 3\n\
          \x20     placement:\n\
@@ -503,9 +504,13 @@ fn a_stack_deploys_from_compose_files_changes_only_what_differs_and_rm_removes_i
          \x20   command: sleep 3600\n\
          \x20   container_name: ignored\n\
          \x20   deploy:\n\
-         \x20     mode: global\n",
+         \x20     mode: global\n\
+         secrets:\n\
+         \x20 db_pw:\n\
+         \x20   file: ./pw.txt\n",
     )
     .unwrap();
+    std::fs::write(dir.join("pw.txt"), "stack-secret-7d1e").unwrap();
     let override_file = dir.join("override.yaml");
     std::fs::write(
         &override_file,
@@ -522,6 +527,10 @@ fn a_stack_deploys_from_compose_files_changes_only_what_differs_and_rm_removes_i
     assert!(first.stdout.contains("Creating service app_web"), "{first}");
     assert!(
         first.stdout.contains("Creating service app_agent"),
+        "{first}"
+    );
+    assert!(
+        first.stdout.contains("Creating secret app_db_pw"),
         "{first}"
     );
     assert!(
@@ -545,6 +554,14 @@ fn a_stack_deploys_from_compose_files_changes_only_what_differs_and_rm_removes_i
             .collect()
     };
     let agent_tasks = ids("app_agent");
+    // The stack's secret reaches the web tasks.
+    let worker = bed.host(3);
+    let container = containers(worker, "app_web")
+        .into_iter()
+        .next()
+        .expect("a web task on h3");
+    let secret = worker.ok(&["exec", &container, "cat", "/run/secrets/db_pw"]);
+    assert_eq!(secret, "stack-secret-7d1e");
 
     // The same file again changes nothing.
     let again = h0.ok(&["stack", "deploy", "-c", base, "app"]);
@@ -605,10 +622,165 @@ fn a_stack_deploys_from_compose_files_changes_only_what_differs_and_rm_removes_i
 
     let removed = h0.ok(&["stack", "rm", "app"]);
     assert!(removed.contains("Removing service app_web"), "{removed}");
+    assert!(removed.contains("Removing secret app_db_pw"), "{removed}");
+    assert_eq!(h0.ok(&["secret", "ls", "-q"]).trim(), "");
     bed.eventually(CONVERGE, "no task container left on any node", || {
         bed.hosts().iter().all(|h| task_containers(h).is_empty())
     });
     let gone = h0.hoist(&["stack", "ps", "app"]);
     assert_ne!(gone.code, 0);
     assert!(gone.stderr.contains("nothing found in stack"), "{gone}");
+}
+
+/// `service logs` lines on stdout, by the prefix before ` | `.
+fn log_prefixes(out: &str) -> BTreeSet<String> {
+    out.lines()
+        .filter_map(|l| l.split_once(" | "))
+        .map(|(prefix, _)| prefix.trim_end().to_string())
+        .collect()
+}
+
+/// Docker's log prefix of each task of `service` (`web.1.<id>@<node>`).
+fn task_prefixes(host: &Host, service: &str) -> BTreeSet<String> {
+    tasks(host, service)
+        .iter()
+        .map(|t| {
+            let id = t["ID"].as_str().unwrap_or_default();
+            format!(
+                "{}.{}@{}",
+                t["Name"].as_str().unwrap_or_default(),
+                &id[..12.min(id.len())],
+                t["Node"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn service_logs_gathers_every_tasks_lines_from_any_manager_follows_and_skips_a_dead_node() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let mut bed = cluster();
+    let leader = leader(&bed, 0).expect("a leader");
+    let asker = (leader + 1) % 3;
+    create(
+        bed.host(0),
+        &[
+            "--name",
+            "hello",
+            "--replicas",
+            "3",
+            "busybox",
+            "sh",
+            "-c",
+            "echo hello from $(hostname); sleep 3600",
+        ],
+    );
+    create(
+        bed.host(0),
+        &[
+            "--name",
+            "counter",
+            "--replicas",
+            "2",
+            "--constraint",
+            "node.role==worker",
+            "busybox",
+            "sh",
+            "-c",
+            "i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done",
+        ],
+    );
+    converged(&bed, 0, "hello", 3);
+    converged(&bed, 0, "counter", 2);
+    let h = bed.host(asker);
+
+    // Every task's line, named by its task and node, from a follower.
+    let expected = task_prefixes(h, "hello");
+    let mut out = String::new();
+    bed.eventually(CONVERGE, "3 hello lines from service logs", || {
+        out = h.ok(&["service", "logs", "hello"]);
+        out.lines().filter(|l| l.contains("| hello from")).count() == 3
+    });
+    assert_eq!(log_prefixes(&out), expected, "{out}");
+    let raw = h.ok(&["service", "logs", "--raw", "--no-trunc", "hello"]);
+    assert!(
+        raw.lines().all(|l| l.starts_with("hello from")),
+        "--raw has no prefix: {raw}"
+    );
+    let first = tasks(h, "hello")[0]["ID"].as_str().unwrap().to_string();
+    let one = h.ok(&["service", "logs", "--no-trunc", &first]);
+    assert_eq!(one.lines().count(), 1, "a task's own logs: {one}");
+    assert!(one.contains(&format!(".{first}@")), "{one}");
+
+    // --tail 1: one line per task.
+    bed.eventually(CONVERGE, "counter ticked twice", || {
+        h.ok(&["service", "logs", "counter"])
+            .lines()
+            .filter(|l| l.contains("| tick 1"))
+            .count()
+            == 2
+    });
+    let tail = h.ok(&["service", "logs", "--tail", "1", "-t", "counter"]);
+    assert_eq!(tail.lines().count(), 2, "{tail}");
+    assert!(
+        tail.lines().all(|l| l.contains("Z tick ")),
+        "timestamps: {tail}"
+    );
+
+    // -f: new lines keep coming until the command is stopped.
+    let mut follower = h
+        .command(&["service", "logs", "-f", "--tail", "1", "counter"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("service logs -f starts");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = follower.stdout.take().expect("piped stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut followed = Vec::new();
+    while followed.len() < 6 {
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) => followed.push(line),
+            Err(e) => panic!("service logs -f stopped giving lines ({e}): {followed:?}"),
+        }
+    }
+    let _ = follower.kill();
+    let _ = follower.wait();
+    assert!(
+        followed.iter().all(|l| l.contains("| tick ")),
+        "{followed:?}"
+    );
+
+    // A worker dies: its task's logs are skipped with a warning, and the
+    // command still ends.
+    let dead = bed.host(4).name().to_string();
+    bed.host_mut(4).kill_daemon();
+    let h = bed.host(asker);
+    let started = std::time::Instant::now();
+    let run = h.hoist(&["service", "logs", "counter"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("Warning: some logs are unavailable: node {dead} ")),
+        "{run}"
+    );
+    let live = bed.host(3).name().to_string();
+    assert!(
+        run.stdout.lines().any(|l| l.contains(&format!("@{live}"))),
+        "the live worker's task still shows: {run}"
+    );
+    h.ok(&["service", "rm", "hello", "counter"]);
 }

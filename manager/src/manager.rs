@@ -138,6 +138,8 @@ pub struct Manager {
     pub reachability: Reachability,
     /// When the leader was last heard from.
     pub leader_contact: LeaderContact,
+    /// Routes `service logs` between callers and nodes (while it leads).
+    pub logs: crate::dispatcher::logs::LogBroker,
     network: Network,
     settings: ManagerSettings,
     reconciler: std::sync::Mutex<Option<JoinHandle<()>>>,
@@ -232,6 +234,7 @@ impl Manager {
         ));
         let manager = Arc::new(Self {
             raft,
+            logs: crate::dispatcher::logs::LogBroker::new(store.clone()),
             store,
             reachability,
             leader_contact,

@@ -5,6 +5,7 @@
 pub mod enroll;
 pub mod host;
 pub mod leader;
+pub mod logs_api;
 pub mod membership;
 pub mod renewal;
 pub mod secrets_api;

@@ -3,6 +3,7 @@
 //! go through Raft with compare-and-set; the orchestrator and scheduler
 //! turn the stored services into placed tasks.
 
+pub mod logs;
 pub mod stack;
 pub mod validate;
 pub mod view;

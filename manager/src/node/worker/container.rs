@@ -9,8 +9,8 @@ use std::time::Duration;
 use hoist_api::proto::containers_client::ContainersClient;
 use hoist_api::proto::images_client::ImagesClient;
 use hoist_api::proto::{
-    ContainerRef, CreateContainerRequest, ListContainersRequest, PullRequest,
-    RemoveContainerRequest, StopRequest, WaitRequest,
+    ContainerRef, CreateContainerRequest, ListContainersRequest, LogsRequest, PullRequest,
+    RemoveContainerRequest, StdStream, StopRequest, WaitRequest,
 };
 use hoist_api::service::{PublishMode, labels};
 use hoist_api::spec::{ContainerSpec, InlineFile, PortBinding, RestartPolicy};
@@ -20,7 +20,9 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tracing::{debug, info};
 
-use super::executor::{Executor, ExecutorError, Existing, Exit, Observed};
+use super::executor::{
+    Executor, ExecutorError, Existing, Exit, LogLine, LogLines, LogOptions, Observed,
+};
 use crate::store::objects::Task;
 
 /// Longest wait between attempts to reach the daemon's socket.
@@ -274,6 +276,38 @@ impl Executor for ContainerExecutor {
             })
             .await;
         gone_is_done(container_id, result.map(|_| ()))
+    }
+
+    async fn logs(
+        &self,
+        container_id: &str,
+        options: &LogOptions,
+    ) -> Result<LogLines, ExecutorError> {
+        let entries = self
+            .containers()
+            .await
+            .logs(LogsRequest {
+                id: container_id.to_string(),
+                follow: options.follow,
+                tail: options.tail,
+                since: options.since,
+                until: 0,
+                stdout: true,
+                stderr: true,
+            })
+            .await
+            .map_err(|s| runtime(container_id, s))?
+            .into_inner();
+        let id = container_id.to_string();
+        Ok(Box::pin(entries.map(move |entry| {
+            entry
+                .map(|e| LogLine {
+                    stderr: e.stream == StdStream::Stderr as i32,
+                    time: e.time,
+                    data: e.data,
+                })
+                .map_err(|s| runtime(&id, s))
+        })))
     }
 }
 

@@ -518,6 +518,13 @@ mod tests {
         async fn remove(&self, _: &str) -> Result<(), ExecutorError> {
             Ok(())
         }
+        async fn logs(
+            &self,
+            _: &str,
+            _: &super::super::LogOptions,
+        ) -> Result<super::super::LogLines, ExecutorError> {
+            panic!("no container to read")
+        }
     }
 
     #[tokio::test]

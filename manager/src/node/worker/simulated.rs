@@ -11,7 +11,7 @@ use std::time::Duration;
 use hoist_api::spec::InlineFile;
 use tokio::sync::watch;
 
-use super::executor::{Executor, ExecutorError, Existing, Exit, Observed};
+use super::executor::{Executor, ExecutorError, Existing, Exit, LogLines, LogOptions, Observed};
 use crate::store::objects::Task;
 
 /// The exit code of a stopped simulated task (SIGTERM's).
@@ -160,5 +160,13 @@ impl Executor for SimulatedExecutor {
     async fn remove(&self, container_id: &str) -> Result<(), ExecutorError> {
         self.lock().remove(container_id);
         Ok(())
+    }
+
+    /// Simulated containers write nothing.
+    async fn logs(&self, container_id: &str, _: &LogOptions) -> Result<LogLines, ExecutorError> {
+        if !self.lock().contains_key(container_id) {
+            return Err(ExecutorError::NoSuchContainer(container_id.to_string()));
+        }
+        Ok(Box::pin(tokio_stream::empty()))
     }
 }
