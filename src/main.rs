@@ -29,10 +29,12 @@ use commands::inspect::{self, ContainerInspectArgs, ImageInspectArgs, InspectArg
 use commands::network::NetworkCommand;
 use commands::node::NodeCommand;
 use commands::registry::{LoginArgs, LogoutArgs, PullArgs, PushArgs};
+use commands::secret::FileCommand;
 use commands::service::ServiceCommand;
 use commands::stack::StackCommand;
 use commands::volume::VolumeCommand;
 use exit::{CliError, EXIT_HOIST_FAILED};
+use hoist_api::cluster_proto::FileKind;
 
 /// A container engine and orchestrator with Docker's commands.
 #[derive(Debug, Parser)]
@@ -158,6 +160,12 @@ enum Command {
     /// Manage the cluster's services
     #[command(subcommand)]
     Service(ServiceCommand),
+    /// Manage the cluster's secrets
+    #[command(subcommand)]
+    Secret(FileCommand),
+    /// Manage the cluster's configs
+    #[command(subcommand)]
+    Config(FileCommand),
     /// Manage stacks: compose files deployed across the cluster
     #[command(subcommand)]
     Stack(StackCommand),
@@ -340,6 +348,11 @@ async fn serve_daemon(config: hoist_agent::DaemonConfig) -> anyhow::Result<()> {
             hoist_manager::node::services_api::ServicesService { node: node.clone() },
         ),
     )
+    .add_service(
+        hoist_api::cluster_proto::secrets_server::SecretsServer::new(
+            hoist_manager::node::secrets_api::SecretsService { node: node.clone() },
+        ),
+    )
     .add_service(hoist_api::cluster_proto::stacks_server::StacksServer::new(
         hoist_manager::node::stacks_api::StacksService { node: node.clone() },
     ));
@@ -482,9 +495,11 @@ async fn dispatch(target: connect::Target, command: Command) -> Result<i32, CliE
             Command::Cluster(c) => commands::cluster::run(channel, c).await,
             Command::Node(n) => commands::node::run(channel, n).await,
             Command::Service(s) => commands::service::run(channel, s).await,
+            Command::Secret(s) => commands::secret::run(channel, FileKind::Secret, s).await,
+            Command::Config(c) => commands::secret::run(channel, FileKind::Config, c).await,
             Command::Stack(s) => commands::stack::run(channel, s).await,
             _ => Err(CliError::usage(
-                "over tcp:// a manager serves cluster commands only (cluster, node, service, stack): run container commands against the host's own daemon",
+                "over tcp:// a manager serves cluster commands only (cluster, node, service, stack, secret, config): run container commands against the host's own daemon",
             )),
         };
     }
@@ -608,6 +623,8 @@ async fn dispatch(target: connect::Target, command: Command) -> Result<i32, CliE
         Command::Cluster(c) => commands::cluster::run(channel, c).await,
         Command::Node(n) => commands::node::run(channel, n).await,
         Command::Service(s) => commands::service::run(channel, s).await,
+        Command::Secret(s) => commands::secret::run(channel, FileKind::Secret, s).await,
+        Command::Config(c) => commands::secret::run(channel, FileKind::Config, c).await,
         Command::Stack(s) => commands::stack::run(channel, s).await,
         Command::Info => commands::system::info(channel).await,
         Command::Events(a) => commands::events::events(channel, a).await,

@@ -2,16 +2,20 @@
 //! managers and 2 workers; placement and spread, constraints, global
 //! services, drain, a dead node's tasks moving and its surplus shut down
 //! when it returns, a leader failover mid-deployment, agents re-adopting
-//! their containers, and `service rm` leaving every node clean. Root only.
+//! their containers, secrets and configs reaching only their tasks'
+//! containers and no disk, and `service rm` leaving every node clean.
+//! Root only.
 
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use base64::Engine;
 use hoist_e2e::{Host, TestBed};
 use serde_json::Value;
 use support::cluster::{form, leader};
+use support::{files_on_disk_containing, mount_points};
 
 /// How long a cluster may take to converge after a change (image present
 /// on every host, containers start in well under a second each).
@@ -358,6 +362,127 @@ fn an_agent_restart_re_adopts_its_tasks_without_restarting_them() {
     assert_eq!(total(&running_by_node(bed.host(0), "steady")), 5);
 }
 
+/// The tmpfs mounts of task files (secrets, configs) under `host`'s daemon.
+fn file_mounts(host: &Host) -> Vec<std::path::PathBuf> {
+    mount_points()
+        .into_iter()
+        .filter(|(point, fstype)| {
+            point.starts_with(host.dir()) && point.ends_with("secrets") && fstype == "tmpfs"
+        })
+        .map(|(point, _)| point)
+        .collect()
+}
+
+#[test]
+fn a_secret_reaches_only_its_tasks_container_never_a_disk_and_stays_while_used() {
+    let bed = cluster();
+    let marker = hoist_runtime::fsutil::random_hex(8);
+    let secret = format!("pw-{marker}");
+    let config = format!("server_name site-{marker};");
+    let file = bed.dir().join("pw.txt");
+    std::fs::write(&file, &secret).unwrap();
+    let id = bed
+        .host(1)
+        .ok(&["secret", "create", "db_pw", file.to_str().unwrap()]);
+    std::fs::write(&file, &config).unwrap();
+    bed.host(2)
+        .ok(&["config", "create", "site", file.to_str().unwrap()]);
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(id.trim().len(), 25, "secret create prints the ID: {id}");
+    let ls = bed.host(0).ok(&["secret", "ls"]);
+    assert!(ls.contains("db_pw") && ls.contains("internal"), "{ls}");
+    let inspect = bed.host(2).ok(&["secret", "inspect", "db_pw"]);
+    assert!(
+        inspect.contains(id.trim()) && !inspect.contains(&secret),
+        "{inspect}"
+    );
+    let shown = bed.host(0).ok(&["config", "inspect", "site"]);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&config);
+    assert!(shown.contains(&encoded), "a config is shown: {shown}");
+
+    let refused = bed.host(0).hoist(&[
+        "service", "create", "-d", "--name", "bad", "--secret", "nope", "busybox", "true",
+    ]);
+    assert!(
+        refused.code != 0
+            && refused
+                .stderr
+                .contains("secret nope not found: create it first with hoist secret create"),
+        "{refused}"
+    );
+    assert_eq!(bed.host(0).ok(&["service", "ls", "-q"]).trim(), "");
+
+    create(
+        bed.host(0),
+        &[
+            "--name",
+            "app",
+            "--secret",
+            "db_pw",
+            "--secret",
+            "source=db_pw,target=/etc/pw,mode=0400",
+            "--config",
+            "source=site,target=/etc/site.conf",
+            "busybox",
+            "sleep",
+            "3600",
+        ],
+    );
+    let placed = converged(&bed, 0, "app", 1);
+    let node = placed.keys().next().unwrap().clone();
+    let runs = bed.hosts().iter().find(|h| h.name() == node).unwrap();
+    let container = containers(runs, "app").into_iter().next().unwrap();
+    let read = |path: &str| runs.ok(&["exec", &container, "cat", path]);
+    assert_eq!(read("/run/secrets/db_pw"), secret);
+    assert_eq!(read("/etc/pw"), secret);
+    assert_eq!(read("/etc/site.conf"), config);
+    let modes = runs.ok(&[
+        "exec",
+        &container,
+        "stat",
+        "-c",
+        "%a",
+        "/run/secrets/db_pw",
+        "/etc/pw",
+    ]);
+    assert_eq!(modes, "444\n400\n");
+    for host in bed.hosts() {
+        let mounts = file_mounts(host);
+        let expected = usize::from(host.name() == node);
+        assert_eq!(
+            mounts.len(),
+            expected,
+            "task file mounts on {}: {mounts:?}",
+            host.name()
+        );
+        // On disk nowhere: not in a Raft log or snapshot, a record, a log.
+        for needle in [&secret, &config] {
+            let found = files_on_disk_containing(host.dir(), needle.as_bytes());
+            assert!(found.is_empty(), "{needle:?} on disk in {found:?}");
+        }
+    }
+
+    let in_use = bed.host(1).hoist(&["secret", "rm", "db_pw"]);
+    assert!(
+        in_use.code != 0 && in_use.stderr.contains("in use by service app"),
+        "{in_use}"
+    );
+    bed.host(0).ok(&["service", "rm", "app"]);
+    bed.eventually(
+        CONVERGE,
+        "no task container or file left on any node",
+        || {
+            bed.hosts()
+                .iter()
+                .all(|h| task_containers(h).is_empty() && file_mounts(h).is_empty())
+        },
+    );
+    bed.host(1).ok(&["secret", "rm", "db_pw"]);
+    bed.host(1).ok(&["config", "rm", "site"]);
+    assert_eq!(bed.host(0).ok(&["secret", "ls", "-q"]).trim(), "");
+    assert_eq!(bed.host(0).ok(&["config", "ls", "-q"]).trim(), "");
+}
+
 #[test]
 fn a_stack_deploys_from_compose_files_changes_only_what_differs_and_rm_removes_it_all() {
     let bed = cluster();
@@ -369,6 +494,7 @@ fn a_stack_deploys_from_compose_files_changes_only_what_differs_and_rm_removes_i
          \x20 web:\n\
          \x20   image: busybox\n\
          \x20   command: httpd -f -p 80\n\
+         \x20   secrets: [db_pw]\n\
          \x20   deploy:\n\
          \x20     replicas: 3\n\
          \x20     placement:\n\
@@ -378,9 +504,13 @@ fn a_stack_deploys_from_compose_files_changes_only_what_differs_and_rm_removes_i
          \x20   command: sleep 3600\n\
          \x20   container_name: ignored\n\
          \x20   deploy:\n\
-         \x20     mode: global\n",
+         \x20     mode: global\n\
+         secrets:\n\
+         \x20 db_pw:\n\
+         \x20   file: ./pw.txt\n",
     )
     .unwrap();
+    std::fs::write(dir.join("pw.txt"), "stack-secret-7d1e").unwrap();
     let override_file = dir.join("override.yaml");
     std::fs::write(
         &override_file,
@@ -397,6 +527,10 @@ fn a_stack_deploys_from_compose_files_changes_only_what_differs_and_rm_removes_i
     assert!(first.stdout.contains("Creating service app_web"), "{first}");
     assert!(
         first.stdout.contains("Creating service app_agent"),
+        "{first}"
+    );
+    assert!(
+        first.stdout.contains("Creating secret app_db_pw"),
         "{first}"
     );
     assert!(
@@ -420,6 +554,14 @@ fn a_stack_deploys_from_compose_files_changes_only_what_differs_and_rm_removes_i
             .collect()
     };
     let agent_tasks = ids("app_agent");
+    // The stack's secret reaches the web tasks.
+    let worker = bed.host(3);
+    let container = containers(worker, "app_web")
+        .into_iter()
+        .next()
+        .expect("a web task on h3");
+    let secret = worker.ok(&["exec", &container, "cat", "/run/secrets/db_pw"]);
+    assert_eq!(secret, "stack-secret-7d1e");
 
     // The same file again changes nothing.
     let again = h0.ok(&["stack", "deploy", "-c", base, "app"]);
@@ -480,10 +622,165 @@ fn a_stack_deploys_from_compose_files_changes_only_what_differs_and_rm_removes_i
 
     let removed = h0.ok(&["stack", "rm", "app"]);
     assert!(removed.contains("Removing service app_web"), "{removed}");
+    assert!(removed.contains("Removing secret app_db_pw"), "{removed}");
+    assert_eq!(h0.ok(&["secret", "ls", "-q"]).trim(), "");
     bed.eventually(CONVERGE, "no task container left on any node", || {
         bed.hosts().iter().all(|h| task_containers(h).is_empty())
     });
     let gone = h0.hoist(&["stack", "ps", "app"]);
     assert_ne!(gone.code, 0);
     assert!(gone.stderr.contains("nothing found in stack"), "{gone}");
+}
+
+/// `service logs` lines on stdout, by the prefix before ` | `.
+fn log_prefixes(out: &str) -> BTreeSet<String> {
+    out.lines()
+        .filter_map(|l| l.split_once(" | "))
+        .map(|(prefix, _)| prefix.trim_end().to_string())
+        .collect()
+}
+
+/// Docker's log prefix of each task of `service` (`web.1.<id>@<node>`).
+fn task_prefixes(host: &Host, service: &str) -> BTreeSet<String> {
+    tasks(host, service)
+        .iter()
+        .map(|t| {
+            let id = t["ID"].as_str().unwrap_or_default();
+            format!(
+                "{}.{}@{}",
+                t["Name"].as_str().unwrap_or_default(),
+                &id[..12.min(id.len())],
+                t["Node"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn service_logs_gathers_every_tasks_lines_from_any_manager_follows_and_skips_a_dead_node() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let mut bed = cluster();
+    let leader = leader(&bed, 0).expect("a leader");
+    let asker = (leader + 1) % 3;
+    create(
+        bed.host(0),
+        &[
+            "--name",
+            "hello",
+            "--replicas",
+            "3",
+            "busybox",
+            "sh",
+            "-c",
+            "echo hello from $(hostname); sleep 3600",
+        ],
+    );
+    create(
+        bed.host(0),
+        &[
+            "--name",
+            "counter",
+            "--replicas",
+            "2",
+            "--constraint",
+            "node.role==worker",
+            "busybox",
+            "sh",
+            "-c",
+            "i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done",
+        ],
+    );
+    converged(&bed, 0, "hello", 3);
+    converged(&bed, 0, "counter", 2);
+    let h = bed.host(asker);
+
+    // Every task's line, named by its task and node, from a follower.
+    let expected = task_prefixes(h, "hello");
+    let mut out = String::new();
+    bed.eventually(CONVERGE, "3 hello lines from service logs", || {
+        out = h.ok(&["service", "logs", "hello"]);
+        out.lines().filter(|l| l.contains("| hello from")).count() == 3
+    });
+    assert_eq!(log_prefixes(&out), expected, "{out}");
+    let raw = h.ok(&["service", "logs", "--raw", "--no-trunc", "hello"]);
+    assert!(
+        raw.lines().all(|l| l.starts_with("hello from")),
+        "--raw has no prefix: {raw}"
+    );
+    let first = tasks(h, "hello")[0]["ID"].as_str().unwrap().to_string();
+    let one = h.ok(&["service", "logs", "--no-trunc", &first]);
+    assert_eq!(one.lines().count(), 1, "a task's own logs: {one}");
+    assert!(one.contains(&format!(".{first}@")), "{one}");
+
+    // --tail 1: one line per task.
+    bed.eventually(CONVERGE, "counter ticked twice", || {
+        h.ok(&["service", "logs", "counter"])
+            .lines()
+            .filter(|l| l.contains("| tick 1"))
+            .count()
+            == 2
+    });
+    let tail = h.ok(&["service", "logs", "--tail", "1", "-t", "counter"]);
+    assert_eq!(tail.lines().count(), 2, "{tail}");
+    assert!(
+        tail.lines().all(|l| l.contains("Z tick ")),
+        "timestamps: {tail}"
+    );
+
+    // -f: new lines keep coming until the command is stopped.
+    let mut follower = h
+        .command(&["service", "logs", "-f", "--tail", "1", "counter"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("service logs -f starts");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = follower.stdout.take().expect("piped stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut followed = Vec::new();
+    while followed.len() < 6 {
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) => followed.push(line),
+            Err(e) => panic!("service logs -f stopped giving lines ({e}): {followed:?}"),
+        }
+    }
+    let _ = follower.kill();
+    let _ = follower.wait();
+    assert!(
+        followed.iter().all(|l| l.contains("| tick ")),
+        "{followed:?}"
+    );
+
+    // A worker dies: its task's logs are skipped with a warning, and the
+    // command still ends.
+    let dead = bed.host(4).name().to_string();
+    bed.host_mut(4).kill_daemon();
+    let h = bed.host(asker);
+    let started = std::time::Instant::now();
+    let run = h.hoist(&["service", "logs", "counter"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("Warning: some logs are unavailable: node {dead} ")),
+        "{run}"
+    );
+    let live = bed.host(3).name().to_string();
+    assert!(
+        run.stdout.lines().any(|l| l.contains(&format!("@{live}"))),
+        "the live worker's task still shows: {run}"
+    );
+    h.ok(&["service", "rm", "hello", "counter"]);
 }

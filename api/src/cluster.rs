@@ -175,3 +175,46 @@ pub struct TaskView {
     /// When it was made (RFC 3339).
     pub created_at: String,
 }
+
+/// A secret as `secret ls` and `secret inspect` show it: never its data.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SecretView {
+    /// Secret ID.
+    #[serde(rename = "ID")]
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// User labels.
+    pub labels: BTreeMap<String, String>,
+    /// Where it is kept (`internal`: the cluster's encrypted store).
+    pub driver: String,
+    /// Store version of the secret object.
+    pub version: u64,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+    /// When it last changed (RFC 3339).
+    pub updated_at: String,
+}
+
+/// A config as `config ls` and `config inspect` show it, data included
+/// (as Docker shows it: configs are not secret).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConfigView {
+    /// Config ID.
+    #[serde(rename = "ID")]
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// User labels.
+    pub labels: BTreeMap<String, String>,
+    /// Its content, base64-encoded (Docker's `Spec.Data`).
+    pub data: String,
+    /// Store version of the config object.
+    pub version: u64,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+    /// When it last changed (RFC 3339).
+    pub updated_at: String,
+}

@@ -109,6 +109,42 @@ pub struct ContainerSpec {
     pub log_config: LogConfig,
     /// Platform the image must match (`linux/amd64`); empty means the host's.
     pub platform: String,
+    /// Files the container gets from memory (a cluster's secrets and
+    /// configs): the daemon writes them into a tmpfs of the container's and
+    /// bind-mounts each one read-only at its target. They never reach the
+    /// daemon's disk: the container's record is saved without them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<InlineFile>,
+}
+
+/// A file given with a container spec, its content inline (see
+/// [`ContainerSpec::files`]). Its `Debug` leaves the content out, so that a
+/// logged spec never shows a secret.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InlineFile {
+    /// Absolute path of the file in the container.
+    pub target: String,
+    /// Its content.
+    pub data: Vec<u8>,
+    /// Its owner.
+    pub uid: u32,
+    /// Its group.
+    pub gid: u32,
+    /// Its permission bits (`0o444`).
+    pub mode: u32,
+}
+
+impl std::fmt::Debug for InlineFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InlineFile")
+            .field("target", &self.target)
+            .field("data", &format_args!("<{} bytes>", self.data.len()))
+            .field("uid", &self.uid)
+            .field("gid", &self.gid)
+            .field("mode", &format_args!("{:o}", self.mode))
+            .finish()
+    }
 }
 
 /// A healthcheck as Docker stores it: durations in nanoseconds, 0 = default.

@@ -1,5 +1,7 @@
 //! The `Enrollment` service: joining nodes trade a join token and a
-//! signing request for a certificate; certified nodes renew theirs.
+//! signing request for a certificate; certified nodes renew theirs. A
+//! node certified as a manager also gets the cluster's data key, over
+//! this mutually authenticated channel only.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +64,10 @@ impl EnrollmentService {
             cert_pem,
             ca_pem: cluster.root_ca.trust_bundle(),
             raft_id: node.manager.as_ref().map_or(0, |m| m.raft_id),
+            data_key: match node.spec.role {
+                Role::Manager => self.manager.settings().data_key.as_bytes().to_vec(),
+                Role::Worker => Vec::new(),
+            },
         })
     }
 

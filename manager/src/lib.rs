@@ -14,6 +14,7 @@ pub mod node;
 pub mod orchestrator;
 pub mod raft;
 pub mod scheduler;
+pub mod secrets;
 pub mod services;
 pub mod simulate;
 pub mod store;

@@ -77,6 +77,9 @@ pub struct ManagerSettings {
     pub cluster_id: String,
     /// Its TLS material.
     pub credentials: Credentials,
+    /// The cluster's data key, which seals secrets and configs in the
+    /// store (kept beside the Raft state, never in it).
+    pub data_key: crate::secrets::key::DataKey,
 }
 
 /// Why a write failed.
@@ -135,6 +138,8 @@ pub struct Manager {
     pub reachability: Reachability,
     /// When the leader was last heard from.
     pub leader_contact: LeaderContact,
+    /// Routes `service logs` between callers and nodes (while it leads).
+    pub logs: crate::dispatcher::logs::LogBroker,
     network: Network,
     settings: ManagerSettings,
     reconciler: std::sync::Mutex<Option<JoinHandle<()>>>,
@@ -229,6 +234,7 @@ impl Manager {
         ));
         let manager = Arc::new(Self {
             raft,
+            logs: crate::dispatcher::logs::LogBroker::new(store.clone()),
             store,
             reachability,
             leader_contact,

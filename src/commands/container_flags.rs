@@ -590,6 +590,7 @@ impl ContainerFlags {
                 config: log_options,
             },
             platform: self.platform.clone().unwrap_or_default(),
+            files: Vec::new(),
         })
     }
 

@@ -12,6 +12,7 @@ pub mod inspect;
 pub mod network;
 pub mod node;
 pub mod registry;
+pub mod secret;
 pub mod service;
 pub mod session;
 pub mod stack;

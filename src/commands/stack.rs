@@ -6,8 +6,12 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Subcommand};
 use hoist_api::cluster::{ServiceView, TaskView};
+use hoist_api::cluster_proto::secrets_client::SecretsClient;
 use hoist_api::cluster_proto::stacks_client::StacksClient;
-use hoist_api::cluster_proto::{DeployStackRequest, Empty, StackChanges, StackRef, TaskFilter};
+use hoist_api::cluster_proto::{
+    CreateFileRequest, DeployStackRequest, Empty, FileKind, FileRef, StackChanges, StackRef,
+    TaskFilter,
+};
 use hoist_api::service::labels;
 use hoist_compose::project::{LoadOptions, load};
 use tonic::transport::Channel;
@@ -207,6 +211,81 @@ pub async fn run(channel: Channel, command: StackCommand) -> CliResult<i32> {
     }
 }
 
+/// Creates the stack's secrets and configs that do not exist yet (an
+/// existing one is kept as it is: they cannot change once made); an
+/// external one must exist. Records in `created` what it made.
+async fn make_files(
+    client: &mut SecretsClient<Channel>,
+    stack: &hoist_compose::stack::Stack,
+    created: &mut Vec<(FileKind, String)>,
+) -> CliResult {
+    let kinds = [
+        (FileKind::Secret, &stack.secrets),
+        (FileKind::Config, &stack.configs),
+    ];
+    for (kind, files) in kinds {
+        let noun = if kind == FileKind::Secret {
+            "secret"
+        } else {
+            "config"
+        };
+        for file in files {
+            let exists = client
+                .inspect(FileRef {
+                    kind: kind as i32,
+                    reference: file.name.clone(),
+                })
+                .await
+                .is_ok();
+            if exists {
+                continue;
+            }
+            if file.external {
+                return Err(CliError::client(format!(
+                    "external {noun} {} not found: create it first with hoist {noun} create",
+                    file.name
+                )));
+            }
+            let data = file_data(file, noun)?;
+            client
+                .create(CreateFileRequest {
+                    kind: kind as i32,
+                    name: file.name.clone(),
+                    labels: file.labels.clone().into_iter().collect(),
+                    data,
+                })
+                .await?;
+            println!("Creating {noun} {}", file.name);
+            created.push((kind, file.name.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// The data of a stack's secret or config: its file, inline content or
+/// environment variable.
+fn file_data(file: &hoist_compose::stack::StackFile, noun: &str) -> CliResult<Vec<u8>> {
+    if let Some(path) = &file.file {
+        return std::fs::read(path).map_err(|e| {
+            CliError::client(format!(
+                "{noun} {}: cannot read {}: {e}",
+                file.key,
+                path.display()
+            ))
+        });
+    }
+    file.content
+        .as_ref()
+        .or(file.environment.as_ref())
+        .map(|text| text.as_bytes().to_vec())
+        .ok_or_else(|| {
+            CliError::client(format!(
+                "{noun} {} has no file, content or environment to make it from",
+                file.key
+            ))
+        })
+}
+
 /// `stack deploy`: loads the compose files as a project named after the
 /// stack, translates it, and deploys every service in one write.
 async fn deploy(
@@ -231,12 +310,6 @@ async fn deploy(
     .map_err(|e| CliError::client(e.to_string()))?;
     let translated = hoist_compose::stack::stack(&project, stack)
         .map_err(|e| CliError::client(e.to_string()))?;
-    if let Some(file) = translated.secrets.first().or(translated.configs.first()) {
-        return Err(CliError::client(format!(
-            "stack {stack} uses {}: secrets and configs in stacks are not deployed yet; create them with the cluster first",
-            file.key
-        )));
-    }
     for warning in &translated.warnings {
         eprintln!("Warning: {warning}");
     }
@@ -246,14 +319,36 @@ async fn deploy(
         .map(serde_json::to_vec)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| CliError::client(e.to_string()))?;
-    let changes = StacksClient::new(channel.clone())
-        .deploy(DeployStackRequest {
-            namespace: stack.to_string(),
-            services_json,
-            prune,
-        })
-        .await?
-        .into_inner();
+    let mut files = SecretsClient::new(channel.clone());
+    let mut created = Vec::new();
+    let made = make_files(&mut files, &translated, &mut created).await;
+    let deployed = match made {
+        Ok(()) => StacksClient::new(channel.clone())
+            .deploy(DeployStackRequest {
+                namespace: stack.to_string(),
+                services_json,
+                prune,
+            })
+            .await
+            .map_err(CliError::from),
+        Err(e) => Err(e),
+    };
+    let changes = match deployed {
+        Ok(changes) => changes.into_inner(),
+        Err(e) => {
+            // Nothing half deployed: the secrets and configs made for this
+            // deploy go again.
+            for (kind, name) in created {
+                let _ = files
+                    .remove(FileRef {
+                        kind: kind as i32,
+                        reference: name,
+                    })
+                    .await;
+            }
+            return Err(e);
+        }
+    };
     print_changes(&changes);
     if detach {
         return Ok(0);

@@ -457,6 +457,55 @@ fn entries(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Mount points on this machine (from /proc/self/mountinfo) with their
+/// filesystem type.
+pub fn mount_points() -> Vec<(PathBuf, String)> {
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let point = fields.get(4)?;
+            let dash = fields.iter().position(|f| *f == "-")?;
+            let fstype = fields.get(dash + 1)?;
+            Some((PathBuf::from(point), fstype.to_string()))
+        })
+        .collect()
+}
+
+/// The files on disk under `dir` whose content holds `needle`: every file
+/// is read, but mounts under `dir` (tmpfs, overlays) are not entered,
+/// as `grep -r` on the directory's own filesystem would do.
+pub fn files_on_disk_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mounts: Vec<PathBuf> = mount_points()
+        .into_iter()
+        .map(|(point, _)| point)
+        .filter(|point| point.starts_with(dir) && point != dir)
+        .collect();
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in fs::read_dir(&next).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if mounts.contains(&path) {
+                continue;
+            }
+            if kind.is_dir() {
+                pending.push(path);
+            } else if kind.is_file()
+                && fs::read(&path)
+                    .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+            {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
 /// PIDs of processes whose command line contains `marker`.
 pub fn processes_with(marker: &str) -> Vec<i32> {
     let mut pids = Vec::new();

@@ -139,6 +139,7 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), Status> {
             )));
         }
     }
+    super::files::validate(spec)?;
     let mut targets = BTreeSet::new();
     for m in &spec.mounts {
         if !m.target.starts_with('/') {

@@ -20,6 +20,7 @@ use tonic::Status;
 use tracing::{info, warn};
 
 use super::create::{self, valid_name};
+use super::files;
 use super::names::random_name;
 use super::oci::{self, BundleContext, Joined};
 use super::record::{ContainerRecord, State, Status as RunStatus};
@@ -127,9 +128,12 @@ impl Daemon {
     pub async fn create_container(
         self: &Arc<Self>,
         name: &str,
-        spec: ContainerSpec,
+        mut spec: ContainerSpec,
     ) -> Result<(String, Vec<String>), Status> {
         create::validate(&spec)?;
+        // Kept in memory and on the container's tmpfs only: the record,
+        // saved to disk, holds the spec without them.
+        let files = std::mem::take(&mut spec.files);
         if !name.is_empty() && !valid_name(name) {
             return Err(invalid(format!(
                 "invalid container name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
@@ -174,6 +178,11 @@ impl Daemon {
                 fs::create_dir_all(dir.join(sub))
                     .map_err(|e| internal(format!("cannot create {}: {e}", dir.display())))?;
             }
+            let files = if files.is_empty() {
+                Vec::new()
+            } else {
+                files::mount_files(&self.config.container_run_dir(&id), &files)?
+            };
             create::write_etc_files(
                 &self.config.etc_files_dir(&id, spec.auto_remove),
                 &spec,
@@ -203,6 +212,7 @@ impl Daemon {
                 state: State::default(),
                 networks,
                 ports: Vec::new(),
+                files,
                 spec,
             };
             // A `--rm` container does not outlive a host crash (restore
@@ -224,7 +234,11 @@ impl Daemon {
             }
             Err(e) => {
                 let _ = remove_all(&dir);
-                let _ = remove_all(&self.config.container_run_dir(&id));
+                let run_dir = self.config.container_run_dir(&id);
+                if let Err(e) = files::unmount(&run_dir) {
+                    warn!(error = %e.message(), "cannot remove the files of a container not made");
+                }
+                let _ = remove_all(&run_dir);
                 for volume in anonymous {
                     let _ = self.remove_volume(&volume);
                 }
@@ -849,6 +863,11 @@ impl Daemon {
         }
         let mut record = container.record.lock().await;
         self.unplug(&mut record).await;
+        let run_dir = self.config.container_run_dir(&record.id);
+        if let Err(e) = files::unmount(&run_dir) {
+            // Deleting the runtime directory below still deletes the files.
+            warn!(id = %record.id, error = %e.message(), "cannot unmount the container's files");
+        }
         let dir = self.config.container_dir(&record.id);
         let _ = self
             .hierarchy
@@ -857,7 +876,7 @@ impl Daemon {
         // Renaming the directory away is the removal: a crash after it
         // leaves a directory without a record, which the next start sweeps.
         discard_dir(&dir).map_err(|e| internal(format!("cannot remove {}: {e}", dir.display())))?;
-        let _ = discard_dir(&self.config.container_run_dir(&record.id));
+        let _ = discard_dir(&run_dir);
         if volumes {
             for m in record
                 .mounts

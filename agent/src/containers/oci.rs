@@ -411,9 +411,19 @@ fn mounts(record: &ContainerRecord, etc_dir: &Path) -> Result<Vec<Mount>, Status
             }
         }
     }
+    for file in &record.files {
+        out.push(mount(
+            &file.target,
+            "bind",
+            &file.source.to_string_lossy(),
+            &["rbind", "ro", "rprivate"],
+        )?);
+    }
     for file in ["resolv.conf", "hostname", "hosts"] {
         let destination = format!("/etc/{file}");
-        if !record.mounts.iter().any(|m| m.destination == destination) {
+        let taken = record.mounts.iter().any(|m| m.destination == destination)
+            || record.files.iter().any(|f| f.target == destination);
+        if !taken {
             let source = etc_dir.join(file);
             out.push(mount(
                 &destination,

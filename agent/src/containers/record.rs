@@ -111,6 +111,17 @@ pub struct MountRecord {
     pub options: Vec<String>,
 }
 
+/// A file the container got from memory (see [`super::files`]): where it
+/// is on the container's tmpfs and where it is mounted. Its content is not
+/// recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    /// Path in the container.
+    pub target: String,
+    /// The file on the container's tmpfs.
+    pub source: PathBuf,
+}
+
 /// Runtime state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct State {
@@ -163,7 +174,7 @@ pub struct ContainerRecord {
     pub name: String,
     /// RFC 3339.
     pub created: String,
-    /// The spec as the client sent it.
+    /// The spec as the client sent it, less its files' contents.
     pub spec: ContainerSpec,
     /// `sha256:` image ID.
     pub image_id: String,
@@ -182,6 +193,9 @@ pub struct ContainerRecord {
     /// The host ports it holds while it runs (`-p`, `-P`).
     #[serde(default)]
     pub ports: Vec<PortMapping>,
+    /// The files it got from memory (secrets and configs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileRecord>,
 }
 
 impl ContainerRecord {

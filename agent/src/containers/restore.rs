@@ -86,6 +86,9 @@ impl Daemon {
                 .map(|c| c.id != id)
                 .unwrap_or(true)
             {
+                if let Err(e) = super::files::unmount(&entry.path()) {
+                    warn!(error = %e.message(), "cannot remove the files of a container gone");
+                }
                 let _ = remove_all(&entry.path());
             }
         }

@@ -203,6 +203,7 @@ mod tests {
             state: State::default(),
             networks: Vec::new(),
             ports: Vec::new(),
+            files: Vec::new(),
         };
         let event = container_event(&record, "die", &[("exitCode", "3".to_string())]);
         assert_eq!(event.kind, EventType::Container);

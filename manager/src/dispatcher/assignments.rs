@@ -1,7 +1,8 @@
 //! Routes task changes to the sessions of the nodes they concern. One
 //! watcher follows the store for every session (not one per session), so
 //! a change is looked at once however many nodes there are; each node's
-//! session receives only its own tasks.
+//! session receives only its own tasks, with the secrets and configs
+//! they use (see [`crate::secrets::delivery`]) and no others.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,6 +13,8 @@ use hoist_api::service::DesiredState;
 use tokio::sync::{Notify, broadcast};
 use tracing::{Instrument, debug, warn};
 
+use crate::secrets::delivery::files_for;
+use crate::secrets::key::{DataKey, KeyError};
 use crate::store::objects::{Kind, Stored, Task};
 use crate::store::{Change, Store};
 
@@ -250,6 +253,7 @@ impl super::DispatcherService {
         tokio::spawn(
             async move {
                 let mut subscription = service.assignments.subscribe(&node_id);
+                let key = service.manager.settings().data_key.clone();
                 let mut resync = true;
                 let mut check = tokio::time::interval(LEADERSHIP_CHECK);
                 loop {
@@ -257,12 +261,12 @@ impl super::DispatcherService {
                         resync = false;
                         subscription.resync.store(false, Ordering::SeqCst);
                         while subscription.changes.try_recv().is_ok() {}
-                        complete(&service.manager.store, &node_id)
+                        complete(&service.manager.store, &key, &node_id)
                     } else {
                         tokio::select! {
                             change = subscription.changes.recv() => {
                                 let Some(first) = change else { return };
-                                incremental(first, &mut subscription.changes)
+                                incremental(first, &mut subscription.changes, &service.manager.store, &key)
                             }
                             _ = subscription.wake.notified() => {
                                 resync = subscription.resync.load(Ordering::SeqCst);
@@ -290,9 +294,14 @@ impl super::DispatcherService {
     }
 }
 
-fn complete(store: &Store, node_id: &str) -> Result<AssignmentsMessage, tonic::Status> {
+fn complete(
+    store: &Store,
+    key: &DataKey,
+    node_id: &str,
+) -> Result<AssignmentsMessage, tonic::Status> {
     let tasks = tasks_of(store, node_id);
     debug!(tasks = tasks.len(), "sending the complete set");
+    let (secrets, configs) = files_for(store, key, &tasks).map_err(undecryptable)?;
     Ok(AssignmentsMessage {
         complete: true,
         tasks_json: tasks
@@ -301,6 +310,8 @@ fn complete(store: &Store, node_id: &str) -> Result<AssignmentsMessage, tonic::S
             .collect::<Result<_, _>>()
             .map_err(internal)?,
         removed: Vec::new(),
+        secrets,
+        configs,
     })
 }
 
@@ -309,6 +320,8 @@ fn complete(store: &Store, node_id: &str) -> Result<AssignmentsMessage, tonic::S
 fn incremental(
     first: Routed,
     queue: &mut tokio::sync::mpsc::Receiver<Routed>,
+    store: &Store,
+    key: &DataKey,
 ) -> Result<AssignmentsMessage, tonic::Status> {
     let mut latest: Vec<Routed> = vec![first];
     let mut at: HashMap<String, usize> = HashMap::from([(latest[0].task_id().to_string(), 0)]);
@@ -323,17 +336,27 @@ fn incremental(
         }
     }
     let mut message = AssignmentsMessage::default();
+    let mut upserted = Vec::new();
     for routed in latest {
         match routed {
-            Routed::Upsert(task) => message.tasks_json.push(task_json(&task).map_err(internal)?),
+            Routed::Upsert(task) => {
+                message.tasks_json.push(task_json(&task).map_err(internal)?);
+                upserted.push(task);
+            }
             Routed::Removed(id) => message.removed.push(id),
         }
     }
+    (message.secrets, message.configs) =
+        files_for(store, key, upserted.iter().map(|t| &**t)).map_err(undecryptable)?;
     Ok(message)
 }
 
 fn internal(e: serde_json::Error) -> tonic::Status {
     tonic::Status::internal(format!("cannot encode a task: {e}"))
+}
+
+fn undecryptable(e: KeyError) -> tonic::Status {
+    tonic::Status::internal(format!("cannot send the tasks' secrets: {e}"))
 }
 
 #[cfg(test)]
@@ -455,5 +478,97 @@ mod tests {
             .unwrap();
         assert!(n1.resync.load(Ordering::SeqCst));
         assert_eq!(tasks_of(&store, "n1").len(), QUEUE + 10);
+    }
+
+    fn sealed_secret(key: &DataKey, id: &str, data: &[u8]) -> Op {
+        let mut secret = crate::store::objects::Secret {
+            sealed: key.seal(&format!("secret/{id}"), data).unwrap(),
+            ..Default::default()
+        };
+        secret.meta.id = id.into();
+        secret.spec.name = format!("name-{id}");
+        Op::Create(Object::Secret(secret))
+    }
+
+    fn sealed_config(key: &DataKey, id: &str, data: &[u8]) -> Op {
+        let mut config = crate::store::objects::Config {
+            sealed: key.seal(&format!("config/{id}"), data).unwrap(),
+            ..Default::default()
+        };
+        config.meta.id = id.into();
+        config.spec.name = format!("name-{id}");
+        Op::Create(Object::Config(config))
+    }
+
+    fn using(id: &str, node: &str, secrets: &[&str], configs: &[&str]) -> Task {
+        let reference = |id: &&str| hoist_api::service::FileReference {
+            name: format!("name-{id}"),
+            id: id.to_string(),
+            ..Default::default()
+        };
+        let mut task = Task {
+            meta: Meta {
+                id: id.into(),
+                ..Meta::default()
+            },
+            node_id: node.into(),
+            ..Task::default()
+        };
+        task.spec.secrets = secrets.iter().map(reference).collect();
+        task.spec.configs = configs.iter().map(reference).collect();
+        task
+    }
+
+    fn delivered(files: &[hoist_api::cluster_proto::FileData]) -> Vec<(String, String)> {
+        files
+            .iter()
+            .map(|f| (f.id.clone(), String::from_utf8(f.data.clone()).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn a_node_gets_the_secrets_of_its_own_tasks_only() {
+        let key = DataKey::generate().unwrap();
+        let store = Store::new();
+        let mut done = using("t3", "n1", &["s3"], &[]);
+        done.desired_state = hoist_api::service::DesiredState::Shutdown;
+        store.apply(
+            1,
+            &Batch {
+                ops: vec![
+                    sealed_secret(&key, "s1", b"one"),
+                    sealed_secret(&key, "s2", b"two"),
+                    sealed_secret(&key, "s3", b"three"),
+                    sealed_config(&key, "c1", b"conf"),
+                    Op::Create(Object::Task(using("t1", "n1", &["s1"], &["c1"]))),
+                    Op::Create(Object::Task(using("t2", "n2", &["s2"], &[]))),
+                    Op::Create(Object::Task(done)),
+                ],
+            },
+        );
+        let n1 = complete(&store, &key, "n1").unwrap();
+        assert_eq!(n1.tasks_json.len(), 2);
+        assert_eq!(
+            delivered(&n1.secrets),
+            [("s1".into(), "one".into())],
+            "not n2's, nor that of a task shut down"
+        );
+        assert_eq!(delivered(&n1.configs), [("c1".into(), "conf".into())]);
+        let n2 = complete(&store, &key, "n2").unwrap();
+        assert_eq!(delivered(&n2.secrets), [("s2".into(), "two".into())]);
+        assert!(n2.configs.is_empty());
+        assert!(complete(&store, &key, "n3").unwrap().secrets.is_empty());
+
+        let (tx, mut queue) = tokio::sync::mpsc::channel(8);
+        tx.try_send(Routed::Removed("t9".into())).unwrap();
+        let first = Routed::Upsert(Box::new(using("t2", "n2", &["s2"], &[])));
+        let change = incremental(first, &mut queue, &store, &key).unwrap();
+        assert_eq!(delivered(&change.secrets), [("s2".into(), "two".into())]);
+        assert_eq!(change.removed, ["t9"]);
+        let other = DataKey::generate().unwrap();
+        assert!(
+            complete(&store, &other, "n1").is_err(),
+            "a foreign key opens nothing"
+        );
     }
 }

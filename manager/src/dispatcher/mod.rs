@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use hoist_api::cluster_proto::dispatcher_server::Dispatcher;
 use hoist_api::cluster_proto::{
-    AssignmentsMessage, AssignmentsRequest, Empty, Heartbeat, SessionMessage, TaskStatusBatch,
+    AssignmentsMessage, AssignmentsRequest, Empty, Heartbeat, LogSubscriptionsRequest,
+    PublishedLogs, SessionMessage, TaskStatusBatch,
 };
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -20,6 +21,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::{info, warn};
 
 pub mod assignments;
+pub mod logs;
 pub mod status;
 
 use crate::auth::Access;
@@ -155,6 +157,23 @@ type AssignmentsStream =
 impl Dispatcher for DispatcherService {
     type SessionStream = SessionStream;
     type AssignmentsStream = AssignmentsStream;
+    type LogSubscriptionsStream = logs::SubscriptionsStream;
+
+    #[tracing::instrument(skip_all)]
+    async fn log_subscriptions(
+        &self,
+        request: Request<LogSubscriptionsRequest>,
+    ) -> Result<Response<Self::LogSubscriptionsStream>, Status> {
+        self.log_subscriptions_stream(request)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn publish_logs(
+        &self,
+        request: Request<Streaming<PublishedLogs>>,
+    ) -> Result<Response<Empty>, Status> {
+        self.relay_published_logs(request).await
+    }
 
     #[tracing::instrument(skip_all)]
     async fn assignments(

@@ -7,6 +7,7 @@ use hoist_api::cluster_proto::enrollment_client::EnrollmentClient;
 use hoist_api::tls::{self, Credentials};
 use tonic::Status;
 
+use crate::secrets::key::DataKey;
 use crate::store::objects::{NodeDescription, Role};
 use crate::token::Token;
 
@@ -25,6 +26,8 @@ pub struct Enrolled {
     pub cluster_id: String,
     /// Cluster addresses of the managers.
     pub managers: Vec<String>,
+    /// For a manager: the cluster's data key.
+    pub data_key: Option<DataKey>,
 }
 
 fn internal(e: impl std::fmt::Display) -> Status {
@@ -69,7 +72,12 @@ pub async fn enroll(
     } else {
         Role::Worker
     };
+    let data_key = match role {
+        Role::Manager => Some(DataKey::from_bytes(&certified.data_key).map_err(internal)?),
+        Role::Worker => None,
+    };
     Ok(Enrolled {
+        data_key,
         credentials: Credentials {
             ca_pem: certified.ca_pem,
             cert_pem: certified.cert_pem,

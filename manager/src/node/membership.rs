@@ -1,6 +1,7 @@
 //! What a node remembers of its cluster, under `<root>/cluster/`:
-//! `node.json` (IDs, role, addresses, managers) and `tls/` (CA, its
-//! certificate and key, the key readable by root only).
+//! `node.json` (IDs, role, addresses, managers), `tls/` (CA, its
+//! certificate and key, the key readable by root only) and, on managers,
+//! `store.key`: the cluster's data key (root only; see [`crate::secrets`]).
 
 use std::fs;
 use std::io::Write;
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 use hoist_api::tls::Credentials;
 use serde::{Deserialize, Serialize};
 
+use crate::secrets::key::DataKey;
 use crate::store::objects::Role;
 
 /// A node's record of its cluster membership.
@@ -42,6 +44,15 @@ pub enum MembershipError {
         /// What the system said.
         #[source]
         source: std::io::Error,
+    },
+    /// `store.key` is not a data key.
+    #[error("{path}: {source}")]
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// Why it is unusable.
+        #[source]
+        source: crate::secrets::key::KeyError,
     },
     /// `node.json` does not decode.
     #[error("{path} is damaged: {source}")]
@@ -137,6 +148,37 @@ impl ClusterDir {
         )
     }
 
+    fn data_key_path(&self) -> PathBuf {
+        self.dir.join("store.key")
+    }
+
+    /// The cluster's data key, if this node keeps one (managers do).
+    pub fn load_data_key(&self) -> Result<Option<DataKey>, MembershipError> {
+        let path = self.data_key_path();
+        match fs::read(&path) {
+            Ok(bytes) => DataKey::from_bytes(&bytes)
+                .map(Some)
+                .map_err(|source| MembershipError::Key { path, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    /// Keeps the cluster's data key (readable by root only).
+    pub fn save_data_key(&self, key: &DataKey) -> Result<(), MembershipError> {
+        fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+        write_atomic(&self.data_key_path(), key.as_bytes(), 0o600)
+    }
+
+    /// Forgets the data key (a demoted manager no longer needs it).
+    pub fn remove_data_key(&self) -> Result<(), MembershipError> {
+        let path = self.data_key_path();
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&path)(e)),
+            _ => Ok(()),
+        }
+    }
+
     /// Replaces the membership record.
     pub fn save_membership(&self, membership: &Membership) -> Result<(), MembershipError> {
         let path = self.membership_path();
@@ -169,4 +211,27 @@ fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), MembershipEr
     file.write_all(bytes).map_err(io(&tmp))?;
     file.sync_all().map_err(io(&tmp))?;
     fs::rename(&tmp, path).map_err(io(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_data_key_is_kept_for_root_only_and_read_back() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = ClusterDir::new(root.path());
+        assert_eq!(dir.load_data_key().unwrap(), None);
+        let key = DataKey::generate().unwrap();
+        dir.save_data_key(&key).unwrap();
+        assert_eq!(dir.load_data_key().unwrap(), Some(key));
+        let mode = fs::metadata(root.path().join("cluster/store.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        dir.remove_data_key().unwrap();
+        assert_eq!(dir.load_data_key().unwrap(), None);
+    }
 }

@@ -5,8 +5,10 @@
 pub mod enroll;
 pub mod host;
 pub mod leader;
+pub mod logs_api;
 pub mod membership;
 pub mod renewal;
+pub mod secrets_api;
 pub mod server;
 pub mod service;
 pub mod services_api;
@@ -33,6 +35,7 @@ use crate::ca;
 use crate::control::now_millis;
 use crate::ids;
 use crate::manager::{Manager, ManagerSettings};
+use crate::secrets::key::DataKey;
 use crate::store::objects::{
     CLUSTER_ID_KEY, Cluster, ClusterSpec, JoinSecrets, ManagerInfo, Meta, Node, NodeSpec, Object,
     Role,
@@ -185,6 +188,12 @@ impl ClusterNode {
         credentials: Credentials,
     ) -> Result<Running, Status> {
         let (manager, server) = if membership.role == Role::Manager {
+            let data_key = self.dir.load_data_key().map_err(internal)?.ok_or_else(|| {
+                precondition(
+                    "this manager has no cluster data key (cluster/store.key under the daemon's root): \
+                     copy it from another manager, or demote and promote this node again",
+                )
+            })?;
             let manager = Manager::start(ManagerSettings {
                 dir: self.dir.raft_dir(),
                 raft_id: membership.raft_id,
@@ -192,6 +201,7 @@ impl ClusterNode {
                 addr: membership.advertise_addr.clone(),
                 cluster_id: membership.cluster_id.clone(),
                 credentials: credentials.clone(),
+                data_key,
             })
             .await
             .map_err(internal)?;
@@ -351,6 +361,8 @@ impl ClusterNode {
             cert_ca_digest: cluster.root_ca.digest.clone(),
         };
         let worker_token = token::format(&cluster.root_ca.digest, &cluster.join_secrets.worker);
+        let data_key = DataKey::generate().map_err(internal)?;
+        self.dir.save_data_key(&data_key).map_err(internal)?;
         self.dir.save(&membership, &credentials).map_err(internal)?;
         let started = self.start(membership, credentials).await;
         let started = match started {
@@ -477,6 +489,9 @@ impl ClusterNode {
             advertise_addr: advertise.to_string(),
             managers: enrolled.managers,
         };
+        if let Some(key) = &enrolled.data_key {
+            self.dir.save_data_key(key).map_err(internal)?;
+        }
         self.dir.save(&membership, &credentials).map_err(internal)?;
         let started = match self.start(membership, credentials).await {
             Ok(started) => started,
@@ -562,6 +577,15 @@ impl ClusterNode {
         let demoted = membership.role == Role::Manager && role == Role::Worker;
         membership.role = role;
         membership.raft_id = certified.raft_id;
+        let kept_key = match DataKey::from_bytes(&certified.data_key) {
+            Ok(key) if role == Role::Manager => self.dir.save_data_key(&key),
+            _ if role == Role::Manager => Ok(()),
+            _ => self.dir.remove_data_key(),
+        };
+        if let Err(e) = kept_key {
+            warn!(error = %e, "cannot keep the cluster data key");
+            return;
+        }
         if let Err(e) = self.dir.save(&membership, &renewed) {
             warn!(error = %e, "cannot store the renewed certificate");
             return;

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use hoist_api::cluster_proto::services_server::Services;
 use hoist_api::cluster_proto::{
-    Empty, JsonDocument, ServiceCreated, ServiceRef, TaskFilter, UpdateServiceRequest,
+    Empty, JsonDocument, ServiceCreated, ServiceLogsRequest, ServiceRef, TaskFilter,
+    UpdateServiceRequest,
 };
 use hoist_api::service::ServiceSpec;
 use tonic::{Request, Response, Status};
@@ -38,6 +39,19 @@ fn created(stored: Stored) -> Result<Response<ServiceCreated>, Status> {
 
 #[tonic::async_trait]
 impl Services for ServicesService {
+    type LogsStream = super::logs_api::LogMessages;
+
+    #[tracing::instrument(skip_all)]
+    async fn logs(
+        &self,
+        request: Request<ServiceLogsRequest>,
+    ) -> Result<Response<Self::LogsStream>, Status> {
+        let manager = authorized_manager(&self.node, &request).await?;
+        super::logs_api::logs(manager, request)
+            .await
+            .map(Response::new)
+    }
+
     #[tracing::instrument(skip_all)]
     async fn create(
         &self,

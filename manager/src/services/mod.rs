@@ -3,6 +3,7 @@
 //! go through Raft with compare-and-set; the orchestrator and scheduler
 //! turn the stored services into placed tasks.
 
+pub mod logs;
 pub mod stack;
 pub mod validate;
 pub mod view;
@@ -74,8 +75,9 @@ pub struct Stored {
 
 impl Manager {
     /// Stores a new service; its tasks follow.
-    pub async fn create_service(&self, spec: ServiceSpec) -> Result<Stored, ServiceError> {
+    pub async fn create_service(&self, mut spec: ServiceSpec) -> Result<Stored, ServiceError> {
         let warnings = validate::validate(&spec)?;
+        self.resolve_file_references(&mut spec).await?;
         let now = now_millis();
         let id = crate::ids::new_id()
             .map_err(|e| WriteError::Raft(format!("cannot make an ID: {e}")))?;
@@ -106,10 +108,11 @@ impl Manager {
     pub async fn update_service(
         &self,
         reference: &str,
-        spec: ServiceSpec,
+        mut spec: ServiceSpec,
         version: u64,
     ) -> Result<Stored, ServiceError> {
         let warnings = validate::validate(&spec)?;
+        self.resolve_file_references(&mut spec).await?;
         self.fresh().await?;
         let mut service = self.find_service(reference)?;
         if spec.name != service.spec.name {

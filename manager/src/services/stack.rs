@@ -9,7 +9,8 @@ use hoist_api::service::{ServiceSpec, labels};
 use super::{ServiceError, validate};
 use crate::control::now_millis;
 use crate::manager::{Manager, WriteError};
-use crate::store::objects::{Kind, Meta, Object, Service};
+use crate::secrets::SealedFile;
+use crate::store::objects::{Config, Kind, Meta, Object, Secret, Service};
 use crate::store::{Batch, Op};
 
 /// What a deploy or removal did.
@@ -37,11 +38,11 @@ impl Manager {
     pub async fn deploy_stack(
         &self,
         namespace: &str,
-        specs: Vec<ServiceSpec>,
+        mut specs: Vec<ServiceSpec>,
         prune: bool,
     ) -> Result<StackChanges, ServiceError> {
         let mut changes = StackChanges::default();
-        for spec in &specs {
+        for spec in &mut specs {
             if spec.labels.get(labels::STACK_NAMESPACE).map(String::as_str) != Some(namespace) {
                 return Err(validate::InvalidSpec(format!(
                     "service {} is not labelled {}={namespace}",
@@ -51,6 +52,7 @@ impl Manager {
                 .into());
             }
             changes.warnings.extend(validate::validate(spec)?);
+            self.resolve_file_references(spec).await?;
         }
         self.fresh().await?;
         let existing: BTreeMap<String, Service> = self
@@ -107,7 +109,9 @@ impl Manager {
         Ok(changes)
     }
 
-    /// Removes every service of stack `namespace` in one write.
+    /// Removes every service of stack `namespace`, and the secrets and
+    /// configs it made, in one write (so none is removed while one of the
+    /// stack's services still uses it, nor kept after them).
     pub async fn remove_stack(&self, namespace: &str) -> Result<StackChanges, ServiceError> {
         self.fresh().await?;
         let services: Vec<Service> = self
@@ -116,9 +120,6 @@ impl Manager {
             .into_iter()
             .filter(|s| in_stack(s, namespace))
             .collect();
-        if services.is_empty() {
-            return Err(ServiceError::NotFound(format!("stack {namespace}")));
-        }
         let mut changes = StackChanges::default();
         let mut ops = Vec::new();
         for service in &services {
@@ -127,8 +128,40 @@ impl Manager {
                 .push(format!("Removing service {}", service.spec.name));
             ops.push(delete(service));
         }
+        self.stack_files::<Secret>(namespace, &mut changes, &mut ops);
+        self.stack_files::<Config>(namespace, &mut changes, &mut ops);
+        if ops.is_empty() {
+            return Err(ServiceError::NotFound(format!("stack {namespace}")));
+        }
         self.write(Batch { ops }).await?;
         Ok(changes)
+    }
+
+    /// Adds the deletion of stack `namespace`'s secrets or configs.
+    fn stack_files<T: SealedFile>(
+        &self,
+        namespace: &str,
+        changes: &mut StackChanges,
+        ops: &mut Vec<Op>,
+    ) {
+        for file in self.store.list::<T>() {
+            if file
+                .spec()
+                .labels
+                .get(labels::STACK_NAMESPACE)
+                .map(String::as_str)
+                == Some(namespace)
+            {
+                changes
+                    .actions
+                    .push(format!("Removing {} {}", T::NOUN, file.spec().name));
+                ops.push(Op::Delete {
+                    kind: T::KIND,
+                    id: file.meta().id.clone(),
+                    version: Some(file.meta().version),
+                });
+            }
+        }
     }
 }
 

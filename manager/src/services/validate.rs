@@ -32,6 +32,12 @@ pub fn validate(spec: &ServiceSpec) -> Result<Vec<String>, InvalidSpec> {
     if spec.task.container.image.trim().is_empty() {
         return bad(format!("service {name}: an image is required"));
     }
+    if !spec.task.container.files.is_empty() {
+        return bad(format!(
+            "service {name}: container files come from secrets and configs: use --secret or --config"
+        ));
+    }
+    crate::secrets::references::check(spec).map_err(InvalidSpec)?;
     for text in &spec.task.placement.constraints {
         Constraint::parse(text).map_err(|e| InvalidSpec(e.to_string()))?;
     }

@@ -37,6 +37,10 @@ pub enum Kind {
     Service,
     /// One instance of a service, on one node.
     Task,
+    /// A secret: data for services' containers, encrypted in the store.
+    Secret,
+    /// A config: like a secret, but shown back to users.
+    Config,
 }
 
 impl fmt::Display for Kind {
@@ -47,6 +51,8 @@ impl fmt::Display for Kind {
             Kind::Probe => "probe",
             Kind::Service => "service",
             Kind::Task => "task",
+            Kind::Secret => "secret",
+            Kind::Config => "config",
         })
     }
 }
@@ -65,6 +71,10 @@ pub enum Object {
     Service(Service),
     /// A task.
     Task(Task),
+    /// A secret.
+    Secret(Secret),
+    /// A config.
+    Config(Config),
 }
 
 impl Object {
@@ -76,6 +86,8 @@ impl Object {
             Object::Probe(_) => Kind::Probe,
             Object::Service(_) => Kind::Service,
             Object::Task(_) => Kind::Task,
+            Object::Secret(_) => Kind::Secret,
+            Object::Config(_) => Kind::Config,
         }
     }
 
@@ -87,6 +99,8 @@ impl Object {
             Object::Probe(o) => &o.meta,
             Object::Service(o) => &o.meta,
             Object::Task(o) => &o.meta,
+            Object::Secret(o) => &o.meta,
+            Object::Config(o) => &o.meta,
         }
     }
 
@@ -98,6 +112,8 @@ impl Object {
             Object::Probe(o) => &mut o.meta,
             Object::Service(o) => &mut o.meta,
             Object::Task(o) => &mut o.meta,
+            Object::Secret(o) => &mut o.meta,
+            Object::Config(o) => &mut o.meta,
         }
     }
 }
@@ -138,6 +154,8 @@ stored!(Node);
 stored!(Probe);
 stored!(Service);
 stored!(Task);
+stored!(Secret);
+stored!(Config);
 
 /// A small object for benchmarks of the write path.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -433,4 +451,37 @@ impl Task {
             format!("{}.{}.{}", self.service_name, self.slot, self.meta.id)
         }
     }
+}
+
+/// What a user gives a secret or config besides its data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileSpec {
+    /// Its name, unique among its kind.
+    pub name: String,
+    /// User labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A secret: its data sealed with the cluster's data key (see
+/// [`crate::secrets`]), so the Raft log and snapshots never hold it in
+/// clear.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Secret {
+    /// ID and version.
+    pub meta: Meta,
+    /// Name and labels.
+    pub spec: FileSpec,
+    /// The data, sealed (base64 of nonce, ciphertext and tag).
+    pub sealed: String,
+}
+
+/// A config: stored sealed as a secret is, though users may read it back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    /// ID and version.
+    pub meta: Meta,
+    /// Name and labels.
+    pub spec: FileSpec,
+    /// The data, sealed (base64 of nonce, ciphertext and tag).
+    pub sealed: String,
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::batch::{Batch, Op, Outcome, Rejection};
 use hoist_api::service::{DesiredState, TaskState, TaskStatus};
 
-use super::objects::{Kind, Object, Service, Stored, Task};
+use super::objects::{Kind, Object, Stored, Task};
 
 /// One object's change, as watchers see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,9 +98,7 @@ impl State {
                     if current(kind, &id).is_some() {
                         return Err(Rejection::Exists { kind, id });
                     }
-                    if let Object::Service(service) = object {
-                        self.check_service_name(&changes, service)?;
-                    }
+                    self.check_name(&changes, object)?;
                     stamped(version, object.clone())
                 }
                 Op::Update(object) => {
@@ -149,28 +147,41 @@ impl State {
 }
 
 impl State {
-    /// Service names are unique: fails when another service, stored or
-    /// created earlier in the batch, has the name of `service`.
-    fn check_service_name(&self, changes: &[Change], service: &Service) -> Result<(), Rejection> {
-        let name = &service.spec.name;
-        let named = |object: &Object| {
-            Service::from_object(object)
-                .is_some_and(|s| s.spec.name == *name && s.meta.id != service.meta.id)
+    /// Names are unique among services, among secrets and among configs:
+    /// fails when another object of the kind of `object`, stored or created
+    /// earlier in the batch, has its name.
+    fn check_name(&self, changes: &[Change], object: &Object) -> Result<(), Rejection> {
+        let Some(name) = unique_name(object) else {
+            return Ok(());
+        };
+        let (kind, id) = (object.kind(), &object.meta().id);
+        let named = |other: &Object| {
+            other.kind() == kind && unique_name(other) == Some(name) && other.meta().id != *id
         };
         let in_batch = changes.iter().any(|c| c.object.as_ref().is_some_and(named));
-        let stored = self.list(Kind::Service).any(|o| {
+        let stored = self.list(kind).any(|o| {
             named(o)
                 && !changes
                     .iter()
-                    .any(|c| c.kind == Kind::Service && c.id == o.meta().id)
+                    .any(|c| c.kind == kind && c.id == o.meta().id)
         });
         if in_batch || stored {
             return Err(Rejection::Exists {
-                kind: Kind::Service,
-                id: name.clone(),
+                kind,
+                id: name.to_string(),
             });
         }
         Ok(())
+    }
+}
+
+/// The name of an object whose kind has unique names.
+fn unique_name(object: &Object) -> Option<&str> {
+    match object {
+        Object::Service(o) => Some(&o.spec.name),
+        Object::Secret(o) => Some(&o.spec.name),
+        Object::Config(o) => Some(&o.spec.name),
+        _ => None,
     }
 }
 
@@ -246,7 +257,7 @@ fn stamped(version: u64, mut object: Object) -> Change {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::objects::{Meta, Node};
+    use crate::store::objects::{Config, Meta, Node, Secret, Service};
 
     fn node(id: &str, version: u64) -> Object {
         Object::Node(Node {
@@ -492,5 +503,60 @@ mod tests {
             Outcome::Applied { version: 4 },
             "a name is free once its service is gone"
         );
+    }
+
+    #[test]
+    fn secret_and_config_names_are_unique_per_kind() {
+        let meta = |id: &str| Meta {
+            id: id.into(),
+            ..Meta::default()
+        };
+        let secret = |id: &str, name: &str| {
+            let mut secret = Secret {
+                meta: meta(id),
+                ..Secret::default()
+            };
+            secret.spec.name = name.into();
+            Op::Create(Object::Secret(secret))
+        };
+        let config = |id: &str, name: &str| {
+            let mut config = Config {
+                meta: meta(id),
+                ..Config::default()
+            };
+            config.spec.name = name.into();
+            Op::Create(Object::Config(config))
+        };
+        let mut state = State::default();
+        state.apply(1, &Batch::one(secret("s1", "db_pw")));
+        let (outcome, _) = state.apply(2, &Batch::one(secret("s2", "db_pw")));
+        assert_eq!(
+            outcome,
+            Outcome::Rejected(Rejection::Exists {
+                kind: Kind::Secret,
+                id: "db_pw".into()
+            })
+        );
+        let (outcome, _) = state.apply(3, &Batch::one(config("c1", "db_pw")));
+        assert_eq!(
+            outcome,
+            Outcome::Applied { version: 3 },
+            "a config may share a secret's name"
+        );
+        let (outcome, _) = state.apply(4, &Batch::one(service("x1", "db_pw")));
+        assert_eq!(outcome, Outcome::Applied { version: 4 });
+        let (outcome, _) = state.apply(
+            5,
+            &Batch {
+                ops: vec![config("c2", "site"), config("c3", "site")],
+            },
+        );
+        assert!(matches!(
+            outcome,
+            Outcome::Rejected(Rejection::Exists {
+                kind: Kind::Config,
+                ..
+            })
+        ));
     }
 }

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use clap::Args;
 use hoist_api::service::{
-    PortConfig, PublishMode, Reservations, RestartCondition, ServiceMode, ServiceSpec,
-    TaskRestartPolicy,
+    FileReference, PortConfig, PublishMode, Reservations, RestartCondition, ServiceMode,
+    ServiceSpec, TaskRestartPolicy,
 };
 use hoist_api::spec::{ContainerSpec, HealthcheckSpec, Resources};
 use hoist_api::units::{parse_bytes, parse_duration};
@@ -134,6 +134,12 @@ pub struct CreateFlags {
     /// Allocate a pseudo-TTY
     #[arg(short = 't', long)]
     pub tty: bool,
+    /// Give the service a secret (NAME, or source=NAME,target=PATH,uid=,gid=,mode=)
+    #[arg(long)]
+    pub secret: Vec<String>,
+    /// Give the service a config (NAME, or source=NAME,target=PATH,uid=,gid=,mode=)
+    #[arg(long)]
+    pub config: Vec<String>,
     /// The image, then the command and its arguments
     #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true, value_name = "IMAGE [COMMAND] [ARG...]")]
     pub image_and_command: Vec<String>,
@@ -180,6 +186,43 @@ fn key_values(entries: &[String]) -> BTreeMap<String, String> {
             None => (e.clone(), String::new()),
         })
         .collect()
+}
+
+/// Parses one `--secret` or `--config` (`flag`): Docker's short form
+/// `NAME`, or the long form `source=NAME,target=PATH,uid=…,gid=…,mode=…`
+/// (`mode` in octal). What is not given is left to the manager's defaults.
+pub fn parse_file_reference(value: &str, flag: &str) -> CliResult<FileReference> {
+    let bad = |why: &str| usage(format!("invalid --{flag} {value:?}: {why}"));
+    if !value.contains('=') {
+        if value.is_empty() {
+            return Err(bad("name a secret or config"));
+        }
+        return Ok(FileReference {
+            name: value.to_string(),
+            ..FileReference::default()
+        });
+    }
+    let mut reference = FileReference::default();
+    for field in value.split(',') {
+        let (key, val) = field
+            .split_once('=')
+            .ok_or_else(|| bad("use key=value fields"))?;
+        match key {
+            "source" | "src" => reference.name = val.to_string(),
+            "target" => reference.target = val.to_string(),
+            "uid" => reference.uid = val.to_string(),
+            "gid" => reference.gid = val.to_string(),
+            "mode" => {
+                reference.mode = u32::from_str_radix(val, 8)
+                    .map_err(|_| bad(&format!("mode {val:?} is not an octal number")))?;
+            }
+            _ => return Err(bad(&format!("unknown field {key:?}"))),
+        }
+    }
+    if reference.name.is_empty() {
+        return Err(bad("source= is required"));
+    }
+    Ok(reference)
 }
 
 /// Parses one `--publish`: Docker's short form `[PUBLISHED:]TARGET[/PROTO]`
@@ -333,6 +376,16 @@ impl CreateFlags {
         for value in &self.publish {
             spec.endpoint.ports.push(parse_publish(value)?);
         }
+        for value in &self.secret {
+            spec.task
+                .secrets
+                .push(parse_file_reference(value, "secret")?);
+        }
+        for value in &self.config {
+            spec.task
+                .configs
+                .push(parse_file_reference(value, "config")?);
+        }
         Ok(spec)
     }
 }
@@ -360,5 +413,30 @@ mod tests {
         );
         assert!(parse_publish("published=1").is_err());
         assert!(parse_publish("x:80").is_err());
+    }
+
+    #[test]
+    fn secret_short_and_long_forms() {
+        let short = parse_file_reference("db_pw", "secret").unwrap();
+        assert_eq!((short.name.as_str(), short.target.as_str()), ("db_pw", ""));
+        let long = parse_file_reference(
+            "source=db_pw,target=/etc/pw,uid=33,gid=44,mode=0400",
+            "secret",
+        )
+        .unwrap();
+        assert_eq!(
+            long,
+            FileReference {
+                name: "db_pw".into(),
+                id: String::new(),
+                target: "/etc/pw".into(),
+                uid: "33".into(),
+                gid: "44".into(),
+                mode: 0o400,
+            }
+        );
+        assert!(parse_file_reference("target=/x", "config").is_err());
+        assert!(parse_file_reference("source=a,mode=9", "config").is_err());
+        assert!(parse_file_reference("source=a,size=1", "config").is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! `hoist service …`: services across the cluster, from a manager.
 
 pub mod flags;
+pub mod logs;
 
 use std::time::Duration;
 
@@ -77,6 +78,8 @@ pub enum ServiceCommand {
         #[arg(required = true)]
         scales: Vec<String>,
     },
+    /// Fetch the logs of a service or task
+    Logs(logs::LogsArgs),
     /// Remove one or more services
     #[command(visible_alias = "remove")]
     Rm {
@@ -192,6 +195,7 @@ pub async fn run(channel: Channel, command: ServiceCommand) -> CliResult<i32> {
             }
             return Ok(i32::from(failed));
         }
+        ServiceCommand::Logs(args) => return logs::run(&mut client, args).await,
         ServiceCommand::Rm { services } => {
             return for_each_printing(&services, false, |service| {
                 let mut client = client.clone();

@@ -9,18 +9,20 @@ use std::time::Duration;
 use hoist_api::proto::containers_client::ContainersClient;
 use hoist_api::proto::images_client::ImagesClient;
 use hoist_api::proto::{
-    ContainerRef, CreateContainerRequest, ListContainersRequest, PullRequest,
-    RemoveContainerRequest, StopRequest, WaitRequest,
+    ContainerRef, CreateContainerRequest, ListContainersRequest, LogsRequest, PullRequest,
+    RemoveContainerRequest, StdStream, StopRequest, WaitRequest,
 };
 use hoist_api::service::{PublishMode, labels};
-use hoist_api::spec::{ContainerSpec, PortBinding, RestartPolicy};
+use hoist_api::spec::{ContainerSpec, InlineFile, PortBinding, RestartPolicy};
 use tokio::sync::Mutex;
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tracing::{debug, info};
 
-use super::executor::{Executor, ExecutorError, Existing, Exit, Observed};
+use super::executor::{
+    Executor, ExecutorError, Existing, Exit, LogLine, LogLines, LogOptions, Observed,
+};
 use crate::store::objects::Task;
 
 /// Longest wait between attempts to reach the daemon's socket.
@@ -108,12 +110,13 @@ impl ContainerExecutor {
 /// The container spec of `task` on its node: the task's own, with
 /// the task's labels, no restart policy of its own (the cluster replaces
 /// tasks that end by making new ones) and the service's host-mode ports
-/// bound on this node.
+/// bound on this node, and its secrets and configs as `files`.
 ///
 /// Ingress-mode ports are not bound here: they belong to the routing mesh,
 /// which publishes them on every node and does not exist yet.
-fn container_spec(task: &Task) -> ContainerSpec {
+fn container_spec(task: &Task, files: &[InlineFile]) -> ContainerSpec {
     let mut spec = task.spec.container.clone();
+    spec.files = files.to_vec();
     spec.restart_policy = RestartPolicy {
         name: "no".into(),
         maximum_retry_count: 0,
@@ -205,8 +208,8 @@ impl Executor for ContainerExecutor {
             .collect())
     }
 
-    async fn prepare(&self, task: &Task) -> Result<String, ExecutorError> {
-        let spec = container_spec(task);
+    async fn prepare(&self, task: &Task, files: &[InlineFile]) -> Result<String, ExecutorError> {
+        let spec = container_spec(task, files);
         let name = task.name();
         match self.create(&name, &spec).await {
             Ok(id) => Ok(id),
@@ -274,6 +277,38 @@ impl Executor for ContainerExecutor {
             .await;
         gone_is_done(container_id, result.map(|_| ()))
     }
+
+    async fn logs(
+        &self,
+        container_id: &str,
+        options: &LogOptions,
+    ) -> Result<LogLines, ExecutorError> {
+        let entries = self
+            .containers()
+            .await
+            .logs(LogsRequest {
+                id: container_id.to_string(),
+                follow: options.follow,
+                tail: options.tail,
+                since: options.since,
+                until: 0,
+                stdout: true,
+                stderr: true,
+            })
+            .await
+            .map_err(|s| runtime(container_id, s))?
+            .into_inner();
+        let id = container_id.to_string();
+        Ok(Box::pin(entries.map(move |entry| {
+            entry
+                .map(|e| LogLine {
+                    stderr: e.stream == StdStream::Stderr as i32,
+                    time: e.time,
+                    data: e.data,
+                })
+                .map_err(|s| runtime(&id, s))
+        })))
+    }
 }
 
 #[cfg(test)]
@@ -327,7 +362,7 @@ mod tests {
 
     #[test]
     fn a_task_container_is_labelled_never_restarts_and_binds_host_ports_only() {
-        let spec = container_spec(&task());
+        let spec = container_spec(&task(), &[]);
         assert_eq!(spec.restart_policy.name, "no");
         assert_eq!(spec.labels[labels::TASK_ID], "task1");
         assert_eq!(spec.labels[labels::TASK_NAME], "web.2.task1");

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hoist_api::service::{DesiredState, TaskState, TaskStatus};
+use hoist_api::spec::InlineFile;
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
@@ -60,17 +61,21 @@ pub(super) struct Controller {
     observed: Option<Observed>,
     /// The last state reported.
     reported: Option<TaskState>,
+    /// The files its container gets (its secrets and configs), until it
+    /// is prepared; or why it cannot have them.
+    files: Result<Vec<InlineFile>, String>,
 }
 
 impl Controller {
     /// A controller for `task_id`, following `input`, with the container
-    /// found for it at start, if any.
+    /// found for it at start, if any, and the files its container gets.
     pub(super) fn new(
         task_id: String,
         input: watch::Receiver<Directive>,
         executor: Arc<dyn Executor>,
         reports: mpsc::UnboundedSender<Report>,
         existing: Option<Existing>,
+        files: Result<Vec<InlineFile>, String>,
     ) -> Self {
         Self {
             task_id,
@@ -80,6 +85,7 @@ impl Controller {
             observed: existing.as_ref().map(|e| e.state),
             container: existing.map(|e| e.container_id),
             reported: None,
+            files,
         }
     }
 
@@ -134,7 +140,16 @@ impl Controller {
             None => {
                 self.report(TaskState::Accepted, "accepted", String::new(), None);
                 self.report(TaskState::Preparing, "preparing", String::new(), None);
-                match self.executor.prepare(task).await {
+                // Handed over once: the data stays in memory no longer.
+                let files = match std::mem::replace(&mut self.files, Ok(Vec::new())) {
+                    Ok(files) => files,
+                    Err(why) => {
+                        warn!(error = %why, "task rejected");
+                        self.report(TaskState::Rejected, "preparing", why, None);
+                        return;
+                    }
+                };
+                match self.executor.prepare(task, &files).await {
                     Ok(id) => {
                         self.container = Some(id);
                         self.observed = Some(Observed::Created);

@@ -3,7 +3,11 @@
 //! ([`super::ContainerExecutor`]) or tasks simulated in memory
 //! ([`super::SimulatedExecutor`]) when one machine plays many nodes.
 
+use std::pin::Pin;
 use std::time::Duration;
+
+use hoist_api::spec::InlineFile;
+use tokio_stream::Stream;
 
 use crate::store::objects::Task;
 
@@ -68,10 +72,11 @@ pub trait Executor: Send + Sync + 'static {
     /// Every task container on the node, running or not.
     async fn list(&self) -> Result<Vec<Existing>, ExecutorError>;
 
-    /// Gets the task's image and creates its container; returns the
-    /// container's ID. An error means the node cannot run the task
-    /// (it is rejected).
-    async fn prepare(&self, task: &Task) -> Result<String, ExecutorError>;
+    /// Gets the task's image and creates its container, with `files` (its
+    /// secrets and configs, to be kept in memory only); returns the
+    /// container's ID. An error means the node cannot run the task (it is
+    /// rejected).
+    async fn prepare(&self, task: &Task, files: &[InlineFile]) -> Result<String, ExecutorError>;
 
     /// Starts a prepared container. An error means the task failed.
     async fn start(&self, container_id: &str) -> Result<(), ExecutorError>;
@@ -85,4 +90,37 @@ pub trait Executor: Send + Sync + 'static {
 
     /// Removes the container, stopping it first if needed.
     async fn remove(&self, container_id: &str) -> Result<(), ExecutorError>;
+
+    /// The container's log (`service logs`), as `options` asks: what it
+    /// has, then — when following — what it writes until it stops.
+    async fn logs(
+        &self,
+        container_id: &str,
+        options: &LogOptions,
+    ) -> Result<LogLines, ExecutorError>;
 }
+
+/// What part of a container's log to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogOptions {
+    /// Keep reading what the container writes until it stops.
+    pub follow: bool,
+    /// Lines from the end; negative means all.
+    pub tail: i64,
+    /// Only what was written from then on (Unix nanoseconds; 0: all).
+    pub since: i64,
+}
+
+/// Output a container wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// Written to stderr rather than stdout.
+    pub stderr: bool,
+    /// When (Unix nanoseconds).
+    pub time: i64,
+    /// What.
+    pub data: Vec<u8>,
+}
+
+/// A container's log, as the runtime reads it.
+pub type LogLines = Pin<Box<dyn Stream<Item = Result<LogLine, ExecutorError>> + Send>>;

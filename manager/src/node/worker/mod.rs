@@ -1,7 +1,8 @@
 //! The worker: the node side of task dispatch. It keeps the leader's
 //! assignments stream open (following the leader across failovers), runs
 //! the node's tasks through an [`Executor`] — one controller per task —
-//! and reports their states back in batches.
+//! and reports their states back in batches. It also answers the
+//! leader's log subscriptions (`service logs`) for the tasks it runs.
 //!
 //! At start it lists the task containers the node already has, so that a
 //! restarted agent adopts its running tasks instead of starting them
@@ -10,6 +11,8 @@
 mod container;
 mod controller;
 mod executor;
+mod files;
+mod logs;
 mod reconcile;
 mod reports;
 mod simulated;
@@ -28,7 +31,9 @@ use tonic::transport::Channel;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 pub use container::ContainerExecutor;
-pub use executor::{Executor, ExecutorError, Existing, Exit, Observed};
+pub use executor::{
+    Executor, ExecutorError, Existing, Exit, LogLine, LogLines, LogOptions, Observed,
+};
 pub use simulated::SimulatedExecutor;
 
 use super::leader::{self, Ended, Managers};
@@ -63,6 +68,8 @@ pub async fn run(
         let (messages_tx, messages_rx) = mpsc::channel(QUEUE);
         let mut background = JoinSet::new();
         background.spawn(reports::send(reports_rx, leader_rx).in_current_span());
+        background
+            .spawn(logs::run(tls.clone(), managers.clone(), executor.clone()).in_current_span());
         background.spawn(reconcile(executor, reports_tx, messages_rx).in_current_span());
         leader::follow(&managers, "assignments", |addr| {
             let span = info_span!("assignments", manager = %addr);

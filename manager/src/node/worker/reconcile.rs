@@ -8,12 +8,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use hoist_api::cluster_proto::AssignmentsMessage;
+use hoist_api::spec::InlineFile;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::{Instrument, info_span, warn};
 
 use super::controller::{Controller, Directive};
 use super::executor::{Executor, Existing, Observed};
+use super::files::Delivered;
 use super::reports::Report;
 use crate::store::objects::Task;
 
@@ -63,7 +65,12 @@ impl Reconciler {
                     continue;
                 }
             };
-            self.spawn(spare.task_id.clone(), Directive::Removed, Some(spare));
+            self.spawn(
+                spare.task_id.clone(),
+                Directive::Removed,
+                Some(spare),
+                Ok(Vec::new()),
+            );
         }
     }
 
@@ -92,24 +99,26 @@ impl Reconciler {
                 self.remove(&task_id);
             }
         }
+        let delivered = Delivered::new(&message);
         for task in tasks {
-            self.upsert(task);
+            self.upsert(task, &delivered);
         }
         for task_id in &message.removed {
             self.remove(task_id);
         }
     }
 
-    fn upsert(&mut self, task: Task) {
+    fn upsert(&mut self, task: Task, delivered: &Delivered<'_>) {
         let task_id = task.meta.id.clone();
-        let directive = Directive::Assigned(Arc::new(task));
         match self.tasks.get(&task_id) {
             Some(input) => {
-                input.send_replace(directive);
+                input.send_replace(Directive::Assigned(Arc::new(task)));
             }
             None => {
                 let existing = self.adopted.remove(&task_id);
-                let input = self.spawn(task_id.clone(), directive, existing);
+                let files = delivered.files(&task);
+                let directive = Directive::Assigned(Arc::new(task));
+                let input = self.spawn(task_id.clone(), directive, existing, files);
                 self.tasks.insert(task_id, input);
             }
         }
@@ -119,16 +128,23 @@ impl Reconciler {
         if let Some(input) = self.tasks.remove(task_id) {
             input.send_replace(Directive::Removed);
         } else if let Some(existing) = self.adopted.remove(task_id) {
-            self.spawn(task_id.to_string(), Directive::Removed, Some(existing));
+            self.spawn(
+                task_id.to_string(),
+                Directive::Removed,
+                Some(existing),
+                Ok(Vec::new()),
+            );
         }
     }
 
-    /// Starts the controller of `task_id`; returns its input.
+    /// Starts the controller of `task_id`, whose container gets `files`;
+    /// returns its input.
     fn spawn(
         &mut self,
         task_id: String,
         directive: Directive,
         existing: Option<Existing>,
+        files: Result<Vec<InlineFile>, String>,
     ) -> watch::Sender<Directive> {
         let name = match &directive {
             Directive::Assigned(task) => task.name(),
@@ -142,6 +158,7 @@ impl Reconciler {
             self.executor.clone(),
             self.reports.clone(),
             existing,
+            files,
         );
         self.controllers.spawn(controller.run().instrument(span));
         input
@@ -251,6 +268,7 @@ mod tests {
                 .map(|t| serde_json::to_vec(t).unwrap())
                 .collect(),
             removed: removed.iter().map(|s| s.to_string()).collect(),
+            ..AssignmentsMessage::default()
         }
     }
 
@@ -416,7 +434,7 @@ mod tests {
         let t1 = task("t1");
         let stale = task("stale");
         for t in [&t1, &stale] {
-            let id = executor.prepare(t).await.unwrap();
+            let id = executor.prepare(t, &[]).await.unwrap();
             executor.start(&id).await.unwrap();
         }
         let existing = executor.list().await.unwrap();
@@ -437,7 +455,7 @@ mod tests {
     async fn a_container_that_exited_while_the_worker_was_away_is_reported() {
         let executor = Arc::new(sim());
         let t1 = task("t1");
-        let id = executor.prepare(&t1).await.unwrap();
+        let id = executor.prepare(&t1, &[]).await.unwrap();
         executor.start(&id).await.unwrap();
         executor.exit("t1", 2);
         let existing = executor.list().await.unwrap();
@@ -482,7 +500,7 @@ mod tests {
         async fn list(&self) -> Result<Vec<Existing>, ExecutorError> {
             Ok(Vec::new())
         }
-        async fn prepare(&self, task: &Task) -> Result<String, ExecutorError> {
+        async fn prepare(&self, task: &Task, _: &[InlineFile]) -> Result<String, ExecutorError> {
             Err(ExecutorError::Pull {
                 image: task.spec.container.image.clone(),
                 reason: "manifest unknown".into(),
@@ -499,6 +517,13 @@ mod tests {
         }
         async fn remove(&self, _: &str) -> Result<(), ExecutorError> {
             Ok(())
+        }
+        async fn logs(
+            &self,
+            _: &str,
+            _: &super::super::LogOptions,
+        ) -> Result<super::super::LogLines, ExecutorError> {
+            panic!("no container to read")
         }
     }
 
@@ -520,5 +545,130 @@ mod tests {
         let rejected = last.unwrap();
         assert_eq!(rejected.state, TaskState::Rejected);
         assert_eq!(rejected.err, "cannot pull image nope:1: manifest unknown");
+    }
+
+    /// Records the files each task's container was prepared with, then
+    /// refuses to make it.
+    #[derive(Default)]
+    struct Recording {
+        prepared: std::sync::Mutex<Vec<(String, Vec<InlineFile>)>>,
+    }
+
+    #[tonic::async_trait]
+    impl Executor for Recording {
+        async fn list(&self) -> Result<Vec<Existing>, ExecutorError> {
+            Ok(Vec::new())
+        }
+        async fn prepare(
+            &self,
+            task: &Task,
+            files: &[InlineFile],
+        ) -> Result<String, ExecutorError> {
+            self.prepared
+                .lock()
+                .unwrap()
+                .push((task.meta.id.clone(), files.to_vec()));
+            Err(ExecutorError::Runtime("recorded".into()))
+        }
+        async fn start(&self, _: &str) -> Result<(), ExecutorError> {
+            panic!("nothing to start")
+        }
+        async fn wait(&self, _: &str) -> Result<Exit, ExecutorError> {
+            panic!("nothing to wait for")
+        }
+        async fn stop(&self, _: &str, _: Duration) -> Result<(), ExecutorError> {
+            Ok(())
+        }
+        async fn remove(&self, _: &str) -> Result<(), ExecutorError> {
+            Ok(())
+        }
+    }
+
+    /// The last status reported for `task_id` once it is terminal.
+    async fn ended(reports: &mut mpsc::UnboundedReceiver<Report>, task_id: &str) -> TaskStatus {
+        loop {
+            let (id, status) = tokio::time::timeout(Duration::from_secs(5), reports.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            if id == task_id && status.state.is_terminal() {
+                return status;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_task_is_prepared_with_its_delivered_secrets_and_configs() {
+        use hoist_api::cluster_proto::FileData;
+        use hoist_api::service::FileReference;
+
+        let executor = Arc::new(Recording::default());
+        let (tx, mut reports) = mpsc::unbounded_channel();
+        let mut reconciler = Reconciler::new(executor.clone(), tx);
+        let mut t1 = task("t1");
+        t1.spec.secrets = vec![FileReference {
+            name: "db_pw".into(),
+            id: "s1".into(),
+            target: "/run/secrets/db_pw".into(),
+            uid: "33".into(),
+            gid: "44".into(),
+            mode: 0o400,
+        }];
+        t1.spec.configs = vec![FileReference {
+            name: "site".into(),
+            id: "c1".into(),
+            target: "/etc/site.conf".into(),
+            uid: "0".into(),
+            gid: "0".into(),
+            mode: 0,
+        }];
+        let mut t2 = task("t2");
+        t2.spec.secrets = vec![FileReference {
+            name: "gone".into(),
+            id: "s9".into(),
+            target: "/run/secrets/gone".into(),
+            ..FileReference::default()
+        }];
+        let mut assigned = message(true, &[&t1, &t2], &[]);
+        assigned.secrets = vec![FileData {
+            id: "s1".into(),
+            data: b"hunter2".to_vec(),
+        }];
+        assigned.configs = vec![FileData {
+            id: "c1".into(),
+            data: b"listen 80;".to_vec(),
+        }];
+        reconciler.apply(assigned);
+        ended(&mut reports, "t1").await;
+        let rejected = ended(&mut reports, "t2").await;
+        assert_eq!(rejected.state, TaskState::Rejected);
+        assert!(
+            rejected.err.contains("secret gone was not delivered"),
+            "{}",
+            rejected.err
+        );
+        let prepared = executor.prepared.lock().unwrap().clone();
+        assert_eq!(prepared.len(), 1, "t2 is never prepared: {prepared:?}");
+        let (id, files) = &prepared[0];
+        assert_eq!(id, "t1");
+        assert_eq!(
+            files,
+            &vec![
+                InlineFile {
+                    target: "/run/secrets/db_pw".into(),
+                    data: b"hunter2".to_vec(),
+                    uid: 33,
+                    gid: 44,
+                    mode: 0o400,
+                },
+                InlineFile {
+                    target: "/etc/site.conf".into(),
+                    data: b"listen 80;".to_vec(),
+                    uid: 0,
+                    gid: 0,
+                    mode: 0o444,
+                },
+            ]
+        );
     }
 }

@@ -8,9 +8,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use hoist_api::spec::InlineFile;
 use tokio::sync::watch;
 
-use super::executor::{Executor, ExecutorError, Existing, Exit, Observed};
+use super::executor::{Executor, ExecutorError, Existing, Exit, LogLines, LogOptions, Observed};
 use crate::store::objects::Task;
 
 /// The exit code of a stopped simulated task (SIGTERM's).
@@ -99,7 +100,7 @@ impl Executor for SimulatedExecutor {
             .collect())
     }
 
-    async fn prepare(&self, task: &Task) -> Result<String, ExecutorError> {
+    async fn prepare(&self, task: &Task, _: &[InlineFile]) -> Result<String, ExecutorError> {
         let id = format!("sim-{}", self.made.fetch_add(1, Ordering::SeqCst) + 1);
         self.lock().insert(
             id.clone(),
@@ -159,5 +160,13 @@ impl Executor for SimulatedExecutor {
     async fn remove(&self, container_id: &str) -> Result<(), ExecutorError> {
         self.lock().remove(container_id);
         Ok(())
+    }
+
+    /// Simulated containers write nothing.
+    async fn logs(&self, container_id: &str, _: &LogOptions) -> Result<LogLines, ExecutorError> {
+        if !self.lock().contains_key(container_id) {
+            return Err(ExecutorError::NoSuchContainer(container_id.to_string()));
+        }
+        Ok(Box::pin(tokio_stream::empty()))
     }
 }
