@@ -52,31 +52,24 @@ pub trait SealedFile: Stored {
     }
 }
 
-impl SealedFile for Secret {
-    const NOUN: &'static str = "secret";
-    fn new(meta: Meta, spec: FileSpec, sealed: String) -> Self {
-        Self { meta, spec, sealed }
-    }
-    fn spec(&self) -> &FileSpec {
-        &self.spec
-    }
-    fn sealed(&self) -> &str {
-        &self.sealed
-    }
+macro_rules! sealed_file {
+    ($ty:ident, $noun:literal) => {
+        impl SealedFile for $ty {
+            const NOUN: &'static str = $noun;
+            fn new(meta: Meta, spec: FileSpec, sealed: String) -> Self {
+                Self { meta, spec, sealed }
+            }
+            fn spec(&self) -> &FileSpec {
+                &self.spec
+            }
+            fn sealed(&self) -> &str {
+                &self.sealed
+            }
+        }
+    };
 }
-
-impl SealedFile for Config {
-    const NOUN: &'static str = "config";
-    fn new(meta: Meta, spec: FileSpec, sealed: String) -> Self {
-        Self { meta, spec, sealed }
-    }
-    fn spec(&self) -> &FileSpec {
-        &self.spec
-    }
-    fn sealed(&self) -> &str {
-        &self.sealed
-    }
-}
+sealed_file!(Secret, "secret");
+sealed_file!(Config, "config");
 
 /// Why a secret or config call failed.
 #[derive(Debug, thiserror::Error)]

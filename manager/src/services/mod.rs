@@ -91,15 +91,8 @@ impl Manager {
             spec,
             spec_version: 1,
         };
-        let version = self
-            .write(Batch::one(Op::Create(Object::Service(service))))
-            .await?;
-        self.applied(version).await?;
-        let service = self.find_service(&id)?;
-        Ok(Stored {
-            view: self.view_of(&service),
-            warnings,
-        })
+        self.store_service(Op::Create(Object::Service(service)), &id, warnings)
+            .await
     }
 
     /// Replaces the spec of the service `reference` names, if it is still
@@ -128,11 +121,21 @@ impl Manager {
         service.replace_spec(spec);
         service.meta.updated_at = now_millis();
         let id = service.meta.id.clone();
-        let version = self
-            .write(Batch::one(Op::Update(Object::Service(service))))
-            .await?;
+        self.store_service(Op::Update(Object::Service(service)), &id, warnings)
+            .await
+    }
+
+    /// Writes `op` on the service `id` and answers the service as stored,
+    /// once this manager has applied the write.
+    async fn store_service(
+        &self,
+        op: Op,
+        id: &str,
+        warnings: Vec<String>,
+    ) -> Result<Stored, ServiceError> {
+        let version = self.write(Batch::one(op)).await?;
         self.applied(version).await?;
-        let service = self.find_service(&id)?;
+        let service = self.find_service(id)?;
         Ok(Stored {
             view: self.view_of(&service),
             warnings,

@@ -203,6 +203,7 @@ mod tests {
     use super::*;
     use crate::node::worker::{ExecutorError, Existing, Exit, Observed};
     use crate::store::objects::Task;
+    use hoist_api::spec::InlineFile;
 
     /// Two task containers, each with a fixed log; `follow` keeps the
     /// second's open after its lines.
@@ -220,7 +221,7 @@ mod tests {
                 })
                 .collect())
         }
-        async fn prepare(&self, _: &Task) -> Result<String, ExecutorError> {
+        async fn prepare(&self, _: &Task, _: &[InlineFile]) -> Result<String, ExecutorError> {
             panic!("nothing to prepare")
         }
         async fn start(&self, _: &str) -> Result<(), ExecutorError> {

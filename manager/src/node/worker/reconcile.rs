@@ -582,6 +582,13 @@ mod tests {
         async fn remove(&self, _: &str) -> Result<(), ExecutorError> {
             Ok(())
         }
+        async fn logs(
+            &self,
+            _: &str,
+            _: &super::super::LogOptions,
+        ) -> Result<super::super::LogLines, ExecutorError> {
+            panic!("no container to read")
+        }
     }
 
     /// The last status reported for `task_id` once it is terminal.
