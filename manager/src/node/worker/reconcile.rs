@@ -492,19 +492,37 @@ mod tests {
         assert_eq!(bed.executor.starts(), 0);
     }
 
-    /// Can get no image.
-    struct Unpullable;
+    /// Records the files each task's container was prepared with, then
+    /// refuses to make it with the error `refusal` gives.
+    struct Refusing {
+        refusal: fn(&Task) -> ExecutorError,
+        prepared: std::sync::Mutex<Vec<(String, Vec<InlineFile>)>>,
+    }
+
+    impl Refusing {
+        fn new(refusal: fn(&Task) -> ExecutorError) -> Self {
+            Self {
+                refusal,
+                prepared: std::sync::Mutex::default(),
+            }
+        }
+    }
 
     #[tonic::async_trait]
-    impl Executor for Unpullable {
+    impl Executor for Refusing {
         async fn list(&self) -> Result<Vec<Existing>, ExecutorError> {
             Ok(Vec::new())
         }
-        async fn prepare(&self, task: &Task, _: &[InlineFile]) -> Result<String, ExecutorError> {
-            Err(ExecutorError::Pull {
-                image: task.spec.container.image.clone(),
-                reason: "manifest unknown".into(),
-            })
+        async fn prepare(
+            &self,
+            task: &Task,
+            files: &[InlineFile],
+        ) -> Result<String, ExecutorError> {
+            self.prepared
+                .lock()
+                .unwrap()
+                .push((task.meta.id.clone(), files.to_vec()));
+            Err((self.refusal)(task))
         }
         async fn start(&self, _: &str) -> Result<(), ExecutorError> {
             panic!("nothing to start")
@@ -530,7 +548,13 @@ mod tests {
     #[tokio::test]
     async fn a_task_whose_image_cannot_be_pulled_is_rejected() {
         let (tx, mut reports) = mpsc::unbounded_channel();
-        let mut reconciler = Reconciler::new(Arc::new(Unpullable), tx);
+        let mut reconciler = Reconciler::new(
+            Arc::new(Refusing::new(|task| ExecutorError::Pull {
+                image: task.spec.container.image.clone(),
+                reason: "manifest unknown".into(),
+            })),
+            tx,
+        );
         let mut t1 = task("t1");
         t1.spec.container.image = "nope:1".into();
         reconciler.apply(message(true, &[&t1], &[]));
@@ -545,50 +569,6 @@ mod tests {
         let rejected = last.unwrap();
         assert_eq!(rejected.state, TaskState::Rejected);
         assert_eq!(rejected.err, "cannot pull image nope:1: manifest unknown");
-    }
-
-    /// Records the files each task's container was prepared with, then
-    /// refuses to make it.
-    #[derive(Default)]
-    struct Recording {
-        prepared: std::sync::Mutex<Vec<(String, Vec<InlineFile>)>>,
-    }
-
-    #[tonic::async_trait]
-    impl Executor for Recording {
-        async fn list(&self) -> Result<Vec<Existing>, ExecutorError> {
-            Ok(Vec::new())
-        }
-        async fn prepare(
-            &self,
-            task: &Task,
-            files: &[InlineFile],
-        ) -> Result<String, ExecutorError> {
-            self.prepared
-                .lock()
-                .unwrap()
-                .push((task.meta.id.clone(), files.to_vec()));
-            Err(ExecutorError::Runtime("recorded".into()))
-        }
-        async fn start(&self, _: &str) -> Result<(), ExecutorError> {
-            panic!("nothing to start")
-        }
-        async fn wait(&self, _: &str) -> Result<Exit, ExecutorError> {
-            panic!("nothing to wait for")
-        }
-        async fn stop(&self, _: &str, _: Duration) -> Result<(), ExecutorError> {
-            Ok(())
-        }
-        async fn remove(&self, _: &str) -> Result<(), ExecutorError> {
-            Ok(())
-        }
-        async fn logs(
-            &self,
-            _: &str,
-            _: &super::super::LogOptions,
-        ) -> Result<super::super::LogLines, ExecutorError> {
-            panic!("no container to read")
-        }
     }
 
     /// The last status reported for `task_id` once it is terminal.
@@ -609,7 +589,7 @@ mod tests {
         use hoist_api::cluster_proto::FileData;
         use hoist_api::service::FileReference;
 
-        let executor = Arc::new(Recording::default());
+        let executor = Arc::new(Refusing::new(|_| ExecutorError::Runtime("recorded".into())));
         let (tx, mut reports) = mpsc::unbounded_channel();
         let mut reconciler = Reconciler::new(executor.clone(), tx);
         let mut t1 = task("t1");
