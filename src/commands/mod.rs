@@ -22,6 +22,20 @@ pub mod volume;
 use std::future::Future;
 
 use crate::exit::{CliError, CliResult};
+
+/// Decodes a JSON document the daemon or a manager answered.
+pub fn decode<T: serde::de::DeserializeOwned>(json: &[u8]) -> CliResult<T> {
+    serde_json::from_slice(json).map_err(|e| CliError::client(format!("undecodable answer: {e}")))
+}
+
+/// `items` as JSON values, for `--format`.
+pub fn to_values<T: serde::Serialize>(items: &[T]) -> CliResult<Vec<serde_json::Value>> {
+    items
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<_, _>>()
+        .map_err(|e| CliError::client(e.to_string()))
+}
 use crate::format::print_documents;
 
 /// Runs `action` on each target, printing the target on success and the

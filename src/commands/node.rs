@@ -7,8 +7,8 @@ use hoist_api::cluster_proto::{Empty, NodeRef, RemoveNodeRequest, UpdateNodeRequ
 use tonic::transport::Channel;
 
 use crate::commands::volume::pairs;
-use crate::commands::{for_each_printing, inspect_each};
-use crate::exit::{CliError, CliResult};
+use crate::commands::{decode, for_each_printing, inspect_each, to_values};
+use crate::exit::CliResult;
 use crate::format::{Format, print_items, print_table};
 
 /// `hoist node …`.
@@ -71,10 +71,6 @@ pub enum NodeCommand {
     },
 }
 
-fn decode<T: serde::de::DeserializeOwned>(json: &[u8]) -> CliResult<T> {
-    serde_json::from_slice(json).map_err(|e| CliError::client(format!("undecodable answer: {e}")))
-}
-
 fn title(word: &str) -> String {
     let mut chars = word.chars();
     chars
@@ -116,12 +112,7 @@ pub async fn run(channel: Channel, command: NodeCommand) -> CliResult<i32> {
                 }
                 return Ok(0);
             }
-            let items = list
-                .nodes
-                .iter()
-                .map(serde_json::to_value)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| CliError::client(e.to_string()))?;
+            let items = to_values(&list.nodes)?;
             print_items(&Format::parse(format.as_deref()), &items, || {
                 let rows: Vec<Vec<String>> = list.nodes.iter().map(row).collect();
                 print_table(

@@ -12,7 +12,7 @@ use serde::Serialize;
 use tonic::transport::Channel;
 
 use crate::commands::volume::pairs;
-use crate::commands::{for_each_printing, inspect_each};
+use crate::commands::{decode, for_each_printing, inspect_each, to_values};
 use crate::exit::{CliError, CliResult};
 use crate::format::{Format, ago, print_items, print_table, truncate};
 
@@ -55,18 +55,6 @@ pub enum FileCommand {
         #[arg(required = true)]
         names: Vec<String>,
     },
-}
-
-fn decode<T: serde::de::DeserializeOwned>(json: &[u8]) -> CliResult<T> {
-    serde_json::from_slice(json).map_err(|e| CliError::client(format!("undecodable answer: {e}")))
-}
-
-fn to_values<T: Serialize>(items: &[T]) -> CliResult<Vec<serde_json::Value>> {
-    items
-        .iter()
-        .map(serde_json::to_value)
-        .collect::<Result<_, _>>()
-        .map_err(|e| CliError::client(e.to_string()))
 }
 
 /// The data to store: the file's content, or standard input's for `-`.

@@ -16,7 +16,8 @@ use hoist_api::service::labels;
 use hoist_compose::project::{LoadOptions, load};
 use tonic::transport::Channel;
 
-use crate::commands::service::{converge, decode, print_services, services_client, show_tasks};
+use crate::commands::decode;
+use crate::commands::service::{converge, print_services, services_client, show_tasks};
 use crate::exit::{CliError, CliResult};
 use crate::format::{Format, print_items, print_table};
 

@@ -14,7 +14,7 @@ use hoist_api::cluster_proto::{
 use hoist_api::service::ServiceMode;
 use tonic::transport::Channel;
 
-use crate::commands::{for_each_printing, inspect_each};
+use crate::commands::{decode, for_each_printing, inspect_each, to_values};
 use crate::exit::{CliError, CliResult};
 use crate::format::{Format, ago, print_items, print_table, truncate};
 
@@ -96,11 +96,6 @@ const MAX_ANSWER: usize = 256 * 1024 * 1024;
 /// A client of the `Services` API that accepts large answers.
 pub(crate) fn services_client(channel: Channel) -> ServicesClient<Channel> {
     ServicesClient::new(channel).max_decoding_message_size(MAX_ANSWER)
-}
-
-/// Decodes a JSON answer of the cluster API.
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(json: &[u8]) -> CliResult<T> {
-    serde_json::from_slice(json).map_err(|e| CliError::client(format!("undecodable answer: {e}")))
 }
 
 fn created(answer: ServiceCreated) -> CliResult<ServiceView> {
@@ -262,14 +257,6 @@ pub(crate) fn show_tasks(
     print_items(&Format::parse(format), &items, || {
         print_tasks(tasks, no_trunc)
     })
-}
-
-fn to_values<T: serde::Serialize>(items: &[T]) -> CliResult<Vec<serde_json::Value>> {
-    items
-        .iter()
-        .map(serde_json::to_value)
-        .collect::<Result<_, _>>()
-        .map_err(|e| CliError::client(e.to_string()))
 }
 
 /// `service ps`'s filters: `desired-state=…` and `node=…`.
