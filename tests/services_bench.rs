@@ -20,26 +20,13 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use hoist_e2e::{Host, TestBed};
-use serde_json::Value;
-use support::cluster::{Simulation, form, nodes};
+use hoist_e2e::TestBed;
+use support::cluster::{Simulation, form, nodes, running_tasks, tasks_on};
 
 /// How often convergence is polled.
 const POLL: Duration = Duration::from_millis(100);
 /// Runs of each measurement.
 const RUNS: usize = 3;
-
-fn running(host: &Host, name: &str) -> u64 {
-    let run = host.hoist(&["service", "ls", "--format", "json"]);
-    if run.code != 0 {
-        return 0;
-    }
-    let list: Vec<Value> = serde_json::from_str(&run.stdout).unwrap_or_default();
-    list.iter()
-        .find(|s| s["Name"] == name)
-        .and_then(|s| s["Running"].as_u64())
-        .unwrap_or(0)
-}
 
 /// Polls `done` until it holds; the time it took.
 fn time_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) -> Duration {
@@ -73,23 +60,6 @@ fn drain_managers(bed: &TestBed) {
         bed.host(0)
             .ok(&["node", "update", "--availability", "drain", host.name()]);
     }
-}
-
-fn doomed_tasks(host: &Host, service: &str) -> usize {
-    let out = host.ok(&[
-        "service",
-        "ps",
-        "--format",
-        "json",
-        "-f",
-        "desired-state=running",
-        service,
-    ]);
-    let tasks: Vec<Value> = serde_json::from_str(&out).unwrap_or_default();
-    tasks
-        .iter()
-        .filter(|t| t["Node"].as_str().is_some_and(|n| n.starts_with("doomed")))
-        .count()
 }
 
 #[test]
@@ -141,7 +111,7 @@ fn simulated_ten_thousand_tasks() {
             "busybox",
         ]);
         time_until(Duration::from_secs(120), "10000 running", || {
-            running(manager, &name) == 10_000
+            running_tasks(manager, &name) == 10_000
         });
         create.push(start.elapsed());
 
@@ -162,8 +132,8 @@ fn simulated_ten_thousand_tasks() {
                     seen_down = Some(killed.elapsed());
                 }
                 seen_down.is_some()
-                    && running(manager, &name) == 10_000
-                    && doomed_tasks(manager, &name) == 0
+                    && running_tasks(manager, &name) == 10_000
+                    && tasks_on(manager, &name, "doomed-") == 0
             },
         );
         reschedule.push(killed.elapsed());
@@ -235,7 +205,7 @@ fn real_thirty_replicas() {
             "3600",
         ]);
         time_until(Duration::from_secs(120), "30 running", || {
-            running(bed.host(0), &name) == 30
+            running_tasks(bed.host(0), &name) == 30
         });
         service.push(start.elapsed());
         bed.host(0).ok(&["service", "rm", &name]);

@@ -7,20 +7,10 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::Value;
-use support::cluster::{Simulation, form, nodes};
+use support::cluster::{Simulation, form, nodes, running_tasks, tasks_on};
 
 /// Generous: a debug build on 2 cores.
 const CONVERGE: Duration = Duration::from_secs(120);
-
-fn service(host: &hoist_e2e::Host, name: &str) -> Option<Value> {
-    let run = host.hoist(&["service", "ls", "--format", "json"]);
-    if run.code != 0 {
-        return None;
-    }
-    let list: Vec<Value> = serde_json::from_str(&run.stdout).ok()?;
-    list.into_iter().find(|s| s["Name"] == name)
-}
 
 #[test]
 fn a_hundred_simulated_nodes_run_five_thousand_tasks_and_ten_failing_nodes_lose_none() {
@@ -50,25 +40,9 @@ fn a_hundred_simulated_nodes_run_five_thousand_tasks_and_ten_failing_nodes_lose_
         "busybox",
     ]);
     bed.eventually(CONVERGE, "5000 tasks running", || {
-        service(manager, "big").is_some_and(|s| s["Running"] == 5000)
+        running_tasks(manager, "big") == 5000
     });
-    let on_doomed = |host: &hoist_e2e::Host| -> usize {
-        let out = host.ok(&[
-            "service",
-            "ps",
-            "--format",
-            "json",
-            "-f",
-            "desired-state=running",
-            "big",
-        ]);
-        let tasks: Vec<Value> = serde_json::from_str(&out).expect("service ps json");
-        tasks
-            .iter()
-            .filter(|t| t["Node"].as_str().is_some_and(|n| n.starts_with("doomed-")))
-            .count()
-    };
-    let before = on_doomed(manager);
+    let before = tasks_on(manager, "big", "doomed-");
     assert!(
         (450..=550).contains(&before),
         "about 50 tasks on each of 10 nodes: {before}"
@@ -79,7 +53,7 @@ fn a_hundred_simulated_nodes_run_five_thousand_tasks_and_ten_failing_nodes_lose_
     bed.eventually(
         CONVERGE,
         "5000 running again, none on the dead nodes",
-        || service(manager, "big").is_some_and(|s| s["Running"] == 5000) && on_doomed(manager) == 0,
+        || running_tasks(manager, "big") == 5000 && tasks_on(manager, "big", "doomed-") == 0,
     );
     let down = nodes(manager)
         .iter()

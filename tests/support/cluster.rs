@@ -125,3 +125,36 @@ impl Drop for Simulation {
         self.stop();
     }
 }
+
+/// Tasks of service `name` running now, from `service ls` on `host` (0
+/// while the managers cannot answer).
+pub fn running_tasks(host: &Host, name: &str) -> u64 {
+    let run = host.hoist(&["service", "ls", "--format", "json"]);
+    if run.code != 0 {
+        return 0;
+    }
+    let list: Vec<Value> = serde_json::from_str(&run.stdout).unwrap_or_default();
+    list.iter()
+        .find(|s| s["Name"] == name)
+        .and_then(|s| s["Running"].as_u64())
+        .unwrap_or(0)
+}
+
+/// Tasks of `service` meant to run on nodes whose hostname starts with
+/// `prefix` (a simulation's), from `service ps` on `host`.
+pub fn tasks_on(host: &Host, service: &str, prefix: &str) -> usize {
+    let out = host.ok(&[
+        "service",
+        "ps",
+        "--format",
+        "json",
+        "-f",
+        "desired-state=running",
+        service,
+    ]);
+    let tasks: Vec<Value> = serde_json::from_str(&out).expect("service ps json");
+    tasks
+        .iter()
+        .filter(|t| t["Node"].as_str().is_some_and(|n| n.starts_with(prefix)))
+        .count()
+}
