@@ -83,7 +83,7 @@ pub enum StackCommand {
     },
 }
 
-/// The services of `stack`, by name.
+/// The services of `stack`, by name; an error when it has none.
 async fn services_of(channel: &Channel, stack: &str) -> CliResult<Vec<ServiceView>> {
     let all: Vec<ServiceView> = decode(
         &services_client(channel.clone())
@@ -92,7 +92,7 @@ async fn services_of(channel: &Channel, stack: &str) -> CliResult<Vec<ServiceVie
             .into_inner()
             .json,
     )?;
-    Ok(all
+    let services: Vec<ServiceView> = all
         .into_iter()
         .filter(|s| {
             s.spec
@@ -101,11 +101,11 @@ async fn services_of(channel: &Channel, stack: &str) -> CliResult<Vec<ServiceVie
                 .map(String::as_str)
                 == Some(stack)
         })
-        .collect())
-}
-
-fn no_stack(stack: &str) -> CliError {
-    CliError::client(format!("nothing found in stack: {stack}"))
+        .collect();
+    if services.is_empty() {
+        return Err(CliError::client(format!("nothing found in stack: {stack}")));
+    }
+    Ok(services)
 }
 
 fn print_changes(changes: &StackChanges) {
@@ -160,9 +160,6 @@ pub async fn run(channel: Channel, command: StackCommand) -> CliResult<i32> {
             stack,
         } => {
             let services = services_of(&channel, &stack).await?;
-            if services.is_empty() {
-                return Err(no_stack(&stack));
-            }
             print_services(&services, quiet, format.as_deref())?;
             Ok(0)
         }
@@ -173,9 +170,6 @@ pub async fn run(channel: Channel, command: StackCommand) -> CliResult<i32> {
             stack,
         } => {
             let services = services_of(&channel, &stack).await?;
-            if services.is_empty() {
-                return Err(no_stack(&stack));
-            }
             let tasks: Vec<TaskView> = decode(
                 &services_client(channel)
                     .list_tasks(TaskFilter {
