@@ -135,8 +135,11 @@ fn summary(events: &[Value]) -> Vec<String> {
 #[test]
 fn a_containers_life_is_streamed_live_in_order() {
     let daemon = Daemon::with_busybox();
-    let mut watcher = Watcher::spawn(&daemon, &["events", "--format", "json"]);
-    // The stream is live once it reports something made after it started.
+    // `--since` closes the race between the watcher subscribing and the
+    // probe: made before the subscription, the probe is replayed; after,
+    // it is live. Either way, once it is seen, what follows is live.
+    let since = now();
+    let mut watcher = Watcher::spawn(&daemon, &["events", "--format", "json", "--since", &since]);
     daemon.ok(&["volume", "create", "probe"]);
     watcher.until("volume create probe", |e| {
         e["Type"] == "volume" && e["Action"] == "create" && e["Actor"]["ID"] == "probe"
