@@ -353,6 +353,11 @@ async fn serve_daemon(config: hoist_agent::DaemonConfig) -> anyhow::Result<()> {
             hoist_manager::node::secrets_api::SecretsService { node: node.clone() },
         ),
     )
+    .add_service(
+        hoist_api::cluster_proto::networks_server::NetworksServer::new(
+            hoist_manager::node::networks_api::NetworksService { node: node.clone() },
+        ),
+    )
     .add_service(hoist_api::cluster_proto::stacks_server::StacksServer::new(
         hoist_manager::node::stacks_api::StacksService { node: node.clone() },
     ));

@@ -3,7 +3,10 @@
 //! services, drain, a dead node's tasks moving and its surplus shut down
 //! when it returns, a leader failover mid-deployment, agents re-adopting
 //! their containers, secrets and configs reaching only their tasks'
-//! containers and no disk, and `service rm` leaving every node clean.
+//! containers and no disk, cluster networks (a stack's and `network create
+//! -d overlay`) carried on the nodes that run their tasks, with names
+//! resolving between tasks, and `service rm` / `stack rm` leaving every
+//! node clean.
 //! Root only.
 
 mod support;
@@ -493,7 +496,7 @@ fn a_stack_deploys_from_compose_files_changes_only_what_differs_and_rm_removes_i
         "services:\n\
          \x20 web:\n\
          \x20   image: busybox\n\
-         \x20   command: httpd -f -p 80\n\
+         \x20   command: sh -c 'echo served-by-web > /tmp/index.html && exec httpd -f -p 80 -h /tmp'\n\
          \x20   secrets: [db_pw]\n\
          \x20   deploy:\n\
          \x20     replicas: 3\n\
@@ -534,6 +537,10 @@ fn a_stack_deploys_from_compose_files_changes_only_what_differs_and_rm_removes_i
         "{first}"
     );
     assert!(
+        first.stdout.contains("Creating network app_default"),
+        "{first}"
+    );
+    assert!(
         first.stderr.contains("container_name"),
         "unsupported fields are warned about: {first}"
     );
@@ -562,6 +569,31 @@ fn a_stack_deploys_from_compose_files_changes_only_what_differs_and_rm_removes_i
         .expect("a web task on h3");
     let secret = worker.ok(&["exec", &container, "cat", "/run/secrets/db_pw"]);
     assert_eq!(secret, "stack-secret-7d1e");
+    // The stack's default network: a cluster network the managers list,
+    // carried on the worker by a bridge on which the agent task reaches
+    // the web tasks by the service's key and by its stack name.
+    let on_manager = h0.ok(&["network", "ls", "--filter", "name=app_default"]);
+    assert!(
+        on_manager
+            .lines()
+            .any(|l| l.contains("app_default") && l.contains("overlay") && l.contains("swarm")),
+        "{on_manager}"
+    );
+    let on_worker = worker.ok(&["network", "ls", "--filter", "name=app_default"]);
+    assert!(
+        on_worker
+            .lines()
+            .any(|l| l.contains("app_default") && l.contains("swarm")),
+        "{on_worker}"
+    );
+    let agent = containers(worker, "app_agent")
+        .into_iter()
+        .next()
+        .expect("the global agent task on h3");
+    for name in ["web", "app_web"] {
+        let page = worker.ok(&["exec", &agent, "wget", "-qO-", &format!("http://{name}/")]);
+        assert_eq!(page.trim(), "served-by-web", "by {name}");
+    }
 
     // The same file again changes nothing.
     let again = h0.ok(&["stack", "deploy", "-c", base, "app"]);
@@ -623,10 +655,20 @@ fn a_stack_deploys_from_compose_files_changes_only_what_differs_and_rm_removes_i
     let removed = h0.ok(&["stack", "rm", "app"]);
     assert!(removed.contains("Removing service app_web"), "{removed}");
     assert!(removed.contains("Removing secret app_db_pw"), "{removed}");
+    assert!(
+        removed.contains("Removing network app_default"),
+        "{removed}"
+    );
     assert_eq!(h0.ok(&["secret", "ls", "-q"]).trim(), "");
-    bed.eventually(CONVERGE, "no task container left on any node", || {
-        bed.hosts().iter().all(|h| task_containers(h).is_empty())
-    });
+    bed.eventually(
+        CONVERGE,
+        "no task container or stack network left on any node",
+        || {
+            bed.hosts().iter().all(|h| {
+                task_containers(h).is_empty() && !h.ok(&["network", "ls"]).contains("app_default")
+            })
+        },
+    );
     let gone = h0.hoist(&["stack", "ps", "app"]);
     assert_ne!(gone.code, 0);
     assert!(gone.stderr.contains("nothing found in stack"), "{gone}");
@@ -783,4 +825,107 @@ fn service_logs_gathers_every_tasks_lines_from_any_manager_follows_and_skips_a_d
         "the live worker's task still shows: {run}"
     );
     h.ok(&["service", "rm", "hello", "counter"]);
+}
+
+#[test]
+fn an_overlay_network_is_a_cluster_object_services_join_and_nodes_carry_while_used() {
+    let bed = cluster();
+    let h0 = bed.host(0);
+    let worker = bed.host(3);
+    let id = h0
+        .ok(&[
+            "network",
+            "create",
+            "-d",
+            "overlay",
+            "--subnet",
+            "10.77.0.0/24",
+            "--label",
+            "team=blue",
+            "front",
+        ])
+        .trim()
+        .to_string();
+    let again = h0.hoist(&["network", "create", "-d", "overlay", "front"]);
+    assert_ne!(again.code, 0, "{again}");
+    assert!(again.stderr.contains("front"), "{again}");
+    let on_worker = worker.hoist(&["network", "create", "-d", "overlay", "other"]);
+    assert_ne!(on_worker.code, 0, "{on_worker}");
+    assert!(
+        on_worker.stderr.contains("not a cluster manager"),
+        "{on_worker}"
+    );
+    let missing = h0.hoist(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "lost",
+        "--network",
+        "nowhere",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_ne!(missing.code, 0);
+    assert!(
+        missing.stderr.contains("network nowhere not found"),
+        "{missing}"
+    );
+
+    create(
+        h0,
+        &[
+            "--name",
+            "pinger",
+            "--replicas",
+            "2",
+            "--constraint",
+            &format!("node.hostname=={}", worker.name()),
+            "--network",
+            "name=front,alias=ping",
+            "busybox",
+            "sleep",
+            "3600",
+        ],
+    );
+    converged(&bed, 0, "pinger", 2);
+    let inspected: Value = serde_json::from_str(&h0.ok(&["network", "inspect", "front"])).unwrap();
+    assert_eq!(inspected[0]["Id"], id.as_str());
+    assert_eq!(inspected[0]["Scope"], "swarm");
+    assert_eq!(inspected[0]["Services"], serde_json::json!(["pinger"]));
+    assert_eq!(inspected[0]["Labels"]["team"], "blue");
+    let in_use = h0.hoist(&["network", "rm", "front"]);
+    assert_ne!(in_use.code, 0);
+    assert!(
+        in_use.stderr.contains("in use by service pinger"),
+        "{in_use}"
+    );
+
+    // The worker carries the network with its subnet; the two tasks find
+    // each other by the service's name and by the alias.
+    let carrier: Value =
+        serde_json::from_str(&worker.ok(&["network", "inspect", "front"])).unwrap();
+    assert_eq!(carrier[0]["IPAM"]["Config"][0]["Subnet"], "10.77.0.0/24");
+    assert_eq!(
+        carrier[0]["Labels"]["hoist.cluster.network.id"],
+        id.as_str()
+    );
+    let tasks: Vec<String> = containers(worker, "pinger").into_iter().collect();
+    assert_eq!(tasks.len(), 2, "{tasks:?}");
+    for name in ["pinger", "ping"] {
+        let found = worker.ok(&["exec", &tasks[0], "nslookup", name]);
+        assert!(found.contains("10.77.0."), "{name}: {found}");
+    }
+    assert!(
+        !bed.host(4).ok(&["network", "ls"]).contains("front"),
+        "a node without tasks on it does not carry the network"
+    );
+
+    h0.ok(&["service", "rm", "pinger"]);
+    bed.eventually(CONVERGE, "the worker's carrier gone with its tasks", || {
+        task_containers(worker).is_empty() && !worker.ok(&["network", "ls"]).contains("front")
+    });
+    h0.ok(&["network", "rm", "front"]);
+    assert!(!h0.ok(&["network", "ls"]).contains("front"));
 }

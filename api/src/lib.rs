@@ -6,6 +6,7 @@ pub mod client;
 pub mod cluster;
 pub mod events;
 pub mod inspect;
+pub mod network;
 pub mod service;
 pub mod spec;
 pub mod tls;

@@ -109,6 +109,27 @@ pub struct TaskTemplate {
     pub secrets: Vec<FileReference>,
     /// Configs mounted into the container (at `/<name>` by default).
     pub configs: Vec<FileReference>,
+    /// The cluster networks the task joins (none: the node's default
+    /// bridge).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<NetworkAttachment>,
+}
+
+/// A task's place on a cluster network (`--network name=front,alias=web`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetworkAttachment {
+    /// The network's name, ID or ID prefix as given; the manager stores
+    /// its name.
+    pub target: String,
+    /// Its ID, filled in by the manager when the service is stored.
+    pub id: String,
+    /// More names the task answers to on it, beside the service's name.
+    pub aliases: Vec<String>,
+    /// The network itself, filled in by the manager: what a node needs to
+    /// carry it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::network::NetworkSpec>,
 }
 
 /// A secret or config a task's container gets as a file, on a tmpfs.
@@ -399,6 +420,8 @@ pub mod labels {
     pub const NODE_ID: &str = "hoist.node.id";
     /// The stack a service belongs to (`stack deploy`).
     pub const STACK_NAMESPACE: &str = "hoist.stack.namespace";
+    /// On a node's local bridge: the ID of the cluster network it carries.
+    pub const CLUSTER_NETWORK_ID: &str = "hoist.cluster.network.id";
 }
 
 #[cfg(test)]

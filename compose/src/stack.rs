@@ -4,9 +4,11 @@
 //! single-host mapping ([`container_spec`]) from the fields a container
 //! has, and the `deploy:` section, `ports`, `secrets` and `configs` turned
 //! into the service's mode, placement, reservations, restart, update and
-//! rollback policies, endpoint and file references. Secrets, configs and
-//! networks are listed with their real names (`<stack>_<key>` unless named
-//! or external) for the deploy to create.
+//! rollback policies, endpoint, network attachments and file references.
+//! Secrets, configs and networks are listed with their real names
+//! (`<stack>_<key>` unless named or external) for the deploy to create.
+//! As with Docker, each service's tasks answer on their networks to the
+//! service's key as well as to its stack name.
 //!
 //! What a stack cannot honour is handled as Docker does: the options
 //! `docker stack deploy` ignores (`build` next to an `image`,
@@ -20,10 +22,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use hoist_api::network::{NetworkSpec, OVERLAY};
 use hoist_api::service::{
-    EndpointSpec, FailureAction, FileReference, Placement, PortConfig, PublishMode, Reservations,
-    RestartCondition, ServiceMode, ServiceSpec, TaskRestartPolicy, TaskTemplate, UpdateConfig,
-    UpdateOrder, labels,
+    EndpointSpec, FailureAction, FileReference, NetworkAttachment, Placement, PortConfig,
+    PublishMode, Reservations, RestartCondition, ServiceMode, ServiceSpec, TaskRestartPolicy,
+    TaskTemplate, UpdateConfig, UpdateOrder, labels,
 };
 use hoist_api::spec::{ContainerSpec, RestartPolicy};
 use hoist_api::units::{parse_bytes, parse_duration};
@@ -43,16 +46,12 @@ pub struct Stack {
     pub namespace: String,
     /// One spec per service, named `<stack>_<service>`.
     pub services: Vec<ServiceSpec>,
-    /// The networks the file declares (recorded: the cluster has no
-    /// overlay networking yet).
+    /// The networks the file declares.
     pub networks: Vec<StackNetwork>,
     /// The secrets the services use.
     pub secrets: Vec<StackFile>,
     /// The configs the services use.
     pub configs: Vec<StackFile>,
-    /// The real names of the networks each service joins, by the service's
-    /// stack name (`<stack>_<service>`).
-    pub service_networks: BTreeMap<String, Vec<String>>,
     /// What the stack ignores of the file, one line per service and field.
     pub warnings: Vec<String>,
 }
@@ -82,14 +81,13 @@ pub struct StackFile {
 pub struct StackNetwork {
     /// Its key in the compose file.
     pub key: String,
-    /// Its real name: `<stack>_<key>` unless named or external.
-    pub name: String,
     /// Made elsewhere: must exist, is never created or removed.
     pub external: bool,
-    /// Its driver (`overlay`, a stack's default, when unset).
-    pub driver: String,
-    /// Its labels, the stack's namespace included unless external.
-    pub labels: BTreeMap<String, String>,
+    /// The cluster network: its real name (`<stack>_<key>` unless named
+    /// or external), the overlay driver, its labels (the stack's namespace
+    /// included unless external), `internal`, `attachable`, `driver_opts`
+    /// and the first `ipam.config` entry's subnet and gateway.
+    pub spec: NetworkSpec,
 }
 
 /// Why a project cannot be deployed as a stack.
@@ -280,7 +278,7 @@ const IGNORED: &[(&str, &str)] = &[
     ),
     (
         "network_mode",
-        "tasks join each node's default bridge until overlay networking exists",
+        "a stack's tasks join the stack's networks (networks:)",
     ),
     ("pid", "not supported in a stack (as in Docker Swarm)"),
     (
@@ -314,8 +312,14 @@ const IGNORED: &[(&str, &str)] = &[
     ),
 ];
 
-/// The warning about a service's network attachments.
-const NETWORK_WARNING: &str = "networks are recorded but services join each node's default bridge until overlay networking exists";
+/// The settings of a service's network entry a stack does not honour.
+const IGNORED_ATTACHMENT: &[&str] = &[
+    "ipv4_address",
+    "ipv6_address",
+    "link_local_ips",
+    "mac_address",
+    "driver_opts",
+];
 
 /// Secrets or configs, as the stack reads them.
 struct FileKind {
@@ -351,6 +355,7 @@ pub fn stack(project: &Project, namespace: &str) -> Result<Stack, StackError> {
     let mut warnings = Vec::new();
     let secrets = files(&model, &SECRETS, project, namespace, &mut warnings)?;
     let configs = files(&model, &CONFIGS, project, namespace, &mut warnings)?;
+    let networks = networks(&model, namespace, &mut warnings);
     let containers = container_model(&model);
     let context = SpecContext {
         model: &containers,
@@ -361,21 +366,18 @@ pub fn stack(project: &Project, namespace: &str) -> Result<Stack, StackError> {
         context: &context,
         secrets: &secrets,
         configs: &configs,
+        networks: &networks,
     };
     let mut services = Vec::new();
-    let mut service_networks = BTreeMap::new();
     for (key, service) in entries(&model, "services") {
-        let spec = translation.service(key, service, &mut warnings)?;
-        service_networks.insert(spec.name.clone(), service_network_names(&model, service));
-        services.push(spec);
+        services.push(translation.service(key, service, &mut warnings)?);
     }
     Ok(Stack {
         namespace: namespace.to_string(),
         services,
-        networks: networks(&model, namespace),
+        networks,
         secrets,
         configs,
-        service_networks,
         warnings,
     })
 }
@@ -486,30 +488,34 @@ fn resource_labels(resource: &Json, external: bool, namespace: &str) -> BTreeMap
     out
 }
 
-/// The top-level networks.
-fn networks(model: &Json, namespace: &str) -> Vec<StackNetwork> {
+/// The top-level networks; a driver other than overlay is warned about
+/// (a cluster's networks are overlay networks).
+fn networks(model: &Json, namespace: &str, warnings: &mut Vec<String>) -> Vec<StackNetwork> {
     entries(model, "networks")
         .map(|(key, network)| {
             let external = is_external(network);
+            let driver = network["driver"].as_str().unwrap_or(OVERLAY);
+            if !external && driver != OVERLAY {
+                warnings.push(format!(
+                    "network {key}: driver {driver} is ignored: a stack's networks are overlay networks"
+                ));
+            }
+            let ipam = &network["ipam"]["config"][0];
+            let text = |value: &Json| value.as_str().unwrap_or_default().to_string();
             StackNetwork {
                 key: key.clone(),
-                name: network["name"].as_str().unwrap_or(key).to_string(),
                 external,
-                driver: network["driver"].as_str().unwrap_or("overlay").to_string(),
-                labels: resource_labels(network, external, namespace),
+                spec: NetworkSpec {
+                    name: network["name"].as_str().unwrap_or(key).to_string(),
+                    driver: OVERLAY.to_string(),
+                    labels: resource_labels(network, external, namespace),
+                    internal: network["internal"].as_bool().unwrap_or(false),
+                    attachable: network["attachable"].as_bool().unwrap_or(false),
+                    options: label_map(&network["driver_opts"]),
+                    subnet: text(&ipam["subnet"]),
+                    gateway: text(&ipam["gateway"]),
+                },
             }
-        })
-        .collect()
-}
-
-/// The real names of the networks a service joins.
-fn service_network_names(model: &Json, service: &Json) -> Vec<String> {
-    entries(service, "networks")
-        .map(|(key, _)| {
-            model["networks"][key]["name"]
-                .as_str()
-                .unwrap_or(key)
-                .to_string()
         })
         .collect()
 }
@@ -735,6 +741,7 @@ struct Translation<'a> {
     context: &'a SpecContext<'a>,
     secrets: &'a [StackFile],
     configs: &'a [StackFile],
+    networks: &'a [StackNetwork],
 }
 
 impl Translation<'_> {
@@ -770,6 +777,7 @@ impl Translation<'_> {
                 force_update: 0,
                 secrets: file_references(&service, &SECRETS, self.secrets)?,
                 configs: file_references(&service, &CONFIGS, self.configs)?,
+                networks: self.attachments(&service, warnings),
             },
             mode: mode(&service, deploy)?,
             endpoint: EndpointSpec {
@@ -782,6 +790,49 @@ impl Translation<'_> {
             update_config: update_config(deploy, "update_config")?,
             rollback_config: update_config(deploy, "rollback_config")?,
         })
+    }
+
+    /// The networks the service joins, by `priority` (highest first) then
+    /// name, answering to the service's key and its `aliases` on each.
+    fn attachments(
+        &self,
+        service: &Field<'_>,
+        warnings: &mut Vec<String>,
+    ) -> Vec<NetworkAttachment> {
+        let mut joined: Vec<(i64, NetworkAttachment)> = entries(service.value, "networks")
+            .map(|(key, settings)| {
+                for field in IGNORED_ATTACHMENT {
+                    if settings.get(*field).is_some_and(is_set) {
+                        warnings.push(format!(
+                            "service {}: networks.{key}.{field} is ignored: the network's addresses are given out on each node",
+                            service.service
+                        ));
+                    }
+                }
+                let name = self
+                    .networks
+                    .iter()
+                    .find(|n| n.key == *key)
+                    .map_or(key.as_str(), |n| n.spec.name.as_str());
+                let mut aliases = vec![service.service.to_string()];
+                aliases.extend(
+                    settings["aliases"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(scalar),
+                );
+                aliases.dedup();
+                let attachment = NetworkAttachment {
+                    target: name.to_string(),
+                    aliases,
+                    ..NetworkAttachment::default()
+                };
+                (settings["priority"].as_i64().unwrap_or(0), attachment)
+            })
+            .collect();
+        joined.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.target.cmp(&b.1.target)));
+        joined.into_iter().map(|(_, a)| a).collect()
     }
 
     /// The container of the service `key`, labelled with the stack; its
@@ -801,25 +852,13 @@ impl Translation<'_> {
     }
 }
 
-/// One warning per field the stack ignores, and one about networks.
+/// One warning per field the stack ignores.
 fn warn_ignored(service: &Field<'_>, warnings: &mut Vec<String>) {
     let name = service.service;
     for (field, why) in IGNORED {
         if service.get(field).is_some_and(|f| is_set(f.value)) {
             warnings.push(format!("service {name}: {field} is ignored: {why}"));
         }
-    }
-    let explicit = service
-        .value
-        .get("networks")
-        .and_then(Json::as_object)
-        .is_some_and(|networks| {
-            networks
-                .iter()
-                .any(|(key, settings)| key != "default" || is_set(settings))
-        });
-    if explicit {
-        warnings.push(format!("service {name}: {NETWORK_WARNING}"));
     }
 }
 
@@ -1473,19 +1512,101 @@ configs:
         let sources: Vec<&str> = api.mounts.iter().map(|m| m.source.as_str()).collect();
         assert!(sources.contains(&"prod_cache"), "{sources:?}");
         assert!(sources.iter().any(|s| s.ends_with("/data")), "{sources:?}");
-        let network = |key: &str| stack.networks.iter().find(|n| n.key == key).unwrap();
+        let network = |key: &str| &stack.networks.iter().find(|n| n.key == key).unwrap().spec;
         assert_eq!(network("front").name, "prod_front");
         assert_eq!(network("front").driver, "overlay");
         assert_eq!(network("back").labels["team"], "data");
         assert_eq!(network("back").labels[DOCKER_STACK_NAMESPACE], "prod");
         assert_eq!(network("default").name, "prod_default");
-        let corp = network("corp");
-        assert_eq!((corp.name.as_str(), corp.external), ("corp-net", true));
+        let corp = stack.networks.iter().find(|n| n.key == "corp").unwrap();
+        assert_eq!((corp.spec.name.as_str(), corp.external), ("corp-net", true));
+        let joined = |name: &str| -> Vec<(String, Vec<String>)> {
+            service(&stack, name)
+                .task
+                .networks
+                .iter()
+                .map(|a| (a.target.clone(), a.aliases.clone()))
+                .collect()
+        };
+        let alias = |key: &str| vec![key.to_string()];
         assert_eq!(
-            stack.service_networks["prod_api"],
-            ["prod_back", "prod_front"]
+            joined("api"),
+            [
+                ("prod_back".to_string(), alias("api")),
+                ("prod_front".to_string(), alias("api"))
+            ]
         );
-        assert_eq!(stack.service_networks["prod_worker"], ["prod_default"]);
+        assert_eq!(
+            joined("worker"),
+            [("prod_default".to_string(), alias("worker"))]
+        );
+    }
+
+    #[test]
+    fn network_settings_priorities_and_aliases_carry_over() {
+        let stack = translated(
+            r#"
+services:
+  web:
+    image: busybox
+    networks:
+      low: {aliases: [www, site]}
+      high: {priority: 10, ipv4_address: 10.9.0.5}
+networks:
+  low:
+    driver: bridge
+    internal: true
+    ipam: {config: [{subnet: 10.9.0.0/24, gateway: 10.9.0.1}]}
+  high:
+    attachable: true
+    driver_opts: {encrypted: ""}
+"#,
+        )
+        .unwrap();
+        let web = service(&stack, "web");
+        let joined: Vec<(&str, Vec<&str>)> = web
+            .task
+            .networks
+            .iter()
+            .map(|a| {
+                (
+                    a.target.as_str(),
+                    a.aliases.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            joined,
+            [
+                ("prod_high", vec!["web"]),
+                ("prod_low", vec!["web", "www", "site"])
+            ]
+        );
+        let low = &stack.networks.iter().find(|n| n.key == "low").unwrap().spec;
+        assert_eq!(low.driver, "overlay");
+        assert!(low.internal);
+        assert_eq!(
+            (low.subnet.as_str(), low.gateway.as_str()),
+            ("10.9.0.0/24", "10.9.0.1")
+        );
+        let high = &stack
+            .networks
+            .iter()
+            .find(|n| n.key == "high")
+            .unwrap()
+            .spec;
+        assert!(high.attachable);
+        assert_eq!(high.options["encrypted"], "");
+        for expected in [
+            "network low: driver bridge is ignored",
+            "service web: networks.high.ipv4_address is ignored",
+        ] {
+            assert!(
+                stack.warnings.iter().any(|w| w.starts_with(expected)),
+                "{expected:?} in {:#?}",
+                stack.warnings
+            );
+        }
     }
 
     #[test]
@@ -1501,9 +1622,6 @@ configs:
             "service web: ports[3].host_ip 127.0.0.1 is ignored",
             "service api: privileged is ignored",
             "service api: links is ignored",
-            "service api: networks are recorded",
-            "service db: networks are recorded",
-            "service web: networks are recorded",
         ] {
             assert_eq!(
                 warnings.iter().filter(|w| w.starts_with(expected)).count(),
@@ -1515,7 +1633,7 @@ configs:
             !warnings.iter().any(|w| w.contains("worker")),
             "{warnings:#?}"
         );
-        assert_eq!(warnings.len(), 11, "{warnings:#?}");
+        assert_eq!(warnings.len(), 8, "{warnings:#?}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod dispatcher;
 pub mod enrollment;
 pub mod ids;
 pub mod manager;
+pub mod networks;
 pub mod node;
 pub mod orchestrator;
 pub mod raft;

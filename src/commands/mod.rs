@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod cluster;
+pub mod cluster_network;
 pub mod compose;
 pub mod container;
 pub mod container_flags;

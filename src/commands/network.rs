@@ -1,4 +1,6 @@
-//! Network commands: create, ls, inspect, rm, prune, connect, disconnect.
+//! Network commands: create, ls, inspect, rm, prune, connect, disconnect;
+//! on a cluster manager, cluster (overlay) networks too (see
+//! [`cluster_network`]).
 
 use clap::Subcommand;
 use hoist_api::proto::networks_client::NetworksClient;
@@ -9,10 +11,12 @@ use hoist_api::proto::{
 use serde_json::json;
 use tonic::transport::Channel;
 
+use crate::commands::cluster_network;
 use crate::commands::volume::pairs;
 use crate::commands::{for_each, inspect_each};
 use crate::exit::{CliError, CliResult};
 use crate::format::{Format, print_items, print_table, short_id};
+use hoist_api::network::{NetworkSpec, NetworkView, OVERLAY};
 
 /// `hoist network …`.
 #[derive(Debug, Subcommand)]
@@ -167,6 +171,56 @@ fn document(n: &Network) -> serde_json::Value {
     })
 }
 
+/// One line of `network ls`.
+#[derive(Debug, Clone, PartialEq)]
+struct Listed {
+    id: String,
+    name: String,
+    driver: String,
+    scope: &'static str,
+    internal: bool,
+    labels: std::collections::HashMap<String, String>,
+}
+
+/// The lines of `network ls`: the local networks, then the cluster's
+/// (`cluster`, on a manager) that pass `filters`. A local bridge carrying
+/// a cluster network is shown as the cluster network, once.
+fn listed(local: &[Network], cluster: Option<&[NetworkView]>, filters: &[String]) -> Vec<Listed> {
+    let mut rows: Vec<Listed> = Vec::new();
+    for n in local {
+        let carried = cluster_network::carried(n);
+        if carried.is_some() && cluster.is_some() {
+            continue;
+        }
+        rows.push(Listed {
+            id: carried.unwrap_or(&n.id).to_string(),
+            name: n.name.clone(),
+            driver: if carried.is_some() {
+                OVERLAY
+            } else {
+                &n.driver
+            }
+            .to_string(),
+            scope: if carried.is_some() { "swarm" } else { "local" },
+            internal: n.internal,
+            labels: n.labels.clone(),
+        });
+    }
+    for view in cluster.unwrap_or_default() {
+        if filters.iter().all(|f| cluster_network::matches(view, f)) {
+            rows.push(Listed {
+                id: view.id.clone(),
+                name: view.name.clone(),
+                driver: view.driver.clone(),
+                scope: "swarm",
+                internal: view.internal,
+                labels: view.labels.clone().into_iter().collect(),
+            });
+        }
+    }
+    rows
+}
+
 /// Runs a network command. Like `docker network`, every refusal by the
 /// daemon exits 1.
 pub async fn run(channel: Channel, command: NetworkCommand) -> CliResult<i32> {
@@ -180,8 +234,36 @@ pub async fn run(channel: Channel, command: NetworkCommand) -> CliResult<i32> {
 }
 
 async fn run_command(channel: Channel, command: NetworkCommand) -> CliResult<i32> {
-    let mut client = NetworksClient::new(channel);
+    let mut client = NetworksClient::new(channel.clone());
     match command {
+        NetworkCommand::Create {
+            driver,
+            subnet,
+            gateway,
+            ip_range,
+            internal,
+            attachable,
+            label,
+            opt,
+            name,
+        } if driver == OVERLAY => {
+            if ip_range.is_some() {
+                return Err(CliError::usage(
+                    "--ip-range is not supported for overlay networks: give --subnet only",
+                ));
+            }
+            let spec = NetworkSpec {
+                name,
+                driver,
+                labels: pairs(&label, "label")?.into_iter().collect(),
+                internal,
+                attachable,
+                options: pairs(&opt, "option")?.into_iter().collect(),
+                subnet: subnet.unwrap_or_default(),
+                gateway: gateway.unwrap_or_default(),
+            };
+            println!("{}", cluster_network::create(&channel, &spec).await?.id);
+        }
         NetworkCommand::Create {
             driver,
             subnet,
@@ -212,40 +294,50 @@ async fn run_command(channel: Channel, command: NetworkCommand) -> CliResult<i32
             format,
             no_trunc,
         } => {
-            let networks = client
-                .list(ListNetworksRequest { filters: filter })
+            let local = client
+                .list(ListNetworksRequest {
+                    filters: filter.clone(),
+                })
                 .await?
                 .into_inner()
                 .networks;
-            let id = |n: &Network| {
+            let cluster = cluster_network::list(&channel).await?;
+            let rows = listed(&local, cluster.as_deref(), &filter);
+            let id = |r: &Listed| {
                 if no_trunc {
-                    n.id.clone()
+                    r.id.clone()
                 } else {
-                    short_id(&n.id)
+                    short_id(&r.id)
                 }
             };
             if quiet {
-                for n in &networks {
-                    println!("{}", id(n));
+                for r in &rows {
+                    println!("{}", id(r));
                 }
                 return Ok(0);
             }
-            let items: Vec<serde_json::Value> = networks
+            let items: Vec<serde_json::Value> = rows
                 .iter()
-                .map(|n| json!({"ID": id(n), "Name": n.name, "Driver": n.driver, "Scope": "local", "Internal": n.internal, "Labels": n.labels}))
+                .map(|r| json!({"ID": id(r), "Name": r.name, "Driver": r.driver, "Scope": r.scope, "Internal": r.internal, "Labels": r.labels}))
                 .collect();
             print_items(&Format::parse(format.as_deref()), &items, || {
-                let rows: Vec<Vec<String>> = networks
+                let table: Vec<Vec<String>> = rows
                     .iter()
-                    .map(|n| vec![id(n), n.name.clone(), n.driver.clone(), "local".into()])
+                    .map(|r| vec![id(r), r.name.clone(), r.driver.clone(), r.scope.into()])
                     .collect();
-                print_table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &rows);
+                print_table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &table);
             })?;
         }
         NetworkCommand::Inspect { format, names } => {
+            let cluster = cluster_network::list(&channel).await?.unwrap_or_default();
             return inspect_each(&names, format.as_deref(), |name| {
                 let mut client = client.clone();
+                let channel = channel.clone();
+                let in_cluster = cluster_network::find(&cluster, &name).is_some();
                 async move {
+                    if in_cluster {
+                        return cluster_network::inspect(&channel, name).await;
+                    }
                     Ok(document(
                         &client.inspect(NetworkRef { name }).await?.into_inner(),
                     ))
@@ -254,9 +346,15 @@ async fn run_command(channel: Channel, command: NetworkCommand) -> CliResult<i32
             .await;
         }
         NetworkCommand::Rm { force, names } => {
+            let cluster = cluster_network::list(&channel).await?.unwrap_or_default();
             return for_each(&names, force, |name| {
                 let mut client = client.clone();
+                let channel = channel.clone();
+                let in_cluster = cluster_network::find(&cluster, &name).is_some();
                 async move {
+                    if in_cluster {
+                        return cluster_network::remove(&channel, name).await;
+                    }
                     client.remove(NetworkRef { name }).await?;
                     Ok(())
                 }
@@ -305,4 +403,69 @@ async fn run_command(channel: Channel, command: NetworkCommand) -> CliResult<i32
         }
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hoist_api::service::labels;
+
+    fn local(id: &str, name: &str, carries: Option<&str>) -> Network {
+        let mut network = Network {
+            id: id.into(),
+            name: name.into(),
+            driver: "bridge".into(),
+            ..Network::default()
+        };
+        if let Some(cluster_id) = carries {
+            network
+                .labels
+                .insert(labels::CLUSTER_NETWORK_ID.into(), cluster_id.into());
+        }
+        network
+    }
+
+    fn summary(rows: &[Listed]) -> Vec<(String, String, String, &'static str)> {
+        rows.iter()
+            .map(|r| (r.id.clone(), r.name.clone(), r.driver.clone(), r.scope))
+            .collect()
+    }
+
+    #[test]
+    fn a_carrier_shows_as_its_cluster_network_once() {
+        let local = [
+            local("l1", "bridge", None),
+            local("l2", "app_front", Some("c1")),
+        ];
+        let on_a_worker = listed(&local, None, &[]);
+        assert_eq!(
+            summary(&on_a_worker),
+            [
+                ("l1".into(), "bridge".into(), "bridge".into(), "local"),
+                ("c1".into(), "app_front".into(), "overlay".into(), "swarm"),
+            ]
+        );
+        let cluster = [
+            NetworkView {
+                id: "c1".into(),
+                name: "app_front".into(),
+                driver: "overlay".into(),
+                ..NetworkView::default()
+            },
+            NetworkView {
+                id: "c2".into(),
+                name: "app_back".into(),
+                driver: "overlay".into(),
+                ..NetworkView::default()
+            },
+        ];
+        let on_a_manager = listed(&local, Some(&cluster), &["name=front".into()]);
+        assert_eq!(
+            summary(&on_a_manager),
+            [
+                ("l1".into(), "bridge".into(), "bridge".into(), "local"),
+                ("c1".into(), "app_front".into(), "overlay".into(), "swarm"),
+            ]
+        );
+    }
 }

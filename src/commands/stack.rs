@@ -9,8 +9,8 @@ use hoist_api::cluster::{ServiceView, TaskView};
 use hoist_api::cluster_proto::secrets_client::SecretsClient;
 use hoist_api::cluster_proto::stacks_client::StacksClient;
 use hoist_api::cluster_proto::{
-    CreateFileRequest, DeployStackRequest, Empty, FileKind, FileRef, StackChanges, StackRef,
-    TaskFilter,
+    CreateFileRequest, DeployStackRequest, Empty, FileKind, FileRef, StackChanges, StackNetwork,
+    StackRef, TaskFilter,
 };
 use hoist_api::service::labels;
 use hoist_compose::project::{LoadOptions, load};
@@ -314,6 +314,17 @@ async fn deploy(
         .map(serde_json::to_vec)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| CliError::client(e.to_string()))?;
+    let networks = translated
+        .networks
+        .iter()
+        .map(|n| {
+            Ok(StackNetwork {
+                spec_json: serde_json::to_vec(&n.spec)?,
+                external: n.external,
+            })
+        })
+        .collect::<Result<Vec<_>, serde_json::Error>>()
+        .map_err(|e| CliError::client(e.to_string()))?;
     let mut files = SecretsClient::new(channel.clone());
     let mut created = Vec::new();
     let made = make_files(&mut files, &translated, &mut created).await;
@@ -323,6 +334,7 @@ async fn deploy(
                 namespace: stack.to_string(),
                 services_json,
                 prune,
+                networks,
             })
             .await
             .map_err(CliError::from),

@@ -7,6 +7,7 @@ pub mod host;
 pub mod leader;
 pub mod logs_api;
 pub mod membership;
+pub mod networks_api;
 pub mod renewal;
 pub mod secrets_api;
 pub mod server;

@@ -1,5 +1,6 @@
 //! The cluster port of a manager: Raft, enrollment, the dispatcher and
-//! remote cluster control (services, secrets and configs included), over
+//! remote cluster control (services, secrets, configs and networks
+//! included), over
 //! mutual TLS.
 
 use std::sync::Arc;
@@ -7,6 +8,7 @@ use std::sync::Arc;
 use hoist_api::cluster_proto::cluster_server::ClusterServer as ClusterApiServer;
 use hoist_api::cluster_proto::dispatcher_server::DispatcherServer;
 use hoist_api::cluster_proto::enrollment_server::EnrollmentServer;
+use hoist_api::cluster_proto::networks_server::NetworksServer;
 use hoist_api::cluster_proto::raft_server::RaftServer;
 use hoist_api::cluster_proto::secrets_server::SecretsServer;
 use hoist_api::cluster_proto::services_server::ServicesServer;
@@ -19,6 +21,7 @@ use tonic::Status;
 use tracing::{info, warn};
 
 use super::ClusterNode;
+use super::networks_api::NetworksService;
 use super::secrets_api::SecretsService;
 use super::service::ClusterService;
 use super::services_api::ServicesService;
@@ -69,6 +72,7 @@ impl ClusterServer {
             .add_service(ClusterApiServer::new(ClusterService { node: node.clone() }))
             .add_service(ServicesServer::new(ServicesService { node: node.clone() }))
             .add_service(SecretsServer::new(SecretsService { node: node.clone() }))
+            .add_service(NetworksServer::new(NetworksService { node: node.clone() }))
             .add_service(StacksServer::new(StacksService { node }));
         let incoming = tls::incoming(listener, config);
         info!(%listen, "serving the cluster port");

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use hoist_api::cluster_proto::stacks_server::Stacks;
 use hoist_api::cluster_proto::{DeployStackRequest, StackChanges, StackRef};
+use hoist_api::network::NetworkSpec;
 use hoist_api::service::ServiceSpec;
 use tonic::{Request, Response, Status};
 
@@ -41,8 +42,19 @@ impl Stacks for StacksService {
             .map(|json| serde_json::from_slice::<ServiceSpec>(json))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| Status::invalid_argument(format!("unreadable service spec: {e}")))?;
+        let networks = request
+            .networks
+            .iter()
+            .map(|n| {
+                Ok(stack::StackNetwork {
+                    spec: serde_json::from_slice::<NetworkSpec>(&n.spec_json)?,
+                    external: n.external,
+                })
+            })
+            .collect::<Result<Vec<_>, serde_json::Error>>()
+            .map_err(|e| Status::invalid_argument(format!("unreadable network spec: {e}")))?;
         let changes = manager
-            .deploy_stack(&request.namespace, specs, request.prune)
+            .deploy_stack(&request.namespace, networks, specs, request.prune)
             .await?;
         Ok(answer(changes))
     }

@@ -30,7 +30,7 @@ use tonic::Status;
 use crate::control::now_millis;
 use crate::manager::{Manager, ReadError, WriteError};
 use crate::store::objects::{Config, FileSpec, Kind, Meta, Secret, Service};
-use crate::store::{Batch, Op, Rejection, Stored};
+use crate::store::{Batch, Lookup, Op, Rejection, Stored, lookup};
 use key::KeyError;
 
 /// The largest secret or config (Docker's limit).
@@ -138,22 +138,11 @@ impl From<FileError> for Status {
     }
 }
 
-/// The longest name (Docker's).
-const MAX_NAME: usize = 64;
-
 fn check_name(noun: &str, name: &str) -> Result<(), FileError> {
-    let valid = !name.is_empty()
-        && name.len() <= MAX_NAME
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-    if valid {
+    if crate::ids::is_valid_name(name) {
         return Ok(());
     }
-    Err(FileError::Invalid(format!(
-        "{noun} name {name:?} must be 1-{MAX_NAME} characters of [a-zA-Z0-9_.-], starting with a letter or digit"
-    )))
+    Err(FileError::Invalid(crate::ids::invalid_name(noun, name)))
 }
 
 impl Manager {
@@ -201,27 +190,16 @@ impl Manager {
     /// The secret or config `reference` names: its ID, its name, or a
     /// unique ID prefix.
     pub fn find_file<T: SealedFile>(&self, reference: &str) -> Result<T, FileError> {
-        let all = self.store.list::<T>();
-        if let Some(found) = all
-            .iter()
-            .find(|o| o.meta().id == reference || o.spec().name == reference)
-        {
-            return Ok(found.clone());
-        }
-        let matches: Vec<&T> = all
-            .iter()
-            .filter(|o| !reference.is_empty() && o.meta().id.starts_with(reference))
-            .collect();
-        match matches.as_slice() {
-            [found] => Ok((*found).clone()),
-            [] => Err(FileError::NotFound {
+        match lookup(self.store.list::<T>(), reference, |o| &o.spec().name) {
+            Lookup::Found(found) => Ok(found),
+            Lookup::Missing => Err(FileError::NotFound {
                 noun: T::NOUN,
                 reference: reference.to_string(),
             }),
-            many => Err(FileError::Ambiguous {
+            Lookup::Ambiguous(count) => Err(FileError::Ambiguous {
                 noun: T::NOUN,
                 reference: reference.to_string(),
-                count: many.len(),
+                count,
             }),
         }
     }

@@ -15,7 +15,7 @@ use tonic::Status;
 use crate::control::now_millis;
 use crate::manager::{Manager, ReadError, WriteError};
 use crate::store::objects::{Kind, Meta, Node, Object, Service, Task};
-use crate::store::{Batch, Op, Rejection};
+use crate::store::{Batch, Lookup, Op, Rejection, lookup};
 pub use validate::InvalidSpec;
 
 /// Why a service call failed.
@@ -78,6 +78,7 @@ impl Manager {
     pub async fn create_service(&self, mut spec: ServiceSpec) -> Result<Stored, ServiceError> {
         let warnings = validate::validate(&spec)?;
         self.resolve_file_references(&mut spec).await?;
+        self.resolve_networks(&mut spec).await?;
         let now = now_millis();
         let id = crate::ids::new_id()
             .map_err(|e| WriteError::Raft(format!("cannot make an ID: {e}")))?;
@@ -106,6 +107,7 @@ impl Manager {
     ) -> Result<Stored, ServiceError> {
         let warnings = validate::validate(&spec)?;
         self.resolve_file_references(&mut spec).await?;
+        self.resolve_networks(&mut spec).await?;
         self.fresh().await?;
         let mut service = self.find_service(reference)?;
         if spec.name != service.spec.name {
@@ -176,23 +178,12 @@ impl Manager {
     /// The service `reference` names: its ID, its name, or a unique ID
     /// prefix.
     pub fn find_service(&self, reference: &str) -> Result<Service, ServiceError> {
-        let services = self.store.list::<Service>();
-        if let Some(service) = services
-            .iter()
-            .find(|s| s.meta.id == reference || s.spec.name == reference)
-        {
-            return Ok(service.clone());
-        }
-        let matches: Vec<&Service> = services
-            .iter()
-            .filter(|s| !reference.is_empty() && s.meta.id.starts_with(reference))
-            .collect();
-        match matches.as_slice() {
-            [service] => Ok((*service).clone()),
-            [] => Err(ServiceError::NotFound(reference.to_string())),
-            many => Err(ServiceError::Ambiguous {
+        match lookup(self.store.list::<Service>(), reference, |s| &s.spec.name) {
+            Lookup::Found(service) => Ok(service),
+            Lookup::Missing => Err(ServiceError::NotFound(reference.to_string())),
+            Lookup::Ambiguous(count) => Err(ServiceError::Ambiguous {
                 reference: reference.to_string(),
-                count: many.len(),
+                count,
             }),
         }
     }

@@ -1,17 +1,18 @@
-//! Stacks: the services of one compose file, deployed and removed together
-//! in a single atomic write, so a stack is never half deployed. Deploying
-//! again changes only what differs.
+//! Stacks: the services and networks of one compose file, deployed and
+//! removed together in a single atomic write, so a stack is never half
+//! deployed. Deploying again changes only what differs.
 
 use std::collections::BTreeMap;
 
+use hoist_api::network::NetworkSpec;
 use hoist_api::service::{ServiceSpec, labels};
 
 use super::{ServiceError, validate};
 use crate::control::now_millis;
 use crate::manager::{Manager, WriteError};
-use crate::secrets::SealedFile;
-use crate::store::objects::{Config, Kind, Meta, Object, Secret, Service};
-use crate::store::{Batch, Op};
+use crate::networks;
+use crate::store::objects::{Config, FileSpec, Kind, Meta, Network, Object, Secret, Service};
+use crate::store::{Batch, Op, Stored};
 
 /// What a deploy or removal did.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -22,22 +23,33 @@ pub struct StackChanges {
     pub warnings: Vec<String>,
 }
 
+/// A network a stack's services join.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StackNetwork {
+    /// What it is (its name `<stack>_<key>` unless named or external).
+    pub spec: NetworkSpec,
+    /// Made elsewhere: must exist; never created or removed by the stack.
+    pub external: bool,
+}
+
 /// Whether `service` belongs to the stack `namespace`.
 pub fn in_stack(service: &Service, namespace: &str) -> bool {
-    service
-        .spec
-        .labels
-        .get(labels::STACK_NAMESPACE)
-        .map(String::as_str)
-        == Some(namespace)
+    labelled(&service.spec.labels, namespace)
+}
+
+/// Whether `labels` put their object in the stack `namespace`.
+fn labelled(labels: &BTreeMap<String, String>, namespace: &str) -> bool {
+    labels.get(labels::STACK_NAMESPACE).map(String::as_str) == Some(namespace)
 }
 
 impl Manager {
-    /// Creates and updates the services of stack `namespace` (and with
-    /// `prune`, removes those it no longer has), all in one write.
+    /// Creates the missing networks of stack `namespace`, creates and
+    /// updates its services (and with `prune`, removes those it no longer
+    /// has), all in one write.
     pub async fn deploy_stack(
         &self,
         namespace: &str,
+        networks: Vec<StackNetwork>,
         mut specs: Vec<ServiceSpec>,
         prune: bool,
     ) -> Result<StackChanges, ServiceError> {
@@ -55,6 +67,11 @@ impl Manager {
             self.resolve_file_references(spec).await?;
         }
         self.fresh().await?;
+        let mut ops = Vec::new();
+        let known = self.stack_networks(namespace, networks, &mut changes, &mut ops)?;
+        for spec in &mut specs {
+            networks::attach(spec, &known)?;
+        }
         let existing: BTreeMap<String, Service> = self
             .store
             .list::<Service>()
@@ -63,7 +80,6 @@ impl Manager {
             .map(|s| (s.spec.name.clone(), s))
             .collect();
         let now = now_millis();
-        let mut ops = Vec::new();
         for spec in &specs {
             match existing.get(&spec.name) {
                 Some(service) if service.spec == *spec => {}
@@ -109,9 +125,56 @@ impl Manager {
         Ok(changes)
     }
 
-    /// Removes every service of stack `namespace`, and the secrets and
-    /// configs it made, in one write (so none is removed while one of the
-    /// stack's services still uses it, nor kept after them).
+    /// Checks the networks of stack `namespace` against the store and adds
+    /// the creation of those missing; answers every network the stack's
+    /// services may join (the store's and the new ones).
+    fn stack_networks(
+        &self,
+        namespace: &str,
+        networks: Vec<StackNetwork>,
+        changes: &mut StackChanges,
+        ops: &mut Vec<Op>,
+    ) -> Result<Vec<Network>, ServiceError> {
+        let mut known = self.store.list::<Network>();
+        for StackNetwork { mut spec, external } in networks {
+            let invalid = |message: String| ServiceError::from(validate::InvalidSpec(message));
+            let name = spec.name.clone();
+            match known.iter().find(|n| n.spec.name == name) {
+                Some(_) if external => {}
+                Some(stored) if labelled(&stored.spec.labels, namespace) => {
+                    networks::check(&mut spec).map_err(invalid)?;
+                    if stored.spec != spec {
+                        changes.warnings.push(format!(
+                            "network {name} exists and keeps its settings: a network cannot change; remove the stack to make it again"
+                        ));
+                    }
+                }
+                Some(_) => {
+                    return Err(invalid(format!(
+                        "network {name} already exists and is not part of stack {namespace}: remove it, or declare it external: true"
+                    )));
+                }
+                None if external => {
+                    return Err(invalid(format!(
+                        "network {name} declared as external, but could not be found: create it with hoist network create -d overlay {name}"
+                    )));
+                }
+                None => {
+                    networks::check(&mut spec).map_err(invalid)?;
+                    let network = networks::new_network(spec)?;
+                    changes.actions.push(format!("Creating network {name}"));
+                    ops.push(Op::Create(Object::Network(network.clone())));
+                    known.push(network);
+                }
+            }
+        }
+        Ok(known)
+    }
+
+    /// Removes every service of stack `namespace`, and the secrets,
+    /// configs and networks it made, in one write (so none is removed
+    /// while one of the stack's services still uses it, nor kept after
+    /// them).
     pub async fn remove_stack(&self, namespace: &str) -> Result<StackChanges, ServiceError> {
         self.fresh().await?;
         let services: Vec<Service> = self
@@ -128,8 +191,14 @@ impl Manager {
                 .push(format!("Removing service {}", service.spec.name));
             ops.push(delete(service));
         }
-        self.stack_files::<Secret>(namespace, &mut changes, &mut ops);
-        self.stack_files::<Config>(namespace, &mut changes, &mut ops);
+        self.stack_objects::<Secret>(namespace, |s| file(&s.spec), &mut changes, &mut ops);
+        self.stack_objects::<Config>(namespace, |c| file(&c.spec), &mut changes, &mut ops);
+        self.stack_objects::<Network>(
+            namespace,
+            |n| (&n.spec.name, &n.spec.labels),
+            &mut changes,
+            &mut ops,
+        );
         if ops.is_empty() {
             return Err(ServiceError::NotFound(format!("stack {namespace}")));
         }
@@ -137,32 +206,33 @@ impl Manager {
         Ok(changes)
     }
 
-    /// Adds the deletion of stack `namespace`'s secrets or configs.
-    fn stack_files<T: SealedFile>(
+    /// Adds the deletion of stack `namespace`'s secrets, configs or
+    /// networks (whose name and labels `named` gives).
+    fn stack_objects<T: Stored>(
         &self,
         namespace: &str,
+        named: impl Fn(&T) -> (&str, &BTreeMap<String, String>),
         changes: &mut StackChanges,
         ops: &mut Vec<Op>,
     ) {
-        for file in self.store.list::<T>() {
-            if file
-                .spec()
-                .labels
-                .get(labels::STACK_NAMESPACE)
-                .map(String::as_str)
-                == Some(namespace)
-            {
-                changes
-                    .actions
-                    .push(format!("Removing {} {}", T::NOUN, file.spec().name));
-                ops.push(Op::Delete {
-                    kind: T::KIND,
-                    id: file.meta().id.clone(),
-                    version: Some(file.meta().version),
-                });
+        for object in self.store.list::<T>() {
+            let (name, labels) = named(&object);
+            if !labelled(labels, namespace) {
+                continue;
             }
+            changes.actions.push(format!("Removing {} {name}", T::KIND));
+            ops.push(Op::Delete {
+                kind: T::KIND,
+                id: object.meta().id.clone(),
+                version: Some(object.meta().version),
+            });
         }
     }
+}
+
+/// A secret's or config's name and labels.
+fn file(spec: &FileSpec) -> (&str, &BTreeMap<String, String>) {
+    (&spec.name, &spec.labels)
 }
 
 /// Deletes `service` if it is still the version read.

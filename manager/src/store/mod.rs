@@ -3,6 +3,7 @@
 //! Raft state machine, and watchable from a version.
 
 pub mod batch;
+pub mod lookup;
 pub mod objects;
 pub mod state;
 
@@ -12,6 +13,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 use tokio::sync::{broadcast, watch};
 
 pub use batch::{Batch, Op, Outcome, Proposal, Rejection};
+pub use lookup::{Lookup, lookup};
 pub use objects::{Kind, Meta, Object, Stored};
 pub use state::{Change, State};
 

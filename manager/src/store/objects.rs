@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use hoist_api::network::NetworkSpec;
 use hoist_api::service::{DesiredState, EndpointSpec, ServiceSpec, TaskStatus, TaskTemplate};
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +42,8 @@ pub enum Kind {
     Secret,
     /// A config: like a secret, but shown back to users.
     Config,
+    /// A cluster network that services join.
+    Network,
 }
 
 impl fmt::Display for Kind {
@@ -53,6 +56,7 @@ impl fmt::Display for Kind {
             Kind::Task => "task",
             Kind::Secret => "secret",
             Kind::Config => "config",
+            Kind::Network => "network",
         })
     }
 }
@@ -75,6 +79,8 @@ pub enum Object {
     Secret(Secret),
     /// A config.
     Config(Config),
+    /// A cluster network.
+    Network(Network),
 }
 
 impl Object {
@@ -88,6 +94,7 @@ impl Object {
             Object::Task(_) => Kind::Task,
             Object::Secret(_) => Kind::Secret,
             Object::Config(_) => Kind::Config,
+            Object::Network(_) => Kind::Network,
         }
     }
 
@@ -101,6 +108,7 @@ impl Object {
             Object::Task(o) => &o.meta,
             Object::Secret(o) => &o.meta,
             Object::Config(o) => &o.meta,
+            Object::Network(o) => &o.meta,
         }
     }
 
@@ -114,6 +122,7 @@ impl Object {
             Object::Task(o) => &mut o.meta,
             Object::Secret(o) => &mut o.meta,
             Object::Config(o) => &mut o.meta,
+            Object::Network(o) => &mut o.meta,
         }
     }
 }
@@ -156,6 +165,7 @@ stored!(Service);
 stored!(Task);
 stored!(Secret);
 stored!(Config);
+stored!(Network);
 
 /// A small object for benchmarks of the write path.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -484,4 +494,14 @@ pub struct Config {
     pub spec: FileSpec,
     /// The data, sealed (base64 of nonce, ciphertext and tag).
     pub sealed: String,
+}
+
+/// A cluster network: a name services' tasks share (see
+/// [`crate::networks`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Network {
+    /// ID and version.
+    pub meta: Meta,
+    /// What it is.
+    pub spec: NetworkSpec,
 }

@@ -147,7 +147,8 @@ impl State {
 }
 
 impl State {
-    /// Names are unique among services, among secrets and among configs:
+    /// Names are unique among services, among secrets, among configs and
+    /// among networks:
     /// fails when another object of the kind of `object`, stored or created
     /// earlier in the batch, has its name.
     fn check_name(&self, changes: &[Change], object: &Object) -> Result<(), Rejection> {
@@ -181,6 +182,7 @@ fn unique_name(object: &Object) -> Option<&str> {
         Object::Service(o) => Some(&o.spec.name),
         Object::Secret(o) => Some(&o.spec.name),
         Object::Config(o) => Some(&o.spec.name),
+        Object::Network(o) => Some(&o.spec.name),
         _ => None,
     }
 }

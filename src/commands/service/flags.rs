@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use clap::Args;
 use hoist_api::service::{
-    FileReference, PortConfig, PublishMode, Reservations, RestartCondition, ServiceMode,
-    ServiceSpec, TaskRestartPolicy,
+    FileReference, NetworkAttachment, PortConfig, PublishMode, Reservations, RestartCondition,
+    ServiceMode, ServiceSpec, TaskRestartPolicy,
 };
 use hoist_api::spec::{ContainerSpec, HealthcheckSpec, Resources};
 use hoist_api::units::{parse_bytes, parse_duration};
@@ -140,6 +140,9 @@ pub struct CreateFlags {
     /// Give the service a config (NAME, or source=NAME,target=PATH,uid=,gid=,mode=)
     #[arg(long)]
     pub config: Vec<String>,
+    /// Network attachments (NAME, or name=NAME,alias=ALIAS…)
+    #[arg(long)]
+    pub network: Vec<String>,
     /// The image, then the command and its arguments
     #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true, value_name = "IMAGE [COMMAND] [ARG...]")]
     pub image_and_command: Vec<String>,
@@ -223,6 +226,31 @@ pub fn parse_file_reference(value: &str, flag: &str) -> CliResult<FileReference>
         return Err(bad("source= is required"));
     }
     Ok(reference)
+}
+
+/// Parses one `--network`: Docker's short form `NAME`, or the long form
+/// `name=NAME,alias=A,alias=B` (`target=` for `name=`).
+pub fn parse_network(value: &str) -> CliResult<NetworkAttachment> {
+    let bad = |why: &str| usage(format!("invalid --network {value:?}: {why}"));
+    let mut attachment = NetworkAttachment::default();
+    if !value.contains('=') {
+        attachment.target = value.to_string();
+    } else {
+        for field in value.split(',') {
+            let (key, val) = field
+                .split_once('=')
+                .ok_or_else(|| bad("use key=value fields"))?;
+            match key {
+                "name" | "target" => attachment.target = val.to_string(),
+                "alias" => attachment.aliases.push(val.to_string()),
+                _ => return Err(bad(&format!("unknown field {key:?}: use name= and alias="))),
+            }
+        }
+    }
+    if attachment.target.is_empty() {
+        return Err(bad("name a network"));
+    }
+    Ok(attachment)
 }
 
 /// Parses one `--publish`: Docker's short form `[PUBLISHED:]TARGET[/PROTO]`
@@ -386,6 +414,9 @@ impl CreateFlags {
                 .configs
                 .push(parse_file_reference(value, "config")?);
         }
+        for value in &self.network {
+            spec.task.networks.push(parse_network(value)?);
+        }
         Ok(spec)
     }
 }
@@ -413,6 +444,16 @@ mod tests {
         );
         assert!(parse_publish("published=1").is_err());
         assert!(parse_publish("x:80").is_err());
+    }
+
+    #[test]
+    fn network_short_and_long_forms() {
+        assert_eq!(parse_network("front").unwrap().target, "front");
+        let long = parse_network("name=front,alias=web,alias=www").unwrap();
+        assert_eq!(long.target, "front");
+        assert_eq!(long.aliases, ["web", "www"]);
+        assert!(parse_network("alias=web").is_err());
+        assert!(parse_network("name=front,ip=10.0.0.2").is_err());
     }
 
     #[test]

@@ -2,17 +2,25 @@
 //! unix socket as `hoist compose` drives it. A task's container is named
 //! as Swarm names it (`<service>.<slot>.<task id>`) and labelled with the
 //! task, so the worker finds its tasks again after a restart.
+//!
+//! A cluster network a task joins is carried on the node by a local
+//! bridge network of the same name, labelled with the cluster network's
+//! ID: made when the first task needs it, removed when the last task
+//! container on it goes. The node's tasks on it find each other by
+//! service name and aliases through the daemon's embedded DNS.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use hoist_api::proto::containers_client::ContainersClient;
 use hoist_api::proto::images_client::ImagesClient;
+use hoist_api::proto::networks_client::NetworksClient;
 use hoist_api::proto::{
-    ContainerRef, CreateContainerRequest, ListContainersRequest, LogsRequest, PullRequest,
+    ConnectNetworkRequest, ContainerRef, CreateContainerRequest, CreateNetworkRequest,
+    ListContainersRequest, ListNetworksRequest, LogsRequest, NetworkRef, PullRequest,
     RemoveContainerRequest, StdStream, StopRequest, WaitRequest,
 };
-use hoist_api::service::{PublishMode, labels};
+use hoist_api::service::{NetworkAttachment, PublishMode, labels};
 use hoist_api::spec::{ContainerSpec, InlineFile, PortBinding, RestartPolicy};
 use tokio::sync::Mutex;
 use tokio_stream::StreamExt;
@@ -35,6 +43,10 @@ pub struct ContainerExecutor {
     /// Connected on first use: the daemon may open its socket after the
     /// worker starts.
     channel: Mutex<Option<Channel>>,
+    /// Held while networks are made and joined, and while idle ones are
+    /// removed, so that a network is never removed between being made for
+    /// a task and the task's container joining it.
+    networks: Mutex<()>,
 }
 
 impl ContainerExecutor {
@@ -43,6 +55,7 @@ impl ContainerExecutor {
         Self {
             socket,
             channel: Mutex::new(None),
+            networks: Mutex::new(()),
         }
     }
 
@@ -85,6 +98,142 @@ impl ContainerExecutor {
             .map(|r| r.into_inner().id)
     }
 
+    async fn networks_client(&self) -> NetworksClient<Channel> {
+        NetworksClient::new(self.channel().await)
+    }
+
+    /// Makes the local network that carries `attachment`'s cluster network
+    /// unless it exists. A stale carrier (of an earlier network of the same
+    /// name) no container uses is replaced; a network of the same name the
+    /// cluster did not make is left alone, and the task fails saying so.
+    async fn carry(&self, attachment: &NetworkAttachment) -> Result<(), ExecutorError> {
+        let name = &attachment.target;
+        let found = self
+            .networks_client()
+            .await
+            .inspect(NetworkRef { name: name.clone() })
+            .await;
+        match found {
+            Ok(network) => {
+                let network = network.into_inner();
+                match network.labels.get(labels::CLUSTER_NETWORK_ID) {
+                    Some(id) if *id == attachment.id => return Ok(()),
+                    Some(_) if network.used_by.is_empty() => {
+                        self.networks_client()
+                            .await
+                            .remove(NetworkRef { name: network.id })
+                            .await
+                            .map_err(|s| ExecutorError::Runtime(s.message().to_string()))?;
+                    }
+                    _ => {
+                        return Err(ExecutorError::Runtime(format!(
+                            "network {name} on this node is not the cluster's network {name}: remove or rename it (hoist network rm {name})"
+                        )));
+                    }
+                }
+            }
+            Err(status) if status.code() == Code::NotFound => {}
+            Err(status) => return Err(ExecutorError::Runtime(status.message().to_string())),
+        }
+        self.networks_client()
+            .await
+            .create(carrier(attachment))
+            .await
+            .map_err(|s| {
+                ExecutorError::Runtime(format!("cannot make network {name}: {}", s.message()))
+            })?;
+        info!(network = %name, "carrying a cluster network on this node");
+        Ok(())
+    }
+
+    /// Removes the carriers of cluster networks no container uses any more.
+    async fn drop_idle_carriers(&self) -> Result<(), ExecutorError> {
+        let listed = self
+            .networks_client()
+            .await
+            .list(ListNetworksRequest { filters: vec![] })
+            .await
+            .map_err(|s| ExecutorError::Runtime(s.message().to_string()))?;
+        for network in listed.into_inner().networks {
+            if network.labels.contains_key(labels::CLUSTER_NETWORK_ID) && network.used_by.is_empty()
+            {
+                let removed = self
+                    .networks_client()
+                    .await
+                    .remove(NetworkRef {
+                        name: network.id.clone(),
+                    })
+                    .await;
+                match removed {
+                    Ok(_) => {
+                        info!(network = %network.name, "no task on this node uses the network any more")
+                    }
+                    Err(status) if status.code() == Code::NotFound => {}
+                    Err(status) => {
+                        return Err(ExecutorError::Runtime(status.message().to_string()));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates `task`'s container (pulling its image when missing) on its
+    /// networks: the first at creation, the others joined after.
+    async fn create_on_networks(
+        &self,
+        task: &Task,
+        spec: &ContainerSpec,
+    ) -> Result<String, ExecutorError> {
+        let name = task.name();
+        let id = match self.create(&name, spec).await {
+            Ok(id) => id,
+            Err(status) if is_missing_image(&status) => {
+                info!(image = %spec.image, "pulling the task's image");
+                self.pull(spec).await?;
+                self.create(&name, spec)
+                    .await
+                    .map_err(|s| ExecutorError::Runtime(s.message().to_string()))?
+            }
+            Err(status) => return Err(ExecutorError::Runtime(status.message().to_string())),
+        };
+        for attachment in task.spec.networks.iter().skip(1) {
+            let joined = self
+                .networks_client()
+                .await
+                .connect_container(ConnectNetworkRequest {
+                    network: attachment.target.clone(),
+                    container: id.clone(),
+                    aliases: aliases(task, attachment),
+                    ipv4_address: String::new(),
+                })
+                .await;
+            if let Err(status) = joined {
+                // Not left half-made: the task fails whole.
+                let _ = self.remove_container(&id).await;
+                return Err(ExecutorError::Runtime(format!(
+                    "cannot join network {}: {}",
+                    attachment.target,
+                    status.message()
+                )));
+            }
+        }
+        Ok(id)
+    }
+
+    async fn remove_container(&self, container_id: &str) -> Result<(), ExecutorError> {
+        let result = self
+            .containers()
+            .await
+            .remove(RemoveContainerRequest {
+                id: container_id.to_string(),
+                force: true,
+                volumes: true,
+            })
+            .await;
+        gone_is_done(container_id, result.map(|_| ()))
+    }
+
     /// Pulls `spec`'s image (anonymously), reading the progress through.
     async fn pull(&self, spec: &ContainerSpec) -> Result<(), ExecutorError> {
         let failed = |status: Status| ExecutorError::Pull {
@@ -107,10 +256,43 @@ impl ContainerExecutor {
     }
 }
 
+/// The local network that carries the cluster network of `attachment`.
+fn carrier(attachment: &NetworkAttachment) -> CreateNetworkRequest {
+    let network = attachment.network.clone().unwrap_or_default();
+    let mut labels = network.labels;
+    labels.insert(labels::CLUSTER_NETWORK_ID.into(), attachment.id.clone());
+    CreateNetworkRequest {
+        name: attachment.target.clone(),
+        driver: "bridge".into(),
+        subnet: network.subnet,
+        gateway: network.gateway,
+        ip_range: String::new(),
+        internal: network.internal,
+        attachable: true,
+        labels: labels.into_iter().collect(),
+        options: Default::default(),
+    }
+}
+
+/// The names `task` answers to on a network: its service's name and the
+/// attachment's aliases.
+fn aliases(task: &Task, attachment: &NetworkAttachment) -> Vec<String> {
+    let mut names = vec![task.service_name.clone()];
+    names.extend(
+        attachment
+            .aliases
+            .iter()
+            .filter(|a| **a != task.service_name)
+            .cloned(),
+    );
+    names
+}
+
 /// The container spec of `task` on its node: the task's own, with
 /// the task's labels, no restart policy of its own (the cluster replaces
-/// tasks that end by making new ones) and the service's host-mode ports
-/// bound on this node, and its secrets and configs as `files`.
+/// tasks that end by making new ones), the service's host-mode ports
+/// bound on this node, its first cluster network (the others are joined
+/// after creation), and its secrets and configs as `files`.
 ///
 /// Ingress-mode ports are not bound here: they belong to the routing mesh,
 /// which publishes them on every node and does not exist yet.
@@ -122,6 +304,10 @@ fn container_spec(task: &Task, files: &[InlineFile]) -> ContainerSpec {
         maximum_retry_count: 0,
     };
     spec.auto_remove = false;
+    if let Some(first) = task.spec.networks.first() {
+        spec.network_mode = first.target.clone();
+        spec.network_aliases = aliases(task, first);
+    }
     for (key, value) in [
         (labels::TASK_ID, task.meta.id.clone()),
         (labels::TASK_NAME, task.name()),
@@ -210,18 +396,11 @@ impl Executor for ContainerExecutor {
 
     async fn prepare(&self, task: &Task, files: &[InlineFile]) -> Result<String, ExecutorError> {
         let spec = container_spec(task, files);
-        let name = task.name();
-        match self.create(&name, &spec).await {
-            Ok(id) => Ok(id),
-            Err(status) if is_missing_image(&status) => {
-                info!(image = %spec.image, "pulling the task's image");
-                self.pull(&spec).await?;
-                self.create(&name, &spec)
-                    .await
-                    .map_err(|s| ExecutorError::Runtime(s.message().to_string()))
-            }
-            Err(status) => Err(ExecutorError::Runtime(status.message().to_string())),
+        let _networks = self.networks.lock().await;
+        for attachment in &task.spec.networks {
+            self.carry(attachment).await?;
         }
+        self.create_on_networks(task, &spec).await
     }
 
     async fn start(&self, container_id: &str) -> Result<(), ExecutorError> {
@@ -266,16 +445,9 @@ impl Executor for ContainerExecutor {
     }
 
     async fn remove(&self, container_id: &str) -> Result<(), ExecutorError> {
-        let result = self
-            .containers()
-            .await
-            .remove(RemoveContainerRequest {
-                id: container_id.to_string(),
-                force: true,
-                volumes: true,
-            })
-            .await;
-        gone_is_done(container_id, result.map(|_| ()))
+        let _networks = self.networks.lock().await;
+        self.remove_container(container_id).await?;
+        self.drop_idle_carriers().await
     }
 
     async fn logs(
@@ -380,6 +552,48 @@ mod tests {
                 host_port_end: 8080,
             }]
         );
+    }
+
+    #[test]
+    fn a_task_joins_its_first_network_at_creation_answering_to_its_service_and_aliases() {
+        let mut task = task();
+        let front = NetworkAttachment {
+            target: "app_front".into(),
+            id: "net1".into(),
+            aliases: vec!["web".into(), "web".into(), "www".into()],
+            network: Some(hoist_api::network::NetworkSpec {
+                name: "app_front".into(),
+                subnet: "10.40.0.0/24".into(),
+                internal: true,
+                labels: [("team".to_string(), "a".to_string())].into(),
+                ..Default::default()
+            }),
+        };
+        let back = NetworkAttachment {
+            target: "app_back".into(),
+            id: "net2".into(),
+            ..NetworkAttachment::default()
+        };
+        task.spec.networks = vec![front.clone(), back.clone()];
+        let spec = container_spec(&task, &[]);
+        assert_eq!(spec.network_mode, "app_front");
+        assert_eq!(spec.network_aliases, ["web", "www"]);
+        assert_eq!(aliases(&task, &back), ["web"]);
+
+        let made = carrier(&front);
+        assert_eq!(made.name, "app_front");
+        assert_eq!(made.driver, "bridge");
+        assert_eq!(made.subnet, "10.40.0.0/24");
+        assert!(made.internal);
+        assert_eq!(made.labels[labels::CLUSTER_NETWORK_ID], "net1");
+        assert_eq!(made.labels["team"], "a");
+        assert_eq!(carrier(&back).labels[labels::CLUSTER_NETWORK_ID], "net2");
+        assert_eq!(carrier(&back).subnet, "");
+    }
+
+    #[test]
+    fn a_task_without_networks_keeps_the_default_bridge() {
+        assert_eq!(container_spec(&task(), &[]).network_mode, "");
     }
 
     #[test]
