@@ -246,47 +246,43 @@ async fn run_command(channel: Channel, command: NetworkCommand) -> CliResult<i32
             label,
             opt,
             name,
-        } if driver == OVERLAY => {
-            if ip_range.is_some() {
-                return Err(CliError::usage(
-                    "--ip-range is not supported for overlay networks: give --subnet only",
-                ));
-            }
-            let spec = NetworkSpec {
-                name,
-                driver,
-                labels: pairs(&label, "label")?.into_iter().collect(),
-                internal,
-                attachable,
-                options: pairs(&opt, "option")?.into_iter().collect(),
-                subnet: subnet.unwrap_or_default(),
-                gateway: gateway.unwrap_or_default(),
-            };
-            println!("{}", cluster_network::create(&channel, &spec).await?.id);
-        }
-        NetworkCommand::Create {
-            driver,
-            subnet,
-            gateway,
-            ip_range,
-            internal,
-            attachable,
-            label,
-            opt,
-            name,
         } => {
-            let request = CreateNetworkRequest {
-                name,
-                driver,
-                subnet: subnet.unwrap_or_default(),
-                gateway: gateway.unwrap_or_default(),
-                ip_range: ip_range.unwrap_or_default(),
-                internal,
-                attachable,
-                labels: pairs(&label, "label")?,
-                options: pairs(&opt, "option")?,
+            let labels = pairs(&label, "label")?;
+            let options = pairs(&opt, "option")?;
+            let subnet = subnet.unwrap_or_default();
+            let gateway = gateway.unwrap_or_default();
+            let id = if driver == OVERLAY {
+                if ip_range.is_some() {
+                    return Err(CliError::usage(
+                        "--ip-range is not supported for overlay networks: give --subnet only",
+                    ));
+                }
+                let spec = NetworkSpec {
+                    name,
+                    driver,
+                    labels: labels.into_iter().collect(),
+                    internal,
+                    attachable,
+                    options: options.into_iter().collect(),
+                    subnet,
+                    gateway,
+                };
+                cluster_network::create(&channel, &spec).await?.id
+            } else {
+                let request = CreateNetworkRequest {
+                    name,
+                    driver,
+                    subnet,
+                    gateway,
+                    ip_range: ip_range.unwrap_or_default(),
+                    internal,
+                    attachable,
+                    labels,
+                    options,
+                };
+                client.create(request).await?.into_inner().id
             };
-            println!("{}", client.create(request).await?.into_inner().id);
+            println!("{id}");
         }
         NetworkCommand::Ls {
             quiet,
