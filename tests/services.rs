@@ -928,4 +928,11 @@ fn an_overlay_network_is_a_cluster_object_services_join_and_nodes_carry_while_us
     });
     h0.ok(&["network", "rm", "front"]);
     assert!(!h0.ok(&["network", "ls"]).contains("front"));
+
+    // Without --name, a service gets a made-up name, as Docker gives one.
+    let unnamed = create(h0, &["--replicas", "0", "busybox", "true"]);
+    let inspected: Value = serde_json::from_str(&h0.ok(&["service", "inspect", &unnamed])).unwrap();
+    let name = inspected[0]["Name"].as_str().unwrap_or_default();
+    assert!(name.contains('_'), "{inspected}");
+    h0.ok(&["service", "rm", name]);
 }

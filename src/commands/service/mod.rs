@@ -11,7 +11,7 @@ use hoist_api::cluster_proto::services_client::ServicesClient;
 use hoist_api::cluster_proto::{
     Empty, JsonDocument, ServiceCreated, ServiceRef, TaskFilter, UpdateServiceRequest,
 };
-use hoist_api::service::ServiceMode;
+use hoist_api::service::{ServiceMode, ServiceSpec};
 use tonic::transport::Channel;
 
 use crate::commands::{decode, for_each_printing, inspect_each, to_values};
@@ -105,6 +105,36 @@ fn created(answer: ServiceCreated) -> CliResult<ServiceView> {
     decode(&answer.view_json)
 }
 
+/// How many made-up names `service create` tries before giving up.
+const NAME_ATTEMPTS: u32 = 5;
+
+/// Stores a new service. Without `--name`, it gets a made-up name as
+/// Docker gives one (`eager_turing`), another if that one is taken.
+async fn create(
+    client: &mut ServicesClient<Channel>,
+    mut spec: ServiceSpec,
+) -> CliResult<ServiceView> {
+    let named = !spec.name.is_empty();
+    let mut attempt = 0;
+    loop {
+        if !named {
+            spec.name = hoist_agent::containers::names::random_name(attempt);
+        }
+        let json = serde_json::to_vec(&spec).map_err(|e| CliError::client(e.to_string()))?;
+        match client.create(JsonDocument { json }).await {
+            Ok(answer) => return created(answer.into_inner()),
+            Err(status)
+                if !named
+                    && status.code() == tonic::Code::AlreadyExists
+                    && attempt + 1 < NAME_ATTEMPTS =>
+            {
+                attempt += 1;
+            }
+            Err(status) => return Err(status.into()),
+        }
+    }
+}
+
 /// Runs a service command.
 pub async fn run(channel: Channel, command: ServiceCommand) -> CliResult<i32> {
     let mut client = services_client(channel);
@@ -114,9 +144,7 @@ pub async fn run(channel: Channel, command: ServiceCommand) -> CliResult<i32> {
             quiet,
             flags,
         } => {
-            let spec = flags.to_spec()?;
-            let json = serde_json::to_vec(&spec).map_err(|e| CliError::client(e.to_string()))?;
-            let view = created(client.create(JsonDocument { json }).await?.into_inner())?;
+            let view = create(&mut client, flags.to_spec()?).await?;
             println!("{}", view.id);
             if !detach {
                 return converge(&mut client, &[view.id], quiet).await;
