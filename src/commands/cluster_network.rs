@@ -66,8 +66,7 @@ pub async fn inspect(channel: &Channel, reference: String) -> Result<serde_json:
     let answer = NetworksClient::new(channel.clone())
         .inspect(NetworkName { reference })
         .await?;
-    let view: NetworkView = serde_json::from_slice(&answer.into_inner().json)
-        .map_err(|e| Status::internal(format!("unreadable answer: {e}")))?;
+    let view: NetworkView = crate::commands::decode_status(&answer.into_inner().json)?;
     Ok(document(&view))
 }
 

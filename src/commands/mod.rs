@@ -29,6 +29,13 @@ pub fn decode<T: serde::de::DeserializeOwned>(json: &[u8]) -> CliResult<T> {
     serde_json::from_slice(json).map_err(|e| CliError::client(format!("undecodable answer: {e}")))
 }
 
+/// Decodes a JSON document a manager answered, inside an `inspect`
+/// fetch (which reports per-name failures as statuses).
+pub fn decode_status<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T, tonic::Status> {
+    serde_json::from_slice(json)
+        .map_err(|e| tonic::Status::internal(format!("undecodable answer: {e}")))
+}
+
 /// `items` as JSON values, for `--format`.
 pub fn to_values<T: serde::Serialize>(items: &[T]) -> CliResult<Vec<serde_json::Value>> {
     items

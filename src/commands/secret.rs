@@ -143,8 +143,7 @@ pub async fn run(channel: Channel, kind: FileKind, command: FileCommand) -> CliR
                         .await?
                         .into_inner()
                         .json;
-                    serde_json::from_slice(&json)
-                        .map_err(|e| tonic::Status::internal(e.to_string()))
+                    crate::commands::decode_status(&json)
                 }
             })
             .await;
