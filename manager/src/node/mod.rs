@@ -634,6 +634,7 @@ impl ClusterNode {
         if let Some(current) = running.take() {
             info!(node = %current.membership.node_id, "leaving the cluster");
             current.stop().await;
+            worker::remove_all(self.executor.clone()).await;
         }
         self.dir.remove().map_err(internal)
     }

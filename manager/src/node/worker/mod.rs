@@ -48,6 +48,36 @@ const MAX_LIST_BACKOFF: Duration = Duration::from_secs(2);
 /// The leader's dispatcher, while the worker is connected to it.
 type Leader = watch::Sender<Option<DispatcherClient<Channel>>>;
 
+/// How long a task's container has to stop when its node leaves the
+/// cluster before it is killed (Docker's default stop timeout).
+const LEAVE_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Stops and removes every task container on the node, all at once: a
+/// node that left the cluster runs none of its tasks (as in Swarm). What
+/// cannot be removed is logged and left.
+pub async fn remove_all(executor: Arc<dyn Executor>) {
+    let existing = match executor.list().await {
+        Ok(existing) => existing,
+        Err(e) => {
+            warn!(error = %e, "cannot list the task containers to remove them");
+            return;
+        }
+    };
+    let count = existing.len();
+    let mut removals = JoinSet::new();
+    for task in existing {
+        let executor = executor.clone();
+        removals.spawn(async move {
+            let stopped = executor.stop(&task.container_id, LEAVE_STOP_TIMEOUT).await;
+            if let Err(e) = stopped.and(executor.remove(&task.container_id).await) {
+                warn!(task = %task.task_id, error = %e, "cannot remove the task's container");
+            }
+        });
+    }
+    removals.join_all().await;
+    info!(count, "removed the node's task containers");
+}
+
 /// Runs the node's tasks until the task is aborted: `tls` is the node's
 /// client configuration, `managers` where to look for the leader (shared
 /// with the session, which keeps it current), `node_id` the node's ID (for
