@@ -67,6 +67,26 @@ impl Netlink {
         Ok(Self { handle })
     }
 
+    /// Opens a connection in the calling thread's network namespace whose
+    /// driver runs on a thread of its own, named `thread`: for requests
+    /// the kernel makes the caller wait on (deleting a veth pair waits
+    /// for RCU grace periods, some 15 ms), so that they hold up neither
+    /// the runtime's threads nor the requests on other connections.
+    pub fn connect_on_own_thread(thread: &str) -> Result<Self, LinkError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()?;
+        let (connection, handle) = {
+            let _inside = runtime.enter();
+            let (connection, handle, _) = rtnetlink::new_connection()?;
+            (connection, handle)
+        };
+        std::thread::Builder::new()
+            .name(thread.to_string())
+            .spawn(move || runtime.block_on(connection))?;
+        Ok(Self { handle })
+    }
+
     /// The index of the link called `name`, if there is one.
     pub async fn index_of(&self, name: &str) -> Result<Option<u32>, LinkError> {
         let mut links = self

@@ -169,7 +169,7 @@ impl Networks {
                 })
             })
             .collect();
-        self.releases.start(&self.host, &self.state, releases);
+        self.releases.start(&self.deletions, &self.state, releases);
     }
 
     /// Waits until the addresses of stopped containers are given back on
@@ -187,7 +187,7 @@ impl Networks {
         let Some(live) = endpoint.live.take() else {
             return;
         };
-        if let Err(e) = bridge::detach(&self.host, &live.host_link).await {
+        if let Err(e) = bridge::detach(&self.deletions, &live.host_link).await {
             warn!(link = %live.host_link, error = %e, "cannot delete the container's veth pair");
         }
         if let Some(addresses) = self

@@ -116,6 +116,9 @@ pub struct Networks {
     sandboxes: PathBuf,
     config: NetworkConfig,
     host: Netlink,
+    /// Deletes containers' veth pairs, on a thread and socket of its own:
+    /// each deletion makes its caller wait some 15 ms for the kernel.
+    deletions: Netlink,
     state: Arc<Mutex<BTreeMap<String, Network>>>,
     /// Endpoints of stopped containers being given back in the background.
     releases: Arc<releases::Releases>,
@@ -143,6 +146,8 @@ impl Networks {
         let store = NetworkStore::open(&root.join("networks"))
             .with_context(|| format!("cannot open the network store under {}", root.display()))?;
         let host = Netlink::connect().context("cannot talk to the kernel over netlink")?;
+        let deletions = Netlink::connect_on_own_thread("hoist-netlink-del")
+            .context("cannot talk to the kernel over netlink")?;
         let networks = Self {
             state: Arc::default(),
             releases: Arc::default(),
@@ -153,6 +158,7 @@ impl Networks {
             store,
             config,
             host,
+            deletions,
             changes: tokio::sync::Mutex::new(()),
         };
         for record in networks
