@@ -8,6 +8,7 @@ use super::ServiceError;
 use super::view::sort_for_ps;
 use crate::manager::Manager;
 use crate::store::objects::{Node, Task};
+use crate::store::{Lookup, lookup};
 
 impl Manager {
     /// The placed tasks of the services or tasks `targets` name (a
@@ -17,17 +18,18 @@ impl Manager {
         let all = self.store.list::<Task>();
         let mut chosen: Vec<Task> = Vec::new();
         for target in targets {
-            let matching: Vec<&Task> = match self.find_service(target) {
+            let matching: Vec<Task> = match self.find_service(target) {
                 Ok(service) => all
                     .iter()
                     .filter(|t| t.service_id == service.meta.id)
+                    .cloned()
                     .collect(),
                 Err(ServiceError::NotFound(_)) => vec![find_task(&all, target)?],
                 Err(e) => return Err(e),
             };
             for task in matching {
                 if !task.node_id.is_empty() && !chosen.iter().any(|t| t.meta.id == task.meta.id) {
-                    chosen.push(task.clone());
+                    chosen.push(task);
                 }
             }
         }
@@ -37,22 +39,15 @@ impl Manager {
 }
 
 /// The task `reference` names: its ID or a unique ID prefix.
-fn find_task<'a>(tasks: &'a [Task], reference: &str) -> Result<&'a Task, ServiceError> {
-    if let Some(task) = tasks.iter().find(|t| t.meta.id == reference) {
-        return Ok(task);
-    }
-    let matches: Vec<&Task> = tasks
-        .iter()
-        .filter(|t| !reference.is_empty() && t.meta.id.starts_with(reference))
-        .collect();
-    match matches.as_slice() {
-        [task] => Ok(task),
-        [] => Err(ServiceError::NotFound(format!(
+fn find_task(tasks: &[Task], reference: &str) -> Result<Task, ServiceError> {
+    match lookup(tasks.to_vec(), reference, |t| &t.meta.id) {
+        Lookup::Found(task) => Ok(task),
+        Lookup::Missing => Err(ServiceError::NotFound(format!(
             "{reference} (no service or task has that name or ID)"
         ))),
-        many => Err(ServiceError::Ambiguous {
+        Lookup::Ambiguous(count) => Err(ServiceError::Ambiguous {
             reference: reference.to_string(),
-            count: many.len(),
+            count,
         }),
     }
 }
