@@ -212,6 +212,7 @@ pub async fn run_build(
 
 /// Manage builds
 #[derive(Debug, clap::Subcommand)]
+#[command(defer = true)]
 pub enum BuilderCommand {
     /// Remove build cache
     Prune(BuilderPruneArgs),

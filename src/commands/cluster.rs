@@ -15,6 +15,7 @@ use crate::format::print_documents;
 
 /// `hoist cluster …`.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ClusterCommand {
     /// Initialize a cluster: this node becomes its first manager
     Init {

@@ -13,6 +13,7 @@ use crate::format::{Format, print_items, print_table};
 
 /// `hoist node …`.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum NodeCommand {
     /// List nodes in the cluster
     #[command(visible_alias = "list")]

@@ -18,6 +18,7 @@ use crate::format::{Format, ago, print_items, print_table, truncate};
 
 /// `hoist secret …` or `hoist config …`.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum FileCommand {
     /// Create one from a file, or from standard input with -
     Create {

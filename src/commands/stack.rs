@@ -23,6 +23,7 @@ use crate::format::{Format, print_items, print_table};
 
 /// `hoist stack …`.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum StackCommand {
     /// Deploy a new stack or update an existing stack
     #[command(visible_alias = "up")]

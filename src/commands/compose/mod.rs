@@ -85,6 +85,7 @@ pub struct ComposeArgs {
 
 /// The compose subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ComposeCommand {
     /// Parse, resolve and render the compose file in canonical format
     #[command(visible_alias = "convert")]

@@ -20,6 +20,7 @@ use crate::format::{Format, ago, print_items, print_table, truncate};
 
 /// `hoist service …`.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ServiceCommand {
     /// Create a new service
     Create {
