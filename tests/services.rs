@@ -788,18 +788,34 @@ fn service_logs_gathers_every_tasks_lines_from_any_manager_follows_and_skips_a_d
         }
     });
     let mut followed = Vec::new();
+    let next_line = |followed: &mut Vec<String>| match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(line) => followed.push(line),
+        Err(e) => panic!("service logs -f stopped giving lines ({e}): {followed:?}"),
+    };
     while followed.len() < 6 {
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(line) => followed.push(line),
-            Err(e) => panic!("service logs -f stopped giving lines ({e}): {followed:?}"),
-        }
+        next_line(&mut followed);
     }
-    let _ = follower.kill();
-    let _ = follower.wait();
     assert!(
         followed.iter().all(|l| l.contains("| tick ")),
         "{followed:?}"
     );
+    // A task that starts while following joins the stream, as in Swarm.
+    let before = log_prefixes(&followed.join("\n"));
+    assert_eq!(before.len(), 2, "{followed:?}");
+    h.ok(&["service", "scale", "counter=3"]);
+    let deadline = std::time::Instant::now() + CONVERGE;
+    while log_prefixes(&followed.join("\n")).len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new task's lines never came; tasks seen: {:?}",
+            log_prefixes(&followed.join("\n"))
+        );
+        next_line(&mut followed);
+    }
+    let _ = follower.kill();
+    let _ = follower.wait();
+    let prefixes = log_prefixes(&followed.join("\n"));
+    assert_eq!(prefixes, task_prefixes(h, "counter"), "{followed:?}");
 
     // A worker dies: its task's logs are skipped with a warning, and the
     // command still ends.

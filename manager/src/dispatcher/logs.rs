@@ -5,9 +5,11 @@
 //! (`PublishLogs`) to the subscriber. A subscription ends when every node
 //! concerned has closed its part, is down, or did not connect in time (each
 //! of the last two with a warning); dropping it cancels it on the nodes.
+//! A subscription that follows services gains their new tasks as they get
+//! containers ([`Subscription::extend`]) and stays open until dropped.
 //! Subscriptions live in memory only: after a failover, callers ask again.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -84,18 +86,18 @@ struct Link {
 #[derive(Debug)]
 struct Active {
     window: Window,
-    /// Tasks by node.
+    /// Tasks by node: what each node may publish for it.
     parts: BTreeMap<String, Vec<String>>,
-    /// Nodes not connected yet: their part is sent when they connect.
-    pending: HashSet<String>,
+    /// Tasks of nodes not connected yet, sent when they connect.
+    pending: HashMap<String, Vec<String>>,
     events: mpsc::Sender<Event>,
 }
 
 impl Active {
-    fn request(&self, id: &str, node_id: &str) -> LogSubscription {
+    fn request(&self, id: &str, task_ids: Vec<String>) -> LogSubscription {
         LogSubscription {
             id: id.to_string(),
-            task_ids: self.parts.get(node_id).cloned().unwrap_or_default(),
+            task_ids,
             follow: self.window.follow,
             tail: self.window.tail,
             since: self.window.since,
@@ -116,6 +118,18 @@ struct State {
 pub struct LogBroker {
     state: Arc<Mutex<State>>,
     store: Store,
+}
+
+/// Where [`LogBroker::extend`] put the new tasks of a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Extended {
+    /// Sent to the connected node: one more part to close.
+    Sent,
+    /// The node is not connected: sent when it connects (a part of its
+    /// own unless one was waiting already).
+    Queued { new_part: bool },
+    /// The subscription has ended.
+    Gone,
 }
 
 /// A node's end of the broker: the subscriptions it must answer.
@@ -158,20 +172,20 @@ impl LogBroker {
             let mut active = Active {
                 window,
                 parts: tasks,
-                pending: HashSet::new(),
+                pending: HashMap::new(),
                 events,
             };
-            for node_id in active.parts.keys() {
-                let sent = state
-                    .links
-                    .get(node_id)
-                    .is_some_and(|link| link.tx.send(active.request(&id, node_id)).is_ok());
-                if sent {
-                    parts.insert(node_id.clone(), None);
+            for (node_id, task_ids) in &active.parts {
+                let sent = state.links.get(node_id).is_some_and(|link| {
+                    link.tx.send(active.request(&id, task_ids.clone())).is_ok()
+                });
+                let awaited = if sent {
+                    None
                 } else {
-                    active.pending.insert(node_id.clone());
-                    parts.insert(node_id.clone(), Some(now));
-                }
+                    active.pending.insert(node_id.clone(), task_ids.clone());
+                    Some(now)
+                };
+                parts.insert(node_id.clone(), Part { awaited, open: 1 });
             }
             state.subscriptions.insert(id.clone(), active);
             id
@@ -184,7 +198,39 @@ impl LogBroker {
             ready: VecDeque::new(),
             broker: self.clone(),
             check: tokio::time::interval(CHECK),
+            open_ended: false,
         }
+    }
+
+    /// Adds `task_ids` of `node_id` to subscription `id`.
+    fn extend(&self, id: &str, node_id: &str, task_ids: Vec<String>) -> Extended {
+        let mut state = self.state();
+        let State {
+            links,
+            subscriptions,
+            ..
+        } = &mut *state;
+        let Some(active) = subscriptions.get_mut(id) else {
+            return Extended::Gone;
+        };
+        active
+            .parts
+            .entry(node_id.to_string())
+            .or_default()
+            .extend(task_ids.iter().cloned());
+        if let Some(waiting) = active.pending.get_mut(node_id) {
+            waiting.extend(task_ids);
+            return Extended::Queued { new_part: false };
+        }
+        let request = active.request(id, task_ids.clone());
+        if links
+            .get(node_id)
+            .is_some_and(|link| link.tx.send(request).is_ok())
+        {
+            return Extended::Sent;
+        }
+        active.pending.insert(node_id.to_string(), task_ids);
+        Extended::Queued { new_part: true }
     }
 
     /// Connects a node's stream: it receives every subscription waiting
@@ -198,8 +244,8 @@ impl LogBroker {
             state.counter += 1;
             let id = state.counter;
             for (sub_id, active) in &mut state.subscriptions {
-                if active.pending.remove(node_id) {
-                    let _ = tx.send(active.request(sub_id, node_id));
+                if let Some(task_ids) = active.pending.remove(node_id) {
+                    let _ = tx.send(active.request(sub_id, task_ids));
                     notify.push(active.events.clone());
                 }
             }
@@ -310,29 +356,70 @@ impl LogBroker {
     }
 }
 
+/// What a subscription still awaits of one node.
+#[derive(Debug, Clone, Copy)]
+struct Part {
+    /// Since when the node is awaited, while it is not connected.
+    awaited: Option<Instant>,
+    /// Requests sent (or to send) to the node and not closed yet.
+    open: usize,
+}
+
 /// A subscriber's end: the logs as nodes publish them, until every part
-/// is done. Dropping it cancels the subscription on the nodes.
+/// is done (or, open-ended, until dropped). Dropping it cancels the
+/// subscription on the nodes.
 #[derive(Debug)]
 pub struct Subscription {
     /// The subscription's ID.
     pub id: String,
     events: mpsc::Receiver<Event>,
-    /// Parts not done yet, by node: since when the node is awaited when
-    /// it is not connected.
-    parts: HashMap<String, Option<Instant>>,
+    /// Parts not done yet, by node.
+    parts: HashMap<String, Part>,
     ready: VecDeque<Output>,
     broker: LogBroker,
     check: tokio::time::Interval,
+    /// Whether it lasts beyond its parts (it may be extended).
+    open_ended: bool,
 }
 
 impl Subscription {
-    /// The next output; `None` once every node's part is done.
+    /// Keeps the subscription open while it has no parts (`open`), for
+    /// tasks [`extend`](Self::extend) may add; otherwise it ends once its
+    /// parts are done.
+    pub fn keep_open(&mut self, open: bool) {
+        self.open_ended = open;
+    }
+
+    /// Adds tasks of `node_id` (which have containers there) to the
+    /// subscription: the node publishes their logs too.
+    pub fn extend(&mut self, node_id: &str, task_ids: Vec<String>) {
+        let now = Instant::now();
+        let part = match self.broker.extend(&self.id, node_id, task_ids) {
+            Extended::Gone | Extended::Queued { new_part: false } => return,
+            Extended::Sent => self.parts.entry(node_id.to_string()).or_insert(Part {
+                awaited: None,
+                open: 0,
+            }),
+            Extended::Queued { new_part: true } => {
+                let part = self.parts.entry(node_id.to_string()).or_insert(Part {
+                    awaited: Some(now),
+                    open: 0,
+                });
+                part.awaited.get_or_insert(now);
+                part
+            }
+        };
+        part.open += 1;
+    }
+
+    /// The next output; `None` once every node's part is done (never,
+    /// while kept open).
     pub async fn next(&mut self) -> Option<Output> {
         loop {
             if let Some(output) = self.ready.pop_front() {
                 return Some(output);
             }
-            if self.parts.is_empty() {
+            if self.parts.is_empty() && !self.open_ended {
                 return None;
             }
             tokio::select! {
@@ -341,11 +428,16 @@ impl Subscription {
                         return Some(Output::Entries { node_id, entries });
                     }
                     Event::Closed(node_id) => {
-                        self.parts.remove(&node_id);
+                        if let Some(part) = self.parts.get_mut(&node_id) {
+                            part.open = part.open.saturating_sub(1);
+                            if part.open == 0 {
+                                self.parts.remove(&node_id);
+                            }
+                        }
                     }
                     Event::Sent(node_id) => {
                         if let Some(part) = self.parts.get_mut(&node_id) {
-                            *part = None;
+                            part.awaited = None;
                         }
                     }
                     Event::Lost(node_id) => {
@@ -367,10 +459,13 @@ impl Subscription {
     fn check_nodes(&mut self) {
         let broker = &self.broker;
         let ready = &mut self.ready;
-        self.parts.retain(|node_id, awaited| {
+        self.parts.retain(|node_id, part| {
             let why = if broker.is_down(node_id) {
                 "is down"
-            } else if awaited.is_some_and(|since| since.elapsed() > CONNECT_GRACE) {
+            } else if part
+                .awaited
+                .is_some_and(|since| since.elapsed() > CONNECT_GRACE)
+            {
                 "is not connected to the leader"
             } else {
                 return true;
@@ -649,6 +744,75 @@ mod tests {
                 .await
                 .is_err(),
             "the node is told to stop publishing"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_open_ended_subscription_gains_tasks_on_connected_and_late_nodes() {
+        let broker = LogBroker::new(store_with(&[
+            ("n1", NodeState::Ready),
+            ("n2", NodeState::Ready),
+        ]));
+        let mut n1 = broker.connect("n1").await;
+        let window = Window {
+            follow: true,
+            tail: -1,
+            since: 0,
+        };
+        let mut sub = broker.subscribe(parts(&[("n1", &["t1"])]), window).await;
+        sub.keep_open(true);
+        let id = sub.id.clone();
+        assert_eq!(n1.requests.try_recv().unwrap().task_ids, ["t1"]);
+        broker
+            .publish("n1", published(&id, Vec::new(), true))
+            .await
+            .unwrap();
+        // Its only part closed, but it stays open: a new task comes.
+        sub.extend("n1", vec!["t2".into()]);
+        let more = n1.requests.try_recv().unwrap();
+        assert_eq!(
+            (more.id.as_str(), more.task_ids.clone()),
+            (id.as_str(), vec!["t2".to_string()])
+        );
+        assert!(more.follow && !more.cancel);
+        // A node not connected yet gets its tasks, gathered, when it connects.
+        sub.extend("n2", vec!["t3".into()]);
+        sub.extend("n2", vec!["t4".into()]);
+        let mut n2 = broker.connect("n2").await;
+        assert_eq!(n2.requests.try_recv().unwrap().task_ids, ["t3", "t4"]);
+        assert!(n2.requests.try_recv().is_err(), "one request for both");
+        broker
+            .publish("n2", published(&id, vec![entry("t4", "new\n")], false))
+            .await
+            .unwrap();
+        assert_eq!(
+            within(sub.next()).await,
+            Some(Output::Entries {
+                node_id: "n2".into(),
+                entries: vec![entry("t4", "new\n")],
+            })
+        );
+        broker
+            .publish("n1", published(&id, vec![entry("t2", "two\n")], true))
+            .await
+            .unwrap();
+        assert!(
+            matches!(within(sub.next()).await, Some(Output::Entries { node_id, .. }) if node_id == "n1")
+        );
+        broker
+            .publish("n2", published(&id, Vec::new(), true))
+            .await
+            .unwrap();
+        let pending = tokio::time::timeout(Duration::from_millis(700), sub.next()).await;
+        assert!(
+            pending.is_err(),
+            "kept open with every part closed: {pending:?}"
+        );
+        sub.keep_open(false);
+        assert_eq!(
+            within(sub.next()).await,
+            None,
+            "ends once no longer kept open"
         );
     }
 }

@@ -19,8 +19,8 @@ use tracing::{Instrument, debug, info_span};
 
 use crate::dispatcher::logs::{Output, Window};
 use crate::manager::Manager;
-use crate::services::logs::log_task;
-use crate::store::objects::Node;
+use crate::services::logs::{NewTasks, log_task};
+use crate::store::objects::{Node, Task};
 
 /// Metadata key marking a call a manager relayed to the leader: it is not
 /// relayed again (a stale idea of who leads must not bounce it around).
@@ -66,9 +66,23 @@ async fn relay(manager: &Manager, request: ServiceLogsRequest) -> Result<LogMess
 
 /// Subscribes to the tasks' logs with the broker and streams them: the
 /// tasks first, then lines and warnings, until the subscription ends or
-/// the caller goes away (which cancels it on the nodes).
+/// the caller goes away (which cancels it on the nodes). Following
+/// services, their tasks that get a container later join the stream
+/// (each announced before its lines), until the services are removed.
 async fn serve(manager: &Arc<Manager>, request: ServiceLogsRequest) -> Result<LogMessages, Status> {
-    let tasks = manager.log_tasks(&request.targets)?;
+    // Read before the tasks: a task changed after the reading is seen.
+    let from = manager.store.version();
+    let targets = manager.log_tasks(&request.targets)?;
+    let tasks = targets.tasks;
+    let mut new_tasks = if request.follow && !targets.services.is_empty() {
+        let known = tasks
+            .iter()
+            .filter(|t| !t.status.container_id.is_empty())
+            .map(|t| t.meta.id.clone());
+        NewTasks::watch(&manager.store, from, targets.services, known)
+    } else {
+        None
+    };
     let nodes = manager.store.list::<Node>();
     let context = ServiceLogMessage {
         tasks: tasks.iter().map(|t| log_task(t, &nodes)).collect(),
@@ -81,7 +95,7 @@ async fn serve(manager: &Arc<Manager>, request: ServiceLogsRequest) -> Result<Lo
             .or_default()
             .push(task.meta.id.clone());
     }
-    let services: HashMap<String, String> = tasks
+    let mut services: HashMap<String, String> = tasks
         .into_iter()
         .map(|t| (t.meta.id, t.service_id))
         .collect();
@@ -91,8 +105,10 @@ async fn serve(manager: &Arc<Manager>, request: ServiceLogsRequest) -> Result<Lo
         since: request.since,
     };
     let mut subscription = manager.logs.subscribe(parts, window).await;
+    subscription.keep_open(new_tasks.is_some());
     let span = info_span!("service_logs", subscription = %subscription.id, follow = window.follow);
     let (tx, rx) = mpsc::channel(16);
+    let store = manager.store.clone();
     let manager: Weak<Manager> = Arc::downgrade(manager);
     tokio::spawn(
         async move {
@@ -105,6 +121,26 @@ async fn serve(manager: &Arc<Manager>, request: ServiceLogsRequest) -> Result<Lo
                     output = subscription.next() => match output {
                         Some(output) => message(output, &services),
                         None => break,
+                    },
+                    found = next_new(&mut new_tasks) => match found {
+                        Some(found) => {
+                            let nodes = store.list::<Node>();
+                            let announced = ServiceLogMessage {
+                                tasks: found.iter().map(|t| log_task(t, &nodes)).collect(),
+                                ..ServiceLogMessage::default()
+                            };
+                            for task in found {
+                                subscription.extend(&task.node_id, vec![task.meta.id.clone()]);
+                                services.insert(task.meta.id, task.service_id);
+                            }
+                            announced
+                        }
+                        None => {
+                            debug!("the followed services are gone");
+                            new_tasks = None;
+                            subscription.keep_open(false);
+                            continue;
+                        }
                     },
                     _ = check.tick() => {
                         if !manager.upgrade().is_some_and(|m| m.is_leader()) {
@@ -126,6 +162,14 @@ async fn serve(manager: &Arc<Manager>, request: ServiceLogsRequest) -> Result<Lo
         .instrument(span),
     );
     Ok(Box::pin(ReceiverStream::new(rx)))
+}
+
+/// The next tasks `new_tasks` hands out; pending forever without it.
+async fn next_new(new_tasks: &mut Option<NewTasks>) -> Option<Vec<Task>> {
+    match new_tasks {
+        Some(new_tasks) => new_tasks.next().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The broker's output as the caller receives it.

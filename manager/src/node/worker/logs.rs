@@ -59,7 +59,9 @@ async fn subscriptions(
     };
     info!("answering log subscriptions from the leader");
     let mut running = JoinSet::new();
-    let mut publishers: HashMap<String, AbortHandle> = HashMap::new();
+    // A following subscription may name more tasks later (new tasks of
+    // its services): each request gets a publisher of its own.
+    let mut publishers: HashMap<String, Vec<AbortHandle>> = HashMap::new();
     loop {
         let subscription = match stream.next().await {
             Some(Ok(subscription)) => subscription,
@@ -67,20 +69,24 @@ async fn subscriptions(
             None => return Ended::Failed("the leader closed the log subscriptions stream".into()),
         };
         while running.try_join_next().is_some() {}
-        publishers.retain(|_, publisher| !publisher.is_finished());
+        publishers.retain(|_, handles| {
+            handles.retain(|publisher| !publisher.is_finished());
+            !handles.is_empty()
+        });
         if subscription.cancel {
-            if let Some(publisher) = publishers.remove(&subscription.id) {
+            if let Some(handles) = publishers.remove(&subscription.id) {
                 debug!(subscription = %subscription.id, "log subscription cancelled");
-                publisher.abort();
+                handles.iter().for_each(AbortHandle::abort);
             }
             continue;
         }
         let span = info_span!("publish_logs", subscription = %subscription.id);
         let id = subscription.id.clone();
         let publisher = publish(client.clone(), executor.clone(), subscription).instrument(span);
-        if let Some(previous) = publishers.insert(id, running.spawn(publisher)) {
-            previous.abort();
-        }
+        publishers
+            .entry(id)
+            .or_default()
+            .push(running.spawn(publisher));
     }
 }
 
