@@ -938,6 +938,34 @@ fn an_overlay_network_is_a_cluster_object_services_join_and_nodes_carry_while_us
         "a node without tasks on it does not carry the network"
     );
 
+    // A task that cannot start there (its image cannot be pulled) leaves
+    // no carrier of its network behind.
+    let spare = bed.host(4);
+    create(
+        h0,
+        &[
+            "--name",
+            "broken",
+            "--restart-condition",
+            "none",
+            "--constraint",
+            &format!("node.hostname=={}", spare.name()),
+            "--network",
+            "front",
+            "127.0.0.1:9/missing:1",
+        ],
+    );
+    bed.eventually(CONVERGE, "the broken task is rejected", || {
+        self::tasks(h0, "broken")
+            .iter()
+            .any(|t| t["CurrentState"] == "Rejected")
+    });
+    assert!(
+        !spare.ok(&["network", "ls"]).contains("front"),
+        "the network carried for the rejected task was removed"
+    );
+    h0.ok(&["service", "rm", "broken"]);
+
     // A node that leaves the cluster stops and removes its tasks (as in
     // Swarm), and with them the network it carried.
     worker.ok(&["cluster", "leave"]);

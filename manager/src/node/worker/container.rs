@@ -26,7 +26,7 @@ use tokio::sync::Mutex;
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::executor::{
     Executor, ExecutorError, Existing, Exit, LogLine, LogLines, LogOptions, Observed,
@@ -397,10 +397,24 @@ impl Executor for ContainerExecutor {
     async fn prepare(&self, task: &Task, files: &[InlineFile]) -> Result<String, ExecutorError> {
         let spec = container_spec(task, files);
         let _networks = self.networks.lock().await;
+        let mut prepared = Ok(());
         for attachment in &task.spec.networks {
-            self.carry(attachment).await?;
+            prepared = self.carry(attachment).await;
+            if prepared.is_err() {
+                break;
+            }
         }
-        self.create_on_networks(task, &spec).await
+        let created = match prepared {
+            Ok(()) => self.create_on_networks(task, &spec).await,
+            Err(e) => Err(e),
+        };
+        if created.is_err() && !task.spec.networks.is_empty() {
+            // A carrier made for this task alone is not left behind.
+            if let Err(e) = self.drop_idle_carriers().await {
+                warn!(error = %e, "cannot remove the networks no task uses any more");
+            }
+        }
+        created
     }
 
     async fn start(&self, container_id: &str) -> Result<(), ExecutorError> {
