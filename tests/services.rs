@@ -17,7 +17,8 @@ use std::time::Duration;
 use base64::Engine;
 use hoist_e2e::{Host, TestBed};
 use serde_json::Value;
-use support::cluster::{form, leader};
+use support::cluster::{form, form_on, leader};
+use support::registry::{Auth, Registry};
 use support::{files_on_disk_containing, mount_points};
 
 /// How long a cluster may take to converge after a change (image present
@@ -981,4 +982,112 @@ fn an_overlay_network_is_a_cluster_object_services_join_and_nodes_carry_while_us
     let name = inspected[0]["Name"].as_str().unwrap_or_default();
     assert!(name.contains('_'), "{inspected}");
     h0.ok(&["service", "rm", name]);
+}
+
+#[test]
+fn with_registry_auth_nodes_pull_a_private_image_with_the_deployers_credentials() {
+    let bed = TestBed::builder(std::path::Path::new(support::HOIST), 2)
+        .daemon_args(&["--insecure-registry", "10.237.0.0/16"])
+        .start();
+    let bed = form_on(bed, 1, 2);
+    bed.import_busybox();
+    let (h0, worker) = (bed.host(0), bed.host(1));
+    // A registry on h0 that wants a password, holding a copy of busybox.
+    let registry = Registry::start_at(
+        h0.name(),
+        h0.dir().join("registry"),
+        &format!("{}:5000", h0.addr()),
+        Auth::htpasswd("ci", "s3cret"),
+    );
+    let archive = h0.dir().join("busybox-oci.tar");
+    h0.ok(&[
+        "save",
+        "--format",
+        "oci",
+        "-o",
+        &archive.to_string_lossy(),
+        "busybox",
+    ]);
+    registry.push_oci_archive(&archive, None, "private/busybox:1");
+    let image = registry.image("private/busybox:1");
+    // The deployer's credentials, as `docker login` leaves them.
+    let config = h0.dir().join("docker-config");
+    std::fs::create_dir_all(&config).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode("ci:s3cret");
+    std::fs::write(
+        config.join("config.json"),
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#,
+            registry.addr()
+        ),
+    )
+    .unwrap();
+    let on_worker = "node.role==worker";
+
+    // Without --with-registry-auth the worker pulls anonymously: refused.
+    create(
+        h0,
+        &[
+            "--name",
+            "anon",
+            "--restart-condition",
+            "none",
+            "--constraint",
+            on_worker,
+            &image,
+        ],
+    );
+    let mut refused = Vec::new();
+    bed.eventually(CONVERGE, "the anonymous pull is rejected", || {
+        refused = self::tasks(h0, "anon");
+        refused.iter().any(|t| t["CurrentState"] == "Rejected")
+    });
+    let error = refused[0]["Error"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains("cannot pull image"), "{refused:?}");
+
+    // With it, the worker pulls with the deployer's credentials; nobody
+    // sees them in the service.
+    create(
+        h0,
+        &[
+            "--name",
+            "private",
+            "--with-registry-auth",
+            "--constraint",
+            on_worker,
+            &image,
+            "sleep",
+            "3600",
+        ],
+    );
+    converged(&bed, 0, "private", 1);
+    let inspected = h0.ok(&["service", "inspect", "private"]);
+    assert!(
+        !inspected.contains("s3cret") && !inspected.contains(&auth),
+        "{inspected}"
+    );
+
+    // stack deploy --with-registry-auth, the image gone from the worker.
+    h0.ok(&["service", "rm", "anon", "private"]);
+    bed.eventually(CONVERGE, "the worker's tasks are gone", || {
+        task_containers(worker).is_empty()
+    });
+    worker.ok(&["rmi", &image]);
+    let compose = h0.dir().join("private.yaml");
+    std::fs::write(
+        &compose,
+        format!("services:\n  web:\n    image: {image}\n    command: sleep 3600\n    deploy:\n      placement:\n        constraints: [\"{on_worker}\"]\n"),
+    )
+    .unwrap();
+    h0.ok(&[
+        "stack",
+        "deploy",
+        "--with-registry-auth",
+        "-c",
+        &compose.to_string_lossy(),
+        "app",
+    ]);
+    converged(&bed, 0, "app_web", 1);
+    h0.ok(&["stack", "rm", "app"]);
+    drop(registry);
 }

@@ -6,6 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::os::fd::AsFd;
 
 use clap::Args;
+use hoist_api::cluster_proto::PullCredentials;
 use hoist_api::proto::images_client::ImagesClient;
 use hoist_api::proto::{LoginRequest, PullRequest, PushRequest, RegistryAuth};
 use hoist_runtime::image::Reference;
@@ -37,6 +38,26 @@ pub fn auth_for(domain: &str) -> Option<RegistryAuth> {
         password: c.password,
         identity_token: c.identity_token,
     })
+}
+
+/// The credentials the user has for the registry of `image`, as a
+/// service keeps them (`--with-registry-auth`), with a warning when there
+/// are none. An unreadable reference has none: the manager refuses it
+/// with a better message.
+pub fn pull_credentials_for(image: &str) -> Option<PullCredentials> {
+    let reference = Reference::parse(image).ok()?;
+    let found = auth_for(&reference.domain).map(|auth| PullCredentials {
+        username: auth.username,
+        password: auth.password,
+        identity_token: auth.identity_token,
+    });
+    if found.is_none() {
+        eprintln!(
+            "Warning: no credentials for {domain} (hoist login {domain}): its nodes pull {image} anonymously",
+            domain = reference.domain
+        );
+    }
+    found
 }
 
 /// `hoist pull`.

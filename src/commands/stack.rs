@@ -1,7 +1,7 @@
 //! `hoist stack …`: a compose file deployed as services across the
 //! cluster (Docker's `docker stack`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use clap::{ArgAction, Subcommand};
@@ -17,6 +17,7 @@ use hoist_compose::project::{LoadOptions, load};
 use tonic::transport::Channel;
 
 use crate::commands::decode;
+use crate::commands::registry::pull_credentials_for;
 use crate::commands::service::{converge, print_services, services_client, show_tasks};
 use crate::exit::{CliError, CliResult};
 use crate::format::{Format, print_items, print_table};
@@ -40,6 +41,10 @@ pub enum StackCommand {
         /// Suppress progress output
         #[arg(short = 'q', long)]
         quiet: bool,
+        /// Send registry authentication details to the nodes that run the
+        /// stack's tasks (from `hoist login`)
+        #[arg(long)]
+        with_registry_auth: bool,
         /// The stack's name
         stack: String,
     },
@@ -126,8 +131,17 @@ pub async fn run(channel: Channel, command: StackCommand) -> CliResult<i32> {
             prune,
             detach,
             quiet,
+            with_registry_auth,
             stack,
-        } => deploy(channel, compose_file, prune, detach, quiet, &stack).await,
+        } => {
+            let options = DeployOptions {
+                prune,
+                detach,
+                quiet,
+                with_registry_auth,
+            };
+            deploy(channel, compose_file, options, &stack).await
+        }
         StackCommand::Ls { format } => {
             let all: Vec<ServiceView> = decode(
                 &services_client(channel)
@@ -282,16 +296,28 @@ fn file_data(file: &hoist_compose::stack::StackFile, noun: &str) -> CliResult<Ve
         })
 }
 
+/// How `stack deploy` goes about it (its flags).
+struct DeployOptions {
+    prune: bool,
+    detach: bool,
+    quiet: bool,
+    with_registry_auth: bool,
+}
+
 /// `stack deploy`: loads the compose files as a project named after the
 /// stack, translates it, and deploys every service in one write.
 async fn deploy(
     channel: Channel,
     files: Vec<PathBuf>,
-    prune: bool,
-    detach: bool,
-    quiet: bool,
+    options: DeployOptions,
     stack: &str,
 ) -> CliResult<i32> {
+    let DeployOptions {
+        prune,
+        detach,
+        quiet,
+        with_registry_auth,
+    } = options;
     let working_dir = std::env::current_dir()
         .map_err(|e| CliError::client(format!("cannot read the working directory: {e}")))?;
     let project = load(&LoadOptions {
@@ -326,6 +352,20 @@ async fn deploy(
         })
         .collect::<Result<Vec<_>, serde_json::Error>>()
         .map_err(|e| CliError::client(e.to_string()))?;
+    let registry_auths = if with_registry_auth {
+        translated
+            .services
+            .iter()
+            .filter_map(|s| {
+                Some((
+                    s.name.clone(),
+                    pull_credentials_for(&s.task.container.image)?,
+                ))
+            })
+            .collect()
+    } else {
+        HashMap::new()
+    };
     let mut files = SecretsClient::new(channel.clone());
     let mut created = Vec::new();
     let made = make_files(&mut files, &translated, &mut created).await;
@@ -336,6 +376,7 @@ async fn deploy(
                 services_json,
                 prune,
                 networks,
+                registry_auths,
             })
             .await
             .map_err(CliError::from),

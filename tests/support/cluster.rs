@@ -30,7 +30,11 @@ pub fn join(host: &Host, token: &str, manager: &Host) -> Run {
 /// A bed of `hosts`: h0 inits a cluster, the next hosts up to `managers`
 /// join as managers, those up to `members` as workers, the rest stay out.
 pub fn form(hosts: usize, managers: usize, members: usize) -> TestBed {
-    let bed = TestBed::new(Path::new(HOIST), hosts);
+    form_on(TestBed::new(Path::new(HOIST), hosts), managers, members)
+}
+
+/// [`form`] on a bed already started (one built with daemon arguments).
+pub fn form_on(bed: TestBed, managers: usize, members: usize) -> TestBed {
     let first = bed.host(0);
     let init = first.ok(&[
         "cluster",

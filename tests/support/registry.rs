@@ -110,6 +110,8 @@ pub struct Registry {
     pub log_path: PathBuf,
     /// How it controls access.
     pub auth: Auth,
+    /// Where it listens, in its namespace (`127.0.0.1:5000`).
+    addr: String,
     netns: String,
     child: Option<Child>,
     token_server: Option<TokenServer>,
@@ -119,7 +121,18 @@ impl Registry {
     /// Starts a registry with `auth` in `daemon`'s network namespace, and
     /// waits until it answers `GET /v2/` (a 401 counts, for auth modes).
     pub fn start(daemon: &Daemon, auth: Auth) -> Registry {
-        let dir = daemon.dir.join("registry");
+        Self::start_at(
+            &daemon.netns,
+            daemon.dir.join("registry"),
+            REGISTRY_ADDR,
+            auth,
+        )
+    }
+
+    /// Starts a registry with `auth` in the network namespace `netns`,
+    /// listening on `addr`, keeping everything in `dir` (a test bed host's
+    /// registry, which the bed's other hosts reach).
+    pub fn start_at(netns: &str, dir: PathBuf, addr: &str, auth: Auth) -> Registry {
         let storage = dir.join("storage");
         fs::create_dir_all(&storage).expect("create registry storage directory");
         fs::create_dir_all(dir.join("skopeo-home")).expect("create skopeo home");
@@ -145,7 +158,7 @@ impl Registry {
                 let bundle = dir.join("token-root.pem");
                 fs::write(&bundle, &signer.cert_pem).expect("write token root certificate");
                 token_server = Some(TokenServer::start(
-                    &daemon.netns,
+                    netns,
                     signer,
                     user.clone(),
                     password.clone(),
@@ -163,7 +176,7 @@ impl Registry {
              log:\n  level: warn\n  formatter: text\n  accesslog:\n    disabled: true\n\
              storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  \
              maintenance:\n    uploadpurging:\n      enabled: false\n\
-             http:\n  addr: {REGISTRY_ADDR}\n  secret: {}\n\
+             http:\n  addr: {addr}\n  secret: {}\n\
              {auth_section}",
             storage.display(),
             hoist_runtime::fsutil::random_hex(16),
@@ -172,7 +185,7 @@ impl Registry {
         fs::write(&config_path, config).expect("write registry config");
 
         let log = fs::File::create(&log_path).expect("create registry log");
-        let mut command = in_netns(&daemon.netns, "docker-registry", None);
+        let mut command = in_netns(netns, "docker-registry", None);
         command
             .arg("serve")
             .arg(&config_path)
@@ -189,7 +202,8 @@ impl Registry {
             storage,
             log_path,
             auth,
-            netns: daemon.netns.clone(),
+            addr: addr.to_string(),
+            netns: netns.to_string(),
             child: Some(child),
             token_server,
         };
@@ -230,14 +244,14 @@ impl Registry {
 
     /// The registry's address as a client in the namespace sees it,
     /// `127.0.0.1:5000`.
-    pub fn addr(&self) -> &'static str {
-        REGISTRY_ADDR
+    pub fn addr(&self) -> &str {
+        &self.addr
     }
 
     /// The full reference of `name` (`repo:tag` or `repo@digest`) in this
     /// registry, e.g. `127.0.0.1:5000/busybox:latest`.
     pub fn image(&self, name: &str) -> String {
-        format!("{REGISTRY_ADDR}/{name}")
+        format!("{}/{name}", self.addr)
     }
 
     /// The credentials as skopeo's `--creds` wants them (`user:password`),
@@ -399,12 +413,14 @@ impl Registry {
             );
         }
         let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {REGISTRY_ADDR}\r\n{headers}Connection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: {}\r\n{headers}Connection: close\r\n\r\n",
+            self.addr
         );
         let netns = self.netns.clone();
+        let addr = self.addr.clone();
         let response = std::thread::spawn(move || -> std::io::Result<Vec<u8>> {
             enter_netns(&netns)?;
-            let mut stream = TcpStream::connect(REGISTRY_ADDR)?;
+            let mut stream = TcpStream::connect(&addr)?;
             stream.set_read_timeout(Some(Duration::from_secs(10)))?;
             stream.write_all(request.as_bytes())?;
             let mut response = Vec::new();

@@ -15,6 +15,7 @@ use tracing::{Instrument, debug, warn};
 
 use crate::secrets::delivery::files_for;
 use crate::secrets::key::{DataKey, KeyError};
+use crate::services::pull_auth::credentials_for;
 use crate::store::objects::{Kind, Stored, Task};
 use crate::store::{Change, Store};
 
@@ -302,6 +303,7 @@ fn complete(
     let tasks = tasks_of(store, node_id);
     debug!(tasks = tasks.len(), "sending the complete set");
     let (secrets, configs) = files_for(store, key, &tasks).map_err(undecryptable)?;
+    let pull_credentials = credentials_for(store, key, &tasks).map_err(undecryptable)?;
     Ok(AssignmentsMessage {
         complete: true,
         tasks_json: tasks
@@ -312,6 +314,7 @@ fn complete(
         removed: Vec::new(),
         secrets,
         configs,
+        pull_credentials,
     })
 }
 
@@ -348,6 +351,8 @@ fn incremental(
     }
     (message.secrets, message.configs) =
         files_for(store, key, upserted.iter().map(|t| &**t)).map_err(undecryptable)?;
+    message.pull_credentials =
+        credentials_for(store, key, upserted.iter().map(|t| &**t)).map_err(undecryptable)?;
     Ok(message)
 }
 
@@ -356,7 +361,9 @@ fn internal(e: serde_json::Error) -> tonic::Status {
 }
 
 fn undecryptable(e: KeyError) -> tonic::Status {
-    tonic::Status::internal(format!("cannot send the tasks' secrets: {e}"))
+    tonic::Status::internal(format!(
+        "cannot send the tasks' secrets or registry credentials: {e}"
+    ))
 }
 
 #[cfg(test)]

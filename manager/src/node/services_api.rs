@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use hoist_api::cluster_proto::services_server::Services;
 use hoist_api::cluster_proto::{
-    Empty, JsonDocument, ServiceCreated, ServiceLogsRequest, ServiceRef, TaskFilter,
-    UpdateServiceRequest,
+    CreateServiceRequest, Empty, JsonDocument, ServiceCreated, ServiceLogsRequest, ServiceRef,
+    TaskFilter, UpdateServiceRequest,
 };
 use hoist_api::service::ServiceSpec;
 use tonic::{Request, Response, Status};
@@ -55,11 +55,12 @@ impl Services for ServicesService {
     #[tracing::instrument(skip_all)]
     async fn create(
         &self,
-        request: Request<JsonDocument>,
+        request: Request<CreateServiceRequest>,
     ) -> Result<Response<ServiceCreated>, Status> {
         let manager = authorized_manager(&self.node, &request).await?;
-        let spec = spec(&request.into_inner().json)?;
-        created(manager.create_service(spec).await?)
+        let request = request.into_inner();
+        let spec = spec(&request.spec_json)?;
+        created(manager.create_service(spec, request.registry_auth).await?)
     }
 
     #[tracing::instrument(skip_all)]

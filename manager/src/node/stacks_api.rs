@@ -54,7 +54,13 @@ impl Stacks for StacksService {
             .collect::<Result<Vec<_>, serde_json::Error>>()
             .map_err(|e| Status::invalid_argument(format!("unreadable network spec: {e}")))?;
         let changes = manager
-            .deploy_stack(&request.namespace, networks, specs, request.prune)
+            .deploy_stack(
+                &request.namespace,
+                networks,
+                specs,
+                request.registry_auths,
+                request.prune,
+            )
             .await?;
         Ok(answer(changes))
     }

@@ -104,6 +104,7 @@ impl Sim {
             },
             spec,
             spec_version: 1,
+            registry_auth: None,
         };
         self.write(vec![Op::Create(Object::Service(service))]);
     }

@@ -13,8 +13,9 @@ use super::key::{DataKey, KeyError};
 use crate::store::Store;
 use crate::store::objects::{Config, Secret, Task};
 
-/// Whether `task` may still be prepared on its node, and so needs its files.
-fn may_start(task: &Task) -> bool {
+/// Whether `task` may still be prepared on its node, and so needs its
+/// files (and its registry credentials).
+pub fn may_start(task: &Task) -> bool {
     task.desired_state == DesiredState::Running && !task.status.state.is_terminal()
 }
 

@@ -323,7 +323,10 @@ mod tests {
     async fn services_use_existing_secrets_only_and_keep_them_until_removed() {
         let dir = tempfile::tempdir().unwrap();
         let manager = manager(dir.path()).await;
-        let refused = manager.create_service(app("db_pw")).await.unwrap_err();
+        let refused = manager
+            .create_service(app("db_pw"), None)
+            .await
+            .unwrap_err();
         assert!(
             refused
                 .to_string()
@@ -352,7 +355,7 @@ mod tests {
             .unwrap_err();
         assert!(too_big.to_string().contains("500 KiB"), "{too_big}");
 
-        let stored = manager.create_service(app("db_pw")).await.unwrap();
+        let stored = manager.create_service(app("db_pw"), None).await.unwrap();
         let reference = &stored.view.spec.task.secrets[0];
         assert_eq!(
             (

@@ -4,16 +4,19 @@
 //! turn the stored services into placed tasks.
 
 pub mod logs;
+pub mod pull_auth;
 pub mod stack;
 pub mod validate;
 pub mod view;
 
 use hoist_api::cluster::{ServiceView, TaskView};
+use hoist_api::cluster_proto::PullCredentials;
 use hoist_api::service::ServiceSpec;
 use tonic::Status;
 
 use crate::control::now_millis;
 use crate::manager::{Manager, ReadError, WriteError};
+use crate::secrets::key::KeyError;
 use crate::store::objects::{Kind, Meta, Node, Object, Service, Task};
 use crate::store::{Batch, Lookup, Op, Rejection, lookup};
 pub use validate::InvalidSpec;
@@ -41,6 +44,9 @@ pub enum ServiceError {
     /// The write failed (a name already taken, a concurrent change…).
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// Registry credentials could not be sealed or opened.
+    #[error("registry credentials: {0}")]
+    Credentials(#[from] KeyError),
 }
 
 impl From<ServiceError> for Status {
@@ -59,7 +65,7 @@ impl From<ServiceError> for Status {
                 Status::aborted(message)
             }
             ServiceError::Write(WriteError::NoQuorum { .. }) => Status::unavailable(message),
-            ServiceError::Write(_) => Status::internal(message),
+            ServiceError::Write(_) | ServiceError::Credentials(_) => Status::internal(message),
         }
     }
 }
@@ -74,8 +80,13 @@ pub struct Stored {
 }
 
 impl Manager {
-    /// Stores a new service; its tasks follow.
-    pub async fn create_service(&self, mut spec: ServiceSpec) -> Result<Stored, ServiceError> {
+    /// Stores a new service, with the credentials its image is pulled
+    /// with when given; its tasks follow.
+    pub async fn create_service(
+        &self,
+        mut spec: ServiceSpec,
+        registry_auth: Option<PullCredentials>,
+    ) -> Result<Stored, ServiceError> {
         let warnings = validate::validate(&spec)?;
         self.resolve_file_references(&mut spec).await?;
         self.resolve_networks(&mut spec).await?;
@@ -91,6 +102,9 @@ impl Manager {
             },
             spec,
             spec_version: 1,
+            registry_auth: registry_auth
+                .map(|c| pull_auth::seal(&self.settings().data_key, &id, &c))
+                .transpose()?,
         };
         self.store_service(Op::Create(Object::Service(service)), &id, warnings)
             .await

@@ -2,12 +2,13 @@
 //! removed together in a single atomic write, so a stack is never half
 //! deployed. Deploying again changes only what differs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
+use hoist_api::cluster_proto::PullCredentials;
 use hoist_api::network::NetworkSpec;
 use hoist_api::service::{ServiceSpec, labels};
 
-use super::{ServiceError, validate};
+use super::{ServiceError, pull_auth, validate};
 use crate::control::now_millis;
 use crate::manager::{Manager, WriteError};
 use crate::networks;
@@ -45,12 +46,14 @@ fn labelled(labels: &BTreeMap<String, String>, namespace: &str) -> bool {
 impl Manager {
     /// Creates the missing networks of stack `namespace`, creates and
     /// updates its services (and with `prune`, removes those it no longer
-    /// has), all in one write.
+    /// has), all in one write. Services named in `registry_auths` get
+    /// those credentials for their image; the others keep theirs.
     pub async fn deploy_stack(
         &self,
         namespace: &str,
         networks: Vec<StackNetwork>,
         mut specs: Vec<ServiceSpec>,
+        registry_auths: HashMap<String, PullCredentials>,
         prune: bool,
     ) -> Result<StackChanges, ServiceError> {
         let mut changes = StackChanges::default();
@@ -80,12 +83,25 @@ impl Manager {
             .map(|s| (s.spec.name.clone(), s))
             .collect();
         let now = now_millis();
+        let key = self.settings().data_key.clone();
         for spec in &specs {
+            let credentials = registry_auths.get(&spec.name);
             match existing.get(&spec.name) {
-                Some(service) if service.spec == *spec => {}
                 Some(service) => {
+                    let new_credentials = match credentials {
+                        Some(c) if pull_auth::open(&key, service)?.as_ref() != Some(c) => {
+                            Some(pull_auth::seal(&key, &service.meta.id, c)?)
+                        }
+                        _ => None,
+                    };
+                    if service.spec == *spec && new_credentials.is_none() {
+                        continue;
+                    }
                     let mut service = service.clone();
                     service.replace_spec(spec.clone());
+                    if new_credentials.is_some() {
+                        service.registry_auth = new_credentials;
+                    }
                     service.meta.updated_at = now;
                     changes
                         .actions
@@ -100,13 +116,16 @@ impl Manager {
                         .push(format!("Creating service {}", spec.name));
                     ops.push(Op::Create(Object::Service(Service {
                         meta: Meta {
-                            id,
+                            id: id.clone(),
                             version: 0,
                             created_at: now,
                             updated_at: now,
                         },
                         spec: spec.clone(),
                         spec_version: 1,
+                        registry_auth: credentials
+                            .map(|c| pull_auth::seal(&key, &id, c))
+                            .transpose()?,
                     })));
                 }
             }

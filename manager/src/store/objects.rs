@@ -406,6 +406,10 @@ pub struct Service {
     /// Counts the spec's changes; a task made from an older one is out of
     /// date.
     pub spec_version: u64,
+    /// Registry credentials for its image, sealed with the cluster's data
+    /// key (`--with-registry-auth`; see [`crate::services::pull_auth`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_auth: Option<String>,
 }
 
 impl Service {

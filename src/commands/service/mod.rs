@@ -9,11 +9,13 @@ use clap::Subcommand;
 use hoist_api::cluster::{ServiceView, TaskView};
 use hoist_api::cluster_proto::services_client::ServicesClient;
 use hoist_api::cluster_proto::{
-    Empty, JsonDocument, ServiceCreated, ServiceRef, TaskFilter, UpdateServiceRequest,
+    CreateServiceRequest, Empty, PullCredentials, ServiceCreated, ServiceRef, TaskFilter,
+    UpdateServiceRequest,
 };
 use hoist_api::service::{ServiceMode, ServiceSpec};
 use tonic::transport::Channel;
 
+use crate::commands::registry::pull_credentials_for;
 use crate::commands::{decode, for_each_printing, inspect_each, to_values};
 use crate::exit::{CliError, CliResult};
 use crate::format::{Format, ago, print_items, print_table, truncate};
@@ -30,6 +32,10 @@ pub enum ServiceCommand {
         /// Suppress progress output
         #[arg(short = 'q', long)]
         quiet: bool,
+        /// Send registry authentication details to the nodes that run the
+        /// service's tasks (from `hoist login`)
+        #[arg(long)]
+        with_registry_auth: bool,
         #[command(flatten)]
         flags: Box<flags::CreateFlags>,
     },
@@ -109,11 +115,13 @@ fn created(answer: ServiceCreated) -> CliResult<ServiceView> {
 /// How many made-up names `service create` tries before giving up.
 const NAME_ATTEMPTS: u32 = 5;
 
-/// Stores a new service. Without `--name`, it gets a made-up name as
-/// Docker gives one (`eager_turing`), another if that one is taken.
+/// Stores a new service, whose image its nodes pull with `registry_auth`
+/// when given. Without `--name`, it gets a made-up name as Docker gives
+/// one (`eager_turing`), another if that one is taken.
 async fn create(
     client: &mut ServicesClient<Channel>,
     mut spec: ServiceSpec,
+    registry_auth: Option<PullCredentials>,
 ) -> CliResult<ServiceView> {
     let named = !spec.name.is_empty();
     let mut attempt = 0;
@@ -121,8 +129,12 @@ async fn create(
         if !named {
             spec.name = hoist_agent::containers::names::random_name(attempt);
         }
-        let json = serde_json::to_vec(&spec).map_err(|e| CliError::client(e.to_string()))?;
-        match client.create(JsonDocument { json }).await {
+        let spec_json = serde_json::to_vec(&spec).map_err(|e| CliError::client(e.to_string()))?;
+        let request = CreateServiceRequest {
+            spec_json,
+            registry_auth: registry_auth.clone(),
+        };
+        match client.create(request).await {
             Ok(answer) => return created(answer.into_inner()),
             Err(status)
                 if !named
@@ -143,9 +155,16 @@ pub async fn run(channel: Channel, command: ServiceCommand) -> CliResult<i32> {
         ServiceCommand::Create {
             detach,
             quiet,
+            with_registry_auth,
             flags,
         } => {
-            let view = create(&mut client, flags.to_spec()?).await?;
+            let spec = flags.to_spec()?;
+            let registry_auth = if with_registry_auth {
+                pull_credentials_for(&spec.task.container.image)
+            } else {
+                None
+            };
+            let view = create(&mut client, spec, registry_auth).await?;
             println!("{}", view.id);
             if !detach {
                 return converge(&mut client, &[view.id], quiet).await;

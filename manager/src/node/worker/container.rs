@@ -12,12 +12,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use hoist_api::cluster_proto::PullCredentials;
 use hoist_api::proto::containers_client::ContainersClient;
 use hoist_api::proto::images_client::ImagesClient;
 use hoist_api::proto::networks_client::NetworksClient;
 use hoist_api::proto::{
     ConnectNetworkRequest, ContainerRef, CreateContainerRequest, CreateNetworkRequest,
-    ListContainersRequest, ListNetworksRequest, LogsRequest, NetworkRef, PullRequest,
+    ListContainersRequest, ListNetworksRequest, LogsRequest, NetworkRef, PullRequest, RegistryAuth,
     RemoveContainerRequest, StdStream, StopRequest, WaitRequest,
 };
 use hoist_api::service::{NetworkAttachment, PublishMode, labels};
@@ -29,7 +30,7 @@ use tonic::{Code, Status};
 use tracing::{debug, info, warn};
 
 use super::executor::{
-    Executor, ExecutorError, Existing, Exit, LogLine, LogLines, LogOptions, Observed,
+    Executor, ExecutorError, Existing, Exit, Inputs, LogLine, LogLines, LogOptions, Observed,
 };
 use crate::store::objects::Task;
 
@@ -184,13 +185,14 @@ impl ContainerExecutor {
         &self,
         task: &Task,
         spec: &ContainerSpec,
+        credentials: Option<&PullCredentials>,
     ) -> Result<String, ExecutorError> {
         let name = task.name();
         let id = match self.create(&name, spec).await {
             Ok(id) => id,
             Err(status) if is_missing_image(&status) => {
                 info!(image = %spec.image, "pulling the task's image");
-                self.pull(spec).await?;
+                self.pull(spec, credentials).await?;
                 self.create(&name, spec)
                     .await
                     .map_err(|s| ExecutorError::Runtime(s.message().to_string()))?
@@ -234,8 +236,13 @@ impl ContainerExecutor {
         gone_is_done(container_id, result.map(|_| ()))
     }
 
-    /// Pulls `spec`'s image (anonymously), reading the progress through.
-    async fn pull(&self, spec: &ContainerSpec) -> Result<(), ExecutorError> {
+    /// Pulls `spec`'s image with `credentials` (anonymously without),
+    /// reading the progress through.
+    async fn pull(
+        &self,
+        spec: &ContainerSpec,
+        credentials: Option<&PullCredentials>,
+    ) -> Result<(), ExecutorError> {
         let failed = |status: Status| ExecutorError::Pull {
             image: spec.image.clone(),
             reason: status.message().to_string(),
@@ -244,7 +251,11 @@ impl ContainerExecutor {
             .pull(PullRequest {
                 reference: spec.image.clone(),
                 platform: spec.platform.clone(),
-                auth: None,
+                auth: credentials.map(|c| RegistryAuth {
+                    username: c.username.clone(),
+                    password: c.password.clone(),
+                    identity_token: c.identity_token.clone(),
+                }),
             })
             .await
             .map_err(failed)?
@@ -394,8 +405,8 @@ impl Executor for ContainerExecutor {
             .collect())
     }
 
-    async fn prepare(&self, task: &Task, files: &[InlineFile]) -> Result<String, ExecutorError> {
-        let spec = container_spec(task, files);
+    async fn prepare(&self, task: &Task, inputs: &Inputs) -> Result<String, ExecutorError> {
+        let spec = container_spec(task, &inputs.files);
         let _networks = self.networks.lock().await;
         let mut prepared = Ok(());
         for attachment in &task.spec.networks {
@@ -405,7 +416,10 @@ impl Executor for ContainerExecutor {
             }
         }
         let created = match prepared {
-            Ok(()) => self.create_on_networks(task, &spec).await,
+            Ok(()) => {
+                self.create_on_networks(task, &spec, inputs.pull_credentials.as_ref())
+                    .await
+            }
             Err(e) => Err(e),
         };
         if created.is_err() && !task.spec.networks.is_empty() {

@@ -11,11 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hoist_api::service::{DesiredState, TaskState, TaskStatus};
-use hoist_api::spec::InlineFile;
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
-use super::executor::{Executor, ExecutorError, Existing, Exit, Observed};
+use super::executor::{Executor, ExecutorError, Existing, Exit, Inputs, Observed};
 use super::reports::Report;
 use crate::control::now_millis;
 use crate::store::objects::Task;
@@ -61,21 +60,21 @@ pub(super) struct Controller {
     observed: Option<Observed>,
     /// The last state reported.
     reported: Option<TaskState>,
-    /// The files its container gets (its secrets and configs), until it
-    /// is prepared; or why it cannot have them.
-    files: Result<Vec<InlineFile>, String>,
+    /// What its container is made with, until it is prepared; or why it
+    /// cannot have it.
+    inputs: Result<Inputs, String>,
 }
 
 impl Controller {
     /// A controller for `task_id`, following `input`, with the container
-    /// found for it at start, if any, and the files its container gets.
+    /// found for it at start, if any, and what its container is made with.
     pub(super) fn new(
         task_id: String,
         input: watch::Receiver<Directive>,
         executor: Arc<dyn Executor>,
         reports: mpsc::UnboundedSender<Report>,
         existing: Option<Existing>,
-        files: Result<Vec<InlineFile>, String>,
+        inputs: Result<Inputs, String>,
     ) -> Self {
         Self {
             task_id,
@@ -85,7 +84,7 @@ impl Controller {
             observed: existing.as_ref().map(|e| e.state),
             container: existing.map(|e| e.container_id),
             reported: None,
-            files,
+            inputs,
         }
     }
 
@@ -141,15 +140,15 @@ impl Controller {
                 self.report(TaskState::Accepted, "accepted", String::new(), None);
                 self.report(TaskState::Preparing, "preparing", String::new(), None);
                 // Handed over once: the data stays in memory no longer.
-                let files = match std::mem::replace(&mut self.files, Ok(Vec::new())) {
-                    Ok(files) => files,
+                let inputs = match std::mem::replace(&mut self.inputs, Ok(Inputs::default())) {
+                    Ok(inputs) => inputs,
                     Err(why) => {
                         warn!(error = %why, "task rejected");
                         self.report(TaskState::Rejected, "preparing", why, None);
                         return;
                     }
                 };
-                match self.executor.prepare(task, &files).await {
+                match self.executor.prepare(task, &inputs).await {
                     Ok(id) => {
                         self.container = Some(id);
                         self.observed = Some(Observed::Created);

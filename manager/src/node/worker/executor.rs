@@ -6,10 +6,23 @@
 use std::pin::Pin;
 use std::time::Duration;
 
+use hoist_api::cluster_proto::PullCredentials;
 use hoist_api::spec::InlineFile;
 use tokio_stream::Stream;
 
 use crate::store::objects::Task;
+
+/// What a task's container is made with beyond its template, delivered
+/// with the task and kept in memory only: the files of its secrets and
+/// configs, and the registry credentials its image is pulled with
+/// (`--with-registry-auth`; anonymous without).
+#[derive(Clone, Default, PartialEq)]
+pub struct Inputs {
+    /// The secrets' and configs' files.
+    pub files: Vec<InlineFile>,
+    /// Credentials for the image's registry.
+    pub pull_credentials: Option<PullCredentials>,
+}
 
 /// Why the runtime could not do what the worker asked.
 #[derive(Debug, thiserror::Error)]
@@ -72,11 +85,10 @@ pub trait Executor: Send + Sync + 'static {
     /// Every task container on the node, running or not.
     async fn list(&self) -> Result<Vec<Existing>, ExecutorError>;
 
-    /// Gets the task's image and creates its container, with `files` (its
-    /// secrets and configs, to be kept in memory only); returns the
-    /// container's ID. An error means the node cannot run the task (it is
-    /// rejected).
-    async fn prepare(&self, task: &Task, files: &[InlineFile]) -> Result<String, ExecutorError>;
+    /// Gets the task's image and creates its container, with `inputs`;
+    /// returns the container's ID. An error means the node cannot run the
+    /// task (it is rejected).
+    async fn prepare(&self, task: &Task, inputs: &Inputs) -> Result<String, ExecutorError>;
 
     /// Starts a prepared container. An error means the task failed.
     async fn start(&self, container_id: &str) -> Result<(), ExecutorError>;

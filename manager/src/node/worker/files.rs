@@ -1,20 +1,24 @@
-//! A task's secrets and configs as the files its container gets: the
-//! references in its template (target, owner, mode, resolved by the
-//! manager) filled with the data its assignments message delivered.
+//! A task's secrets and configs as the files its container gets (the
+//! references in its template, with target, owner and mode resolved by
+//! the manager, filled with the data its assignments message delivered),
+//! and the registry credentials of its service, when delivered.
 
 use std::collections::HashMap;
 
-use hoist_api::cluster_proto::{AssignmentsMessage, FileData};
+use hoist_api::cluster_proto::{AssignmentsMessage, FileData, PullCredentials};
 use hoist_api::service::FileReference;
 use hoist_api::spec::InlineFile;
 
+use super::executor::Inputs;
 use crate::secrets::references::{DEFAULT_MODE, id_number};
 use crate::store::objects::Task;
 
-/// The secrets and configs one assignments message delivered, by ID.
+/// The secrets and configs one assignments message delivered, by ID, and
+/// the registry credentials, by service ID.
 pub(super) struct Delivered<'a> {
     secrets: HashMap<&'a str, &'a [u8]>,
     configs: HashMap<&'a str, &'a [u8]>,
+    pull_credentials: HashMap<&'a str, &'a PullCredentials>,
 }
 
 fn by_id(files: &[FileData]) -> HashMap<&str, &[u8]> {
@@ -30,11 +34,27 @@ impl<'a> Delivered<'a> {
         Self {
             secrets: by_id(&message.secrets),
             configs: by_id(&message.configs),
+            pull_credentials: message
+                .pull_credentials
+                .iter()
+                .filter_map(|p| Some((p.service_id.as_str(), p.credentials.as_ref()?)))
+                .collect(),
         }
     }
 
+    /// What the container of `task` is made with, or why it cannot have it.
+    pub(super) fn inputs(&self, task: &Task) -> Result<Inputs, String> {
+        Ok(Inputs {
+            files: self.files(task)?,
+            pull_credentials: self
+                .pull_credentials
+                .get(task.service_id.as_str())
+                .map(|c| (*c).clone()),
+        })
+    }
+
     /// The files of `task`, or why it cannot have them.
-    pub(super) fn files(&self, task: &Task) -> Result<Vec<InlineFile>, String> {
+    fn files(&self, task: &Task) -> Result<Vec<InlineFile>, String> {
         let secrets = task
             .spec
             .secrets

@@ -207,9 +207,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::node::worker::executor::Inputs;
     use crate::node::worker::{ExecutorError, Existing, Exit, Observed};
     use crate::store::objects::Task;
-    use hoist_api::spec::InlineFile;
 
     /// Two task containers, each with a fixed log; `follow` keeps the
     /// second's open after its lines.
@@ -227,7 +227,7 @@ mod tests {
                 })
                 .collect())
         }
-        async fn prepare(&self, _: &Task, _: &[InlineFile]) -> Result<String, ExecutorError> {
+        async fn prepare(&self, _: &Task, _: &Inputs) -> Result<String, ExecutorError> {
             panic!("nothing to prepare")
         }
         async fn start(&self, _: &str) -> Result<(), ExecutorError> {

@@ -8,13 +8,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use hoist_api::cluster_proto::AssignmentsMessage;
-use hoist_api::spec::InlineFile;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::{Instrument, info_span, warn};
 
 use super::controller::{Controller, Directive};
-use super::executor::{Executor, Existing, Observed};
+use super::executor::{Executor, Existing, Inputs, Observed};
 use super::files::Delivered;
 use super::reports::Report;
 use crate::store::objects::Task;
@@ -69,7 +68,7 @@ impl Reconciler {
                 spare.task_id.clone(),
                 Directive::Removed,
                 Some(spare),
-                Ok(Vec::new()),
+                Ok(Inputs::default()),
             );
         }
     }
@@ -116,9 +115,9 @@ impl Reconciler {
             }
             None => {
                 let existing = self.adopted.remove(&task_id);
-                let files = delivered.files(&task);
+                let inputs = delivered.inputs(&task);
                 let directive = Directive::Assigned(Arc::new(task));
-                let input = self.spawn(task_id.clone(), directive, existing, files);
+                let input = self.spawn(task_id.clone(), directive, existing, inputs);
                 self.tasks.insert(task_id, input);
             }
         }
@@ -132,19 +131,19 @@ impl Reconciler {
                 task_id.to_string(),
                 Directive::Removed,
                 Some(existing),
-                Ok(Vec::new()),
+                Ok(Inputs::default()),
             );
         }
     }
 
-    /// Starts the controller of `task_id`, whose container gets `files`;
-    /// returns its input.
+    /// Starts the controller of `task_id`, whose container is made with
+    /// `inputs`; returns its input.
     fn spawn(
         &mut self,
         task_id: String,
         directive: Directive,
         existing: Option<Existing>,
-        files: Result<Vec<InlineFile>, String>,
+        inputs: Result<Inputs, String>,
     ) -> watch::Sender<Directive> {
         let name = match &directive {
             Directive::Assigned(task) => task.name(),
@@ -158,7 +157,7 @@ impl Reconciler {
             self.executor.clone(),
             self.reports.clone(),
             existing,
-            files,
+            inputs,
         );
         self.controllers.spawn(controller.run().instrument(span));
         input
@@ -170,6 +169,7 @@ mod tests {
     use std::time::Duration;
 
     use hoist_api::service::{DesiredState, TaskState, TaskStatus};
+    use hoist_api::spec::InlineFile;
 
     use super::super::{ExecutorError, Exit, SimulatedExecutor};
     use super::*;
@@ -434,7 +434,7 @@ mod tests {
         let t1 = task("t1");
         let stale = task("stale");
         for t in [&t1, &stale] {
-            let id = executor.prepare(t, &[]).await.unwrap();
+            let id = executor.prepare(t, &Inputs::default()).await.unwrap();
             executor.start(&id).await.unwrap();
         }
         let existing = executor.list().await.unwrap();
@@ -455,7 +455,7 @@ mod tests {
     async fn a_container_that_exited_while_the_worker_was_away_is_reported() {
         let executor = Arc::new(sim());
         let t1 = task("t1");
-        let id = executor.prepare(&t1, &[]).await.unwrap();
+        let id = executor.prepare(&t1, &Inputs::default()).await.unwrap();
         executor.start(&id).await.unwrap();
         executor.exit("t1", 2);
         let existing = executor.list().await.unwrap();
@@ -513,15 +513,11 @@ mod tests {
         async fn list(&self) -> Result<Vec<Existing>, ExecutorError> {
             Ok(Vec::new())
         }
-        async fn prepare(
-            &self,
-            task: &Task,
-            files: &[InlineFile],
-        ) -> Result<String, ExecutorError> {
+        async fn prepare(&self, task: &Task, inputs: &Inputs) -> Result<String, ExecutorError> {
             self.prepared
                 .lock()
                 .unwrap()
-                .push((task.meta.id.clone(), files.to_vec()));
+                .push((task.meta.id.clone(), inputs.files.clone()));
             Err((self.refusal)(task))
         }
         async fn start(&self, _: &str) -> Result<(), ExecutorError> {

@@ -8,10 +8,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use hoist_api::spec::InlineFile;
 use tokio::sync::watch;
 
-use super::executor::{Executor, ExecutorError, Existing, Exit, LogLines, LogOptions, Observed};
+use super::executor::{
+    Executor, ExecutorError, Existing, Exit, Inputs, LogLines, LogOptions, Observed,
+};
 use crate::store::objects::Task;
 
 /// The exit code of a stopped simulated task (SIGTERM's).
@@ -100,7 +101,7 @@ impl Executor for SimulatedExecutor {
             .collect())
     }
 
-    async fn prepare(&self, task: &Task, _: &[InlineFile]) -> Result<String, ExecutorError> {
+    async fn prepare(&self, task: &Task, _: &Inputs) -> Result<String, ExecutorError> {
         let id = format!("sim-{}", self.made.fetch_add(1, Ordering::SeqCst) + 1);
         self.lock().insert(
             id.clone(),
