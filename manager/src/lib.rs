@@ -19,4 +19,6 @@ pub mod secrets;
 pub mod services;
 pub mod simulate;
 pub mod store;
+#[cfg(test)]
+mod testing;
 pub mod token;

@@ -268,43 +268,8 @@ pub fn services_using(services: &[Service], kind: Kind, id: &str) -> Vec<String>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manager::ManagerSettings;
-    use crate::store::objects::Role;
+    use crate::testing::leading_manager as manager;
     use hoist_api::service::{FileReference, ServiceSpec};
-    use hoist_api::tls::{self, Credentials};
-    use std::sync::Arc;
-
-    /// A real one-manager cluster in `dir`, leading.
-    async fn manager(dir: &std::path::Path) -> Arc<Manager> {
-        let root = crate::ca::new_root("c1").unwrap();
-        let (key_pem, csr) = tls::new_key_and_request().unwrap();
-        let cert_pem = crate::ca::issue(
-            &root,
-            &csr,
-            "n1",
-            Role::Manager,
-            "c1",
-            std::time::Duration::from_secs(3600),
-        )
-        .unwrap();
-        let manager = Manager::start(ManagerSettings {
-            dir: dir.to_path_buf(),
-            raft_id: 1,
-            node_id: "n1".into(),
-            addr: "127.0.0.1:1".into(),
-            cluster_id: "c1".into(),
-            credentials: Credentials {
-                ca_pem: root.cert_pem.clone(),
-                cert_pem,
-                key_pem,
-            },
-            data_key: key::DataKey::generate().unwrap(),
-        })
-        .await
-        .unwrap();
-        manager.bootstrap().await.unwrap();
-        manager
-    }
 
     fn app(secret: &str) -> ServiceSpec {
         let mut spec = ServiceSpec {

@@ -262,3 +262,71 @@ fn delete(service: &Service) -> Op {
         version: Some(service.meta.version),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::leading_manager;
+
+    fn web() -> ServiceSpec {
+        let mut spec = ServiceSpec {
+            name: "app_web".into(),
+            ..ServiceSpec::default()
+        };
+        spec.labels
+            .insert(labels::STACK_NAMESPACE.into(), "app".into());
+        spec.task.container.image = "registry.example:5000/team/web:1".into();
+        spec
+    }
+
+    fn credentials(password: &str) -> PullCredentials {
+        PullCredentials {
+            username: "ci".into(),
+            password: password.into(),
+            identity_token: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn registry_credentials_are_sealed_kept_and_replaced_without_new_tasks() {
+        let dir = tempfile::tempdir().unwrap();
+        let manager = leading_manager(dir.path()).await;
+        let key = manager.settings().data_key.clone();
+        let deploy = |auths: Vec<(&str, &str)>| {
+            let auths = auths
+                .into_iter()
+                .map(|(name, password)| (name.to_string(), credentials(password)))
+                .collect();
+            manager.deploy_stack("app", Vec::new(), vec![web()], auths, false)
+        };
+        let stored = || manager.store.list::<Service>().remove(0);
+
+        let made = deploy(vec![("app_web", "one")]).await.unwrap();
+        assert_eq!(made.actions, ["Creating service app_web"]);
+        let first = stored();
+        assert!(!first.registry_auth.as_deref().unwrap().contains("one"));
+        assert_eq!(
+            pull_auth::open(&key, &first).unwrap(),
+            Some(credentials("one"))
+        );
+
+        let same = deploy(vec![("app_web", "one")]).await.unwrap();
+        assert!(same.actions.is_empty(), "{:?}", same.actions);
+        let without = deploy(Vec::new()).await.unwrap();
+        assert!(without.actions.is_empty(), "{:?}", without.actions);
+        assert_eq!(
+            pull_auth::open(&key, &stored()).unwrap(),
+            Some(credentials("one"))
+        );
+
+        let renewed = deploy(vec![("app_web", "two")]).await.unwrap();
+        assert_eq!(renewed.actions, ["Updating service app_web"]);
+        let now = stored();
+        assert_eq!(
+            pull_auth::open(&key, &now).unwrap(),
+            Some(credentials("two"))
+        );
+        assert_eq!(now.spec_version, first.spec_version, "its tasks stay");
+        manager.shutdown().await;
+    }
+}
