@@ -12,18 +12,30 @@ pub mod spec;
 pub mod tls;
 pub mod units;
 
-/// Generated protobuf messages and gRPC clients/servers (package `hoist.v1`).
+/// The generated code, in modules that follow the protobuf packages so that
+/// the cluster API can use messages of the local API (registry
+/// credentials) by prost's relative paths.
 #[allow(clippy::all, missing_docs)]
-pub mod proto {
-    tonic::include_proto!("hoist.v1");
+mod generated {
+    /// Package `hoist.v1`.
+    pub mod v1 {
+        tonic::include_proto!("hoist.v1");
+    }
+    /// Package `hoist.cluster.v1`.
+    pub mod cluster {
+        /// Its only version.
+        pub mod v1 {
+            tonic::include_proto!("hoist.cluster.v1");
+        }
+    }
 }
+
+/// Generated protobuf messages and gRPC clients/servers (package `hoist.v1`).
+pub use generated::v1 as proto;
 
 /// Generated messages and services of the cluster API (package
 /// `hoist.cluster.v1`): Raft, enrollment, dispatcher and cluster control.
-#[allow(clippy::all, missing_docs)]
-pub mod cluster_proto {
-    tonic::include_proto!("hoist.cluster.v1");
-}
+pub use generated::cluster::v1 as cluster_proto;
 
 /// The version of the local API; bumped when a message changes incompatibly.
 pub const API_VERSION: &str = "1";

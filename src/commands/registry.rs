@@ -6,7 +6,6 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::os::fd::AsFd;
 
 use clap::Args;
-use hoist_api::cluster_proto::PullCredentials;
 use hoist_api::proto::images_client::ImagesClient;
 use hoist_api::proto::{LoginRequest, PullRequest, PushRequest, RegistryAuth};
 use hoist_runtime::image::Reference;
@@ -44,13 +43,9 @@ pub fn auth_for(domain: &str) -> Option<RegistryAuth> {
 /// service keeps them (`--with-registry-auth`), with a warning when there
 /// are none. An unreadable reference has none: the manager refuses it
 /// with a better message.
-pub fn pull_credentials_for(image: &str) -> Option<PullCredentials> {
+pub fn pull_credentials_for(image: &str) -> Option<RegistryAuth> {
     let reference = Reference::parse(image).ok()?;
-    let found = auth_for(&reference.domain).map(|auth| PullCredentials {
-        username: auth.username,
-        password: auth.password,
-        identity_token: auth.identity_token,
-    });
+    let found = auth_for(&reference.domain);
     if found.is_none() {
         eprintln!(
             "Warning: no credentials for {domain} (hoist login {domain}): its nodes pull {image} anonymously",

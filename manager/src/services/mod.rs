@@ -10,7 +10,7 @@ pub mod validate;
 pub mod view;
 
 use hoist_api::cluster::{ServiceView, TaskView};
-use hoist_api::cluster_proto::PullCredentials;
+use hoist_api::proto::RegistryAuth;
 use hoist_api::service::ServiceSpec;
 use tonic::Status;
 
@@ -85,7 +85,7 @@ impl Manager {
     pub async fn create_service(
         &self,
         mut spec: ServiceSpec,
-        registry_auth: Option<PullCredentials>,
+        registry_auth: Option<RegistryAuth>,
     ) -> Result<Stored, ServiceError> {
         let warnings = validate::validate(&spec)?;
         self.resolve_file_references(&mut spec).await?;

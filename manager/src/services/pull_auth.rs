@@ -7,7 +7,8 @@
 
 use std::collections::BTreeSet;
 
-use hoist_api::cluster_proto::{PullCredentials, ServicePullCredentials};
+use hoist_api::cluster_proto::ServicePullCredentials;
+use hoist_api::proto::RegistryAuth;
 use prost::Message;
 
 use crate::secrets::delivery::may_start;
@@ -24,19 +25,19 @@ fn label(service_id: &str) -> String {
 pub fn seal(
     key: &DataKey,
     service_id: &str,
-    credentials: &PullCredentials,
+    credentials: &RegistryAuth,
 ) -> Result<String, KeyError> {
     key.seal(&label(service_id), &credentials.encode_to_vec())
 }
 
 /// The credentials sealed in `service`, if any.
-pub fn open(key: &DataKey, service: &Service) -> Result<Option<PullCredentials>, KeyError> {
+pub fn open(key: &DataKey, service: &Service) -> Result<Option<RegistryAuth>, KeyError> {
     let Some(sealed) = &service.registry_auth else {
         return Ok(None);
     };
     let id = &service.meta.id;
     let plain = key.open(&label(id), sealed)?;
-    PullCredentials::decode(plain.as_slice())
+    RegistryAuth::decode(plain.as_slice())
         .map(Some)
         .map_err(|_| KeyError::Tampered(label(id)))
 }
@@ -75,7 +76,7 @@ mod tests {
     #[test]
     fn credentials_open_only_for_their_own_service() {
         let key = DataKey::generate().unwrap();
-        let credentials = PullCredentials {
+        let credentials = RegistryAuth {
             username: "ci".into(),
             password: "s3cret".into(),
             identity_token: String::new(),

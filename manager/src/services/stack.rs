@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use hoist_api::cluster_proto::PullCredentials;
 use hoist_api::network::NetworkSpec;
+use hoist_api::proto::RegistryAuth;
 use hoist_api::service::{ServiceSpec, labels};
 
 use super::{ServiceError, pull_auth, validate};
@@ -53,7 +53,7 @@ impl Manager {
         namespace: &str,
         networks: Vec<StackNetwork>,
         mut specs: Vec<ServiceSpec>,
-        registry_auths: HashMap<String, PullCredentials>,
+        registry_auths: HashMap<String, RegistryAuth>,
         prune: bool,
     ) -> Result<StackChanges, ServiceError> {
         let mut changes = StackChanges::default();
@@ -279,8 +279,8 @@ mod tests {
         spec
     }
 
-    fn credentials(password: &str) -> PullCredentials {
-        PullCredentials {
+    fn credentials(password: &str) -> RegistryAuth {
+        RegistryAuth {
             username: "ci".into(),
             password: password.into(),
             identity_token: String::new(),

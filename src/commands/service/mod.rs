@@ -9,9 +9,9 @@ use clap::Subcommand;
 use hoist_api::cluster::{ServiceView, TaskView};
 use hoist_api::cluster_proto::services_client::ServicesClient;
 use hoist_api::cluster_proto::{
-    CreateServiceRequest, Empty, PullCredentials, ServiceCreated, ServiceRef, TaskFilter,
-    UpdateServiceRequest,
+    CreateServiceRequest, Empty, ServiceCreated, ServiceRef, TaskFilter, UpdateServiceRequest,
 };
+use hoist_api::proto::RegistryAuth;
 use hoist_api::service::{ServiceMode, ServiceSpec};
 use tonic::transport::Channel;
 
@@ -121,7 +121,7 @@ const NAME_ATTEMPTS: u32 = 5;
 async fn create(
     client: &mut ServicesClient<Channel>,
     mut spec: ServiceSpec,
-    registry_auth: Option<PullCredentials>,
+    registry_auth: Option<RegistryAuth>,
 ) -> CliResult<ServiceView> {
     let named = !spec.name.is_empty();
     let mut attempt = 0;

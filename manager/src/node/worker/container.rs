@@ -12,7 +12,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hoist_api::cluster_proto::PullCredentials;
 use hoist_api::proto::containers_client::ContainersClient;
 use hoist_api::proto::images_client::ImagesClient;
 use hoist_api::proto::networks_client::NetworksClient;
@@ -185,7 +184,7 @@ impl ContainerExecutor {
         &self,
         task: &Task,
         spec: &ContainerSpec,
-        credentials: Option<&PullCredentials>,
+        credentials: Option<&RegistryAuth>,
     ) -> Result<String, ExecutorError> {
         let name = task.name();
         let id = match self.create(&name, spec).await {
@@ -241,7 +240,7 @@ impl ContainerExecutor {
     async fn pull(
         &self,
         spec: &ContainerSpec,
-        credentials: Option<&PullCredentials>,
+        credentials: Option<&RegistryAuth>,
     ) -> Result<(), ExecutorError> {
         let failed = |status: Status| ExecutorError::Pull {
             image: spec.image.clone(),
@@ -251,11 +250,7 @@ impl ContainerExecutor {
             .pull(PullRequest {
                 reference: spec.image.clone(),
                 platform: spec.platform.clone(),
-                auth: credentials.map(|c| RegistryAuth {
-                    username: c.username.clone(),
-                    password: c.password.clone(),
-                    identity_token: c.identity_token.clone(),
-                }),
+                auth: credentials.cloned(),
             })
             .await
             .map_err(failed)?

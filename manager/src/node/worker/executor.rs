@@ -6,7 +6,7 @@
 use std::pin::Pin;
 use std::time::Duration;
 
-use hoist_api::cluster_proto::PullCredentials;
+use hoist_api::proto::RegistryAuth;
 use hoist_api::spec::InlineFile;
 use tokio_stream::Stream;
 
@@ -21,7 +21,7 @@ pub struct Inputs {
     /// The secrets' and configs' files.
     pub files: Vec<InlineFile>,
     /// Credentials for the image's registry.
-    pub pull_credentials: Option<PullCredentials>,
+    pub pull_credentials: Option<RegistryAuth>,
 }
 
 /// Why the runtime could not do what the worker asked.

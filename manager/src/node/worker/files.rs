@@ -5,7 +5,8 @@
 
 use std::collections::HashMap;
 
-use hoist_api::cluster_proto::{AssignmentsMessage, FileData, PullCredentials};
+use hoist_api::cluster_proto::{AssignmentsMessage, FileData};
+use hoist_api::proto::RegistryAuth;
 use hoist_api::service::FileReference;
 use hoist_api::spec::InlineFile;
 
@@ -18,7 +19,7 @@ use crate::store::objects::Task;
 pub(super) struct Delivered<'a> {
     secrets: HashMap<&'a str, &'a [u8]>,
     configs: HashMap<&'a str, &'a [u8]>,
-    pull_credentials: HashMap<&'a str, &'a PullCredentials>,
+    pull_credentials: HashMap<&'a str, &'a RegistryAuth>,
 }
 
 fn by_id(files: &[FileData]) -> HashMap<&str, &[u8]> {
