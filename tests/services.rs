@@ -221,6 +221,42 @@ fn constraints_global_services_drain_and_unsatisfiable_placements() {
     let global = converged(&bed, 1, "agent", 5);
     assert!(global.values().all(|n| *n == 1), "{global:?}");
 
+    // node ps: a node's tasks, named from a manager, or this node's own.
+    let on_h3: Vec<Value> =
+        serde_json::from_str(&bed.host(0).ok(&["node", "ps", "--format", "json", &h3])).unwrap();
+    assert!(on_h3.iter().all(|t| t["Node"] == h3.as_str()), "{on_h3:?}");
+    let running = |tasks: &[Value], service: &str| {
+        tasks
+            .iter()
+            .filter(|t| t["CurrentState"] == "Running")
+            .filter(|t| t["Name"].as_str().unwrap_or_default().starts_with(service))
+            .count()
+    };
+    assert_eq!(
+        (running(&on_h3, "zoned."), running(&on_h3, "agent.")),
+        (2, 1),
+        "{on_h3:?}"
+    );
+    let h1 = bed.host(1).name().to_string();
+    let own: Vec<Value> = serde_json::from_str(&bed.host(1).ok(&[
+        "node",
+        "ps",
+        "-f",
+        "desired-state=running",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(own.len(), 1, "{own:?}");
+    assert_eq!(own[0]["Node"], h1.as_str());
+    assert_eq!(running(&own, "agent."), 1, "{own:?}");
+    let nowhere = bed.host(0).hoist(&["node", "ps", "nowhere"]);
+    assert_ne!(nowhere.code, 0);
+    assert!(
+        nowhere.stderr.contains("node nowhere not found"),
+        "{nowhere}"
+    );
+
     // Drain h4: its zoned tasks move to h3, its global task stops.
     bed.host(0)
         .ok(&["node", "update", "--availability", "drain", &h4]);

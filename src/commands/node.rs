@@ -1,14 +1,15 @@
 //! `hoist node …`: the cluster's nodes, from a manager.
 
 use clap::Subcommand;
-use hoist_api::cluster::{NodeList, NodeView};
+use hoist_api::cluster::{NodeList, NodeView, TaskView};
 use hoist_api::cluster_proto::cluster_client::ClusterClient;
-use hoist_api::cluster_proto::{Empty, NodeRef, RemoveNodeRequest, UpdateNodeRequest};
+use hoist_api::cluster_proto::{Empty, NodeRef, RemoveNodeRequest, TaskFilter, UpdateNodeRequest};
 use tonic::transport::Channel;
 
+use crate::commands::service::{ps_filters, services_client, show_tasks, with_desired_state};
 use crate::commands::volume::pairs;
 use crate::commands::{decode, for_each_printing, inspect_each, to_values};
-use crate::exit::CliResult;
+use crate::exit::{CliError, CliResult};
 use crate::format::{Format, print_items, print_table};
 
 /// `hoist node …`.
@@ -24,6 +25,23 @@ pub enum NodeCommand {
         /// Format output: table, json, or a Go template
         #[arg(long)]
         format: Option<String>,
+    },
+    /// List tasks running on one or more nodes, defaults to current node
+    Ps {
+        /// Only display task IDs
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// Do not truncate output
+        #[arg(long = "no-trunc")]
+        no_trunc: bool,
+        /// Filter output (desired-state=running|shutdown|accepted)
+        #[arg(short = 'f', long)]
+        filter: Vec<String>,
+        /// Format output: table, json, or a Go template
+        #[arg(long)]
+        format: Option<String>,
+        /// Nodes (ID, ID prefix or hostname); `self` (the default) for this node
+        nodes: Vec<String>,
     },
     /// Display detailed information on one or more nodes
     Inspect {
@@ -98,9 +116,47 @@ async fn resolve(
         .ok_or_else(|| tonic::Status::not_found("this node is not in the node list"))
 }
 
+/// `node ps`: the tasks of `nodes` (this node when none is named), in
+/// `service ps` order node by node.
+async fn node_tasks(
+    channel: Channel,
+    client: &mut ClusterClient<Channel>,
+    nodes: Vec<String>,
+    filters: &[String],
+) -> CliResult<Vec<TaskView>> {
+    let (desired, node) = ps_filters(filters)?;
+    if !node.is_empty() {
+        return Err(CliError::usage(
+            "node ps takes its nodes as arguments, not as a node= filter",
+        ));
+    }
+    let nodes = if nodes.is_empty() {
+        vec!["self".to_string()]
+    } else {
+        nodes
+    };
+    let mut services = services_client(channel);
+    let mut tasks = Vec::new();
+    for node in nodes {
+        let node = resolve(client, node).await?;
+        let listed: Vec<TaskView> = decode(
+            &services
+                .list_tasks(TaskFilter {
+                    services: Vec::new(),
+                    node,
+                })
+                .await?
+                .into_inner()
+                .json,
+        )?;
+        tasks.extend(listed);
+    }
+    Ok(with_desired_state(tasks, desired.as_deref()))
+}
+
 /// Runs a node command.
 pub async fn run(channel: Channel, command: NodeCommand) -> CliResult<i32> {
-    let mut client = ClusterClient::new(channel);
+    let mut client = ClusterClient::new(channel.clone());
     match command {
         NodeCommand::Ls { quiet, format } => {
             let list: NodeList = decode(&client.list_nodes(Empty {}).await?.into_inner().json)?;
@@ -128,6 +184,16 @@ pub async fn run(channel: Channel, command: NodeCommand) -> CliResult<i32> {
                     &rows,
                 );
             })?;
+        }
+        NodeCommand::Ps {
+            quiet,
+            no_trunc,
+            filter,
+            format,
+            nodes,
+        } => {
+            let tasks = node_tasks(channel, &mut client, nodes, &filter).await?;
+            show_tasks(&tasks, quiet, no_trunc, format.as_deref())?;
         }
         NodeCommand::Inspect { format, nodes } => {
             return inspect_each(&nodes, format.as_deref(), |node| {

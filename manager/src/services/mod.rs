@@ -27,6 +27,9 @@ pub enum ServiceError {
     /// No service matches.
     #[error("service {0} not found")]
     NotFound(String),
+    /// No node matches (a task filter's).
+    #[error("node {0} not found: hoist node ls lists the cluster's nodes")]
+    NodeNotFound(String),
     /// Several services match an ID prefix.
     #[error("service {reference} is ambiguous: it matches {count} services; use the full ID")]
     Ambiguous {
@@ -53,7 +56,7 @@ impl From<ServiceError> for Status {
     fn from(e: ServiceError) -> Self {
         let message = e.to_string();
         match e {
-            ServiceError::NotFound(_) => Status::not_found(message),
+            ServiceError::NotFound(_) | ServiceError::NodeNotFound(_) => Status::not_found(message),
             ServiceError::Ambiguous { .. } | ServiceError::Invalid(_) => {
                 Status::invalid_argument(message)
             }
@@ -239,7 +242,7 @@ impl Manager {
         let node_id = match node {
             Some(reference) => Some(
                 self.find_node(reference)
-                    .map_err(|_| ServiceError::NotFound(format!("node {reference}")))?
+                    .map_err(|_| ServiceError::NodeNotFound(reference.to_string()))?
                     .meta
                     .id,
             ),

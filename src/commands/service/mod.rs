@@ -190,14 +190,7 @@ pub async fn run(channel: Channel, command: ServiceCommand) -> CliResult<i32> {
                     .into_inner()
                     .json,
             )?;
-            let tasks: Vec<TaskView> = tasks
-                .into_iter()
-                .filter(|t| {
-                    desired
-                        .as_ref()
-                        .is_none_or(|d| t.desired_state.eq_ignore_ascii_case(d))
-                })
-                .collect();
+            let tasks = with_desired_state(tasks, desired.as_deref());
             show_tasks(&tasks, quiet, no_trunc, format.as_deref())?;
         }
         ServiceCommand::Inspect { format, services } => {
@@ -306,8 +299,16 @@ pub(crate) fn show_tasks(
     })
 }
 
+/// The tasks among `tasks` whose desired state is `desired`, if given.
+pub(crate) fn with_desired_state(tasks: Vec<TaskView>, desired: Option<&str>) -> Vec<TaskView> {
+    tasks
+        .into_iter()
+        .filter(|t| desired.is_none_or(|d| t.desired_state.eq_ignore_ascii_case(d)))
+        .collect()
+}
+
 /// `service ps`'s filters: `desired-state=…` and `node=…`.
-fn ps_filters(filters: &[String]) -> CliResult<(Option<String>, String)> {
+pub(crate) fn ps_filters(filters: &[String]) -> CliResult<(Option<String>, String)> {
     let mut desired = None;
     let mut node = String::new();
     for filter in filters {
