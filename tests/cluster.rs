@@ -603,3 +603,66 @@ fn a_node_leaves_and_rejoins_and_a_manager_needs_force() {
         healthy(&bed, &summary(manager))
     });
 }
+
+#[test]
+fn a_client_certificate_drives_the_cluster_from_elsewhere_and_cannot_make_more() {
+    let bed = form(3, 1, 2);
+    let (manager, worker, ci) = (bed.host(0), bed.host(1), bed.host(2));
+    let dir = manager.dir().join("ci-cert");
+    let made = manager.ok(&[
+        "cluster",
+        "client-cert",
+        "--expiry",
+        "1h",
+        "-o",
+        &dir.to_string_lossy(),
+    ]);
+    assert!(made.contains("Client certificate client-"), "{made}");
+    let key_mode = std::fs::metadata(dir.join("key.pem"))
+        .unwrap()
+        .permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&key_mode) & 0o777,
+        0o600
+    );
+    let again = manager.hoist(&["cluster", "client-cert", "-o", &dir.to_string_lossy()]);
+    assert!(
+        again.stderr.contains("exists"),
+        "no file is replaced: {again}"
+    );
+
+    // From a host outside the cluster, as a CI job would.
+    let remote = |args: &[&str]| {
+        let output = ci
+            .host_command(HOIST)
+            .arg("--host")
+            .arg(format!("tcp://{}:2377", manager.addr()))
+            .arg("--tlscacert")
+            .arg(dir.join("ca.pem"))
+            .arg("--tlscert")
+            .arg(dir.join("cert.pem"))
+            .arg("--tlskey")
+            .arg(dir.join("key.pem"))
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run hoist");
+        hoist_e2e::Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    };
+    let listed = remote(&["node", "ls"]);
+    assert_eq!(listed.code, 0, "{listed}");
+    assert!(listed.stdout.contains(worker.name()), "{listed}");
+    let labelled = remote(&["node", "update", "--label-add", "ci=yes", worker.name()]);
+    assert_eq!(labelled.code, 0, "{labelled}");
+    assert_eq!(labels(&bed, 0, worker.name())["ci"], "yes");
+    let more = remote(&["cluster", "client-cert", "-o", "/nonexistent/more"]);
+    assert!(
+        more.stderr
+            .contains("a client certificate cannot issue others"),
+        "{more}"
+    );
+}

@@ -5,6 +5,7 @@
 use hoist_api::tls::{PeerIdentity, peer_of};
 use tonic::{Request, Status};
 
+use crate::ca::CLIENT_UNIT;
 use crate::manager::Manager;
 use crate::store::Store;
 use crate::store::objects::{CLUSTER_ID_KEY, Cluster, Node, Role};
@@ -12,13 +13,14 @@ use crate::store::objects::{CLUSTER_ID_KEY, Cluster, Node, Role};
 /// What a call needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Any node of the cluster that was not removed.
+    /// Any node of the cluster that was not removed (not a client).
     Node,
     /// A manager by its certificate (Raft traffic: the store of a manager
     /// that is catching up may not list its peers yet).
     ManagerCertificate,
     /// A node the store lists as a manager (control calls: a demoted
-    /// manager's old certificate no longer gives control).
+    /// manager's old certificate no longer gives control), or a client
+    /// (`hoist cluster client-cert`).
     Manager,
 }
 
@@ -54,7 +56,14 @@ pub fn authorize<T>(
             identity.node_id
         )));
     }
+    let client = identity.role == CLIENT_UNIT;
     match access {
+        Access::Node if client => {
+            return Err(Status::permission_denied(format!(
+                "{} holds a client certificate: it controls the cluster but cannot act as a node",
+                identity.node_id
+            )));
+        }
         Access::Node => {}
         Access::ManagerCertificate => {
             // A store that does not list the node yet (a manager catching
@@ -70,6 +79,7 @@ pub fn authorize<T>(
                 )));
             }
         }
+        Access::Manager if client => {}
         Access::Manager => {
             let is_manager = store
                 .get::<Node>(&identity.node_id)
@@ -95,5 +105,39 @@ impl Manager {
         access: Access,
     ) -> Result<PeerIdentity, Status> {
         authorize(request, &self.store, &self.settings().cluster_id, access)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hoist_api::tls::PeerInfo;
+
+    fn from(role: &str, node_id: &str) -> Request<()> {
+        let mut request = Request::new(());
+        request.extensions_mut().insert(PeerInfo {
+            addr: "10.0.0.9:40000".parse().unwrap(),
+            identity: Some(PeerIdentity {
+                node_id: node_id.into(),
+                role: role.into(),
+                cluster_id: "c1".into(),
+            }),
+        });
+        request
+    }
+
+    #[test]
+    fn a_client_certificate_gives_control_and_nothing_a_node_has() {
+        let store = Store::new();
+        let client = from(CLIENT_UNIT, "client-1");
+        assert!(authorize(&client, &store, "c1", Access::Manager).is_ok());
+        for access in [Access::Node, Access::ManagerCertificate] {
+            let refused = authorize(&client, &store, "c1", access).unwrap_err();
+            assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{access:?}");
+        }
+        // A worker's certificate still gives no control.
+        let worker = from("worker", "n2");
+        assert!(authorize(&worker, &store, "c1", Access::Manager).is_err());
+        assert!(authorize(&client, &store, "other", Access::Manager).is_err());
     }
 }

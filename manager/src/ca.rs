@@ -124,6 +124,56 @@ pub fn issue(
     cluster_id: &str,
     lifetime: Duration,
 ) -> Result<String, CaError> {
+    let subject = Subject {
+        common_name: node_id,
+        unit: &role.to_string(),
+        cluster_id,
+        manager: role == Role::Manager,
+    };
+    sign(root, request, &subject, lifetime)
+}
+
+/// The organisational unit of a client certificate (`hoist cluster
+/// client-cert`): a user's or a CI job's, not a node's.
+pub const CLIENT_UNIT: &str = "client";
+
+/// Signs `request` for the client `client_id` of the cluster: a
+/// certificate that controls the cluster as a manager's does (service,
+/// stack, node commands) but is no node's, so it cannot join, hold a
+/// session or serve Raft.
+pub fn issue_client(
+    root: &RootCa,
+    request: &str,
+    client_id: &str,
+    cluster_id: &str,
+    lifetime: Duration,
+) -> Result<String, CaError> {
+    let subject = Subject {
+        common_name: client_id,
+        unit: CLIENT_UNIT,
+        cluster_id,
+        manager: false,
+    };
+    sign(root, request, &subject, lifetime)
+}
+
+/// Whom a certificate names.
+struct Subject<'a> {
+    /// Node or client ID.
+    common_name: &'a str,
+    /// `manager`, `worker` or `client`.
+    unit: &'a str,
+    cluster_id: &'a str,
+    /// Whether it also serves as a manager's (the managers' DNS name).
+    manager: bool,
+}
+
+fn sign(
+    root: &RootCa,
+    request: &str,
+    subject: &Subject<'_>,
+    lifetime: Duration,
+) -> Result<String, CaError> {
     let request = CertificateSigningRequestParams::from_pem(request)
         .map_err(rcgen("the certificate signing request is not valid"))?;
     let key = KeyPair::from_pem(&root.key_pem).map_err(rcgen("the cluster CA key"))?;
@@ -131,11 +181,11 @@ pub fn issue(
     let issuer = Issuer::from_ca_cert_der(&ca_der, key).map_err(rcgen("the cluster CA"))?;
     let mut params = CertificateParams::default();
     let mut name = DistinguishedName::new();
-    name.push(DnType::CommonName, node_id);
-    name.push(DnType::OrganizationalUnitName, role.to_string());
-    name.push(DnType::OrganizationName, cluster_id);
+    name.push(DnType::CommonName, subject.common_name);
+    name.push(DnType::OrganizationalUnitName, subject.unit);
+    name.push(DnType::OrganizationName, subject.cluster_id);
     params.distinguished_name = name;
-    if role == Role::Manager {
+    if subject.manager {
         params.subject_alt_names = vec![SanType::DnsName(
             MANAGER_NAME.try_into().map_err(rcgen("manager name"))?,
         )];

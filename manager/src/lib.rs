@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod bench;
 pub mod ca;
+pub mod clients;
 pub mod control;
 pub mod dispatcher;
 pub mod enrollment;

@@ -1,12 +1,17 @@
 //! `hoist cluster …` (Docker's `swarm …`): init, join, join-token, leave,
-//! inspect, and bench (the replicated write path, for benchmarks).
+//! inspect, client certificates, and bench (the replicated write path,
+//! for benchmarks).
+
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 use hoist_api::cluster::ClusterView;
 use hoist_api::cluster_proto::cluster_client::ClusterClient;
 use hoist_api::cluster_proto::{
-    BenchRequest, Empty, InitRequest, JoinClusterRequest, JoinTokenRequest, LeaveRequest,
-    UpdateClusterRequest,
+    BenchRequest, ClientCertificateRequest, Empty, InitRequest, JoinClusterRequest,
+    JoinTokenRequest, LeaveRequest, UpdateClusterRequest,
 };
 use tonic::transport::Channel;
 
@@ -81,6 +86,16 @@ pub enum ClusterCommand {
         /// Do not print the root CA certificate
         #[arg(short = 'q', long)]
         quiet: bool,
+    },
+    /// Make a client certificate for driving the cluster from elsewhere
+    /// (`--host tcp://MANAGER:2377 --tlscacert … --tlscert … --tlskey …`)
+    ClientCert {
+        /// Directory to write ca.pem, cert.pem and key.pem to (made if missing)
+        #[arg(short = 'o', long = "output", required = true)]
+        output: PathBuf,
+        /// Validity (e.g. 720h); default: the cluster's certificate expiry
+        #[arg(long)]
+        expiry: Option<String>,
     },
     /// Display the cluster's details
     Inspect {
@@ -326,6 +341,9 @@ pub async fn run(channel: Channel, command: ClusterCommand) -> CliResult<i32> {
                 print!("{}", view.ca_certificate);
             }
         }
+        ClusterCommand::ClientCert { output, expiry } => {
+            client_cert(&mut client, &output, expiry.as_deref()).await?;
+        }
         ClusterCommand::Inspect { format } => {
             let view = inspect(&mut client).await?;
             if view.stale {
@@ -361,4 +379,76 @@ pub async fn run(channel: Channel, command: ClusterCommand) -> CliResult<i32> {
         }
     }
     Ok(0)
+}
+
+/// `cluster client-cert`: a new key made here, its certificate signed by
+/// the manager, both written to `output` with the cluster's trust bundle
+/// (the key readable by its owner only). Existing files are not replaced.
+async fn client_cert(
+    client: &mut ClusterClient<Channel>,
+    output: &Path,
+    expiry: Option<&str>,
+) -> CliResult {
+    let lifetime_secs = match expiry {
+        None => 0,
+        Some(text) => hoist_api::units::parse_duration(text)
+            .ok()
+            .filter(|n| *n >= 1_000_000_000)
+            .map(|n| n as u64 / 1_000_000_000)
+            .ok_or_else(|| {
+                CliError::usage(format!(
+                    "invalid --expiry {text:?}: use a duration such as 720h"
+                ))
+            })?,
+    };
+    let files = ["ca.pem", "cert.pem", "key.pem"].map(|name| output.join(name));
+    if let Some(taken) = files.iter().find(|f| f.exists()) {
+        return Err(CliError::client(format!(
+            "{} exists: choose another --output directory, or remove it first",
+            taken.display()
+        )));
+    }
+    let (key_pem, csr_pem) =
+        hoist_api::tls::new_key_and_request().map_err(|e| CliError::client(e.to_string()))?;
+    let issued = client
+        .issue_client_certificate(ClientCertificateRequest {
+            csr_pem,
+            lifetime_secs,
+        })
+        .await?
+        .into_inner();
+    let written = (|| -> std::io::Result<()> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(output)?;
+        for (path, content, mode) in [
+            (&files[0], &issued.ca_pem, 0o644),
+            (&files[1], &issued.cert_pem, 0o644),
+            (&files[2], &key_pem, 0o600),
+        ] {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(path)?
+                .write_all(content.as_bytes())?;
+        }
+        Ok(())
+    })();
+    written.map_err(|e| {
+        CliError::client(format!(
+            "cannot write the client certificate to {}: {e}",
+            output.display()
+        ))
+    })?;
+    let until = chrono::DateTime::from_timestamp(issued.not_after, 0)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default();
+    let dir = output.display();
+    println!(
+        "Client certificate {} (valid until {until}) written to {dir}. Use it with:\n    hoist --host tcp://MANAGER:2377 --tlscacert {dir}/ca.pem --tlscert {dir}/cert.pem --tlskey {dir}/key.pem node ls",
+        issued.id
+    );
+    Ok(())
 }

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use hoist_api::cluster_proto::cluster_server::Cluster as ClusterApi;
 use hoist_api::cluster_proto::{
-    BenchRequest, BenchResponse, Empty, InitRequest, InitResponse, JoinClusterRequest,
-    JoinClusterResponse, JoinTokenRequest, JoinTokenResponse, JsonDocument, LeaveRequest, NodeRef,
-    RemoveNodeRequest, UpdateClusterRequest, UpdateNodeRequest,
+    BenchRequest, BenchResponse, ClientCertificate, ClientCertificateRequest, Empty, InitRequest,
+    InitResponse, JoinClusterRequest, JoinClusterResponse, JoinTokenRequest, JoinTokenResponse,
+    JsonDocument, LeaveRequest, NodeRef, RemoveNodeRequest, UpdateClusterRequest,
+    UpdateNodeRequest,
 };
 use hoist_api::tls::peer_of;
 use serde::Serialize;
@@ -17,6 +18,7 @@ use tonic::{Request, Response, Status};
 
 use super::ClusterNode;
 use crate::auth::Access;
+use crate::ca::CLIENT_UNIT;
 use crate::control::NodeChange;
 use crate::manager::Manager;
 use crate::store::objects::{Availability, Role};
@@ -42,6 +44,11 @@ fn local_only<T>(request: &Request<T>, what: &str) -> Result<(), Status> {
             "`cluster {what}` acts on the node itself: run it on that node"
         ))),
     }
+}
+
+/// `value` in `unit`, or `None` for 0 (protobuf's "not given").
+fn nonzero(value: u64, unit: fn(u64) -> Duration) -> Option<Duration> {
+    (value > 0).then(|| unit(value))
 }
 
 fn role(text: &str) -> Result<Role, Status> {
@@ -143,7 +150,6 @@ impl ClusterApi for ClusterService {
     ) -> Result<Response<JsonDocument>, Status> {
         let manager = self.manager(&request).await?;
         let request = request.into_inner();
-        let nonzero = |value: u64, unit: fn(u64) -> Duration| (value > 0).then(|| unit(value));
         let view = manager
             .update_cluster(
                 nonzero(request.cert_expiry_secs, Duration::from_secs),
@@ -211,6 +217,27 @@ impl ClusterApi for ClusterService {
         let request = request.into_inner();
         manager.remove_node(&request.node, request.force).await?;
         Ok(Response::new(Empty {}))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn issue_client_certificate(
+        &self,
+        request: Request<ClientCertificateRequest>,
+    ) -> Result<Response<ClientCertificate>, Status> {
+        let manager = self.manager(&request).await?;
+        let by_client = peer_of(&request)
+            .and_then(|peer| peer.identity.as_ref())
+            .is_some_and(|identity| identity.role == CLIENT_UNIT);
+        if by_client {
+            return Err(Status::permission_denied(
+                "a client certificate cannot issue others: run `hoist cluster client-cert` on a manager",
+            ));
+        }
+        let request = request.into_inner();
+        let lifetime = nonzero(request.lifetime_secs, Duration::from_secs);
+        Ok(Response::new(
+            manager.issue_client_certificate(&request.csr_pem, lifetime)?,
+        ))
     }
 
     #[tracing::instrument(skip_all)]
