@@ -493,7 +493,19 @@ fn run_client(target: connect::Target, debug: bool, command: Command) -> i32 {
     }
 }
 
+/// Checks a container's flags before any daemon is reached (or started),
+/// as Docker's client does: a typo costs no round trip and starts nothing.
+fn check_container_flags(command: &Command) -> Result<(), CliError> {
+    let flags = match command {
+        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => &a.container,
+        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => &a.container,
+        _ => return Ok(()),
+    };
+    flags.to_spec().map(|_| ())
+}
+
 async fn dispatch(target: connect::Target, command: Command) -> Result<i32, CliError> {
+    check_container_flags(&command)?;
     if target.is_remote() {
         let channel = connect::remote_channel(&target).await?;
         return match command {

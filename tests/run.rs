@@ -117,6 +117,20 @@ fn start_failures_use_dockers_exit_codes_and_leave_nothing() {
         "{}",
         run.stderr
     );
+    // Flags are checked before a daemon is reached: a typo costs no round
+    // trip and starts no daemon.
+    let nobody = format!("unix://{}", d.dir.join("nobody.sock").display());
+    for bad in [["-m", "lots"], ["--bogus", "x"]] {
+        let out = std::process::Command::new(support::HOIST)
+            .args(["--host", &nobody, "run"])
+            .args(bad)
+            .args(["busybox", "true"])
+            .output()
+            .expect("run hoist");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{stderr}");
+        assert!(!stderr.contains("cannot connect"), "{stderr}");
+    }
     // Without --rm a failed start leaves a created container with its error.
     let run = d.hoist(&["run", "--name", "broken", "busybox", "nosuchcommand"]);
     assert_eq!(run.code, 127);
