@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::gzip::GzipMembers;
+
 /// Prefix of an OCI whiteout entry: `.wh.name` deletes `name` from below.
 pub const WHITEOUT_PREFIX: &str = ".wh.";
 /// An OCI opaque-directory marker: hides everything below in its directory.
@@ -65,6 +67,11 @@ pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
     out
 }
 
+/// `file` read through a buffer large enough for layer blobs.
+pub fn buffered(file: fs::File) -> Box<dyn BufRead + Send> {
+    Box::new(BufReader::with_capacity(256 * 1024, file))
+}
+
 /// Wraps `reader` in the decompressor its magic bytes call for (gzip,
 /// zstd or none).
 pub fn decompressed<'a, R: Read + 'a>(reader: R) -> Result<Box<dyn Read + 'a>, LayerError> {
@@ -92,11 +99,17 @@ pub fn is_compressed(head: &[u8]) -> bool {
 /// reader's own work (hashing, unpacking files) then runs beside the
 /// decompression, and a layer takes about as long as the slower of the
 /// two instead of their sum (as Docker pipes layers through `unpigz`).
-pub fn decompressed_beside(reader: Box<dyn Read + Send>) -> Result<Box<dyn Read>, LayerError> {
-    let mut reader = BufReader::with_capacity(256 * 1024, reader);
-    if !is_compressed(reader.fill_buf()?) {
+/// For content the caller checks by digest (a layer's diff ID): gzip's
+/// own CRC is not computed ([`super::gzip`]), and `reader`'s buffers feed
+/// the decompressor without a copy.
+pub fn decompressed_beside(
+    mut reader: Box<dyn BufRead + Send>,
+) -> Result<Box<dyn Read>, LayerError> {
+    let head = reader.fill_buf()?;
+    if !is_compressed(head) {
         return decompressed(reader);
     }
+    let gzip = head.starts_with(&[0x1f, 0x8b]);
     let (chunks, receiver) = std::sync::mpsc::sync_channel::<io::Result<Chunk>>(CHUNKS_IN_FLIGHT);
     // Read-out buffers come back to the thread: no chunk is allocated and
     // zeroed twice.
@@ -104,11 +117,15 @@ pub fn decompressed_beside(reader: Box<dyn Read + Send>) -> Result<Box<dyn Read>
     std::thread::Builder::new()
         .name("layer-decompress".into())
         .spawn(move || {
-            let mut decoder = match decompressed(reader) {
-                Ok(decoder) => decoder,
-                Err(e) => {
-                    let _ = chunks.send(Err(io::Error::other(e)));
-                    return;
+            let mut decoder: Box<dyn Read> = if gzip {
+                Box::new(GzipMembers::new(reader))
+            } else {
+                match decompressed(reader) {
+                    Ok(decoder) => decoder,
+                    Err(e) => {
+                        let _ = chunks.send(Err(io::Error::other(e)));
+                        return;
+                    }
                 }
             };
             loop {

@@ -10,6 +10,7 @@ pub mod compress;
 pub mod config;
 pub mod diff;
 pub mod dockerfile;
+mod gzip;
 pub mod layer;
 pub mod pins;
 pub mod reference;

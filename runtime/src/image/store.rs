@@ -33,7 +33,7 @@ use sha2::{Digest, Sha256};
 use super::archive::ArchiveError;
 use super::changes::{ChangeError, apply_changes};
 use super::config::{History, ImageConfig, RootFs, host_architecture};
-use super::layer::{LayerError, chain_ids, decompressed, decompressed_beside};
+use super::layer::{LayerError, buffered, chain_ids, decompressed, decompressed_beside};
 use super::pins::{PinSet, Pinned};
 use super::reference::{Reference, ReferenceError, looks_like_id};
 use super::registry::download::InFlight;
@@ -331,7 +331,7 @@ impl ImageStore {
         &self,
         chain_id: &str,
         diff_id: &str,
-        open: impl FnOnce() -> io::Result<Box<dyn Read + Send>>,
+        open: impl FnOnce() -> io::Result<Box<dyn io::BufRead + Send>>,
     ) -> Result<(), ImageError> {
         if self.has_layer(chain_id) {
             return Ok(());
@@ -473,7 +473,7 @@ impl ImageStore {
             .zip(manifest.layers())
         {
             let path = self.blob_path(layer.digest().as_ref());
-            self.ensure_layer(chain_id, diff_id, || Ok(Box::new(File::open(&path)?)))?;
+            self.ensure_layer(chain_id, diff_id, || Ok(buffered(File::open(&path)?)))?;
         }
         Ok(())
     }
@@ -1033,7 +1033,7 @@ pub(crate) mod tests {
         let layer_tar = other.blob_path(diff_id);
         store
             .ensure_layer(&image.chain_ids[0], diff_id, || {
-                Ok(Box::new(File::open(&layer_tar)?))
+                Ok(buffered(File::open(&layer_tar)?))
             })
             .unwrap();
         store

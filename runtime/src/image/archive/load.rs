@@ -16,7 +16,7 @@ use super::{
     OCI_LAYOUT_FILE,
 };
 use crate::image::config::{ImageConfig, host_architecture};
-use crate::image::layer::{chain_ids, decompressed, sha256_digest};
+use crate::image::layer::{buffered, chain_ids, decompressed, sha256_digest};
 use crate::image::reference::Reference;
 use crate::image::store::{BlobInfo, ImageError, ImageStore, NewImage, descriptor};
 use crate::image::tario::sha256_of;
@@ -466,7 +466,7 @@ fn install_parts(
             if store.has_layer(chain_id) {
                 continue;
             }
-            store.ensure_layer(chain_id, diff_id, || Ok(Box::new(File::open(&layer.path)?)))?;
+            store.ensure_layer(chain_id, diff_id, || Ok(buffered(File::open(&layer.path)?)))?;
             added.layers.push(chain_id.clone());
         }
     }

@@ -4,11 +4,11 @@
 //! anyone may use it.
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode, header};
 use sha2::{Digest, Sha256};
@@ -66,7 +66,8 @@ impl InFlight {
 /// has to go back: a retry, a registry that ignores a range.
 pub type Tee = Option<mpsc::Sender<Bytes>>;
 
-/// Reads what a [`Tee`] sends, blocking (for a `spawn_blocking` thread).
+/// Reads what a [`Tee`] sends, blocking (for a `spawn_blocking` thread);
+/// as a `BufRead`, it lends the chunks themselves, uncopied.
 pub struct TeeReader {
     chunks: mpsc::Receiver<Bytes>,
     current: Bytes,
@@ -86,16 +87,28 @@ impl TeeReader {
     }
 }
 
-impl Read for TeeReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+impl BufRead for TeeReader {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
         while self.current.is_empty() {
             match self.chunks.blocking_recv() {
                 Some(chunk) => self.current = chunk,
-                None => return Ok(0),
+                None => break,
             }
         }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(&self.current)
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.current.advance(amount.min(self.current.len()));
+    }
+}
+
+impl Read for TeeReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = buf.len().min(available.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
         Ok(n)
     }
 }

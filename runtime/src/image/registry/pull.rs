@@ -23,7 +23,7 @@ use super::endpoint::RegistryConfig;
 use super::media::{self, Document, Platform};
 use super::progress::{Events, ProgressEvent};
 use crate::image::config::ImageConfig;
-use crate::image::layer::{chain_ids, sha256_digest};
+use crate::image::layer::{buffered, chain_ids, sha256_digest};
 use crate::image::store::{ImageStore, NewImage};
 use crate::image::{ImageError, Reference};
 
@@ -388,7 +388,7 @@ impl LayerJob {
         if !unpacked {
             self.events.layer(&self.digest, "Extracting", 0, 0);
             let path = self.store.blob_path(&self.digest);
-            self.unpack(move || Ok(Box::new(std::fs::File::open(&path)?)))
+            self.unpack(move || Ok(buffered(std::fs::File::open(&path)?)))
                 .await?;
         }
         drop(held);
@@ -399,7 +399,7 @@ impl LayerJob {
     /// Unpacks the layer from what `open` gives, on a blocking thread.
     fn unpack<F>(&self, open: F) -> impl Future<Output = Result<(), RegistryError>> + use<F>
     where
-        F: FnOnce() -> std::io::Result<Box<dyn std::io::Read + Send>> + Send + 'static,
+        F: FnOnce() -> std::io::Result<Box<dyn std::io::BufRead + Send>> + Send + 'static,
     {
         let store = self.store.clone();
         let (chain_id, diff_id) = (self.chain_id.clone(), self.diff_id.clone());
