@@ -38,6 +38,37 @@ fn eventually(bed: &TestBed, what: &str, check: impl FnMut() -> bool) {
     bed.eventually(SETTLE, what, check);
 }
 
+/// The CLI run on `from` against the cluster port of `manager`
+/// (`--host tcp://…`), trusting `ca`, presenting `identity` (certificate
+/// and key) when given.
+fn remote(
+    from: &Host,
+    manager: &Host,
+    ca: &Path,
+    identity: Option<(&Path, &Path)>,
+    args: &[&str],
+) -> hoist_e2e::Run {
+    let mut command = from.host_command(HOIST);
+    command
+        .arg("--host")
+        .arg(format!("tcp://{}:2377", manager.addr()))
+        .arg("--tlscacert")
+        .arg(ca);
+    if let Some((cert, key)) = identity {
+        command.arg("--tlscert").arg(cert).arg("--tlskey").arg(key);
+    }
+    let output = command
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run hoist");
+    hoist_e2e::Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
 /// Builds a cluster: h0 inits, h1 and h2 join as managers, the rest as
 /// workers.
 fn cluster(hosts: usize) -> TestBed {
@@ -299,35 +330,11 @@ fn wrong_tokens_missing_certificates_and_removed_nodes_are_refused() {
     // no certificate, another cluster's, or a worker's does not.
     let tls = |host: &Host, file: &str| host.dir().join("root/cluster/tls").join(file);
     let ca = tls(a, "ca.pem");
-    let remote = format!("tcp://{}:2377", a.addr());
     let client = bed.host(3);
     let as_client = |cert: Option<(&Host, &str)>| {
-        let mut args = vec![
-            "--host".to_string(),
-            remote.clone(),
-            "--tlscacert".to_string(),
-            ca.display().to_string(),
-        ];
-        if let Some((host, _)) = cert {
-            args.extend([
-                "--tlscert".to_string(),
-                tls(host, "node.pem").display().to_string(),
-                "--tlskey".to_string(),
-                tls(host, "node-key.pem").display().to_string(),
-            ]);
-        }
-        args.extend(["node".to_string(), "ls".to_string()]);
-        let output = client
-            .host_command(HOIST)
-            .args(&args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("run hoist");
-        hoist_e2e::Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        let files = cert.map(|(host, _)| (tls(host, "node.pem"), tls(host, "node-key.pem")));
+        let identity = files.as_ref().map(|(c, k)| (c.as_path(), k.as_path()));
+        remote(client, a, &ca, identity, &["node", "ls"])
     };
     let listed = as_client(Some((a, "manager")));
     assert_eq!(listed.code, 0, "{listed}");
@@ -403,24 +410,19 @@ fn promotion_and_demotion_change_the_raft_group_and_what_a_node_may_do() {
                 .contains("not a cluster manager")
     });
     // Its old manager certificate no longer gives control.
-    let output = bed
-        .host(1)
-        .host_command(HOIST)
-        .arg("--host")
-        .arg(format!("tcp://{}:2377", bed.host(0).addr()))
-        .arg("--tlscacert")
-        .arg(old_cert_dir.join("ca.pem"))
-        .arg("--tlscert")
-        .arg(old_cert_dir.join("node.pem"))
-        .arg("--tlskey")
-        .arg(old_cert_dir.join("node-key.pem"))
-        .args(["node", "ls"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let refused = remote(
+        bed.host(1),
+        bed.host(0),
+        &old_cert_dir.join("ca.pem"),
+        Some((
+            &old_cert_dir.join("node.pem"),
+            &old_cert_dir.join("node-key.pem"),
+        )),
+        &["node", "ls"],
+    );
     assert!(
-        !output.status.success() && stderr.contains("not a manager"),
-        "{stderr}"
+        refused.code != 0 && refused.stderr.contains("not a manager"),
+        "{refused}"
     );
     // Three managers again (h0, h1, h3): writes commit, every node ready.
     bed.host(3).ok(&[
@@ -632,34 +634,15 @@ fn a_client_certificate_drives_the_cluster_from_elsewhere_and_cannot_make_more()
     );
 
     // From a host outside the cluster, as a CI job would.
-    let remote = |args: &[&str]| {
-        let output = ci
-            .host_command(HOIST)
-            .arg("--host")
-            .arg(format!("tcp://{}:2377", manager.addr()))
-            .arg("--tlscacert")
-            .arg(dir.join("ca.pem"))
-            .arg("--tlscert")
-            .arg(dir.join("cert.pem"))
-            .arg("--tlskey")
-            .arg(dir.join("key.pem"))
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("run hoist");
-        hoist_e2e::Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    };
-    let listed = remote(&["node", "ls"]);
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let as_ci = |args: &[&str]| remote(ci, manager, &dir.join("ca.pem"), Some((&cert, &key)), args);
+    let listed = as_ci(&["node", "ls"]);
     assert_eq!(listed.code, 0, "{listed}");
     assert!(listed.stdout.contains(worker.name()), "{listed}");
-    let labelled = remote(&["node", "update", "--label-add", "ci=yes", worker.name()]);
+    let labelled = as_ci(&["node", "update", "--label-add", "ci=yes", worker.name()]);
     assert_eq!(labelled.code, 0, "{labelled}");
     assert_eq!(labels(&bed, 0, worker.name())["ci"], "yes");
-    let more = remote(&["cluster", "client-cert", "-o", "/nonexistent/more"]);
+    let more = as_ci(&["cluster", "client-cert", "-o", "/nonexistent/more"]);
     assert!(
         more.stderr
             .contains("a client certificate cannot issue others"),
