@@ -6,7 +6,7 @@ use hoist_api::cluster_proto::cluster_client::ClusterClient;
 use hoist_api::cluster_proto::{Empty, NodeRef, RemoveNodeRequest, TaskFilter, UpdateNodeRequest};
 use tonic::transport::Channel;
 
-use crate::commands::service::{TaskListing, ps_filters, services_client, with_desired_state};
+use crate::commands::service::{ps_filters, services_client, show_tasks, with_desired_state};
 use crate::commands::volume::pairs;
 use crate::commands::{decode, for_each_printing, inspect_each, to_values};
 use crate::exit::{CliError, CliResult};
@@ -28,8 +28,18 @@ pub enum NodeCommand {
     },
     /// List tasks running on one or more nodes, defaults to current node
     Ps {
-        #[command(flatten)]
-        listing: TaskListing,
+        /// Only display task IDs
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// Do not truncate output
+        #[arg(long = "no-trunc")]
+        no_trunc: bool,
+        /// Filter output (desired-state=running|shutdown|accepted)
+        #[arg(short = 'f', long)]
+        filter: Vec<String>,
+        /// Format output: table, json, or a Go template
+        #[arg(long)]
+        format: Option<String>,
         /// Nodes (ID, ID prefix or hostname); `self` (the default) for this node
         nodes: Vec<String>,
     },
@@ -175,9 +185,15 @@ pub async fn run(channel: Channel, command: NodeCommand) -> CliResult<i32> {
                 );
             })?;
         }
-        NodeCommand::Ps { listing, nodes } => {
-            let tasks = node_tasks(channel, &mut client, nodes, &listing.filter).await?;
-            listing.show(&tasks)?;
+        NodeCommand::Ps {
+            quiet,
+            no_trunc,
+            filter,
+            format,
+            nodes,
+        } => {
+            let tasks = node_tasks(channel, &mut client, nodes, &filter).await?;
+            show_tasks(&tasks, quiet, no_trunc, format.as_deref())?;
         }
         NodeCommand::Inspect { format, nodes } => {
             return inspect_each(&nodes, format.as_deref(), |node| {

@@ -51,8 +51,18 @@ pub enum ServiceCommand {
     },
     /// List the tasks of one or more services
     Ps {
-        #[command(flatten)]
-        listing: TaskListing,
+        /// Only display task IDs
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// Do not truncate output
+        #[arg(long = "no-trunc")]
+        no_trunc: bool,
+        /// Filter output (desired-state=running|shutdown|accepted, node=NODE)
+        #[arg(short = 'f', long)]
+        filter: Vec<String>,
+        /// Format output: table, json, or a Go template
+        #[arg(long)]
+        format: Option<String>,
         /// Services
         #[arg(required = true)]
         services: Vec<String>,
@@ -165,8 +175,14 @@ pub async fn run(channel: Channel, command: ServiceCommand) -> CliResult<i32> {
                 decode(&client.list(Empty {}).await?.into_inner().json)?;
             print_services(&services, quiet, format.as_deref())?;
         }
-        ServiceCommand::Ps { listing, services } => {
-            let (desired, node) = ps_filters(&listing.filter)?;
+        ServiceCommand::Ps {
+            quiet,
+            no_trunc,
+            filter,
+            format,
+            services,
+        } => {
+            let (desired, node) = ps_filters(&filter)?;
             let tasks: Vec<TaskView> = decode(
                 &client
                     .list_tasks(TaskFilter { services, node })
@@ -174,7 +190,8 @@ pub async fn run(channel: Channel, command: ServiceCommand) -> CliResult<i32> {
                     .into_inner()
                     .json,
             )?;
-            listing.show(&with_desired_state(tasks, desired.as_deref()))?;
+            let tasks = with_desired_state(tasks, desired.as_deref());
+            show_tasks(&tasks, quiet, no_trunc, format.as_deref())?;
         }
         ServiceCommand::Inspect { format, services } => {
             return inspect_each(&services, format.as_deref(), |service| {
@@ -280,30 +297,6 @@ pub(crate) fn show_tasks(
     print_items(&Format::parse(format), &items, || {
         print_tasks(tasks, no_trunc)
     })
-}
-
-/// How `service ps` and `node ps` list tasks.
-#[derive(Debug, clap::Args)]
-pub struct TaskListing {
-    /// Only display task IDs
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
-    /// Do not truncate output
-    #[arg(long = "no-trunc")]
-    pub no_trunc: bool,
-    /// Filter output (desired-state=running|shutdown|accepted; service ps: also node=NODE)
-    #[arg(short = 'f', long)]
-    pub filter: Vec<String>,
-    /// Format output: table, json, or a Go template
-    #[arg(long)]
-    pub format: Option<String>,
-}
-
-impl TaskListing {
-    /// Prints `tasks` as these flags ask.
-    pub(crate) fn show(&self, tasks: &[TaskView]) -> CliResult {
-        show_tasks(tasks, self.quiet, self.no_trunc, self.format.as_deref())
-    }
 }
 
 /// The tasks among `tasks` whose desired state is `desired`, if given.
