@@ -493,19 +493,15 @@ fn run_client(target: connect::Target, debug: bool, command: Command) -> i32 {
     }
 }
 
-/// Checks a container's flags before any daemon is reached (or started),
-/// as Docker's client does: a typo costs no round trip and starts nothing.
-fn check_container_flags(command: &Command) -> Result<(), CliError> {
-    let flags = match command {
-        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => &a.container,
-        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => &a.container,
-        _ => return Ok(()),
-    };
-    flags.to_spec().map(|_| ())
+/// The daemon's channel for a container command: failing to reach it is
+/// Docker's exit code 125.
+async fn container_channel(host: Option<&str>) -> Result<tonic::transport::Channel, CliError> {
+    connect::channel(host)
+        .await
+        .map_err(|e| e.with_code(EXIT_HOIST_FAILED))
 }
 
 async fn dispatch(target: connect::Target, command: Command) -> Result<i32, CliError> {
-    check_container_flags(&command)?;
     if target.is_remote() {
         let channel = connect::remote_channel(&target).await?;
         return match command {
@@ -527,23 +523,25 @@ async fn dispatch(target: connect::Target, command: Command) -> Result<i32, CliE
         }
         Command::Logout(a) => return commands::registry::logout(a),
         Command::Compose(a) => return commands::compose::run(host.as_deref(), a).await,
-        _ => {}
-    }
-    let channel = connect::channel(host.as_deref())
-        .await
-        .map_err(|e| match &command {
-            Command::Run(_) | Command::Create(_) | Command::Exec(_) => {
-                e.with_code(EXIT_HOIST_FAILED)
-            }
-            _ => e,
-        })?;
-    match command {
+        // A container's flags become its spec before any daemon is reached
+        // (or started), as Docker's client does: a typo costs no round trip.
         Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => {
-            container::run(channel, a).await
+            let spec = a.container.to_spec()?;
+            let channel = container_channel(host.as_deref()).await?;
+            return container::run(channel, a, spec).await;
         }
         Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
-            container::create(channel, a).await
+            let spec = a.container.to_spec()?;
+            let channel = container_channel(host.as_deref()).await?;
+            return container::create(channel, a, spec).await;
         }
+        _ => {}
+    }
+    let channel = match &command {
+        Command::Exec(_) => container_channel(host.as_deref()).await?,
+        _ => connect::channel(host.as_deref()).await?,
+    };
+    match command {
         Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
             container::start(channel, a).await
         }
@@ -645,6 +643,14 @@ async fn dispatch(target: connect::Target, command: Command) -> Result<i32, CliE
         Command::Stack(s) => commands::stack::run(channel, s).await,
         Command::Info => commands::system::info(channel).await,
         Command::Events(a) => commands::events::events(channel, a).await,
-        Command::Version | Command::Daemon(_) | Command::Logout(_) | Command::Compose(_) => Ok(0),
+        // Handled before the channel was made.
+        Command::Version
+        | Command::Daemon(_)
+        | Command::Logout(_)
+        | Command::Compose(_)
+        | Command::Run(_)
+        | Command::Container(ContainerCommand::Run(_))
+        | Command::Create(_)
+        | Command::Container(ContainerCommand::Create(_)) => Ok(0),
     }
 }

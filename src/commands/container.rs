@@ -14,7 +14,7 @@ use hoist_api::proto::{
     StatsRequest, StdStream, StopRequest, TopRequest, WaitRequest, attach_request, exec_request,
     run_request,
 };
-use hoist_api::spec::ExecSpec;
+use hoist_api::spec::{ContainerSpec, ExecSpec};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -139,9 +139,9 @@ where
     }
 }
 
-/// Runs a container: create, attach, start in one stream.
-pub async fn run(channel: Channel, args: RunArgs) -> CliResult<i32> {
-    let mut spec = args.container.to_spec()?;
+/// Runs a container: create, attach, start in one stream. `spec` is made
+/// from `args`' flags before the daemon is reached.
+pub async fn run(channel: Channel, args: RunArgs, mut spec: ContainerSpec) -> CliResult<i32> {
     let name = args.container.name.clone().unwrap_or_default();
     let attach_all = args.attach.is_empty();
     let wants = |s: &str| attach_all || args.attach.iter().any(|a| a.eq_ignore_ascii_case(s));
@@ -250,9 +250,9 @@ pub fn attached_exit(end: SessionEnd) -> CliResult<i32> {
     }
 }
 
-/// Creates a container and prints its ID.
-pub async fn create(channel: Channel, args: CreateArgs) -> CliResult<i32> {
-    let spec = args.container.to_spec()?;
+/// Creates a container from `spec` (made from `args`' flags before the
+/// daemon is reached) and prints its ID.
+pub async fn create(channel: Channel, args: CreateArgs, spec: ContainerSpec) -> CliResult<i32> {
     let request = CreateContainerRequest {
         name: args.container.name.clone().unwrap_or_default(),
         spec_json: serde_json::to_vec(&spec).map_err(|e| CliError::client(e.to_string()))?,
