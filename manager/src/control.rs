@@ -58,11 +58,7 @@ impl From<ControlError> for Status {
             ControlError::Ambiguous { .. } => Status::invalid_argument(message),
             ControlError::Refused(_) => Status::failed_precondition(message),
             ControlError::NoCluster => Status::unavailable(message),
-            ControlError::Write(WriteError::NoQuorum { .. }) => Status::unavailable(message),
-            ControlError::Write(WriteError::Rejected(Rejection::Conflict { .. })) => {
-                Status::aborted(message)
-            }
-            ControlError::Write(_) => Status::internal(message),
+            ControlError::Write(e) => Status::new(e.code(), message),
         }
     }
 }

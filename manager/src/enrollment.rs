@@ -35,10 +35,7 @@ fn internal(e: impl std::fmt::Display) -> Status {
 }
 
 fn write_status(e: WriteError) -> Status {
-    match e {
-        WriteError::NoQuorum { .. } => Status::unavailable(e.to_string()),
-        _ => Status::internal(e.to_string()),
-    }
+    Status::new(e.code(), e.to_string())
 }
 
 impl EnrollmentService {

@@ -106,6 +106,19 @@ pub enum WriteError {
     Raft(String),
 }
 
+impl WriteError {
+    /// The gRPC code a caller gets for it: a lost quorum is temporary, a
+    /// name taken or a changed object are the caller's to handle.
+    pub fn code(&self) -> tonic::Code {
+        match self {
+            WriteError::NoQuorum { .. } => tonic::Code::Unavailable,
+            WriteError::Rejected(Rejection::Exists { .. }) => tonic::Code::AlreadyExists,
+            WriteError::Rejected(Rejection::Conflict { .. }) => tonic::Code::Aborted,
+            WriteError::Rejected(_) | WriteError::Raft(_) => tonic::Code::Internal,
+        }
+    }
+}
+
 /// Why a fresh read was not possible.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {

@@ -13,6 +13,8 @@ use serde_json::json;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
+use hoist_manager::store::{Lookup, lookup_by};
+
 use crate::commands::decode;
 use crate::exit::{CliError, CliResult};
 
@@ -35,20 +37,12 @@ pub async fn list(channel: &Channel) -> CliResult<Option<Vec<NetworkView>>> {
 }
 
 /// The cluster network `reference` names among `networks`: its ID, its
-/// name, or a unique ID prefix.
+/// name, or a unique ID prefix (as the manager finds it).
 pub fn find<'a>(networks: &'a [NetworkView], reference: &str) -> Option<&'a NetworkView> {
-    if let Some(exact) = networks
-        .iter()
-        .find(|n| n.id == reference || n.name == reference)
-    {
-        return Some(exact);
-    }
-    let mut prefixed = networks
-        .iter()
-        .filter(|n| !reference.is_empty() && n.id.starts_with(reference));
-    match (prefixed.next(), prefixed.next()) {
-        (Some(one), None) => Some(one),
-        _ => None,
+    let all: Vec<&NetworkView> = networks.iter().collect();
+    match lookup_by(all, reference, |n| &n.id, |n| &n.name) {
+        Lookup::Found(network) => Some(network),
+        Lookup::Missing | Lookup::Ambiguous(_) => None,
     }
 }
 

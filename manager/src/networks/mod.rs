@@ -24,7 +24,7 @@ use crate::manager::{Manager, ReadError, WriteError};
 use crate::services::ServiceError;
 use crate::services::validate::InvalidSpec;
 use crate::store::objects::{Meta, Network, Service};
-use crate::store::{Batch, Lookup, Object, Op, Rejection, lookup};
+use crate::store::{Batch, Lookup, Object, Op, lookup};
 
 /// Why a network request failed.
 #[derive(Debug, thiserror::Error)]
@@ -70,13 +70,8 @@ impl From<NetworkError> for Status {
                 Status::invalid_argument(message)
             }
             NetworkError::InUse { .. } => Status::failed_precondition(message),
-            NetworkError::Read(_) | NetworkError::Write(WriteError::NoQuorum { .. }) => {
-                Status::unavailable(message)
-            }
-            NetworkError::Write(WriteError::Rejected(Rejection::Exists { .. })) => {
-                Status::already_exists(message)
-            }
-            NetworkError::Write(_) => Status::internal(message),
+            NetworkError::Read(_) => Status::unavailable(message),
+            NetworkError::Write(e) => Status::new(e.code(), message),
         }
     }
 }

@@ -30,7 +30,7 @@ use tonic::Status;
 use crate::control::now_millis;
 use crate::manager::{Manager, ReadError, WriteError};
 use crate::store::objects::{Config, FileSpec, Kind, Meta, Secret, Service};
-use crate::store::{Batch, Lookup, Op, Rejection, Stored, lookup};
+use crate::store::{Batch, Lookup, Op, Stored, lookup};
 use key::KeyError;
 
 /// The largest secret or config (Docker's limit).
@@ -127,13 +127,9 @@ impl From<FileError> for Status {
                 Status::invalid_argument(message)
             }
             FileError::InUse { .. } => Status::failed_precondition(message),
-            FileError::Read(_) | FileError::Write(WriteError::NoQuorum { .. }) => {
-                Status::unavailable(message)
-            }
-            FileError::Write(WriteError::Rejected(Rejection::Exists { .. })) => {
-                Status::already_exists(message)
-            }
-            FileError::Key(_) | FileError::Write(_) => Status::internal(message),
+            FileError::Read(_) => Status::unavailable(message),
+            FileError::Write(e) => Status::new(e.code(), message),
+            FileError::Key(_) => Status::internal(message),
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::control::now_millis;
 use crate::manager::{Manager, ReadError, WriteError};
 use crate::secrets::key::KeyError;
 use crate::store::objects::{Kind, Meta, Node, Object, Service, Task};
-use crate::store::{Batch, Lookup, Op, Rejection, lookup};
+use crate::store::{Batch, Lookup, Op, lookup};
 pub use validate::InvalidSpec;
 
 /// Why a service call failed.
@@ -61,14 +61,8 @@ impl From<ServiceError> for Status {
                 Status::invalid_argument(message)
             }
             ServiceError::Read(_) => Status::unavailable(message),
-            ServiceError::Write(WriteError::Rejected(Rejection::Exists { .. })) => {
-                Status::already_exists(message)
-            }
-            ServiceError::Write(WriteError::Rejected(Rejection::Conflict { .. })) => {
-                Status::aborted(message)
-            }
-            ServiceError::Write(WriteError::NoQuorum { .. }) => Status::unavailable(message),
-            ServiceError::Write(_) | ServiceError::Credentials(_) => Status::internal(message),
+            ServiceError::Write(e) => Status::new(e.code(), message),
+            ServiceError::Credentials(_) => Status::internal(message),
         }
     }
 }

@@ -17,15 +17,26 @@ pub enum Lookup<T> {
 /// The object of `all` that `reference` names: an exact ID or name first,
 /// then an ID prefix if only one ID has it.
 pub fn lookup<T: Stored>(all: Vec<T>, reference: &str, name: impl Fn(&T) -> &str) -> Lookup<T> {
+    lookup_by(all, reference, |o| &o.meta().id, name)
+}
+
+/// [`lookup`] among things that are not store objects (the views a client
+/// receives), with their ID given by `id`.
+pub fn lookup_by<T>(
+    mut all: Vec<T>,
+    reference: &str,
+    id: impl Fn(&T) -> &str,
+    name: impl Fn(&T) -> &str,
+) -> Lookup<T> {
     if let Some(exact) = all
         .iter()
-        .position(|o| o.meta().id == reference || name(o) == reference)
+        .position(|o| id(o) == reference || name(o) == reference)
     {
-        return Lookup::Found(all.into_iter().nth(exact).expect("position is in range"));
+        return Lookup::Found(all.swap_remove(exact));
     }
     let mut matches: Vec<T> = all
         .into_iter()
-        .filter(|o| !reference.is_empty() && o.meta().id.starts_with(reference))
+        .filter(|o| !reference.is_empty() && id(o).starts_with(reference))
         .collect();
     match matches.len() {
         0 => Lookup::Missing,

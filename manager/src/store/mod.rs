@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 use tokio::sync::{broadcast, watch};
 
 pub use batch::{Batch, Op, Outcome, Proposal, Rejection};
-pub use lookup::{Lookup, lookup};
+pub use lookup::{Lookup, lookup, lookup_by};
 pub use objects::{Kind, Meta, Object, Stored};
 pub use state::{Change, State};
 
