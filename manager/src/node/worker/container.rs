@@ -403,20 +403,14 @@ impl Executor for ContainerExecutor {
     async fn prepare(&self, task: &Task, inputs: &Inputs) -> Result<String, ExecutorError> {
         let spec = container_spec(task, &inputs.files);
         let _networks = self.networks.lock().await;
-        let mut prepared = Ok(());
-        for attachment in &task.spec.networks {
-            prepared = self.carry(attachment).await;
-            if prepared.is_err() {
-                break;
+        let created = async {
+            for attachment in &task.spec.networks {
+                self.carry(attachment).await?;
             }
+            self.create_on_networks(task, &spec, inputs.pull_credentials.as_ref())
+                .await
         }
-        let created = match prepared {
-            Ok(()) => {
-                self.create_on_networks(task, &spec, inputs.pull_credentials.as_ref())
-                    .await
-            }
-            Err(e) => Err(e),
-        };
+        .await;
         if created.is_err() && !task.spec.networks.is_empty() {
             // A carrier made for this task alone is not left behind.
             if let Err(e) = self.drop_idle_carriers().await {
