@@ -902,6 +902,23 @@ fn an_overlay_network_is_a_cluster_object_services_join_and_nodes_carry_while_us
     let again = h0.hoist(&["network", "create", "-d", "overlay", "front"]);
     assert_ne!(again.code, 0, "{again}");
     assert!(again.stderr.contains("front"), "{again}");
+    // A subnet every node would refuse is refused when the network is made.
+    let host_bits = h0.hoist(&[
+        "network",
+        "create",
+        "-d",
+        "overlay",
+        "--subnet",
+        "10.78.0.5/24",
+        "stray",
+    ]);
+    assert_ne!(host_bits.code, 0, "{host_bits}");
+    assert!(
+        host_bits
+            .stderr
+            .contains("host bits are set; did you mean 10.78.0.0/24?"),
+        "{host_bits}"
+    );
     let on_worker = worker.hoist(&["network", "create", "-d", "overlay", "other"]);
     assert_ne!(on_worker.code, 0, "{on_worker}");
     assert!(

@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod network;
 pub mod service;
 pub mod spec;
+pub mod subnet;
 pub mod tls;
 pub mod units;
 

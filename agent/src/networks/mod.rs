@@ -34,6 +34,7 @@ use tracing::{info, warn};
 
 use crate::error::{conflict, internal, invalid, not_found};
 use hoist_api::spec::ContainerSpec;
+use hoist_api::subnet::{parse_gateway, parse_subnet};
 use options::BridgeOptions;
 use record::{BRIDGE, EndpointRecord, Ipam, NetworkRecord, NetworkStore};
 
@@ -422,7 +423,7 @@ impl Networks {
     async fn ipam_for(&self, request: &NewNetwork) -> Result<Ipam, Status> {
         let subnet = match &request.subnet {
             Some(text) => {
-                let subnet = v4(ipam::parse_subnet(text).map_err(|e| invalid(e.to_string()))?)?;
+                let subnet = parse_subnet(text).map_err(|e| invalid(e.to_string()))?;
                 ipam::check_free(IpNetwork::V4(subnet), &self.taken_subnets().await?)
                     .map_err(|e| conflict(e.to_string()))?;
                 subnet
@@ -435,26 +436,13 @@ impl Networks {
             }
         };
         let gateway = match &request.gateway {
-            Some(text) => {
-                let gateway: Ipv4Addr = text.parse().map_err(|_| {
-                    invalid(format!(
-                        "invalid gateway {text:?}: use an IPv4 address such as 10.30.0.1"
-                    ))
-                })?;
-                let mut check = Addresses::new(subnet, None, &[]);
-                check.reserve(gateway).map_err(|_| {
-                    invalid(format!(
-                        "gateway {gateway} is not a usable address of subnet {subnet}"
-                    ))
-                })?;
-                gateway
-            }
+            Some(text) => parse_gateway(text, subnet).map_err(|e| invalid(e.to_string()))?,
             None => ipam::first_host(subnet),
         };
         let ip_range = match &request.ip_range {
             Some(text) => {
-                let range = v4(ipam::parse_subnet(text)
-                    .map_err(|e| invalid(format!("invalid --ip-range: {e}")))?)?;
+                let range =
+                    parse_subnet(text).map_err(|e| invalid(format!("invalid --ip-range: {e}")))?;
                 if !subnet.contains(range.network()) || !subnet.contains(range.broadcast()) {
                     return Err(invalid(format!(
                         "ip range {range} is not within subnet {subnet}"
@@ -632,13 +620,4 @@ fn valid_dns_name(name: &str) -> bool {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         })
-}
-
-fn v4(network: IpNetwork) -> Result<Ipv4Network, Status> {
-    match network {
-        IpNetwork::V4(n) => Ok(n),
-        IpNetwork::V6(n) => Err(invalid(format!(
-            "subnet {n} is not IPv4: only IPv4 networks are supported so far"
-        ))),
-    }
 }

@@ -13,10 +13,9 @@
 
 pub mod view;
 
-use std::net::Ipv4Addr;
-
 use hoist_api::network::{NetworkSpec, OVERLAY};
 use hoist_api::service::ServiceSpec;
+use hoist_api::subnet::{SubnetError, parse_gateway, parse_subnet};
 use tonic::Status;
 
 use crate::control::now_millis;
@@ -92,49 +91,21 @@ pub fn check(spec: &mut NetworkSpec) -> Result<(), String> {
             ));
         }
     }
+    let invalid = |e: SubnetError| format!("network {}: {e}", spec.name);
     let subnet = match spec.subnet.as_str() {
         "" => None,
-        text => Some(parse_subnet(text).ok_or_else(|| {
-            format!(
-                "network {}: invalid subnet {text:?}: write an IPv4 CIDR such as 10.20.0.0/24",
-                spec.name
-            )
-        })?),
+        text => Some(parse_subnet(text).map_err(invalid)?),
     };
     if !spec.gateway.is_empty() {
-        let gateway: Ipv4Addr = spec.gateway.parse().map_err(|_| {
-            format!(
-                "network {}: invalid gateway {:?}: write an IPv4 address",
-                spec.name, spec.gateway
-            )
-        })?;
-        let Some((network, prefix)) = subnet else {
+        let Some(subnet) = subnet else {
             return Err(format!(
                 "network {}: a gateway needs a subnet (--subnet)",
                 spec.name
             ));
         };
-        if !contains(network, prefix, gateway) {
-            return Err(format!(
-                "network {}: gateway {gateway} is not in subnet {}",
-                spec.name, spec.subnet
-            ));
-        }
+        parse_gateway(&spec.gateway, subnet).map_err(invalid)?;
     }
     Ok(())
-}
-
-/// An IPv4 CIDR's network address and prefix length.
-fn parse_subnet(text: &str) -> Option<(Ipv4Addr, u8)> {
-    let (address, prefix) = text.split_once('/')?;
-    let prefix: u8 = prefix.parse().ok().filter(|p| (8..=30).contains(p))?;
-    Some((address.parse().ok()?, prefix))
-}
-
-/// Whether `address` is in the subnet `network/prefix`.
-fn contains(network: Ipv4Addr, prefix: u8, address: Ipv4Addr) -> bool {
-    let mask = u32::MAX << (32 - u32::from(prefix));
-    u32::from(network) & mask == u32::from(address) & mask
 }
 
 /// A new network object for `spec` (checked), not yet stored.
@@ -335,7 +306,23 @@ mod tests {
         };
         assert_eq!(check(&mut addressed), Ok(()));
         addressed.gateway = "10.21.0.1".into();
-        assert!(check(&mut addressed).unwrap_err().contains("not in subnet"));
+        assert_eq!(
+            check(&mut addressed).unwrap_err(),
+            "network front: gateway 10.21.0.1 is not a usable address of subnet 10.20.0.0/24"
+        );
+        // What a node refuses when it carries the network is refused here.
+        addressed.gateway = "10.20.0.0".into();
+        assert!(
+            check(&mut addressed)
+                .unwrap_err()
+                .contains("not a usable address")
+        );
+        addressed.gateway = "10.20.0.1".into();
+        addressed.subnet = "10.20.0.5/24".into();
+        assert_eq!(
+            check(&mut addressed).unwrap_err(),
+            "network front: invalid subnet 10.20.0.5/24: host bits are set; did you mean 10.20.0.0/24?"
+        );
         addressed.subnet = "10.20.0.0".into();
         assert!(
             check(&mut addressed)
