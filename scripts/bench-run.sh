@@ -9,6 +9,8 @@
 #   net-*:    hoist run --rm --network benchnet busybox true   (a user-defined
 #             network, made once per daemon: also the embedded DNS resolver)
 # Targets: under 3x the floor with --network none, under 10x with a bridge.
+# Memory: the daemon's RSS idle, and RSS, PSS and USS (private pages) of each
+# shim beside the host's /bin/sleep as a reference measured in the same run.
 #
 # hoist runs against three private daemons (own roots, sockets, cgroup
 # parents) that differ only in where their state lives, because on some
@@ -18,6 +20,12 @@
 #   run-tmpfs: --exec-root on a tmpfs (as /run is on most Linux hosts),
 #             --root on the filesystem of $BENCH_DISK_DIR
 #   tmpfs:    both on a tmpfs: hoist's own cost, without the disk
+# BENCH_DISK_IMAGE=1 puts the disk state on a fresh ext4 with a journal (a 2
+# GiB image in $BENCH_DISK_DIR, loop-mounted without `discard`), as the
+# /var/lib of most hosts is: some machines' own filesystem is unlike it (this
+# project's VMs mount an ext4 without a journal and with `discard`, where
+# each new inode makes ext4 scan for recently deleted ones and each freed
+# block is a synchronous discard).
 # The bridge and user-network commands run against the disk and tmpfs daemons
 # only (two more commands each, not three: a shorter run, and less churn on
 # the disk).
@@ -30,7 +38,7 @@
 # Uses a release build of hoist; removes everything it made (containers,
 # daemons, shims, mounts, cgroups, namespaces, files), also when it fails or
 # is interrupted. Run as root:
-#   cargo build --release && [BENCH_DISK_DIR=DIR] scripts/bench-run.sh [RUNS]
+#   cargo build --release && [BENCH_DISK_DIR=DIR] [BENCH_DISK_IMAGE=1] scripts/bench-run.sh [RUNS]
 set -eu
 cd "$(dirname "$0")/.."
 runs=${1:-100}
@@ -38,10 +46,10 @@ runs=${1:-100}
 bench_requires hyperfine
 
 disk_dir=${BENCH_DISK_DIR:-/tmp}
-work="" state="" ram="" tag="" daemons="" wait_pid=""
+work="" state="" ram="" tag="" daemons="" wait_pid="" sleepers="" image=""
 cleanup() {
   set +e
-  [ -z "$wait_pid" ] || kill "$wait_pid" 2>/dev/null
+  for pid in $wait_pid $sleepers; do kill "$pid" 2>/dev/null; done
   for name in $daemons; do stop_daemon "$work/$name" benchnet; done
   # What a failure may have left: shims, mounts, cgroups, namespaces.
   sweep_dirs "$work" "$ram" "$state"
@@ -49,11 +57,21 @@ cleanup() {
     remove_cgroups "hoist-bench-$tag-$name"
     netns_del "hoist-bench-$tag-$name"
   done
+  if [ -n "$image" ]; then
+    umount "$state" 2>/dev/null
+    rm -f "$image"
+  fi
   for dir in "$work" "$ram" "$state"; do [ -z "$dir" ] || rm -rf "$dir"; done
 }
 bench_traps cleanup
 work=$(mktemp -d /tmp/hoist-bench-XXXXXX)
 state=$(mktemp -d "$disk_dir/hoist-bench-state-XXXXXX")
+if [ "${BENCH_DISK_IMAGE:-}" = 1 ]; then
+  image=$state.img
+  truncate -s 2G "$image"
+  mkfs.ext4 -q -F -O has_journal "$image"
+  mount -o loop "$image" "$state"
+fi
 ram=$(mktemp -d /dev/shm/hoist-bench-XXXXXX)
 tag=$(basename "$work" | tr -dc 'a-zA-Z0-9')
 
@@ -77,7 +95,7 @@ add_daemon tmpfs "$ram/tmpfs/root" "$ram/tmpfs/run"
 # run DAEMON [RUN FLAGS...]: the measured command against DAEMON.
 run() { d=$1; shift; echo "$hoist -H unix://$work/$d.sock run --rm $* busybox true"; }
 echo "== run round trip ($runs runs each, $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg))"
-echo "filesystem of $disk_dir: $(df --output=fstype "$disk_dir" | tail -1), of /run: $(df --output=fstype /run | tail -1)"
+echo "filesystem of the disk state: $(df --output=fstype "$state" | tail -1)${image:+ with a journal, loop-mounted from $image}, of /run: $(df --output=fstype /run | tail -1)"
 # In the background (run_wait), so that a signal ends it at once.
 run_wait hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/run.json" \
   -n floor "unshare --pid --fork --mount --uts --ipc --net chroot $work/rootfs /bin/true" \
@@ -99,7 +117,7 @@ echo "load after the round trips: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # What a new file or directory costs on the filesystem of the disk state now:
 # hoist makes a dozen per container, the floor none.
-python3 - "$state/probe" "$disk_dir" <<'EOF'
+python3 - "$state/probe" "the disk state" <<'EOF'
 import os, sys, time
 base = sys.argv[1]
 os.mkdir(base)
@@ -119,6 +137,16 @@ sock=$work/disk.sock
 daemon_pid=$(cat "$work/disk.pid")
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
+# USS: the pages only this process maps, what it alone adds to the host.
+uss_kb() { awk '/^Private_(Clean|Dirty):/ {kb += $2} END {print kb}' "/proc/$1/smaps_rollup"; }
+# mem_avg PID...: "RSS r kB, PSS p kB, USS u kB" averaged over the PIDs.
+mem_avg() {
+  rss=0 pss=0 uss=0
+  for pid in "$@"; do
+    rss=$((rss + $(rss_kb "$pid"))); pss=$((pss + $(pss_kb "$pid"))); uss=$((uss + $(uss_kb "$pid")))
+  done
+  echo "RSS $((rss / $#)) kB, PSS $((pss / $#)) kB, USS $((uss / $#)) kB"
+}
 sleep 1
 echo "== memory (the disk daemon)"
 echo "daemon idle RSS: $(rss_kb "$daemon_pid") kB (target < 30 MB)"
@@ -126,14 +154,17 @@ n=10
 for i in $(seq $n); do
   "$hoist" -H "unix://$sock" run -d --network none busybox sleep 300 >/dev/null
 done
-sleep 1
-rss=0
-pss=0
-count=0
-for pid in $(pgrep -f "hoist-shim $state/disk/run"); do
-  rss=$((rss + $(rss_kb "$pid"))); pss=$((pss + $(pss_kb "$pid"))); count=$((count + 1))
+# The reference, in the same run: as many of the host's own /bin/sleep (C,
+# glibc, dynamically linked like the shim), the smallest process there is.
+sleepers=""
+for i in $(seq $n); do
+  sleep 300 &
+  sleepers="$sleepers $!"
 done
-echo "shim RSS: $((rss / count)) kB, PSS: $((pss / count)) kB, average over $count shims (target < 2 MB)"
+sleep 1
+shims=$(pgrep -f "hoist-shim $state/disk/run" | tr '\n' ' ')
+echo "shim: $(mem_avg $shims), average over $(echo $shims | wc -w) shims (target < 2 MB)"
+echo "reference /bin/sleep: $(mem_avg $sleepers), average over $n"
 launcher=$(pgrep -f "hoist-shim --launcher $state/disk/run" || true)
-[ -z "$launcher" ] || echo "shim launcher (one per daemon) RSS: $(rss_kb "$launcher") kB, PSS: $(pss_kb "$launcher") kB"
+[ -z "$launcher" ] || echo "shim launcher (one per daemon): $(mem_avg "$launcher")"
 echo "daemon RSS with $n containers: $(rss_kb "$daemon_pid") kB"
