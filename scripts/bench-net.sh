@@ -25,12 +25,18 @@
 # BENCH_NET_TOOL=socat both ends use the host's socat with 128 KiB buffers
 # instead (bind-mounted into the containers with /usr), closer to what a
 # bulk transfer does.
+# BENCH_NET_PIN=1 pins every path's two ends to two CPUs (taskset on the
+# host, --cpuset-cpus for a container): the sender on CPU 0 and the receiver
+# on CPU 1 in odd rounds, the other way round in even rounds (the two
+# placements give different rates), so that the scheduler's placement, which
+# moves loopback's rate by up to 2x from one stream to the next on a 2-vCPU
+# VM, is the same for the baseline and for the paths measured against it.
 # Prints each round's MB/s per path, then per path the median, the spread and
 # the ratio of its median to loopback's.
 # Uses a release build of hoist; removes everything it made (containers,
 # daemon, shims, mounts, cgroups, the namespace, files), also when it fails or
 # is interrupted. Run as root:
-#   cargo build --release && [BENCH_NET_TOOL=socat] scripts/bench-net.sh [ROUNDS] [MIB]
+#   cargo build --release && [BENCH_NET_TOOL=socat] [BENCH_NET_PIN=1] scripts/bench-net.sh [ROUNDS] [MIB]
 # ROUNDS defaults to 5; MIB to 256 with nc, 2048 with socat (1.5-4.5 s per
 # stream on a 2-vCPU VM).
 set -eu
@@ -45,6 +51,17 @@ rounds=${1:-5}
 mib=${2:-$default_mib}
 . scripts/bench-lib.sh
 bench_requires busybox ip nsenter ss nft python3
+pin=${BENCH_NET_PIN:-}
+[ "$pin" = 1 ] || pin=""
+[ -z "$pin" ] || [ "$(nproc)" -ge 2 ] || { echo "BENCH_NET_PIN=1 needs two CPUs" >&2; exit 1; }
+send_host="" recv_host="" send_run="" recv_run=""
+# place ROUND: with BENCH_NET_PIN=1, the CPUs of the round's senders and receivers.
+place() {
+  [ "$pin" = 1 ] || return 0
+  if [ $(($1 % 2)) = 1 ]; then send=0 recv=1; else send=1 recv=0; fi
+  send_host="taskset -c $send" recv_host="taskset -c $recv"
+  send_run="--cpuset-cpus $send" recv_run="--cpuset-cpus $recv"
+}
 [ "$tool" = nc ] || command -v socat >/dev/null || { echo "socat is not installed" >&2; exit 1; }
 
 one_daemon_setup net
@@ -123,7 +140,7 @@ wait_listen() {
 server_container() {
   name=$1 port=$2 network=$3
   shift 3
-  h run -d --name "$name" --network "$network" -v "$sig:/sig" $run_flags "$@" busybox \
+  h run -d --name "$name" --network "$network" -v "$sig:/sig" $run_flags $recv_run "$@" busybox \
     sh -c "n=\$($(server "$port" /tmp/hold)); echo \$n >/sig/count" >/dev/null
   wait_listen "$port" "$(h inspect -f '{{.State.Pid}}' "$name")"
 }
@@ -147,7 +164,7 @@ finish() {
 # host_stream PATH ADDRESS PORT: a client on the benchmark's host.
 host_stream() {
   t0=$(date +%s%N)
-  on_host sh -c "$(client "$2" "$3")" &
+  on_host $send_host sh -c "$(client "$2" "$3")" &
   client_pid=$!
   host_pids="$host_pids $client_pid"
   finish "$1" "$t0"
@@ -155,15 +172,16 @@ host_stream() {
 }
 
 srv_ip=10.250.0.10
-echo "== TCP throughput, $rounds rounds of $mib MiB per stream ($tool; $(nproc) CPUs, $(uname -r); load $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "== TCP throughput, $rounds rounds of $mib MiB per stream ($tool${pin:+, pinned: sender and receiver on CPUs 0 and 1, swapped every round}; $(nproc) CPUs, $(uname -r); load $(cut -d' ' -f1-3 /proc/loadavg))"
 printf '%5s %10s %10s %10s %10s   (MB/s)\n' round loopback bridge pub-lo pub-addr
 : >"$work/results"
 round=1
 while [ $round -le "$rounds" ]; do
   printf '%5s' "$round"
+  place "$round"
 
   # loopback: server and client on the host.
-  on_host sh -c "n=\$($(server 5000 "$work/hold")); echo \$n >$sig/count" &
+  on_host $recv_host sh -c "n=\$($(server 5000 "$work/hold")); echo \$n >$sig/count" &
   server_pid=$!
   host_pids=$server_pid
   wait_listen 5000
@@ -174,7 +192,7 @@ while [ $round -le "$rounds" ]; do
   # bridge: both ends in containers on benchnet. The client signals that it
   # is ready, then waits for the go.
   server_container srv-bridge 5001 benchnet --ip "$srv_ip"
-  h run -d --name cli-bridge --network benchnet -v "$sig:/sig" $run_flags busybox \
+  h run -d --name cli-bridge --network benchnet -v "$sig:/sig" $run_flags $send_run busybox \
     sh -c "echo >/sig/ready; read go </sig/go; $(client "$srv_ip" 5001)" >/dev/null
   run_wait timeout 60 dd if="$sig/ready" of=/dev/null status=none ||
     fail "bridge: the client container did not start"
