@@ -482,10 +482,10 @@ impl Daemon {
     pub fn monitor(self: &Arc<Self>, container: Arc<Container>, watch: Watch) {
         let daemon = self.clone();
         tokio::spawn(async move {
-            let exit = watch
-                .exited()
-                .await
-                .unwrap_or_else(|| daemon.exit_of_lost_shim(&container.id));
+            let exit = match watch.exited().await {
+                Some(exit) => exit,
+                None => daemon.exit_of_lost_shim(&container.id).await,
+            };
             daemon.handle_exit(&container, exit).await;
         });
     }
@@ -494,11 +494,8 @@ impl Daemon {
     /// not get to remove, and returns the exit the shim recorded, or a
     /// synthetic one when it died without recording it (host reboot, shim
     /// killed).
-    pub fn exit_of_lost_shim(&self, id: &str) -> ExitInfo {
-        let _ = self
-            .hierarchy
-            .cgroup(&self.config.cgroup_path(id))
-            .destroy();
+    pub async fn exit_of_lost_shim(&self, id: &str) -> ExitInfo {
+        self.destroy_cgroup(id).await;
         read_json::<ExitInfo>(&self.config.container_run_dir(id).join(EXIT_FILE)).unwrap_or_else(|_| ExitInfo {
             code: 255,
             signal: None,
@@ -506,6 +503,26 @@ impl Daemon {
             finished_at: now(),
             error: Some("the container's shim is gone and left no exit status (was the host restarted?)".into()),
         })
+    }
+
+    /// Freezes or thaws a container's cgroup on a blocking thread: the
+    /// freezer is polled until the whole cgroup has reached the state.
+    async fn set_frozen(&self, id: &str, frozen: bool) -> std::io::Result<()> {
+        let cgroup = self.hierarchy.cgroup(&self.config.cgroup_path(id));
+        tokio::task::spawn_blocking(move || cgroup.set_frozen(frozen))
+            .await
+            .map_err(std::io::Error::other)?
+    }
+
+    /// Removes a container's cgroup, killing what is left in it, on a
+    /// blocking thread: the removal waits and retries while dying processes
+    /// keep the cgroup busy, which must not stall a runtime worker.
+    async fn destroy_cgroup(&self, id: &str) {
+        let cgroup = self.hierarchy.cgroup(&self.config.cgroup_path(id));
+        let destroyed = tokio::task::spawn_blocking(move || cgroup.destroy()).await;
+        if let Ok(Err(e)) = destroyed {
+            warn!(id, error = %e, "cannot remove the container's cgroup");
+        }
     }
 
     /// Records an exit and applies the restart policy or `--rm`.
@@ -763,9 +780,8 @@ impl Daemon {
             }
             _ => return Err(conflict(format!("container {} is not running", record.id))),
         }
-        self.hierarchy
-            .cgroup(&self.config.cgroup_path(&record.id))
-            .set_frozen(true)
+        self.set_frozen(&record.id, true)
+            .await
             .map_err(|e| internal(format!("cannot freeze container {}: {e}", record.id)))?;
         record.state.status = RunStatus::Paused;
         let _ = record.save_state(&self.config.container_dir(&record.id));
@@ -780,9 +796,8 @@ impl Daemon {
         if record.state.status != RunStatus::Paused {
             return Err(conflict(format!("container {} is not paused", record.id)));
         }
-        self.hierarchy
-            .cgroup(&self.config.cgroup_path(&record.id))
-            .set_frozen(false)
+        self.set_frozen(&record.id, false)
+            .await
             .map_err(|e| internal(format!("cannot thaw container {}: {e}", record.id)))?;
         record.state.status = RunStatus::Running;
         let _ = record.save_state(&self.config.container_dir(&record.id));
@@ -854,10 +869,7 @@ impl Daemon {
             let sent = self.signal_init(&record, libc::SIGKILL, true).await;
             drop(record);
             if sent.is_ok() {
-                let cgroup = self
-                    .hierarchy
-                    .cgroup(&self.config.cgroup_path(&container.id));
-                let _ = cgroup.set_frozen(false);
+                let _ = self.set_frozen(&container.id, false).await;
                 let _ = tokio::time::timeout(KILL_WAIT, exited).await;
             }
         }
@@ -869,10 +881,7 @@ impl Daemon {
             warn!(id = %record.id, error = %e.message(), "cannot unmount the container's files");
         }
         let dir = self.config.container_dir(&record.id);
-        let _ = self
-            .hierarchy
-            .cgroup(&self.config.cgroup_path(&record.id))
-            .destroy();
+        self.destroy_cgroup(&record.id).await;
         // Renaming the directory away is the removal: a crash after it
         // leaves a directory without a record, which the next start sweeps.
         discard_dir(&dir).map_err(|e| internal(format!("cannot remove {}: {e}", dir.display())))?;

@@ -127,10 +127,10 @@ impl Daemon {
                 // Prepared but never started: end it; its exit is recorded
                 // when its watch reports it.
                 let _ = client.kill(libc::SIGKILL, true).await;
-                let exit = watch
-                    .exited()
-                    .await
-                    .unwrap_or_else(|| self.exit_of_lost_shim(&id));
+                let exit = match watch.exited().await {
+                    Some(exit) => exit,
+                    None => self.exit_of_lost_shim(&id).await,
+                };
                 self.handle_exit(container, exit).await;
             }
             Ok(watch) if watch.exit.is_none() => {
@@ -146,11 +146,14 @@ impl Daemon {
                 self.monitor(container.clone(), watch);
             }
             Ok(watch) => {
-                let exit = watch.exit.unwrap_or_else(|| self.exit_of_lost_shim(&id));
+                let exit = match watch.exit {
+                    Some(exit) => exit,
+                    None => self.exit_of_lost_shim(&id).await,
+                };
                 self.handle_exit(container, exit).await;
             }
             Err(_) => {
-                let exit = self.exit_of_lost_shim(&id);
+                let exit = self.exit_of_lost_shim(&id).await;
                 self.handle_exit(container, exit).await;
             }
         }
