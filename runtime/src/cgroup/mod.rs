@@ -284,14 +284,6 @@ impl Cgroup {
     /// Missing directories are fine: removal is idempotent.
     pub fn destroy(&self) -> io::Result<()> {
         for attempt in 0..50 {
-            let pids = self.processes().unwrap_or_default();
-            if !pids.is_empty() {
-                // A frozen process cannot die: thaw first.
-                let _ = self.set_frozen(false);
-                for pid in &pids {
-                    let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
-                }
-            }
             let mut busy = false;
             for (_, dir) in &self.dirs {
                 match fs::remove_dir(dir) {
@@ -303,6 +295,17 @@ impl Cgroup {
             }
             if !busy {
                 return Ok(());
+            }
+            // Processes are still in it (usually none: the shim removes the
+            // cgroup once its container has exited, so it reads no process
+            // list unless it must).
+            let pids = self.processes().unwrap_or_default();
+            if !pids.is_empty() {
+                // A frozen process cannot die: thaw first.
+                let _ = self.set_frozen(false);
+                for pid in &pids {
+                    let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+                }
             }
             thread::sleep(Duration::from_millis(if attempt < 10 { 2 } else { 20 }));
         }
