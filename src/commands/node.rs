@@ -6,7 +6,7 @@ use hoist_api::cluster_proto::cluster_client::ClusterClient;
 use hoist_api::cluster_proto::{Empty, NodeRef, RemoveNodeRequest, TaskFilter, UpdateNodeRequest};
 use tonic::transport::Channel;
 
-use crate::commands::service::{ps_filters, services_client, show_tasks, with_desired_state};
+use crate::commands::service::{TaskOutput, ps_filters, services_client, with_desired_state};
 use crate::commands::volume::pairs;
 use crate::commands::{decode, for_each_printing, inspect_each, to_values};
 use crate::exit::{CliError, CliResult};
@@ -28,18 +28,11 @@ pub enum NodeCommand {
     },
     /// List tasks running on one or more nodes, defaults to current node
     Ps {
-        /// Only display task IDs
-        #[arg(short = 'q', long)]
-        quiet: bool,
-        /// Do not truncate output
-        #[arg(long = "no-trunc")]
-        no_trunc: bool,
+        #[command(flatten)]
+        output: TaskOutput,
         /// Filter output (desired-state=running|shutdown|accepted)
         #[arg(short = 'f', long)]
         filter: Vec<String>,
-        /// Format output: table, json, or a Go template
-        #[arg(long)]
-        format: Option<String>,
         /// Nodes (ID, ID prefix or hostname); `self` (the default) for this node
         nodes: Vec<String>,
     },
@@ -186,14 +179,12 @@ pub async fn run(channel: Channel, command: NodeCommand) -> CliResult<i32> {
             })?;
         }
         NodeCommand::Ps {
-            quiet,
-            no_trunc,
+            output,
             filter,
-            format,
             nodes,
         } => {
             let tasks = node_tasks(channel, &mut client, nodes, &filter).await?;
-            show_tasks(&tasks, quiet, no_trunc, format.as_deref())?;
+            output.show(&tasks)?;
         }
         NodeCommand::Inspect { format, nodes } => {
             return inspect_each(&nodes, format.as_deref(), |node| {

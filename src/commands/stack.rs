@@ -18,7 +18,7 @@ use tonic::transport::Channel;
 
 use crate::commands::decode;
 use crate::commands::registry::pull_credentials_for;
-use crate::commands::service::{converge, print_services, services_client, show_tasks};
+use crate::commands::service::{TaskOutput, converge, print_services, services_client};
 use crate::exit::{CliError, CliResult};
 use crate::format::{Format, print_items, print_table};
 
@@ -57,15 +57,8 @@ pub enum StackCommand {
     },
     /// List the tasks in the stack
     Ps {
-        /// Only display task IDs
-        #[arg(short = 'q', long)]
-        quiet: bool,
-        /// Do not truncate output
-        #[arg(long = "no-trunc")]
-        no_trunc: bool,
-        /// Format output: table, json, or a Go template
-        #[arg(long)]
-        format: Option<String>,
+        #[command(flatten)]
+        output: TaskOutput,
         /// The stack
         stack: String,
     },
@@ -178,12 +171,7 @@ pub async fn run(channel: Channel, command: StackCommand) -> CliResult<i32> {
             print_services(&services, quiet, format.as_deref())?;
             Ok(0)
         }
-        StackCommand::Ps {
-            quiet,
-            no_trunc,
-            format,
-            stack,
-        } => {
+        StackCommand::Ps { output, stack } => {
             let services = services_of(&channel, &stack).await?;
             let tasks: Vec<TaskView> = decode(
                 &services_client(channel)
@@ -195,7 +183,7 @@ pub async fn run(channel: Channel, command: StackCommand) -> CliResult<i32> {
                     .into_inner()
                     .json,
             )?;
-            show_tasks(&tasks, quiet, no_trunc, format.as_deref())?;
+            output.show(&tasks)?;
             Ok(0)
         }
         StackCommand::Rm { stacks } => {

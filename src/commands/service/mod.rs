@@ -51,18 +51,11 @@ pub enum ServiceCommand {
     },
     /// List the tasks of one or more services
     Ps {
-        /// Only display task IDs
-        #[arg(short = 'q', long)]
-        quiet: bool,
-        /// Do not truncate output
-        #[arg(long = "no-trunc")]
-        no_trunc: bool,
+        #[command(flatten)]
+        output: TaskOutput,
         /// Filter output (desired-state=running|shutdown|accepted, node=NODE)
         #[arg(short = 'f', long)]
         filter: Vec<String>,
-        /// Format output: table, json, or a Go template
-        #[arg(long)]
-        format: Option<String>,
         /// Services
         #[arg(required = true)]
         services: Vec<String>,
@@ -176,10 +169,8 @@ pub async fn run(channel: Channel, command: ServiceCommand) -> CliResult<i32> {
             print_services(&services, quiet, format.as_deref())?;
         }
         ServiceCommand::Ps {
-            quiet,
-            no_trunc,
+            output,
             filter,
-            format,
             services,
         } => {
             let (desired, node) = ps_filters(&filter)?;
@@ -190,8 +181,7 @@ pub async fn run(channel: Channel, command: ServiceCommand) -> CliResult<i32> {
                     .into_inner()
                     .json,
             )?;
-            let tasks = with_desired_state(tasks, desired.as_deref());
-            show_tasks(&tasks, quiet, no_trunc, format.as_deref())?;
+            output.show(&with_desired_state(tasks, desired.as_deref()))?;
         }
         ServiceCommand::Inspect { format, services } => {
             return inspect_each(&services, format.as_deref(), |service| {
@@ -280,23 +270,36 @@ pub(crate) fn print_services(
     })
 }
 
-/// Prints tasks as `service ps` does (`-q`: IDs; `--format`).
-pub(crate) fn show_tasks(
-    tasks: &[TaskView],
+// How `service ps` and `node ps` print tasks. A plain comment on purpose:
+// clap takes a flattened struct's doc comment for the about text of every
+// command that flattens it.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TaskOutput {
+    /// Only display task IDs
+    #[arg(short = 'q', long)]
     quiet: bool,
+    /// Do not truncate output
+    #[arg(long = "no-trunc")]
     no_trunc: bool,
-    format: Option<&str>,
-) -> CliResult {
-    if quiet {
-        for task in tasks {
-            println!("{}", task.id);
+    /// Format output: table, json, or a Go template
+    #[arg(long)]
+    format: Option<String>,
+}
+
+impl TaskOutput {
+    /// Prints `tasks`: their IDs with `-q`, else as `--format` says.
+    pub(crate) fn show(&self, tasks: &[TaskView]) -> CliResult {
+        if self.quiet {
+            for task in tasks {
+                println!("{}", task.id);
+            }
+            return Ok(());
         }
-        return Ok(());
+        let items = to_values(tasks)?;
+        print_items(&Format::parse(self.format.as_deref()), &items, || {
+            print_tasks(tasks, self.no_trunc)
+        })
     }
-    let items = to_values(tasks)?;
-    print_items(&Format::parse(format), &items, || {
-        print_tasks(tasks, no_trunc)
-    })
 }
 
 /// The tasks among `tasks` whose desired state is `desired`, if given.
