@@ -296,9 +296,9 @@ impl Cgroup {
             if !busy {
                 return Ok(());
             }
-            // Processes are still in it (usually none: the shim removes the
-            // cgroup once its container has exited, so it reads no process
-            // list unless it must).
+            // Something still runs in it. Removing first spares the usual
+            // case, a cgroup whose processes have all exited, a read of
+            // its process list.
             let pids = self.processes().unwrap_or_default();
             if !pids.is_empty() {
                 // A frozen process cannot die: thaw first.
