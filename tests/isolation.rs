@@ -274,3 +274,155 @@ fn users_workdir_env_and_read_only_root() {
     assert_eq!(run.stdout, "1\n512\n1024\n", "{}", run.stderr);
     d.assert_no_container_leftovers();
 }
+
+#[test]
+fn devices_are_given_as_docker_gives_them() {
+    let d = Daemon::with_busybox();
+    let v1 = hoist_runtime::cgroup::Hierarchy::detect().unwrap().version
+        == hoist_runtime::cgroup::Version::V1;
+    // Opening a device node proves access (the cgroup refuses the open);
+    // /dev/net/tun does nothing until configured.
+    let open =
+        |path: &str| format!("( exec 3<{path} ) 2>/dev/null && echo open-ok || echo open-denied");
+    let run = sh(
+        &d,
+        &[],
+        &format!(
+            "test -e /dev/net/tun || echo absent; mknod /tmp/tun c 10 200; {}",
+            open("/tmp/tun")
+        ),
+    );
+    assert!(
+        run.stdout.contains("absent"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    if v1 {
+        assert!(run.stdout.contains("open-denied"), "{}", run.stdout);
+    }
+    let run = sh(
+        &d,
+        &["--device", "/dev/net/tun"],
+        &format!("ls -l /dev/net/tun; {}", open("/dev/net/tun")),
+    );
+    assert!(
+        run.stdout.starts_with("crw-------") && run.stdout.contains("10, 200"),
+        "the host's node, mode and numbers: {}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("open-ok"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    // A directory gives every device under it; a rule lets the container
+    // use a node it makes itself.
+    let run = sh(
+        &d,
+        &[
+            "--device",
+            "/dev/net:/dev/hostnet",
+            "--device-cgroup-rule",
+            "c 10:200 rwm",
+        ],
+        &format!(
+            "test -c /dev/hostnet/tun && echo mapped; mknod /tmp/tun c 10 200; {}",
+            open("/tmp/tun")
+        ),
+    );
+    assert!(
+        run.stdout.contains("mapped") && run.stdout.contains("open-ok"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    if v1 {
+        // Read-only permissions: opening for reading works, for writing is
+        // refused (a device outside Docker's default list, which allows
+        // /dev/null and the like whatever --device says).
+        let run = sh(
+            &d,
+            &["--device", "/dev/net/tun:/dev/tun:r"],
+            "( exec 3</dev/tun ) && echo read-ok; ( exec 3>/dev/tun ) 2>/dev/null && echo write-ok || echo write-denied",
+        );
+        assert!(
+            run.stdout.contains("read-ok") && run.stdout.contains("write-denied"),
+            "{}{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+    // A privileged container gets the host's devices; its pseudo-terminals
+    // stay its own.
+    let run = sh(
+        &d,
+        &["--privileged"],
+        "test -c /dev/net/tun && test -c /dev/null && echo host-devices; readlink /dev/ptmx",
+    );
+    assert!(
+        run.stdout.contains("host-devices") && run.stdout.contains("pts/ptmx"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    d.ok(&[
+        "create",
+        "--name",
+        "with-device",
+        "--device",
+        "/dev/null:/dev/quiet:rw",
+        "--device-cgroup-rule",
+        "c 42:* rmw",
+        "busybox",
+        "true",
+    ]);
+    let inspect = d.inspect("with-device");
+    assert_eq!(
+        inspect["HostConfig"]["Devices"],
+        serde_json::json!([{"PathOnHost": "/dev/null", "PathInContainer": "/dev/quiet", "CgroupPermissions": "rw"}])
+    );
+    assert_eq!(
+        inspect["HostConfig"]["DeviceCgroupRules"],
+        serde_json::json!(["c 42:* rmw"])
+    );
+    d.ok(&["rm", "with-device"]);
+    // A device the host does not have, or a malformed one, is refused
+    // before anything is made.
+    let run = d.hoist(&[
+        "run",
+        "--rm",
+        "--device",
+        "/dev/hoist-no-such-device",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(run.code, 125, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("/dev/hoist-no-such-device"),
+        "{}",
+        run.stderr
+    );
+    let run = d.hoist(&[
+        "run",
+        "--rm",
+        "--device",
+        "/dev/null:/dev/x:rx",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(run.code, 125, "{}", run.stderr);
+    assert!(run.stderr.contains("\"rx\""), "{}", run.stderr);
+    let run = d.hoist(&[
+        "run",
+        "--rm",
+        "--device-cgroup-rule",
+        "c 1:3",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(run.code, 125, "{}", run.stderr);
+    d.assert_no_container_leftovers();
+}

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::device::DeviceMapping;
 use crate::spec::{HealthcheckSpec, LogConfig, RestartPolicy, Ulimit};
 
 /// `hoist inspect <container>`.
@@ -181,6 +182,10 @@ pub struct HostConfig {
     pub oom_kill_disable: bool,
     /// Process resource limits.
     pub ulimits: Vec<Ulimit>,
+    /// Host devices (`--device`).
+    pub devices: Vec<DeviceMapping>,
+    /// Extra device cgroup rules (`--device-cgroup-rule`).
+    pub device_cgroup_rules: Vec<String>,
     /// Published ports: `80/tcp` → bindings.
     pub port_bindings: BTreeMap<String, Vec<PortBinding>>,
     /// `-P`.

@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod cluster;
+pub mod device;
 pub mod events;
 pub mod inspect;
 pub mod network;

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::device::DeviceMapping;
+
 /// Everything needed to create a container.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -95,6 +97,11 @@ pub struct ContainerSpec {
     pub security_opt: Vec<String>,
     /// Namespaced kernel parameters (`net.ipv4.ip_forward=1`).
     pub sysctls: BTreeMap<String, String>,
+    /// Host devices made available in the container (`--device`).
+    pub devices: Vec<DeviceMapping>,
+    /// Device cgroup rules added to the default ones (`--device-cgroup-rule
+    /// 'c 42:* rmw'`): access to devices the container makes itself.
+    pub device_cgroup_rules: Vec<String>,
     /// Resource limits for the process (`nofile=1024:2048`).
     pub ulimits: Vec<Ulimit>,
     /// Size of /dev/shm in bytes; 0 means Docker's 64 MiB.

@@ -143,7 +143,7 @@ const RULES: &[(&str, Rule)] = &[
     ("services.*.secrets.*", Rule::MappingOrReplace),
     ("services.*.configs", Rule::Unique(config_target)),
     ("services.*.configs.*", Rule::MappingOrReplace),
-    ("services.*.devices", Rule::Unique(container_path)),
+    ("services.*.devices", Rule::Unique(device_path)),
     ("services.*.devices.*", Rule::MappingOrReplace),
     ("services.*.env_file", Rule::Unique(env_file_path)),
     ("services.*.env_file.*", Rule::MappingOrReplace),
@@ -696,7 +696,7 @@ fn port_identity(node: &Node) -> Option<String> {
     Some(ids.join(","))
 }
 
-/// A service volume or device by its path in the container, short syntax
+/// A service volume by its path in the container, short syntax
 /// (`src:/target:ro`) and long syntax (`target:`) alike.
 fn container_path(node: &Node) -> Option<String> {
     match &node.value {
@@ -706,6 +706,18 @@ fn container_path(node: &Node) -> Option<String> {
             Some(parts.next().unwrap_or(first).to_string())
         }
         _ => field(node, "target"),
+    }
+}
+
+/// A device by its path in the container: the short syntax as `--device`
+/// reads it (`/dev/sda:r` is at `/dev/sda`), the long syntax's `target`,
+/// else its `source`.
+fn device_path(node: &Node) -> Option<String> {
+    match &node.value {
+        Value::String(short) => hoist_api::device::DeviceMapping::parse(short)
+            .ok()
+            .map(|d| d.path_in_container),
+        _ => field(node, "target").or_else(|| field(node, "source")),
     }
 }
 
@@ -908,6 +920,19 @@ mod tests {
                 "services:\n  foo:\n    dns: [8.8.8.8, 1.1.1.1]\n    env_file: [{path: .env, required: false}, other.env]\n    tmpfs: [/run:size=2m, /tmp]\n    cap_add: [NET_ADMIN, SYS_TIME]\n    expose: [\"80\", \"81\"]\n    devices: [{source: /dev/b, target: /dev/x}]\n",
             ],
             "services:\n  foo:\n    dns: [1.1.1.1, 8.8.8.8]\n    env_file: [{path: .env, required: false}, other.env]\n    tmpfs: [/run:size=2m, /tmp]\n    cap_add: [NET_ADMIN, SYS_TIME]\n    expose: [\"80\", \"81\"]\n    devices: [{source: /dev/b, target: /dev/x}]\n",
+        );
+    }
+
+    #[test]
+    fn devices_are_unique_by_their_path_in_the_container() {
+        // `/dev/sda:r` is at /dev/sda (`r` is its permissions); a long entry
+        // without a target is at its source.
+        assert_merges(
+            &[
+                "services:\n  foo:\n    devices: [\"/dev/sda:r\", /dev/fuse]\n",
+                "services:\n  foo:\n    devices: [{source: /dev/sda, permissions: rw}]\n",
+            ],
+            "services:\n  foo:\n    devices: [{source: /dev/sda, permissions: rw}, /dev/fuse]\n",
         );
     }
 

@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use hoist_api::device::{DEFAULT_PERMISSIONS, DeviceMapping, check_cgroup_rule};
 use hoist_api::spec::{
     ContainerSpec, HealthcheckSpec, LogConfig, MountKind, MountSpec, PortBinding, Resources,
     RestartPolicy, Ulimit,
@@ -69,8 +70,6 @@ const UNSUPPORTED: &[&str] = &[
     "cpu_rt_period",
     "cpu_rt_runtime",
     "credential_spec",
-    "device_cgroup_rules",
-    "devices",
     "external_links",
     "gpus",
     "isolation",
@@ -138,6 +137,8 @@ pub fn container_spec(
         cap_drop: fields.strings("cap_drop")?,
         security_opt: fields.strings("security_opt")?,
         sysctls: sysctls(&fields)?,
+        devices: devices(&fields)?,
+        device_cgroup_rules: device_cgroup_rules(&fields)?,
         ulimits: ulimits(&fields)?,
         shm_size: fields.read("shm_size", size)?.unwrap_or(0),
         init: fields.flag("init")?,
@@ -1170,6 +1171,56 @@ fn sysctls(service: &Fields<'_>) -> Result<BTreeMap<String, String>, SpecError> 
         .collect()
 }
 
+/// `devices`: `HOST[:CONTAINER][:PERMISSIONS]` strings, or mappings
+/// `{source, target, permissions}` (the schema's long syntax), each checked
+/// as Docker checks `--device`.
+fn devices(service: &Fields<'_>) -> Result<Vec<DeviceMapping>, SpecError> {
+    service
+        .items("devices")
+        .into_iter()
+        .map(|(value, path)| device(value, &path))
+        .collect()
+}
+
+/// One `devices` entry; in the long syntax `target` defaults to `source`
+/// and `permissions` to `rwm`, as in the short one. Errors are at the
+/// entry's path.
+fn device(value: &Value, path: &ModelPath) -> Result<DeviceMapping, SpecError> {
+    let Value::Object(_) = value else {
+        return DeviceMapping::parse(&text(value, path)?).map_err(|e| SpecError::new(path, e));
+    };
+    let entry = Fields::of(value, path.clone())?;
+    let Some(source) = entry.string("source")? else {
+        return Err(SpecError::new(
+            path,
+            "a device needs `source`, the path on the host",
+        ));
+    };
+    let mapping = DeviceMapping {
+        path_in_container: entry.string("target")?.unwrap_or_else(|| source.clone()),
+        cgroup_permissions: entry
+            .string("permissions")?
+            .unwrap_or_else(|| DEFAULT_PERMISSIONS.to_string()),
+        path_on_host: source,
+    };
+    mapping.check().map_err(|e| SpecError::new(path, e))?;
+    Ok(mapping)
+}
+
+/// `device_cgroup_rules` (`c 42:* rmw`), each checked as Docker checks
+/// `--device-cgroup-rule`, so a bad rule fails here rather than at start.
+fn device_cgroup_rules(service: &Fields<'_>) -> Result<Vec<String>, SpecError> {
+    service
+        .items("device_cgroup_rules")
+        .into_iter()
+        .map(|(value, path)| {
+            let rule = text(value, &path)?;
+            check_cgroup_rule(&rule).map_err(|e| SpecError::new(&path, e))?;
+            Ok(rule)
+        })
+        .collect()
+}
+
 /// `ulimits`: `nofile: 1024` (soft and hard) or `nofile: {soft, hard}`.
 fn ulimits(service: &Fields<'_>) -> Result<Vec<Ulimit>, SpecError> {
     let Some(ulimits) = service.fields("ulimits")? else {
@@ -2041,7 +2092,6 @@ services:
     #[test]
     fn settings_hoist_cannot_honour_are_refused() {
         for (setting, path) in [
-            ("devices: [\"/dev/fuse\"]", "services.app.devices"),
             ("gpus: all", "services.app.gpus"),
             ("runtime: runsc", "services.app.runtime"),
             ("cgroup_parent: mine", "services.app.cgroup_parent"),
@@ -2062,6 +2112,124 @@ services:
                 "{error}"
             );
         }
+    }
+
+    /// A device mapping, for comparisons.
+    fn mapping(host: &str, container: &str, permissions: &str) -> DeviceMapping {
+        DeviceMapping {
+            path_on_host: host.into(),
+            path_in_container: container.into(),
+            cgroup_permissions: permissions.into(),
+        }
+    }
+
+    #[test]
+    fn devices_map_in_short_and_long_syntax() {
+        let spec = spec(
+            r#"
+services:
+  app:
+    image: busybox
+    devices:
+      - /dev/fuse
+      - /dev/sda:/dev/xvda
+      - /dev/sdb:r
+      - /dev/sdc:/dev/xvdc:rw
+      - source: /dev/ttyUSB0
+      - source: /dev/ttyUSB1
+        target: /dev/serial
+        permissions: mr
+        x-note: extensions are ignored
+    device_cgroup_rules:
+      - 'c 1:3 mr'
+      - 'a 7:* rmw'
+"#,
+        );
+        assert_eq!(
+            spec.devices,
+            [
+                mapping("/dev/fuse", "/dev/fuse", "rwm"),
+                mapping("/dev/sda", "/dev/xvda", "rwm"),
+                mapping("/dev/sdb", "/dev/sdb", "r"),
+                mapping("/dev/sdc", "/dev/xvdc", "rw"),
+                mapping("/dev/ttyUSB0", "/dev/ttyUSB0", "rwm"),
+                mapping("/dev/ttyUSB1", "/dev/serial", "mr"),
+            ]
+        );
+        assert_eq!(
+            spec.device_cgroup_rules,
+            strings(&["c 1:3 mr", "a 7:* rmw"])
+        );
+    }
+
+    #[test]
+    fn bad_devices_and_cgroup_rules_are_refused_at_their_entry() {
+        for (setting, path, says) in [
+            (
+                "devices: [/dev/fuse, dev/sda]",
+                "services.app.devices[1]",
+                "device host path \"dev/sda\" is not an absolute path",
+            ),
+            (
+                "devices: [\"/dev/sda:/dev/xvda:rwx\"]",
+                "services.app.devices[0]",
+                "bad device permissions \"rwx\"",
+            ),
+            (
+                "devices: [\"/dev/sda:/dev/xvda:rw:extra\"]",
+                "services.app.devices[0]",
+                "invalid device specification",
+            ),
+            (
+                "devices: [/dev/fuse, {source: /dev/sda, permissions: rwx}]",
+                "services.app.devices[1]",
+                "bad device permissions \"rwx\" for /dev/sda",
+            ),
+            (
+                "devices: [{source: /dev/sda, target: xvda}]",
+                "services.app.devices[0]",
+                "device container path \"xvda\" is not an absolute path",
+            ),
+            (
+                "devices: [{source: sda}]",
+                "services.app.devices[0]",
+                "device host path \"sda\" is not an absolute path",
+            ),
+            (
+                "device_cgroup_rules: [\"c 1:3 mr\", \"c 1:3 rwx\"]",
+                "services.app.device_cgroup_rules[1]",
+                "invalid device cgroup rule \"c 1:3 rwx\"",
+            ),
+            (
+                "device_cgroup_rules: [\"c 42 rmw\"]",
+                "services.app.device_cgroup_rules[0]",
+                "invalid device cgroup rule \"c 42 rmw\"",
+            ),
+        ] {
+            let error = error(&format!(
+                "services:\n  app:\n    image: busybox\n    {setting}\n"
+            ));
+            assert_eq!(error.path, path, "{setting}");
+            assert!(error.message.contains(says), "{setting}: {error}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_in_long_syntax_devices_are_refused_on_load() {
+        let fixture = Fixture::new(
+            "services:\n  app:\n    image: busybox\n    devices:\n      - {source: /dev/sda, mode: rw}\n",
+        );
+        let loaded = load(&LoadOptions {
+            files: vec![fixture.dir.path().join("compose.yaml")],
+            working_dir: fixture.dir.path().to_path_buf(),
+            ..Default::default()
+        });
+        let error = loaded.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            error.contains("services.app.devices[0].mode")
+                && error.contains("is not a Compose key"),
+            "{error:?}"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{Process, Spec};
 use serde::{Deserialize, Serialize};
 
-use crate::cgroup::{Cgroup, Resources};
+use crate::cgroup::{Cgroup, Devices, Resources};
 use crate::container::security::SeccompMode;
 use crate::logs::LogOptions;
 
@@ -40,6 +40,10 @@ pub struct Bundle {
     pub resources: Resources,
     /// Privileged: every device allowed.
     pub all_devices: bool,
+    /// Otherwise, `devices.allow` rules beyond Docker's default list: the
+    /// container's `--device`s and `--device-cgroup-rule`s.
+    #[serde(default)]
+    pub device_rules: Vec<String>,
     /// The seccomp filter to install.
     pub seccomp: SeccompMode,
     /// Keep the container's stdin open for attached clients (`-i`).
@@ -106,6 +110,15 @@ pub struct ExecProcess {
 }
 
 impl Bundle {
+    /// The devices the container's cgroup allows.
+    pub fn devices(&self) -> Devices<'_> {
+        if self.all_devices {
+            Devices::All
+        } else {
+            Devices::Listed(&self.device_rules)
+        }
+    }
+
     /// Reads `bundle.json` from a runtime directory.
     pub fn load(dir: &Path) -> std::io::Result<Self> {
         crate::fsutil::read_json(&dir.join(BUNDLE_FILE))

@@ -16,6 +16,7 @@
 pub mod bundle;
 pub mod cgroup;
 pub mod container;
+pub mod devices;
 pub mod fsutil;
 pub mod image;
 pub mod logs;

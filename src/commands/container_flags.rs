@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use clap::{ArgAction, Args};
+use hoist_api::device::{DeviceMapping, check_cgroup_rule};
 use hoist_api::spec::{
     ContainerSpec, HealthcheckSpec, LogConfig, MountKind, MountSpec, PortBinding, Resources,
     RestartPolicy, Ulimit,
@@ -156,6 +157,12 @@ pub struct ContainerFlags {
     /// Sysctl options
     #[arg(long)]
     pub sysctl: Vec<String>,
+    /// Add a host device to the container (HOST[:CONTAINER][:PERMISSIONS], permissions a mix of r, w, m)
+    #[arg(long)]
+    pub device: Vec<String>,
+    /// Add a rule to the cgroup allowed devices list ('c 42:* rmw')
+    #[arg(long = "device-cgroup-rule")]
+    pub device_cgroup_rule: Vec<String>,
     /// Ulimit options (name=soft[:hard])
     #[arg(long)]
     pub ulimit: Vec<String>,
@@ -576,6 +583,20 @@ impl ContainerFlags {
             cap_drop: self.cap_drop.clone(),
             security_opt: self.security_opt.clone(),
             sysctls: key_values(&self.sysctl, "sysctl")?,
+            devices: self
+                .device
+                .iter()
+                .map(|d| DeviceMapping::parse(d).map_err(usage))
+                .collect::<Result<_, _>>()?,
+            device_cgroup_rules: self
+                .device_cgroup_rule
+                .iter()
+                .map(|rule| {
+                    check_cgroup_rule(rule)
+                        .map(|()| rule.clone())
+                        .map_err(usage)
+                })
+                .collect::<Result<_, _>>()?,
             ulimits: self
                 .ulimit
                 .iter()

@@ -74,6 +74,7 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), Status> {
     }
     effective_capabilities(spec.privileged, &spec.cap_add, &spec.cap_drop)
         .map_err(|e| invalid(e.to_string()))?;
+    super::devices::check(spec)?;
     for opt in &spec.security_opt {
         security_option(opt)?;
     }

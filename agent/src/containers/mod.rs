@@ -4,6 +4,7 @@
 pub mod commit;
 pub mod connect;
 pub mod create;
+pub mod devices;
 pub mod files;
 pub mod health;
 pub mod lifecycle;

@@ -19,6 +19,7 @@ use oci_spec::runtime::{
 use tonic::Status;
 
 use super::create::{SecurityOption, security_option};
+use super::devices;
 use super::record::ContainerRecord;
 use crate::config::DaemonConfig;
 use crate::error::{internal, invalid};
@@ -483,7 +484,11 @@ pub fn bundle(
             ctx.joined.net.clone(),
         )?);
     }
-    let mut linux = LinuxBuilder::default().namespaces(namespaces);
+    devices::enforceable(spec, ctx.hierarchy.version)?;
+    let devices = devices::devices(spec)?;
+    let mut linux = LinuxBuilder::default()
+        .namespaces(namespaces)
+        .devices(devices.nodes);
     if !spec.privileged {
         linux = linux
             .masked_paths(
@@ -544,6 +549,7 @@ pub fn bundle(
         cgroup: ctx.hierarchy.cgroup(&ctx.config.cgroup_path(&record.id)),
         resources: spec.resources.clone(),
         all_devices: spec.privileged,
+        device_rules: devices.rules,
         seccomp: seccomp_mode(spec.privileged, &spec.security_opt)?,
         open_stdin: spec.open_stdin,
         stdin_once: spec.stdin_once,

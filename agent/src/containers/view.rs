@@ -362,6 +362,8 @@ pub fn inspect(
             cpuset_mems: r.cpuset_mems.clone(),
             pids_limit: r.pids_limit.filter(|p| *p > 0),
             oom_kill_disable: r.oom_kill_disable,
+            devices: spec.devices.clone(),
+            device_cgroup_rules: spec.device_cgroup_rules.clone(),
             ulimits: spec.ulimits.clone(),
             port_bindings: port_bindings(spec),
             publish_all_ports: spec.publish_all_ports,

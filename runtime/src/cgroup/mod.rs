@@ -152,6 +152,16 @@ impl Hierarchy {
     }
 }
 
+/// Which devices a container's processes may use.
+#[derive(Debug, Clone, Copy)]
+pub enum Devices<'a> {
+    /// Every device (a privileged container).
+    All,
+    /// Docker's default list, plus these `devices.allow` rules (the
+    /// container's `--device`s and `--device-cgroup-rule`s).
+    Listed(&'a [String]),
+}
+
 /// One container's cgroup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cgroup {
@@ -178,16 +188,16 @@ impl Cgroup {
     }
 
     /// Creates the directories (and missing parents, enabling controllers on
-    /// v2 and copying cpusets on v1) and writes the limits. Unless
-    /// `all_devices` (privileged), device access is limited to Docker's
-    /// default list on v1; on v2 that needs an eBPF program, which hoist
-    /// does not load yet, so the caller drops CAP_MKNOD there instead.
-    pub fn create(&self, resources: &Resources, all_devices: bool) -> io::Result<()> {
+    /// v2 and copying cpusets on v1) and writes the limits. Device access is
+    /// limited as `devices` says on v1; on v2 that needs an eBPF program,
+    /// which hoist does not load yet, so the caller drops CAP_MKNOD there
+    /// instead.
+    pub fn create(&self, resources: &Resources, devices: Devices<'_>) -> io::Result<()> {
         match self.version {
             Version::V1 => {
                 v1::create(&self.dirs)?;
-                if !all_devices {
-                    v1::restrict_devices(self)?;
+                if let Devices::Listed(extra) = devices {
+                    v1::restrict_devices(self, extra)?;
                 }
             }
             Version::V2 => v2::create(&self.dirs[0].1)?,

@@ -126,13 +126,18 @@ pub fn apply(cgroup: &Cgroup, r: &Resources) -> io::Result<()> {
     Ok(())
 }
 
-/// Restricts device access to Docker's default list (v1 `devices`).
-pub fn restrict_devices(cgroup: &Cgroup) -> io::Result<()> {
+/// Restricts device access to Docker's default list and the `extra`
+/// `devices.allow` rules (v1 `devices`).
+pub fn restrict_devices(cgroup: &Cgroup, extra: &[String]) -> io::Result<()> {
     let Some(dir) = cgroup.dir("devices") else {
         return Ok(());
     };
     write_file(dir, "devices.deny", "a")?;
-    for rule in DEFAULT_DEVICE_RULES {
+    for rule in DEFAULT_DEVICE_RULES
+        .iter()
+        .copied()
+        .chain(extra.iter().map(String::as_str))
+    {
         write_file(dir, "devices.allow", rule)?;
     }
     Ok(())

@@ -12,8 +12,8 @@ use std::path::{Component, Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sys::stat::{Mode, SFlag, makedev, mknod};
-use nix::unistd::{chdir, pivot_root};
-use oci_spec::runtime::{Mount, Spec};
+use nix::unistd::{Gid, Uid, chdir, chown, pivot_root};
+use oci_spec::runtime::{LinuxDeviceType, Mount, Spec};
 
 use crate::bundle::RootfsMount;
 
@@ -94,6 +94,7 @@ pub fn enter_rootfs(
     }
     if has_dev_tmpfs(spec) {
         populate_dev(target)?;
+        make_devices(target, spec)?;
     }
     chdir(target).map_err(failed("enter the root filesystem"))?;
     pivot_root(".", ".").map_err(failed("pivot_root"))?;
@@ -279,6 +280,46 @@ fn populate_dev(root: &Path) -> Result<(), MountError> {
         if fs::symlink_metadata(&path).is_err() {
             symlink(target, &path).map_err(io_failed(format!("link /dev/{name}")))?;
         }
+    }
+    Ok(())
+}
+
+/// Makes the spec's devices (`--device`, a privileged container's host
+/// devices) as the host has them: type, numbers, mode and owner. The
+/// `/dev/ptmx` link to the container's own devpts stays.
+fn make_devices(root: &Path, spec: &Spec) -> Result<(), MountError> {
+    let devices = spec.linux().as_ref().and_then(|l| l.devices().as_ref());
+    for device in devices.into_iter().flatten() {
+        if device.path() == Path::new("/dev/ptmx") {
+            continue;
+        }
+        let what = format!("create device {}", device.path().display());
+        let path = secure_join(root, device.path()).map_err(io_failed(what.clone()))?;
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(io_failed(what.clone()))?;
+        }
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_failed(what)(e)),
+        }
+        let kind = match device.typ() {
+            LinuxDeviceType::B => SFlag::S_IFBLK,
+            _ => SFlag::S_IFCHR,
+        };
+        let mode = device.file_mode().unwrap_or(0o600);
+        let numbers = makedev(device.major() as u64, device.minor() as u64);
+        mknod(&path, kind, Mode::from_bits_truncate(mode), numbers)
+            .map_err(failed(what.clone()))?;
+        // mknod applies the umask: set the mode explicitly.
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode))
+            .map_err(io_failed(what.clone()))?;
+        chown(
+            &path,
+            device.uid().map(Uid::from_raw),
+            device.gid().map(Gid::from_raw),
+        )
+        .map_err(failed(what))?;
     }
     Ok(())
 }

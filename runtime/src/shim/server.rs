@@ -139,7 +139,7 @@ fn prepare(bundle: &Bundle, dir: &Path) -> Result<Prepared, StartError> {
     std::fs::create_dir_all(&target)
         .map_err(|e| StartError::runtime(format!("create {}: {e}", target.display())))?;
     let pid = spawn_init(bundle, &target, sync_child, child)?;
-    if let Err(e) = bundle.cgroup.create(&bundle.resources, bundle.all_devices) {
+    if let Err(e) = bundle.cgroup.create(&bundle.resources, bundle.devices()) {
         let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         let _ = waitpid(Pid::from_raw(pid), None);
         return Err(StartError::runtime(format!(
