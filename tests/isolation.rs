@@ -426,3 +426,89 @@ fn devices_are_given_as_docker_gives_them() {
     assert_eq!(run.code, 125, "{}", run.stderr);
     d.assert_no_container_leftovers();
 }
+
+#[test]
+fn uts_and_cgroup_namespaces_and_the_oom_score_can_be_the_hosts() {
+    let d = Daemon::with_busybox();
+    let host_name = || std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let before = host_name();
+    let run = sh(&d, &["--uts", "host"], "hostname; cat /etc/hostname");
+    assert_eq!(
+        run.stdout,
+        format!("{before}{before}"),
+        "exit {}: {}",
+        run.code,
+        run.stderr
+    );
+    assert_eq!(host_name(), before, "the host keeps its name");
+    let run = sh(&d, &[], "hostname");
+    assert_eq!(run.stdout.trim().len(), 12, "its own: {}", run.stdout);
+    let run = d.hoist(&[
+        "run", "--rm", "--uts", "host", "-h", "other", "busybox", "true",
+    ]);
+    assert_eq!(run.code, 125, "{}", run.stderr);
+    assert!(run.stderr.contains("--uts host"), "{}", run.stderr);
+    assert_eq!(host_name(), before);
+    // Its own cgroup namespace shows its cgroup as the root; the host's
+    // shows where it is.
+    let run = sh(&d, &[], "cat /proc/self/cgroup");
+    assert!(
+        !run.stdout.contains(&d.cgroup_parent),
+        "private: {}",
+        run.stdout
+    );
+    let run = sh(&d, &["--cgroupns", "host"], "cat /proc/self/cgroup");
+    assert!(
+        run.stdout.contains(&d.cgroup_parent),
+        "host: {}",
+        run.stdout
+    );
+    let run = sh(
+        &d,
+        &["--oom-score-adj", "500"],
+        "cat /proc/self/oom_score_adj",
+    );
+    assert_eq!(run.stdout, "500\n", "{}", run.stderr);
+    let run = sh(&d, &[], "cat /proc/self/oom_score_adj");
+    assert_eq!(run.stdout, "0\n", "{}", run.stderr);
+    // Lowering it needs CAP_SYS_RESOURCE, which some hosts' root lacks.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let effective = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|c| u64::from_str_radix(c.trim(), 16).ok())
+        .unwrap();
+    let run = sh(
+        &d,
+        &["--oom-score-adj", "-500"],
+        "cat /proc/self/oom_score_adj",
+    );
+    if effective & (1 << 24) != 0 {
+        assert_eq!(run.stdout, "-500\n", "{}", run.stderr);
+    } else {
+        assert_eq!(run.code, 125, "{}{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains("CAP_SYS_RESOURCE"), "{}", run.stderr);
+    }
+    let run = d.hoist(&["run", "--rm", "--oom-score-adj", "1001", "busybox", "true"]);
+    assert_eq!(run.code, 125, "{}", run.stderr);
+    assert!(run.stderr.contains("-1000 to 1000"), "{}", run.stderr);
+    d.ok(&[
+        "create",
+        "--name",
+        "modes",
+        "--uts",
+        "host",
+        "--cgroupns",
+        "host",
+        "--oom-score-adj",
+        "300",
+        "busybox",
+        "true",
+    ]);
+    let inspect = d.inspect("modes");
+    assert_eq!(inspect["HostConfig"]["UTSMode"], "host");
+    assert_eq!(inspect["HostConfig"]["CgroupnsMode"], "host");
+    assert_eq!(inspect["HostConfig"]["OomScoreAdj"], 300);
+    d.ok(&["rm", "modes"]);
+    d.assert_no_container_leftovers();
+}

@@ -143,6 +143,14 @@ fn pull_run_and_pull_again() {
         run.stderr
     );
     assert!(run.stderr.contains("Pull complete"), "{}", run.stderr);
+    // -q pulls without a word.
+    d.ok(&["rmi", &image]);
+    let quiet = d.hoist(&["run", "--rm", "-q", &image, "cat", "/one"]);
+    assert_eq!(quiet.code, 0, "{}", quiet.stderr);
+    assert_eq!(
+        (quiet.stdout.as_str(), quiet.stderr.as_str()),
+        ("one\n", "")
+    );
 }
 
 /// The digest of the top layer of `image` in `registry`, and the file the

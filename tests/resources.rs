@@ -33,6 +33,8 @@ fn limits_land_in_the_cgroup_and_are_enforced() {
             "512",
             "--pids-limit",
             "20",
+            "--memory-swappiness",
+            "10",
             "busybox",
             "sleep",
             "300",
@@ -49,6 +51,7 @@ fn limits_land_in_the_cgroup_and_are_enforced() {
         assert_eq!(cgroup_file(&d, "cpu", &id, "cpu.cfs_quota_us"), "50000");
         assert_eq!(cgroup_file(&d, "cpu", &id, "cpu.shares"), "512");
         assert_eq!(cgroup_file(&d, "pids", &id, "pids.max"), "20");
+        assert_eq!(cgroup_file(&d, "memory", &id, "memory.swappiness"), "10");
     } else {
         assert_eq!(cgroup_file(&d, "", &id, "memory.max"), "67108864");
         assert_eq!(cgroup_file(&d, "", &id, "cpu.max"), "50000 100000");
@@ -79,6 +82,7 @@ fn limits_land_in_the_cgroup_and_are_enforced() {
     assert_eq!(inspect["HostConfig"]["Memory"], 67108864);
     assert_eq!(inspect["HostConfig"]["NanoCpus"], 500000000);
     assert_eq!(inspect["HostConfig"]["PidsLimit"], 20);
+    assert_eq!(inspect["HostConfig"]["MemorySwappiness"], 10);
     d.ok(&["rm", "-f", "limited"]);
     d.assert_no_container_leftovers();
 }

@@ -142,6 +142,13 @@ pub struct HostConfig {
     pub ipc_mode: String,
     /// PID namespace mode.
     pub pid_mode: String,
+    /// `host` or empty.
+    #[serde(rename = "UTSMode")]
+    pub uts_mode: String,
+    /// `private` or `host`.
+    pub cgroupns_mode: String,
+    /// `--oom-score-adj`.
+    pub oom_score_adj: i64,
     /// `--privileged`.
     pub privileged: bool,
     /// `--read-only`.
@@ -180,6 +187,8 @@ pub struct HostConfig {
     pub pids_limit: Option<i64>,
     /// OOM killer disabled.
     pub oom_kill_disable: bool,
+    /// `--memory-swappiness`; null when the kernel's is kept.
+    pub memory_swappiness: Option<i64>,
     /// Process resource limits.
     pub ulimits: Vec<Ulimit>,
     /// Host devices (`--device`).

@@ -112,6 +112,15 @@ pub struct ContainerSpec {
     pub pid_mode: String,
     /// `host`, `private`, `shareable` or `container:<id>`.
     pub ipc_mode: String,
+    /// `host` to share the host's UTS namespace (its hostname); empty for
+    /// the container's own.
+    pub uts_mode: String,
+    /// `host` to share the host's cgroup namespace; `private` or empty for
+    /// the container's own.
+    pub cgroupns_mode: String,
+    /// Added to the container's OOM badness score (-1000 to 1000), which
+    /// its processes start from whatever the daemon's own is.
+    pub oom_score_adj: i64,
     /// How the container's output is stored.
     pub log_config: LogConfig,
     /// Platform the image must match (`linux/amd64`); empty means the host's.
@@ -239,6 +248,9 @@ pub struct Resources {
     pub pids_limit: Option<i64>,
     /// Do not let the OOM killer kill the container (cgroup v1 only).
     pub oom_kill_disable: bool,
+    /// How readily the kernel swaps the container's memory (0–100, cgroup
+    /// v1 only); `None` keeps the kernel's.
+    pub memory_swappiness: Option<i64>,
 }
 
 /// Docker's restart policies.

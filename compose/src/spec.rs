@@ -63,7 +63,6 @@ impl SpecError {
 const UNSUPPORTED: &[&str] = &[
     "annotations",
     "blkio_config",
-    "cgroup",
     "cgroup_parent",
     "cpu_count",
     "cpu_percent",
@@ -73,9 +72,7 @@ const UNSUPPORTED: &[&str] = &[
     "external_links",
     "gpus",
     "isolation",
-    "mem_swappiness",
     "models",
-    "oom_score_adj",
     "post_start",
     "pre_stop",
     "provider",
@@ -83,7 +80,6 @@ const UNSUPPORTED: &[&str] = &[
     "storage_opt",
     "use_api_socket",
     "userns_mode",
-    "uts",
 ];
 
 /// Durations are in nanoseconds, `stop_timeout` in seconds.
@@ -145,6 +141,9 @@ pub fn container_spec(
         volumes_from: volumes_from(&fields)?,
         pid_mode: namespace_mode(&fields, "pid")?,
         ipc_mode: namespace_mode(&fields, "ipc")?,
+        uts_mode: namespace_mode(&fields, "uts")?,
+        cgroupns_mode: namespace_mode(&fields, "cgroup")?,
+        oom_score_adj: fields.integer("oom_score_adj")?.unwrap_or(0),
         log_config: log_config(&fields)?,
         platform: fields.string("platform")?.unwrap_or_default(),
         ..ContainerSpec::default()
@@ -1032,6 +1031,7 @@ fn resources(service: &Fields<'_>) -> Result<Resources, SpecError> {
         cpuset_cpus: service.string("cpuset")?.unwrap_or_default(),
         pids_limit: service.integer("pids_limit")?.filter(|p| *p != 0),
         oom_kill_disable: service.flag("oom_kill_disable")?,
+        memory_swappiness: service.integer("mem_swappiness")?,
         ..Resources::default()
     };
     if let Some(limits) = service.nested(&["deploy", "resources", "limits"])? {
@@ -1906,6 +1906,7 @@ services:
     cpuset: 0-1
     pids_limit: 100
     oom_kill_disable: true
+    mem_swappiness: 60
     shm_size: 1g
 "#,
         );
@@ -1923,6 +1924,7 @@ services:
                 cpuset_mems: String::new(),
                 pids_limit: Some(100),
                 oom_kill_disable: true,
+                memory_swappiness: Some(60),
             }
         );
         assert_eq!(own.shm_size, 1 << 30);
@@ -2090,13 +2092,38 @@ services:
     }
 
     #[test]
+    fn namespace_modes_and_oom_score_map() {
+        let spec = spec(
+            r#"
+services:
+  app:
+    image: busybox
+    uts: host
+    cgroup: private
+    oom_score_adj: 500
+"#,
+        );
+        assert_eq!(spec.uts_mode, "host");
+        assert_eq!(spec.cgroupns_mode, "private");
+        assert_eq!(spec.oom_score_adj, 500);
+        let unset = self::spec("services:\n  app:\n    image: busybox\n");
+        assert_eq!(
+            (
+                unset.uts_mode.as_str(),
+                unset.oom_score_adj,
+                unset.resources.memory_swappiness
+            ),
+            ("", 0, None)
+        );
+    }
+
+    #[test]
     fn settings_hoist_cannot_honour_are_refused() {
         for (setting, path) in [
             ("gpus: all", "services.app.gpus"),
             ("runtime: runsc", "services.app.runtime"),
             ("cgroup_parent: mine", "services.app.cgroup_parent"),
             ("userns_mode: host", "services.app.userns_mode"),
-            ("oom_score_adj: 500", "services.app.oom_score_adj"),
             (
                 "deploy: {resources: {reservations: {devices: [{capabilities: [gpu]}]}}}",
                 "services.app.deploy.resources.reservations.devices",

@@ -1,7 +1,7 @@
 //! Container commands: run, create, start, attach, exec, ps, logs, stop,
 //! kill, restart, pause, unpause, wait, rm, rename, port, prune.
 
-use crate::commands::registry::pull_image;
+use crate::commands::registry::{fetch_image, pull_image};
 use hoist_runtime::image::Reference;
 use std::io::Write;
 
@@ -115,9 +115,14 @@ where
     let pull = |channel: Channel| {
         let image = image.clone();
         async move {
-            pull_image(channel, &image, flags.platform.as_deref(), false, true)
-                .await
-                .map_err(|e| e.with_code(EXIT_HOIST_FAILED))
+            let pulled = if flags.quiet {
+                fetch_image(channel, &image, flags.platform.as_deref(), true, true)
+                    .await
+                    .map(drop)
+            } else {
+                pull_image(channel, &image, flags.platform.as_deref(), false, true).await
+            };
+            pulled.map_err(|e| e.with_code(EXIT_HOIST_FAILED))
         }
     };
     if flags.pull == "always" {
@@ -130,8 +135,10 @@ where
                 && e.from_daemon
                 && e.message.starts_with("No such image") =>
         {
-            let familiar = Reference::parse(&image).map_or(image.clone(), |r| r.familiar());
-            eprintln!("Unable to find image '{familiar}' locally");
+            if !flags.quiet {
+                let familiar = Reference::parse(&image).map_or(image.clone(), |r| r.familiar());
+                eprintln!("Unable to find image '{familiar}' locally");
+            }
             pull(channel.clone()).await?;
             attempt().await
         }

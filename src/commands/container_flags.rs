@@ -100,6 +100,16 @@ pub struct ContainerFlags {
     /// Disable OOM Killer
     #[arg(long = "oom-kill-disable")]
     pub oom_kill_disable: bool,
+    /// Tune host's OOM preferences (-1000 to 1000)
+    #[arg(
+        long = "oom-score-adj",
+        allow_hyphen_values = true,
+        default_value_t = 0
+    )]
+    pub oom_score_adj: i64,
+    /// Tune container memory swappiness (0 to 100)
+    #[arg(long = "memory-swappiness", allow_hyphen_values = true, default_value_t = -1)]
+    pub memory_swappiness: i64,
     /// Restart policy to apply when a container exits
     #[arg(long, default_value = "no")]
     pub restart: String,
@@ -178,6 +188,12 @@ pub struct ContainerFlags {
     /// IPC mode to use
     #[arg(long)]
     pub ipc: Option<String>,
+    /// UTS namespace to use (host)
+    #[arg(long)]
+    pub uts: Option<String>,
+    /// Cgroup namespace to use (host|private)
+    #[arg(long, value_parser = ["host", "private"])]
+    pub cgroupns: Option<String>,
     /// Logging driver for the container
     #[arg(long = "log-driver")]
     pub log_driver: Option<String>,
@@ -217,6 +233,9 @@ pub struct ContainerFlags {
     /// Pull image before running ("always", "missing", "never")
     #[arg(long, default_value = "missing", value_parser = ["always", "missing", "never"])]
     pub pull: String,
+    /// Suppress the pull output
+    #[arg(short, long)]
+    pub quiet: bool,
     /// Print usage
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
@@ -564,6 +583,7 @@ impl ContainerFlags {
                 cpuset_mems: self.cpuset_mems.clone().unwrap_or_default(),
                 pids_limit: self.pids_limit,
                 oom_kill_disable: self.oom_kill_disable,
+                memory_swappiness: (self.memory_swappiness != -1).then_some(self.memory_swappiness),
             },
             restart_policy,
             auto_remove: self.rm,
@@ -606,6 +626,9 @@ impl ContainerFlags {
             init: self.init,
             pid_mode: self.pid.clone().unwrap_or_default(),
             ipc_mode: self.ipc.clone().unwrap_or_default(),
+            uts_mode: self.uts.clone().unwrap_or_default(),
+            cgroupns_mode: self.cgroupns.clone().unwrap_or_default(),
+            oom_score_adj: self.oom_score_adj,
             log_config: LogConfig {
                 driver: self.log_driver.clone().unwrap_or_default(),
                 config: log_options,

@@ -28,6 +28,34 @@ pub fn valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
+/// Checks `--uts` and `--cgroupns`. A container in the host's UTS
+/// namespace must not name itself: that would rename the host.
+fn check_namespace_modes(spec: &ContainerSpec) -> Result<(), Status> {
+    match spec.uts_mode.as_str() {
+        "" => {}
+        "host" => {
+            let named = |n: &Option<String>| n.as_deref().is_some_and(|n| !n.is_empty());
+            if named(&spec.hostname) || named(&spec.domainname) {
+                return Err(invalid(
+                    "conflicting options: --hostname/--domainname and --uts host (the container would rename the host)",
+                ));
+            }
+        }
+        other => {
+            return Err(invalid(format!(
+                "invalid --uts {other:?}: use host, or leave it unset"
+            )));
+        }
+    }
+    if !matches!(spec.cgroupns_mode.as_str(), "" | "host" | "private") {
+        return Err(invalid(format!(
+            "invalid --cgroupns {:?}: use host or private",
+            spec.cgroupns_mode
+        )));
+    }
+    Ok(())
+}
+
 /// Checks the parts of a spec that need no image or state.
 pub fn validate(spec: &ContainerSpec) -> Result<(), Status> {
     if spec.auto_remove && !spec.restart_policy.is_none() {
@@ -114,6 +142,20 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), Status> {
         return Err(invalid(format!(
             "invalid --ipc {:?}: use private, shareable, host, none or container:<name|id>",
             spec.ipc_mode
+        )));
+    }
+    check_namespace_modes(spec)?;
+    if !(-1000..=1000).contains(&spec.oom_score_adj) {
+        return Err(invalid(format!(
+            "invalid --oom-score-adj {}: the range is -1000 to 1000",
+            spec.oom_score_adj
+        )));
+    }
+    if let Some(swappiness) = r.memory_swappiness
+        && !(0..=100).contains(&swappiness)
+    {
+        return Err(invalid(format!(
+            "invalid --memory-swappiness {swappiness}: use 0 to 100 (or -1 for the kernel's)"
         )));
     }
     let own_netns = spec.network_mode != "host";
@@ -216,7 +258,7 @@ pub fn settings(spec: &ContainerSpec, image: &Image, id: &str) -> Result<Setting
     }
     let hostname = match &spec.hostname {
         Some(h) if !h.is_empty() => h.clone(),
-        _ if spec.network_mode == "host" => nix::unistd::gethostname()
+        _ if spec.network_mode == "host" || spec.uts_mode == "host" => nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_else(|_| id[..12].to_string()),
         _ => id[..12].to_string(),

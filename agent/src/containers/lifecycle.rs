@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use hoist_api::spec::{ContainerSpec, MountKind};
 use hoist_runtime::bundle::{EXIT_FILE, ExitInfo};
+use hoist_runtime::cgroup::Version;
 use hoist_runtime::fsutil::{new_id, read_json, remove_all};
 use hoist_runtime::shim::client::{
     InputSink, OutputStream, PendingStart, ShimClient, ShimError, Watch,
@@ -174,6 +175,11 @@ impl Daemon {
             let settings = create::settings(&spec, &image, &id)?;
             let (_, mut warnings) = oci::rlimits(&spec.ulimits)?;
             warnings.extend(port_warning);
+            if self.hierarchy.version == Version::V2 && spec.resources.memory_swappiness.is_some() {
+                warnings.push(
+                    "cgroup v2 has no memory swappiness: --memory-swappiness is discarded".into(),
+                );
+            }
             for sub in ["upper", "work"] {
                 fs::create_dir_all(dir.join(sub))
                     .map_err(|e| internal(format!("cannot create {}: {e}", dir.display())))?;

@@ -456,7 +456,7 @@ pub fn bundle(
     let user = resolve_container_user(ctx, record, &settings.user, &spec.group_add)?;
     let caps = capabilities(record, ctx.hierarchy)?;
     let (limits, warnings) = rlimits(&spec.ulimits)?;
-    let process = process(ProcessParams {
+    let mut process = process(ProcessParams {
         args: settings.command(),
         env: settings.env.clone(),
         cwd: &settings.working_dir,
@@ -467,11 +467,17 @@ pub fn bundle(
         rlimits: limits,
         no_new_privileges: no_new_privileges(&spec.security_opt)?,
     })?;
-    let mut namespaces = vec![
-        namespace(LinuxNamespaceType::Mount, None)?,
-        namespace(LinuxNamespaceType::Uts, None)?,
-        namespace(LinuxNamespaceType::Cgroup, None)?,
-    ];
+    // Set whatever the daemon's own is, as Docker does: a daemon kept safe
+    // from the OOM killer must not pass that on.
+    process.set_oom_score_adj(Some(spec.oom_score_adj as i32));
+    let own_uts = spec.uts_mode != "host";
+    let mut namespaces = vec![namespace(LinuxNamespaceType::Mount, None)?];
+    if own_uts {
+        namespaces.push(namespace(LinuxNamespaceType::Uts, None)?);
+    }
+    if spec.cgroupns_mode != "host" {
+        namespaces.push(namespace(LinuxNamespaceType::Cgroup, None)?);
+    }
     if spec.pid_mode != "host" {
         namespaces.push(namespace(LinuxNamespaceType::Pid, ctx.joined.pid.clone())?);
     }
@@ -522,14 +528,17 @@ pub fn bundle(
                 .map_err(spec_error)?,
         )
         .process(process)
-        .hostname(settings.hostname.clone())
         .mounts(mounts(
             record,
             &ctx.config.etc_files_dir(&record.id, spec.auto_remove),
         )?)
         .linux(linux.build().map_err(spec_error)?);
-    if let Some(domain) = spec.domainname.as_ref().filter(|d| !d.is_empty()) {
-        builder = builder.domainname(domain.clone());
+    // In the host's UTS namespace the container keeps the host's names.
+    if own_uts {
+        builder = builder.hostname(settings.hostname.clone());
+        if let Some(domain) = spec.domainname.as_ref().filter(|d| !d.is_empty()) {
+            builder = builder.domainname(domain.clone());
+        }
     }
     let oci = builder.build().map_err(spec_error)?;
     let log = match spec.log_config.driver.as_str() {

@@ -332,6 +332,13 @@ pub fn inspect(
                 spec.ipc_mode.clone()
             },
             pid_mode: spec.pid_mode.clone(),
+            uts_mode: spec.uts_mode.clone(),
+            cgroupns_mode: if spec.cgroupns_mode.is_empty() {
+                "private".into()
+            } else {
+                spec.cgroupns_mode.clone()
+            },
+            oom_score_adj: spec.oom_score_adj,
             privileged: spec.privileged,
             readonly_rootfs: spec.read_only,
             security_opt: spec.security_opt.clone(),
@@ -362,6 +369,7 @@ pub fn inspect(
             cpuset_mems: r.cpuset_mems.clone(),
             pids_limit: r.pids_limit.filter(|p| *p > 0),
             oom_kill_disable: r.oom_kill_disable,
+            memory_swappiness: r.memory_swappiness,
             devices: spec.devices.clone(),
             device_cgroup_rules: spec.device_cgroup_rules.clone(),
             ulimits: spec.ulimits.clone(),

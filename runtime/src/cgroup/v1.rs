@@ -95,6 +95,9 @@ pub fn apply(cgroup: &Cgroup, r: &Resources) -> io::Result<()> {
         if r.oom_kill_disable {
             write_file(dir, "memory.oom_control", "1")?;
         }
+        if let Some(swappiness) = r.memory_swappiness {
+            write_file(dir, "memory.swappiness", &swappiness.to_string())?;
+        }
     }
     if let Some(dir) = cgroup.dir("cpu") {
         if r.cpu_shares > 0 {

@@ -157,10 +157,24 @@ pub fn wire_stdio_and_report_ready(
     Ok(())
 }
 
-/// From root in the container to the user's program: rlimits, working
-/// directory, user, capabilities, no_new_privs, seccomp, exec. With `init`
-/// (the sync socket of the container's init), a minimal init stays PID 1
-/// and the program runs as its child. Only returns on failure.
+/// Writes the process's OOM score adjustment. Lowering it below what the
+/// daemon was given needs CAP_SYS_RESOURCE: said so when it is refused.
+fn set_oom_score_adj(adjustment: i32) -> Result<(), StartError> {
+    std::fs::write("/proc/self/oom_score_adj", adjustment.to_string()).map_err(|e| {
+        let why = if e.kind() == std::io::ErrorKind::PermissionDenied {
+            " (lowering it needs CAP_SYS_RESOURCE, which the daemon does not have)"
+        } else {
+            ""
+        };
+        StartError::runtime(format!("set oom_score_adj to {adjustment}: {e}{why}"))
+    })
+}
+
+/// From root in the container to the user's program: rlimits, OOM score
+/// adjustment, working directory, user, capabilities, no_new_privs,
+/// seccomp, exec. With `init` (the sync socket of the container's init), a
+/// minimal init stays PID 1 and the program runs as its child. Only
+/// returns on failure.
 pub fn become_process(process: &Process, seccomp: SeccompMode, init: Option<RawFd>) -> StartError {
     match try_become_process(process, seccomp, init) {
         Ok(never) => match never {},
@@ -175,6 +189,9 @@ fn try_become_process(
 ) -> Result<Infallible, StartError> {
     if let Some(limits) = process.rlimits() {
         set_rlimits(limits)?;
+    }
+    if let Some(adjustment) = process.oom_score_adj() {
+        set_oom_score_adj(adjustment)?;
     }
     let cwd = process.cwd();
     // Docker creates a missing working directory.
