@@ -22,6 +22,15 @@ pub struct DeviceMapping {
 pub const DEFAULT_PERMISSIONS: &str = "rwm";
 
 impl DeviceMapping {
+    /// The mapping of `host` to `container` with `permissions`, unchecked.
+    pub fn new(host: &str, container: &str, permissions: &str) -> Self {
+        Self {
+            path_on_host: host.to_string(),
+            path_in_container: container.to_string(),
+            cgroup_permissions: permissions.to_string(),
+        }
+    }
+
     /// Parses Docker's `HOST[:CONTAINER][:PERMISSIONS]` (`/dev/fuse`,
     /// `/dev/sda:/dev/xvda`, `/dev/sda:r`, `/dev/sda:/dev/xvda:rw`).
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -44,11 +53,7 @@ impl DeviceMapping {
                 ));
             }
         };
-        let mapping = Self {
-            path_on_host: host.to_string(),
-            path_in_container: container.to_string(),
-            cgroup_permissions: permissions.to_string(),
-        };
+        let mapping = Self::new(host, container, permissions);
         mapping.check()?;
         Ok(mapping)
     }
@@ -118,31 +123,23 @@ pub fn check_cgroup_rule(rule: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    fn mapping(host: &str, container: &str, permissions: &str) -> DeviceMapping {
-        DeviceMapping {
-            path_on_host: host.into(),
-            path_in_container: container.into(),
-            cgroup_permissions: permissions.into(),
-        }
-    }
-
     #[test]
     fn parses_dockers_device_forms() {
         assert_eq!(
             DeviceMapping::parse("/dev/fuse").unwrap(),
-            mapping("/dev/fuse", "/dev/fuse", "rwm")
+            DeviceMapping::new("/dev/fuse", "/dev/fuse", "rwm")
         );
         assert_eq!(
             DeviceMapping::parse("/dev/sda:/dev/xvda").unwrap(),
-            mapping("/dev/sda", "/dev/xvda", "rwm")
+            DeviceMapping::new("/dev/sda", "/dev/xvda", "rwm")
         );
         assert_eq!(
             DeviceMapping::parse("/dev/sda:r").unwrap(),
-            mapping("/dev/sda", "/dev/sda", "r")
+            DeviceMapping::new("/dev/sda", "/dev/sda", "r")
         );
         assert_eq!(
             DeviceMapping::parse("/dev/sda:/dev/xvda:mw").unwrap(),
-            mapping("/dev/sda", "/dev/xvda", "mw")
+            DeviceMapping::new("/dev/sda", "/dev/xvda", "mw")
         );
     }
 

@@ -1196,13 +1196,13 @@ fn device(value: &Value, path: &ModelPath) -> Result<DeviceMapping, SpecError> {
             "a device needs `source`, the path on the host",
         ));
     };
-    let mapping = DeviceMapping {
-        path_in_container: entry.string("target")?.unwrap_or_else(|| source.clone()),
-        cgroup_permissions: entry
-            .string("permissions")?
-            .unwrap_or_else(|| DEFAULT_PERMISSIONS.to_string()),
-        path_on_host: source,
-    };
+    let target = entry.string("target")?;
+    let permissions = entry.string("permissions")?;
+    let mapping = DeviceMapping::new(
+        &source,
+        target.as_deref().unwrap_or(&source),
+        permissions.as_deref().unwrap_or(DEFAULT_PERMISSIONS),
+    );
     mapping.check().map_err(|e| SpecError::new(path, e))?;
     Ok(mapping)
 }
@@ -2141,15 +2141,6 @@ services:
         }
     }
 
-    /// A device mapping, for comparisons.
-    fn mapping(host: &str, container: &str, permissions: &str) -> DeviceMapping {
-        DeviceMapping {
-            path_on_host: host.into(),
-            path_in_container: container.into(),
-            cgroup_permissions: permissions.into(),
-        }
-    }
-
     #[test]
     fn devices_map_in_short_and_long_syntax() {
         let spec = spec(
@@ -2175,12 +2166,12 @@ services:
         assert_eq!(
             spec.devices,
             [
-                mapping("/dev/fuse", "/dev/fuse", "rwm"),
-                mapping("/dev/sda", "/dev/xvda", "rwm"),
-                mapping("/dev/sdb", "/dev/sdb", "r"),
-                mapping("/dev/sdc", "/dev/xvdc", "rw"),
-                mapping("/dev/ttyUSB0", "/dev/ttyUSB0", "rwm"),
-                mapping("/dev/ttyUSB1", "/dev/serial", "mr"),
+                DeviceMapping::new("/dev/fuse", "/dev/fuse", "rwm"),
+                DeviceMapping::new("/dev/sda", "/dev/xvda", "rwm"),
+                DeviceMapping::new("/dev/sdb", "/dev/sdb", "r"),
+                DeviceMapping::new("/dev/sdc", "/dev/xvdc", "rw"),
+                DeviceMapping::new("/dev/ttyUSB0", "/dev/ttyUSB0", "rwm"),
+                DeviceMapping::new("/dev/ttyUSB1", "/dev/serial", "mr"),
             ]
         );
         assert_eq!(

@@ -179,11 +179,7 @@ mod tests {
         let rule = check(&spec(&[], &["c 1:3 rwx"])).unwrap_err();
         assert!(rule.message().contains("c 1:3 rwx"), "{}", rule.message());
         let relative = ContainerSpec {
-            devices: vec![DeviceMapping {
-                path_on_host: "dev/null".into(),
-                path_in_container: "/dev/null".into(),
-                cgroup_permissions: "rwm".into(),
-            }],
+            devices: vec![DeviceMapping::new("dev/null", "/dev/null", "rwm")],
             ..ContainerSpec::default()
         };
         assert!(check(&relative).is_err());
