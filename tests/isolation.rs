@@ -471,6 +471,23 @@ fn uts_and_cgroup_namespaces_and_the_oom_score_can_be_the_hosts() {
     assert_eq!(run.stdout, "500\n", "{}", run.stderr);
     let run = sh(&d, &[], "cat /proc/self/oom_score_adj");
     assert_eq!(run.stdout, "0\n", "{}", run.stderr);
+    // Processes exec'd into it get the same.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "scored",
+        "--oom-score-adj",
+        "200",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(
+        d.ok(&["exec", "scored", "cat", "/proc/self/oom_score_adj"]),
+        "200\n"
+    );
+    d.ok(&["rm", "-f", "scored"]);
     // Lowering it needs CAP_SYS_RESOURCE, which some hosts' root lacks.
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let effective = status

@@ -216,6 +216,10 @@ struct ProcessParams<'a> {
     console: Option<(u16, u16)>,
     rlimits: Vec<PosixRlimit>,
     no_new_privileges: bool,
+    /// The container's `--oom-score-adj`, set whatever the daemon's own is,
+    /// as Docker does: a daemon kept safe from the OOM killer must not pass
+    /// that on.
+    oom_score_adj: i64,
 }
 
 fn process(p: ProcessParams<'_>) -> Result<Process, Status> {
@@ -229,6 +233,7 @@ fn process(p: ProcessParams<'_>) -> Result<Process, Status> {
         console,
         rlimits,
         no_new_privileges,
+        oom_score_adj,
     } = p;
     let caps: Vec<Capability> = caps
         .iter()
@@ -262,7 +267,8 @@ fn process(p: ProcessParams<'_>) -> Result<Process, Status> {
         .cwd(PathBuf::from(cwd))
         .capabilities(capabilities)
         .rlimits(rlimits)
-        .no_new_privileges(no_new_privileges);
+        .no_new_privileges(no_new_privileges)
+        .oom_score_adj(oom_score_adj as i32);
     if let (true, Some((rows, cols))) = (terminal, console) {
         builder = builder.console_size(
             oci_spec::runtime::BoxBuilder::default()
@@ -456,7 +462,7 @@ pub fn bundle(
     let user = resolve_container_user(ctx, record, &settings.user, &spec.group_add)?;
     let caps = capabilities(record, ctx.hierarchy)?;
     let (limits, warnings) = rlimits(&spec.ulimits)?;
-    let mut process = process(ProcessParams {
+    let process = process(ProcessParams {
         args: settings.command(),
         env: settings.env.clone(),
         cwd: &settings.working_dir,
@@ -466,10 +472,8 @@ pub fn bundle(
         console: ctx.console,
         rlimits: limits,
         no_new_privileges: no_new_privileges(&spec.security_opt)?,
+        oom_score_adj: spec.oom_score_adj,
     })?;
-    // Set whatever the daemon's own is, as Docker does: a daemon kept safe
-    // from the OOM killer must not pass that on.
-    process.set_oom_score_adj(Some(spec.oom_score_adj as i32));
     let own_uts = spec.uts_mode != "host";
     let mut namespaces = vec![namespace(LinuxNamespaceType::Mount, None)?];
     if own_uts {
@@ -638,6 +642,7 @@ pub fn exec_process(
         console: ctx.console,
         rlimits: limits,
         no_new_privileges: no_new_privileges(&spec.security_opt)?,
+        oom_score_adj: spec.oom_score_adj,
     })?;
     Ok(ExecProcess {
         process,
