@@ -337,3 +337,83 @@ fn health_checks_drive_the_health_state() {
     d.ok(&["rm", "-f", "svc", "stuck", "plain"]);
     d.assert_no_container_leftovers();
 }
+
+#[test]
+fn block_io_limits_land_in_the_cgroup() {
+    let d = Daemon::with_busybox();
+    // A block device of this host: the limits name it by path.
+    let device = std::fs::read_dir("/sys/block")
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| std::path::Path::new("/dev").join(e.file_name()))
+        .find(|p| p.exists())
+        .expect("a block device in /dev");
+    let device = device.to_str().unwrap();
+    let rdev = std::os::unix::fs::MetadataExt::rdev(&std::fs::metadata(device).unwrap());
+    let numbers = format!(
+        "{}:{}",
+        nix::sys::stat::major(rdev),
+        nix::sys::stat::minor(rdev)
+    );
+    let run = d.hoist(&[
+        "run",
+        "-d",
+        "--name",
+        "throttled",
+        "--device-read-bps",
+        &format!("{device}:1mb"),
+        "--device-write-iops",
+        &format!("{device}:100"),
+        "--blkio-weight",
+        "300",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let id = run.stdout.trim().to_string();
+    let hierarchy = hoist_runtime::cgroup::Hierarchy::detect().unwrap();
+    if !hierarchy.block_io_weights() {
+        assert!(run.stderr.contains("--blkio-weight"), "{}", run.stderr);
+    }
+    if hierarchy.version == hoist_runtime::cgroup::Version::V1 {
+        assert!(
+            cgroup_file(&d, "blkio", &id, "blkio.throttle.read_bps_device")
+                .contains(&format!("{numbers} 1048576"))
+        );
+        assert!(
+            cgroup_file(&d, "blkio", &id, "blkio.throttle.write_iops_device")
+                .contains(&format!("{numbers} 100"))
+        );
+    } else {
+        assert_eq!(
+            cgroup_file(&d, "", &id, "io.max"),
+            format!("{numbers} rbps=1048576 wbps=max riops=max wiops=100")
+        );
+    }
+    let inspect = d.inspect("throttled");
+    assert_eq!(inspect["HostConfig"]["BlkioWeight"], 300);
+    assert_eq!(
+        inspect["HostConfig"]["BlkioDeviceReadBps"],
+        serde_json::json!([{"Path": device, "Rate": 1048576}])
+    );
+    assert_eq!(
+        inspect["HostConfig"]["BlkioDeviceWriteIOps"],
+        serde_json::json!([{"Path": device, "Rate": 100}])
+    );
+    d.ok(&["rm", "-f", "throttled"]);
+    // Not a block device, or a weight out of range: refused, nothing made.
+    let run = d.hoist(&[
+        "run",
+        "--rm",
+        "--device-read-bps",
+        "/dev/null:1mb",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(run.code, 125, "{}", run.stderr);
+    assert!(run.stderr.contains("not a block device"), "{}", run.stderr);
+    let run = d.hoist(&["run", "--rm", "--blkio-weight", "5", "busybox", "true"]);
+    assert_eq!(run.code, 125, "{}", run.stderr);
+    d.assert_no_container_leftovers();
+}

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::blkio::{ThrottleDevice, WeightDevice};
 use crate::device::DeviceMapping;
 use crate::spec::{HealthcheckSpec, LogConfig, RestartPolicy, Ulimit};
 
@@ -189,6 +190,20 @@ pub struct HostConfig {
     pub oom_kill_disable: bool,
     /// `--memory-swappiness`; null when the kernel's is kept.
     pub memory_swappiness: Option<i64>,
+    /// `--blkio-weight`.
+    pub blkio_weight: u16,
+    /// `--blkio-weight-device`.
+    pub blkio_weight_device: Vec<WeightDevice>,
+    /// `--device-read-bps`.
+    pub blkio_device_read_bps: Vec<ThrottleDevice>,
+    /// `--device-write-bps`.
+    pub blkio_device_write_bps: Vec<ThrottleDevice>,
+    /// `--device-read-iops`.
+    #[serde(rename = "BlkioDeviceReadIOps")]
+    pub blkio_device_read_iops: Vec<ThrottleDevice>,
+    /// `--device-write-iops`.
+    #[serde(rename = "BlkioDeviceWriteIOps")]
+    pub blkio_device_write_iops: Vec<ThrottleDevice>,
     /// Process resource limits.
     pub ulimits: Vec<Ulimit>,
     /// Host devices (`--device`).

@@ -2,6 +2,7 @@
 //! by the CLI, the daemon and (later) the cluster store, and the plumbing a
 //! client needs to reach a daemon.
 
+pub mod blkio;
 pub mod client;
 pub mod cluster;
 pub mod device;

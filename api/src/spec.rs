@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::blkio::{ThrottleDevice, WeightDevice};
 use crate::device::DeviceMapping;
 
 /// Everything needed to create a container.
@@ -251,6 +252,19 @@ pub struct Resources {
     /// How readily the kernel swaps the container's memory (0–100, cgroup
     /// v1 only); `None` keeps the kernel's.
     pub memory_swappiness: Option<i64>,
+    /// Relative block I/O weight (10–1000); 0 keeps the kernel's. Only
+    /// with an I/O scheduler that weighs (BFQ).
+    pub blkio_weight: u16,
+    /// Weights for single block devices.
+    pub blkio_weight_device: Vec<WeightDevice>,
+    /// Read limits in bytes per second, per block device.
+    pub blkio_device_read_bps: Vec<ThrottleDevice>,
+    /// Write limits in bytes per second, per block device.
+    pub blkio_device_write_bps: Vec<ThrottleDevice>,
+    /// Read limits in operations per second, per block device.
+    pub blkio_device_read_iops: Vec<ThrottleDevice>,
+    /// Write limits in operations per second, per block device.
+    pub blkio_device_write_iops: Vec<ThrottleDevice>,
 }
 
 /// Docker's restart policies.

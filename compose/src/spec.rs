@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use hoist_api::blkio::{ThrottleDevice, WeightDevice, check_weight};
 use hoist_api::device::{DEFAULT_PERMISSIONS, DeviceMapping, check_cgroup_rule};
 use hoist_api::spec::{
     ContainerSpec, HealthcheckSpec, LogConfig, MountKind, MountSpec, PortBinding, Resources,
@@ -62,7 +63,6 @@ impl SpecError {
 /// service runs if they were ignored.
 const UNSUPPORTED: &[&str] = &[
     "annotations",
-    "blkio_config",
     "cgroup_parent",
     "cpu_count",
     "cpu_percent",
@@ -1034,6 +1034,9 @@ fn resources(service: &Fields<'_>) -> Result<Resources, SpecError> {
         memory_swappiness: service.integer("mem_swappiness")?,
         ..Resources::default()
     };
+    if let Some(blkio) = service.fields("blkio_config")? {
+        block_io(&blkio, &mut resources)?;
+    }
     if let Some(limits) = service.nested(&["deploy", "resources", "limits"])? {
         if let Some(memory) = limits.bytes("memory")?.filter(|m| *m != 0) {
             resources.memory = memory;
@@ -1169,6 +1172,53 @@ fn sysctls(service: &Fields<'_>) -> Result<BTreeMap<String, String>, SpecError> 
             value => Ok((key.to_string(), text(value, &path)?)),
         })
         .collect()
+}
+
+/// `blkio_config`: the weight, and per-device weights and rate limits
+/// (`{path, weight}`, `{path, rate}`), each entry checked as the matching
+/// `docker run` flag checks `DEVICE:VALUE`.
+fn block_io(blkio: &Fields<'_>, resources: &mut Resources) -> Result<(), SpecError> {
+    if let Some((value, path)) = blkio.get("weight") {
+        let weight = text(value, &path)?;
+        resources.blkio_weight = weight
+            .parse()
+            .map_err(|_| format!("invalid block I/O weight {weight:?}: use 10 to 1000"))
+            .and_then(|w| check_weight(w).map(|()| w))
+            .map_err(|e| SpecError::new(&path, e))?;
+    }
+    let entries = |key: &str, value_key: &str| -> Result<Vec<(String, ModelPath)>, SpecError> {
+        blkio
+            .items(key)
+            .into_iter()
+            .map(|(item, path)| {
+                let entry = Fields::of(item, path.clone())?;
+                let device = entry
+                    .string("path")?
+                    .ok_or_else(|| SpecError::new(&path, "an entry needs `path`, the device"))?;
+                let (value, value_path) = entry.get(value_key).ok_or_else(|| {
+                    SpecError::new(&path, format!("an entry needs `{value_key}`"))
+                })?;
+                Ok((format!("{device}:{}", text(value, &value_path)?), path))
+            })
+            .collect()
+    };
+    let read = |key: &str, value_key: &str, parse: fn(&str) -> Result<ThrottleDevice, String>| {
+        entries(key, value_key)?
+            .into_iter()
+            .map(|(text, path)| parse(&text).map_err(|e| SpecError::new(&path, e)))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    resources.blkio_weight_device = entries("weight_device", "weight")?
+        .into_iter()
+        .map(|(text, path)| WeightDevice::parse(&text).map_err(|e| SpecError::new(&path, e)))
+        .collect::<Result<_, _>>()?;
+    resources.blkio_device_read_bps = read("device_read_bps", "rate", ThrottleDevice::parse_bps)?;
+    resources.blkio_device_write_bps = read("device_write_bps", "rate", ThrottleDevice::parse_bps)?;
+    resources.blkio_device_read_iops =
+        read("device_read_iops", "rate", ThrottleDevice::parse_iops)?;
+    resources.blkio_device_write_iops =
+        read("device_write_iops", "rate", ThrottleDevice::parse_iops)?;
+    Ok(())
 }
 
 /// `devices`: `HOST[:CONTAINER][:PERMISSIONS]` strings, or mappings
@@ -1907,6 +1957,13 @@ services:
     pids_limit: 100
     oom_kill_disable: true
     mem_swappiness: 60
+    blkio_config:
+      weight: 300
+      weight_device: [{path: /dev/sda, weight: "400"}]
+      device_read_bps: [{path: /dev/sda, rate: 12mb}]
+      device_write_bps: [{path: /dev/sdb, rate: 1024}]
+      device_read_iops: [{path: /dev/sda, rate: "120"}]
+      device_write_iops: [{path: /dev/sda, rate: 30}]
     shm_size: 1g
 "#,
         );
@@ -1925,6 +1982,15 @@ services:
                 pids_limit: Some(100),
                 oom_kill_disable: true,
                 memory_swappiness: Some(60),
+                blkio_weight: 300,
+                blkio_weight_device: vec![WeightDevice {
+                    path: "/dev/sda".into(),
+                    weight: 400
+                }],
+                blkio_device_read_bps: vec![throttle("/dev/sda", 12 << 20)],
+                blkio_device_write_bps: vec![throttle("/dev/sdb", 1024)],
+                blkio_device_read_iops: vec![throttle("/dev/sda", 120)],
+                blkio_device_write_iops: vec![throttle("/dev/sda", 30)],
             }
         );
         assert_eq!(own.shm_size, 1 << 30);
@@ -2089,6 +2155,46 @@ services:
             "services:\n  app:\n    image: busybox\n    ulimits:\n      nofile: {soft: 2, hard: 1}\n",
         );
         assert_eq!(inverted.path, "services.app.ulimits.nofile");
+    }
+
+    /// A rate limit, for comparisons.
+    fn throttle(path: &str, rate: u64) -> ThrottleDevice {
+        ThrottleDevice {
+            path: path.into(),
+            rate,
+        }
+    }
+
+    #[test]
+    fn bad_block_io_settings_are_refused_at_their_entry() {
+        for (setting, path, says) in [
+            (
+                "weight: 5",
+                "services.app.blkio_config.weight",
+                "10 to 1000",
+            ),
+            (
+                "device_read_bps: [{path: /dev/sda, rate: 1zb}]",
+                "services.app.blkio_config.device_read_bps[0]",
+                "1zb",
+            ),
+            (
+                "device_write_iops: [{path: sda, rate: 10}]",
+                "services.app.blkio_config.device_write_iops[0]",
+                "absolute path",
+            ),
+            (
+                "weight_device: [{path: /dev/sda}]",
+                "services.app.blkio_config.weight_device[0]",
+                "`weight`",
+            ),
+        ] {
+            let error = error(&format!(
+                "services:\n  app:\n    image: busybox\n    blkio_config:\n      {setting}\n"
+            ));
+            assert_eq!(error.path, path, "{setting}: {error}");
+            assert!(error.message.contains(says), "{setting}: {error}");
+        }
     }
 
     #[test]

@@ -69,6 +69,29 @@ pub enum DeviceError {
         /// The host path.
         path: PathBuf,
     },
+    /// A block I/O limit names something other than a block device.
+    #[error(
+        "{path:?} is not a block device on this host: block I/O limits take one (like /dev/sda)"
+    )]
+    NotABlockDevice {
+        /// The host path.
+        path: PathBuf,
+    },
+}
+
+/// The major and minor numbers of the block device `path` names on the
+/// host (following symlinks): what block I/O limits are written with.
+pub fn block_numbers(path: &Path) -> Result<(u64, u64), DeviceError> {
+    let metadata = fs::metadata(path).map_err(|source| DeviceError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    match device(&metadata, path) {
+        Some(d) if d.kind == DeviceKind::Block => Ok((d.major, d.minor)),
+        _ => Err(DeviceError::NotABlockDevice {
+            path: path.to_path_buf(),
+        }),
+    }
 }
 
 /// The device `path` on the host names (following symlinks, as
@@ -200,6 +223,25 @@ mod tests {
             (DeviceKind::Char, 1, 3)
         );
         assert!(found.iter().all(|d| d.path.starts_with("/host-dev")));
+    }
+
+    #[test]
+    fn block_numbers_are_read_from_block_devices_only() {
+        let block = fs::read_dir("/sys/block")
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| Path::new("/dev").join(e.file_name()))
+            .find(|p| p.exists())
+            .expect("a block device in /dev");
+        let rdev = fs::metadata(&block).unwrap().rdev();
+        assert_eq!(
+            block_numbers(&block).unwrap(),
+            (nix::sys::stat::major(rdev), nix::sys::stat::minor(rdev))
+        );
+        assert!(matches!(
+            block_numbers(Path::new("/dev/null")),
+            Err(DeviceError::NotABlockDevice { .. })
+        ));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use clap::{ArgAction, Args};
+use hoist_api::blkio::{ThrottleDevice, WeightDevice, check_weight};
 use hoist_api::device::{DeviceMapping, check_cgroup_rule};
 use hoist_api::spec::{
     ContainerSpec, HealthcheckSpec, LogConfig, MountKind, MountSpec, PortBinding, Resources,
@@ -107,6 +108,24 @@ pub struct ContainerFlags {
         default_value_t = 0
     )]
     pub oom_score_adj: i64,
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable
+    #[arg(long = "blkio-weight", default_value_t = 0)]
+    pub blkio_weight: u16,
+    /// Block IO weight (relative device weight, DEVICE:WEIGHT)
+    #[arg(long = "blkio-weight-device")]
+    pub blkio_weight_device: Vec<String>,
+    /// Limit read rate (bytes per second) from a device (DEVICE:RATE, like /dev/sda:1mb)
+    #[arg(long = "device-read-bps")]
+    pub device_read_bps: Vec<String>,
+    /// Limit write rate (bytes per second) to a device
+    #[arg(long = "device-write-bps")]
+    pub device_write_bps: Vec<String>,
+    /// Limit read rate (IO per second) from a device (DEVICE:RATE)
+    #[arg(long = "device-read-iops")]
+    pub device_read_iops: Vec<String>,
+    /// Limit write rate (IO per second) to a device
+    #[arg(long = "device-write-iops")]
+    pub device_write_iops: Vec<String>,
     /// Tune container memory swappiness (0 to 100)
     #[arg(long = "memory-swappiness", allow_hyphen_values = true, default_value_t = -1)]
     pub memory_swappiness: i64,
@@ -246,6 +265,14 @@ pub struct ContainerFlags {
 
 fn usage(message: impl Into<String>) -> CliError {
     CliError::usage(message)
+}
+
+/// Each of `values` read by `parse`; the first refusal is a usage error.
+fn parse_all<T>(
+    values: &[String],
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, CliError> {
+    values.iter().map(|v| parse(v).map_err(usage)).collect()
 }
 
 /// `KEY=VALUE` lines of an env or label file; `KEY` alone takes the value
@@ -584,6 +611,23 @@ impl ContainerFlags {
                 pids_limit: self.pids_limit,
                 oom_kill_disable: self.oom_kill_disable,
                 memory_swappiness: (self.memory_swappiness != -1).then_some(self.memory_swappiness),
+                blkio_weight: check_weight(self.blkio_weight)
+                    .map(|()| self.blkio_weight)
+                    .map_err(usage)?,
+                blkio_weight_device: parse_all(&self.blkio_weight_device, WeightDevice::parse)?,
+                blkio_device_read_bps: parse_all(&self.device_read_bps, ThrottleDevice::parse_bps)?,
+                blkio_device_write_bps: parse_all(
+                    &self.device_write_bps,
+                    ThrottleDevice::parse_bps,
+                )?,
+                blkio_device_read_iops: parse_all(
+                    &self.device_read_iops,
+                    ThrottleDevice::parse_iops,
+                )?,
+                blkio_device_write_iops: parse_all(
+                    &self.device_write_iops,
+                    ThrottleDevice::parse_iops,
+                )?,
             },
             restart_policy,
             auto_remove: self.rm,
@@ -603,11 +647,7 @@ impl ContainerFlags {
             cap_drop: self.cap_drop.clone(),
             security_opt: self.security_opt.clone(),
             sysctls: key_values(&self.sysctl, "sysctl")?,
-            devices: self
-                .device
-                .iter()
-                .map(|d| DeviceMapping::parse(d).map_err(usage))
-                .collect::<Result<_, _>>()?,
+            devices: parse_all(&self.device, DeviceMapping::parse)?,
             device_cgroup_rules: self
                 .device_cgroup_rule
                 .iter()

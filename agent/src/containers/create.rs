@@ -7,8 +7,10 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use hoist_api::spec::{ContainerSpec, HealthcheckSpec, MountKind, MountSpec};
+use hoist_api::blkio::check_weight;
+use hoist_api::spec::{ContainerSpec, HealthcheckSpec, MountKind, MountSpec, Resources};
 use hoist_runtime::container::security::effective_capabilities;
+use hoist_runtime::devices::block_numbers;
 use hoist_runtime::image::Image;
 use hoist_runtime::image::changes::set_env;
 use tonic::Status;
@@ -26,6 +28,30 @@ pub fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// Checks the block I/O settings: weights in range, every device a block
+/// device of this host.
+fn check_block_io(r: &Resources) -> Result<(), Status> {
+    check_weight(r.blkio_weight).map_err(invalid)?;
+    for d in &r.blkio_weight_device {
+        check_weight(d.weight).map_err(invalid)?;
+    }
+    let limited = [
+        &r.blkio_device_read_bps,
+        &r.blkio_device_write_bps,
+        &r.blkio_device_read_iops,
+        &r.blkio_device_write_iops,
+    ];
+    let paths = r
+        .blkio_weight_device
+        .iter()
+        .map(|d| &d.path)
+        .chain(limited.into_iter().flatten().map(|d| &d.path));
+    for path in paths {
+        block_numbers(Path::new(path)).map_err(|e| invalid(e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// Checks `--uts` and `--cgroupns`. A container in the host's UTS
@@ -145,6 +171,7 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), Status> {
         )));
     }
     check_namespace_modes(spec)?;
+    check_block_io(r)?;
     if !(-1000..=1000).contains(&spec.oom_score_adj) {
         return Err(invalid(format!(
             "invalid --oom-score-adj {}: the range is -1000 to 1000",

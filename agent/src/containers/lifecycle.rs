@@ -180,6 +180,14 @@ impl Daemon {
                     "cgroup v2 has no memory swappiness: --memory-swappiness is discarded".into(),
                 );
             }
+            let r = &spec.resources;
+            if (r.blkio_weight > 0 || !r.blkio_weight_device.is_empty())
+                && !self.hierarchy.block_io_weights()
+            {
+                warnings.push(
+                    "this host's kernel has no block I/O weights (no BFQ scheduler): --blkio-weight and --blkio-weight-device are discarded".into(),
+                );
+            }
             for sub in ["upper", "work"] {
                 fs::create_dir_all(dir.join(sub))
                     .map_err(|e| internal(format!("cannot create {}: {e}", dir.display())))?;

@@ -6,6 +6,7 @@
 //! [`Cgroup`] type holds the directories and a [`Version`] decides how each
 //! setting is written or read.
 
+pub mod blkio;
 mod stats;
 mod v1;
 mod v2;
@@ -52,6 +53,20 @@ pub const V1_CONTROLLERS: &[&str] = &[
 ];
 
 impl Hierarchy {
+    /// Whether this host can weigh block I/O: on v1 an I/O scheduler with
+    /// weights (BFQ) offers the files at the `blkio` root; v2 has them only
+    /// below its root, so there a block device must be using BFQ.
+    pub fn block_io_weights(&self) -> bool {
+        match self.version {
+            Version::V1 => self
+                .controllers
+                .iter()
+                .find(|(c, _)| c == "blkio")
+                .is_some_and(|(_, dir)| blkio::weights_supported(dir)),
+            Version::V2 => blkio::bfq_in_use(Path::new("/sys/block")),
+        }
+    }
+
     /// Reads /proc/self/mountinfo to find the host's cgroup mounts. A host
     /// whose unified tree offers the memory controller is v2; otherwise v1
     /// (a hybrid host may offer a few minor controllers, such as hugetlb, in

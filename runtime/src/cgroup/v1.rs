@@ -111,6 +111,9 @@ pub fn apply(cgroup: &Cgroup, r: &Resources) -> io::Result<()> {
             write_file(dir, "cpu.cfs_quota_us", &quota.to_string())?;
         }
     }
+    if let Some(dir) = cgroup.dir("blkio") {
+        super::blkio::apply_v1(dir, r)?;
+    }
     if let Some(dir) = cgroup.dir("cpuset") {
         if !r.cpuset_cpus.is_empty() {
             write_file(dir, "cpuset.cpus", &r.cpuset_cpus)?;

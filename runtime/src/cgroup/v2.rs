@@ -112,7 +112,7 @@ pub fn apply(dir: &Path, r: &Resources) -> io::Result<()> {
         _ => "max".to_string(),
     };
     write_file(dir, "pids.max", &pids)?;
-    Ok(())
+    super::blkio::apply_v2(dir, r)
 }
 
 /// Freezes or thaws through `cgroup.freeze`, waiting for `cgroup.events`
