@@ -32,6 +32,7 @@ use commands::registry::{LoginArgs, LogoutArgs, PullArgs, PushArgs};
 use commands::secret::FileCommand;
 use commands::service::ServiceCommand;
 use commands::stack::StackCommand;
+use commands::update::UpdateArgs;
 use commands::volume::VolumeCommand;
 use exit::{CliError, EXIT_HOIST_FAILED};
 use hoist_api::cluster_proto::FileKind;
@@ -94,6 +95,8 @@ enum Command {
     Rm(RmArgs),
     /// Rename a container
     Rename(RenameArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
     /// List port mappings or a specific mapping for the container
     Port(PortArgs),
     /// Return low-level information on containers or images
@@ -216,6 +219,8 @@ enum ContainerCommand {
     Rm(RmArgs),
     /// Rename a container
     Rename(RenameArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
     /// List port mappings or a specific mapping for the container
     Port(PortArgs),
     /// Display detailed information on one or more containers
@@ -535,6 +540,11 @@ async fn dispatch(target: connect::Target, command: Command) -> Result<i32, CliE
             let channel = container_channel(host.as_deref()).await?;
             return container::create(channel, a, spec).await;
         }
+        Command::Update(a) | Command::Container(ContainerCommand::Update(a)) => {
+            let update = a.to_update()?;
+            let channel = connect::channel(host.as_deref()).await?;
+            return commands::update::update(channel, &a.containers, &update).await;
+        }
         _ => {}
     }
     let channel = match &command {
@@ -651,6 +661,8 @@ async fn dispatch(target: connect::Target, command: Command) -> Result<i32, CliE
         | Command::Run(_)
         | Command::Container(ContainerCommand::Run(_))
         | Command::Create(_)
-        | Command::Container(ContainerCommand::Create(_)) => Ok(0),
+        | Command::Container(ContainerCommand::Create(_))
+        | Command::Update(_)
+        | Command::Container(ContainerCommand::Update(_)) => Ok(0),
     }
 }

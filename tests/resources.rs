@@ -417,3 +417,115 @@ fn block_io_limits_land_in_the_cgroup() {
     assert_eq!(run.code, 125, "{}", run.stderr);
     d.assert_no_container_leftovers();
 }
+
+#[test]
+fn update_changes_limits_and_the_restart_policy() {
+    let d = Daemon::with_busybox();
+    let id = d
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "updated",
+            "-m",
+            "64m",
+            "busybox",
+            "sh",
+            "-c",
+            "rm -f /tmp/fail; until [ -f /tmp/fail ]; do sleep 0.1; done; exit 3",
+        ])
+        .trim()
+        .to_string();
+    let out = d.ok(&[
+        "update",
+        "-m",
+        "128m",
+        "--cpus",
+        "0.25",
+        "--pids-limit",
+        "30",
+        "--restart",
+        "on-failure:3",
+        "updated",
+    ]);
+    assert_eq!(out, "updated\n");
+    // The running container's cgroup has the new limits at once.
+    let v1 = hoist_runtime::cgroup::Hierarchy::detect().unwrap().version
+        == hoist_runtime::cgroup::Version::V1;
+    if v1 {
+        assert_eq!(
+            cgroup_file(&d, "memory", &id, "memory.limit_in_bytes"),
+            "134217728"
+        );
+        assert_eq!(cgroup_file(&d, "cpu", &id, "cpu.cfs_quota_us"), "25000");
+        assert_eq!(cgroup_file(&d, "pids", &id, "pids.max"), "30");
+    } else {
+        assert_eq!(cgroup_file(&d, "", &id, "memory.max"), "134217728");
+        assert_eq!(cgroup_file(&d, "", &id, "cpu.max"), "25000 100000");
+        assert_eq!(cgroup_file(&d, "", &id, "pids.max"), "30");
+    }
+    let inspect = d.inspect("updated");
+    assert_eq!(inspect["HostConfig"]["Memory"], 134217728);
+    assert_eq!(inspect["HostConfig"]["NanoCpus"], 250000000);
+    assert_eq!(inspect["HostConfig"]["PidsLimit"], 30);
+    assert_eq!(inspect["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
+    assert_eq!(
+        inspect["HostConfig"]["RestartPolicy"]["MaximumRetryCount"],
+        3
+    );
+    // ... and the new policy governs its exits: a failing main process is
+    // restarted, where before it was not.
+    d.ok(&["exec", "updated", "touch", "/tmp/fail"]);
+    d.eventually(
+        Duration::from_secs(10),
+        "restarted by the new policy",
+        || d.inspect("updated")["RestartCount"].as_i64().unwrap() >= 1,
+    );
+    // A stopped container keeps the update for its next start.
+    d.ok(&["stop", "-t", "0", "updated"]);
+    d.ok(&["update", "--memory-reservation", "32m", "updated"]);
+    d.ok(&["start", "updated"]);
+    assert_eq!(
+        d.inspect("updated")["HostConfig"]["MemoryReservation"],
+        33554432
+    );
+    if v1 {
+        assert_eq!(
+            cgroup_file(&d, "memory", &id, "memory.soft_limit_in_bytes"),
+            "33554432"
+        );
+    }
+    // Refused: no flag, a --rm container's policy, an impossible limit, an
+    // unknown container (each by name, and the others still done).
+    let run = d.hoist(&["update", "updated"]);
+    assert_eq!(run.code, 125, "{}", run.stderr);
+    d.ok(&[
+        "run",
+        "-d",
+        "--rm",
+        "--name",
+        "gone-at-exit",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let run = d.hoist(&["update", "--restart", "always", "gone-at-exit"]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("--rm"), "{}", run.stderr);
+    let run = d.hoist(&["update", "-m", "1m", "updated"]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("6MB"), "{}", run.stderr);
+    let run = d.hoist(&[
+        "update",
+        "--cpu-shares",
+        "256",
+        "nosuchcontainer",
+        "updated",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.stdout, "updated\n");
+    assert!(run.stderr.contains("nosuchcontainer"), "{}", run.stderr);
+    assert_eq!(d.inspect("updated")["HostConfig"]["CpuShares"], 256);
+    d.ok(&["rm", "-f", "updated", "gone-at-exit"]);
+    d.assert_no_container_leftovers();
+}

@@ -267,6 +267,76 @@ pub struct Resources {
     pub blkio_device_write_iops: Vec<ThrottleDevice>,
 }
 
+/// What `hoist update` changes in a container: each field set replaces
+/// the container's; the rest stay.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContainerUpdate {
+    /// `-m`.
+    pub memory: Option<i64>,
+    /// `--memory-swap`.
+    pub memory_swap: Option<i64>,
+    /// `--memory-reservation`.
+    pub memory_reservation: Option<i64>,
+    /// `--cpus`, in billionths.
+    pub nano_cpus: Option<i64>,
+    /// `--cpu-shares`.
+    pub cpu_shares: Option<i64>,
+    /// `--cpu-period`.
+    pub cpu_period: Option<i64>,
+    /// `--cpu-quota`.
+    pub cpu_quota: Option<i64>,
+    /// `--cpuset-cpus`.
+    pub cpuset_cpus: Option<String>,
+    /// `--cpuset-mems`.
+    pub cpuset_mems: Option<String>,
+    /// `--pids-limit` (0 or less: unlimited).
+    pub pids_limit: Option<i64>,
+    /// `--blkio-weight`.
+    pub blkio_weight: Option<u16>,
+    /// `--restart`.
+    pub restart_policy: Option<RestartPolicy>,
+}
+
+impl ContainerUpdate {
+    /// Whether it changes nothing (Docker asks for at least one flag).
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+
+    /// `spec` with the update's fields in place of its own.
+    pub fn apply(&self, spec: &mut ContainerSpec) {
+        let r = &mut spec.resources;
+        let set = |field: &mut i64, value: Option<i64>| {
+            if let Some(value) = value {
+                *field = value;
+            }
+        };
+        set(&mut r.memory, self.memory);
+        set(&mut r.memory_swap, self.memory_swap);
+        set(&mut r.memory_reservation, self.memory_reservation);
+        set(&mut r.nano_cpus, self.nano_cpus);
+        set(&mut r.cpu_shares, self.cpu_shares);
+        set(&mut r.cpu_period, self.cpu_period);
+        set(&mut r.cpu_quota, self.cpu_quota);
+        if let Some(cpus) = &self.cpuset_cpus {
+            r.cpuset_cpus = cpus.clone();
+        }
+        if let Some(mems) = &self.cpuset_mems {
+            r.cpuset_mems = mems.clone();
+        }
+        if let Some(pids) = self.pids_limit {
+            r.pids_limit = Some(pids);
+        }
+        if let Some(weight) = self.blkio_weight {
+            r.blkio_weight = weight;
+        }
+        if let Some(policy) = &self.restart_policy {
+            spec.restart_policy = policy.clone();
+        }
+    }
+}
+
 /// Docker's restart policies.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
@@ -502,6 +572,32 @@ mod tests {
         assert!(RestartPolicy::parse("sometimes").is_err());
         assert!(RestartPolicy::parse("always:3").is_err());
         assert!(RestartPolicy::parse("on-failure:x").is_err());
+    }
+
+    #[test]
+    fn an_update_replaces_only_what_it_sets() {
+        let mut spec = ContainerSpec {
+            resources: Resources {
+                memory: 64 << 20,
+                cpu_shares: 512,
+                cpuset_cpus: "0".into(),
+                ..Resources::default()
+            },
+            ..ContainerSpec::default()
+        };
+        let update = ContainerUpdate {
+            memory: Some(128 << 20),
+            pids_limit: Some(50),
+            restart_policy: Some(RestartPolicy::parse("always").unwrap()),
+            ..ContainerUpdate::default()
+        };
+        assert!(!update.is_empty() && ContainerUpdate::default().is_empty());
+        update.apply(&mut spec);
+        assert_eq!(spec.resources.memory, 128 << 20);
+        assert_eq!(spec.resources.cpu_shares, 512);
+        assert_eq!(spec.resources.cpuset_cpus, "0");
+        assert_eq!(spec.resources.pids_limit, Some(50));
+        assert_eq!(spec.restart_policy.name, "always");
     }
 
     fn binding(container: u16, protocol: &str, ip: &str, host: (u16, u16)) -> PortBinding {

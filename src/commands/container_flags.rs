@@ -471,7 +471,19 @@ pub fn parse_ulimit(value: &str) -> Result<Ulimit, CliError> {
     })
 }
 
-fn bytes(value: &Option<String>, flag: &str) -> Result<i64, CliError> {
+/// `--cpus` in billionths of a CPU, as the daemon takes it.
+pub fn nano_cpus(cpus: Option<f64>) -> Result<Option<i64>, CliError> {
+    match cpus {
+        Some(c) if !(0.0..=1e6).contains(&c) => Err(usage(format!(
+            "invalid argument {c} for --cpus: use a positive number"
+        ))),
+        Some(c) => Ok(Some((c * 1e9).round() as i64)),
+        None => Ok(None),
+    }
+}
+
+/// A size flag in bytes (`64m`; `-1` for unlimited); 0 when not given.
+pub fn bytes(value: &Option<String>, flag: &str) -> Result<i64, CliError> {
     match value {
         None => Ok(0),
         Some(v) if v == "-1" => Ok(-1),
@@ -536,15 +548,7 @@ impl ContainerFlags {
         for t in &self.tmpfs {
             mounts.push(parse_tmpfs_flag(t)?);
         }
-        let nano_cpus = match self.cpus {
-            Some(c) if !(0.0..=1e6).contains(&c) => {
-                return Err(usage(format!(
-                    "invalid argument {c} for --cpus: use a positive number"
-                )));
-            }
-            Some(c) => (c * 1e9).round() as i64,
-            None => 0,
-        };
+        let nano_cpus = nano_cpus(self.cpus)?.unwrap_or(0);
         let restart_policy = RestartPolicy::parse(&self.restart).map_err(usage)?;
         let healthcheck = self.healthcheck()?;
         let mut log_options = BTreeMap::new();

@@ -18,6 +18,7 @@ pub mod service;
 pub mod session;
 pub mod stack;
 pub mod system;
+pub mod update;
 pub mod volume;
 
 use std::future::Future;

@@ -13,9 +13,10 @@ use hoist_api::proto::{
     InspectResponse, IoOutput, KillRequest, ListContainersRequest, ListContainersResponse,
     LogEntry, LogsRequest, PruneContainersRequest, PruneResponse, RemoveContainerRequest,
     RenameRequest, RunRequest, StatsRequest, StdStream, StopRequest, TopRequest, TopResponse,
-    TopRow, WaitRequest, attach_request, exec_request, io_output, run_request,
+    TopRow, UpdateContainerRequest, UpdateContainerResponse, WaitRequest, attach_request,
+    exec_request, io_output, run_request,
 };
-use hoist_api::spec::{ContainerSpec, ExecSpec};
+use hoist_api::spec::{ContainerSpec, ContainerUpdate, ExecSpec};
 use hoist_runtime::image::diff::ChangeKind;
 use hoist_runtime::logs::Stream as LogStream;
 use hoist_runtime::logs::reader::{Follower, read_rotated};
@@ -348,6 +349,19 @@ impl Containers for ContainersApi {
             .remove_container(&container, request.force, request.volumes)
             .await?;
         Ok(Response::new(Empty {}))
+    }
+
+    #[instrument(skip_all, fields(id = %request.get_ref().id))]
+    async fn update(
+        &self,
+        request: Request<UpdateContainerRequest>,
+    ) -> Result<Response<UpdateContainerResponse>, Status> {
+        let request = request.into_inner();
+        let update: ContainerUpdate = serde_json::from_slice(&request.update_json)
+            .map_err(|e| invalid(format!("bad update: {e}")))?;
+        let container = self.find(&request.id)?;
+        let warnings = self.daemon.update_container(&container, &update).await?;
+        Ok(Response::new(UpdateContainerResponse { warnings }))
     }
 
     #[instrument(skip_all, fields(id = %request.get_ref().id))]

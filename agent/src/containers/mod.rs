@@ -13,6 +13,7 @@ pub mod oci;
 pub mod record;
 pub mod restore;
 pub mod rootfs;
+pub mod update;
 pub mod view;
 
 use std::collections::HashMap;
