@@ -529,3 +529,58 @@ fn update_changes_limits_and_the_restart_policy() {
     d.ok(&["rm", "-f", "updated", "gone-at-exit"]);
     d.assert_no_container_leftovers();
 }
+
+#[test]
+fn a_cgroup_parent_places_the_containers_cgroup() {
+    let d = Daemon::with_busybox();
+    // Under the test daemon's own parent, so that its cleanup covers it.
+    let parent = format!("/{}/batch", d.cgroup_parent);
+    let id = d
+        .ok(&[
+            "run",
+            "-d",
+            "--cgroup-parent",
+            &parent,
+            "-m",
+            "64m",
+            "busybox",
+            "sleep",
+            "300",
+        ])
+        .trim()
+        .to_string();
+    let hierarchy = hoist_runtime::cgroup::Hierarchy::detect().unwrap();
+    let placed = hierarchy.cgroup(&format!("{}/batch/{id}", d.cgroup_parent));
+    let (controller, file) = match hierarchy.version {
+        hoist_runtime::cgroup::Version::V1 => ("memory", "memory.limit_in_bytes"),
+        hoist_runtime::cgroup::Version::V2 => ("", "memory.max"),
+    };
+    let dir = placed.dir(controller).unwrap().to_path_buf();
+    assert_eq!(
+        std::fs::read_to_string(dir.join(file)).unwrap().trim(),
+        "67108864"
+    );
+    // Its processes are there, and stats and top read them from there.
+    assert!(!placed.processes().unwrap().is_empty());
+    assert!(d.ok(&["top", &id]).contains("sleep 300"));
+    assert_eq!(d.inspect(&id)["HostConfig"]["CgroupParent"], parent);
+    d.ok(&["pause", &id]);
+    d.ok(&["unpause", &id]);
+    d.ok(&["rm", "-f", &id]);
+    assert!(!dir.exists(), "the container's cgroup goes with it");
+    // The parent stays, as with Docker; the test removes it.
+    for root in d.cgroup_roots() {
+        let _ = std::fs::remove_dir(root.join("batch"));
+    }
+    let run = d.hoist(&[
+        "run",
+        "--rm",
+        "--cgroup-parent",
+        "../escape",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(run.code, 125, "{}", run.stderr);
+    assert!(run.stderr.contains("--cgroup-parent"), "{}", run.stderr);
+    d.assert_no_container_leftovers();
+}

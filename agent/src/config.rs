@@ -61,8 +61,14 @@ impl DaemonConfig {
         self.exec_root.join("netns")
     }
 
-    /// The cgroup path (relative to each hierarchy) of a container.
-    pub fn cgroup_path(&self, id: &str) -> String {
-        format!("{}/{id}", self.cgroup_parent.trim_matches('/'))
+    /// The cgroup path (relative to each hierarchy) of a container: under
+    /// its own `parent` (`--cgroup-parent`), else under the daemon's.
+    pub fn cgroup_path(&self, parent: &str, id: &str) -> String {
+        let parent = if parent.is_empty() {
+            &self.cgroup_parent
+        } else {
+            parent
+        };
+        format!("{}/{id}", parent.trim_matches('/'))
     }
 }

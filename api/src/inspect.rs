@@ -148,6 +148,8 @@ pub struct HostConfig {
     pub uts_mode: String,
     /// `private` or `host`.
     pub cgroupns_mode: String,
+    /// `--cgroup-parent`.
+    pub cgroup_parent: String,
     /// `--oom-score-adj`.
     pub oom_score_adj: i64,
     /// `--privileged`.

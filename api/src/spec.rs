@@ -119,6 +119,9 @@ pub struct ContainerSpec {
     /// `host` to share the host's cgroup namespace; `private` or empty for
     /// the container's own.
     pub cgroupns_mode: String,
+    /// The cgroup the container's own is made under, from each hierarchy's
+    /// root (`--cgroup-parent`); the daemon's `--cgroup-parent` when empty.
+    pub cgroup_parent: String,
     /// Added to the container's OOM badness score (-1000 to 1000), which
     /// its processes start from whatever the daemon's own is.
     pub oom_score_adj: i64,

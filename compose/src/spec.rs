@@ -63,7 +63,6 @@ impl SpecError {
 /// service runs if they were ignored.
 const UNSUPPORTED: &[&str] = &[
     "annotations",
-    "cgroup_parent",
     "cpu_count",
     "cpu_percent",
     "cpu_rt_period",
@@ -143,6 +142,7 @@ pub fn container_spec(
         ipc_mode: namespace_mode(&fields, "ipc")?,
         uts_mode: namespace_mode(&fields, "uts")?,
         cgroupns_mode: namespace_mode(&fields, "cgroup")?,
+        cgroup_parent: fields.string("cgroup_parent")?.unwrap_or_default(),
         oom_score_adj: fields.integer("oom_score_adj")?.unwrap_or(0),
         log_config: log_config(&fields)?,
         platform: fields.string("platform")?.unwrap_or_default(),
@@ -2206,11 +2206,13 @@ services:
     image: busybox
     uts: host
     cgroup: private
+    cgroup_parent: /batch
     oom_score_adj: 500
 "#,
         );
         assert_eq!(spec.uts_mode, "host");
         assert_eq!(spec.cgroupns_mode, "private");
+        assert_eq!(spec.cgroup_parent, "/batch");
         assert_eq!(spec.oom_score_adj, 500);
         let unset = self::spec("services:\n  app:\n    image: busybox\n");
         assert_eq!(
@@ -2228,7 +2230,6 @@ services:
         for (setting, path) in [
             ("gpus: all", "services.app.gpus"),
             ("runtime: runsc", "services.app.runtime"),
-            ("cgroup_parent: mine", "services.app.cgroup_parent"),
             ("userns_mode: host", "services.app.userns_mode"),
             (
                 "deploy: {resources: {reservations: {devices: [{capabilities: [gpu]}]}}}",

@@ -210,6 +210,9 @@ pub struct ContainerFlags {
     /// UTS namespace to use (host)
     #[arg(long)]
     pub uts: Option<String>,
+    /// Optional parent cgroup for the container
+    #[arg(long = "cgroup-parent")]
+    pub cgroup_parent: Option<String>,
     /// Cgroup namespace to use (host|private)
     #[arg(long, value_parser = ["host", "private"])]
     pub cgroupns: Option<String>,
@@ -672,6 +675,7 @@ impl ContainerFlags {
             ipc_mode: self.ipc.clone().unwrap_or_default(),
             uts_mode: self.uts.clone().unwrap_or_default(),
             cgroupns_mode: self.cgroupns.clone().unwrap_or_default(),
+            cgroup_parent: self.cgroup_parent.clone().unwrap_or_default(),
             oom_score_adj: self.oom_score_adj,
             log_config: LogConfig {
                 driver: self.log_driver.clone().unwrap_or_default(),

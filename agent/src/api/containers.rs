@@ -575,17 +575,13 @@ impl Containers for ContainersApi {
             )));
         }
         let container = self.find(&request.id)?;
-        let id = {
+        {
             let record = container.record.lock().await;
             if !record.state.status.is_alive() {
                 return Err(conflict(format!("container {} is not running", record.id)));
             }
-            record.id.clone()
-        };
-        let cgroup = self
-            .daemon
-            .hierarchy
-            .cgroup(&self.daemon.config.cgroup_path(&id));
+        }
+        let cgroup = self.daemon.container_cgroup(&container);
         let mut pids = cgroup
             .processes()
             .map_err(|e| internal(format!("cannot list the container's processes: {e}")))?;
@@ -778,10 +774,7 @@ async fn stats_sample(
     if pid <= 0 {
         return sample;
     }
-    let counters = daemon
-        .hierarchy
-        .cgroup(&daemon.config.cgroup_path(&id))
-        .stats();
+    let counters = daemon.container_cgroup(container).stats();
     sample.cpu_usage_ns = counters.cpu_usage_ns;
     sample.memory_usage = counters.memory_usage;
     sample.memory_limit = if counters.memory_limit > 0 {

@@ -73,6 +73,16 @@ fn check_namespace_modes(spec: &ContainerSpec) -> Result<(), Status> {
             )));
         }
     }
+    if spec
+        .cgroup_parent
+        .split('/')
+        .any(|part| matches!(part, "." | "..") || part.contains('\n'))
+    {
+        return Err(invalid(format!(
+            "invalid --cgroup-parent {:?}: give a path of cgroup names, without . or ..",
+            spec.cgroup_parent
+        )));
+    }
     if !matches!(spec.cgroupns_mode.as_str(), "" | "host" | "private") {
         return Err(invalid(format!(
             "invalid --cgroupns {:?}: use host or private",

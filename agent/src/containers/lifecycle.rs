@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use hoist_api::spec::{ContainerSpec, MountKind};
 use hoist_runtime::bundle::{EXIT_FILE, ExitInfo};
-use hoist_runtime::cgroup::Version;
+use hoist_runtime::cgroup::{Cgroup, Version};
 use hoist_runtime::fsutil::{new_id, read_json, remove_all};
 use hoist_runtime::shim::client::{
     InputSink, OutputStream, PendingStart, ShimClient, ShimError, Watch,
@@ -498,7 +498,7 @@ impl Daemon {
         tokio::spawn(async move {
             let exit = match watch.exited().await {
                 Some(exit) => exit,
-                None => daemon.exit_of_lost_shim(&container.id).await,
+                None => daemon.exit_of_lost_shim(&container).await,
             };
             daemon.handle_exit(&container, exit).await;
         });
@@ -508,9 +508,9 @@ impl Daemon {
     /// not get to remove, and returns the exit the shim recorded, or a
     /// synthetic one when it died without recording it (host reboot, shim
     /// killed).
-    pub async fn exit_of_lost_shim(&self, id: &str) -> ExitInfo {
-        self.destroy_cgroup(id).await;
-        read_json::<ExitInfo>(&self.config.container_run_dir(id).join(EXIT_FILE)).unwrap_or_else(|_| ExitInfo {
+    pub async fn exit_of_lost_shim(&self, container: &Container) -> ExitInfo {
+        self.destroy_cgroup(container).await;
+        read_json::<ExitInfo>(&self.config.container_run_dir(&container.id).join(EXIT_FILE)).unwrap_or_else(|_| ExitInfo {
             code: 255,
             signal: None,
             oom_killed: false,
@@ -519,10 +519,19 @@ impl Daemon {
         })
     }
 
+    /// A container's cgroup.
+    pub fn container_cgroup(&self, container: &Container) -> Cgroup {
+        self.hierarchy.cgroup(
+            &self
+                .config
+                .cgroup_path(&container.cgroup_parent, &container.id),
+        )
+    }
+
     /// Freezes or thaws a container's cgroup on a blocking thread: the
     /// freezer is polled until the whole cgroup has reached the state.
-    async fn set_frozen(&self, id: &str, frozen: bool) -> std::io::Result<()> {
-        let cgroup = self.hierarchy.cgroup(&self.config.cgroup_path(id));
+    async fn set_frozen(&self, container: &Container, frozen: bool) -> std::io::Result<()> {
+        let cgroup = self.container_cgroup(container);
         tokio::task::spawn_blocking(move || cgroup.set_frozen(frozen))
             .await
             .map_err(std::io::Error::other)?
@@ -531,8 +540,9 @@ impl Daemon {
     /// Removes a container's cgroup, killing what is left in it, on a
     /// blocking thread: the removal waits and retries while dying processes
     /// keep the cgroup busy, which must not stall a runtime worker.
-    async fn destroy_cgroup(&self, id: &str) {
-        let cgroup = self.hierarchy.cgroup(&self.config.cgroup_path(id));
+    async fn destroy_cgroup(&self, container: &Container) {
+        let id = container.id.as_str();
+        let cgroup = self.container_cgroup(container);
         let destroyed = tokio::task::spawn_blocking(move || cgroup.destroy()).await;
         if let Ok(Err(e)) = destroyed {
             warn!(id, error = %e, "cannot remove the container's cgroup");
@@ -794,7 +804,7 @@ impl Daemon {
             }
             _ => return Err(conflict(format!("container {} is not running", record.id))),
         }
-        self.set_frozen(&record.id, true)
+        self.set_frozen(container, true)
             .await
             .map_err(|e| internal(format!("cannot freeze container {}: {e}", record.id)))?;
         record.state.status = RunStatus::Paused;
@@ -810,7 +820,7 @@ impl Daemon {
         if record.state.status != RunStatus::Paused {
             return Err(conflict(format!("container {} is not paused", record.id)));
         }
-        self.set_frozen(&record.id, false)
+        self.set_frozen(container, false)
             .await
             .map_err(|e| internal(format!("cannot thaw container {}: {e}", record.id)))?;
         record.state.status = RunStatus::Running;
@@ -883,7 +893,7 @@ impl Daemon {
             let sent = self.signal_init(&record, libc::SIGKILL, true).await;
             drop(record);
             if sent.is_ok() {
-                let _ = self.set_frozen(&container.id, false).await;
+                let _ = self.set_frozen(container, false).await;
                 let _ = tokio::time::timeout(KILL_WAIT, exited).await;
             }
         }
@@ -895,7 +905,7 @@ impl Daemon {
             warn!(id = %record.id, error = %e.message(), "cannot unmount the container's files");
         }
         let dir = self.config.container_dir(&record.id);
-        self.destroy_cgroup(&record.id).await;
+        self.destroy_cgroup(container).await;
         // Renaming the directory away is the removal: a crash after it
         // leaves a directory without a record, which the next start sweeps.
         discard_dir(&dir).map_err(|e| internal(format!("cannot remove {}: {e}", dir.display())))?;

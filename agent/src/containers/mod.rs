@@ -56,6 +56,9 @@ pub struct Container {
     /// removes a `--rm` container nor applies the restart policy, as in
     /// Docker.
     pub restarting_by_hand: std::sync::atomic::AtomicBool,
+    /// Its `--cgroup-parent` (fixed at create), so that its cgroup is
+    /// found without the record's lock.
+    pub cgroup_parent: String,
 }
 
 impl Container {
@@ -67,12 +70,14 @@ impl Container {
             exits: 0,
             removed: false,
         };
+        let cgroup_parent = record.spec.cgroup_parent.clone();
         Arc::new(Self {
             id: record.id.clone(),
             record: tokio::sync::Mutex::new(record),
             events: watch::channel(snapshot).0,
             backoff: Mutex::new(lifecycle::INITIAL_BACKOFF),
             restarting_by_hand: std::sync::atomic::AtomicBool::new(false),
+            cgroup_parent,
         })
     }
 

@@ -559,7 +559,9 @@ pub fn bundle(
             work: dir.join("work"),
             volatile: spec.auto_remove,
         },
-        cgroup: ctx.hierarchy.cgroup(&ctx.config.cgroup_path(&record.id)),
+        cgroup: ctx
+            .hierarchy
+            .cgroup(&ctx.config.cgroup_path(&spec.cgroup_parent, &record.id)),
         resources: spec.resources.clone(),
         all_devices: spec.privileged,
         device_rules: devices.rules,

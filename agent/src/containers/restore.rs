@@ -129,7 +129,7 @@ impl Daemon {
                 let _ = client.kill(libc::SIGKILL, true).await;
                 let exit = match watch.exited().await {
                     Some(exit) => exit,
-                    None => self.exit_of_lost_shim(&id).await,
+                    None => self.exit_of_lost_shim(container).await,
                 };
                 self.handle_exit(container, exit).await;
             }
@@ -148,12 +148,12 @@ impl Daemon {
             Ok(watch) => {
                 let exit = match watch.exit {
                     Some(exit) => exit,
-                    None => self.exit_of_lost_shim(&id).await,
+                    None => self.exit_of_lost_shim(container).await,
                 };
                 self.handle_exit(container, exit).await;
             }
             Err(_) => {
-                let exit = self.exit_of_lost_shim(&id).await;
+                let exit = self.exit_of_lost_shim(container).await;
                 self.handle_exit(container, exit).await;
             }
         }

@@ -39,7 +39,7 @@ impl Daemon {
             RunStatus::Running | RunStatus::Paused | RunStatus::Restarting
         );
         if live {
-            let cgroup = self.hierarchy.cgroup(&self.config.cgroup_path(&record.id));
+            let cgroup = self.container_cgroup(container);
             let resources = spec.resources.clone();
             tokio::task::spawn_blocking(move || cgroup.apply(&resources))
                 .await

@@ -339,6 +339,7 @@ pub fn inspect(
                 spec.cgroupns_mode.clone()
             },
             oom_score_adj: spec.oom_score_adj,
+            cgroup_parent: spec.cgroup_parent.clone(),
             privileged: spec.privileged,
             readonly_rootfs: spec.read_only,
             security_opt: spec.security_opt.clone(),
