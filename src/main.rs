@@ -299,6 +299,9 @@ struct DaemonArgs {
     /// Address pool for networks without --subnet (base=CIDR,size=PREFIX); repeatable; replaces the defaults
     #[arg(long = "default-address-pool")]
     default_address_pool: Vec<hoist_netplugin::ipam::Pool>,
+    /// IP address that the special 'host-gateway' string in --add-host resolves to (default: the default bridge's gateway)
+    #[arg(long = "host-gateway-ip")]
+    host_gateway_ip: Option<std::net::Ipv4Addr>,
     /// Registry (HOST[:PORT], or a CIDR range of IP addresses) that may be reached over plain HTTP or with an unverified certificate; repeatable
     #[arg(long = "insecure-registry")]
     insecure_registry: Vec<String>,
@@ -419,6 +422,7 @@ fn run_daemon(host: Option<String>, args: DaemonArgs) -> i32 {
             } else {
                 args.default_address_pool
             },
+            host_gateway_ip: args.host_gateway_ip,
         },
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()

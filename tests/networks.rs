@@ -884,3 +884,62 @@ fn containers_of_a_network_without_icc_cannot_reach_each_other() {
     daemon.ok(&["network", "rm", "quiet", "chatty"]);
     daemon.assert_no_container_leftovers();
 }
+
+#[test]
+fn host_gateway_in_add_host_names_the_host_as_containers_reach_it() {
+    let daemon = Daemon::with_busybox();
+    // A page served by the host: a server in the daemon's namespace.
+    let www = daemon.dir.join("host-www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("index.html"), "hello-host\n").unwrap();
+    struct Server(std::process::Child);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _server = Server(
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &daemon.netns,
+                "busybox",
+                "httpd",
+                "-f",
+                "-p",
+                "8123",
+                "-h",
+            ])
+            .arg(&www)
+            .spawn()
+            .unwrap(),
+    );
+    let networks: serde_json::Value =
+        serde_json::from_str(&daemon.ok(&["network", "inspect", "bridge"])).unwrap();
+    let gateway = networks[0]["IPAM"]["Config"][0]["Gateway"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let run = daemon.hoist(&[
+        "run",
+        "--rm",
+        "--add-host",
+        "host.docker.internal:host-gateway",
+        "busybox",
+        "sh",
+        "-c",
+        "grep host.docker.internal /etc/hosts; for i in 1 2 3 4 5; do wget -qO- http://host.docker.internal:8123/ && break; sleep 0.2; done",
+    ]);
+    assert!(
+        run.stdout
+            .contains(&format!("{gateway}\thost.docker.internal")),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("hello-host"), "{run:?}");
+    let refused = daemon.hoist(&["run", "--rm", "--add-host", "db:notanip", "busybox", "true"]);
+    assert_eq!(refused.code, 125, "{refused:?}");
+    assert!(refused.stderr.contains("notanip"), "{}", refused.stderr);
+    daemon.assert_no_container_leftovers();
+}

@@ -573,6 +573,10 @@ impl ContainerFlags {
             let (name, ip) = host
                 .split_once([':', '='])
                 .ok_or_else(|| usage(format!("invalid --add-host {host:?}: use host:ip")))?;
+            let ip = ip
+                .strip_prefix('[')
+                .and_then(|ip| ip.strip_suffix(']'))
+                .unwrap_or(ip);
             extra_hosts.push(format!("{name}:{ip}"));
         }
         Ok(ContainerSpec {

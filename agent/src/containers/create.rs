@@ -182,6 +182,14 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), Status> {
     }
     check_namespace_modes(spec)?;
     check_block_io(r)?;
+    for entry in &spec.extra_hosts {
+        let ip = entry.split_once(':').map_or("", |(_, ip)| ip);
+        if ip != HOST_GATEWAY && ip.parse::<std::net::IpAddr>().is_err() {
+            return Err(invalid(format!(
+                "invalid IP address {ip:?} in --add-host {entry:?}: use HOST:IP, or HOST:host-gateway for the host"
+            )));
+        }
+    }
     if !(-1000..=1000).contains(&spec.oom_score_adj) {
         return Err(invalid(format!(
             "invalid --oom-score-adj {}: the range is -1000 to 1000",
@@ -488,6 +496,10 @@ fn mount(
     Ok(record)
 }
 
+/// What `--add-host NAME:host-gateway` names: the host, as containers
+/// reach it.
+pub const HOST_GATEWAY: &str = "host-gateway";
+
 /// What a container's /etc files say of its networks.
 #[derive(Debug, Clone, Copy)]
 pub struct EtcNetwork<'a> {
@@ -495,6 +507,8 @@ pub struct EtcNetwork<'a> {
     pub addresses: &'a [std::net::Ipv4Addr],
     /// Its resolver is the embedded DNS server (user-defined networks).
     pub embedded_dns: bool,
+    /// The address `host-gateway` stands for.
+    pub host_gateway: Option<std::net::Ipv4Addr>,
 }
 
 /// Writes /etc/hostname, /etc/hosts and /etc/resolv.conf for the container
@@ -514,8 +528,14 @@ pub fn write_etc_files(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_string()
     };
     for entry in &spec.extra_hosts {
-        if let Some((host, ip)) = entry.split_once(':') {
-            hosts.push_str(&format!("{ip}\t{host}\n"));
+        match entry.split_once(':') {
+            Some((host, HOST_GATEWAY)) => {
+                if let Some(ip) = network.host_gateway {
+                    hosts.push_str(&format!("{ip}\t{host}\n"));
+                }
+            }
+            Some((host, ip)) => hosts.push_str(&format!("{ip}\t{host}\n")),
+            None => {}
         }
     }
     for ip in network.addresses {

@@ -204,6 +204,7 @@ impl Daemon {
                 create::EtcNetwork {
                     addresses: &[],
                     embedded_dns: self.networks.has_names(&networks),
+                    host_gateway: self.networks.host_gateway(),
                 },
             )
             .map_err(|e| internal(format!("cannot write the container's /etc files: {e}")))?;
@@ -466,6 +467,7 @@ impl Daemon {
         let network = create::EtcNetwork {
             addresses: &addresses,
             embedded_dns,
+            host_gateway: self.networks.host_gateway(),
         };
         create::write_etc_files(
             &self

@@ -48,6 +48,9 @@ pub struct NetworkConfig {
     /// Where networks without `--subnet` get theirs
     /// (`--default-address-pool`).
     pub pools: Vec<Pool>,
+    /// What `host-gateway` in `--add-host` stands for
+    /// (`--host-gateway-ip`); else the `bridge` network's gateway.
+    pub host_gateway_ip: Option<Ipv4Addr>,
 }
 
 impl Default for NetworkConfig {
@@ -56,6 +59,7 @@ impl Default for NetworkConfig {
             default_bridge: "hs0".into(),
             bip: None,
             pools: ipam::default_pools(),
+            host_gateway_ip: None,
         }
     }
 }
@@ -258,6 +262,17 @@ impl Networks {
         let mut all: Vec<_> = self.lock().values().map(|n| n.record.clone()).collect();
         all.sort_by(|a, b| a.name.cmp(&b.name));
         all
+    }
+
+    /// The host's address as containers reach it: what `host-gateway` in
+    /// `--add-host` stands for, as in Docker (`--host-gateway-ip`, else
+    /// the default bridge's gateway).
+    pub fn host_gateway(&self) -> Option<Ipv4Addr> {
+        self.config.host_gateway_ip.or_else(|| {
+            self.find("bridge")
+                .ok()
+                .and_then(|n| n.ipam.map(|ipam| ipam.gateway))
+        })
     }
 
     /// A network by full ID, name, or unique ID prefix (Docker's order).
