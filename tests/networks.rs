@@ -659,6 +659,36 @@ fn containers_find_each_other_by_name_and_alias_through_the_embedded_dns() {
         let page = daemon.hoist(&["exec", "client", "sh", "-c", &http_get("database", 80)]);
         assert!(page.stdout.contains("db-page"), "{page:?}");
     };
+    // A link gives a name of its own to the container that has it only.
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "linked",
+        "--network",
+        "appnet",
+        "--dns",
+        "127.0.0.1",
+        "--link",
+        "db:maindb",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let check_link = |daemon: &Daemon| {
+        let linked = nslookup(daemon, "linked", "maindb");
+        assert!(
+            linked.code == 0 && linked.stdout.contains(&format!("Address: {db}")),
+            "{linked:?}"
+        );
+    };
+    check_link(&daemon);
+    let unlinked = nslookup(&daemon, "client", "maindb");
+    assert!(!unlinked.stdout.contains(&db), "{unlinked:?}");
+    assert_eq!(
+        daemon.inspect("linked")["HostConfig"]["Links"],
+        serde_json::json!(["/db:/linked/maindb"])
+    );
     check_names(&daemon);
     // Names stop at the network's edge, and the default bridge has none.
     let across = nslookup(&daemon, "stranger", "db");
@@ -671,12 +701,13 @@ fn containers_find_each_other_by_name_and_alias_through_the_embedded_dns() {
     // A daemon restart keeps every name of the running containers.
     daemon.restart_daemon();
     check_names(&daemon);
+    check_link(&daemon);
 
     // A removed container's names go with it.
     daemon.ok(&["rm", "-f", "db"]);
     let gone = nslookup(&daemon, "client", "database");
     assert!(!gone.stdout.contains(&db), "{gone:?}");
-    daemon.ok(&["rm", "-f", "client", "stranger", "legacy"]);
+    daemon.ok(&["rm", "-f", "client", "stranger", "legacy", "linked"]);
     daemon.assert_no_container_leftovers();
 }
 

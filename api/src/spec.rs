@@ -86,6 +86,10 @@ pub struct ContainerSpec {
     pub dns_options: Vec<String>,
     /// `host:ip` lines added to /etc/hosts.
     pub extra_hosts: Vec<String>,
+    /// Other containers or services by `NAME[:ALIAS]` (`--link`): in this
+    /// container, ALIAS resolves to NAME on the user-defined networks they
+    /// share.
+    pub links: Vec<String>,
     /// Mount the root filesystem read-only.
     pub read_only: bool,
     /// All capabilities, all devices, no seccomp, no masked paths.

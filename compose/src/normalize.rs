@@ -225,6 +225,19 @@ fn normalize_service(
         }
         depend_on(map, &other, false, &origin);
     }
+    // A link starts the service after the one it links to, as compose-go
+    // adds it.
+    for (i, link) in string_items(map.get("links")).into_iter().enumerate() {
+        let other = link.split(':').next().unwrap_or_default().to_string();
+        if !declared.services.contains(&other) {
+            return Err(LoadError::at(
+                origin,
+                Some(&path.key("links").index(i)),
+                format!("service {name:?} links to undefined service {other:?}"),
+            ));
+        }
+        depend_on(map, &other, true, &origin);
+    }
     let network_mode = map
         .get("network_mode")
         .and_then(Node::as_str)

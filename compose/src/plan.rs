@@ -529,6 +529,44 @@ volumes:
     }
 
     #[test]
+    fn a_link_starts_its_service_after_the_one_it_names_and_gives_its_alias() {
+        let plan = planned(
+            "services:\n  app:\n    image: busybox\n    links: [\"db:database\"]\n  db:\n    image: busybox\n",
+        )
+        .unwrap();
+        let order: Vec<&str> = plan.services.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(order, ["db", "app"]);
+        let app = service(&plan, "app");
+        assert_eq!(
+            app.depends_on,
+            vec![Dependency {
+                service: "db".into(),
+                condition: Condition::Started,
+                restart: true,
+                required: true,
+            }]
+        );
+        assert_eq!(app.spec.links, ["db:database"]);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("compose.yaml"),
+            "services:\n  app:\n    image: busybox\n    links: [nodb]\n",
+        )
+        .unwrap();
+        let error = load(&LoadOptions {
+            files: vec![dir.path().join("compose.yaml")],
+            working_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("links to undefined service \"nodb\""),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn resources_get_project_names_and_labels() {
         let plan = planned(SHOP).unwrap();
         let front = plan.networks.iter().find(|n| n.key == "front").unwrap();

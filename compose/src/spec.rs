@@ -126,6 +126,7 @@ pub fn container_spec(
         dns_search: fields.strings("dns_search")?,
         dns_options: fields.strings("dns_opt")?,
         extra_hosts: extra_hosts(&fields)?,
+        links: fields.strings("links")?,
         read_only: fields.flag("read_only")?,
         privileged: fields.flag("privileged")?,
         cap_add: fields.strings("cap_add")?,
@@ -472,25 +473,6 @@ fn refuse_unsupported(service: &Fields<'_>) -> Result<(), SpecError> {
             "devices",
             "device reservations (GPUs) are not supported by hoist yet: remove them to run the service",
         ));
-    }
-    refuse_link_aliases(service)
-}
-
-/// `links: [db]` adds nothing on the project's networks, where services
-/// are reachable by name; `db:alias` would need a name hoist does not give.
-fn refuse_link_aliases(service: &Fields<'_>) -> Result<(), SpecError> {
-    for (value, path) in service.items("links") {
-        let link = text(value, &path)?;
-        if let Some((name, alias)) = link.split_once(':')
-            && alias != name
-        {
-            return Err(SpecError::new(
-                &path,
-                format!(
-                    "link aliases are not supported by hoist yet: reach the service as {name:?} instead of {alias:?}"
-                ),
-            ));
-        }
     }
     Ok(())
 }
@@ -2235,7 +2217,6 @@ services:
                 "deploy: {resources: {reservations: {devices: [{capabilities: [gpu]}]}}}",
                 "services.app.deploy.resources.reservations.devices",
             ),
-            ("links: [\"db:database\"]", "services.app.links[0]"),
         ] {
             let error = error(&format!(
                 "services:\n  app:\n    image: busybox\n    {setting}\n  db:\n    image: busybox\n"

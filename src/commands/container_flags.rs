@@ -159,6 +159,9 @@ pub struct ContainerFlags {
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long = "add-host")]
     pub add_host: Vec<String>,
+    /// Add link to another container (NAME[:ALIAS]): ALIAS resolves to it on the networks they share
+    #[arg(long)]
+    pub link: Vec<String>,
     /// Publish a container's port(s) to the host
     #[arg(short = 'p', long)]
     pub publish: Vec<String>,
@@ -652,6 +655,7 @@ impl ContainerFlags {
             dns_search: self.dns_search.clone(),
             dns_options: self.dns_option.clone(),
             extra_hosts,
+            links: self.link.clone(),
             read_only: self.read_only,
             privileged: self.privileged,
             cap_add: self.cap_add.clone(),

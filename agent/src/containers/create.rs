@@ -182,6 +182,14 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), Status> {
     }
     check_namespace_modes(spec)?;
     check_block_io(r)?;
+    for link in &spec.links {
+        let (name, alias) = link.split_once(':').unwrap_or((link, link));
+        if !valid_name(name.trim_start_matches('/')) || !valid_name(alias) {
+            return Err(invalid(format!(
+                "invalid --link {link:?}: use NAME[:ALIAS], a container (or service) and the name it goes by here"
+            )));
+        }
+    }
     for entry in &spec.extra_hosts {
         let ip = entry.split_once(':').map_or("", |(_, ip)| ip);
         if ip != HOST_GATEWAY && ip.parse::<std::net::IpAddr>().is_err() {

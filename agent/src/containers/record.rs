@@ -210,6 +210,7 @@ impl ContainerRecord {
             id: &self.id,
             name: &self.name,
             dns: &self.spec.dns,
+            links: &self.spec.links,
         }
     }
 

@@ -340,6 +340,14 @@ pub fn inspect(
             },
             oom_score_adj: spec.oom_score_adj,
             cgroup_parent: spec.cgroup_parent.clone(),
+            links: spec
+                .links
+                .iter()
+                .map(|link| {
+                    let (name, alias) = link.split_once(':').unwrap_or((link, link));
+                    format!("/{}:/{}/{alias}", name.trim_start_matches('/'), record.name)
+                })
+                .collect(),
             privileged: spec.privileged,
             readonly_rootfs: spec.read_only,
             security_opt: spec.security_opt.clone(),

@@ -22,6 +22,9 @@ struct Table {
     networks: HashMap<String, NetworkNames>,
     /// Container ID → the IDs of the networks with names it is on.
     members: HashMap<String, Vec<String>>,
+    /// Container ID → its link aliases (lower-case) and the names they
+    /// stand for: seen by that container only.
+    links: HashMap<String, HashMap<String, String>>,
 }
 
 #[derive(Debug, Default)]
@@ -96,9 +99,29 @@ impl NameTable {
         }
     }
 
+    /// Sets the `NAME[:ALIAS]` links of a container: its queries for ALIAS
+    /// are answered as for NAME.
+    pub fn set_links(&self, container_id: &str, links: &[String]) {
+        let aliases: HashMap<String, String> = links
+            .iter()
+            .filter_map(|link| {
+                let (name, alias) = link.split_once(':').unwrap_or((link, link));
+                let name = name.trim_start_matches('/');
+                (alias != name).then(|| (alias.to_ascii_lowercase(), name.to_ascii_lowercase()))
+            })
+            .collect();
+        let mut table = self.write();
+        if aliases.is_empty() {
+            table.links.remove(container_id);
+        } else {
+            table.links.insert(container_id.to_string(), aliases);
+        }
+    }
+
     /// Removes every name of a container.
     pub fn unregister(&self, container_id: &str) {
         let mut table = self.write();
+        table.links.remove(container_id);
         let Some(networks) = table.members.remove(container_id) else {
             return;
         };
@@ -130,6 +153,11 @@ impl NameTable {
 impl Names for NameTable {
     fn lookup(&self, asker: &str, name: &str) -> Option<Vec<IpAddr>> {
         let table = self.read();
+        let name = table
+            .links
+            .get(asker)
+            .and_then(|aliases| aliases.get(name))
+            .map_or(name, String::as_str);
         let mut found: Vec<IpAddr> = Vec::new();
         for network in table.members.get(asker)?.iter() {
             let Some(names) = table.networks.get(network) else {
@@ -189,6 +217,26 @@ mod tests {
 
     fn ips(text: &[&str]) -> Option<Vec<IpAddr>> {
         Some(text.iter().map(|t| t.parse().unwrap()).collect())
+    }
+
+    #[test]
+    fn a_link_alias_answers_only_the_container_that_has_it() {
+        let table = NameTable::default();
+        register(&table, "aaaaaaaaaaaa1111", "db", "back", &[], "10.2.0.2");
+        register(&table, "bbbbbbbbbbbb2222", "app", "back", &[], "10.2.0.3");
+        register(&table, "cccccccccccc3333", "other", "back", &[], "10.2.0.4");
+        table.set_links("bbbbbbbbbbbb2222", &["db:Database".into(), "web".into()]);
+        assert_eq!(
+            table.lookup("bbbbbbbbbbbb2222", "database"),
+            ips(&["10.2.0.2"])
+        );
+        assert_eq!(table.lookup("cccccccccccc3333", "database"), None);
+        // The target's own name still answers; an alias gone with the
+        // container's names.
+        assert_eq!(table.lookup("bbbbbbbbbbbb2222", "db"), ips(&["10.2.0.2"]));
+        table.unregister("bbbbbbbbbbbb2222");
+        register(&table, "bbbbbbbbbbbb2222", "app", "back", &[], "10.2.0.3");
+        assert_eq!(table.lookup("bbbbbbbbbbbb2222", "database"), None);
     }
 
     #[test]

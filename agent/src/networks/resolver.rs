@@ -30,6 +30,8 @@ pub struct Identity<'a> {
     pub name: &'a str,
     /// Its `--dns` servers: the upstreams, instead of the host's.
     pub dns: &'a [String],
+    /// Its `--link`s, `NAME[:ALIAS]`: names only it resolves.
+    pub links: &'a [String],
 }
 
 /// The container's `--dns` servers, else the host's resolvers (asked from
@@ -78,6 +80,7 @@ impl Networks {
             self.stop_resolver(container.id).await;
             return Ok(());
         }
+        self.names.set_links(container.id, container.links);
         for endpoint in named {
             if let Some(live) = &endpoint.live {
                 self.names.register(Registration {
