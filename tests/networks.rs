@@ -683,6 +683,11 @@ fn containers_find_each_other_by_name_and_alias_through_the_embedded_dns() {
         );
     };
     check_link(&daemon);
+    let bridge = daemon.hoist(&["run", "--rm", "--link", "db:maindb", "busybox", "true"]);
+    assert!(
+        bridge.code == 0 && bridge.stderr.contains("user-defined networks"),
+        "a link on the default bridge is said to do nothing: {bridge:?}"
+    );
     let unlinked = nslookup(&daemon, "client", "maindb");
     assert!(!unlinked.stdout.contains(&db), "{unlinked:?}");
     assert_eq!(

@@ -180,6 +180,11 @@ impl Daemon {
                     "cgroup v2 has no memory swappiness: --memory-swappiness is discarded".into(),
                 );
             }
+            if !spec.links.is_empty() && !self.networks.has_names(&networks) {
+                warnings.push(
+                    "--link works on user-defined networks only (hoist network create): on the default bridge and without a network its names resolve nowhere".into(),
+                );
+            }
             let r = &spec.resources;
             if (r.blkio_weight > 0 || !r.blkio_weight_device.is_empty())
                 && !self.hierarchy.block_io_weights()
