@@ -278,8 +278,7 @@ fn users_workdir_env_and_read_only_root() {
 #[test]
 fn devices_are_given_as_docker_gives_them() {
     let d = Daemon::with_busybox();
-    let v1 = hoist_runtime::cgroup::Hierarchy::detect().unwrap().version
-        == hoist_runtime::cgroup::Version::V1;
+    let v1 = support::cgroup_v1();
     // Opening a device node proves access (the cgroup refuses the open);
     // /dev/net/tun does nothing until configured.
     let open =

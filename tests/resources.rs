@@ -16,6 +16,23 @@ fn cgroup_file(d: &Daemon, controller: &str, id: &str, file: &str) -> String {
         .to_string()
 }
 
+/// Asserts a container's memory limit, CPU quota (of a 100 ms period) and
+/// pids limit in its cgroup, in the files of either cgroup version.
+fn assert_limits(d: &Daemon, id: &str, memory: &str, quota: &str, pids: &str) {
+    if support::cgroup_v1() {
+        assert_eq!(
+            cgroup_file(d, "memory", id, "memory.limit_in_bytes"),
+            memory
+        );
+        assert_eq!(cgroup_file(d, "cpu", id, "cpu.cfs_quota_us"), quota);
+        assert_eq!(cgroup_file(d, "pids", id, "pids.max"), pids);
+    } else {
+        assert_eq!(cgroup_file(d, "", id, "memory.max"), memory);
+        assert_eq!(cgroup_file(d, "", id, "cpu.max"), format!("{quota} 100000"));
+        assert_eq!(cgroup_file(d, "", id, "pids.max"), pids);
+    }
+}
+
 #[test]
 fn limits_land_in_the_cgroup_and_are_enforced() {
     let d = Daemon::with_busybox();
@@ -41,21 +58,11 @@ fn limits_land_in_the_cgroup_and_are_enforced() {
         ])
         .trim()
         .to_string();
-    let v1 = hoist_runtime::cgroup::Hierarchy::detect().unwrap().version
-        == hoist_runtime::cgroup::Version::V1;
+    let v1 = support::cgroup_v1();
+    assert_limits(&d, &id, "67108864", "50000", "20");
     if v1 {
-        assert_eq!(
-            cgroup_file(&d, "memory", &id, "memory.limit_in_bytes"),
-            "67108864"
-        );
-        assert_eq!(cgroup_file(&d, "cpu", &id, "cpu.cfs_quota_us"), "50000");
         assert_eq!(cgroup_file(&d, "cpu", &id, "cpu.shares"), "512");
-        assert_eq!(cgroup_file(&d, "pids", &id, "pids.max"), "20");
         assert_eq!(cgroup_file(&d, "memory", &id, "memory.swappiness"), "10");
-    } else {
-        assert_eq!(cgroup_file(&d, "", &id, "memory.max"), "67108864");
-        assert_eq!(cgroup_file(&d, "", &id, "cpu.max"), "50000 100000");
-        assert_eq!(cgroup_file(&d, "", &id, "pids.max"), "20");
     }
     // The pids limit holds: of 40 background sleeps, those past 20 cannot fork.
     let run = d.hoist(&[
@@ -450,20 +457,7 @@ fn update_changes_limits_and_the_restart_policy() {
     ]);
     assert_eq!(out, "updated\n");
     // The running container's cgroup has the new limits at once.
-    let v1 = hoist_runtime::cgroup::Hierarchy::detect().unwrap().version
-        == hoist_runtime::cgroup::Version::V1;
-    if v1 {
-        assert_eq!(
-            cgroup_file(&d, "memory", &id, "memory.limit_in_bytes"),
-            "134217728"
-        );
-        assert_eq!(cgroup_file(&d, "cpu", &id, "cpu.cfs_quota_us"), "25000");
-        assert_eq!(cgroup_file(&d, "pids", &id, "pids.max"), "30");
-    } else {
-        assert_eq!(cgroup_file(&d, "", &id, "memory.max"), "134217728");
-        assert_eq!(cgroup_file(&d, "", &id, "cpu.max"), "25000 100000");
-        assert_eq!(cgroup_file(&d, "", &id, "pids.max"), "30");
-    }
+    assert_limits(&d, &id, "134217728", "25000", "30");
     let inspect = d.inspect("updated");
     assert_eq!(inspect["HostConfig"]["Memory"], 134217728);
     assert_eq!(inspect["HostConfig"]["NanoCpus"], 250000000);
@@ -489,7 +483,7 @@ fn update_changes_limits_and_the_restart_policy() {
         d.inspect("updated")["HostConfig"]["MemoryReservation"],
         33554432
     );
-    if v1 {
+    if support::cgroup_v1() {
         assert_eq!(
             cgroup_file(&d, "memory", &id, "memory.soft_limit_in_bytes"),
             "33554432"

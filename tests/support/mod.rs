@@ -23,6 +23,11 @@ pub mod registry;
 /// The hoist binary under test.
 pub const HOIST: &str = env!("CARGO_BIN_EXE_hoist");
 
+/// Whether this host's cgroups are v1 (what tests read limits from).
+pub fn cgroup_v1() -> bool {
+    Hierarchy::detect().unwrap().version == Version::V1
+}
+
 /// Where the repository is (for scripts/).
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
