@@ -390,39 +390,12 @@ fn devices_are_given_as_docker_gives_them() {
     d.ok(&["rm", "with-device"]);
     // A device the host does not have, or a malformed one, is refused
     // before anything is made.
-    let run = d.hoist(&[
-        "run",
-        "--rm",
-        "--device",
+    d.assert_run_refused(
+        &["--device", "/dev/hoist-no-such-device"],
         "/dev/hoist-no-such-device",
-        "busybox",
-        "true",
-    ]);
-    assert_eq!(run.code, 125, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("/dev/hoist-no-such-device"),
-        "{}",
-        run.stderr
     );
-    let run = d.hoist(&[
-        "run",
-        "--rm",
-        "--device",
-        "/dev/null:/dev/x:rx",
-        "busybox",
-        "true",
-    ]);
-    assert_eq!(run.code, 125, "{}", run.stderr);
-    assert!(run.stderr.contains("\"rx\""), "{}", run.stderr);
-    let run = d.hoist(&[
-        "run",
-        "--rm",
-        "--device-cgroup-rule",
-        "c 1:3",
-        "busybox",
-        "true",
-    ]);
-    assert_eq!(run.code, 125, "{}", run.stderr);
+    d.assert_run_refused(&["--device", "/dev/null:/dev/x:rx"], "\"rx\"");
+    d.assert_run_refused(&["--device-cgroup-rule", "c 1:3"], "c 1:3");
     d.assert_no_container_leftovers();
 }
 
@@ -442,11 +415,7 @@ fn uts_and_cgroup_namespaces_and_the_oom_score_can_be_the_hosts() {
     assert_eq!(host_name(), before, "the host keeps its name");
     let run = sh(&d, &[], "hostname");
     assert_eq!(run.stdout.trim().len(), 12, "its own: {}", run.stdout);
-    let run = d.hoist(&[
-        "run", "--rm", "--uts", "host", "-h", "other", "busybox", "true",
-    ]);
-    assert_eq!(run.code, 125, "{}", run.stderr);
-    assert!(run.stderr.contains("--uts host"), "{}", run.stderr);
+    d.assert_run_refused(&["--uts", "host", "-h", "other"], "--uts host");
     assert_eq!(host_name(), before);
     // Its own cgroup namespace shows its cgroup as the root; the host's
     // shows where it is.
@@ -505,9 +474,7 @@ fn uts_and_cgroup_namespaces_and_the_oom_score_can_be_the_hosts() {
         assert_eq!(run.code, 125, "{}{}", run.stdout, run.stderr);
         assert!(run.stderr.contains("CAP_SYS_RESOURCE"), "{}", run.stderr);
     }
-    let run = d.hoist(&["run", "--rm", "--oom-score-adj", "1001", "busybox", "true"]);
-    assert_eq!(run.code, 125, "{}", run.stderr);
-    assert!(run.stderr.contains("-1000 to 1000"), "{}", run.stderr);
+    d.assert_run_refused(&["--oom-score-adj", "1001"], "-1000 to 1000");
     d.ok(&[
         "create",
         "--name",

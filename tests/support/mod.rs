@@ -365,6 +365,17 @@ impl Daemon {
         }
     }
 
+    /// Asserts that `run --rm FLAGS busybox true` is refused as Docker
+    /// refuses bad flags (exit 125) with an error containing `says`.
+    pub fn assert_run_refused(&self, flags: &[&str], says: &str) {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "true"]);
+        let run = self.hoist(&args);
+        assert_eq!(run.code, 125, "{flags:?}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{flags:?}: {}", run.stderr);
+    }
+
     /// The inspect document of a container, as JSON.
     pub fn inspect(&self, name: &str) -> serde_json::Value {
         let out = self.ok(&["inspect", name]);
