@@ -485,13 +485,33 @@ fn uts_and_cgroup_namespaces_and_the_oom_score_can_be_the_hosts() {
         "host",
         "--oom-score-adj",
         "300",
+        "--annotation",
+        "com.example.note=hi",
         "busybox",
         "true",
     ]);
     let inspect = d.inspect("modes");
     assert_eq!(inspect["HostConfig"]["UTSMode"], "host");
+    assert_eq!(
+        inspect["HostConfig"]["Annotations"],
+        serde_json::json!({"com.example.note": "hi"})
+    );
+    // The annotation goes to the runtime in the container's OCI spec.
+    d.ok(&["start", "modes"]);
+    let id = inspect["Id"].as_str().unwrap();
+    let bundle: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.dir.join("run/containers").join(id).join("bundle.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(bundle["spec"]["annotations"]["com.example.note"], "hi");
+    assert_eq!(
+        host_name(),
+        before,
+        "a started --uts host container renames nothing"
+    );
     assert_eq!(inspect["HostConfig"]["CgroupnsMode"], "host");
     assert_eq!(inspect["HostConfig"]["OomScoreAdj"], 300);
-    d.ok(&["rm", "modes"]);
+    d.ok(&["rm", "-f", "modes"]);
     d.assert_no_container_leftovers();
 }

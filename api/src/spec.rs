@@ -117,6 +117,9 @@ pub struct ContainerSpec {
     pub pid_mode: String,
     /// `host`, `private`, `shareable` or `container:<id>`.
     pub ipc_mode: String,
+    /// Annotations handed to the runtime in the container's OCI spec
+    /// (`--annotation`), as Docker hands them to runc.
+    pub annotations: BTreeMap<String, String>,
     /// `host` to share the host's UTS namespace (its hostname); empty for
     /// the container's own.
     pub uts_mode: String,

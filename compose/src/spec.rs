@@ -62,7 +62,6 @@ impl SpecError {
 /// Service fields hoist cannot honour yet and that would change how the
 /// service runs if they were ignored.
 const UNSUPPORTED: &[&str] = &[
-    "annotations",
     "cpu_count",
     "cpu_percent",
     "cpu_rt_period",
@@ -141,6 +140,7 @@ pub fn container_spec(
         volumes_from: volumes_from(&fields)?,
         pid_mode: namespace_mode(&fields, "pid")?,
         ipc_mode: namespace_mode(&fields, "ipc")?,
+        annotations: annotations(&fields)?,
         uts_mode: namespace_mode(&fields, "uts")?,
         cgroupns_mode: namespace_mode(&fields, "cgroup")?,
         cgroup_parent: fields.string("cgroup_parent")?.unwrap_or_default(),
@@ -1203,6 +1203,21 @@ fn block_io(blkio: &Fields<'_>, resources: &mut Resources) -> Result<(), SpecErr
     Ok(())
 }
 
+/// `annotations` (a mapping once normalised; a key alone has an empty
+/// value, as for labels).
+fn annotations(service: &Fields<'_>) -> Result<BTreeMap<String, String>, SpecError> {
+    let Some(annotations) = service.fields("annotations")? else {
+        return Ok(BTreeMap::new());
+    };
+    annotations
+        .entries()
+        .map(|(key, value, path)| match value {
+            Value::Null => Ok((key.to_string(), String::new())),
+            value => Ok((key.to_string(), text(value, &path)?)),
+        })
+        .collect()
+}
+
 /// `devices`: `HOST[:CONTAINER][:PERMISSIONS]` strings, or mappings
 /// `{source, target, permissions}` (the schema's long syntax), each checked
 /// as Docker checks `--device`.
@@ -2189,12 +2204,20 @@ services:
     uts: host
     cgroup: private
     cgroup_parent: /batch
+    annotations: [com.example.note=hi, com.example.flag]
     oom_score_adj: 500
 "#,
         );
         assert_eq!(spec.uts_mode, "host");
         assert_eq!(spec.cgroupns_mode, "private");
         assert_eq!(spec.cgroup_parent, "/batch");
+        assert_eq!(
+            spec.annotations,
+            BTreeMap::from([
+                ("com.example.flag".to_string(), String::new()),
+                ("com.example.note".to_string(), "hi".to_string()),
+            ])
+        );
         assert_eq!(spec.oom_score_adj, 500);
         let unset = self::spec("services:\n  app:\n    image: busybox\n");
         assert_eq!(

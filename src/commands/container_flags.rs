@@ -210,6 +210,9 @@ pub struct ContainerFlags {
     /// IPC mode to use
     #[arg(long)]
     pub ipc: Option<String>,
+    /// Add an annotation to the container, passed through to the OCI runtime (KEY=VALUE)
+    #[arg(long)]
+    pub annotation: Vec<String>,
     /// UTS namespace to use (host)
     #[arg(long)]
     pub uts: Option<String>,
@@ -681,6 +684,7 @@ impl ContainerFlags {
             init: self.init,
             pid_mode: self.pid.clone().unwrap_or_default(),
             ipc_mode: self.ipc.clone().unwrap_or_default(),
+            annotations: key_values(&self.annotation, "annotation")?,
             uts_mode: self.uts.clone().unwrap_or_default(),
             cgroupns_mode: self.cgroupns.clone().unwrap_or_default(),
             cgroup_parent: self.cgroup_parent.clone().unwrap_or_default(),

@@ -537,6 +537,14 @@ pub fn bundle(
             &ctx.config.etc_files_dir(&record.id, spec.auto_remove),
         )?)
         .linux(linux.build().map_err(spec_error)?);
+    if !spec.annotations.is_empty() {
+        builder = builder.annotations(
+            spec.annotations
+                .clone()
+                .into_iter()
+                .collect::<std::collections::HashMap<_, _>>(),
+        );
+    }
     // In the host's UTS namespace the container keeps the host's names.
     if own_uts {
         builder = builder.hostname(settings.hostname.clone());

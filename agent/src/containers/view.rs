@@ -340,6 +340,7 @@ pub fn inspect(
             },
             oom_score_adj: spec.oom_score_adj,
             cgroup_parent: spec.cgroup_parent.clone(),
+            annotations: spec.annotations.clone(),
             links: spec
                 .links
                 .iter()
