@@ -475,6 +475,8 @@ fn uts_and_cgroup_namespaces_and_the_oom_score_can_be_the_hosts() {
         assert!(run.stderr.contains("CAP_SYS_RESOURCE"), "{}", run.stderr);
     }
     d.assert_run_refused(&["--oom-score-adj", "1001"], "-1000 to 1000");
+    d.ok(&["run", "--rm", "--userns", "host", "busybox", "true"]);
+    d.assert_run_refused(&["--userns", "remap"], "--userns");
     d.ok(&[
         "create",
         "--name",

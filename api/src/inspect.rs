@@ -148,6 +148,8 @@ pub struct HostConfig {
     pub uts_mode: String,
     /// `private` or `host`.
     pub cgroupns_mode: String,
+    /// `host` or empty.
+    pub userns_mode: String,
     /// `--annotation`s.
     pub annotations: BTreeMap<String, String>,
     /// `--link`s, as Docker shows them: `/NAME:/CONTAINER/ALIAS`.

@@ -123,6 +123,9 @@ pub struct ContainerSpec {
     /// `host` to share the host's UTS namespace (its hostname); empty for
     /// the container's own.
     pub uts_mode: String,
+    /// `host` (or empty): the host's user namespace, the only one hoist
+    /// runs containers in (it does not remap users).
+    pub userns_mode: String,
     /// `host` to share the host's cgroup namespace; `private` or empty for
     /// the container's own.
     pub cgroupns_mode: String,

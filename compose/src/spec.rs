@@ -77,7 +77,6 @@ const UNSUPPORTED: &[&str] = &[
     "runtime",
     "storage_opt",
     "use_api_socket",
-    "userns_mode",
 ];
 
 /// Durations are in nanoseconds, `stop_timeout` in seconds.
@@ -142,6 +141,7 @@ pub fn container_spec(
         ipc_mode: namespace_mode(&fields, "ipc")?,
         annotations: annotations(&fields)?,
         uts_mode: namespace_mode(&fields, "uts")?,
+        userns_mode: namespace_mode(&fields, "userns_mode")?,
         cgroupns_mode: namespace_mode(&fields, "cgroup")?,
         cgroup_parent: fields.string("cgroup_parent")?.unwrap_or_default(),
         oom_score_adj: fields.integer("oom_score_adj")?.unwrap_or(0),
@@ -2202,6 +2202,7 @@ services:
   app:
     image: busybox
     uts: host
+    userns_mode: host
     cgroup: private
     cgroup_parent: /batch
     annotations: [com.example.note=hi, com.example.flag]
@@ -2209,6 +2210,7 @@ services:
 "#,
         );
         assert_eq!(spec.uts_mode, "host");
+        assert_eq!(spec.userns_mode, "host");
         assert_eq!(spec.cgroupns_mode, "private");
         assert_eq!(spec.cgroup_parent, "/batch");
         assert_eq!(
@@ -2235,7 +2237,6 @@ services:
         for (setting, path) in [
             ("gpus: all", "services.app.gpus"),
             ("runtime: runsc", "services.app.runtime"),
-            ("userns_mode: host", "services.app.userns_mode"),
             (
                 "deploy: {resources: {reservations: {devices: [{capabilities: [gpu]}]}}}",
                 "services.app.deploy.resources.reservations.devices",

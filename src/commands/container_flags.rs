@@ -213,6 +213,9 @@ pub struct ContainerFlags {
     /// Add an annotation to the container, passed through to the OCI runtime (KEY=VALUE)
     #[arg(long)]
     pub annotation: Vec<String>,
+    /// User namespace to use (host: the only one, hoist does not remap users)
+    #[arg(long)]
+    pub userns: Option<String>,
     /// UTS namespace to use (host)
     #[arg(long)]
     pub uts: Option<String>,
@@ -686,6 +689,7 @@ impl ContainerFlags {
             ipc_mode: self.ipc.clone().unwrap_or_default(),
             annotations: key_values(&self.annotation, "annotation")?,
             uts_mode: self.uts.clone().unwrap_or_default(),
+            userns_mode: self.userns.clone().unwrap_or_default(),
             cgroupns_mode: self.cgroupns.clone().unwrap_or_default(),
             cgroup_parent: self.cgroup_parent.clone().unwrap_or_default(),
             oom_score_adj: self.oom_score_adj,

@@ -83,6 +83,12 @@ fn check_namespace_modes(spec: &ContainerSpec) -> Result<(), Status> {
             spec.cgroup_parent
         )));
     }
+    if !matches!(spec.userns_mode.as_str(), "" | "host") {
+        return Err(invalid(format!(
+            "invalid --userns {:?}: use host (hoist runs containers in the host's user namespace and does not remap users)",
+            spec.userns_mode
+        )));
+    }
     if !matches!(spec.cgroupns_mode.as_str(), "" | "host" | "private") {
         return Err(invalid(format!(
             "invalid --cgroupns {:?}: use host or private",

@@ -333,6 +333,7 @@ pub fn inspect(
             },
             pid_mode: spec.pid_mode.clone(),
             uts_mode: spec.uts_mode.clone(),
+            userns_mode: spec.userns_mode.clone(),
             cgroupns_mode: if spec.cgroupns_mode.is_empty() {
                 "private".into()
             } else {
