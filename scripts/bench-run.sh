@@ -38,7 +38,7 @@
 # Uses a release build of hoist; removes everything it made (containers,
 # daemons, shims, mounts, cgroups, namespaces, files), also when it fails or
 # is interrupted. Run as root:
-#   cargo build --release && [BENCH_DISK_DIR=DIR] [BENCH_DISK_IMAGE=1] scripts/bench-run.sh [RUNS]
+#   cargo build --release && [BENCH_DISK_DIR=DIR] [BENCH_DISK_IMAGE=1] [BENCH_RUN_ROUNDS=R] scripts/bench-run.sh [RUNS]
 set -eu
 cd "$(dirname "$0")/.."
 runs=${1:-100}
@@ -114,6 +114,36 @@ for name in ["floor", "disk", "run-tmpfs", "tmpfs", "bridge-disk", "bridge-tmpfs
     print(f"{name:12} mean {x['mean']*1e3:6.2f} ms  median {x['median']*1e3:6.2f} ms  stddev {x['stddev']*1e3:5.2f} ms{ratio}")
 EOF
 echo "load after the round trips: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# BENCH_RUN_ROUNDS=R: the --network none row again on the tmpfs daemon, as R
+# short rounds of the floor and hoist side by side (20 runs each, the order
+# swapped every round), each round's ratio of medians reported: how far the
+# ratio moves with the machine within one run, where the long blocks above
+# give one ratio per run.
+rounds=${BENCH_RUN_ROUNDS:-0}
+if [ "$rounds" -gt 0 ]; then
+  floor_cmd="unshare --pid --fork --mount --uts --ipc --net chroot $work/rootfs /bin/true"
+  hoist_cmd="$(run tmpfs --network none)"
+  for round in $(seq "$rounds"); do
+    if [ $((round % 2)) -eq 1 ]; then
+      run_wait hyperfine -N --warmup 3 --runs 20 --export-json "$work/round-$round.json" \
+        -n floor "$floor_cmd" -n tmpfs "$hoist_cmd" >/dev/null
+    else
+      run_wait hyperfine -N --warmup 3 --runs 20 --export-json "$work/round-$round.json" \
+        -n tmpfs "$hoist_cmd" -n floor "$floor_cmd" >/dev/null
+    fi
+  done
+  python3 - "$work" "$rounds" <<'EOF'
+import json, statistics, sys
+ratios = []
+for i in range(1, int(sys.argv[2]) + 1):
+    r = {x["command"]: x for x in json.load(open(f"{sys.argv[1]}/round-{i}.json"))["results"]}
+    ratios.append(r["tmpfs"]["median"] / r["floor"]["median"])
+    print(f"round {i:2}: floor {r['floor']['median']*1e3:5.2f} ms  tmpfs {r['tmpfs']['median']*1e3:5.2f} ms  ratio {ratios[-1]:.2f}x")
+print(f"tmpfs --network none over {len(ratios)} rounds: median ratio {statistics.median(ratios):.2f}x, "
+      f"range {min(ratios):.2f}x-{max(ratios):.2f}x, {sum(r < 3 for r in ratios)} of {len(ratios)} rounds under 3x")
+EOF
+fi
 
 # What a new file or directory costs on the filesystem of the disk state now:
 # hoist makes a dozen per container, the floor none.
