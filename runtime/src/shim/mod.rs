@@ -5,6 +5,7 @@ pub mod client;
 pub mod launcher;
 pub mod protocol;
 pub mod server;
+pub mod stack;
 
 use std::ffi::{CStr, CString, OsStr};
 use std::io;

@@ -41,6 +41,8 @@ pub const LISTEN_FD: RawFd = 3;
 
 /// How long a prepared container waits for its start before giving up.
 const START_DEADLINE: Duration = Duration::from_secs(60);
+/// When a running shim gives back the stack its setup used.
+const RELEASE_STACK_AFTER: Duration = Duration::from_secs(1);
 /// How long to wait for output to drain after a process exits (a process
 /// that escaped the PID namespace may still hold the pipe).
 const DRAIN_DEADLINE: Duration = Duration::from_secs(2);
@@ -71,9 +73,11 @@ fn run(dir: &Path) -> io::Result<()> {
         .enable_all()
         .build()?;
     let local = tokio::task::LocalSet::new();
+    // Boxed: on the stack, the whole future (tens of KB) would be probed
+    // page by page, and each shim would keep those pages for its life.
     local.block_on(
         &runtime,
-        serve(bundle, dir.to_path_buf(), listener, prepared),
+        Box::pin(serve(bundle, dir.to_path_buf(), listener, prepared)),
     )
 }
 
@@ -257,6 +261,14 @@ async fn serve(
         }
     }
     let mut lifecycle = spawn_local(lifecycle(shim.clone()));
+    // Once set up, a shim that lives on gives back the stack its setup
+    // used (a short-lived one ends before it matters).
+    spawn_local(async {
+        tokio::time::sleep(RELEASE_STACK_AFTER).await;
+        if let Err(e) = super::stack::release_unused() {
+            eprintln!("hoist-shim: cannot release unused stack: {e}");
+        }
+    });
     loop {
         tokio::select! {
             accepted = listener.accept() => {
