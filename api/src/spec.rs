@@ -280,6 +280,14 @@ pub struct Resources {
     pub blkio_device_write_iops: Vec<ThrottleDevice>,
 }
 
+/// The parts of a `--link NAME[:ALIAS]`: the container or service it
+/// names (a leading `/` dropped, as Docker allows) and the name it goes by
+/// in the linking container, NAME when no ALIAS is given.
+pub fn link_parts(link: &str) -> (&str, &str) {
+    let (name, alias) = link.split_once(':').unwrap_or((link, link));
+    (name.trim_start_matches('/'), alias)
+}
+
 /// What `hoist update` changes in a container: each field set replaces
 /// the container's; the rest stay.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1168,39 +1168,50 @@ fn block_io(blkio: &Fields<'_>, resources: &mut Resources) -> Result<(), SpecErr
             .and_then(|w| check_weight(w).map(|()| w))
             .map_err(|e| SpecError::new(&path, e))?;
     }
-    let entries = |key: &str, value_key: &str| -> Result<Vec<(String, ModelPath)>, SpecError> {
-        blkio
-            .items(key)
-            .into_iter()
-            .map(|(item, path)| {
-                let entry = Fields::of(item, path.clone())?;
-                let device = entry
-                    .string("path")?
-                    .ok_or_else(|| SpecError::new(&path, "an entry needs `path`, the device"))?;
-                let (value, value_path) = entry.get(value_key).ok_or_else(|| {
-                    SpecError::new(&path, format!("an entry needs `{value_key}`"))
-                })?;
-                Ok((format!("{device}:{}", text(value, &value_path)?), path))
-            })
-            .collect()
-    };
-    let read = |key: &str, value_key: &str, parse: fn(&str) -> Result<ThrottleDevice, String>| {
-        entries(key, value_key)?
-            .into_iter()
-            .map(|(text, path)| parse(&text).map_err(|e| SpecError::new(&path, e)))
-            .collect::<Result<Vec<_>, _>>()
-    };
-    resources.blkio_weight_device = entries("weight_device", "weight")?
-        .into_iter()
-        .map(|(text, path)| WeightDevice::parse(&text).map_err(|e| SpecError::new(&path, e)))
-        .collect::<Result<_, _>>()?;
-    resources.blkio_device_read_bps = read("device_read_bps", "rate", ThrottleDevice::parse_bps)?;
-    resources.blkio_device_write_bps = read("device_write_bps", "rate", ThrottleDevice::parse_bps)?;
-    resources.blkio_device_read_iops =
-        read("device_read_iops", "rate", ThrottleDevice::parse_iops)?;
-    resources.blkio_device_write_iops =
-        read("device_write_iops", "rate", ThrottleDevice::parse_iops)?;
+    resources.blkio_weight_device =
+        device_entries(blkio, "weight_device", "weight", WeightDevice::parse)?;
+    resources.blkio_device_read_bps =
+        device_entries(blkio, "device_read_bps", "rate", ThrottleDevice::parse_bps)?;
+    resources.blkio_device_write_bps =
+        device_entries(blkio, "device_write_bps", "rate", ThrottleDevice::parse_bps)?;
+    resources.blkio_device_read_iops = device_entries(
+        blkio,
+        "device_read_iops",
+        "rate",
+        ThrottleDevice::parse_iops,
+    )?;
+    resources.blkio_device_write_iops = device_entries(
+        blkio,
+        "device_write_iops",
+        "rate",
+        ThrottleDevice::parse_iops,
+    )?;
     Ok(())
+}
+
+/// The `{path, VALUE_KEY}` entries of `blkio_config.KEY`, each read by
+/// `parse` as the matching flag's `DEVICE:VALUE`; errors at the entry.
+fn device_entries<T>(
+    blkio: &Fields<'_>,
+    key: &str,
+    value_key: &str,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, SpecError> {
+    blkio
+        .items(key)
+        .into_iter()
+        .map(|(item, path)| {
+            let entry = Fields::of(item, path.clone())?;
+            let device = entry
+                .string("path")?
+                .ok_or_else(|| SpecError::new(&path, "an entry needs `path`, the device"))?;
+            let (value, value_path) = entry
+                .get(value_key)
+                .ok_or_else(|| SpecError::new(&path, format!("an entry needs `{value_key}`")))?;
+            parse(&format!("{device}:{}", text(value, &value_path)?))
+                .map_err(|e| SpecError::new(&path, e))
+        })
+        .collect()
 }
 
 /// `annotations` (a mapping once normalised; a key alone has an empty

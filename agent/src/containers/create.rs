@@ -189,8 +189,8 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), Status> {
     check_namespace_modes(spec)?;
     check_block_io(r)?;
     for link in &spec.links {
-        let (name, alias) = link.split_once(':').unwrap_or((link, link));
-        if !valid_name(name.trim_start_matches('/')) || !valid_name(alias) {
+        let (name, alias) = hoist_api::spec::link_parts(link);
+        if !valid_name(name) || !valid_name(alias) {
             return Err(invalid(format!(
                 "invalid --link {link:?}: use NAME[:ALIAS], a container (or service) and the name it goes by here"
             )));

@@ -5,7 +5,7 @@
 use hoist_api::device::{DEFAULT_PERMISSIONS, check_cgroup_rule};
 use hoist_api::spec::ContainerSpec;
 use hoist_runtime::cgroup::Version;
-use hoist_runtime::devices::{HostDevice, host_devices, mapped};
+use hoist_runtime::devices::{DeviceKind, HostDevice, host_devices, mapped};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceBuilder, LinuxDeviceType};
 use tonic::Status;
 
@@ -24,18 +24,25 @@ pub struct ContainerDevices {
 /// each device is on this host, so that `create` refuses what `start`
 /// would.
 pub fn check(spec: &ContainerSpec) -> Result<(), Status> {
-    devices(spec).map(drop)
+    asked(spec).map(drop)
 }
 
 /// The devices of `spec`, looked up on the host now (at each start, as
-/// Docker does: a replugged device may have new numbers).
+/// Docker does: a replugged device may have new numbers): those it asks
+/// for, and for a privileged container every device of the host.
 pub fn devices(spec: &ContainerSpec) -> Result<ContainerDevices, Status> {
-    let mut out = ContainerDevices::default();
+    let mut out = asked(spec)?;
     if spec.privileged {
         let all = host_devices().map_err(|e| internal(format!("cannot list /dev: {e}")))?;
-        out.nodes
-            .extend(all.iter().map(node).collect::<Result<Vec<_>, _>>()?);
+        let nodes = all.iter().map(node).collect::<Result<Vec<_>, _>>()?;
+        out.nodes.splice(0..0, nodes);
     }
+    Ok(out)
+}
+
+/// The `--device`s and `--device-cgroup-rule`s of `spec`, checked.
+fn asked(spec: &ContainerSpec) -> Result<ContainerDevices, Status> {
+    let mut out = ContainerDevices::default();
     for mapping in &spec.devices {
         mapping.check().map_err(invalid)?;
         let found = mapped(
@@ -89,9 +96,9 @@ pub fn enforceable(spec: &ContainerSpec, version: Version) -> Result<(), Status>
 
 /// The OCI device for a host device.
 fn node(device: &HostDevice) -> Result<LinuxDevice, Status> {
-    let typ = match device.kind.letter() {
-        'b' => LinuxDeviceType::B,
-        _ => LinuxDeviceType::C,
+    let typ = match device.kind {
+        DeviceKind::Block => LinuxDeviceType::B,
+        DeviceKind::Char => LinuxDeviceType::C,
     };
     let number = |n: u64| {
         i64::try_from(n).map_err(|_| internal(format!("device number {n} is out of range")))

@@ -175,22 +175,10 @@ impl Daemon {
             let settings = create::settings(&spec, &image, &id)?;
             let (_, mut warnings) = oci::rlimits(&spec.ulimits)?;
             warnings.extend(port_warning);
-            if self.hierarchy.version == Version::V2 && spec.resources.memory_swappiness.is_some() {
-                warnings.push(
-                    "cgroup v2 has no memory swappiness: --memory-swappiness is discarded".into(),
-                );
-            }
+            warnings.extend(self.discarded_limits(&spec.resources));
             if !spec.links.is_empty() && !self.networks.has_names(&networks) {
                 warnings.push(
                     "--link works on user-defined networks only (hoist network create): on the default bridge and without a network its names resolve nowhere".into(),
-                );
-            }
-            let r = &spec.resources;
-            if (r.blkio_weight > 0 || !r.blkio_weight_device.is_empty())
-                && !self.hierarchy.block_io_weights()
-            {
-                warnings.push(
-                    "this host's kernel has no block I/O weights (no BFQ scheduler): --blkio-weight and --blkio-weight-device are discarded".into(),
                 );
             }
             for sub in ["upper", "work"] {
@@ -524,6 +512,25 @@ impl Daemon {
             finished_at: now(),
             error: Some("the container's shim is gone and left no exit status (was the host restarted?)".into()),
         })
+    }
+
+    /// Warnings for the limits in `r` this host's cgroups cannot apply and
+    /// discards, as Docker warns of them.
+    fn discarded_limits(&self, r: &hoist_api::spec::Resources) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.hierarchy.version == Version::V2 && r.memory_swappiness.is_some() {
+            warnings.push(
+                "cgroup v2 has no memory swappiness: --memory-swappiness is discarded".into(),
+            );
+        }
+        if (r.blkio_weight > 0 || !r.blkio_weight_device.is_empty())
+            && !self.hierarchy.block_io_weights()
+        {
+            warnings.push(
+                "this host's kernel has no block I/O weights (no BFQ scheduler): --blkio-weight and --blkio-weight-device are discarded".into(),
+            );
+        }
+        warnings
     }
 
     /// A container's cgroup.

@@ -346,8 +346,8 @@ pub fn inspect(
                 .links
                 .iter()
                 .map(|link| {
-                    let (name, alias) = link.split_once(':').unwrap_or((link, link));
-                    format!("/{}:/{}/{alias}", name.trim_start_matches('/'), record.name)
+                    let (name, alias) = hoist_api::spec::link_parts(link);
+                    format!("/{name}:/{}/{alias}", record.name)
                 })
                 .collect(),
             privileged: spec.privileged,

@@ -105,8 +105,7 @@ impl NameTable {
         let aliases: HashMap<String, String> = links
             .iter()
             .filter_map(|link| {
-                let (name, alias) = link.split_once(':').unwrap_or((link, link));
-                let name = name.trim_start_matches('/');
+                let (name, alias) = hoist_api::spec::link_parts(link);
                 (alias != name).then(|| (alias.to_ascii_lowercase(), name.to_ascii_lowercase()))
             })
             .collect();

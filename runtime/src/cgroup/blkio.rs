@@ -20,19 +20,15 @@ fn weight_file<'a>(dir: &Path, files: &[&'a str]) -> Option<&'a str> {
     files.iter().copied().find(|f| dir.join(f).exists())
 }
 
-/// Whether block I/O weights can be set on this host, judged by the cgroup
-/// `dir` (a container's, or the hierarchy's root).
+/// The weight files of a v1 `blkio` cgroup, CFQ's then BFQ's.
+const V1_WEIGHTS: &[&str] = &["blkio.weight", "blkio.bfq.weight"];
+/// The weight files of a v2 cgroup, BFQ's then iocost's.
+const V2_WEIGHTS: &[&str] = &["io.bfq.weight", "io.weight"];
+
+/// Whether block I/O weights can be set, judged by a v1 `blkio` cgroup
+/// `dir` (the hierarchy's root will do).
 pub fn weights_supported(dir: &Path) -> bool {
-    weight_file(
-        dir,
-        &[
-            "blkio.weight",
-            "blkio.bfq.weight",
-            "io.bfq.weight",
-            "io.weight",
-        ],
-    )
-    .is_some()
+    weight_file(dir, V1_WEIGHTS).is_some()
 }
 
 /// Whether a block device under `sys_block` (`/sys/block`) has BFQ as
@@ -49,7 +45,7 @@ pub fn bfq_in_use(sys_block: &Path) -> bool {
 /// cgroup v1 (`blkio`): weights, and one `throttle` line per device and
 /// limit.
 pub fn apply_v1(dir: &Path, r: &Resources) -> io::Result<()> {
-    if let Some(file) = weight_file(dir, &["blkio.weight", "blkio.bfq.weight"]) {
+    if let Some(file) = weight_file(dir, V1_WEIGHTS) {
         if r.blkio_weight > 0 {
             write_file(dir, file, &r.blkio_weight.to_string())?;
         }
@@ -77,7 +73,7 @@ pub fn apply_v1(dir: &Path, r: &Resources) -> io::Result<()> {
 /// cgroup v2 (`io`): weights, and one `io.max` line per device with all
 /// of its limits.
 pub fn apply_v2(dir: &Path, r: &Resources) -> io::Result<()> {
-    if let Some(file) = weight_file(dir, &["io.bfq.weight", "io.weight"]) {
+    if let Some(file) = weight_file(dir, V2_WEIGHTS) {
         if r.blkio_weight > 0 {
             write_file(dir, file, &format!("default {}", r.blkio_weight))?;
         }
