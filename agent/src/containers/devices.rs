@@ -4,7 +4,6 @@
 
 use hoist_api::device::{DEFAULT_PERMISSIONS, check_cgroup_rule};
 use hoist_api::spec::ContainerSpec;
-use hoist_runtime::cgroup::Version;
 use hoist_runtime::devices::{DeviceKind, HostDevice, host_devices, mapped};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceBuilder, LinuxDeviceType};
 use tonic::Status;
@@ -68,12 +67,13 @@ fn asked(spec: &ContainerSpec) -> Result<ContainerDevices, Status> {
     Ok(out)
 }
 
-/// Refuses, on cgroup v2, what only the v1 device controller enforces:
-/// hoist does not load v2's eBPF device filter yet, so a device given with
-/// fewer than `rwm` permissions would be fully usable, and a cgroup rule
-/// would grant nothing (CAP_MKNOD is held back there).
-pub fn enforceable(spec: &ContainerSpec, version: Version) -> Result<(), Status> {
-    if version == Version::V1 || spec.privileged {
+/// Refuses, on a host whose cgroups cannot limit device access (cgroup v2
+/// where the eBPF device filter cannot be loaded), what only that limit
+/// enforces: a device given with fewer than `rwm` permissions would be
+/// fully usable, and a cgroup rule would grant nothing (CAP_MKNOD is held
+/// back there).
+pub fn enforceable(spec: &ContainerSpec, limits_devices: bool) -> Result<(), Status> {
+    if limits_devices || spec.privileged {
         return Ok(());
     }
     if let Some(limited) = spec
@@ -82,13 +82,13 @@ pub fn enforceable(spec: &ContainerSpec, version: Version) -> Result<(), Status>
         .find(|d| d.cgroup_permissions.len() < DEFAULT_PERMISSIONS.len())
     {
         return Err(invalid(format!(
-            "device {} with permissions {:?} needs cgroup v1 on this host: hoist does not enforce device permissions on cgroup v2 yet (give it rwm, or leave the permissions out)",
+            "device {} with permissions {:?} cannot be enforced on this host: its cgroup v2 has no device filter (hoist could not load the eBPF program; see the daemon's log). Give it rwm, or leave the permissions out",
             limited.path_on_host, limited.cgroup_permissions
         )));
     }
     if let Some(rule) = spec.device_cgroup_rules.first() {
         return Err(invalid(format!(
-            "--device-cgroup-rule {rule:?} needs cgroup v1 on this host: hoist does not load the cgroup v2 device filter yet"
+            "--device-cgroup-rule {rule:?} cannot be enforced on this host: its cgroup v2 has no device filter (hoist could not load the eBPF program; see the daemon's log)"
         )));
     }
     Ok(())
@@ -162,16 +162,16 @@ mod tests {
     }
 
     #[test]
-    fn cgroup_v2_refuses_what_it_cannot_enforce() {
+    fn a_host_without_a_device_filter_refuses_what_it_cannot_enforce() {
         let limited = spec(&["/dev/null:r"], &[]);
         let rule = spec(&[], &["c 1:3 r"]);
         let full = spec(&["/dev/null"], &[]);
-        assert!(enforceable(&limited, Version::V1).is_ok());
-        assert!(enforceable(&rule, Version::V1).is_ok());
-        assert!(enforceable(&full, Version::V2).is_ok());
-        let error = enforceable(&limited, Version::V2).unwrap_err();
+        assert!(enforceable(&limited, true).is_ok());
+        assert!(enforceable(&rule, true).is_ok());
+        assert!(enforceable(&full, false).is_ok());
+        let error = enforceable(&limited, false).unwrap_err();
         assert!(error.message().contains("/dev/null"), "{}", error.message());
-        assert!(enforceable(&rule, Version::V2).is_err());
+        assert!(enforceable(&rule, false).is_err());
     }
 
     #[test]

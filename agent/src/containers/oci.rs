@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use hoist_api::spec::{ExecSpec, MountKind};
 use hoist_runtime::bundle::{Bundle, ExecProcess, RootfsMount};
-use hoist_runtime::cgroup::{Hierarchy, Version};
+use hoist_runtime::cgroup::Hierarchy;
 use hoist_runtime::container::security::{SeccompMode, effective_capabilities};
 use hoist_runtime::container::user::{ResolvedUser, read_layered_file, resolve_user};
 use hoist_runtime::image::ImageStore;
@@ -192,14 +192,14 @@ fn seccomp_mode(privileged: bool, security_opt: &[String]) -> Result<SeccompMode
     Ok(SeccompMode::Default)
 }
 
-/// The capability names a container's processes get. On cgroup v2 hoist
-/// does not yet load the device-filter eBPF program, so CAP_MKNOD is held
-/// back there: a made device node could otherwise be opened.
+/// The capability names a container's processes get. On a cgroup v2 host
+/// where hoist cannot load the eBPF device filter, CAP_MKNOD is held back:
+/// a device node made there could otherwise be opened.
 fn capabilities(record: &ContainerRecord, hierarchy: &Hierarchy) -> Result<Vec<String>, Status> {
     let spec = &record.spec;
     let mut caps = effective_capabilities(spec.privileged, &spec.cap_add, &spec.cap_drop)
         .map_err(|e| invalid(e.to_string()))?;
-    if hierarchy.version == Version::V2 && !spec.privileged {
+    if !hierarchy.limits_devices && !spec.privileged {
         caps.retain(|c| c != "CAP_MKNOD");
     }
     Ok(caps)
@@ -494,7 +494,7 @@ pub fn bundle(
             ctx.joined.net.clone(),
         )?);
     }
-    devices::enforceable(spec, ctx.hierarchy.version)?;
+    devices::enforceable(spec, ctx.hierarchy.limits_devices)?;
     let devices = devices::devices(spec)?;
     let mut linux = LinuxBuilder::default()
         .namespaces(namespaces)
@@ -571,7 +571,7 @@ pub fn bundle(
             .hierarchy
             .cgroup(&ctx.config.cgroup_path(&spec.cgroup_parent, &record.id)),
         resources: spec.resources.clone(),
-        all_devices: spec.privileged,
+        all_devices: spec.privileged || !ctx.hierarchy.limits_devices,
         device_rules: devices.rules,
         seccomp: seccomp_mode(spec.privileged, &spec.security_opt)?,
         open_stdin: spec.open_stdin,

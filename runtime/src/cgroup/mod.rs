@@ -7,6 +7,7 @@
 //! setting is written or read.
 
 pub mod blkio;
+mod device_filter;
 mod stats;
 mod v1;
 mod v2;
@@ -45,6 +46,11 @@ pub struct Hierarchy {
     pub root: PathBuf,
     /// v1: controller name → mount point of its hierarchy.
     pub controllers: Vec<(String, PathBuf)>,
+    /// Whether each container's device access is limited by its cgroup:
+    /// always on v1 (the devices controller); on v2 where this kernel lets
+    /// hoist load the eBPF device filter ([`Hierarchy::detect`] tries).
+    #[serde(default)]
+    pub limits_devices: bool,
 }
 
 /// The v1 controllers hoist uses, in the order directories are made.
@@ -75,9 +81,19 @@ impl Hierarchy {
         let mountinfo = fs::read_to_string("/proc/self/mountinfo")?;
         let unified_controllers =
             |root: &Path| fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
-        Self::from_mountinfo(&mountinfo, unified_controllers).ok_or_else(|| {
+        let mut hierarchy = Self::from_mountinfo(&mountinfo, unified_controllers).ok_or_else(|| {
             io::Error::new(io::ErrorKind::NotFound, "no usable cgroup hierarchy is mounted (need cgroup v1 controllers or cgroup v2 with controllers)")
-        })
+        })?;
+        if hierarchy.version == Version::V2 {
+            match device_filter::supported() {
+                Ok(()) => hierarchy.limits_devices = true,
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "cgroup v2 without a device filter: containers' device access is not limited by their cgroup, so CAP_MKNOD is withheld and --device permissions narrower than rwm are refused"
+                ),
+            }
+        }
+        Ok(hierarchy)
     }
 
     /// Parses mountinfo text; `unified_controllers` reads the controller
@@ -113,26 +129,25 @@ impl Hierarchy {
                 .split_whitespace()
                 .any(|c| c == "memory");
             if has_memory || controllers.is_empty() {
-                return Some(Self {
-                    version: Version::V2,
-                    root: root.clone(),
-                    controllers: Vec::new(),
-                });
+                return Some(Self::v2_at(root));
             }
         }
         (!controllers.is_empty()).then(|| Self {
             version: Version::V1,
             root: PathBuf::new(),
             controllers,
+            limits_devices: true,
         })
     }
 
-    /// A v2 hierarchy rooted at `root` (tests use a fake tree).
+    /// A v2 hierarchy rooted at `root` (tests use a fake tree), taken to
+    /// have no device filter until [`Hierarchy::detect`] finds one.
     pub fn v2_at(root: &Path) -> Self {
         Self {
             version: Version::V2,
             root: root.to_path_buf(),
             controllers: Vec::new(),
+            limits_devices: false,
         }
     }
 
@@ -145,6 +160,7 @@ impl Hierarchy {
                 .iter()
                 .map(|c| (c.to_string(), root.join(c)))
                 .collect(),
+            limits_devices: true,
         }
     }
 
@@ -166,6 +182,24 @@ impl Hierarchy {
         }
     }
 }
+
+/// Devices a default container may use (Docker's allow list), as
+/// `devices.allow` lines (v1) or the rules of the device filter (v2).
+/// Everything else is denied, so a device node made with CAP_MKNOD cannot
+/// be opened.
+pub const DEFAULT_DEVICE_RULES: &[&str] = &[
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",   // null
+    "c 1:5 rwm",   // zero
+    "c 1:7 rwm",   // full
+    "c 1:8 rwm",   // random
+    "c 1:9 rwm",   // urandom
+    "c 5:0 rwm",   // tty
+    "c 5:1 rwm",   // console
+    "c 5:2 rwm",   // ptmx
+    "c 136:* rwm", // pts
+];
 
 /// Which devices a container's processes may use.
 #[derive(Debug, Clone, Copy)]
@@ -203,10 +237,9 @@ impl Cgroup {
     }
 
     /// Creates the directories (and missing parents, enabling controllers on
-    /// v2 and copying cpusets on v1) and writes the limits. Device access is
-    /// limited as `devices` says on v1; on v2 that needs an eBPF program,
-    /// which hoist does not load yet, so the caller drops CAP_MKNOD there
-    /// instead.
+    /// v2 and copying cpusets on v1), limits device access as `devices`
+    /// says (v1's devices controller, v2's eBPF device filter) and writes
+    /// the limits.
     pub fn create(&self, resources: &Resources, devices: Devices<'_>) -> io::Result<()> {
         match self.version {
             Version::V1 => {
@@ -215,7 +248,13 @@ impl Cgroup {
                     v1::restrict_devices(self, extra)?;
                 }
             }
-            Version::V2 => v2::create(&self.dirs[0].1)?,
+            Version::V2 => {
+                let dir = &self.dirs[0].1;
+                v2::create(dir)?;
+                if let Devices::Listed(extra) = devices {
+                    device_filter::restrict(dir, extra)?;
+                }
+            }
         }
         self.apply(resources)
     }

@@ -6,24 +6,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
 
-use super::{Cgroup, Resources, write_file};
-
-/// Devices a default container may use (Docker's allow list), as
-/// `devices.allow` lines. Everything else is denied, so a device node made
-/// with CAP_MKNOD cannot be opened.
-pub const DEFAULT_DEVICE_RULES: &[&str] = &[
-    "c *:* m",
-    "b *:* m",
-    "c 1:3 rwm",   // null
-    "c 1:5 rwm",   // zero
-    "c 1:7 rwm",   // full
-    "c 1:8 rwm",   // random
-    "c 1:9 rwm",   // urandom
-    "c 5:0 rwm",   // tty
-    "c 5:1 rwm",   // console
-    "c 5:2 rwm",   // ptmx
-    "c 136:* rwm", // pts
-];
+use super::{Cgroup, DEFAULT_DEVICE_RULES, Resources, write_file};
 
 /// Makes every controller's directory. cpuset needs `cpuset.cpus` and
 /// `cpuset.mems` filled at each level before a process may join.
