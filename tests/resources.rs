@@ -408,6 +408,16 @@ fn block_io_limits_land_in_the_cgroup() {
         inspect["HostConfig"]["BlkioDeviceWriteIOps"],
         serde_json::json!([{"Path": device, "Rate": 100}])
     );
+    // `update` warns of a weight it cannot apply as `run` does, and keeps it.
+    let update = d.hoist(&["update", "--blkio-weight", "400", "throttled"]);
+    assert_eq!(update.code, 0, "{}", update.stderr);
+    assert_eq!(
+        update.stderr.contains("--blkio-weight"),
+        !hierarchy.block_io_weights(),
+        "{}",
+        update.stderr
+    );
+    assert_eq!(d.inspect("throttled")["HostConfig"]["BlkioWeight"], 400);
     d.ok(&["rm", "-f", "throttled"]);
     // Not a block device, or a weight out of range: refused, nothing made.
     d.assert_run_refused(

@@ -516,7 +516,7 @@ impl Daemon {
 
     /// Warnings for the limits in `r` this host's cgroups cannot apply and
     /// discards, as Docker warns of them.
-    fn discarded_limits(&self, r: &hoist_api::spec::Resources) -> Vec<String> {
+    pub(super) fn discarded_limits(&self, r: &hoist_api::spec::Resources) -> Vec<String> {
         let mut warnings = Vec::new();
         if self.hierarchy.version == Version::V2 && r.memory_swappiness.is_some() {
             warnings.push(

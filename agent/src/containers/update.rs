@@ -34,6 +34,11 @@ impl Daemon {
         let mut spec = record.spec.clone();
         update.apply(&mut spec);
         create::validate(&spec)?;
+        // Warned of as at create, for the values this update sets.
+        let warnings = self.discarded_limits(&hoist_api::spec::Resources {
+            blkio_weight: update.blkio_weight.unwrap_or(0),
+            ..Default::default()
+        });
         let live = matches!(
             record.state.status,
             RunStatus::Running | RunStatus::Paused | RunStatus::Restarting
@@ -61,6 +66,6 @@ impl Daemon {
         saved.map_err(|e| internal(format!("cannot save the container record: {e}")))?;
         info!(id = %record.id, live, "container updated");
         self.container_event(&record, "update", &[]);
-        Ok(Vec::new())
+        Ok(warnings)
     }
 }
