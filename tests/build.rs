@@ -316,3 +316,117 @@ fn chown_names_come_from_the_images_passwd_and_group() {
         unknown.stderr
     );
 }
+
+#[test]
+fn run_mounts_bind_cache_tmpfs_and_secrets_leave_nothing_in_the_image() {
+    let d = Daemon::with_busybox();
+    let dir = context_with(&d, &[("req.txt", "pkgs-v1\n")]);
+    let secret = d.dir.join("token.txt");
+    fs::write(&secret, "s3cret").unwrap();
+    let secret_flag = format!("id=token,src={}", secret.display());
+    fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox AS tools\n\
+         RUN mkdir /tools && echo tool-v1 > /tools/version\n\
+         FROM busybox\n\
+         WORKDIR /app\n\
+         ARG CACHE=/root/.cache\n\
+         RUN --mount=type=bind,source=req.txt,target=req.txt \\\n\
+         \x20   --mount=type=bind,from=tools,source=/tools,target=/opt/tools \\\n\
+         \x20   --mount=type=cache,target=$CACHE/pkg \\\n\
+         \x20   --mount=type=tmpfs,target=/scratch \\\n\
+         \x20   --mount=type=secret,id=token \\\n\
+         \x20   --mount=type=secret,id=token,env=TOKEN,target=/etc/token-copy \\\n\
+         \x20   --mount=type=secret,id=absent \\\n\
+         \x20   cat req.txt /opt/tools/version > /app/seen \\\n\
+         \x20   && echo run >> /root/.cache/pkg/runs && wc -l < /root/.cache/pkg/runs > /app/cache-runs \\\n\
+         \x20   && echo x > /scratch/x && grep -q tmpfs /proc/mounts \\\n\
+         \x20   && [ \"$(cat /run/secrets/token)\" = \"$TOKEN\" ] && [ ${#TOKEN} = 6 ] \\\n\
+         \x20   && [ \"$(cat /etc/token-copy)\" = \"$TOKEN\" ] \\\n\
+         \x20   && [ ! -e /run/secrets/absent ] && echo secrets-ok >> /app/seen\n\
+         RUN --mount=type=bind,target=/ctx,rw echo scribble > /ctx/req.txt && cat /ctx/req.txt > /app/rw\n",
+    )
+    .unwrap();
+    let built = build(&d, &dir, &["-t", "mounts:1", "--secret", &secret_flag]);
+    assert_eq!(built.code, 0, "{}\n{}", built.stdout, built.stderr);
+    let show = |path: &str| d.ok(&["run", "--rm", "mounts:1", "cat", path]);
+    assert_eq!(show("/app/seen"), "pkgs-v1\ntool-v1\nsecrets-ok\n");
+    assert_eq!(show("/app/cache-runs").trim(), "1");
+    assert_eq!(show("/app/rw"), "scribble\n");
+    // The mounts' writes and mount points are not in the image, nor is the
+    // secret anywhere in it; a writable bind wrote on a copy.
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "mounts:1",
+            "sh",
+            "-c",
+            "ls -A /app; for p in /opt /root/.cache /scratch /run/secrets /etc/token-copy /ctx; do [ -e $p ] && echo left $p; done; true",
+        ]),
+        "cache-runs\nrw\nseen\n"
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("req.txt")).unwrap(),
+        "pkgs-v1\n"
+    );
+    let saved = d.dir.join("mounts.tar");
+    d.ok(&["save", "-o", saved.to_str().unwrap(), "mounts:1"]);
+    let bytes = fs::read(&saved).unwrap();
+    assert!(
+        !bytes.windows(6).any(|w| w == b"s3cret"),
+        "the secret is in the saved image"
+    );
+
+    // Unchanged: cached. A changed bind source reruns its step; the cache
+    // mount kept what the first run left.
+    let again = build(&d, &dir, &["-t", "mounts:1", "--secret", &secret_flag]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(
+        again.stdout.matches(" CACHED").count(),
+        3,
+        "{}",
+        again.stdout
+    );
+    fs::write(dir.join("req.txt"), "pkgs-v2\n").unwrap();
+    let changed = build(&d, &dir, &["-t", "mounts:1", "--secret", &secret_flag]);
+    assert_eq!(changed.code, 0, "{}", changed.stderr);
+    assert_eq!(show("/app/seen"), "pkgs-v2\ntool-v1\nsecrets-ok\n");
+    assert_eq!(show("/app/cache-runs").trim(), "2");
+
+    // `builder prune` empties the cache mounts too.
+    let pruned = d.ok(&["builder", "prune", "-f"]);
+    assert!(pruned.contains("cache mount"), "{pruned}");
+    let fresh = build(&d, &dir, &["-t", "mounts:1", "--secret", &secret_flag]);
+    assert_eq!(fresh.code, 0, "{}", fresh.stderr);
+    assert_eq!(show("/app/cache-runs").trim(), "1");
+
+    // A required secret the build was not given, a missing bind source.
+    assert_build_fails(
+        &d,
+        &dir,
+        "FROM busybox\nRUN --mount=type=secret,id=npmrc,required true\n",
+        &[
+            "Dockerfile:2: RUN",
+            "secret npmrc is required",
+            "--secret id=npmrc",
+        ],
+    );
+    assert_build_fails(
+        &d,
+        &dir,
+        "FROM busybox\nRUN --mount=source=nothere.txt,target=/x true\n",
+        &[
+            "Dockerfile:2: RUN",
+            "\"nothere.txt\" is not in the build context",
+        ],
+    );
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let ours = d.dir.to_str().unwrap();
+    assert!(
+        !mounts
+            .lines()
+            .any(|l| l.contains(ours) && l.contains(".from-")),
+        "a --from mount was left behind"
+    );
+}

@@ -47,6 +47,9 @@ pub struct BuildArgs {
     /// Suppress the build output and print image ID on success
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Secret to expose to the build (format: "id=mysecret[,src=/local/secret]" or "id=mysecret,env=VARIABLE")
+    #[arg(long = "secret")]
+    pub secrets: Vec<String>,
     /// The build context directory
     pub path: PathBuf,
 }
@@ -72,6 +75,58 @@ pub fn build_args(given: &[String]) -> CliResult<BTreeMap<String, String>> {
         }
     }
     Ok(args)
+}
+
+/// `--secret id=ID[,src=FILE|,env=VARIABLE][,type=file|env]`, read here:
+/// as buildx, `id` alone means the variable named ID if it is set, else
+/// the file named ID.
+pub fn secrets(given: &[String]) -> CliResult<BTreeMap<String, Vec<u8>>> {
+    let mut secrets = BTreeMap::new();
+    for secret in given {
+        let bad = |why: &str| {
+            CliError::usage(format!(
+                "invalid --secret {secret:?}: {why}; use id=NAME,src=FILE or id=NAME,env=VARIABLE"
+            ))
+        };
+        let (mut id, mut file, mut env, mut kind) = (None, None, None, None);
+        for field in secret.split(',') {
+            let (key, value) = field
+                .split_once('=')
+                .ok_or_else(|| bad("each field is KEY=VALUE"))?;
+            match key.to_ascii_lowercase().as_str() {
+                "id" => id = Some(value.to_string()),
+                "src" | "source" => file = Some(value.to_string()),
+                "env" => env = Some(value.to_string()),
+                "type" if value == "file" || value == "env" => kind = Some(value.to_string()),
+                "type" => return Err(bad("type is file or env")),
+                other => return Err(bad(&format!("unknown key {other:?}"))),
+            }
+        }
+        if kind.as_deref() == Some("env") && env.is_none() {
+            env = file.take();
+        }
+        let id = id
+            .or_else(|| file.clone().or_else(|| env.clone()))
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| bad("it needs an id"))?;
+        // Neither given: the variable named ID if set, else the file.
+        let env =
+            env.or_else(|| (file.is_none() && std::env::var_os(&id).is_some()).then(|| id.clone()));
+        let value = match env {
+            Some(variable) => std::env::var_os(&variable)
+                .map(std::os::unix::ffi::OsStringExt::into_vec)
+                .ok_or_else(|| {
+                    CliError::usage(format!("secret {id}: the variable {variable} is not set"))
+                })?,
+            None => {
+                let path = file.unwrap_or_else(|| id.clone());
+                std::fs::read(&path)
+                    .map_err(|e| CliError::usage(format!("secret {id}: cannot read {path}: {e}")))?
+            }
+        };
+        secrets.insert(id, value);
+    }
+    Ok(secrets)
 }
 
 /// Writes into a channel in chunks (for a blocking tar writer).
@@ -120,6 +175,8 @@ pub struct BuildJob {
     pub no_cache: bool,
     /// Pull base images even when present.
     pub pull: bool,
+    /// `--secret` values by id.
+    pub secrets: BTreeMap<String, Vec<u8>>,
 }
 
 /// `hoist build`.
@@ -129,6 +186,7 @@ pub async fn build(channel: Channel, args: BuildArgs) -> CliResult<i32> {
         dockerfile: args.file.clone(),
         tags: args.tags.clone(),
         build_args: build_args(&args.build_args)?,
+        secrets: secrets(&args.secrets)?,
         target: args.target.clone(),
         no_cache: args.no_cache,
         pull: args.pull,
@@ -181,6 +239,7 @@ pub async fn run_build(
         no_cache: job.no_cache,
         pull: job.pull,
         auths,
+        secrets: job.secrets.into_iter().collect(),
     };
     let (tx, rx) = mpsc::channel(8);
     let _ = tx
@@ -248,4 +307,35 @@ pub async fn builder(channel: Channel, command: BuilderCommand) -> CliResult<i32
         hoist_api::units::human_size(response.space_reclaimed)
     );
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_come_from_files_or_variables_as_buildx_reads_them() {
+        let path = std::env::var("PATH").unwrap();
+        let given = [
+            "id=npm,src=/etc/passwd".to_string(),
+            "id=p,env=PATH".to_string(),
+            "type=env,id=q,src=PATH".to_string(),
+            "id=PATH".to_string(),
+        ];
+        let read = secrets(&given).unwrap();
+        assert_eq!(read["npm"], std::fs::read("/etc/passwd").unwrap());
+        for id in ["p", "q", "PATH"] {
+            assert_eq!(read[id], path.as_bytes(), "{id}");
+        }
+        for (bad, said) in [
+            ("id=x,colour=red", "unknown key \"colour\""),
+            ("id=x,type=ssh", "type is file or env"),
+            ("src", "each field is KEY=VALUE"),
+            ("id=x,env=HOIST_TEST_NO_SUCH_VARIABLE", "is not set"),
+            ("id=/nonexistent/hoist-secret", "cannot read"),
+        ] {
+            let error = secrets(&[bad.to_string()]).unwrap_err();
+            assert!(error.message.contains(said), "{bad}: {}", error.message);
+        }
+    }
 }

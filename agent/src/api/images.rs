@@ -571,6 +571,7 @@ impl Images for ImagesApi {
                 .into_iter()
                 .filter_map(|(host, auth)| credentials(Some(auth)).map(|c| (host, c)))
                 .collect(),
+            secrets: open.secrets.into_iter().collect(),
         };
         let daemon = self.daemon.clone();
         Ok(Response::new(progress_stream(move |events| async move {

@@ -13,6 +13,7 @@
 
 mod copy;
 mod metadata;
+mod mounts;
 mod run;
 
 use std::collections::BTreeMap;
@@ -21,11 +22,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use hoist_runtime::image::build::{content_hash, resolve_sources};
+use hoist_runtime::image::build::{MatchedSource, content_hash, resolve_sources};
 use hoist_runtime::image::build_cache::BuildState;
 use hoist_runtime::image::config::{History, host_architecture};
-use hoist_runtime::image::dockerfile::{self, BaseImage, Dockerfile, Instruction, Located};
-use hoist_runtime::image::layer::{chain_ids, sha256_digest};
+use hoist_runtime::image::dockerfile::{
+    self, BaseImage, CacheSharing, Dockerfile, Instruction, Located, Run, RunMount,
+};
+use hoist_runtime::image::layer::{chain_ids, is_overlay_whiteout, sha256_digest};
 use hoist_runtime::image::registry::progress::Events;
 use hoist_runtime::image::registry::{self, Credentials, ProgressEvent, PullOptions};
 use hoist_runtime::image::store::now_rfc3339;
@@ -38,6 +41,7 @@ use crate::daemon::Daemon;
 use crate::error::{from_image, from_registry, internal, invalid};
 use copy::{Overrides, id_in, write_copy_layer};
 use metadata::resolve_path;
+use mounts::{StepMounts, mount_points};
 use run::{RunFailure, RunStep, run_step};
 
 /// What to build.
@@ -61,6 +65,8 @@ pub struct BuildOptions {
     pub pull: bool,
     /// Credentials by registry, for base images.
     pub credentials: BTreeMap<String, Credentials>,
+    /// `--secret`: values by id, for `RUN --mount=type=secret`.
+    pub secrets: BTreeMap<String, Vec<u8>>,
 }
 
 /// The cache key after `previous` and `parts`.
@@ -374,22 +380,39 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// What the topmost layer of the state that has `path` holds there (a
+    /// whiteout included): its place on the host and its metadata.
+    fn layer_entry(&self, state: &BuildState, path: &str) -> Option<(PathBuf, std::fs::Metadata)> {
+        let layers_root = self.daemon.images.layers_root();
+        chain_ids(&state.config.rootfs.diff_ids)
+            .iter()
+            .rev()
+            .map(|chain| {
+                layers_root
+                    .join(ImageStore::layer_dir_name(chain))
+                    .join(path.trim_start_matches('/'))
+            })
+            .find_map(|file| {
+                std::fs::symlink_metadata(&file)
+                    .ok()
+                    .map(|meta| (file, meta))
+            })
+    }
+
     /// A text file of the state's filesystem (`etc/passwd`), read from
     /// the topmost layer that has it; `None` when absent or deleted.
     fn image_file(&self, state: &BuildState, path: &str) -> Option<String> {
-        let layers_root = self.daemon.images.layers_root();
-        for chain in chain_ids(&state.config.rootfs.diff_ids).iter().rev() {
-            let file = layers_root
-                .join(ImageStore::layer_dir_name(chain))
-                .join(path);
-            match std::fs::symlink_metadata(&file) {
-                Ok(meta) if meta.is_file() => return std::fs::read_to_string(&file).ok(),
-                // A whiteout (or anything else) hides lower layers' file.
-                Ok(_) => return None,
-                Err(_) => continue,
-            }
-        }
-        None
+        let (file, meta) = self.layer_entry(state, path)?;
+        // A whiteout (or anything else) hides lower layers' file.
+        meta.is_file()
+            .then(|| std::fs::read_to_string(&file).ok())
+            .flatten()
+    }
+
+    /// Whether `path` is in the state's filesystem.
+    fn in_state(&self, state: &BuildState, path: &str) -> bool {
+        self.layer_entry(state, path)
+            .is_some_and(|(_, meta)| !is_overlay_whiteout(&meta))
     }
 
     fn cached(&self, key: &str) -> Option<BuildState> {
@@ -444,13 +467,32 @@ impl Builder<'_> {
         let started = Instant::now();
         self.out.status(format!("#{step} {label} {}", at.text));
         let mut copying = None;
+        let mut binding = Vec::new();
         let key = match instruction {
-            Instruction::Run(_) => {
+            Instruction::Run(command) => {
                 let args: Vec<String> = run.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                chain(&run.key, &[&format!("{instruction:?}"), &args.join("\n")])
+                // What a bind mount shows is an input of the step, as what
+                // COPY copies is.
+                let mut hashes = Vec::new();
+                for mount in &command.mounts {
+                    if let RunMount::Bind { source, from, .. } = mount {
+                        let view = self.source_root(at, from.as_deref()).await?;
+                        let (host, hash) = self.bind_source(at, &view, source, from.as_deref())?;
+                        hashes.push(hash);
+                        binding.push((view, host));
+                    }
+                }
+                chain(
+                    &run.key,
+                    &[
+                        &format!("{instruction:?}"),
+                        &args.join("\n"),
+                        &hashes.join("\n"),
+                    ],
+                )
             }
             Instruction::Copy(files) | Instruction::Add(files) => {
-                let view = self.source_root(at, files).await?;
+                let view = self.source_root(at, files.from.as_deref()).await?;
                 let matched = self.sources(run, at, files, view.root())?;
                 let hash = content_hash(view.root(), &matched)
                     .map_err(|e| self.located(at, e.to_string()))?;
@@ -469,10 +511,18 @@ impl Builder<'_> {
             Instruction::Run(command) => {
                 let out = self.out.clone();
                 let print = move |line: String| out.status(format!("#{step} {line}"));
+                let mounts = self.step_mounts(run, at, command, binding).await?;
+                let targets: Vec<String> = mounts.specs.iter().map(|m| m.target.clone()).collect();
+                let stubs = mount_points(&targets)
+                    .into_iter()
+                    .filter(|path| !self.in_state(&run.state, path))
+                    .collect();
                 let step_spec = RunStep {
                     argv: metadata::run_argv(command, &run.state.config.config.shell),
                     args_env: run.args.iter().map(|(k, v)| format!("{k}={v}")).collect(),
                     network: command.network,
+                    mounts,
+                    stubs,
                     output: &print,
                 };
                 let shown = step_spec.argv.join(" ");
@@ -533,15 +583,15 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// Where a COPY/ADD takes its files from: the context, or with
-    /// `--from` an earlier stage's or an image's files (mounted read-only
-    /// while the step runs).
+    /// Where a COPY/ADD (or a RUN's bind mount) takes its files from: the
+    /// context, or with `--from` an earlier stage's or an image's files
+    /// (mounted read-only while the step runs).
     async fn source_root(
         &self,
         at: &Located<Instruction>,
-        files: &dockerfile::CopyFiles,
+        from: Option<&str>,
     ) -> Result<RootView, Status> {
-        let Some(from) = &files.from else {
+        let Some(from) = from else {
             return Ok(RootView::Live(self.options.context.clone()));
         };
         let state = match self.dockerfile.stage_index(from) {
@@ -572,6 +622,136 @@ impl Builder<'_> {
             .context
             .with_extension(format!("from-{}", hoist_runtime::fsutil::random_hex(4)));
         mount_read_only(target, &lowers)
+    }
+
+    /// A bind mount's `source` in `view`, found (symlinks kept inside it)
+    /// and hashed for the step's cache key.
+    fn bind_source(
+        &self,
+        at: &Located<Instruction>,
+        view: &RootView,
+        source: &str,
+        from: Option<&str>,
+    ) -> Result<(PathBuf, String), Status> {
+        let host = view.resolve(source)?;
+        if std::fs::symlink_metadata(&host).is_err() {
+            let place = from.map_or("the build context".to_string(), |f| format!("{f:?}"));
+            return Err(self.located(at, format!("--mount source {source:?} is not in {place}")));
+        }
+        let matched = MatchedSource {
+            path: PathBuf::from(source),
+            resolved: host
+                .strip_prefix(view.root())
+                .unwrap_or(&host)
+                .to_path_buf(),
+        };
+        let hash =
+            content_hash(view.root(), &[matched]).map_err(|e| self.located(at, e.to_string()))?;
+        Ok((host, hash))
+    }
+
+    /// Makes `command`'s mounts ready: `binding` holds the bind mounts'
+    /// sources (in order) that the cache key was made from.
+    async fn step_mounts(
+        &self,
+        run: &StageRun,
+        at: &Located<Instruction>,
+        command: &Run,
+        binding: Vec<(RootView, PathBuf)>,
+    ) -> Result<StepMounts, Status> {
+        let working_dir = &run.state.config.config.working_dir;
+        let scratch_root = self.daemon.images.temp_dir();
+        let secrets_root = self.daemon.config.exec_root.join("build-secrets");
+        let caches = self.daemon.images.cache_mounts();
+        let mut mounts = StepMounts::default();
+        let mut binding = binding.into_iter();
+        let mut cache_ids: Vec<&str> = Vec::new();
+        for mount in &command.mounts {
+            let target = mount
+                .target()
+                .map(|t| resolve_path(working_dir, t))
+                .unwrap_or_default();
+            let failed =
+                |e: std::io::Error| self.located(at, format!("cannot mount {target}: {e}"));
+            match mount {
+                RunMount::Bind { read_write, .. } => {
+                    let (view, host) = binding
+                        .next()
+                        .ok_or_else(|| internal("a bind mount's source was not resolved"))?;
+                    mounts
+                        .bind(view, &host, &target, *read_write, &scratch_root)
+                        .map_err(failed)?;
+                }
+                RunMount::Cache {
+                    id,
+                    read_only,
+                    sharing,
+                    mode,
+                    uid,
+                    gid,
+                    ..
+                } => {
+                    // A cache mounted twice in one step is held once.
+                    let held_here = cache_ids.contains(&id.as_str());
+                    cache_ids.push(id);
+                    let using = match sharing {
+                        _ if held_here => None,
+                        CacheSharing::Shared => Some(caches.share(id).await),
+                        CacheSharing::Locked => Some(caches.lock(id).await),
+                        CacheSharing::Private => match caches.try_lock(id) {
+                            Some(using) => Some(using),
+                            None => {
+                                mounts
+                                    .private_cache(&scratch_root, &target, (*mode, *uid, *gid))
+                                    .map_err(failed)?;
+                                continue;
+                            }
+                        },
+                    };
+                    let dir = caches.dir(id, *mode, *uid, *gid).map_err(failed)?;
+                    mounts.cache(&dir, &target, *read_only, using);
+                }
+                RunMount::Tmpfs { size, .. } => mounts.tmpfs(&target, *size),
+                RunMount::Secret {
+                    id,
+                    target: file,
+                    env,
+                    required,
+                    mode,
+                    uid,
+                    gid,
+                } => {
+                    let Some(value) = self.options.secrets.get(id) else {
+                        if *required {
+                            return Err(self.located(
+                                at,
+                                format!(
+                                    "secret {id} is required but the build was not given it: pass it with hoist build --secret id={id},src=FILE (or env=VARIABLE)"
+                                ),
+                            ));
+                        }
+                        continue;
+                    };
+                    if file.is_some() {
+                        mounts
+                            .secret_file(&secrets_root, value, &target, (*mode, *uid, *gid))
+                            .map_err(failed)?;
+                    }
+                    if let Some(name) = env {
+                        let text = std::str::from_utf8(value).map_err(|_| {
+                            self.located(
+                                at,
+                                format!(
+                                    "secret {id} is not text: it cannot be the variable {name}"
+                                ),
+                            )
+                        })?;
+                        mounts.env.push(format!("{name}={text}"));
+                    }
+                }
+            }
+        }
+        Ok(mounts)
     }
 
     /// The files a COPY/ADD takes from `root`.

@@ -13,6 +13,7 @@ use hoist_runtime::image::dockerfile::RunNetwork;
 use hoist_runtime::logs::reader::read_rotated;
 use tonic::Status;
 
+use super::mounts::{StepMounts, remove_stubs};
 use crate::containers::lifecycle::WaitCondition;
 use crate::containers::oci::log_options;
 use crate::daemon::Daemon;
@@ -26,6 +27,12 @@ pub struct RunStep<'a> {
     pub args_env: Vec<String>,
     /// `RUN --network`.
     pub network: RunNetwork,
+    /// `RUN --mount`s, ready, held until the step ends.
+    pub mounts: StepMounts,
+    /// Mount points missing from the image before the step (deepest
+    /// first): the runtime makes them, and they are taken out of the
+    /// step's layer again.
+    pub stubs: Vec<String>,
     /// Called with each line the command printed.
     pub output: &'a (dyn Fn(String) + Send + Sync),
 }
@@ -78,6 +85,8 @@ async fn run_in(
             env.push(arg);
         }
     }
+    // Secrets given as variables, for this command only.
+    env.extend(step.mounts.env.iter().cloned());
     let spec = ContainerSpec {
         image: image.to_string(),
         entrypoint: Some(Vec::new()),
@@ -90,6 +99,7 @@ async fn run_in(
             RunNetwork::None => "none".into(),
             RunNetwork::Host => "host".into(),
         },
+        mounts: step.mounts.specs.clone(),
         ..Default::default()
     };
     let (id, _) = daemon.create_container("", spec).await?;
@@ -117,10 +127,14 @@ async fn run_in(
         let upper = daemon.config.container_dir(&id).join("upper");
         let layer = daemon.images.temp_path("run-layer");
         let target = layer.clone();
-        tokio::task::spawn_blocking(move || write_layer(&upper, File::create(&target)?))
-            .await
-            .map_err(|e| internal(format!("writing the RUN layer failed: {e}")))?
-            .map_err(|e| internal(format!("writing the RUN layer failed: {e}")))?;
+        let stubs = step.stubs.clone();
+        tokio::task::spawn_blocking(move || {
+            remove_stubs(&upper, &stubs)?;
+            write_layer(&upper, File::create(&target)?)
+        })
+        .await
+        .map_err(|e| internal(format!("writing the RUN layer failed: {e}")))?
+        .map_err(|e| internal(format!("writing the RUN layer failed: {e}")))?;
         Ok(layer)
     }
     .await;

@@ -7,6 +7,7 @@
 use oci_spec::image::{ImageManifest, MediaType};
 
 use super::Reference;
+use super::cache_mounts::CacheMounts;
 use super::config::{History, ImageConfig, RootFs, host_architecture};
 use super::store::{BlobInfo, CachedState, Image, ImageError, ImageStore, NewImage};
 
@@ -99,20 +100,28 @@ impl ImageStore {
     }
 
     /// `builder prune`: forgets every cached build state and frees what
-    /// only the cache kept. Returns the cache keys dropped and the bytes
+    /// only the cache kept, and empties the cache mounts no build uses.
+    /// Returns what was dropped (cache keys, cache mounts) and the bytes
     /// freed.
     pub fn prune_build_cache(&self) -> Result<(Vec<String>, u64), ImageError> {
+        let (mut removed, mut freed) = self.cache_mounts.prune()?;
         let mut index = self.lock();
         if index.build_cache.is_empty() {
-            return Ok((Vec::new(), 0));
+            return Ok((removed, freed));
         }
         let dropped = std::mem::take(&mut index.build_cache);
         if let Err(e) = self.save(&index) {
             index.build_cache = dropped;
             return Err(e);
         }
-        let freed = self.collect_garbage(&index)?;
-        Ok((dropped.into_keys().collect(), freed))
+        freed += self.collect_garbage(&index)?;
+        removed.extend(dropped.into_keys());
+        Ok((removed, freed))
+    }
+
+    /// The directories of `RUN --mount=type=cache`.
+    pub fn cache_mounts(&self) -> &CacheMounts {
+        &self.cache_mounts
     }
 
     /// Drops the record of an image nothing names (a build step's

@@ -4,6 +4,7 @@
 pub mod archive;
 pub mod build;
 pub mod build_cache;
+pub mod cache_mounts;
 pub mod changes;
 pub mod commit;
 pub mod compress;

@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::archive::ArchiveError;
+use super::cache_mounts::CacheMounts;
 use super::changes::{ChangeError, apply_changes};
 use super::config::{History, ImageConfig, RootFs, host_architecture};
 use super::layer::{LayerError, buffered, chain_ids, decompressed, decompressed_beside};
@@ -181,6 +182,8 @@ pub struct ImageStore {
     pub(crate) in_flight: InFlight,
     /// Blobs and layers stored but not yet recorded (see `pins`).
     pub(crate) pins: PinSet,
+    /// The directories of builds' `RUN --mount=type=cache`.
+    pub(crate) cache_mounts: CacheMounts,
 }
 
 /// A blob written to the store: its digest and size.
@@ -214,6 +217,7 @@ impl ImageStore {
             index: Mutex::new(index),
             in_flight: InFlight::default(),
             pins: PinSet::default(),
+            cache_mounts: CacheMounts::new(&root.join("cache-mounts")),
         })
     }
 
@@ -247,9 +251,12 @@ impl ImageStore {
 
     /// A fresh path under `tmp/` for work in progress.
     pub fn temp_path(&self, what: &str) -> PathBuf {
-        self.root
-            .join("tmp")
-            .join(format!("{what}-{}", random_hex(8)))
+        self.temp_dir().join(format!("{what}-{}", random_hex(8)))
+    }
+
+    /// The store's scratch directory, emptied when the store opens.
+    pub fn temp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
     }
 
     /// Streams `reader` into the store as a blob, hashing as it goes.

@@ -151,6 +151,7 @@ fn build_job(service: &ServicePlan, options: &BuildOptions) -> CliResult<BuildJo
         target: build["target"].as_str().map(str::to_string),
         no_cache: options.no_cache || build["no_cache"].as_bool().unwrap_or(false),
         pull: options.pull || build["pull"].as_bool().unwrap_or(false),
+        secrets: BTreeMap::new(),
     })
 }
 

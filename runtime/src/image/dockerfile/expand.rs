@@ -3,14 +3,15 @@
 //! them subtly wrong.
 //!
 //! Docker expands ADD, COPY, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME
-//! and WORKDIR (and FROM, with the global ARGs only). RUN, CMD, ENTRYPOINT,
+//! and WORKDIR (and FROM, with the global ARGs only), and the options of
+//! RUN's `--mount`s. RUN's command, CMD, ENTRYPOINT,
 //! HEALTHCHECK, SHELL, ONBUILD and MAINTAINER are left alone: the shell or
 //! the child build expands them. ARG values follow their own precedence, see
 //! [`ArgDecl::resolve`].
 
 use std::collections::BTreeMap;
 
-use super::instruction::{ArgDecl, CopyFiles, InlineFile, Instruction};
+use super::instruction::{ArgDecl, CopyFiles, InlineFile, Instruction, Run};
 use super::shell::{Env, expand, expand_heredoc, expand_words};
 
 impl Instruction {
@@ -68,8 +69,16 @@ impl Instruction {
                 }
                 Instruction::Expose(out)
             }
-            Instruction::Run(_)
-            | Instruction::Cmd(_)
+            // The command is the shell's to expand; its mounts are ours.
+            Instruction::Run(run) => Instruction::Run(Run {
+                mounts: run
+                    .mounts
+                    .iter()
+                    .map(|mount| mount.expanded(&|text: &str| expand(text, env, escape)))
+                    .collect::<Result<_, String>>()?,
+                ..run.clone()
+            }),
+            Instruction::Cmd(_)
             | Instruction::Entrypoint(_)
             | Instruction::Healthcheck(_)
             | Instruction::Shell(_)
@@ -172,6 +181,7 @@ mod tests {
         let run = Instruction::Run(Run {
             command: CommandForm::Shell(s("echo $DIR")),
             network: RunNetwork::Default,
+            mounts: vec![],
             heredocs: vec![],
         });
         assert_eq!(run.expand(&env, '\\').unwrap(), run);

@@ -107,6 +107,15 @@ impl Flags {
             .filter(|v| !v.is_empty())
     }
 
+    /// Every value of a repeatable flag, in order.
+    pub(crate) fn strings(&self, name: &str) -> Vec<String> {
+        self.values
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
     /// Whether a boolean flag is on.
     pub(crate) fn bool(&self, name: &str) -> bool {
         self.values.iter().any(|(n, v)| *n == name && v == "true")

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use super::heredoc::Heredoc;
+use super::mounts::RunMount;
 
 /// A value together with where it came from in the Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +60,8 @@ pub struct Run {
     pub command: CommandForm,
     /// `--network`.
     pub network: RunNetwork,
+    /// `--mount`s, in order.
+    pub mounts: Vec<RunMount>,
     /// Heredoc bodies that followed the line, in order. A shell-form
     /// command that is only `<<EOF` runs the body as a script.
     pub heredocs: Vec<Heredoc>,

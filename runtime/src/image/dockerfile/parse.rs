@@ -9,6 +9,7 @@ use super::instruction::{
     ArgDecl, CommandForm, CopyFiles, Healthcheck, HealthcheckCmd, InlineFile, Instruction, OnBuild,
     Run, RunNetwork,
 };
+use super::mounts::parse_mount;
 use super::split::{
     Json, SplitCommand, json_array, quoted_words, split_command, split_once_blank, whitespace_words,
 };
@@ -209,7 +210,7 @@ fn strip_onbuild(original: &str) -> &str {
 
 const RUN_FLAGS: &[Spec] = &[
     Spec::new("network", Kind::String),
-    Spec::unsupported("mount", Kind::Strings),
+    Spec::new("mount", Kind::Strings),
     Spec::unsupported("security", Kind::String),
     Spec::unsupported("device", Kind::Strings),
 ];
@@ -226,9 +227,15 @@ fn parse_run(command: &SplitCommand, heredocs: &[Heredoc]) -> Result<Run, String
             ));
         }
     };
+    let mounts = flags
+        .strings("mount")
+        .iter()
+        .map(|value| parse_mount(value))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Run {
         command: command_text(&command.args)?,
         network,
+        mounts,
         heredocs: heredocs.to_vec(),
     })
 }
@@ -920,8 +927,12 @@ mod tests {
                 "ADD: unknown flag --from; expected --chown, --chmod, --link",
             ),
             (
-                "RUN --mount=type=cache,target=/root/.cache make",
-                "RUN: --mount is not supported yet by hoist",
+                "RUN --security=insecure make",
+                "RUN: --security is not supported yet by hoist",
+            ),
+            (
+                "RUN --mount=type=cache make",
+                "RUN: --mount=type=cache needs a target: add target=/path",
             ),
             (
                 "RUN --network=bridge make",

@@ -260,6 +260,7 @@ fn windows_style_escape_directive() {
         &Instruction::Run(Run {
             command: CommandForm::Shell("dir c:\\     && echo done".into()),
             network: RunNetwork::Default,
+            mounts: vec![],
             heredocs: vec![],
         })
     );
@@ -491,5 +492,42 @@ fn builder_errors_are_located() {
         )
         .to_string(),
         "Dockerfile:2: COPY: x: no such file in the build context"
+    );
+}
+
+#[test]
+fn run_mounts_are_parsed_and_their_options_expanded() {
+    let d = parsed(
+        "FROM python:3.12\n\
+         ARG CACHE=/root/.cache\n\
+         RUN --mount=type=cache,target=$CACHE/pip \\\n\
+         \x20   --mount=type=bind,source=requirements.txt,target=requirements.txt \\\n\
+         \x20   --mount=type=secret,id=pypi \\\n\
+         \x20   pip install -r requirements.txt\n",
+    );
+    let lookup = |name: &str| (name == "CACHE").then(|| "/root/.cache".to_string());
+    let Instruction::Run(run) = d.expand(&d.stages[0].instructions[1], &lookup).unwrap() else {
+        panic!()
+    };
+    let targets: Vec<Option<&str>> = run.mounts.iter().map(RunMount::target).collect();
+    assert_eq!(
+        targets,
+        [
+            Some("/root/.cache/pip"),
+            Some("requirements.txt"),
+            Some("/run/secrets/pypi")
+        ]
+    );
+    assert!(matches!(
+        &run.mounts[0],
+        RunMount::Cache { id, sharing: CacheSharing::Shared, .. } if id == "/root/.cache/pip"
+    ));
+    assert_eq!(
+        run.command,
+        CommandForm::Shell("pip install -r requirements.txt".into())
+    );
+    assert_eq!(
+        error("FROM x\nRUN --mount=type=bind,target=/x,size=1 true\n"),
+        "Dockerfile:2: RUN: size does not apply to a bind mount (--mount=type=bind,target=/x,size=1)"
     );
 }

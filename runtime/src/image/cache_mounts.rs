@@ -1,0 +1,162 @@
+//! The directories of `RUN --mount=type=cache`: kept from build to build,
+//! one per cache id, shared between builds running at once as their
+//! `sharing` asks, and emptied by `builder prune` (when no build uses
+//! them).
+
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::os::unix::fs::{PermissionsExt, chown};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
+
+use super::layer::sha256_digest;
+use crate::fsutil::{disk_usage, remove_all};
+
+/// The cache mounts of one image store.
+#[derive(Debug)]
+pub struct CacheMounts {
+    root: PathBuf,
+    /// Who uses which cache: readers share it, a writer has it alone.
+    users: Mutex<HashMap<String, Arc<RwLock<()>>>>,
+}
+
+/// A build's use of a cache mount, until dropped.
+#[derive(Debug)]
+pub enum CacheUse {
+    /// Beside other builds (`sharing=shared`).
+    Shared(OwnedRwLockReadGuard<()>),
+    /// Alone (`sharing=locked`, or a `private` one found free).
+    Alone(OwnedRwLockWriteGuard<()>),
+}
+
+impl CacheMounts {
+    /// The cache mounts kept under `root`.
+    pub fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            users: Mutex::default(),
+        }
+    }
+
+    /// The directory name of cache `id` (ids are paths: hashed).
+    fn name(id: &str) -> String {
+        sha256_digest(id.as_bytes())
+            .trim_start_matches("sha256:")
+            .to_string()
+    }
+
+    fn lock_of(&self, name: &str) -> Arc<RwLock<()>> {
+        let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
+        users.retain(|_, lock| Arc::strong_count(lock) > 1);
+        users.entry(name.to_string()).or_default().clone()
+    }
+
+    /// Waits until no build has cache `id` alone, then uses it beside others.
+    pub async fn share(&self, id: &str) -> CacheUse {
+        CacheUse::Shared(self.lock_of(&Self::name(id)).read_owned().await)
+    }
+
+    /// Waits until no other build uses cache `id`, then has it alone.
+    pub async fn lock(&self, id: &str) -> CacheUse {
+        CacheUse::Alone(self.lock_of(&Self::name(id)).write_owned().await)
+    }
+
+    /// Has cache `id` alone if no other build uses it.
+    pub fn try_lock(&self, id: &str) -> Option<CacheUse> {
+        self.lock_of(&Self::name(id))
+            .try_write_owned()
+            .ok()
+            .map(CacheUse::Alone)
+    }
+
+    /// The directory of cache `id`, made with `mode` and owned by
+    /// `uid`:`gid` when first used (later uses keep what it has).
+    pub fn dir(&self, id: &str, mode: u32, uid: u32, gid: u32) -> io::Result<PathBuf> {
+        let dir = self.root.join(Self::name(id));
+        if !dir.is_dir() {
+            fs::create_dir_all(&self.root)?;
+            let made = self
+                .root
+                .join(format!(".new-{}", crate::fsutil::random_hex(4)));
+            fs::create_dir(&made)?;
+            fs::set_permissions(&made, fs::Permissions::from_mode(mode & 0o7777))?;
+            chown(&made, Some(uid), Some(gid))?;
+            if let Err(e) = fs::rename(&made, &dir) {
+                // Another build made it first: theirs stands.
+                let _ = fs::remove_dir(&made);
+                if !dir.is_dir() {
+                    return Err(e);
+                }
+            }
+        }
+        Ok(dir)
+    }
+
+    /// Removes every cache no build uses now; returns their names and the
+    /// bytes freed.
+    pub fn prune(&self) -> io::Result<(Vec<String>, u64)> {
+        let entries = match fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+            Err(e) => return Err(e),
+        };
+        let mut removed = Vec::new();
+        let mut freed = 0;
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let lock = self.lock_of(&name);
+            let Ok(_alone) = lock.try_write_owned() else {
+                continue;
+            };
+            freed += disk_usage(&entry.path());
+            remove_all(&entry.path())?;
+            if !name.starts_with(".new-") {
+                removed.push(format!("cache mount {name}"));
+            }
+        }
+        Ok((removed, freed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn caches_are_kept_shared_or_held_and_pruned_when_free() {
+        let root = tempfile::tempdir().unwrap();
+        let caches = CacheMounts::new(root.path());
+        let pip = caches.dir("/root/.cache/pip", 0o700, 0, 0).unwrap();
+        assert_eq!(
+            fs::metadata(&pip).unwrap().permissions().mode() & 0o7777,
+            0o700
+        );
+        fs::write(pip.join("wheel"), b"0123456789").unwrap();
+        // Asked again, with other settings: the same directory, as it was.
+        assert_eq!(caches.dir("/root/.cache/pip", 0o755, 0, 0).unwrap(), pip);
+        assert!(pip.join("wheel").exists());
+        let go = caches.dir("go", 0o755, 0, 0).unwrap();
+        assert_ne!(go, pip);
+
+        let first = caches.share("go").await;
+        let second = caches.share("go").await;
+        assert!(caches.try_lock("go").is_none());
+        let (removed, freed) = caches.prune().unwrap();
+        assert_eq!(
+            (removed.len(), freed),
+            (1, 10),
+            "only the unused pip cache goes"
+        );
+        assert!(!pip.exists() && go.exists());
+        drop((first, second));
+        let alone = caches.try_lock("go").unwrap();
+        assert!(caches.try_lock("go").is_none());
+        drop(alone);
+        assert_eq!(caches.prune().unwrap().0.len(), 1);
+        assert!(!go.exists());
+    }
+}
