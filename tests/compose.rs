@@ -999,3 +999,39 @@ fn down_goes_on_past_a_network_still_in_use() {
     );
     daemon.assert_no_container_leftovers();
 }
+
+#[test]
+fn build_secrets_reach_the_dockerfiles_secret_mounts() {
+    let daemon = Daemon::with_busybox();
+    let file = project(
+        &daemon,
+        "secretive",
+        "services:\n  app:\n    build:\n      context: ./app\n      secrets:\n        - npmrc\n        - {source: token, target: api}\n\
+         secrets:\n  npmrc: {file: ./npmrc}\n  token: {environment: API_TOKEN}\n",
+    );
+    let dir = file.parent().unwrap();
+    fs::write(dir.join("npmrc"), "registry=x").unwrap();
+    fs::write(dir.join(".env"), "API_TOKEN=t0k3n-value\n").unwrap();
+    fs::create_dir_all(dir.join("app")).unwrap();
+    fs::write(
+        dir.join("app/Dockerfile"),
+        "FROM busybox\n\
+         RUN --mount=type=secret,id=npmrc --mount=type=secret,id=api,env=API,required \
+         wc -c < /run/secrets/npmrc > /npmrc-size && echo ${#API} > /api-size\n",
+    )
+    .unwrap();
+    let built = daemon.hoist(&compose(&file, &["build"]));
+    assert_eq!(built.code, 0, "{}\n{}", built.stdout, built.stderr);
+    assert!(!built.stderr.contains("not supported"), "{}", built.stderr);
+    assert_eq!(
+        daemon.ok(&[
+            "run",
+            "--rm",
+            "secretive-app",
+            "cat",
+            "/npmrc-size",
+            "/api-size"
+        ]),
+        "10\n11\n"
+    );
+}

@@ -12,7 +12,7 @@ use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
 use crate::project::Project;
-use crate::spec::{SpecContext, SpecError, container_spec};
+use crate::spec::{BuildSecret, SpecContext, SpecError, build_secrets, container_spec};
 
 /// Docker Compose's label names.
 pub mod labels {
@@ -147,6 +147,8 @@ pub struct ServicePlan {
     pub config_hash: String,
     /// The image is built from a context (`build:`), not pulled.
     pub build: Option<Json>,
+    /// `build.secrets`, resolved.
+    pub build_secrets: Vec<BuildSecret>,
     /// `pull_policy` (`missing` by default).
     pub pull_policy: String,
 }
@@ -249,6 +251,7 @@ pub fn plan(project: &Project) -> Result<Plan, PlanError> {
             spec,
             config_hash,
             build: service.get("build").cloned(),
+            build_secrets: build_secrets(&context, &name)?,
             pull_policy: text(&service["pull_policy"]).unwrap_or_else(|| "missing".into()),
         });
     }

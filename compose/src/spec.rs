@@ -955,6 +955,34 @@ fn resource_file(
     name: &str,
     path: &ModelPath,
 ) -> Result<String, SpecError> {
+    match declared_resource(context, kind, name, path)? {
+        Resource::File(file) => Ok(file),
+        Resource::Variable(variable) => Err(SpecError::new(
+            path,
+            format!(
+                "{} {name:?} comes from the variable {variable}: {}s from `environment:` are not supported on one host yet; give it a `file:`",
+                kind.singular, kind.singular
+            ),
+        )),
+    }
+}
+
+/// Where a top-level secret or config keeps its value.
+enum Resource {
+    /// `file:` (made absolute when the project loaded).
+    File(String),
+    /// `environment:`, a variable's name.
+    Variable(String),
+}
+
+/// The top-level secret or config `name`, checked for what one host can
+/// give (the error is at `path`, the grant that names it).
+fn declared_resource(
+    context: &SpecContext<'_>,
+    kind: &FileResource,
+    name: &str,
+    path: &ModelPath,
+) -> Result<Resource, SpecError> {
     let what = format!("{} {name:?}", kind.singular);
     let Some(declared) = context.model.get(kind.field).and_then(|r| r.get(name)) else {
         return Err(SpecError::new(
@@ -976,12 +1004,6 @@ fn resource_file(
             kind.singular
         ));
     }
-    if let Some(variable) = resource.string("environment")? {
-        return refuse(format!(
-            "comes from the variable {variable}: {}s from `environment:` are not supported on one host yet; give it a `file:`",
-            kind.singular
-        ));
-    }
     if resource.get("content").is_some() {
         return refuse(
             "has inline `content:`, which hoist does not support yet: put it in a file and give it a `file:`"
@@ -993,10 +1015,95 @@ fn resource_file(
             return refuse(format!("sets `{field}:`, which hoist does not support"));
         }
     }
-    match resource.string("file")? {
-        Some(file) => Ok(file),
+    if let Some(file) = resource.string("file")? {
+        return Ok(Resource::File(file));
+    }
+    match resource.string("environment")? {
+        Some(variable) => Ok(Resource::Variable(variable)),
         None => refuse("has no `file:` to mount".to_string()),
     }
+}
+
+/// Where one of a build's secrets comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum BuildSecretSource {
+    /// A file on this host.
+    File(String),
+    /// The value of a variable of the project's environment.
+    Value(Vec<u8>),
+}
+
+impl std::fmt::Debug for BuildSecretSource {
+    /// A value is never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(path) => f.debug_tuple("File").field(path).finish(),
+            Self::Value(_) => f.write_str("Value(<redacted>)"),
+        }
+    }
+}
+
+/// One of a service's `build.secrets`: the id a Dockerfile's
+/// `RUN --mount=type=secret,id=…` names (the grant's `target`, else its
+/// `source`), and where its value is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildSecret {
+    /// The id in the build.
+    pub id: String,
+    /// Its value's origin.
+    pub source: BuildSecretSource,
+}
+
+/// The service's `build.secrets`, from the top-level `secrets:` (a `file:`
+/// or, as Docker Compose allows for builds, an `environment:` variable of
+/// the project's environment).
+pub fn build_secrets(
+    context: &SpecContext<'_>,
+    service: &str,
+) -> Result<Vec<BuildSecret>, SpecError> {
+    let path = ModelPath::root().key("services").key(service).key("build");
+    let Some(build) = context
+        .model
+        .get("services")
+        .and_then(|s| s.get(service))
+        .and_then(|s| s.get("build"))
+        .filter(|build| build.is_object())
+    else {
+        return Ok(Vec::new());
+    };
+    let build = Fields::of(build, path)?;
+    let mut secrets = Vec::new();
+    for (value, path) in build.items("secrets") {
+        let (name, target) = match value {
+            Value::String(name) => (name.clone(), None),
+            _ => {
+                let grant = Fields::of(value, path.clone())?;
+                let Some(name) = grant.string("source")? else {
+                    return Err(SpecError::new(&path, "a secret needs `source`"));
+                };
+                (name, grant.string("target")?)
+            }
+        };
+        let source = match declared_resource(context, &SECRETS, &name, &path)? {
+            Resource::File(file) => BuildSecretSource::File(file),
+            Resource::Variable(variable) => match context.environment.get(&variable) {
+                Some(value) => BuildSecretSource::Value(value.clone().into_bytes()),
+                None => {
+                    return Err(SpecError::new(
+                        &path,
+                        format!(
+                            "secret {name:?} comes from the variable {variable}, which is not set"
+                        ),
+                    ));
+                }
+            },
+        };
+        secrets.push(BuildSecret {
+            id: target.unwrap_or(name),
+            source,
+        });
+    }
+    Ok(secrets)
 }
 
 /// cgroup limits: the service's fields, with `deploy.resources.limits`
@@ -1395,7 +1502,8 @@ mod tests {
             self.dir.path().join(name).display().to_string()
         }
 
-        fn spec(&self, service: &str) -> Result<ContainerSpec, SpecError> {
+        /// `read` over the loaded project.
+        fn loaded<T>(&self, read: impl FnOnce(&SpecContext<'_>) -> T) -> T {
             let project = load(&LoadOptions {
                 files: vec![self.dir.path().join("compose.yaml")],
                 working_dir: self.dir.path().to_path_buf(),
@@ -1404,13 +1512,14 @@ mod tests {
             })
             .unwrap();
             let model = project.model.to_json();
-            container_spec(
-                &SpecContext {
-                    model: &model,
-                    environment: &project.environment,
-                },
-                service,
-            )
+            read(&SpecContext {
+                model: &model,
+                environment: &project.environment,
+            })
+        }
+
+        fn spec(&self, service: &str) -> Result<ContainerSpec, SpecError> {
+            self.loaded(|context| container_spec(context, service))
         }
     }
 
@@ -1945,6 +2054,49 @@ configs:
         );
         assert_eq!(error.path, "services.app.configs[0]");
         assert!(error.message.contains("`content:`"), "{error}");
+    }
+
+    #[test]
+    fn build_secrets_come_from_files_or_variables() {
+        let fixture = Fixture::new(
+            "services:\n  app:\n    build:\n      context: .\n      secrets:\n        - npmrc\n        - {source: token, target: api_token}\n\
+             secrets:\n  npmrc: {file: ./npmrc}\n  token: {environment: API_TOKEN}\n",
+        )
+        .file("npmrc", "registry=x")
+        .variable("API_TOKEN", "t0k3n");
+        let secrets = fixture
+            .loaded(|context| build_secrets(context, "app"))
+            .unwrap();
+        assert_eq!(
+            secrets,
+            [
+                BuildSecret {
+                    id: "npmrc".into(),
+                    source: BuildSecretSource::File(fixture.path("npmrc")),
+                },
+                BuildSecret {
+                    id: "api_token".into(),
+                    source: BuildSecretSource::Value(b"t0k3n".to_vec()),
+                },
+            ]
+        );
+        assert!(!format!("{secrets:?}").contains("t0k3n"), "{secrets:?}");
+        for (compose, says) in [
+            (
+                "secrets:\n  s: {environment: UNSET_HERE}\n",
+                "UNSET_HERE, which is not set",
+            ),
+            ("secrets:\n  s: {external: true}\n", "is external"),
+            ("", "not declared"),
+        ] {
+            let error = Fixture::new(&format!(
+                "services:\n  app:\n    build:\n      context: .\n      secrets: [s]\n{compose}"
+            ))
+            .loaded(|context| build_secrets(context, "app"))
+            .unwrap_err();
+            assert_eq!(error.path, "services.app.build.secrets[0]");
+            assert!(error.message.contains(says), "{error}");
+        }
     }
 
     #[test]

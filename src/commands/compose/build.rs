@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use clap::Args;
 use hoist_compose::paths::is_remote;
 use hoist_compose::plan::{Plan, ServicePlan};
+use hoist_compose::spec::BuildSecretSource;
 use serde_json::Value as Json;
 
 use super::engine::Engine;
@@ -17,13 +18,14 @@ use crate::commands::build::{BuildJob, build_args, run_build};
 use crate::exit::{CliError, CliResult};
 
 /// `build:` keys the builder honours; others are warned about.
-const SUPPORTED: [&str; 7] = [
+const SUPPORTED: [&str; 8] = [
     "context",
     "dockerfile",
     "args",
     "target",
     "no_cache",
     "pull",
+    "secrets",
     "tags",
 ];
 
@@ -151,8 +153,29 @@ fn build_job(service: &ServicePlan, options: &BuildOptions) -> CliResult<BuildJo
         target: build["target"].as_str().map(str::to_string),
         no_cache: options.no_cache || build["no_cache"].as_bool().unwrap_or(false),
         pull: options.pull || build["pull"].as_bool().unwrap_or(false),
-        secrets: BTreeMap::new(),
+        secrets: secrets(service)?,
     })
+}
+
+/// The values of `build.secrets`, read now (files) or taken from the
+/// project's environment when the project loaded.
+fn secrets(service: &ServicePlan) -> CliResult<BTreeMap<String, Vec<u8>>> {
+    service
+        .build_secrets
+        .iter()
+        .map(|secret| {
+            let value = match &secret.source {
+                BuildSecretSource::Value(value) => value.clone(),
+                BuildSecretSource::File(path) => std::fs::read(path).map_err(|e| {
+                    CliError::client(format!(
+                        "service {:?}: cannot read secret {} from {path}: {e}",
+                        service.name, secret.id
+                    ))
+                })?,
+            };
+            Ok((secret.id.clone(), value))
+        })
+        .collect()
 }
 
 /// `build.args` as a list (`K=V`, or `K` for the environment's value) or

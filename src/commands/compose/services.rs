@@ -157,6 +157,7 @@ mod tests {
             spec: Default::default(),
             config_hash: String::new(),
             build: None,
+            build_secrets: Vec::new(),
             pull_policy: String::new(),
         }
     }
