@@ -128,7 +128,7 @@ enum Command {
     /// Show the history of an image
     History(HistoryArgs),
     /// Build an image from a Dockerfile
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Download an image from a registry
     Pull(PullArgs),
     /// Upload an image to a registry
@@ -265,7 +265,7 @@ enum ImageCommand {
     /// Remove unused images
     Prune(commands::image::PruneArgs),
     /// Build an image from a Dockerfile
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Download an image from a registry
     Pull(PullArgs),
     /// Upload an image to a registry
@@ -643,7 +643,7 @@ async fn dispatch(target: connect::Target, command: Command) -> Result<i32, CliE
             commands::registry::push(channel, a).await
         }
         Command::Build(a) | Command::Image(ImageCommand::Build(a)) => {
-            commands::build::build(channel, a).await
+            commands::build::build(channel, *a).await
         }
         Command::Builder(b) => commands::build::builder(channel, b).await,
         Command::Login(a) => commands::registry::login(channel, a).await,

@@ -430,3 +430,117 @@ fn run_mounts_bind_cache_tmpfs_and_secrets_leave_nothing_in_the_image() {
         "a --from mount was left behind"
     );
 }
+
+#[test]
+fn dockers_build_flags_for_ci() {
+    let d = Daemon::with_busybox();
+    let dir = context_with(&d, &[]);
+    fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\n\
+         RUN grep -c : /proc/net/dev > /interfaces; grep db /etc/hosts > /hosts; true\n",
+    )
+    .unwrap();
+    let iid = d.dir.join("iid");
+    let arch = d.inspect("busybox")["Architecture"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let platform = format!("linux/{arch}");
+    let built = build(
+        &d,
+        &dir,
+        &[
+            "-t",
+            "ci:1",
+            "--label",
+            "org.opencontainers.image.revision=abc123",
+            "--label",
+            "flag",
+            "--iidfile",
+            iid.to_str().unwrap(),
+            "--network",
+            "none",
+            "--add-host",
+            "db:10.1.2.3",
+            "--platform",
+            &platform,
+            "--progress=plain",
+            "--cache-from",
+            "type=registry,ref=x/y:cache",
+            "--load",
+        ],
+    );
+    assert_eq!(built.code, 0, "{}\n{}", built.stdout, built.stderr);
+    assert!(
+        built.stderr.contains("--cache-from is ignored"),
+        "{}",
+        built.stderr
+    );
+    let id = d.image_id("ci:1");
+    assert_eq!(fs::read_to_string(&iid).unwrap(), id);
+    let labels = &d.inspect("ci:1")["Config"]["Labels"];
+    assert_eq!(labels["org.opencontainers.image.revision"], "abc123");
+    assert_eq!(labels["flag"], "");
+    // --network none: only the loopback; --add-host: in the step's hosts.
+    assert_eq!(d.ok(&["run", "--rm", "ci:1", "cat", "/interfaces"]), "1\n");
+    assert_eq!(
+        d.ok(&["run", "--rm", "ci:1", "cat", "/hosts"]),
+        "10.1.2.3\tdb\n"
+    );
+    // The step's network and hosts are part of its cache key.
+    let again = build(
+        &d,
+        &dir,
+        &[
+            "-t",
+            "ci:1",
+            "--network",
+            "none",
+            "--add-host",
+            "db:10.1.2.3",
+        ],
+    );
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stdout.contains(" CACHED"), "{}", again.stdout);
+    let other = build(&d, &dir, &["-t", "ci:2", "--add-host", "db:10.9.9.9"]);
+    assert_eq!(other.code, 0, "{}", other.stderr);
+    assert!(!other.stdout.contains(" CACHED"), "{}", other.stdout);
+    // --progress=quiet prints the ID alone.
+    let quiet = build(
+        &d,
+        &dir,
+        &[
+            "-t",
+            "ci:1",
+            "--network",
+            "none",
+            "--add-host",
+            "db:10.1.2.3",
+            "--progress=quiet",
+        ],
+    );
+    assert_eq!(quiet.stdout.trim(), d.image_id("ci:1"));
+
+    for (flags, said) in [
+        (&["--platform", "linux/s390x"][..], "this host's platform"),
+        (&["--network", "bridge"][..], "invalid --network \"bridge\""),
+        (
+            &["--add-host", "db:nowhere"][..],
+            "invalid IP address \"nowhere\"",
+        ),
+        (
+            &["--progress", "rawjson"][..],
+            "invalid --progress \"rawjson\"",
+        ),
+        (&["--push"][..], "--push needs a name"),
+    ] {
+        let refused = build(&d, &dir, flags);
+        assert_ne!(refused.code, 0, "{flags:?}");
+        assert!(
+            refused.stderr.contains(said),
+            "{flags:?}: {}",
+            refused.stderr
+        );
+    }
+}

@@ -1001,12 +1001,13 @@ fn down_goes_on_past_a_network_still_in_use() {
 }
 
 #[test]
-fn build_secrets_reach_the_dockerfiles_secret_mounts() {
+fn build_secrets_labels_network_and_hosts_reach_the_build() {
     let daemon = Daemon::with_busybox();
     let file = project(
         &daemon,
         "secretive",
         "services:\n  app:\n    build:\n      context: ./app\n      secrets:\n        - npmrc\n        - {source: token, target: api}\n\
+         \x20     labels: [team=core]\n      network: none\n      extra_hosts: [\"db=10.1.2.3\"]\n\
          secrets:\n  npmrc: {file: ./npmrc}\n  token: {environment: API_TOKEN}\n",
     );
     let dir = file.parent().unwrap();
@@ -1017,7 +1018,8 @@ fn build_secrets_reach_the_dockerfiles_secret_mounts() {
         dir.join("app/Dockerfile"),
         "FROM busybox\n\
          RUN --mount=type=secret,id=npmrc --mount=type=secret,id=api,env=API,required \
-         wc -c < /run/secrets/npmrc > /npmrc-size && echo ${#API} > /api-size\n",
+         wc -c < /run/secrets/npmrc > /npmrc-size && echo ${#API} > /api-size\n\
+         RUN grep -c : /proc/net/dev > /interfaces; grep db /etc/hosts > /hosts; true\n",
     )
     .unwrap();
     let built = daemon.hoist(&compose(&file, &["build"]));
@@ -1033,5 +1035,21 @@ fn build_secrets_reach_the_dockerfiles_secret_mounts() {
             "/api-size"
         ]),
         "10\n11\n"
+    );
+    // build.labels, build.network and build.extra_hosts reach the build.
+    assert_eq!(
+        daemon.ok(&[
+            "run",
+            "--rm",
+            "secretive-app",
+            "cat",
+            "/interfaces",
+            "/hosts"
+        ]),
+        "1\n10.1.2.3\tdb\n"
+    );
+    assert_eq!(
+        daemon.inspect("secretive-app")["Config"]["Labels"]["team"],
+        "core"
     );
 }

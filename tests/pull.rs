@@ -652,3 +652,25 @@ fn build_on_a_pulled_image_push_and_pull_back() {
     assert_eq!(d.image_id(&image), id);
     assert_eq!(d.ok(&["run", "--rm", &image]), "one\n");
 }
+
+#[test]
+fn build_push_sends_each_tag_to_its_registry() {
+    let d = Daemon::start_with_args(&["--insecure-registry", "127.0.0.1:5000"]);
+    d.import_busybox();
+    let registry = Registry::start(&d, Auth::Anonymous);
+    let context = d.dir.join("ctx");
+    fs::create_dir_all(&context).unwrap();
+    fs::write(
+        context.join("Dockerfile"),
+        "FROM busybox\nRUN echo pushed > /said\n",
+    )
+    .unwrap();
+    let image = registry.image("team/built:1");
+    let built = d.hoist(&["build", "-t", &image, "--push", context.to_str().unwrap()]);
+    assert_eq!(built.code, 0, "{}\n{}", built.stdout, built.stderr);
+    let id = d.image_id(&image);
+    d.ok(&["rmi", &image]);
+    d.ok(&["pull", "-q", &image]);
+    assert_eq!(d.image_id(&image), id);
+    assert_eq!(d.ok(&["run", "--rm", &image, "cat", "/said"]), "pushed\n");
+}

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
-use crate::commands::registry::auth_for;
+use crate::commands::registry::{auth_for, push_image};
 use crate::exit::{CliError, CliResult};
 use crate::progress::follow;
 
@@ -50,6 +50,36 @@ pub struct BuildArgs {
     /// Secret to expose to the build (format: "id=mysecret[,src=/local/secret]" or "id=mysecret,env=VARIABLE")
     #[arg(long = "secret")]
     pub secrets: Vec<String>,
+    /// Set metadata for an image
+    #[arg(long = "label")]
+    pub labels: Vec<String>,
+    /// Set the networking mode for the RUN instructions during build (default, none, host)
+    #[arg(long, default_value = "default")]
+    pub network: String,
+    /// Add a custom host-to-IP mapping (format: "host:ip")
+    #[arg(long = "add-host")]
+    pub add_hosts: Vec<String>,
+    /// Set target platform for build (this host's only: RUN steps run natively)
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Write the image ID to a file
+    #[arg(long)]
+    pub iidfile: Option<PathBuf>,
+    /// Set type of progress output (auto, plain, tty, quiet)
+    #[arg(long, default_value = "auto")]
+    pub progress: String,
+    /// Push the image (each --tag) to its registry after the build
+    #[arg(long)]
+    pub push: bool,
+    /// Load the image into the local image store (always so: the builder is the daemon)
+    #[arg(long)]
+    pub load: bool,
+    /// External cache sources (ignored, with a warning: hoist's build cache is the daemon's own)
+    #[arg(long = "cache-from")]
+    pub cache_from: Vec<String>,
+    /// Cache export destinations (ignored, with a warning: hoist's build cache is the daemon's own)
+    #[arg(long = "cache-to")]
+    pub cache_to: Vec<String>,
     /// The build context directory
     pub path: PathBuf,
 }
@@ -177,10 +207,40 @@ pub struct BuildJob {
     pub pull: bool,
     /// `--secret` values by id.
     pub secrets: BTreeMap<String, Vec<u8>>,
+    /// `--label`s of the image.
+    pub labels: BTreeMap<String, String>,
+    /// The network of RUN steps (`default`, `none`, `host`).
+    pub network: String,
+    /// `--add-host` entries for RUN steps.
+    pub extra_hosts: Vec<String>,
+    /// `--platform` (the host's, or empty).
+    pub platform: String,
 }
 
 /// `hoist build`.
 pub async fn build(channel: Channel, args: BuildArgs) -> CliResult<i32> {
+    let quiet = match args.progress.as_str() {
+        "auto" | "plain" | "tty" => args.quiet,
+        "quiet" => true,
+        other => {
+            return Err(CliError::usage(format!(
+                "invalid --progress {other:?}: use auto, plain, tty or quiet"
+            )));
+        }
+    };
+    if args.push && args.tags.is_empty() {
+        return Err(CliError::usage(
+            "--push needs a name to push to: give one with -t",
+        ));
+    }
+    for flag in args
+        .cache_from
+        .iter()
+        .map(|_| "--cache-from")
+        .chain(args.cache_to.iter().map(|_| "--cache-to"))
+    {
+        eprintln!("WARNING: {flag} is ignored: hoist keeps its build cache in the daemon");
+    }
     let job = BuildJob {
         context: args.path.clone(),
         dockerfile: args.file.clone(),
@@ -190,17 +250,50 @@ pub async fn build(channel: Channel, args: BuildArgs) -> CliResult<i32> {
         target: args.target.clone(),
         no_cache: args.no_cache,
         pull: args.pull,
+        labels: labels(&args.labels),
+        network: args.network.clone(),
+        extra_hosts: args.add_hosts.clone(),
+        platform: args.platform.clone().unwrap_or_default(),
     };
-    let lines = run_build(channel, job, args.quiet, false).await?;
-    if args.quiet {
-        let id = lines
-            .iter()
-            .find_map(|l| l.split_once(" writing image ").map(|(_, rest)| rest))
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_default();
+    let lines = run_build(channel.clone(), job, quiet, false).await?;
+    let id = built_id(&lines);
+    if let Some(path) = &args.iidfile {
+        std::fs::write(path, id).map_err(|e| {
+            CliError::client(format!(
+                "cannot write the image ID to {}: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    if quiet {
         println!("{id}");
     }
+    if args.push {
+        for tag in &args.tags {
+            push_image(channel.clone(), tag, quiet, quiet).await?;
+        }
+    }
     Ok(0)
+}
+
+/// The image ID a build reported (`#N writing image sha256:… done`).
+fn built_id(lines: &[String]) -> &str {
+    lines
+        .iter()
+        .find_map(|l| l.split_once(" writing image ").map(|(_, rest)| rest))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_default()
+}
+
+/// `--label K=V` (or `K`, an empty value).
+fn labels(given: &[String]) -> BTreeMap<String, String> {
+    given
+        .iter()
+        .map(|label| match label.split_once('=') {
+            Some((key, value)) => (key.to_string(), value.to_string()),
+            None => (label.clone(), String::new()),
+        })
+        .collect()
 }
 
 /// Sends a build to the daemon (the Dockerfile, then the context as a
@@ -240,6 +333,10 @@ pub async fn run_build(
         pull: job.pull,
         auths,
         secrets: job.secrets.into_iter().collect(),
+        labels: job.labels.into_iter().collect(),
+        network: job.network,
+        extra_hosts: job.extra_hosts,
+        platform: job.platform,
     };
     let (tx, rx) = mpsc::channel(8);
     let _ = tx

@@ -15,6 +15,7 @@ use hoist_api::proto::{
     build_request, import_request,
 };
 use hoist_runtime::image::archive::{self, SaveFormat};
+use hoist_runtime::image::dockerfile::RunNetwork;
 use hoist_runtime::image::registry::media::Platform;
 use hoist_runtime::image::registry::{
     self, Credentials, ProgressEvent, PullOptions, PushOptions, RegistryClient,
@@ -523,6 +524,10 @@ impl Images for ImagesApi {
             .iter()
             .map(|t| Reference::parse(t).map_err(|e| invalid(format!("invalid tag {t:?}: {e}"))))
             .collect::<Result<Vec<_>, _>>()?;
+        check_build_platform(&open.platform)?;
+        for entry in &open.extra_hosts {
+            crate::containers::create::check_extra_host(entry)?;
+        }
         let context = self
             .daemon
             .config
@@ -572,6 +577,9 @@ impl Images for ImagesApi {
                 .filter_map(|(host, auth)| credentials(Some(auth)).map(|c| (host, c)))
                 .collect(),
             secrets: open.secrets.into_iter().collect(),
+            labels: open.labels.into_iter().collect(),
+            network: build_network(&open.network)?,
+            extra_hosts: open.extra_hosts,
         };
         let daemon = self.daemon.clone();
         Ok(Response::new(progress_stream(move |events| async move {
@@ -680,4 +688,35 @@ impl Images for ImagesApi {
             space_reclaimed,
         }))
     }
+}
+
+/// `build --network`: the network of RUN steps that do not name one.
+fn build_network(network: &str) -> Result<RunNetwork, Status> {
+    match network {
+        "" | "default" => Ok(RunNetwork::Default),
+        "none" => Ok(RunNetwork::None),
+        "host" => Ok(RunNetwork::Host),
+        other => Err(invalid(format!(
+            "invalid --network {other:?} for a build: use default, none or host"
+        ))),
+    }
+}
+
+/// `build --platform`: hoist builds for the host's platform only (it runs
+/// RUN steps natively, without emulation).
+fn check_build_platform(platform: &str) -> Result<(), Status> {
+    if platform.is_empty() {
+        return Ok(());
+    }
+    let host = Platform::host();
+    let asked = Platform::parse(platform)
+        .map_err(|e| invalid(format!("invalid --platform {platform:?}: {e}")))?;
+    let variant_differs = matches!((&asked.variant, &host.variant), (Some(a), Some(h)) if a != h);
+    if asked.os != host.os || asked.architecture != host.architecture || variant_differs {
+        return Err(invalid(format!(
+            "cannot build for {platform}: hoist builds for this host's platform ({}/{}) only, running each RUN step natively",
+            host.os, host.architecture
+        )));
+    }
+    Ok(())
 }

@@ -67,6 +67,12 @@ pub struct BuildOptions {
     pub credentials: BTreeMap<String, Credentials>,
     /// `--secret`: values by id, for `RUN --mount=type=secret`.
     pub secrets: BTreeMap<String, Vec<u8>>,
+    /// `--label`: labels of the built image.
+    pub labels: BTreeMap<String, String>,
+    /// `--network`: the network of RUN steps that do not name one.
+    pub network: dockerfile::RunNetwork,
+    /// `--add-host`: `HOST:IP` entries for RUN steps.
+    pub extra_hosts: Vec<String>,
 }
 
 /// The cache key after `previous` and `parts`.
@@ -185,12 +191,17 @@ impl Builder<'_> {
             self.stages.push(built);
         }
         let step = self.next_step();
-        let (state, _) = &self.stages[target];
+        let mut state = self.stages[target].0.clone();
+        state
+            .config
+            .config
+            .labels
+            .extend(self.options.labels.clone());
         self.out.status(format!("#{step} exporting to image"));
         let id = self
             .daemon
             .images
-            .record_state(state, self.options.tags.first())
+            .record_state(&state, self.options.tags.first())
             .map_err(from_image)?;
         for tag in self.options.tags.iter().skip(1) {
             self.daemon
@@ -488,6 +499,8 @@ impl Builder<'_> {
                         &format!("{instruction:?}"),
                         &args.join("\n"),
                         &hashes.join("\n"),
+                        &format!("{:?}", self.run_network(command)),
+                        &self.options.extra_hosts.join("\n"),
                     ],
                 )
             }
@@ -520,7 +533,8 @@ impl Builder<'_> {
                 let step_spec = RunStep {
                     argv: metadata::run_argv(command, &run.state.config.config.shell),
                     args_env: run.args.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-                    network: command.network,
+                    network: self.run_network(command),
+                    extra_hosts: self.options.extra_hosts.clone(),
                     mounts,
                     stubs,
                     output: &print,
@@ -622,6 +636,15 @@ impl Builder<'_> {
             .context
             .with_extension(format!("from-{}", hoist_runtime::fsutil::random_hex(4)));
         mount_read_only(target, &lowers)
+    }
+
+    /// The network a RUN step runs on: its own `--network`, else the
+    /// build's.
+    fn run_network(&self, command: &Run) -> dockerfile::RunNetwork {
+        match command.network {
+            dockerfile::RunNetwork::Default => self.options.network,
+            own => own,
+        }
     }
 
     /// A bind mount's `source` in `view`, found (symlinks kept inside it)

@@ -25,8 +25,10 @@ pub struct RunStep<'a> {
     pub argv: Vec<String>,
     /// Build arguments in scope, as environment (the config's ENV wins).
     pub args_env: Vec<String>,
-    /// `RUN --network`.
+    /// `RUN --network`, else the build's `--network`.
     pub network: RunNetwork,
+    /// The build's `--add-host` entries.
+    pub extra_hosts: Vec<String>,
     /// `RUN --mount`s, ready, held until the step ends.
     pub mounts: StepMounts,
     /// Mount points missing from the image before the step (deepest
@@ -100,6 +102,7 @@ async fn run_in(
             RunNetwork::Host => "host".into(),
         },
         mounts: step.mounts.specs.clone(),
+        extra_hosts: step.extra_hosts.clone(),
         ..Default::default()
     };
     let (id, _) = daemon.create_container("", spec).await?;

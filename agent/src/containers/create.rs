@@ -197,12 +197,7 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), Status> {
         }
     }
     for entry in &spec.extra_hosts {
-        let ip = entry.split_once(':').map_or("", |(_, ip)| ip);
-        if ip != HOST_GATEWAY && ip.parse::<std::net::IpAddr>().is_err() {
-            return Err(invalid(format!(
-                "invalid IP address {ip:?} in --add-host {entry:?}: use HOST:IP, or HOST:host-gateway for the host"
-            )));
-        }
+        check_extra_host(entry)?;
     }
     if !(-1000..=1000).contains(&spec.oom_score_adj) {
         return Err(invalid(format!(
@@ -513,6 +508,17 @@ fn mount(
 /// What `--add-host NAME:host-gateway` names: the host, as containers
 /// reach it.
 pub const HOST_GATEWAY: &str = "host-gateway";
+
+/// Checks an `--add-host` entry: `HOST:IP`, or `HOST:host-gateway`.
+pub fn check_extra_host(entry: &str) -> Result<(), Status> {
+    let ip = entry.split_once(':').map_or("", |(_, ip)| ip);
+    if ip != HOST_GATEWAY && ip.parse::<std::net::IpAddr>().is_err() {
+        return Err(invalid(format!(
+            "invalid IP address {ip:?} in --add-host {entry:?}: use HOST:IP, or HOST:host-gateway for the host"
+        )));
+    }
+    Ok(())
+}
 
 /// What a container's /etc files say of its networks.
 #[derive(Debug, Clone, Copy)]

@@ -18,7 +18,7 @@ use crate::commands::build::{BuildJob, build_args, run_build};
 use crate::exit::{CliError, CliResult};
 
 /// `build:` keys the builder honours; others are warned about.
-const SUPPORTED: [&str; 8] = [
+const SUPPORTED: [&str; 12] = [
     "context",
     "dockerfile",
     "args",
@@ -27,6 +27,10 @@ const SUPPORTED: [&str; 8] = [
     "pull",
     "secrets",
     "tags",
+    "labels",
+    "network",
+    "extra_hosts",
+    "platforms",
 ];
 
 /// `hoist compose build`.
@@ -154,7 +158,59 @@ fn build_job(service: &ServicePlan, options: &BuildOptions) -> CliResult<BuildJo
         no_cache: options.no_cache || build["no_cache"].as_bool().unwrap_or(false),
         pull: options.pull || build["pull"].as_bool().unwrap_or(false),
         secrets: secrets(service)?,
+        labels: pairs(&build["labels"], '=').into_iter().collect(),
+        network: build["network"].as_str().unwrap_or_default().to_string(),
+        extra_hosts: pairs(&build["extra_hosts"], ':')
+            .into_iter()
+            .map(|(host, ip)| format!("{host}:{ip}"))
+            .collect(),
+        platform: platform(service, &build["platforms"])?,
     })
+}
+
+/// A list (`K=V`; `separator` may also split it) or a mapping, as pairs.
+fn pairs(value: &Json, separator: char) -> Vec<(String, String)> {
+    match value {
+        Json::Array(items) => items
+            .iter()
+            .filter_map(Json::as_str)
+            .map(|item| {
+                let split = item.split_once('=').or_else(|| item.split_once(separator));
+                split.map_or((item.to_string(), String::new()), |(k, v)| {
+                    (k.to_string(), v.to_string())
+                })
+            })
+            .collect(),
+        Json::Object(map) => map
+            .iter()
+            .map(|(k, v)| match v {
+                Json::String(s) => (k.clone(), s.clone()),
+                Json::Null => (k.clone(), String::new()),
+                other => (k.clone(), other.to_string()),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `build.platforms`: one platform (hoist builds for the host's only; the
+/// daemon checks it is this host's).
+fn platform(service: &ServicePlan, platforms: &Json) -> CliResult<String> {
+    let listed: Vec<&str> = platforms
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Json::as_str)
+        .collect();
+    match listed.as_slice() {
+        [] => Ok(String::new()),
+        [one] => Ok(one.to_string()),
+        many => Err(CliError::client(format!(
+            "service {:?}: build.platforms lists {}: hoist builds for this host's platform only; list that one",
+            service.name,
+            many.join(", ")
+        ))),
+    }
 }
 
 /// The values of `build.secrets`, read now (files) or taken from the
