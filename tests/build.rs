@@ -344,7 +344,8 @@ fn run_mounts_bind_cache_tmpfs_and_secrets_leave_nothing_in_the_image() {
          \x20   && [ \"$(cat /run/secrets/token)\" = \"$TOKEN\" ] && [ ${#TOKEN} = 6 ] \\\n\
          \x20   && [ \"$(cat /etc/token-copy)\" = \"$TOKEN\" ] \\\n\
          \x20   && [ ! -e /run/secrets/absent ] && echo secrets-ok >> /app/seen\n\
-         RUN --mount=type=bind,target=/ctx,rw echo scribble > /ctx/req.txt && cat /ctx/req.txt > /app/rw\n",
+         RUN --mount=type=bind,target=/ctx,rw echo scribble > /ctx/req.txt && cat /ctx/req.txt > /app/rw\n\
+         RUN --mount=type=bind,target=. cat req.txt > /dotbind\n",
     )
     .unwrap();
     let built = build(&d, &dir, &["-t", "mounts:1", "--secret", &secret_flag]);
@@ -353,6 +354,7 @@ fn run_mounts_bind_cache_tmpfs_and_secrets_leave_nothing_in_the_image() {
     assert_eq!(show("/app/seen"), "pkgs-v1\ntool-v1\nsecrets-ok\n");
     assert_eq!(show("/app/cache-runs").trim(), "1");
     assert_eq!(show("/app/rw"), "scribble\n");
+    assert_eq!(show("/dotbind"), "pkgs-v1\n");
     // The mounts' writes and mount points are not in the image, nor is the
     // secret anywhere in it; a writable bind wrote on a copy.
     assert_eq!(
@@ -384,7 +386,7 @@ fn run_mounts_bind_cache_tmpfs_and_secrets_leave_nothing_in_the_image() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(
         again.stdout.matches(" CACHED").count(),
-        3,
+        4,
         "{}",
         again.stdout
     );
@@ -411,6 +413,12 @@ fn run_mounts_bind_cache_tmpfs_and_secrets_leave_nothing_in_the_image() {
             "secret npmrc is required",
             "--secret id=npmrc",
         ],
+    );
+    assert_build_fails(
+        &d,
+        &dir,
+        "FROM busybox\nRUN --mount=type=tmpfs,target=/tmp/.. true\n",
+        &["Dockerfile:2: RUN", "cannot cover the whole filesystem"],
     );
     assert_build_fails(
         &d,

@@ -41,7 +41,7 @@ use crate::daemon::Daemon;
 use crate::error::{from_image, from_registry, internal, invalid};
 use copy::{Overrides, id_in, write_copy_layer};
 use metadata::resolve_path;
-use mounts::{StepMounts, mount_points};
+use mounts::{StepMounts, clean_absolute, mount_points};
 use run::{RunFailure, RunStep, run_step};
 
 /// What to build.
@@ -692,8 +692,14 @@ impl Builder<'_> {
         for mount in &command.mounts {
             let target = mount
                 .target()
-                .map(|t| resolve_path(working_dir, t))
+                .map(|t| clean_absolute(&resolve_path(working_dir, t)))
                 .unwrap_or_default();
+            if target == "/" {
+                return Err(self.located(
+                    at,
+                    "a --mount cannot cover the whole filesystem: give it a target below /",
+                ));
+            }
             let failed =
                 |e: std::io::Error| self.located(at, format!("cannot mount {target}: {e}"));
             match mount {

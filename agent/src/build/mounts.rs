@@ -175,6 +175,22 @@ pub fn remove_stubs(upper: &Path, stubs: &[String]) -> io::Result<()> {
     Ok(())
 }
 
+/// `path` (absolute) with `.` and `..` resolved as text, as Go's
+/// `path.Clean` does for BuildKit: `/src/.` is `/src`, `/a/../b` is `/b`.
+pub fn clean_absolute(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
 /// Each of `targets` and its parents, deepest first, without `/`.
 pub fn mount_points(targets: &[String]) -> Vec<String> {
     let mut paths: Vec<String> = Vec::new();
@@ -195,6 +211,14 @@ pub fn mount_points(targets: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn targets_are_cleaned_as_text() {
+        assert_eq!(clean_absolute("/src/."), "/src");
+        assert_eq!(clean_absolute("/app/./req.txt"), "/app/req.txt");
+        assert_eq!(clean_absolute("/a/../../b//c/"), "/b/c");
+        assert_eq!(clean_absolute("/.."), "/");
+    }
 
     #[test]
     fn mount_points_go_deepest_first() {
