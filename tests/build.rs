@@ -552,3 +552,54 @@ fn dockers_build_flags_for_ci() {
         );
     }
 }
+
+#[test]
+fn output_exports_the_files_of_the_last_stage() {
+    let d = Daemon::with_busybox();
+    let dir = context_with(&d, &[]);
+    fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox AS build\n\
+         RUN mkdir -p /out/lib && echo binary > /out/app && ln -s app /out/lib/link\n\
+         FROM scratch AS artifacts\n\
+         COPY --from=build /out /\n",
+    )
+    .unwrap();
+    let images_before = d.ok(&["images", "-q"]);
+    let dist = d.dir.join("dist");
+    let local = build(
+        &d,
+        &dir,
+        &["-o", &format!("type=local,dest={}", dist.display())],
+    );
+    assert_eq!(local.code, 0, "{}\n{}", local.stdout, local.stderr);
+    assert_eq!(fs::read_to_string(dist.join("app")).unwrap(), "binary\n");
+    assert_eq!(
+        fs::read_link(dist.join("lib/link")).unwrap(),
+        Path::new("app")
+    );
+    // Only the files were asked for: no image stays behind.
+    assert_eq!(d.ok(&["images", "-q"]), images_before);
+
+    let tarball = d.dir.join("fs.tar");
+    let tar = build(
+        &d,
+        &dir,
+        &[
+            "-t",
+            "artifacts:1",
+            "-o",
+            &format!("type=tar,dest={}", tarball.display()),
+        ],
+    );
+    assert_eq!(tar.code, 0, "{}", tar.stderr);
+    let mut names: Vec<String> = tar::Archive::new(fs::File::open(&tarball).unwrap())
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["app", "lib/", "lib/link"]);
+    // Tagged, the image stays too.
+    assert!(d.image_id("artifacts:1").starts_with("sha256:"));
+}

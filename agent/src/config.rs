@@ -56,6 +56,13 @@ impl DaemonConfig {
         self.exec_root.join("containers").join(id)
     }
 
+    /// Where builds keep their contexts and their read-only mounts of
+    /// stages and images (in the exec root: gone at reboot, swept at
+    /// start).
+    pub fn builds_dir(&self) -> PathBuf {
+        self.exec_root.join("builds")
+    }
+
     /// Where containers' sandboxes (pinned network namespaces) live.
     pub fn sandboxes_dir(&self) -> PathBuf {
         self.exec_root.join("netns")

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use hoist_api::proto::images_client::ImagesClient;
-use hoist_api::proto::{BuildOpen, BuildRequest, build_request};
+use hoist_api::proto::{BuildOpen, BuildRequest, ImageRef, RemoveImageRequest, build_request};
 use hoist_runtime::image::Reference;
 use hoist_runtime::image::build::{BuildContext, read_dockerfile};
 use hoist_runtime::image::dockerfile;
@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
+use crate::commands::files::{ChunkReader, tar_destination, unpack_root};
 use crate::commands::registry::{auth_for, push_image};
 use crate::exit::{CliError, CliResult};
 use crate::progress::follow;
@@ -65,6 +66,9 @@ pub struct BuildArgs {
     /// Write the image ID to a file
     #[arg(long)]
     pub iidfile: Option<PathBuf>,
+    /// Output destination (format: "type=local,dest=path", "type=tar,dest=file" or "-"; a path alone means type=local)
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<String>,
     /// Set type of progress output (auto, plain, tty, quiet)
     #[arg(long, default_value = "auto")]
     pub progress: String,
@@ -228,6 +232,7 @@ pub async fn build(channel: Channel, args: BuildArgs) -> CliResult<i32> {
             )));
         }
     };
+    let output = args.output.as_deref().map(output).transpose()?.flatten();
     if args.push && args.tags.is_empty() {
         return Err(CliError::usage(
             "--push needs a name to push to: give one with -t",
@@ -265,7 +270,18 @@ pub async fn build(channel: Channel, args: BuildArgs) -> CliResult<i32> {
             ))
         })?;
     }
-    if quiet {
+    if let Some(output) = &output {
+        export_files(channel.clone(), id, output).await?;
+        if args.tags.is_empty() {
+            // Only the files were asked for: the image does not stay.
+            let _ = ImagesClient::new(channel.clone())
+                .remove(RemoveImageRequest {
+                    reference: id.to_string(),
+                    ..Default::default()
+                })
+                .await;
+        }
+    } else if quiet {
         println!("{id}");
     }
     if args.push {
@@ -274,6 +290,83 @@ pub async fn build(channel: Channel, args: BuildArgs) -> CliResult<i32> {
         }
     }
     Ok(0)
+}
+
+/// Where `build --output` puts the image's files.
+#[derive(Debug, PartialEq, Eq)]
+enum Output {
+    /// `type=local,dest=DIR` (or a path alone): unpacked into a directory.
+    Local(PathBuf),
+    /// `type=tar,dest=FILE` (`-`, or no dest: standard output).
+    Tar(Option<PathBuf>),
+}
+
+/// Parses `--output` as buildx does; `type=docker` and `type=image` (the
+/// image in the local store, as hoist always keeps it) give no export.
+fn output(spec: &str) -> CliResult<Option<Output>> {
+    let bad = |why: &str| {
+        CliError::usage(format!(
+            "invalid --output {spec:?}: {why}; use type=local,dest=DIR, type=tar,dest=FILE or a directory"
+        ))
+    };
+    if spec == "-" {
+        return Ok(Some(Output::Tar(None)));
+    }
+    if !spec.contains('=') {
+        return Ok(Some(Output::Local(PathBuf::from(spec))));
+    }
+    let (mut kind, mut dest) = (None, None);
+    for field in spec.split(',') {
+        match field.split_once('=') {
+            Some(("type", value)) => kind = Some(value),
+            Some(("dest", value)) => dest = Some(value),
+            Some((other, _)) => return Err(bad(&format!("unknown key {other:?}"))),
+            None => return Err(bad("each field is KEY=VALUE")),
+        }
+    }
+    match (kind.unwrap_or("local"), dest) {
+        ("local", Some(dest)) if !dest.is_empty() => Ok(Some(Output::Local(PathBuf::from(dest)))),
+        ("local", _) => Err(bad("type=local needs dest=DIR")),
+        ("tar", None | Some("-")) => Ok(Some(Output::Tar(None))),
+        ("tar", Some(dest)) => Ok(Some(Output::Tar(Some(PathBuf::from(dest))))),
+        ("docker" | "image", _) => Ok(None),
+        ("registry", _) => Err(bad("push with --push")),
+        (other, _) => Err(bad(&format!("type {other:?} is not one hoist exports"))),
+    }
+}
+
+/// Fetches the files of image `id` to `output`.
+async fn export_files(channel: Channel, id: &str, output: &Output) -> CliResult {
+    let mut stream = ImagesClient::new(channel)
+        .export_rootfs(ImageRef {
+            reference: id.to_string(),
+        })
+        .await?
+        .into_inner();
+    match output {
+        Output::Tar(path) => {
+            let mut out = tar_destination(path.as_deref())?;
+            while let Some(chunk) = stream.message().await? {
+                out.write_all(&chunk.data)?;
+            }
+            out.flush()?;
+        }
+        Output::Local(dir) => {
+            let (tx, reader) = ChunkReader::channel();
+            let dir = dir.clone();
+            let unpacker = std::thread::spawn(move || unpack_root(reader, &dir));
+            while let Some(chunk) = stream.message().await? {
+                if tx.send(chunk.data).is_err() {
+                    break;
+                }
+            }
+            drop(tx);
+            unpacker
+                .join()
+                .map_err(|_| CliError::client("unpacking the build's files failed"))??;
+        }
+    }
+    Ok(())
 }
 
 /// The image ID a build reported (`#N writing image sha256:… done`).
@@ -409,6 +502,30 @@ pub async fn builder(channel: Channel, command: BuilderCommand) -> CliResult<i32
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outputs_are_read_as_buildx_reads_them() {
+        let local = |p: &str| Some(Output::Local(PathBuf::from(p)));
+        assert_eq!(output("out").unwrap(), local("out"));
+        assert_eq!(output("type=local,dest=dist").unwrap(), local("dist"));
+        assert_eq!(output("dest=dist").unwrap(), local("dist"));
+        assert_eq!(output("-").unwrap(), Some(Output::Tar(None)));
+        assert_eq!(output("type=tar").unwrap(), Some(Output::Tar(None)));
+        assert_eq!(
+            output("type=tar,dest=fs.tar").unwrap(),
+            Some(Output::Tar(Some(PathBuf::from("fs.tar"))))
+        );
+        assert_eq!(output("type=docker").unwrap(), None);
+        for (bad, said) in [
+            ("type=local", "needs dest"),
+            ("type=registry,name=x", "unknown key \"name\""),
+            ("type=registry", "--push"),
+            ("type=oci,dest=x", "not one hoist exports"),
+        ] {
+            let error = output(bad).unwrap_err();
+            assert!(error.message.contains(said), "{bad}: {}", error.message);
+        }
+    }
 
     #[test]
     fn secrets_come_from_files_or_variables_as_buildx_reads_them() {

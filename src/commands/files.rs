@@ -84,15 +84,10 @@ async fn copy_out(
         Some(m) if matches!(m.kind, Some(copy_from_response::Kind::StatJson(_))) => {}
         _ => return Err(CliError::client("the daemon sent no file information")),
     }
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
+    let (tx, reader) = ChunkReader::channel();
     let destination = destination.to_string();
     let contents_only = path.ends_with("/.");
     let writer = std::thread::spawn(move || -> CliResult {
-        let reader = ChunkReader {
-            rx,
-            current: Vec::new(),
-            offset: 0,
-        };
         if destination == "-" {
             let mut out = std::io::stdout().lock();
             let mut reader = reader;
@@ -145,6 +140,21 @@ fn unpack_local(reader: impl std::io::Read, destination: &Path, contents_only: b
             (parent.to_path_buf(), base)
         }
     };
+    unpack_entries(reader, &directory, rename.as_deref())
+}
+
+/// Unpacks a tar whose entries are named from a root (an image's files,
+/// `build --output`) into `directory`, made if missing, with the guards
+/// `cp` has.
+pub fn unpack_root(reader: impl std::io::Read, directory: &Path) -> CliResult {
+    fs::create_dir_all(directory)?;
+    unpack_entries(reader, directory, None)
+}
+
+/// Unpacks a tar's entries under `directory`, none of them outside it (a
+/// symlink in the archive cannot lead a later entry out); `rename`
+/// replaces each entry's first component.
+fn unpack_entries(reader: impl std::io::Read, directory: &Path, rename: Option<&str>) -> CliResult {
     let mut archive = tar::Archive::new(reader);
     archive.set_preserve_permissions(true);
     archive.set_preserve_mtime(true);
@@ -154,7 +164,7 @@ fn unpack_local(reader: impl std::io::Read, destination: &Path, contents_only: b
         let mut entry = entry.map_err(bad)?;
         let mut relative = clean_relative(&entry.path().map_err(bad)?)
             .ok_or_else(|| CliError::client("the archive leaves the destination"))?;
-        if let Some(name) = &rename {
+        if let Some(name) = rename {
             let mut parts = relative.components();
             parts.next();
             relative = Path::new(name).join(parts.as_path());
@@ -165,7 +175,7 @@ fn unpack_local(reader: impl std::io::Read, destination: &Path, contents_only: b
         }
         // Symlinks from the container must not lead writes out of the
         // destination: resolve within it.
-        let target = secure_join(&directory, &relative)?;
+        let target = secure_join(directory, &relative)?;
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent)?;
         }
@@ -176,7 +186,7 @@ fn unpack_local(reader: impl std::io::Read, destination: &Path, contents_only: b
                 .and_then(|l| clean_relative(&l))
                 .ok_or_else(|| CliError::client("bad hard link in the archive"))?;
             let _ = fs::remove_file(&target);
-            fs::hard_link(secure_join(&directory, &link)?, &target)?;
+            fs::hard_link(secure_join(directory, &link)?, &target)?;
             continue;
         }
         entry.unpack(&target).map_err(bad)?;
@@ -184,11 +194,27 @@ fn unpack_local(reader: impl std::io::Read, destination: &Path, contents_only: b
     Ok(())
 }
 
-/// Reads chunks from a channel as one byte stream.
-struct ChunkReader {
+/// Reads chunks from a channel as one byte stream (for a blocking tar
+/// reader fed from a gRPC stream).
+pub struct ChunkReader {
     rx: std::sync::mpsc::Receiver<Vec<u8>>,
     current: Vec<u8>,
     offset: usize,
+}
+
+impl ChunkReader {
+    /// A reader and the sender that feeds it.
+    pub fn channel() -> (std::sync::mpsc::SyncSender<Vec<u8>>, Self) {
+        let (tx, rx) = std::sync::mpsc::sync_channel(8);
+        (
+            tx,
+            Self {
+                rx,
+                current: Vec::new(),
+                offset: 0,
+            },
+        )
+    }
 }
 
 impl std::io::Read for ChunkReader {
@@ -301,22 +327,27 @@ pub struct ExportArgs {
     pub container: String,
 }
 
-/// Streams a container's filesystem as a tar.
-pub async fn export(channel: Channel, args: ExportArgs) -> CliResult<i32> {
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(
-            fs::File::create(path)
-                .map_err(|e| CliError::client(format!("cannot create {path}: {e}")))?,
-        ),
+/// Where a tar goes: the file `path`, else standard output, which must
+/// not be a terminal.
+pub fn tar_destination(path: Option<&Path>) -> CliResult<Box<dyn Write>> {
+    match path {
+        Some(path) => Ok(Box::new(fs::File::create(path).map_err(|e| {
+            CliError::client(format!("cannot create {}: {e}", path.display()))
+        })?)),
         None => {
             if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
                 return Err(CliError::client(
                     "cowardly refusing to write a tar to a terminal: use -o FILE or redirect the output",
                 ));
             }
-            Box::new(std::io::stdout().lock())
+            Ok(Box::new(std::io::stdout().lock()))
         }
-    };
+    }
+}
+
+/// Streams a container's filesystem as a tar.
+pub async fn export(channel: Channel, args: ExportArgs) -> CliResult<i32> {
+    let mut out = tar_destination(args.output.as_deref().map(Path::new))?;
     let mut stream = ContainersClient::new(channel)
         .export(ContainerRef { id: args.container })
         .await?

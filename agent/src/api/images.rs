@@ -23,12 +23,13 @@ use hoist_runtime::image::registry::{
 use hoist_runtime::image::{Image, ImageStore, Reference};
 use tracing::Instrument;
 
-use super::tarstream::{ChannelReader, ChannelWriter};
+use super::tarstream::{ChannelReader, ChannelWriter, write_root};
 use tonic::{Request, Response, Status, Streaming};
 use tracing::instrument;
 
 use super::containers::ResponseStream;
 use crate::build::BuildOptions;
+use crate::containers::rootfs::mount_read_only;
 use crate::daemon::Daemon;
 use crate::error::{from_image, from_registry, internal, invalid};
 
@@ -505,6 +506,39 @@ impl Images for ImagesApi {
         })))
     }
 
+    type ExportRootfsStream = ResponseStream<DataChunk>;
+
+    #[instrument(skip_all, fields(image = %request.get_ref().reference))]
+    async fn export_rootfs(
+        &self,
+        request: Request<ImageRef>,
+    ) -> Result<Response<Self::ExportRootfsStream>, Status> {
+        let images = &self.daemon.images;
+        let image = images
+            .resolve(&request.get_ref().reference)
+            .map_err(from_image)?;
+        let state = images.state_of(&image).map_err(from_image)?;
+        let target = self
+            .daemon
+            .config
+            .builds_dir()
+            .join(format!("export-{}", hoist_runtime::fsutil::random_hex(6)));
+        let view = mount_read_only(target, &images.layer_dirs(&state))?;
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        tokio::task::spawn_blocking(move || {
+            let errors = tx.clone();
+            let writer = ChannelWriter::new(tx, |data| DataChunk { data });
+            if let Err(e) = write_root(view.root(), writer).and_then(|mut w| w.flush()) {
+                let _ = errors.blocking_send(Err(internal(format!(
+                    "cannot export the image's files: {e}"
+                ))));
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
     type BuildStream = ResponseStream<ProgressMessage>;
 
     #[instrument(skip_all)]
@@ -531,8 +565,7 @@ impl Images for ImagesApi {
         let context = self
             .daemon
             .config
-            .exec_root
-            .join("builds")
+            .builds_dir()
             .join(hoist_runtime::fsutil::random_hex(8));
         std::fs::create_dir_all(&context)
             .map_err(|e| internal(format!("cannot make a build directory: {e}")))?;

@@ -22,17 +22,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use hoist_runtime::image::Reference;
 use hoist_runtime::image::build::{MatchedSource, content_hash, resolve_sources};
 use hoist_runtime::image::build_cache::BuildState;
 use hoist_runtime::image::config::{History, host_architecture};
 use hoist_runtime::image::dockerfile::{
     self, BaseImage, CacheSharing, Dockerfile, Instruction, Located, Run, RunMount,
 };
-use hoist_runtime::image::layer::{chain_ids, is_overlay_whiteout, sha256_digest};
+use hoist_runtime::image::layer::{is_overlay_whiteout, sha256_digest};
 use hoist_runtime::image::registry::progress::Events;
 use hoist_runtime::image::registry::{self, Credentials, ProgressEvent, PullOptions};
 use hoist_runtime::image::store::now_rfc3339;
-use hoist_runtime::image::{ImageStore, Reference};
 use tokio::sync::mpsc;
 use tonic::Status;
 
@@ -394,15 +394,11 @@ impl Builder<'_> {
     /// What the topmost layer of the state that has `path` holds there (a
     /// whiteout included): its place on the host and its metadata.
     fn layer_entry(&self, state: &BuildState, path: &str) -> Option<(PathBuf, std::fs::Metadata)> {
-        let layers_root = self.daemon.images.layers_root();
-        chain_ids(&state.config.rootfs.diff_ids)
-            .iter()
-            .rev()
-            .map(|chain| {
-                layers_root
-                    .join(ImageStore::layer_dir_name(chain))
-                    .join(path.trim_start_matches('/'))
-            })
+        self.daemon
+            .images
+            .layer_dirs(state)
+            .into_iter()
+            .map(|dir| dir.join(path.trim_start_matches('/')))
             .find_map(|file| {
                 std::fs::symlink_metadata(&file)
                     .ok()
@@ -625,12 +621,7 @@ impl Builder<'_> {
                 self.daemon.images.state_of(&image).map_err(from_image)?
             }
         };
-        let layers_root = self.daemon.images.layers_root();
-        let lowers: Vec<PathBuf> = chain_ids(&state.config.rootfs.diff_ids)
-            .iter()
-            .rev()
-            .map(|chain| layers_root.join(ImageStore::layer_dir_name(chain)))
-            .collect();
+        let lowers = self.daemon.images.layer_dirs(&state);
         let target = self
             .options
             .context

@@ -52,6 +52,7 @@ impl Daemon {
         }
         self.sweep_run_dirs();
         super::rootfs::sweep_mounts(&self.config.root);
+        super::rootfs::sweep_build_dirs(&self.config.builds_dir());
         for container in &loaded {
             self.readopt(container).await;
         }

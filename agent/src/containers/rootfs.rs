@@ -146,6 +146,23 @@ pub fn mount_read_only(target: PathBuf, lowers: &[PathBuf]) -> Result<RootView, 
     Ok(RootView::Mounted(MountGuard { path: target }))
 }
 
+/// Removes what builds a crashed daemon ran left in `builds` (contexts,
+/// and the read-only mounts of stages and images, unmounted first).
+pub fn sweep_build_dirs(builds: &Path) {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for point in mountinfo
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .map(Path::new)
+        .filter(|point| point.starts_with(builds))
+    {
+        let _ = umount2(point, MntFlags::MNT_DETACH);
+    }
+    if let Err(e) = hoist_runtime::fsutil::remove_all(builds) {
+        tracing::warn!(dir = %builds.display(), "cannot remove what earlier builds left: {e}");
+    }
+}
+
 /// Unmounts `merged` directories a crashed daemon left under `root`.
 pub fn sweep_mounts(root: &Path) {
     let prefix = root.join("containers");
@@ -162,5 +179,38 @@ pub fn sweep_mounts(root: &Path) {
             let _ = umount2(point, MntFlags::MNT_DETACH);
             let _ = std::fs::remove_dir(point);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_crashed_builds_left_is_unmounted_and_removed() {
+        let exec_root = tempfile::tempdir().unwrap();
+        let builds = exec_root.path().join("builds");
+        let mounted = builds.join("ab12cd34.from-0001");
+        std::fs::create_dir_all(&mounted).unwrap();
+        std::fs::write(builds.join("context-file"), "x").unwrap();
+        mount(
+            Some("tmpfs"),
+            &mounted,
+            Some("tmpfs"),
+            MsFlags::empty(),
+            None::<&str>,
+        )
+        .unwrap();
+        sweep_build_dirs(&builds);
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let left = mountinfo
+            .lines()
+            .any(|line| line.contains(mounted.to_str().unwrap()));
+        if left {
+            let _ = umount2(&mounted, MntFlags::MNT_DETACH);
+        }
+        assert!(!left, "the mount is still there");
+        assert!(!builds.exists());
+        assert!(exec_root.path().exists());
     }
 }

@@ -119,6 +119,17 @@ impl ImageStore {
         Ok((removed, freed))
     }
 
+    /// The unpacked layer directories of `state`, top layer first (the
+    /// order of overlayfs' `lowerdir`).
+    pub fn layer_dirs(&self, state: &BuildState) -> Vec<std::path::PathBuf> {
+        let layers_root = self.layers_root();
+        super::layer::chain_ids(&state.config.rootfs.diff_ids)
+            .iter()
+            .rev()
+            .map(|chain| layers_root.join(ImageStore::layer_dir_name(chain)))
+            .collect()
+    }
+
     /// The directories of `RUN --mount=type=cache`.
     pub fn cache_mounts(&self) -> &CacheMounts {
         &self.cache_mounts
