@@ -603,3 +603,61 @@ fn output_exports_the_files_of_the_last_stage() {
     // Tagged, the image stays too.
     assert!(d.image_id("artifacts:1").starts_with("sha256:"));
 }
+
+#[test]
+fn dockerfiles_and_contexts_from_standard_input() {
+    let d = Daemon::with_busybox();
+    let dir = context_with(
+        &d,
+        &[("app.txt", "from the context\n"), ("skip.txt", "no\n")],
+    );
+    fs::write(dir.join(".dockerignore"), "skip.txt\n").unwrap();
+    let dockerfile = b"FROM busybox\nCOPY . /ctx/\nRUN ls /ctx > /listing\n";
+    // -f -: the Dockerfile from stdin, the context from the directory (its
+    // .dockerignore applies).
+    let piped = d.hoist_with_input(
+        &["build", "-t", "stdin:1", "-f", "-", dir.to_str().unwrap()],
+        dockerfile,
+    );
+    assert_eq!(piped.code, 0, "{}\n{}", piped.stdout, piped.stderr);
+    assert_eq!(
+        d.ok(&["run", "--rm", "stdin:1", "cat", "/listing"]),
+        "app.txt\n"
+    );
+    // `-` as the context: a Dockerfile alone (an empty context)…
+    let alone = d.hoist_with_input(
+        &["build", "-t", "stdin:2", "-"],
+        b"FROM busybox\nRUN echo no context > /said\n",
+    );
+    assert_eq!(alone.code, 0, "{}\n{}", alone.stdout, alone.stderr);
+    assert_eq!(
+        d.ok(&["run", "--rm", "stdin:2", "cat", "/said"]),
+        "no context\n"
+    );
+    // …or a gzipped tar of the context, its Dockerfile inside.
+    fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    let tarball = d.dir.join("ctx.tar.gz");
+    let packed = std::process::Command::new("tar")
+        .args([
+            "-czf",
+            tarball.to_str().unwrap(),
+            "-C",
+            dir.to_str().unwrap(),
+            ".",
+        ])
+        .status()
+        .unwrap();
+    assert!(packed.success());
+    let tarred = d.hoist_with_input(
+        &["build", "-t", "stdin:3", "-"],
+        &fs::read(&tarball).unwrap(),
+    );
+    assert_eq!(tarred.code, 0, "{}\n{}", tarred.stdout, tarred.stderr);
+    assert_eq!(
+        d.ok(&["run", "--rm", "stdin:3", "cat", "/listing"]),
+        "Dockerfile\napp.txt\n"
+    );
+    let both = d.hoist_with_input(&["build", "-f", "-", "-"], dockerfile);
+    assert_ne!(both.code, 0);
+    assert!(both.stderr.contains("cannot read both"), "{}", both.stderr);
+}

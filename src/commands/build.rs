@@ -3,15 +3,16 @@
 //! daemon, which runs the build.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use hoist_api::proto::images_client::ImagesClient;
 use hoist_api::proto::{BuildOpen, BuildRequest, ImageRef, RemoveImageRequest, build_request};
 use hoist_runtime::image::Reference;
-use hoist_runtime::image::build::{BuildContext, read_dockerfile};
+use hoist_runtime::image::build::{BuildContext, DEFAULT_DOCKERFILE, read_dockerfile};
 use hoist_runtime::image::dockerfile;
+use hoist_runtime::image::layer::decompressed;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
@@ -199,6 +200,9 @@ pub struct BuildJob {
     pub context: PathBuf,
     /// The Dockerfile (default: `Dockerfile` in the context).
     pub dockerfile: Option<PathBuf>,
+    /// The Dockerfile's text, read from standard input (`-f -`, or `-` as
+    /// the context): `dockerfile` is then not read.
+    pub dockerfile_text: Option<String>,
     /// The names the image gets.
     pub tags: Vec<String>,
     /// `ARG` values.
@@ -246,9 +250,14 @@ pub async fn build(channel: Channel, args: BuildArgs) -> CliResult<i32> {
     {
         eprintln!("WARNING: {flag} is ignored: hoist keeps its build cache in the daemon");
     }
+    let stdin = StdinBuild::read(&args)?;
     let job = BuildJob {
-        context: args.path.clone(),
+        context: stdin
+            .context
+            .as_ref()
+            .map_or_else(|| args.path.clone(), |dir| dir.0.clone()),
         dockerfile: args.file.clone(),
+        dockerfile_text: stdin.dockerfile,
         tags: args.tags.clone(),
         build_args: build_args(&args.build_args)?,
         secrets: secrets(&args.secrets)?,
@@ -369,6 +378,99 @@ async fn export_files(channel: Channel, id: &str, output: &Output) -> CliResult 
     Ok(())
 }
 
+/// What `hoist build` read from standard input: `-f -` gives the
+/// Dockerfile; `-` as the context gives either a Dockerfile (and an empty
+/// context) or a tar of the context (plain or compressed), as Docker reads
+/// it.
+#[derive(Default)]
+struct StdinBuild {
+    dockerfile: Option<String>,
+    /// A directory made for the context, removed with this.
+    context: Option<ScratchDir>,
+}
+
+/// A directory of the CLI's own, removed when dropped.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new() -> CliResult<Self> {
+        let dir = std::env::temp_dir().join(format!(
+            "hoist-build-{}-{}",
+            std::process::id(),
+            hoist_runtime::fsutil::random_hex(4)
+        ));
+        std::fs::create_dir(&dir)
+            .map_err(|e| CliError::client(format!("cannot make {}: {e}", dir.display())))?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl StdinBuild {
+    fn read(args: &BuildArgs) -> CliResult<Self> {
+        let dockerfile_from_stdin = args.file.as_deref() == Some(Path::new("-"));
+        let context_from_stdin = args.path == Path::new("-");
+        if !dockerfile_from_stdin && !context_from_stdin {
+            return Ok(Self::default());
+        }
+        if dockerfile_from_stdin && context_from_stdin {
+            return Err(CliError::usage(
+                "cannot read both the build context and the Dockerfile from standard input",
+            ));
+        }
+        let mut input = Vec::new();
+        std::io::stdin().lock().read_to_end(&mut input)?;
+        if dockerfile_from_stdin {
+            return Ok(Self {
+                dockerfile: Some(dockerfile_text(input)?),
+                context: None,
+            });
+        }
+        let dir = ScratchDir::new()?;
+        {
+            let unpacked = decompressed(&input[..]).map_err(|e| {
+                CliError::usage(format!("cannot read the context from standard input: {e}"))
+            })?;
+            let mut head = [0u8; 512];
+            let mut reader = std::io::BufReader::new(unpacked);
+            let filled = read_up_to(&mut reader, &mut head)?;
+            if filled == head.len() && &head[257..262] == b"ustar" {
+                unpack_root((&head[..]).chain(reader), &dir.0)?;
+                return Ok(Self {
+                    dockerfile: None,
+                    context: Some(dir),
+                });
+            }
+        }
+        Ok(Self {
+            dockerfile: Some(dockerfile_text(input)?),
+            context: Some(dir),
+        })
+    }
+}
+
+/// Fills as much of `buf` as `reader` has.
+fn read_up_to(reader: &mut impl std::io::Read, buf: &mut [u8]) -> CliResult<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+fn dockerfile_text(bytes: Vec<u8>) -> CliResult<String> {
+    String::from_utf8(bytes)
+        .map_err(|_| CliError::usage("the Dockerfile on standard input is not UTF-8 text"))
+}
+
 /// The image ID a build reported (`#N writing image sha256:… done`).
 fn built_id(lines: &[String]) -> &str {
     lines
@@ -398,10 +500,20 @@ pub async fn run_build(
     quiet: bool,
     to_stderr: bool,
 ) -> CliResult<Vec<String>> {
-    let (name, text) = read_dockerfile(&job.context, job.dockerfile.as_deref())
-        .map_err(|e| CliError::usage(e.to_string()))?;
-    let context = BuildContext::open(&job.context, job.dockerfile.as_deref())
-        .map_err(|e| CliError::usage(e.to_string()))?;
+    let (name, text, context) = match job.dockerfile_text {
+        Some(text) => (
+            DEFAULT_DOCKERFILE.to_string(),
+            text,
+            BuildContext::open_without_dockerfile(&job.context),
+        ),
+        None => {
+            let (name, text) = read_dockerfile(&job.context, job.dockerfile.as_deref())
+                .map_err(|e| CliError::usage(e.to_string()))?;
+            let context = BuildContext::open(&job.context, job.dockerfile.as_deref());
+            (name, text, context)
+        }
+    };
+    let context = context.map_err(|e| CliError::usage(e.to_string()))?;
     for tag in &job.tags {
         Reference::parse(tag).map_err(|e| CliError::usage(format!("invalid tag {tag:?}: {e}")))?;
     }

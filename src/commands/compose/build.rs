@@ -152,6 +152,7 @@ fn build_job(service: &ServicePlan, options: &BuildOptions) -> CliResult<BuildJo
     Ok(BuildJob {
         context,
         dockerfile,
+        dockerfile_text: None,
         tags,
         build_args: args,
         target: build["target"].as_str().map(str::to_string),

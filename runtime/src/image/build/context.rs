@@ -106,6 +106,15 @@ impl BuildContext {
         Self::walk(context_dir, &rules)
     }
 
+    /// Walks `context_dir` for a build whose Dockerfile comes from standard
+    /// input (`-f -`): the context's `.dockerignore` applies (and is sent).
+    pub fn open_without_dockerfile(context_dir: &Path) -> Result<Self, ContextError> {
+        check_root(context_dir)?;
+        let mut rules = IgnoreRules::read(context_dir)?;
+        rules.always_send(Path::new(DOCKERIGNORE));
+        Self::walk(context_dir, &rules)
+    }
+
     /// Walks `context_dir` with the given rules and nothing else.
     pub fn walk(context_dir: &Path, rules: &IgnoreRules) -> Result<Self, ContextError> {
         check_root(context_dir)?;
