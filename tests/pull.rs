@@ -674,3 +674,79 @@ fn build_push_sends_each_tag_to_its_registry() {
     assert_eq!(d.image_id(&image), id);
     assert_eq!(d.ok(&["run", "--rm", &image, "cat", "/said"]), "pushed\n");
 }
+
+#[test]
+fn add_fetches_urls_checks_their_checksum_and_never_unpacks_them() {
+    let d = daemon_with_app();
+    let registry = Registry::start(&d, Auth::Anonymous);
+    registry.push_daemon_image(&d, "app:v1", "team/app:v1");
+    // A layer blob, served by the registry over plain HTTP: a gzipped tar.
+    let (digest, blob) = top_layer_of(&registry, "team/app:v1");
+    let url = format!(
+        "http://{}",
+        registry.image(&format!("v2/team/app/blobs/{digest}"))
+    );
+    let context = d.dir.join("ctx");
+    fs::create_dir_all(&context).unwrap();
+    let dockerfile = |checksum: &str| {
+        fs::write(
+            context.join("Dockerfile"),
+            format!(
+                "FROM busybox\n\
+                 ADD {checksum} {url} /fetched/\n\
+                 ADD {url} /named.tgz\n\
+                 RUN stat -c %a /fetched/{digest} > /mode && sha256sum /named.tgz > /sum\n"
+            ),
+        )
+        .unwrap()
+    };
+    dockerfile(&format!("--checksum={digest}"));
+    let built = d.hoist(&["build", "-t", "added:1", context.to_str().unwrap()]);
+    assert_eq!(built.code, 0, "{}\n{}", built.stdout, built.stderr);
+    let show = |path: &str| d.ok(&["run", "--rm", "added:1", "cat", path]);
+    assert_eq!(show("/mode"), "600\n");
+    let hex = digest.trim_start_matches("sha256:");
+    assert_eq!(show("/sum"), format!("{hex}  /named.tgz\n"));
+    assert_eq!(
+        fs::read(&blob).unwrap().len().to_string() + "\n",
+        d.ok(&[
+            "run",
+            "--rm",
+            "added:1",
+            "sh",
+            "-c",
+            &format!("wc -c < /fetched/{digest}")
+        ])
+    );
+    // Same content at the same URL: cached.
+    let again = d.hoist(&["build", "-t", "added:1", context.to_str().unwrap()]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(
+        again.stdout.matches(" CACHED").count(),
+        3,
+        "{}",
+        again.stdout
+    );
+
+    // A wrong checksum, a missing blob: the step and what went wrong.
+    dockerfile(&format!("--checksum=sha256:{}", "0".repeat(64)));
+    let wrong = d.hoist(&["build", context.to_str().unwrap()]);
+    assert_eq!(wrong.code, 1);
+    assert!(
+        wrong.stderr.contains("Dockerfile:2: ADD")
+            && wrong.stderr.contains("does not match --checksum"),
+        "{}",
+        wrong.stderr
+    );
+    fs::write(
+        context.join("Dockerfile"),
+        format!(
+            "FROM busybox\nADD http://{} /x\n",
+            registry.image(&format!("v2/team/app/blobs/sha256:{}", "1".repeat(64)))
+        ),
+    )
+    .unwrap();
+    let missing = d.hoist(&["build", context.to_str().unwrap()]);
+    assert_eq!(missing.code, 1);
+    assert!(missing.stderr.contains("404"), "{}", missing.stderr);
+}

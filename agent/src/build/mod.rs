@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use hoist_runtime::image::Reference;
+use hoist_runtime::image::build::remote::{self, download, is_url};
 use hoist_runtime::image::build::{MatchedSource, content_hash, resolve_sources};
 use hoist_runtime::image::build_cache::BuildState;
 use hoist_runtime::image::config::{History, host_architecture};
@@ -41,7 +42,7 @@ use crate::daemon::Daemon;
 use crate::error::{from_image, from_registry, internal, invalid};
 use copy::{Overrides, id_in, write_copy_layer};
 use metadata::resolve_path;
-use mounts::{StepMounts, clean_absolute, mount_points};
+use mounts::{Scratch, StepMounts, clean_absolute, mount_points, scratch};
 use run::{RunFailure, RunStep, run_step};
 
 /// What to build.
@@ -500,12 +501,19 @@ impl Builder<'_> {
                     ],
                 )
             }
+            Instruction::Add(files) if files.sources.iter().any(|s| is_url(s)) => {
+                let (view, matched, downloads) = self.download_sources(at, files).await?;
+                let hash = content_hash(view.root(), &matched)
+                    .map_err(|e| self.located(at, e.to_string()))?;
+                copying = Some((view, matched, Some(downloads)));
+                chain(&run.key, &[&format!("{instruction:?}"), &hash])
+            }
             Instruction::Copy(files) | Instruction::Add(files) => {
                 let view = self.source_root(at, files.from.as_deref()).await?;
                 let matched = self.sources(run, at, files, view.root())?;
                 let hash = content_hash(view.root(), &matched)
                     .map_err(|e| self.located(at, e.to_string()))?;
-                copying = Some((view, matched));
+                copying = Some((view, matched, None));
                 chain(&run.key, &[&format!("{instruction:?}"), &hash])
             }
             _ => return Err(internal("not a layer step")),
@@ -557,10 +565,11 @@ impl Builder<'_> {
                 }
             }
             Instruction::Copy(files) | Instruction::Add(files) => {
-                let (view, matched) = copying
+                let (view, matched, downloads) = copying
                     .take()
                     .ok_or_else(|| internal("COPY sources were not resolved"))?;
-                let add = matches!(instruction, Instruction::Add(_));
+                // ADD unpacks local archives, never downloaded ones.
+                let add = matches!(instruction, Instruction::Add(_)) && downloads.is_none();
                 self.copy_layer(run, at, files, view.root(), &matched, add)?
             }
             _ => return Err(internal("not a layer step")),
@@ -772,6 +781,44 @@ impl Builder<'_> {
             }
         }
         Ok(mounts)
+    }
+
+    /// ADD's URL sources, each fetched into a directory of its own under a
+    /// scratch directory (removed with the returned guard), as sources of
+    /// a copy from there.
+    async fn download_sources(
+        &self,
+        at: &Located<Instruction>,
+        files: &dockerfile::CopyFiles,
+    ) -> Result<(RootView, Vec<MatchedSource>, Scratch), Status> {
+        if !files.sources.iter().all(|s| is_url(s)) || !files.inline.is_empty() {
+            return Err(self.located(
+                at,
+                "cannot add URLs and local files in one instruction: give each its own ADD",
+            ));
+        }
+        let downloads = scratch(&self.daemon.images.temp_dir(), "add")
+            .map_err(|e| internal(format!("cannot make a download directory: {e}")))?;
+        let mut matched = Vec::new();
+        for (index, url) in files.sources.iter().enumerate() {
+            let dir = downloads.path().join(index.to_string());
+            std::fs::create_dir(&dir).map_err(|e| internal(e.to_string()))?;
+            let file = download(url, &dir, files.checksum.as_deref())
+                .await
+                .map_err(|e| self.located(at, e.to_string()))?;
+            matched.push(MatchedSource {
+                path: PathBuf::from(remote::file_name(url)),
+                resolved: file
+                    .strip_prefix(downloads.path())
+                    .unwrap_or(&file)
+                    .to_path_buf(),
+            });
+        }
+        Ok((
+            RootView::Live(downloads.path().to_path_buf()),
+            matched,
+            downloads,
+        ))
     }
 
     /// The files a COPY/ADD takes from `root`.

@@ -32,7 +32,14 @@ pub struct StepMounts {
 }
 
 /// A directory removed when dropped.
-struct Scratch(PathBuf);
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
 
 impl Drop for Scratch {
     fn drop(&mut self) {
@@ -43,7 +50,7 @@ impl Drop for Scratch {
 }
 
 /// A fresh directory `<parent>/<what>-<random>`, removed when dropped.
-fn scratch(parent: &Path, what: &str) -> io::Result<Scratch> {
+pub fn scratch(parent: &Path, what: &str) -> io::Result<Scratch> {
     let dir = parent.join(format!("{what}-{}", random_hex(6)));
     fs::create_dir_all(&dir)?;
     Ok(Scratch(dir))

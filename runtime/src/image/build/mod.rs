@@ -24,6 +24,7 @@ mod glob;
 mod hash;
 mod ignore;
 mod locate;
+pub mod remote;
 mod sources;
 #[cfg(test)]
 mod tests;

@@ -33,6 +33,7 @@ impl Instruction {
                 chown: opt(&c.chown)?,
                 chmod: opt(&c.chmod)?,
                 link: c.link,
+                checksum: opt(&c.checksum)?,
                 sources: c.sources.iter().map(one).collect::<Result<_, _>>()?,
                 inline: c
                     .inline
@@ -201,6 +202,7 @@ mod tests {
             chown: Some(s("$USERNAME")),
             chmod: None,
             link: false,
+            checksum: None,
             sources: vec![s("app-$V.tgz")],
             inline: vec![
                 InlineFile {

@@ -91,6 +91,8 @@ pub struct CopyFiles {
     pub chmod: Option<String>,
     /// `--link`: accepted; it only changes how Docker caches layers.
     pub link: bool,
+    /// `--checksum` (ADD of a URL): the content's expected digest.
+    pub checksum: Option<String>,
     /// Source paths (or URLs for ADD), unexpanded, in order.
     pub sources: Vec<String>,
     /// Heredoc sources, in order.

@@ -14,6 +14,7 @@ use super::split::{
     Json, SplitCommand, json_array, quoted_words, split_command, split_once_blank, whitespace_words,
 };
 use super::suggest::did_you_mean;
+use crate::image::build::remote::is_url;
 use std::time::Duration;
 
 /// Every instruction keyword, for "did you mean" hints.
@@ -275,7 +276,7 @@ const ADD_FLAGS: &[Spec] = &[
     Spec::new("chown", Kind::String),
     Spec::new("chmod", Kind::String),
     Spec::new("link", Kind::Bool),
-    Spec::unsupported("checksum", Kind::String),
+    Spec::new("checksum", Kind::String),
     Spec::unsupported("keep-git-dir", Kind::Bool),
     Spec::unsupported("exclude", Kind::Strings),
     Spec::unsupported("unpack", Kind::Bool),
@@ -320,11 +321,18 @@ fn parse_copy(
             None => sources.push(word),
         }
     }
+    let checksum = flags.string("checksum");
+    if checksum.is_some() && !sources.iter().all(|s| is_url(s)) {
+        return Err(
+            "--checksum works with URL sources only (ADD --checksum=sha256:… https://…)".into(),
+        );
+    }
     Ok(CopyFiles {
         from: if add { None } else { flags.string("from") },
         chown: flags.string("chown"),
         chmod: flags.string("chmod"),
         link: flags.bool("link"),
+        checksum,
         sources,
         inline,
         dest,
@@ -929,6 +937,10 @@ mod tests {
             (
                 "RUN --security=insecure make",
                 "RUN: --security is not supported yet by hoist",
+            ),
+            (
+                "ADD --checksum=sha256:abc local.txt /x",
+                "ADD: --checksum works with URL sources only",
             ),
             (
                 "RUN --mount=type=cache make",

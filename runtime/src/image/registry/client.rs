@@ -83,7 +83,7 @@ pub fn error_detail(body: &str) -> String {
 /// The HTTP client for registry traffic; `insecure` skips certificate
 /// checks. Made once per kind: loading the system's root certificates
 /// costs milliseconds, and one client shares its connections.
-fn http_client(insecure: bool) -> Result<reqwest::Client, RegistryError> {
+pub(crate) fn http_client(insecure: bool) -> Result<reqwest::Client, RegistryError> {
     static CLIENTS: [OnceLock<reqwest::Client>; 2] = [OnceLock::new(), OnceLock::new()];
     let slot = &CLIENTS[usize::from(insecure)];
     if let Some(client) = slot.get() {
