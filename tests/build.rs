@@ -661,3 +661,97 @@ fn dockerfiles_and_contexts_from_standard_input() {
     assert_ne!(both.code, 0);
     assert!(both.stderr.contains("cannot read both"), "{}", both.stderr);
 }
+
+/// `binary` and the shared libraries `ldd` lists for it, copied flat into
+/// `dir`: a build step runs it as `dir/ld.so --library-path dir dir/NAME`.
+fn host_tool(binary: &str, dir: &Path) {
+    fs::create_dir_all(dir).unwrap();
+    let listed = std::process::Command::new("ldd")
+        .arg(binary)
+        .output()
+        .unwrap();
+    for line in String::from_utf8_lossy(&listed.stdout).lines() {
+        let path = line
+            .rsplit("=>")
+            .next()
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_default();
+        if let Some(name) = Path::new(path)
+            .file_name()
+            .filter(|_| path.starts_with('/'))
+        {
+            let name = if path.contains("ld-linux") {
+                "ld.so".into()
+            } else {
+                name.to_owned()
+            };
+            fs::copy(path, dir.join(name)).unwrap();
+        }
+    }
+    fs::copy(binary, dir.join(Path::new(binary).file_name().unwrap())).unwrap();
+}
+
+#[test]
+fn ssh_mounts_relay_the_agent_to_the_step_user() {
+    use std::io::{BufRead, BufReader, Write};
+    let d = Daemon::with_busybox();
+    let dir = context_with(&d, &[]);
+    host_tool("/usr/bin/socat", &dir.join("tools"));
+    fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\n\
+         RUN mkdir /out && chown 1000 /out\n\
+         USER 1000\n\
+         RUN --mount=type=bind,source=tools,target=/tools --mount=type=ssh,uid=1000 \
+         echo \"$SSH_AUTH_SOCK\" > /out/sock \
+         && echo hello | /tools/ld.so --library-path /tools /tools/socat - UNIX-CONNECT:$SSH_AUTH_SOCK > /out/reply\n",
+    )
+    .unwrap();
+    // A stand-in agent: it answers one line with what it heard.
+    let socket = d.dir.join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let agent = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut line = String::new();
+        BufReader::new(&stream).read_line(&mut line).unwrap();
+        stream
+            .write_all(format!("agent heard {line}").as_bytes())
+            .unwrap();
+    });
+    let flag = format!("default={}", socket.display());
+    let built = build(&d, &dir, &["-t", "ssh:1", "--ssh", &flag]);
+    assert_eq!(built.code, 0, "{}\n{}", built.stdout, built.stderr);
+    agent.join().unwrap();
+    let show = |path: &str| d.ok(&["run", "--rm", "ssh:1", "cat", path]);
+    assert_eq!(show("/out/sock"), "/run/buildkit/ssh_agent.0\n");
+    assert_eq!(show("/out/reply"), "agent heard hello\n");
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "ssh:1",
+            "sh",
+            "-c",
+            "ls -A /run /tools 2>&1; true"
+        ]),
+        "ls: /run: No such file or directory\nls: /tools: No such file or directory\n"
+    );
+
+    assert_build_fails(
+        &d,
+        &dir,
+        "FROM busybox\nRUN --mount=type=ssh,required true\n",
+        &[
+            "Dockerfile:2: RUN",
+            "ssh agent default is required",
+            "--ssh default",
+        ],
+    );
+    let not_agent = build(&d, &dir, &["--ssh", "default=/etc/passwd"]);
+    assert_ne!(not_agent.code, 0);
+    assert!(
+        not_agent.stderr.contains("not an agent's socket"),
+        "{}",
+        not_agent.stderr
+    );
+}

@@ -52,6 +52,9 @@ pub struct BuildArgs {
     /// Secret to expose to the build (format: "id=mysecret[,src=/local/secret]" or "id=mysecret,env=VARIABLE")
     #[arg(long = "secret")]
     pub secrets: Vec<String>,
+    /// SSH agent socket to expose to the build (format: "default|<id>[=<socket>]"; default: $SSH_AUTH_SOCK)
+    #[arg(long = "ssh")]
+    pub ssh: Vec<String>,
     /// Set metadata for an image
     #[arg(long = "label")]
     pub labels: Vec<String>,
@@ -164,6 +167,39 @@ pub fn secrets(given: &[String]) -> CliResult<BTreeMap<String, Vec<u8>>> {
     Ok(secrets)
 }
 
+/// `--ssh ID[=SOCKET]`: agents' sockets by id, `$SSH_AUTH_SOCK` when no
+/// socket is given. hoist relays agents, not key files: a key is loaded
+/// into an agent (`ssh-add`) first.
+pub fn ssh_agents(given: &[String]) -> CliResult<BTreeMap<String, String>> {
+    use std::os::unix::fs::FileTypeExt;
+    let mut agents = BTreeMap::new();
+    for entry in given {
+        let (id, path) = match entry.split_once('=') {
+            Some((id, path)) => (id, PathBuf::from(path)),
+            None => {
+                let socket = std::env::var_os("SSH_AUTH_SOCK").ok_or_else(|| {
+                    CliError::usage(format!(
+                        "--ssh {entry}: SSH_AUTH_SOCK is not set; start an agent (ssh-agent) or give its socket as --ssh {entry}=SOCKET"
+                    ))
+                })?;
+                (entry.as_str(), PathBuf::from(socket))
+            }
+        };
+        let meta = std::fs::metadata(&path).map_err(|e| {
+            CliError::usage(format!("--ssh {id}: cannot use {}: {e}", path.display()))
+        })?;
+        if !meta.file_type().is_socket() {
+            return Err(CliError::usage(format!(
+                "--ssh {id}: {} is not an agent's socket; hoist relays SSH agents, not key files: load the key with ssh-add and give the agent",
+                path.display()
+            )));
+        }
+        let path = std::path::absolute(&path)?;
+        agents.insert(id.to_string(), path.display().to_string());
+    }
+    Ok(agents)
+}
+
 /// Writes into a channel in chunks (for a blocking tar writer).
 struct ChunkSender {
     tx: mpsc::Sender<BuildRequest>,
@@ -215,6 +251,8 @@ pub struct BuildJob {
     pub pull: bool,
     /// `--secret` values by id.
     pub secrets: BTreeMap<String, Vec<u8>>,
+    /// `--ssh` agents' sockets by id.
+    pub ssh: BTreeMap<String, String>,
     /// `--label`s of the image.
     pub labels: BTreeMap<String, String>,
     /// The network of RUN steps (`default`, `none`, `host`).
@@ -261,6 +299,7 @@ pub async fn build(channel: Channel, args: BuildArgs) -> CliResult<i32> {
         tags: args.tags.clone(),
         build_args: build_args(&args.build_args)?,
         secrets: secrets(&args.secrets)?,
+        ssh: ssh_agents(&args.ssh)?,
         target: args.target.clone(),
         no_cache: args.no_cache,
         pull: args.pull,
@@ -542,6 +581,7 @@ pub async fn run_build(
         network: job.network,
         extra_hosts: job.extra_hosts,
         platform: job.platform,
+        ssh: job.ssh.into_iter().collect(),
     };
     let (tx, rx) = mpsc::channel(8);
     let _ = tx

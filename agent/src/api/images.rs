@@ -613,6 +613,7 @@ impl Images for ImagesApi {
             labels: open.labels.into_iter().collect(),
             network: build_network(&open.network)?,
             extra_hosts: open.extra_hosts,
+            ssh: agents(open.ssh)?,
         };
         let daemon = self.daemon.clone();
         Ok(Response::new(progress_stream(move |events| async move {
@@ -721,6 +722,25 @@ impl Images for ImagesApi {
             space_reclaimed,
         }))
     }
+}
+
+/// `build --ssh`: each agent's socket, which must be one on this host.
+fn agents(
+    given: HashMap<String, String>,
+) -> Result<std::collections::BTreeMap<String, std::path::PathBuf>, Status> {
+    use std::os::unix::fs::FileTypeExt;
+    given
+        .into_iter()
+        .map(|(id, path)| {
+            let is_socket = std::fs::metadata(&path).is_ok_and(|m| m.file_type().is_socket());
+            if !is_socket {
+                return Err(invalid(format!(
+                    "--ssh {id}={path}: no SSH agent socket there on the daemon's host (hoist relays an agent to a local daemon only)"
+                )));
+            }
+            Ok((id, std::path::PathBuf::from(path)))
+        })
+        .collect()
 }
 
 /// `build --network`: the network of RUN steps that do not name one.

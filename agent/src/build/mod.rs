@@ -74,6 +74,9 @@ pub struct BuildOptions {
     pub network: dockerfile::RunNetwork,
     /// `--add-host`: `HOST:IP` entries for RUN steps.
     pub extra_hosts: Vec<String>,
+    /// `--ssh`: SSH agents' sockets on this host by id, for
+    /// `RUN --mount=type=ssh`.
+    pub ssh: BTreeMap<String, PathBuf>,
 }
 
 /// The cache key after `previous` and `parts`.
@@ -685,10 +688,12 @@ impl Builder<'_> {
         let working_dir = &run.state.config.config.working_dir;
         let scratch_root = self.daemon.images.temp_dir();
         let secrets_root = self.daemon.config.exec_root.join("build-secrets");
+        let sockets_root = self.daemon.config.exec_root.join("build-agents");
         let caches = self.daemon.images.cache_mounts();
         let mut mounts = StepMounts::default();
         let mut binding = binding.into_iter();
         let mut cache_ids: Vec<&str> = Vec::new();
+        let mut agents = 0;
         for mount in &command.mounts {
             let target = mount
                 .target()
@@ -741,6 +746,34 @@ impl Builder<'_> {
                     mounts.cache(&dir, &target, *read_only, using);
                 }
                 RunMount::Tmpfs { size, .. } => mounts.tmpfs(&target, *size),
+                RunMount::Ssh {
+                    id,
+                    target: given,
+                    required,
+                    mode,
+                    uid,
+                    gid,
+                } => {
+                    let Some(agent) = self.options.ssh.get(id) else {
+                        if *required {
+                            return Err(self.located(
+                                at,
+                                format!(
+                                    "ssh agent {id} is required but the build was not given it: pass it with hoist build --ssh {id}[=SOCKET]"
+                                ),
+                            ));
+                        }
+                        continue;
+                    };
+                    let target = match given {
+                        Some(_) => target,
+                        None => format!("/run/buildkit/ssh_agent.{agents}"),
+                    };
+                    agents += 1;
+                    mounts
+                        .ssh_agent(&sockets_root, agent, &target, (*mode, *uid, *gid))
+                        .map_err(|e| self.located(at, format!("cannot mount {target}: {e}")))?;
+                }
                 RunMount::Secret {
                     id,
                     target: file,

@@ -26,9 +26,22 @@ pub struct StepMounts {
     pub specs: Vec<MountSpec>,
     /// `NAME=value` of the secrets given as variables.
     pub env: Vec<String>,
+    _proxies: Vec<AgentProxy>,
     _views: Vec<RootView>,
     _scratch: Vec<Scratch>,
     _caches: Vec<CacheUse>,
+}
+
+/// A socket that relays each connection to an SSH agent, for as long as
+/// it lives: the step's processes reach the agent through it with the
+/// owner and mode the mount asks for, whatever the agent's own socket
+/// allows.
+struct AgentProxy(tokio::task::JoinHandle<()>);
+
+impl Drop for AgentProxy {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// A directory removed when dropped.
@@ -158,6 +171,48 @@ impl StepMounts {
         fs::set_permissions(&file, fs::Permissions::from_mode(mode & 0o7777))?;
         chown(&file, Some(uid), Some(gid))?;
         self.specs.push(spec(MountKind::Bind, &file, target, true));
+        self._scratch.push(dir);
+        Ok(())
+    }
+}
+
+impl StepMounts {
+    /// `type=ssh`: a socket under `sockets_root` relaying to the agent at
+    /// `agent`, with `mode` and owner, bound at `target`; `SSH_AUTH_SOCK`
+    /// names it.
+    pub fn ssh_agent(
+        &mut self,
+        sockets_root: &Path,
+        agent: &Path,
+        target: &str,
+        (mode, uid, gid): (u32, u32, u32),
+    ) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = scratch(sockets_root, "ssh")?;
+        let socket = dir.0.join("agent.sock");
+        let listener = tokio::net::UnixListener::bind(&socket)?;
+        fs::set_permissions(&socket, fs::Permissions::from_mode(mode & 0o7777))?;
+        chown(&socket, Some(uid), Some(gid))?;
+        let agent = agent.to_path_buf();
+        let relay = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let agent = agent.clone();
+                tokio::spawn(async move {
+                    match tokio::net::UnixStream::connect(&agent).await {
+                        Ok(mut upstream) => {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                        }
+                        Err(e) => {
+                            tracing::warn!(agent = %agent.display(), "cannot reach the build's ssh agent: {e}")
+                        }
+                    }
+                });
+            }
+        });
+        self._proxies.push(AgentProxy(relay));
+        self.specs
+            .push(spec(MountKind::Bind, &socket, target, false));
+        self.env.push(format!("SSH_AUTH_SOCK={target}"));
         self._scratch.push(dir);
         Ok(())
     }

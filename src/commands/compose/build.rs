@@ -14,11 +14,11 @@ use serde_json::Value as Json;
 
 use super::engine::Engine;
 use super::events::{Kind, event, finish, warn};
-use crate::commands::build::{BuildJob, build_args, run_build};
+use crate::commands::build::{BuildJob, build_args, run_build, ssh_agents};
 use crate::exit::{CliError, CliResult};
 
 /// `build:` keys the builder honours; others are warned about.
-const SUPPORTED: [&str; 12] = [
+const SUPPORTED: [&str; 13] = [
     "context",
     "dockerfile",
     "args",
@@ -31,6 +31,7 @@ const SUPPORTED: [&str; 12] = [
     "network",
     "extra_hosts",
     "platforms",
+    "ssh",
 ];
 
 /// `hoist compose build`.
@@ -166,7 +167,28 @@ fn build_job(service: &ServicePlan, options: &BuildOptions) -> CliResult<BuildJo
             .map(|(host, ip)| format!("{host}:{ip}"))
             .collect(),
         platform: platform(service, &build["platforms"])?,
+        ssh: ssh_agents(
+            &build["ssh"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Json::as_str)
+                .map(expand_home)
+                .collect::<Vec<_>>(),
+        )
+        .map_err(|e| CliError {
+            message: format!("service {:?}: build.ssh: {}", service.name, e.message),
+            ..e
+        })?,
     })
+}
+
+/// `ID=~/path` with `~` as the user's home, as Compose reads `build.ssh`.
+fn expand_home(entry: &str) -> String {
+    match (entry.split_once("=~/"), std::env::var("HOME")) {
+        (Some((id, rest)), Ok(home)) => format!("{id}={home}/{rest}"),
+        _ => entry.to_string(),
+    }
 }
 
 /// A list (`K=V`; `separator` may also split it) or a mapping, as pairs.

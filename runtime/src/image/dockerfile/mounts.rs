@@ -63,6 +63,24 @@ pub enum RunMount {
         /// Its group.
         gid: u32,
     },
+    /// `type=ssh`: an SSH agent given to the build (`hoist build --ssh`),
+    /// as a socket with `SSH_AUTH_SOCK` naming it.
+    Ssh {
+        /// The agent's name on the command line (`default`).
+        id: String,
+        /// Where its socket appears; `None`: `/run/buildkit/ssh_agent.N`,
+        /// N counting the step's ssh mounts.
+        target: Option<String>,
+        /// Fail when the build was not given the agent (else the mount is
+        /// skipped).
+        required: bool,
+        /// Permission bits of the socket (0600).
+        mode: u32,
+        /// Its owner.
+        uid: u32,
+        /// Its group.
+        gid: u32,
+    },
 }
 
 /// `sharing=` of a cache mount.
@@ -83,7 +101,7 @@ impl RunMount {
             RunMount::Bind { target, .. }
             | RunMount::Cache { target, .. }
             | RunMount::Tmpfs { target, .. } => Some(target),
-            RunMount::Secret { target, .. } => target.as_deref(),
+            RunMount::Secret { target, .. } | RunMount::Ssh { target, .. } => target.as_deref(),
         }
     }
 
@@ -139,6 +157,21 @@ impl RunMount {
                 id: expand(id)?,
                 target: maybe(target)?,
                 env: maybe(env)?,
+                required: *required,
+                mode: *mode,
+                uid: *uid,
+                gid: *gid,
+            },
+            RunMount::Ssh {
+                id,
+                target,
+                required,
+                mode,
+                uid,
+                gid,
+            } => RunMount::Ssh {
+                id: expand(id)?,
+                target: maybe(target)?,
                 required: *required,
                 mode: *mode,
                 uid: *uid,
@@ -359,11 +392,23 @@ impl Fields {
                     gid: number(&self.gid, "gid", 0, 10)?,
                 })
             }
-            "ssh" => Err(format!(
-                "--mount=type=ssh is not supported yet by hoist (--mount={whole}); give the key as a secret (hoist build --secret) or build this Dockerfile with Docker"
-            )),
+            "ssh" => {
+                self.only("ssh", &["id", "required", "mode", "uid", "gid"], whole)?;
+                Ok(RunMount::Ssh {
+                    id: self
+                        .id
+                        .clone()
+                        .filter(|id| !id.is_empty())
+                        .unwrap_or_else(|| "default".into()),
+                    target,
+                    required: self.required.unwrap_or(false),
+                    mode: number(&self.mode, "mode", 0o600, 8)?,
+                    uid: number(&self.uid, "uid", 0, 10)?,
+                    gid: number(&self.gid, "gid", 0, 10)?,
+                })
+            }
             other => Err(format!(
-                "invalid mount type {other:?} in --mount={whole}: use bind, cache, tmpfs or secret"
+                "invalid mount type {other:?} in --mount={whole}: use bind, cache, tmpfs, secret or ssh"
             )),
         }
     }
@@ -475,6 +520,27 @@ mod tests {
     }
 
     #[test]
+    fn ssh_mounts_default_to_the_default_agent() {
+        assert_eq!(
+            parse_mount("type=ssh").unwrap(),
+            RunMount::Ssh {
+                id: "default".into(),
+                target: None,
+                required: false,
+                mode: 0o600,
+                uid: 0,
+                gid: 0,
+            }
+        );
+        assert_eq!(
+            parse_mount("type=ssh,id=github,target=/agent,required,uid=1000,mode=0660")
+                .unwrap()
+                .target(),
+            Some("/agent")
+        );
+    }
+
+    #[test]
     fn tmpfs_sizes_take_units_and_quotes_hold_commas() {
         assert_eq!(
             parse_mount("type=tmpfs,target=/tmp,size=64m").unwrap(),
@@ -505,7 +571,7 @@ mod tests {
                 "type=bind,target=/x,sharing=locked",
                 "sharing does not apply",
             ),
-            ("type=ssh", "not supported yet"),
+            ("type=ssh,size=1", "size does not apply to a ssh mount"),
             ("type=cache,target=/x,from=base", "not supported yet"),
             ("type=secret", "needs the secret's id"),
             ("type=bind,target=\"/x", "unterminated quote"),
