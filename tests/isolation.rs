@@ -517,3 +517,69 @@ fn uts_and_cgroup_namespaces_and_the_oom_score_can_be_the_hosts() {
     d.ok(&["rm", "-f", "modes"]);
     d.assert_no_container_leftovers();
 }
+
+#[test]
+fn docker_flags_hoist_cannot_honour_are_refused_by_name() {
+    let d = Daemon::with_busybox();
+    for (flags, says) in [
+        (
+            &["--runtime", "nvidia"][..],
+            "--runtime nvidia: hoist runs containers with its own runtime",
+        ),
+        (
+            &["--isolation", "hyperv"][..],
+            "Linux containers have one isolation",
+        ),
+        (
+            &["--disable-content-trust=false"][..],
+            "does not verify image signatures",
+        ),
+        (
+            &["--volume-driver", "convoy"][..],
+            "local volume driver only",
+        ),
+        (
+            &["--storage-opt", "size=10G"][..],
+            "--storage-opt: not supported",
+        ),
+        (&["--gpus", "all"][..], "--gpus: not supported"),
+        (&["--ip6", "2001:db8::33"][..], "IPv4 only"),
+        (
+            &["--link-local-ip", "169.254.1.1"][..],
+            "no link-local addresses",
+        ),
+        (&["--use-api-socket"][..], "Docker's API"),
+        (&["--cpu-rt-runtime", "950000"][..], "real-time CPU time"),
+    ] {
+        d.assert_run_refused(flags, says);
+    }
+    // The values that mean what hoist does anyway are taken.
+    let run = d.hoist(&[
+        "run",
+        "--rm",
+        "--runtime",
+        "runc",
+        "--isolation",
+        "default",
+        "--disable-content-trust",
+        "--volume-driver",
+        "local",
+        "--kernel-memory",
+        "4m",
+        "busybox",
+        "echo",
+        "ran",
+    ]);
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "ran\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("--kernel-memory is ignored"),
+        "{}",
+        run.stderr
+    );
+    d.assert_no_container_leftovers();
+}

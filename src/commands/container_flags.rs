@@ -222,6 +222,44 @@ pub struct ContainerFlags {
     /// Optional parent cgroup for the container
     #[arg(long = "cgroup-parent")]
     pub cgroup_parent: Option<String>,
+    /// Runtime to use for this container (hoist's own, which answers to hoist and runc)
+    #[arg(long)]
+    pub runtime: Option<String>,
+    /// Container isolation technology (default: the only one on Linux)
+    #[arg(long)]
+    pub isolation: Option<String>,
+    /// Kernel memory limit (ignored with a warning: deprecated, as in Docker)
+    #[arg(long = "kernel-memory")]
+    pub kernel_memory: Option<String>,
+    /// Skip image verification (always: hoist does not verify image signatures)
+    #[arg(long = "disable-content-trust", num_args = 0..=1, default_missing_value = "true")]
+    pub disable_content_trust: Option<bool>,
+    /// Optional volume driver for the container (local, the only one)
+    #[arg(long = "volume-driver")]
+    pub volume_driver: Option<String>,
+    // Docker's flags hoist cannot honour: hidden, and refused by name
+    // (`refuse_docker_only`).
+    /// Storage driver options (refused).
+    #[arg(long = "storage-opt", hide = true)]
+    pub storage_opt: Vec<String>,
+    /// GPU devices (refused).
+    #[arg(long, hide = true)]
+    pub gpus: Option<String>,
+    /// IPv6 address (refused).
+    #[arg(long, hide = true)]
+    pub ip6: Option<String>,
+    /// Link-local addresses (refused).
+    #[arg(long = "link-local-ip", hide = true)]
+    pub link_local_ip: Vec<String>,
+    /// Docker's API socket in the container (refused).
+    #[arg(long = "use-api-socket", hide = true)]
+    pub use_api_socket: bool,
+    /// Real-time CPU period (refused).
+    #[arg(long = "cpu-rt-period", hide = true)]
+    pub cpu_rt_period: Option<String>,
+    /// Real-time CPU runtime (refused).
+    #[arg(long = "cpu-rt-runtime", hide = true)]
+    pub cpu_rt_runtime: Option<String>,
     /// Cgroup namespace to use (host|private)
     #[arg(long, value_parser = ["host", "private"])]
     pub cgroupns: Option<String>,
@@ -527,8 +565,85 @@ impl ContainerFlags {
         Ok((image.clone(), command.to_vec()))
     }
 
+    /// Docker's flags that hoist accepts as they are (the values that mean
+    /// what hoist does anyway) or refuses by name, saying why: not the
+    /// parser's bare "unexpected argument".
+    fn refuse_docker_only(&self) -> Result<(), CliError> {
+        let refuse = |flag: &str, why: &str| Err(usage(format!("{flag}: {why}")));
+        if let Some(runtime) = self
+            .runtime
+            .as_deref()
+            .filter(|r| !matches!(*r, "hoist" | "runc"))
+        {
+            return refuse(
+                &format!("--runtime {runtime}"),
+                "hoist runs containers with its own runtime (it answers to hoist and runc); leave --runtime out",
+            );
+        }
+        if let Some(isolation) = self
+            .isolation
+            .as_deref()
+            .filter(|i| !matches!(*i, "" | "default"))
+        {
+            return refuse(
+                &format!("--isolation {isolation}"),
+                "Linux containers have one isolation, default",
+            );
+        }
+        if self.disable_content_trust == Some(false) {
+            return refuse(
+                "--disable-content-trust=false",
+                "hoist does not verify image signatures (content trust); leave the flag out",
+            );
+        }
+        if let Some(driver) = self.volume_driver.as_deref().filter(|d| *d != "local") {
+            return refuse(
+                &format!("--volume-driver {driver}"),
+                "hoist has the local volume driver only",
+            );
+        }
+        let unsupported = [
+            (
+                !self.storage_opt.is_empty(),
+                "--storage-opt",
+                "hoist's overlay storage has no per-container options (size quotas)",
+            ),
+            (
+                self.gpus.is_some(),
+                "--gpus",
+                "hoist does not give containers GPUs",
+            ),
+            (self.ip6.is_some(), "--ip6", "hoist networks are IPv4 only"),
+            (
+                !self.link_local_ip.is_empty(),
+                "--link-local-ip",
+                "hoist networks have no link-local addresses",
+            ),
+            (
+                self.use_api_socket,
+                "--use-api-socket",
+                "it gives a container Docker's API, which hoist does not serve",
+            ),
+            (
+                self.cpu_rt_period.is_some() || self.cpu_rt_runtime.is_some(),
+                "--cpu-rt-period/--cpu-rt-runtime",
+                "hoist does not give containers real-time CPU time",
+            ),
+        ];
+        if let Some((_, flag, why)) = unsupported.iter().find(|(given, _, _)| *given) {
+            return refuse(flag, &format!("not supported: {why}"));
+        }
+        if self.kernel_memory.is_some() {
+            eprintln!(
+                "WARNING: --kernel-memory is ignored: kernel memory limits are deprecated (as in Docker) and hoist does not set them"
+            );
+        }
+        Ok(())
+    }
+
     /// Translates the flags into a spec.
     pub fn to_spec(&self) -> Result<ContainerSpec, CliError> {
+        self.refuse_docker_only()?;
         let (image, command) = self.image_and_command()?;
         let mut port_bindings = Vec::new();
         for value in &self.publish {
