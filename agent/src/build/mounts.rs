@@ -1,7 +1,8 @@
 //! RUN --mount: a RUN step's mounts made ready for its container (binds of
 //! the context, a stage or an image; the builder's cache directories;
-//! tmpfs; secrets, as files in the exec root's tmpfs or as variables), and
-//! held until the step is done. None of it goes into the step's layer: the
+//! tmpfs; secrets, as files in the exec root's tmpfs or as variables; SSH
+//! agents, relayed through a socket of the step's own), and held until the
+//! step is done. None of it goes into the step's layer: the
 //! mount points the runtime had to make are removed again (see
 //! [`remove_stubs`]).
 
@@ -24,7 +25,8 @@ use crate::containers::rootfs::RootView;
 pub struct StepMounts {
     /// Mounts for the step's container.
     pub specs: Vec<MountSpec>,
-    /// `NAME=value` of the secrets given as variables.
+    /// `NAME=value` for the step: secrets given as variables,
+    /// `SSH_AUTH_SOCK`.
     pub env: Vec<String>,
     _proxies: Vec<AgentProxy>,
     _views: Vec<RootView>,
@@ -174,9 +176,7 @@ impl StepMounts {
         self._scratch.push(dir);
         Ok(())
     }
-}
 
-impl StepMounts {
     /// `type=ssh`: a socket under `sockets_root` relaying to the agent at
     /// `agent`, with `mode` and owner, bound at `target`; `SSH_AUTH_SOCK`
     /// names it.
