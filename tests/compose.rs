@@ -1053,3 +1053,29 @@ fn build_secrets_labels_network_and_hosts_reach_the_build() {
         "core"
     );
 }
+
+#[test]
+fn dockerfile_inline_is_built_like_a_file() {
+    let daemon = Daemon::with_busybox();
+    let file = project(
+        &daemon,
+        "inline",
+        "services:\n  app:\n    build:\n      context: .\n      dockerfile_inline: |\n        FROM busybox\n        COPY data.txt /\n        CMD [\"cat\", \"/data.txt\"]\n",
+    );
+    fs::write(file.parent().unwrap().join("data.txt"), "inline works\n").unwrap();
+    let built = daemon.hoist(&compose(&file, &["build"]));
+    assert_eq!(built.code, 0, "{}\n{}", built.stdout, built.stderr);
+    assert_eq!(daemon.ok(&["run", "--rm", "inline-app"]), "inline works\n");
+    let both = project(
+        &daemon,
+        "both",
+        "services:\n  app:\n    build:\n      context: .\n      dockerfile: Dockerfile\n      dockerfile_inline: FROM busybox\n",
+    );
+    let refused = daemon.hoist(&compose(&both, &["build"]));
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains("cannot both be set"),
+        "{}",
+        refused.stderr
+    );
+}

@@ -18,7 +18,7 @@ use crate::commands::build::{BuildJob, build_args, run_build, ssh_agents};
 use crate::exit::{CliError, CliResult};
 
 /// `build:` keys the builder honours; others are warned about.
-const SUPPORTED: [&str; 13] = [
+const SUPPORTED: [&str; 14] = [
     "context",
     "dockerfile",
     "args",
@@ -32,6 +32,7 @@ const SUPPORTED: [&str; 13] = [
     "extra_hosts",
     "platforms",
     "ssh",
+    "dockerfile_inline",
 ];
 
 /// `hoist compose build`.
@@ -123,12 +124,6 @@ fn build_job(service: &ServicePlan, options: &BuildOptions) -> CliResult<BuildJo
             service.name
         )));
     }
-    if build.get("dockerfile_inline").is_some() {
-        return Err(CliError::client(format!(
-            "service {:?}: build.dockerfile_inline is not supported by hoist yet: write it to a file and use build.dockerfile",
-            service.name
-        )));
-    }
     if let Some(keys) = build.as_object() {
         for key in keys.keys().filter(|k| !SUPPORTED.contains(&k.as_str())) {
             warn(&format!(
@@ -139,6 +134,12 @@ fn build_job(service: &ServicePlan, options: &BuildOptions) -> CliResult<BuildJo
     }
     let context = PathBuf::from(context);
     let dockerfile = build["dockerfile"].as_str().map(|f| context.join(f));
+    if dockerfile.is_some() && build.get("dockerfile_inline").is_some() {
+        return Err(CliError::client(format!(
+            "service {:?}: build.dockerfile and build.dockerfile_inline cannot both be set: keep one",
+            service.name
+        )));
+    }
     let mut tags = vec![service.spec.image.clone()];
     tags.extend(
         build["tags"]
@@ -153,7 +154,7 @@ fn build_job(service: &ServicePlan, options: &BuildOptions) -> CliResult<BuildJo
     Ok(BuildJob {
         context,
         dockerfile,
-        dockerfile_text: None,
+        dockerfile_text: build["dockerfile_inline"].as_str().map(str::to_string),
         tags,
         build_args: args,
         target: build["target"].as_str().map(str::to_string),
