@@ -755,3 +755,66 @@ fn ssh_mounts_relay_the_agent_to_the_step_user() {
         not_agent.stderr
     );
 }
+
+#[test]
+fn named_build_contexts_stand_for_images_and_directories() {
+    let d = Daemon::with_busybox();
+    let dir = context_with(&d, &[]);
+    let shared = d.dir.join("shared");
+    fs::create_dir_all(&shared).unwrap();
+    fs::write(shared.join("lib.txt"), "shared lib\n").unwrap();
+    fs::write(shared.join("skip.txt"), "no\n").unwrap();
+    fs::write(shared.join(".dockerignore"), "skip.txt\n").unwrap();
+    fs::write(
+        dir.join("Dockerfile"),
+        "FROM base\n\
+         COPY --from=shared lib.txt /lib.txt\n\
+         RUN --mount=from=shared,target=/shared cat /shared/lib.txt > /from-mount && ls /shared > /listing\n",
+    )
+    .unwrap();
+    let shared_flag = format!("shared={}", shared.display());
+    let built = build(
+        &d,
+        &dir,
+        &[
+            "-t",
+            "named:1",
+            "--build-context",
+            "base=docker-image://busybox",
+            "--build-context",
+            &shared_flag,
+        ],
+    );
+    assert_eq!(built.code, 0, "{}\n{}", built.stdout, built.stderr);
+    let show = |path: &str| d.ok(&["run", "--rm", "named:1", "cat", path]);
+    assert_eq!(show("/lib.txt"), "shared lib\n");
+    assert_eq!(show("/from-mount"), "shared lib\n");
+    assert_eq!(show("/listing"), "lib.txt\n");
+
+    // A directory cannot be a base yet; other context kinds are refused.
+    let from_dir = build(
+        &d,
+        &dir,
+        &["--build-context", &format!("base={}", shared.display())],
+    );
+    assert_eq!(from_dir.code, 1, "{}", from_dir.stderr);
+    assert!(
+        from_dir.stderr.contains("Dockerfile:1: FROM")
+            && from_dir.stderr.contains("COPY --from=base"),
+        "{}",
+        from_dir.stderr
+    );
+    let remote = build(
+        &d,
+        &dir,
+        &["--build-context", "base=https://example.com/x.git"],
+    );
+    assert_ne!(remote.code, 0);
+    assert!(
+        remote
+            .stderr
+            .contains("https:// contexts are not supported"),
+        "{}",
+        remote.stderr
+    );
+}

@@ -1055,17 +1055,23 @@ fn build_secrets_labels_network_and_hosts_reach_the_build() {
 }
 
 #[test]
-fn dockerfile_inline_is_built_like_a_file() {
+fn dockerfile_inline_and_additional_contexts_are_built() {
     let daemon = Daemon::with_busybox();
     let file = project(
         &daemon,
         "inline",
-        "services:\n  app:\n    build:\n      context: .\n      dockerfile_inline: |\n        FROM busybox\n        COPY data.txt /\n        CMD [\"cat\", \"/data.txt\"]\n",
+        "services:\n  app:\n    build:\n      context: .\n      additional_contexts: [extra=./extra]\n      dockerfile_inline: |\n        FROM busybox\n        COPY data.txt /\n        COPY --from=extra more.txt /\n        CMD [\"cat\", \"/data.txt\", \"/more.txt\"]\n",
     );
-    fs::write(file.parent().unwrap().join("data.txt"), "inline works\n").unwrap();
+    let dir = file.parent().unwrap();
+    fs::write(dir.join("data.txt"), "inline works\n").unwrap();
+    fs::create_dir_all(dir.join("extra")).unwrap();
+    fs::write(dir.join("extra/more.txt"), "and the extra context\n").unwrap();
     let built = daemon.hoist(&compose(&file, &["build"]));
     assert_eq!(built.code, 0, "{}\n{}", built.stdout, built.stderr);
-    assert_eq!(daemon.ok(&["run", "--rm", "inline-app"]), "inline works\n");
+    assert_eq!(
+        daemon.ok(&["run", "--rm", "inline-app"]),
+        "inline works\nand the extra context\n"
+    );
     let both = project(
         &daemon,
         "both",

@@ -45,16 +45,21 @@ fn resolve_service(service: &mut Map, base: Base<'_>) {
         let origin = build.origin.clone();
         match &mut build.value {
             Value::String(_) => resolve_context(build, base),
-            Value::Map(build) => match build.get_mut("context") {
-                Some(context) => resolve_context(context, base),
-                None => build.insert(
-                    Key {
-                        name: "context".into(),
-                        origin: origin.clone(),
-                    },
-                    Node::new(Value::String(base.directory.display().to_string()), origin),
-                ),
-            },
+            Value::Map(build) => {
+                if let Some(contexts) = build.get_mut("additional_contexts") {
+                    resolve_named_contexts(contexts, base);
+                }
+                match build.get_mut("context") {
+                    Some(context) => resolve_context(context, base),
+                    None => build.insert(
+                        Key {
+                            name: "context".into(),
+                            origin: origin.clone(),
+                        },
+                        Node::new(Value::String(base.directory.display().to_string()), origin),
+                    ),
+                }
+            }
             _ => {}
         }
     }
@@ -83,6 +88,33 @@ fn resolve_service(service: &mut Map, base: Base<'_>) {
         for volume in volumes.iter_mut() {
             resolve_volume(volume, base);
         }
+    }
+}
+
+/// `build.additional_contexts` (a mapping, or `NAME=VALUE` items): the
+/// directories among them, as the context is (`docker-image://…` and
+/// other `type://` values, and URLs, stay as they are).
+fn resolve_named_contexts(contexts: &mut Node, base: Base<'_>) {
+    match &mut contexts.value {
+        Value::Map(named) => {
+            for (_, value) in named.entries.iter_mut() {
+                if value.as_str().is_some_and(|v| !v.contains("://")) {
+                    resolve_context(value, base);
+                }
+            }
+        }
+        Value::Seq(items) => {
+            for item in items.iter_mut() {
+                if let Value::String(entry) = &mut item.value
+                    && let Some((name, value)) = entry.split_once('=')
+                    && !value.contains("://")
+                    && !is_remote(value)
+                {
+                    *entry = format!("{name}={}", host_path(value, base).display());
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -168,7 +200,7 @@ mod tests {
     fn relative_paths_become_absolute() {
         let mut root = Node::parse(
             Path::new("/p/compose.yaml"),
-            "services:\n  a:\n    build: ./app\n    env_file: [.env.a, {path: ../b.env}]\n    volumes: [\"./data:/data:ro\", \"named:/n\", {type: bind, source: ~/x, target: /x}]\n  b:\n    build: {dockerfile: D}\n  c:\n    build: https://github.com/x/y.git\nsecrets:\n  s: {file: ./s.txt}\n",
+            "services:\n  a:\n    build: ./app\n    env_file: [.env.a, {path: ../b.env}]\n    volumes: [\"./data:/data:ro\", \"named:/n\", {type: bind, source: ~/x, target: /x}]\n  b:\n    build: {dockerfile: D, additional_contexts: {lib: ../lib, base: \"docker-image://alpine\"}}\n  c:\n    build: {context: https://github.com/x/y.git, additional_contexts: [\"more=./more\", \"git=https://h/r.git\"]}\nsecrets:\n  s: {file: ./s.txt}\n",
         )
         .unwrap();
         resolve_paths(
@@ -187,7 +219,13 @@ mod tests {
         assert_eq!(a["volumes"][1], "named:/n");
         assert_eq!(a["volumes"][2]["source"], "/home/u/x");
         assert_eq!(json["services"]["b"]["build"]["context"], "/p");
-        assert_eq!(json["services"]["c"]["build"], "https://github.com/x/y.git");
+        let b = &json["services"]["b"]["build"];
+        assert_eq!(b["additional_contexts"]["lib"], "/lib");
+        assert_eq!(b["additional_contexts"]["base"], "docker-image://alpine");
+        let c = &json["services"]["c"]["build"];
+        assert_eq!(c["context"], "https://github.com/x/y.git");
+        assert_eq!(c["additional_contexts"][0], "more=/p/more");
+        assert_eq!(c["additional_contexts"][1], "git=https://h/r.git");
         assert_eq!(json["secrets"]["s"]["file"], "/p/s.txt");
     }
 }

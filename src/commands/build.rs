@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use hoist_api::proto::images_client::ImagesClient;
-use hoist_api::proto::{BuildOpen, BuildRequest, ImageRef, RemoveImageRequest, build_request};
+use hoist_api::proto::{
+    BuildOpen, BuildRequest, ImageRef, NamedContextChunk, RemoveImageRequest, build_request,
+};
 use hoist_runtime::image::Reference;
 use hoist_runtime::image::build::{BuildContext, DEFAULT_DOCKERFILE, read_dockerfile};
 use hoist_runtime::image::dockerfile;
@@ -52,6 +54,9 @@ pub struct BuildArgs {
     /// Secret to expose to the build (format: "id=mysecret[,src=/local/secret]" or "id=mysecret,env=VARIABLE")
     #[arg(long = "secret")]
     pub secrets: Vec<String>,
+    /// Additional build contexts (e.g., name=path or name=docker-image://ref)
+    #[arg(long = "build-context")]
+    pub build_contexts: Vec<String>,
     /// SSH agent socket to expose to the build (format: "default|<id>[=<socket>]"; default: $SSH_AUTH_SOCK)
     #[arg(long = "ssh")]
     pub ssh: Vec<String>,
@@ -200,10 +205,61 @@ pub fn ssh_agents(given: &[String]) -> CliResult<BTreeMap<String, String>> {
     Ok(agents)
 }
 
-/// Writes into a channel in chunks (for a blocking tar writer).
+/// `--build-context NAME=VALUE`: a directory, or `docker-image://REF`.
+pub fn named_contexts(given: &[String]) -> CliResult<BTreeMap<String, NamedContext>> {
+    let mut contexts = BTreeMap::new();
+    for entry in given {
+        let bad = |why: &str| {
+            CliError::usage(format!(
+                "invalid --build-context {entry:?}: {why}; use NAME=DIR or NAME=docker-image://REF"
+            ))
+        };
+        let (name, value) = entry
+            .split_once('=')
+            .ok_or_else(|| bad("it needs a name"))?;
+        if name.is_empty() || value.is_empty() {
+            return Err(bad("it needs a name and a value"));
+        }
+        let context = match value.split_once("://") {
+            Some(("docker-image", image)) => NamedContext::Image(image.to_string()),
+            Some((kind, _)) => {
+                return Err(bad(&format!(
+                    "{kind}:// contexts are not supported by hoist yet"
+                )));
+            }
+            None => NamedContext::Dir(PathBuf::from(value)),
+        };
+        contexts.insert(name.to_string(), context);
+    }
+    Ok(contexts)
+}
+
+/// A named build context (`--build-context`, compose's
+/// `additional_contexts`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamedContext {
+    /// A local directory, sent with the build (its `.dockerignore` applies).
+    Dir(PathBuf),
+    /// An image, as `FROM` or `COPY --from` would name it.
+    Image(String),
+}
+
+/// Writes into a channel in chunks (for a blocking tar writer): the main
+/// context's, or (`name`) a named context's.
 struct ChunkSender {
     tx: mpsc::Sender<BuildRequest>,
+    name: Option<String>,
     buffer: Vec<u8>,
+}
+
+impl ChunkSender {
+    fn new(tx: mpsc::Sender<BuildRequest>, name: Option<String>) -> Self {
+        Self {
+            tx,
+            name,
+            buffer: Vec::with_capacity(CHUNK),
+        }
+    }
 }
 
 impl Write for ChunkSender {
@@ -220,10 +276,15 @@ impl Write for ChunkSender {
             return Ok(());
         }
         let chunk = std::mem::take(&mut self.buffer);
+        let kind = match &self.name {
+            None => build_request::Kind::Context(chunk),
+            Some(name) => build_request::Kind::NamedContext(NamedContextChunk {
+                name: name.clone(),
+                data: chunk,
+            }),
+        };
         self.tx
-            .blocking_send(BuildRequest {
-                kind: Some(build_request::Kind::Context(chunk)),
-            })
+            .blocking_send(BuildRequest { kind: Some(kind) })
             .map_err(|_| std::io::Error::other("the daemon stopped reading the build context"))
     }
 }
@@ -253,6 +314,8 @@ pub struct BuildJob {
     pub secrets: BTreeMap<String, Vec<u8>>,
     /// `--ssh` agents' sockets by id.
     pub ssh: BTreeMap<String, String>,
+    /// `--build-context` named contexts.
+    pub contexts: BTreeMap<String, NamedContext>,
     /// `--label`s of the image.
     pub labels: BTreeMap<String, String>,
     /// The network of RUN steps (`default`, `none`, `host`).
@@ -300,6 +363,7 @@ pub async fn build(channel: Channel, args: BuildArgs) -> CliResult<i32> {
         build_args: build_args(&args.build_args)?,
         secrets: secrets(&args.secrets)?,
         ssh: ssh_agents(&args.ssh)?,
+        contexts: named_contexts(&args.build_contexts)?,
         target: args.target.clone(),
         no_cache: args.no_cache,
         pull: args.pull,
@@ -553,6 +617,19 @@ pub async fn run_build(
         }
     };
     let context = context.map_err(|e| CliError::usage(e.to_string()))?;
+    let local_contexts = job
+        .contexts
+        .iter()
+        .filter_map(|(name, context)| match context {
+            NamedContext::Dir(dir) => Some((name, dir)),
+            NamedContext::Image(_) => None,
+        })
+        .map(|(name, dir)| {
+            BuildContext::open_without_dockerfile(dir)
+                .map(|walked| (name.clone(), walked))
+                .map_err(|e| CliError::usage(format!("build context {name}: {e}")))
+        })
+        .collect::<CliResult<Vec<_>>>()?;
     for tag in &job.tags {
         Reference::parse(tag).map_err(|e| CliError::usage(format!("invalid tag {tag:?}: {e}")))?;
     }
@@ -582,6 +659,18 @@ pub async fn run_build(
         extra_hosts: job.extra_hosts,
         platform: job.platform,
         ssh: job.ssh.into_iter().collect(),
+        context_images: job
+            .contexts
+            .iter()
+            .filter_map(|(name, context)| match context {
+                NamedContext::Image(image) => Some((name.clone(), image.clone())),
+                NamedContext::Dir(_) => None,
+            })
+            .collect(),
+        context_dirs: local_contexts
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect(),
     };
     let (tx, rx) = mpsc::channel(8);
     let _ = tx
@@ -591,12 +680,16 @@ pub async fn run_build(
         .await;
     let sender = std::thread::spawn(move || -> std::io::Result<()> {
         let mut out = context
-            .write_tar(ChunkSender {
-                tx,
-                buffer: Vec::with_capacity(CHUNK),
-            })
+            .write_tar(ChunkSender::new(tx.clone(), None))
             .map_err(std::io::Error::other)?;
-        out.flush()
+        out.flush()?;
+        for (name, context) in local_contexts {
+            let mut out = context
+                .write_tar(ChunkSender::new(tx.clone(), Some(name)))
+                .map_err(std::io::Error::other)?;
+            out.flush()?;
+        }
+        Ok(())
     });
     let stream = ImagesClient::new(channel)
         .build(ReceiverStream::new(rx))

@@ -28,7 +28,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::instrument;
 
 use super::containers::ResponseStream;
-use crate::build::BuildOptions;
+use crate::build::{BuildOptions, NamedContext};
 use crate::containers::rootfs::mount_read_only;
 use crate::daemon::Daemon;
 use crate::error::{from_image, from_registry, internal, invalid};
@@ -569,31 +569,51 @@ impl Images for ImagesApi {
             .join(hoist_runtime::fsutil::random_hex(8));
         std::fs::create_dir_all(&context)
             .map_err(|e| internal(format!("cannot make a build directory: {e}")))?;
-        let (chunks_tx, chunks_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
-        let feeder = tokio::spawn(async move {
-            while let Ok(Some(message)) = input.message().await {
-                if let Some(build_request::Kind::Context(data)) = message.kind
-                    && chunks_tx.send(data).await.is_err()
-                {
-                    break;
-                }
+        for name in open.context_dirs.iter().chain(open.context_images.keys()) {
+            if !crate::containers::create::valid_name(name) {
+                return Err(invalid(format!(
+                    "invalid build context name {name:?}: use letters, digits, _ . -"
+                )));
             }
-        });
-        let unpack_into = context.clone();
-        let unpacked = blocking(move || {
-            let mut archive = tar::Archive::new(ChannelReader::new(chunks_rx));
-            archive.set_preserve_permissions(true);
-            archive.set_preserve_ownerships(true);
-            archive
-                .unpack(&unpack_into)
-                .map_err(|e| invalid(format!("the build context is not a valid tar: {e}")))
-        })
-        .await;
-        feeder.abort();
-        if let Err(e) = unpacked {
-            let _ = std::fs::remove_dir_all(&context);
-            return Err(e);
         }
+        let named_root = context.with_extension("named");
+        let (chunks_tx, chunks_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
+        let feeder = tokio::spawn(feed_contexts(
+            input,
+            chunks_tx,
+            named_root.clone(),
+            open.context_dirs.clone(),
+        ));
+        let unpack_into = context.clone();
+        let unpacked =
+            blocking(move || unpack_context(chunks_rx, &unpack_into, "the build context")).await;
+        let named = match unpacked {
+            Ok(()) => feeder
+                .await
+                .map_err(|e| internal(e.to_string()))
+                .and_then(|r| r),
+            Err(e) => {
+                feeder.abort();
+                Err(e)
+            }
+        };
+        let named = match named {
+            Ok(named) => named,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&context);
+                let _ = std::fs::remove_dir_all(&named_root);
+                return Err(e);
+            }
+        };
+        let mut contexts: std::collections::BTreeMap<String, NamedContext> = named
+            .into_iter()
+            .map(|(name, dir)| (name, NamedContext::Dir(dir)))
+            .collect();
+        contexts.extend(
+            open.context_images
+                .into_iter()
+                .map(|(name, image)| (name, NamedContext::Image(image))),
+        );
         let names: Vec<String> = tags.iter().map(Reference::familiar).collect();
         let options = BuildOptions {
             dockerfile_name: open.dockerfile_name,
@@ -614,6 +634,7 @@ impl Images for ImagesApi {
             network: build_network(&open.network)?,
             extra_hosts: open.extra_hosts,
             ssh: agents(open.ssh)?,
+            contexts,
         };
         let daemon = self.daemon.clone();
         Ok(Response::new(progress_stream(move |events| async move {
@@ -623,6 +644,7 @@ impl Images for ImagesApi {
                 .await
                 .map_err(|status| Status::unknown(status.message().to_string()));
             let _ = tokio::fs::remove_dir_all(&context).await;
+            let _ = tokio::fs::remove_dir_all(&named_root).await;
             if let Ok(id) = &built {
                 for name in &names {
                     daemon.image_event("tag", id, name);
@@ -722,6 +744,86 @@ impl Images for ImagesApi {
             space_reclaimed,
         }))
     }
+}
+
+/// Unpacks a build context's tar, read from `chunks`, into `dir`.
+fn unpack_context(
+    chunks: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    dir: &std::path::Path,
+    what: &str,
+) -> Result<(), Status> {
+    let mut archive = tar::Archive::new(ChannelReader::new(chunks));
+    archive.set_preserve_permissions(true);
+    archive.set_preserve_ownerships(true);
+    archive
+        .unpack(dir)
+        .map_err(|e| invalid(format!("{what} is not a valid tar: {e}")))
+}
+
+/// Routes a build stream's tars: the main context's chunks to `main`, then
+/// each named local context (`expected`, in order) into a directory of its
+/// own under `named_root`. Returns the named contexts' directories once the
+/// stream has ended and all are unpacked.
+async fn feed_contexts(
+    mut input: Streaming<BuildRequest>,
+    main: tokio::sync::mpsc::Sender<Vec<u8>>,
+    named_root: std::path::PathBuf,
+    expected: Vec<String>,
+) -> Result<Vec<(String, std::path::PathBuf)>, Status> {
+    let mut main = Some(main);
+    let mut current: Option<(String, tokio::sync::mpsc::Sender<Vec<u8>>)> = None;
+    let mut unpacking = Vec::new();
+    while let Some(message) = input.message().await? {
+        let (name, data) = match message.kind {
+            Some(build_request::Kind::Context(data)) => {
+                if let Some(main) = &main
+                    && main.send(data).await.is_err()
+                {
+                    break;
+                }
+                continue;
+            }
+            Some(build_request::Kind::NamedContext(chunk)) => (chunk.name, chunk.data),
+            _ => continue,
+        };
+        // The main context has ended; so has a named one when the next begins.
+        main = None;
+        if current.as_ref().is_none_or(|(open, _)| *open != name) {
+            if !expected.contains(&name) || unpacking.iter().any(|(n, _, _)| *n == name) {
+                return Err(invalid(format!(
+                    "unexpected build context {name:?} in the stream"
+                )));
+            }
+            let dir = named_root.join(&name);
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| internal(format!("cannot make {}: {e}", dir.display())))?;
+            let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
+            let into = dir.clone();
+            let what = format!("build context {name}");
+            let task = tokio::task::spawn_blocking(move || unpack_context(rx, &into, &what));
+            unpacking.push((name.clone(), dir, task));
+            current = Some((name, tx));
+        }
+        if let Some((_, tx)) = &current
+            && tx.send(data).await.is_err()
+        {
+            break;
+        }
+    }
+    drop(main);
+    drop(current);
+    let mut named = Vec::new();
+    for (name, dir, task) in unpacking {
+        task.await.map_err(|e| internal(e.to_string()))??;
+        named.push((name, dir));
+    }
+    if let Some(missing) = expected
+        .iter()
+        .find(|n| !named.iter().any(|(m, _)| m == *n))
+    {
+        return Err(invalid(format!("build context {missing} was not sent")));
+    }
+    Ok(named)
 }
 
 /// `build --ssh`: each agent's socket, which must be one on this host.

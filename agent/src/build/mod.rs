@@ -77,6 +77,18 @@ pub struct BuildOptions {
     /// `--ssh`: SSH agents' sockets on this host by id, for
     /// `RUN --mount=type=ssh`.
     pub ssh: BTreeMap<String, PathBuf>,
+    /// `--build-context`: named contexts, which `FROM`, `COPY --from` and
+    /// `RUN --mount=from=` may name.
+    pub contexts: BTreeMap<String, NamedContext>,
+}
+
+/// A named build context.
+#[derive(Debug, Clone)]
+pub enum NamedContext {
+    /// A local directory the client sent, unpacked here.
+    Dir(PathBuf),
+    /// An image reference, standing for the name.
+    Image(String),
 }
 
 /// The cache key after `previous` and `parts`.
@@ -250,6 +262,27 @@ impl Builder<'_> {
             .dockerfile
             .resolve_base(index, globals)
             .map_err(|e| invalid(e.to_string()))?;
+        // A named context stands for the image of the same name.
+        let base = match base {
+            BaseImage::Image(name) => match self.options.contexts.get(&name) {
+                Some(NamedContext::Image(image)) => BaseImage::Image(image.clone()),
+                Some(NamedContext::Dir(_)) => {
+                    return Err(invalid(
+                        self.dockerfile
+                            .error(
+                                stage.line,
+                                "FROM",
+                                format!(
+                                    "the build context {name} is a directory, which hoist cannot start a stage from yet: COPY --from={name} its files instead"
+                                ),
+                            )
+                            .to_string(),
+                    ));
+                }
+                None => BaseImage::Image(name),
+            },
+            other => other,
+        };
         let step = self.next_step();
         let started = Instant::now();
         // The base image's reference, parsed once (its errors point at FROM).
@@ -616,22 +649,34 @@ impl Builder<'_> {
         let Some(from) = from else {
             return Ok(RootView::Live(self.options.context.clone()));
         };
-        let state = match self.dockerfile.stage_index(from) {
-            Some(index) if index < self.stages.len() => self.stages[index].0.clone(),
-            Some(_) => {
-                return Err(self.located(
+        let state = match (
+            self.options.contexts.get(from),
+            self.dockerfile.stage_index(from),
+        ) {
+            (Some(NamedContext::Dir(dir)), _) => return Ok(RootView::Live(dir.clone())),
+            (Some(NamedContext::Image(image)), _) => {
+                let reference =
+                    Reference::parse(image).map_err(|e| self.located(at, e.to_string()))?;
+                let image = self.base_image(&reference).await?;
+                self.daemon.images.state_of(&image).map_err(from_image)?
+            }
+            (None, stage) => match stage {
+                Some(index) if index < self.stages.len() => self.stages[index].0.clone(),
+                Some(_) => {
+                    return Err(self.located(
                     at,
                     format!(
                         "--from={from} names this stage or a later one; copy from an earlier stage"
                     ),
                 ));
-            }
-            None => {
-                let reference =
-                    Reference::parse(from).map_err(|e| self.located(at, e.to_string()))?;
-                let image = self.base_image(&reference).await?;
-                self.daemon.images.state_of(&image).map_err(from_image)?
-            }
+                }
+                None => {
+                    let reference =
+                        Reference::parse(from).map_err(|e| self.located(at, e.to_string()))?;
+                    let image = self.base_image(&reference).await?;
+                    self.daemon.images.state_of(&image).map_err(from_image)?
+                }
+            },
         };
         let lowers = self.daemon.images.layer_dirs(&state);
         let target = self

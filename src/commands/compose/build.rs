@@ -14,11 +14,11 @@ use serde_json::Value as Json;
 
 use super::engine::Engine;
 use super::events::{Kind, event, finish, warn};
-use crate::commands::build::{BuildJob, build_args, run_build, ssh_agents};
+use crate::commands::build::{BuildJob, build_args, named_contexts, run_build, ssh_agents};
 use crate::exit::{CliError, CliResult};
 
 /// `build:` keys the builder honours; others are warned about.
-const SUPPORTED: [&str; 14] = [
+const SUPPORTED: [&str; 15] = [
     "context",
     "dockerfile",
     "args",
@@ -33,6 +33,7 @@ const SUPPORTED: [&str; 14] = [
     "platforms",
     "ssh",
     "dockerfile_inline",
+    "additional_contexts",
 ];
 
 /// `hoist compose build`.
@@ -168,6 +169,19 @@ fn build_job(service: &ServicePlan, options: &BuildOptions) -> CliResult<BuildJo
             .map(|(host, ip)| format!("{host}:{ip}"))
             .collect(),
         platform: platform(service, &build["platforms"])?,
+        contexts: named_contexts(
+            &pairs(&build["additional_contexts"], '=')
+                .into_iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect::<Vec<_>>(),
+        )
+        .map_err(|e| CliError {
+            message: format!(
+                "service {:?}: build.additional_contexts: {}",
+                service.name, e.message
+            ),
+            ..e
+        })?,
         ssh: ssh_agents(
             &build["ssh"]
                 .as_array()
