@@ -818,3 +818,38 @@ fn named_build_contexts_stand_for_images_and_directories() {
         remote.stderr
     );
 }
+
+#[test]
+fn copy_and_add_exclude_what_their_patterns_name() {
+    let d = Daemon::with_busybox();
+    let dir = context_with(
+        &d,
+        &[("home.txt", "t\n"), ("home.md", "m\n"), ("keep.md", "k\n")],
+    );
+    fs::create_dir_all(dir.join("homedir/deep")).unwrap();
+    fs::write(dir.join("homedir/a.txt"), "a\n").unwrap();
+    fs::write(dir.join("homedir/b.md"), "b\n").unwrap();
+    fs::write(dir.join("homedir/deep/c.txt"), "c\n").unwrap();
+    fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\n\
+         COPY --exclude=*.txt hom* /glob/\n\
+         COPY --exclude=**/*.txt homedir /deep/\n\
+         ADD --exclude=*.md --exclude=deep . /all/\n\
+         RUN cd / && find glob deep all -type f | sort > /listing\n",
+    )
+    .unwrap();
+    let built = build(&d, &dir, &["-t", "excluded:1"]);
+    assert_eq!(built.code, 0, "{}\n{}", built.stdout, built.stderr);
+    assert_eq!(
+        d.ok(&["run", "--rm", "excluded:1", "cat", "/listing"]),
+        "all/Dockerfile\nall/home.txt\nall/homedir/a.txt\nall/homedir/b.md\nall/homedir/deep/c.txt\n\
+         deep/b.md\n\
+         glob/b.md\nglob/deep/c.txt\nglob/home.md\n"
+    );
+    // What is left out is not part of the cache key: changing it hits.
+    fs::write(dir.join("homedir/a.txt"), "changed\n").unwrap();
+    let again = build(&d, &dir, &["-t", "excluded:1"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stdout.contains("#3 CACHED"), "{}", again.stdout);
+}

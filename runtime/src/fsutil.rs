@@ -114,16 +114,35 @@ pub fn disk_usage(path: &Path) -> u64 {
 /// keeping ownership, permissions and symlinks (device nodes and fifos are
 /// recreated). Used to fill a new volume from the image.
 pub fn copy_tree(src: &Path, dst: &Path) -> io::Result<()> {
+    copy_tree_where(src, dst, &|_| true)
+}
+
+/// [`copy_tree`] of the entries `keep` takes, given their path relative to
+/// `src` (a directory it leaves out is left out whole).
+pub fn copy_tree_where(src: &Path, dst: &Path, keep: &dyn Fn(&Path) -> bool) -> io::Result<()> {
+    copy_level(src, dst, Path::new(""), keep)
+}
+
+fn copy_level(
+    src: &Path,
+    dst: &Path,
+    below: &Path,
+    keep: &dyn Fn(&Path) -> bool,
+) -> io::Result<()> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt, lchown, symlink};
     for entry in fs::read_dir(src)? {
         let entry = entry?;
+        let relative = below.join(entry.file_name());
+        if !keep(&relative) {
+            continue;
+        }
         let from = entry.path();
         let to = dst.join(entry.file_name());
         let meta = fs::symlink_metadata(&from)?;
         let kind = meta.file_type();
         if kind.is_dir() {
             fs::create_dir_all(&to)?;
-            copy_tree(&from, &to)?;
+            copy_level(&from, &to, &relative, keep)?;
         } else if kind.is_symlink() {
             symlink(fs::read_link(&from)?, &to)?;
         } else if kind.is_file() {

@@ -18,13 +18,15 @@ mod run;
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use hoist_runtime::fsutil::copy_tree_where;
 use hoist_runtime::image::Reference;
 use hoist_runtime::image::build::remote::{self, download, is_url};
-use hoist_runtime::image::build::{MatchedSource, content_hash, resolve_sources};
+use hoist_runtime::image::build::{IgnoreRules, MatchedSource, content_hash, resolve_sources};
 use hoist_runtime::image::build_cache::BuildState;
 use hoist_runtime::image::config::{History, host_architecture};
 use hoist_runtime::image::dockerfile::{
@@ -541,15 +543,24 @@ impl Builder<'_> {
                 let (view, matched, downloads) = self.download_sources(at, files).await?;
                 let hash = content_hash(view.root(), &matched)
                     .map_err(|e| self.located(at, e.to_string()))?;
-                copying = Some((view, matched, Some(downloads)));
+                copying = Some((view, matched, Some(downloads), false));
                 chain(&run.key, &[&format!("{instruction:?}"), &hash])
             }
             Instruction::Copy(files) | Instruction::Add(files) => {
                 let view = self.source_root(at, files.from.as_deref()).await?;
                 let matched = self.sources(run, at, files, view.root())?;
+                let (view, matched, kept) = if files.exclude.is_empty() {
+                    (view, matched, None)
+                } else {
+                    let (kept_view, kept_matched, kept) =
+                        self.without_excluded(at, &view, matched, &files.exclude)?;
+                    (kept_view, kept_matched, Some(kept))
+                };
                 let hash = content_hash(view.root(), &matched)
                     .map_err(|e| self.located(at, e.to_string()))?;
-                copying = Some((view, matched, None));
+                // ADD unpacks local archives, never downloaded ones.
+                let unpack = matches!(instruction, Instruction::Add(_));
+                copying = Some((view, matched, kept, unpack));
                 chain(&run.key, &[&format!("{instruction:?}"), &hash])
             }
             _ => return Err(internal("not a layer step")),
@@ -601,12 +612,10 @@ impl Builder<'_> {
                 }
             }
             Instruction::Copy(files) | Instruction::Add(files) => {
-                let (view, matched, downloads) = copying
+                let (view, matched, _scratch, unpack) = copying
                     .take()
                     .ok_or_else(|| internal("COPY sources were not resolved"))?;
-                // ADD unpacks local archives, never downloaded ones.
-                let add = matches!(instruction, Instruction::Add(_)) && downloads.is_none();
-                self.copy_layer(run, at, files, view.root(), &matched, add)?
+                self.copy_layer(run, at, files, view.root(), &matched, unpack)?
             }
             _ => return Err(internal("not a layer step")),
         };
@@ -897,6 +906,56 @@ impl Builder<'_> {
             matched,
             downloads,
         ))
+    }
+
+    /// `matched` (in `view`) without what the `--exclude` patterns leave
+    /// out (matched against each source's path, and against the paths
+    /// inside a directory source relative to it, as `.dockerignore`
+    /// patterns): the rest copied under a scratch directory (removed with
+    /// the returned guard), as the sources of a copy from there.
+    fn without_excluded(
+        &self,
+        at: &Located<Instruction>,
+        view: &RootView,
+        matched: Vec<MatchedSource>,
+        patterns: &[String],
+    ) -> Result<(RootView, Vec<MatchedSource>, Scratch), Status> {
+        let rules = IgnoreRules::parse(&patterns.join("\n"))
+            .map_err(|e| self.located(at, format!("invalid --exclude: {e}")))?;
+        let kept = scratch(&self.daemon.images.temp_dir(), "exclude")
+            .map_err(|e| internal(format!("cannot make a copy directory: {e}")))?;
+        let failed = |e: std::io::Error| self.located(at, format!("cannot copy: {e}"));
+        let mut remaining = Vec::new();
+        for (index, source) in matched.into_iter().enumerate() {
+            if rules.is_excluded(&source.path) {
+                continue;
+            }
+            let from = view.root().join(&source.resolved);
+            let place = kept.path().join(index.to_string());
+            std::fs::create_dir(&place).map_err(failed)?;
+            let meta = std::fs::symlink_metadata(&from).map_err(failed)?;
+            let resolved = if meta.is_dir() {
+                // A directory is copied by its contents; keep its own
+                // owner and mode on the copy too.
+                copy_tree_where(&from, &place, &|inside| !rules.is_excluded(inside))
+                    .map_err(failed)?;
+                std::fs::set_permissions(&place, meta.permissions()).map_err(failed)?;
+                std::os::unix::fs::lchown(&place, Some(meta.uid()), Some(meta.gid()))
+                    .map_err(failed)?;
+                PathBuf::from(index.to_string())
+            } else {
+                let name = from.file_name().unwrap_or_default().to_owned();
+                let parent = from.parent().unwrap_or(view.root());
+                copy_tree_where(parent, &place, &|entry| entry == Path::new(&name))
+                    .map_err(failed)?;
+                PathBuf::from(index.to_string()).join(name)
+            };
+            remaining.push(MatchedSource {
+                path: source.path,
+                resolved,
+            });
+        }
+        Ok((RootView::Live(kept.path().to_path_buf()), remaining, kept))
     }
 
     /// The files a COPY/ADD takes from `root`.

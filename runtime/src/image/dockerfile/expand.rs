@@ -34,6 +34,7 @@ impl Instruction {
                 chmod: opt(&c.chmod)?,
                 link: c.link,
                 checksum: opt(&c.checksum)?,
+                exclude: c.exclude.iter().map(one).collect::<Result<_, _>>()?,
                 sources: c.sources.iter().map(one).collect::<Result<_, _>>()?,
                 inline: c
                     .inline
@@ -203,6 +204,7 @@ mod tests {
             chmod: None,
             link: false,
             checksum: None,
+            exclude: vec![],
             sources: vec![s("app-$V.tgz")],
             inline: vec![
                 InlineFile {

@@ -93,6 +93,9 @@ pub struct CopyFiles {
     pub link: bool,
     /// `--checksum` (ADD of a URL): the content's expected digest.
     pub checksum: Option<String>,
+    /// `--exclude`: patterns (as `.dockerignore` writes them) of files
+    /// the copy leaves out.
+    pub exclude: Vec<String>,
     /// Source paths (or URLs for ADD), unexpanded, in order.
     pub sources: Vec<String>,
     /// Heredoc sources, in order.

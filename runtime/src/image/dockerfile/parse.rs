@@ -269,7 +269,7 @@ const COPY_FLAGS: &[Spec] = &[
     Spec::new("chmod", Kind::String),
     Spec::new("link", Kind::Bool),
     Spec::unsupported("parents", Kind::Bool),
-    Spec::unsupported("exclude", Kind::Strings),
+    Spec::new("exclude", Kind::Strings),
 ];
 
 const ADD_FLAGS: &[Spec] = &[
@@ -278,7 +278,7 @@ const ADD_FLAGS: &[Spec] = &[
     Spec::new("link", Kind::Bool),
     Spec::new("checksum", Kind::String),
     Spec::unsupported("keep-git-dir", Kind::Bool),
-    Spec::unsupported("exclude", Kind::Strings),
+    Spec::new("exclude", Kind::Strings),
     Spec::unsupported("unpack", Kind::Bool),
 ];
 
@@ -333,6 +333,7 @@ fn parse_copy(
         chmod: flags.string("chmod"),
         link: flags.bool("link"),
         checksum,
+        exclude: flags.strings("exclude"),
         sources,
         inline,
         dest,
