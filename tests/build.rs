@@ -446,7 +446,8 @@ fn dockers_build_flags_for_ci() {
     fs::write(
         dir.join("Dockerfile"),
         "FROM busybox\n\
-         RUN grep -c : /proc/net/dev > /interfaces; grep db /etc/hosts > /hosts; true\n",
+         RUN grep -c : /proc/net/dev > /interfaces; grep db /etc/hosts > /hosts; true\n\
+         RUN ulimit -n > /nofile && df -k /dev/shm | awk 'NR == 2 {print $2}' > /shm\n",
     )
     .unwrap();
     let iid = d.dir.join("iid");
@@ -477,6 +478,10 @@ fn dockers_build_flags_for_ci() {
             "--cache-from",
             "type=registry,ref=x/y:cache",
             "--load",
+            "--shm-size",
+            "32m",
+            "--ulimit",
+            "nofile=1000:2000",
         ],
     );
     assert_eq!(built.code, 0, "{}\n{}", built.stdout, built.stderr);
@@ -496,38 +501,31 @@ fn dockers_build_flags_for_ci() {
         d.ok(&["run", "--rm", "ci:1", "cat", "/hosts"]),
         "10.1.2.3\tdb\n"
     );
-    // The step's network and hosts are part of its cache key.
-    let again = build(
-        &d,
-        &dir,
-        &[
-            "-t",
-            "ci:1",
-            "--network",
-            "none",
-            "--add-host",
-            "db:10.1.2.3",
-        ],
+    assert_eq!(
+        d.ok(&["run", "--rm", "ci:1", "cat", "/nofile", "/shm"]),
+        "1000\n32768\n"
     );
+    // The step's network, hosts and limits are part of its cache key.
+    let same = [
+        "-t",
+        "ci:1",
+        "--network",
+        "none",
+        "--add-host",
+        "db:10.1.2.3",
+        "--shm-size",
+        "32m",
+        "--ulimit",
+        "nofile=1000:2000",
+    ];
+    let again = build(&d, &dir, &same);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(again.stdout.contains(" CACHED"), "{}", again.stdout);
     let other = build(&d, &dir, &["-t", "ci:2", "--add-host", "db:10.9.9.9"]);
     assert_eq!(other.code, 0, "{}", other.stderr);
     assert!(!other.stdout.contains(" CACHED"), "{}", other.stdout);
     // --progress=quiet prints the ID alone.
-    let quiet = build(
-        &d,
-        &dir,
-        &[
-            "-t",
-            "ci:1",
-            "--network",
-            "none",
-            "--add-host",
-            "db:10.1.2.3",
-            "--progress=quiet",
-        ],
-    );
+    let quiet = build(&d, &dir, &[&same[..], &["--progress=quiet"]].concat());
     assert_eq!(quiet.stdout.trim(), d.image_id("ci:1"));
 
     for (flags, said) in [
@@ -542,6 +540,8 @@ fn dockers_build_flags_for_ci() {
             "invalid --progress \"rawjson\"",
         ),
         (&["--push"][..], "--push needs a name"),
+        (&["--ulimit", "nofile"][..], "invalid --ulimit \"nofile\""),
+        (&["--shm-size", "lots"][..], "invalid --shm-size \"lots\""),
     ] {
         let refused = build(&d, &dir, flags);
         assert_ne!(refused.code, 0, "{flags:?}");

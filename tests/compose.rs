@@ -1008,6 +1008,7 @@ fn build_secrets_labels_network_and_hosts_reach_the_build() {
         "secretive",
         "services:\n  app:\n    build:\n      context: ./app\n      secrets:\n        - npmrc\n        - {source: token, target: api}\n\
          \x20     labels: [team=core]\n      network: none\n      extra_hosts: [\"db=10.1.2.3\"]\n\
+         \x20     shm_size: 16m\n      ulimits: {nofile: {soft: 900, hard: 1800}}\n\
          secrets:\n  npmrc: {file: ./npmrc}\n  token: {environment: API_TOKEN}\n",
     );
     let dir = file.parent().unwrap();
@@ -1019,7 +1020,8 @@ fn build_secrets_labels_network_and_hosts_reach_the_build() {
         "FROM busybox\n\
          RUN --mount=type=secret,id=npmrc --mount=type=secret,id=api,env=API,required \
          wc -c < /run/secrets/npmrc > /npmrc-size && echo ${#API} > /api-size\n\
-         RUN grep -c : /proc/net/dev > /interfaces; grep db /etc/hosts > /hosts; true\n",
+         RUN grep -c : /proc/net/dev > /interfaces; grep db /etc/hosts > /hosts; true\n\
+         RUN ulimit -n > /nofile && df -k /dev/shm | awk 'NR == 2 {print $2}' > /shm\n",
     )
     .unwrap();
     let built = daemon.hoist(&compose(&file, &["build"]));
@@ -1036,7 +1038,11 @@ fn build_secrets_labels_network_and_hosts_reach_the_build() {
         ]),
         "10\n11\n"
     );
-    // build.labels, build.network and build.extra_hosts reach the build.
+    // build.labels, network, extra_hosts, shm_size and ulimits reach the build.
+    assert_eq!(
+        daemon.ok(&["run", "--rm", "secretive-app", "cat", "/nofile", "/shm"]),
+        "900\n16384\n"
+    );
     assert_eq!(
         daemon.ok(&[
             "run",

@@ -548,6 +548,22 @@ pub struct Ulimit {
     pub hard: i64,
 }
 
+impl Ulimit {
+    /// Parses `name=soft[:hard]` (`--ulimit nofile=1024:2048`); the hard
+    /// limit is the soft one when not given.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let bad =
+            || format!("invalid --ulimit {value:?}: use name=soft[:hard], e.g. nofile=1024:2048");
+        let (name, limits) = value.split_once('=').ok_or_else(bad)?;
+        let (soft, hard) = limits.split_once(':').unwrap_or((limits, limits));
+        Ok(Ulimit {
+            name: name.to_string(),
+            soft: soft.parse().map_err(|_| bad())?,
+            hard: hard.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
 /// The logging driver and its options (`json-file` with `max-size`,
 /// `max-file`; `none`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -69,6 +69,12 @@ pub struct BuildArgs {
     /// Add a custom host-to-IP mapping (format: "host:ip")
     #[arg(long = "add-host")]
     pub add_hosts: Vec<String>,
+    /// Shared memory size for RUN instructions (format: <number>[<unit>])
+    #[arg(long = "shm-size")]
+    pub shm_size: Option<String>,
+    /// Ulimit options for RUN instructions (name=soft[:hard])
+    #[arg(long = "ulimit")]
+    pub ulimits: Vec<String>,
     /// Set target platform for build (this host's only: RUN steps run natively)
     #[arg(long)]
     pub platform: Option<String>,
@@ -322,6 +328,10 @@ pub struct BuildJob {
     pub network: String,
     /// `--add-host` entries for RUN steps.
     pub extra_hosts: Vec<String>,
+    /// `--shm-size` of RUN steps in bytes (0: the default).
+    pub shm_size: u64,
+    /// `--ulimit`s of RUN steps (`name=soft[:hard]`, checked).
+    pub ulimits: Vec<String>,
     /// `--platform` (the host's, or empty).
     pub platform: String,
 }
@@ -370,6 +380,8 @@ pub async fn build(channel: Channel, args: BuildArgs) -> CliResult<i32> {
         labels: labels(&args.labels),
         network: args.network.clone(),
         extra_hosts: args.add_hosts.clone(),
+        shm_size: shm_size(args.shm_size.as_deref())?,
+        ulimits: checked_ulimits(&args.ulimits)?,
         platform: args.platform.clone().unwrap_or_default(),
     };
     let lines = run_build(channel.clone(), job, quiet, false).await?;
@@ -583,6 +595,28 @@ fn built_id(lines: &[String]) -> &str {
         .unwrap_or_default()
 }
 
+/// `--shm-size` in bytes; 0 when not given.
+pub fn shm_size(value: Option<&str>) -> CliResult<u64> {
+    value.map_or(Ok(0), |v| {
+        hoist_api::units::parse_bytes(v)
+            .ok()
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| {
+                CliError::usage(format!(
+                    "invalid --shm-size {v:?}: use bytes or a unit, like 64m"
+                ))
+            })
+    })
+}
+
+/// `--ulimit`s, checked here so a bad one fails before the context is sent.
+pub fn checked_ulimits(given: &[String]) -> CliResult<Vec<String>> {
+    for value in given {
+        hoist_api::spec::Ulimit::parse(value).map_err(CliError::usage)?;
+    }
+    Ok(given.to_vec())
+}
+
 /// `--label K=V` (or `K`, an empty value).
 fn labels(given: &[String]) -> BTreeMap<String, String> {
     given
@@ -657,6 +691,8 @@ pub async fn run_build(
         labels: job.labels.into_iter().collect(),
         network: job.network,
         extra_hosts: job.extra_hosts,
+        shm_size: job.shm_size,
+        ulimits: job.ulimits,
         platform: job.platform,
         ssh: job.ssh.into_iter().collect(),
         context_images: job

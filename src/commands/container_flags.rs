@@ -507,18 +507,7 @@ pub fn parse_tmpfs_flag(value: &str) -> Result<MountSpec, CliError> {
 
 /// Parses `--ulimit name=soft[:hard]`.
 pub fn parse_ulimit(value: &str) -> Result<Ulimit, CliError> {
-    let bad = || {
-        usage(format!(
-            "invalid --ulimit {value:?}: use name=soft[:hard], e.g. nofile=1024:2048"
-        ))
-    };
-    let (name, limits) = value.split_once('=').ok_or_else(bad)?;
-    let (soft, hard) = limits.split_once(':').unwrap_or((limits, limits));
-    Ok(Ulimit {
-        name: name.to_string(),
-        soft: soft.parse().map_err(|_| bad())?,
-        hard: hard.parse().map_err(|_| bad())?,
-    })
+    Ulimit::parse(value).map_err(usage)
 }
 
 /// `--cpus` in billionths of a CPU, as the daemon takes it.

@@ -633,6 +633,12 @@ impl Images for ImagesApi {
             labels: open.labels.into_iter().collect(),
             network: build_network(&open.network)?,
             extra_hosts: open.extra_hosts,
+            shm_size: open.shm_size,
+            ulimits: open
+                .ulimits
+                .iter()
+                .map(|u| hoist_api::spec::Ulimit::parse(u).map_err(invalid))
+                .collect::<Result<_, _>>()?,
             ssh: agents(open.ssh)?,
             contexts,
         };

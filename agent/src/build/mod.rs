@@ -76,6 +76,10 @@ pub struct BuildOptions {
     pub network: dockerfile::RunNetwork,
     /// `--add-host`: `HOST:IP` entries for RUN steps.
     pub extra_hosts: Vec<String>,
+    /// `--shm-size` of RUN steps (0: Docker's 64 MiB).
+    pub shm_size: u64,
+    /// `--ulimit`s of RUN steps.
+    pub ulimits: Vec<hoist_api::spec::Ulimit>,
     /// `--ssh`: SSH agents' sockets on this host by id, for
     /// `RUN --mount=type=ssh`.
     pub ssh: BTreeMap<String, PathBuf>,
@@ -536,6 +540,7 @@ impl Builder<'_> {
                         &hashes.join("\n"),
                         &format!("{:?}", self.run_network(command)),
                         &self.options.extra_hosts.join("\n"),
+                        &format!("{} {:?}", self.options.shm_size, self.options.ulimits),
                     ],
                 )
             }
@@ -586,6 +591,8 @@ impl Builder<'_> {
                     args_env: run.args.iter().map(|(k, v)| format!("{k}={v}")).collect(),
                     network: self.run_network(command),
                     extra_hosts: self.options.extra_hosts.clone(),
+                    shm_size: self.options.shm_size,
+                    ulimits: self.options.ulimits.clone(),
                     mounts,
                     stubs,
                     output: &print,

@@ -29,6 +29,10 @@ pub struct RunStep<'a> {
     pub network: RunNetwork,
     /// The build's `--add-host` entries.
     pub extra_hosts: Vec<String>,
+    /// The build's `--shm-size`.
+    pub shm_size: u64,
+    /// The build's `--ulimit`s.
+    pub ulimits: Vec<hoist_api::spec::Ulimit>,
     /// `RUN --mount`s, ready, held until the step ends.
     pub mounts: StepMounts,
     /// Mount points missing from the image before the step (deepest
@@ -103,6 +107,8 @@ async fn run_in(
         },
         mounts: step.mounts.specs.clone(),
         extra_hosts: step.extra_hosts.clone(),
+        shm_size: step.shm_size,
+        ulimits: step.ulimits.clone(),
         ..Default::default()
     };
     let (id, _) = daemon.create_container("", spec).await?;

@@ -14,11 +14,13 @@ use serde_json::Value as Json;
 
 use super::engine::Engine;
 use super::events::{Kind, event, finish, warn};
-use crate::commands::build::{BuildJob, build_args, named_contexts, run_build, ssh_agents};
+use crate::commands::build::{
+    BuildJob, build_args, checked_ulimits, named_contexts, run_build, shm_size, ssh_agents,
+};
 use crate::exit::{CliError, CliResult};
 
 /// `build:` keys the builder honours; others are warned about.
-const SUPPORTED: [&str; 15] = [
+const SUPPORTED: [&str; 17] = [
     "context",
     "dockerfile",
     "args",
@@ -34,6 +36,8 @@ const SUPPORTED: [&str; 15] = [
     "ssh",
     "dockerfile_inline",
     "additional_contexts",
+    "shm_size",
+    "ulimits",
 ];
 
 /// `hoist compose build`.
@@ -164,6 +168,8 @@ fn build_job(service: &ServicePlan, options: &BuildOptions) -> CliResult<BuildJo
         secrets: secrets(service)?,
         labels: pairs(&build["labels"], '=').into_iter().collect(),
         network: build["network"].as_str().unwrap_or_default().to_string(),
+        shm_size: shm_size(json_text(&build["shm_size"]).as_deref())?,
+        ulimits: checked_ulimits(&file_ulimits(&build["ulimits"]))?,
         extra_hosts: pairs(&build["extra_hosts"], ':')
             .into_iter()
             .map(|(host, ip)| format!("{host}:{ip}"))
@@ -204,6 +210,34 @@ fn expand_home(entry: &str) -> String {
         (Some((id, rest)), Ok(home)) => format!("{id}={home}/{rest}"),
         _ => entry.to_string(),
     }
+}
+
+/// A number or a string, as text (`shm_size: 128m` or `shm_size: 1000000`).
+fn json_text(value: &Json) -> Option<String> {
+    match value {
+        Json::String(text) => Some(text.clone()),
+        Json::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `build.ulimits` (`nofile: 1024` or `nofile: {soft: 1024, hard: 2048}`)
+/// as `--ulimit` values.
+fn file_ulimits(ulimits: &Json) -> Vec<String> {
+    ulimits
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, value)| match value {
+            Json::Number(n) => Some(format!("{name}={n}")),
+            Json::Object(limits) => Some(format!(
+                "{name}={}:{}",
+                json_text(&limits["soft"])?,
+                json_text(&limits["hard"])?
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A list (`K=V`; `separator` may also split it) or a mapping, as pairs.
