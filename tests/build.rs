@@ -791,19 +791,32 @@ fn named_build_contexts_stand_for_images_and_directories() {
     assert_eq!(show("/from-mount"), "shared lib\n");
     assert_eq!(show("/listing"), "lib.txt\n");
 
-    // A directory cannot be a base yet; other context kinds are refused.
-    let from_dir = build(
-        &d,
-        &dir,
-        &["--build-context", &format!("base={}", shared.display())],
+    // A directory as FROM: a stage of its files (its .dockerignore
+    // applied), cached by their content.
+    fs::write(
+        dir.join("Dockerfile"),
+        "FROM files\n\
+         COPY --from=busybox /bin/busybox /bin/busybox\n\
+         CMD [\"/bin/busybox\", \"ls\", \"/\"]\n",
+    )
+    .unwrap();
+    let files_flag = format!("files={}", shared.display());
+    let from_dir = build(&d, &dir, &["-t", "named:2", "--build-context", &files_flag]);
+    assert_eq!(from_dir.code, 0, "{}\n{}", from_dir.stdout, from_dir.stderr);
+    // (dev, etc, proc and sys are the running container's own mount points.)
+    assert_eq!(
+        d.ok(&["run", "--rm", "named:2"]),
+        "bin\ndev\netc\nlib.txt\nproc\nsys\n"
     );
-    assert_eq!(from_dir.code, 1, "{}", from_dir.stderr);
-    assert!(
-        from_dir.stderr.contains("Dockerfile:1: FROM")
-            && from_dir.stderr.contains("COPY --from=base"),
+    let again = build(&d, &dir, &["-t", "named:2", "--build-context", &files_flag]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(
+        again.stdout.matches(" CACHED").count(),
+        1,
         "{}",
-        from_dir.stderr
+        again.stdout
     );
+    // Other context kinds are refused.
     let remote = build(
         &d,
         &dir,

@@ -268,22 +268,15 @@ impl Builder<'_> {
             .dockerfile
             .resolve_base(index, globals)
             .map_err(|e| invalid(e.to_string()))?;
-        // A named context stands for the image of the same name.
+        // A named context stands for the image of the same name; a
+        // directory context is a stage of its files.
+        let mut from_dir = None;
         let base = match base {
             BaseImage::Image(name) => match self.options.contexts.get(&name) {
                 Some(NamedContext::Image(image)) => BaseImage::Image(image.clone()),
-                Some(NamedContext::Dir(_)) => {
-                    return Err(invalid(
-                        self.dockerfile
-                            .error(
-                                stage.line,
-                                "FROM",
-                                format!(
-                                    "the build context {name} is a directory, which hoist cannot start a stage from yet: COPY --from={name} its files instead"
-                                ),
-                            )
-                            .to_string(),
-                    ));
+                Some(NamedContext::Dir(dir)) => {
+                    from_dir = Some((name, dir.clone()));
+                    BaseImage::Scratch
                 }
                 None => BaseImage::Image(name),
             },
@@ -308,7 +301,10 @@ impl Builder<'_> {
                 .clone()
                 .unwrap_or_else(|| i.to_string()),
             (_, Some(reference)) => reference.to_string(),
-            _ => "scratch".to_string(),
+            _ => match &from_dir {
+                Some((name, _)) => format!("context {name}"),
+                None => "scratch".to_string(),
+            },
         };
         self.out.status(format!(
             "#{step} {} FROM {from}",
@@ -321,7 +317,10 @@ impl Builder<'_> {
                 let state = self.daemon.images.state_of(&image).map_err(from_image)?;
                 (state, image.id.clone())
             }
-            _ => (BuildState::scratch(), "scratch".to_string()),
+            _ => match &from_dir {
+                Some((name, dir)) => self.directory_stage(name, dir)?,
+                None => (BuildState::scratch(), "scratch".to_string()),
+            },
         };
         self.out.status(format!(
             "#{step} DONE {:.1}s",
@@ -626,26 +625,7 @@ impl Builder<'_> {
             }
             _ => return Err(internal("not a layer step")),
         };
-        let stored = self
-            .daemon
-            .images
-            .put_blob(File::open(&layer).map_err(|e| internal(e.to_string()))?);
-        let _ = std::fs::remove_file(&layer);
-        let blob = stored.map_err(from_image)?;
-        let _pinned = self.daemon.images.pin([blob.digest.clone()]);
-        run.state.push_layer(
-            blob,
-            History {
-                created: Some(now_rfc3339()),
-                created_by: Some(at.text.clone()),
-                comment: Some("buildkit.dockerfile.v0".into()),
-                ..Default::default()
-            },
-        );
-        self.daemon
-            .images
-            .cache_state(&key, &run.state)
-            .map_err(from_image)?;
+        self.commit_layer(&mut run.state, &key, &layer, &at.text)?;
         run.key = key;
         self.out.status(format!(
             "#{step} DONE {:.1}s",
@@ -700,6 +680,70 @@ impl Builder<'_> {
             .context
             .with_extension(format!("from-{}", hoist_runtime::fsutil::random_hex(4)));
         mount_read_only(target, &lowers)
+    }
+
+    /// Stores the layer tar at `layer` (removing the file), adds it to
+    /// `state` with its history (`created_by`) and caches the result under
+    /// `key`.
+    fn commit_layer(
+        &self,
+        state: &mut BuildState,
+        key: &str,
+        layer: &Path,
+        created_by: &str,
+    ) -> Result<(), Status> {
+        let stored = self
+            .daemon
+            .images
+            .put_blob(File::open(layer).map_err(|e| internal(e.to_string()))?);
+        let _ = std::fs::remove_file(layer);
+        let blob = stored.map_err(from_image)?;
+        // Kept from garbage collection until the cache records it.
+        let _pinned = self.daemon.images.pin([blob.digest.clone()]);
+        state.push_layer(
+            blob,
+            History {
+                created: Some(now_rfc3339()),
+                created_by: Some(created_by.to_string()),
+                comment: Some("buildkit.dockerfile.v0".into()),
+                ..Default::default()
+            },
+        );
+        self.daemon
+            .images
+            .cache_state(key, state)
+            .map_err(from_image)
+    }
+
+    /// A stage started `FROM` the directory build context `name`: its files
+    /// as the one layer of an otherwise empty image, cached by their
+    /// content.
+    fn directory_stage(&self, name: &str, dir: &Path) -> Result<(BuildState, String), Status> {
+        let everything = [MatchedSource {
+            path: PathBuf::from("."),
+            resolved: PathBuf::new(),
+        }];
+        let hash = content_hash(dir, &everything)
+            .map_err(|e| invalid(format!("build context {name}: {e}")))?;
+        let key = chain("context", &[name, &hash]);
+        if let Some(state) = self.cached(&key) {
+            return Ok((state, key));
+        }
+        let layer = self.daemon.images.temp_path("context-layer");
+        let file = File::create(&layer).map_err(|e| internal(e.to_string()))?;
+        write_copy_layer(
+            file,
+            dir,
+            &everything,
+            &[],
+            "/",
+            Overrides::default(),
+            false,
+        )
+        .map_err(|e| invalid(format!("cannot read build context {name}: {e}")))?;
+        let mut state = BuildState::scratch();
+        self.commit_layer(&mut state, &key, &layer, &format!("build context {name}"))?;
+        Ok((state, key))
     }
 
     /// The network a RUN step runs on: its own `--network`, else the
