@@ -866,3 +866,29 @@ fn copy_and_add_exclude_what_their_patterns_name() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(again.stdout.contains("#3 CACHED"), "{}", again.stdout);
 }
+
+#[test]
+fn insecure_run_steps_need_the_entitlement_and_run_privileged() {
+    let d = Daemon::with_busybox();
+    let dir = context_with(&d, &[]);
+    let mount = "mkdir /m && mount -t tmpfs none /m && echo mounted > /out && umount /m";
+    assert_build_fails(
+        &d,
+        &dir,
+        &format!("FROM busybox\nRUN --security=insecure {mount}\n"),
+        &["Dockerfile:2: RUN", "--allow security.insecure"],
+    );
+    let allowed = build(&d, &dir, &["-t", "insecure:1", "--allow", "security.insecure"]);
+    assert_eq!(allowed.code, 0, "{}\n{}", allowed.stdout, allowed.stderr);
+    assert_eq!(d.ok(&["run", "--rm", "insecure:1", "cat", "/out"]), "mounted\n");
+    // The same step in the sandbox may not mount.
+    assert_build_fails(
+        &d,
+        &dir,
+        &format!("FROM busybox\nRUN {mount}\n"),
+        &["Dockerfile:2: RUN", "did not complete successfully"],
+    );
+    let bad = build(&d, &dir, &["--allow", "device"]);
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.contains("invalid --allow \"device\""), "{}", bad.stderr);
+}

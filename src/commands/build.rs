@@ -69,6 +69,9 @@ pub struct BuildArgs {
     /// Add a custom host-to-IP mapping (format: "host:ip")
     #[arg(long = "add-host")]
     pub add_hosts: Vec<String>,
+    /// Allow extra privileged entitlement (security.insecure; network.host, which hoist always grants)
+    #[arg(long = "allow")]
+    pub allow: Vec<String>,
     /// Shared memory size for RUN instructions (format: <number>[<unit>])
     #[arg(long = "shm-size")]
     pub shm_size: Option<String>,
@@ -332,6 +335,8 @@ pub struct BuildJob {
     pub shm_size: u64,
     /// `--ulimit`s of RUN steps (`name=soft[:hard]`, checked).
     pub ulimits: Vec<String>,
+    /// `--allow security.insecure`.
+    pub allow_insecure: bool,
     /// `--platform` (the host's, or empty).
     pub platform: String,
 }
@@ -382,6 +387,7 @@ pub async fn build(channel: Channel, args: BuildArgs) -> CliResult<i32> {
         extra_hosts: args.add_hosts.clone(),
         shm_size: shm_size(args.shm_size.as_deref())?,
         ulimits: checked_ulimits(&args.ulimits)?,
+        allow_insecure: allows_insecure(&args.allow)?,
         platform: args.platform.clone().unwrap_or_default(),
     };
     let lines = run_build(channel.clone(), job, quiet, false).await?;
@@ -595,6 +601,24 @@ fn built_id(lines: &[String]) -> &str {
         .unwrap_or_default()
 }
 
+/// `--allow` entitlements: whether `security.insecure` is one
+/// (`network.host` is always granted; anything else is refused).
+fn allows_insecure(given: &[String]) -> CliResult<bool> {
+    let mut insecure = false;
+    for entitlement in given.iter().flat_map(|g| g.split(',')) {
+        match entitlement {
+            "security.insecure" => insecure = true,
+            "network.host" => {}
+            other => {
+                return Err(CliError::usage(format!(
+                    "invalid --allow {other:?}: use security.insecure or network.host"
+                )));
+            }
+        }
+    }
+    Ok(insecure)
+}
+
 /// `--shm-size` in bytes; 0 when not given.
 pub fn shm_size(value: Option<&str>) -> CliResult<u64> {
     value.map_or(Ok(0), |v| {
@@ -693,6 +717,7 @@ pub async fn run_build(
         extra_hosts: job.extra_hosts,
         shm_size: job.shm_size,
         ulimits: job.ulimits,
+        allow_insecure: job.allow_insecure,
         platform: job.platform,
         ssh: job.ssh.into_iter().collect(),
         context_images: job

@@ -634,6 +634,7 @@ impl Images for ImagesApi {
             network: build_network(&open.network)?,
             extra_hosts: open.extra_hosts,
             shm_size: open.shm_size,
+            allow_insecure: open.allow_insecure,
             ulimits: open
                 .ulimits
                 .iter()

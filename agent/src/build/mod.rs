@@ -80,6 +80,9 @@ pub struct BuildOptions {
     pub shm_size: u64,
     /// `--ulimit`s of RUN steps.
     pub ulimits: Vec<hoist_api::spec::Ulimit>,
+    /// `--allow security.insecure`: `RUN --security=insecure` may run
+    /// privileged.
+    pub allow_insecure: bool,
     /// `--ssh`: SSH agents' sockets on this host by id, for
     /// `RUN --mount=type=ssh`.
     pub ssh: BTreeMap<String, PathBuf>,
@@ -577,6 +580,12 @@ impl Builder<'_> {
         }
         let layer = match instruction {
             Instruction::Run(command) => {
+                if command.insecure && !self.options.allow_insecure {
+                    return Err(self.located(
+                        at,
+                        "--security=insecure needs the security.insecure entitlement: build with --allow security.insecure",
+                    ));
+                }
                 let out = self.out.clone();
                 let print = move |line: String| out.status(format!("#{step} {line}"));
                 let mounts = self.step_mounts(run, at, command, binding).await?;
@@ -590,6 +599,7 @@ impl Builder<'_> {
                     args_env: run.args.iter().map(|(k, v)| format!("{k}={v}")).collect(),
                     network: self.run_network(command),
                     extra_hosts: self.options.extra_hosts.clone(),
+                    privileged: command.insecure,
                     shm_size: self.options.shm_size,
                     ulimits: self.options.ulimits.clone(),
                     mounts,

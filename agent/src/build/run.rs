@@ -29,6 +29,8 @@ pub struct RunStep<'a> {
     pub network: RunNetwork,
     /// The build's `--add-host` entries.
     pub extra_hosts: Vec<String>,
+    /// `RUN --security=insecure` (allowed by the build): privileged.
+    pub privileged: bool,
     /// The build's `--shm-size`.
     pub shm_size: u64,
     /// The build's `--ulimit`s.
@@ -109,6 +111,7 @@ async fn run_in(
         extra_hosts: step.extra_hosts.clone(),
         shm_size: step.shm_size,
         ulimits: step.ulimits.clone(),
+        privileged: step.privileged,
         ..Default::default()
     };
     let (id, _) = daemon.create_container("", spec).await?;

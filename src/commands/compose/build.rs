@@ -20,7 +20,7 @@ use crate::commands::build::{
 use crate::exit::{CliError, CliResult};
 
 /// `build:` keys the builder honours; others are warned about.
-const SUPPORTED: [&str; 17] = [
+const SUPPORTED: [&str; 18] = [
     "context",
     "dockerfile",
     "args",
@@ -38,6 +38,7 @@ const SUPPORTED: [&str; 17] = [
     "additional_contexts",
     "shm_size",
     "ulimits",
+    "privileged",
 ];
 
 /// `hoist compose build`.
@@ -170,6 +171,7 @@ fn build_job(service: &ServicePlan, options: &BuildOptions) -> CliResult<BuildJo
         network: build["network"].as_str().unwrap_or_default().to_string(),
         shm_size: shm_size(json_text(&build["shm_size"]).as_deref())?,
         ulimits: checked_ulimits(&file_ulimits(&build["ulimits"]))?,
+        allow_insecure: build["privileged"].as_bool().unwrap_or(false),
         extra_hosts: pairs(&build["extra_hosts"], ':')
             .into_iter()
             .map(|(host, ip)| format!("{host}:{ip}"))

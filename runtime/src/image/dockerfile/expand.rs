@@ -183,6 +183,7 @@ mod tests {
         let run = Instruction::Run(Run {
             command: CommandForm::Shell(s("echo $DIR")),
             network: RunNetwork::Default,
+            insecure: false,
             mounts: vec![],
             heredocs: vec![],
         });

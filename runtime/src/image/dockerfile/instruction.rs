@@ -60,6 +60,9 @@ pub struct Run {
     pub command: CommandForm,
     /// `--network`.
     pub network: RunNetwork,
+    /// `--security=insecure`: run privileged (the build must allow
+    /// `security.insecure`).
+    pub insecure: bool,
     /// `--mount`s, in order.
     pub mounts: Vec<RunMount>,
     /// Heredoc bodies that followed the line, in order. A shell-form

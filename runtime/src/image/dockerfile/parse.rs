@@ -212,7 +212,7 @@ fn strip_onbuild(original: &str) -> &str {
 const RUN_FLAGS: &[Spec] = &[
     Spec::new("network", Kind::String),
     Spec::new("mount", Kind::Strings),
-    Spec::unsupported("security", Kind::String),
+    Spec::new("security", Kind::String),
     Spec::unsupported("device", Kind::Strings),
 ];
 
@@ -228,6 +228,15 @@ fn parse_run(command: &SplitCommand, heredocs: &[Heredoc]) -> Result<Run, String
             ));
         }
     };
+    let insecure = match flags.string("security").as_deref() {
+        None | Some("sandbox") => false,
+        Some("insecure") => true,
+        Some(other) => {
+            return Err(format!(
+                "unsupported security mode {other:?}; expected --security=sandbox or insecure"
+            ));
+        }
+    };
     let mounts = flags
         .strings("mount")
         .iter()
@@ -236,6 +245,7 @@ fn parse_run(command: &SplitCommand, heredocs: &[Heredoc]) -> Result<Run, String
     Ok(Run {
         command: command_text(&command.args)?,
         network,
+        insecure,
         mounts,
         heredocs: heredocs.to_vec(),
     })
@@ -936,8 +946,8 @@ mod tests {
                 "ADD: unknown flag --from; expected --chown, --chmod, --link",
             ),
             (
-                "RUN --security=insecure make",
-                "RUN: --security is not supported yet by hoist",
+                "RUN --security=lax make",
+                "RUN: unsupported security mode \"lax\"; expected --security=sandbox or insecure",
             ),
             (
                 "ADD --checksum=sha256:abc local.txt /x",

@@ -260,6 +260,7 @@ fn windows_style_escape_directive() {
         &Instruction::Run(Run {
             command: CommandForm::Shell("dir c:\\     && echo done".into()),
             network: RunNetwork::Default,
+            insecure: false,
             mounts: vec![],
             heredocs: vec![],
         })
