@@ -878,9 +878,16 @@ fn insecure_run_steps_need_the_entitlement_and_run_privileged() {
         &format!("FROM busybox\nRUN --security=insecure {mount}\n"),
         &["Dockerfile:2: RUN", "--allow security.insecure"],
     );
-    let allowed = build(&d, &dir, &["-t", "insecure:1", "--allow", "security.insecure"]);
+    let allowed = build(
+        &d,
+        &dir,
+        &["-t", "insecure:1", "--allow", "security.insecure"],
+    );
     assert_eq!(allowed.code, 0, "{}\n{}", allowed.stdout, allowed.stderr);
-    assert_eq!(d.ok(&["run", "--rm", "insecure:1", "cat", "/out"]), "mounted\n");
+    assert_eq!(
+        d.ok(&["run", "--rm", "insecure:1", "cat", "/out"]),
+        "mounted\n"
+    );
     // The same step in the sandbox may not mount.
     assert_build_fails(
         &d,
@@ -890,5 +897,9 @@ fn insecure_run_steps_need_the_entitlement_and_run_privileged() {
     );
     let bad = build(&d, &dir, &["--allow", "device"]);
     assert_ne!(bad.code, 0);
-    assert!(bad.stderr.contains("invalid --allow \"device\""), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("invalid --allow \"device\""),
+        "{}",
+        bad.stderr
+    );
 }

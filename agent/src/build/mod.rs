@@ -756,6 +756,24 @@ impl Builder<'_> {
         Ok((state, key))
     }
 
+    /// A secret or agent the build was not given: an error naming `flag`
+    /// when the mount is `required`, else the mount is skipped (Ok).
+    fn not_given(
+        &self,
+        at: &Located<Instruction>,
+        required: bool,
+        what: &str,
+        flag: &str,
+    ) -> Result<(), Status> {
+        if required {
+            return Err(self.located(
+                at,
+                format!("{what} is required but the build was not given it: pass it with hoist build {flag}"),
+            ));
+        }
+        Ok(())
+    }
+
     /// The network a RUN step runs on: its own `--network`, else the
     /// build's.
     fn run_network(&self, command: &Run) -> dockerfile::RunNetwork {
@@ -870,14 +888,12 @@ impl Builder<'_> {
                     gid,
                 } => {
                     let Some(agent) = self.options.ssh.get(id) else {
-                        if *required {
-                            return Err(self.located(
-                                at,
-                                format!(
-                                    "ssh agent {id} is required but the build was not given it: pass it with hoist build --ssh {id}[=SOCKET]"
-                                ),
-                            ));
-                        }
+                        self.not_given(
+                            at,
+                            *required,
+                            &format!("ssh agent {id}"),
+                            &format!("--ssh {id}[=SOCKET]"),
+                        )?;
                         continue;
                     };
                     let target = match given {
@@ -899,14 +915,12 @@ impl Builder<'_> {
                     gid,
                 } => {
                     let Some(value) = self.options.secrets.get(id) else {
-                        if *required {
-                            return Err(self.located(
-                                at,
-                                format!(
-                                    "secret {id} is required but the build was not given it: pass it with hoist build --secret id={id},src=FILE (or env=VARIABLE)"
-                                ),
-                            ));
-                        }
+                        self.not_given(
+                            at,
+                            *required,
+                            &format!("secret {id}"),
+                            &format!("--secret id={id},src=FILE (or env=VARIABLE)"),
+                        )?;
                         continue;
                     };
                     if file.is_some() {
