@@ -903,3 +903,25 @@ fn insecure_run_steps_need_the_entitlement_and_run_privileged() {
         bad.stderr
     );
 }
+
+#[test]
+fn a_new_cache_mount_starts_from_the_stage_it_names() {
+    let d = Daemon::with_busybox();
+    let dir = context_with(&d, &[]);
+    fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox AS seed\n\
+         RUN mkdir -p /deps && echo seeded > /deps/lock\n\
+         FROM busybox\n\
+         RUN --mount=type=cache,id=deps,target=/cache,from=seed,source=/deps \
+         cat /cache/lock > /first && echo more >> /cache/lock\n\
+         RUN --mount=type=cache,id=deps,target=/cache cat /cache/lock > /second\n",
+    )
+    .unwrap();
+    let built = build(&d, &dir, &["-t", "seeded:1"]);
+    assert_eq!(built.code, 0, "{}\n{}", built.stdout, built.stderr);
+    let show = |path: &str| d.ok(&["run", "--rm", "seeded:1", "cat", path]);
+    assert_eq!(show("/first"), "seeded\n");
+    // Seeded once, when made: later uses see what earlier ones left.
+    assert_eq!(show("/second"), "seeded\nmore\n");
+}

@@ -853,11 +853,22 @@ impl Builder<'_> {
                     id,
                     read_only,
                     sharing,
+                    from,
+                    source,
                     mode,
                     uid,
                     gid,
                     ..
                 } => {
+                    // The files a new cache starts from, if any.
+                    let seed_view = match from {
+                        Some(from) => Some(self.source_root(at, Some(from)).await?),
+                        None => None,
+                    };
+                    let seed = seed_view
+                        .as_ref()
+                        .map(|view| view.resolve(source))
+                        .transpose()?;
                     // A cache mounted twice in one step is held once.
                     let held_here = cache_ids.contains(&id.as_str());
                     cache_ids.push(id);
@@ -875,7 +886,9 @@ impl Builder<'_> {
                             }
                         },
                     };
-                    let dir = caches.dir(id, *mode, *uid, *gid).map_err(failed)?;
+                    let dir = caches
+                        .dir(id, (*mode, *uid, *gid), seed.as_deref())
+                        .map_err(failed)?;
                     mounts.cache(&dir, &target, *read_only, using);
                 }
                 RunMount::Tmpfs { size, .. } => mounts.tmpfs(&target, *size),

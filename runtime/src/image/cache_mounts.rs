@@ -73,8 +73,14 @@ impl CacheMounts {
     }
 
     /// The directory of cache `id`, made with `mode` and owned by
-    /// `uid`:`gid` when first used (later uses keep what it has).
-    pub fn dir(&self, id: &str, mode: u32, uid: u32, gid: u32) -> io::Result<PathBuf> {
+    /// `uid`:`gid` when first used, holding a copy of the directory `seed`
+    /// if one is given (later uses keep what it has).
+    pub fn dir(
+        &self,
+        id: &str,
+        (mode, uid, gid): (u32, u32, u32),
+        seed: Option<&Path>,
+    ) -> io::Result<PathBuf> {
         let dir = self.root.join(Self::name(id));
         if !dir.is_dir() {
             fs::create_dir_all(&self.root)?;
@@ -82,6 +88,9 @@ impl CacheMounts {
                 .root
                 .join(format!(".new-{}", crate::fsutil::random_hex(4)));
             fs::create_dir(&made)?;
+            if let Some(seed) = seed {
+                crate::fsutil::copy_tree(seed, &made)?;
+            }
             fs::set_permissions(&made, fs::Permissions::from_mode(mode & 0o7777))?;
             chown(&made, Some(uid), Some(gid))?;
             if let Err(e) = fs::rename(&made, &dir) {
@@ -130,17 +139,25 @@ mod tests {
     async fn caches_are_kept_shared_or_held_and_pruned_when_free() {
         let root = tempfile::tempdir().unwrap();
         let caches = CacheMounts::new(root.path());
-        let pip = caches.dir("/root/.cache/pip", 0o700, 0, 0).unwrap();
+        let pip = caches.dir("/root/.cache/pip", (0o700, 0, 0), None).unwrap();
         assert_eq!(
             fs::metadata(&pip).unwrap().permissions().mode() & 0o7777,
             0o700
         );
         fs::write(pip.join("wheel"), b"0123456789").unwrap();
         // Asked again, with other settings: the same directory, as it was.
-        assert_eq!(caches.dir("/root/.cache/pip", 0o755, 0, 0).unwrap(), pip);
+        assert_eq!(
+            caches.dir("/root/.cache/pip", (0o755, 0, 0), None).unwrap(),
+            pip
+        );
         assert!(pip.join("wheel").exists());
-        let go = caches.dir("go", 0o755, 0, 0).unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let seed = elsewhere.path().join("seed");
+        fs::create_dir_all(seed.join("pkg")).unwrap();
+        fs::write(seed.join("pkg/mod"), "seeded").unwrap();
+        let go = caches.dir("go", (0o755, 0, 0), Some(&seed)).unwrap();
         assert_ne!(go, pip);
+        assert_eq!(fs::read_to_string(go.join("pkg/mod")).unwrap(), "seeded");
 
         let first = caches.share("go").await;
         let second = caches.share("go").await;

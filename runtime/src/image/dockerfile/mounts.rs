@@ -29,6 +29,11 @@ pub enum RunMount {
         read_only: bool,
         /// How concurrent builds share it.
         sharing: CacheSharing,
+        /// A stage, context or image whose files (at `source`) fill the
+        /// cache when it is first made; `None`: it starts empty.
+        from: Option<String>,
+        /// The path in `from` (`/`).
+        source: String,
         /// Permission bits of the directory when first made (0755).
         mode: u32,
         /// Its owner when first made.
@@ -129,6 +134,8 @@ impl RunMount {
                 target,
                 read_only,
                 sharing,
+                from,
+                source,
                 mode,
                 uid,
                 gid,
@@ -137,6 +144,8 @@ impl RunMount {
                 target: expand(target)?,
                 read_only: *read_only,
                 sharing: *sharing,
+                from: maybe(from)?,
+                source: expand(source)?,
                 mode: *mode,
                 uid: *uid,
                 gid: *gid,
@@ -315,11 +324,6 @@ impl Fields {
                     ],
                     whole,
                 )?;
-                if self.from.is_some() || self.source.is_some() {
-                    return Err(format!(
-                        "a cache mount seeded from another stage (from=, source=) is not supported yet by hoist (--mount={whole}); drop them to start from an empty cache"
-                    ));
-                }
                 let target = needs_target()?;
                 let sharing = match self.sharing.as_deref() {
                     None | Some("shared") => CacheSharing::Shared,
@@ -340,6 +344,8 @@ impl Fields {
                     target,
                     read_only: self.read_only.unwrap_or(false) && self.read_write != Some(true),
                     sharing,
+                    from: self.from.clone(),
+                    source: self.source.clone().unwrap_or_else(|| "/".into()),
                     mode: number(&self.mode, "mode", 0o755, 8)?,
                     uid: number(&self.uid, "uid", 0, 10)?,
                     gid: number(&self.gid, "gid", 0, 10)?,
@@ -474,6 +480,8 @@ mod tests {
                 target: "/root/.cache/pip".into(),
                 read_only: false,
                 sharing: CacheSharing::Shared,
+                from: None,
+                source: "/".into(),
                 mode: 0o755,
                 uid: 0,
                 gid: 0,
@@ -489,6 +497,8 @@ mod tests {
                 target: "/go/pkg/mod".into(),
                 read_only: true,
                 sharing: CacheSharing::Locked,
+                from: None,
+                source: "/".into(),
                 mode: 0o700,
                 uid: 1000,
                 gid: 1000,
@@ -572,7 +582,6 @@ mod tests {
                 "sharing does not apply",
             ),
             ("type=ssh,size=1", "size does not apply to a ssh mount"),
-            ("type=cache,target=/x,from=base", "not supported yet"),
             ("type=secret", "needs the secret's id"),
             ("type=bind,target=\"/x", "unterminated quote"),
             ("type=bind,target=/x,ro=maybe", "use true or false"),
