@@ -149,6 +149,9 @@ enum Command {
     /// Manage builds
     #[command(subcommand)]
     Builder(BuilderCommand),
+    /// Docker Buildx (hoist's builder is the daemon)
+    #[command(subcommand)]
+    Buildx(commands::buildx::BuildxCommand),
     /// Manage networks
     #[command(subcommand)]
     Network(NetworkCommand),
@@ -531,6 +534,11 @@ async fn dispatch(target: connect::Target, command: Command) -> Result<i32, CliE
             return commands::system::version(connect::channel(host.as_deref()).await.ok()).await;
         }
         Command::Logout(a) => return commands::registry::logout(a),
+        // What needs no builder answers without reaching (or starting) it.
+        Command::Buildx(
+            b @ (commands::buildx::BuildxCommand::Version
+            | commands::buildx::BuildxCommand::Create(_)),
+        ) => return commands::buildx::run_local(b),
         Command::Compose(a) => return commands::compose::run(host.as_deref(), a).await,
         // A container's flags become its spec before any daemon is reached
         // (or started), as Docker's client does: a typo costs no round trip.
@@ -646,6 +654,7 @@ async fn dispatch(target: connect::Target, command: Command) -> Result<i32, CliE
             commands::build::build(channel, *a).await
         }
         Command::Builder(b) => commands::build::builder(channel, b).await,
+        Command::Buildx(b) => commands::buildx::run(channel, b).await,
         Command::Login(a) => commands::registry::login(channel, a).await,
         Command::Volume(v) => commands::volume::run(channel, v).await,
         Command::Network(n) => commands::network::run(channel, n).await,

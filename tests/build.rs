@@ -925,3 +925,49 @@ fn a_new_cache_mount_starts_from_the_stage_it_names() {
     // Seeded once, when made: later uses see what earlier ones left.
     assert_eq!(show("/second"), "seeded\nmore\n");
 }
+
+#[test]
+fn buildx_commands_ci_calls_reach_hoists_one_builder() {
+    let d = Daemon::with_busybox();
+    let dir = context_with(&d, &[]);
+    fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nRUN echo bx > /said\n",
+    )
+    .unwrap();
+    let built = d.hoist(&[
+        "buildx",
+        "build",
+        "--load",
+        "-t",
+        "bx:1",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(built.code, 0, "{}\n{}", built.stdout, built.stderr);
+    assert_eq!(d.ok(&["run", "--rm", "bx:1", "cat", "/said"]), "bx\n");
+    assert!(d.ok(&["buildx", "version"]).starts_with("hoist buildx "));
+    assert!(d.ok(&["buildx", "ls"]).contains("default*"));
+    assert!(
+        d.ok(&["buildx", "inspect", "--bootstrap"])
+            .contains("Driver:        hoist")
+    );
+    d.ok(&["buildx", "use", "default"]);
+    let other = d.hoist(&["buildx", "use", "mybuilder"]);
+    assert_ne!(other.code, 0);
+    assert!(
+        other.stderr.contains("no builder \"mybuilder\""),
+        "{}",
+        other.stderr
+    );
+    let create = d.hoist(&["buildx", "create", "--use", "--driver", "docker-container"]);
+    assert_ne!(create.code, 0);
+    assert!(
+        create.stderr.contains("makes no others"),
+        "{}",
+        create.stderr
+    );
+    assert!(
+        d.ok(&["buildx", "prune", "-f"])
+            .contains("Total reclaimed space")
+    );
+}

@@ -1,6 +1,7 @@
 //! The CLI's commands, one module per family.
 
 pub mod build;
+pub mod buildx;
 pub mod cluster;
 pub mod cluster_network;
 pub mod compose;
