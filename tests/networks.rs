@@ -683,10 +683,14 @@ fn containers_find_each_other_by_name_and_alias_through_the_embedded_dns() {
         );
     };
     check_link(&daemon);
+    // From the default bridge, a legacy link needs its target there too.
     let bridge = daemon.hoist(&["run", "--rm", "--link", "db:maindb", "busybox", "true"]);
     assert!(
-        bridge.code == 0 && bridge.stderr.contains("user-defined networks"),
-        "a link on the default bridge is said to do nothing: {bridge:?}"
+        bridge.code == 125
+            && bridge
+                .stderr
+                .contains("Cannot link to /db, as it does not belong to the default network"),
+        "{bridge:?}"
     );
     let unlinked = nslookup(&daemon, "client", "maindb");
     assert!(!unlinked.stdout.contains(&db), "{unlinked:?}");
@@ -976,4 +980,69 @@ fn host_gateway_in_add_host_names_the_host_as_containers_reach_it() {
     assert!(run.stdout.contains("hello-host"), "{run:?}");
     daemon.assert_run_refused(&["--add-host", "db:notanip"], "notanip");
     daemon.assert_no_container_leftovers();
+}
+
+#[test]
+fn legacy_links_on_the_default_bridge_give_hosts_entries_and_variables() {
+    let d = Daemon::with_busybox();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--expose",
+        "5432",
+        "-e",
+        "DB_USER=admin",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let db = d.inspect("db");
+    let ip = db["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hostname = db["Config"]["Hostname"].as_str().unwrap().to_string();
+    let run = d.hoist(&[
+        "run",
+        "--rm",
+        "--name",
+        "web",
+        "--link",
+        "db:database",
+        "busybox",
+        "sh",
+        "-c",
+        "grep database /etc/hosts; env | grep ^DATABASE_ | sort; ping -c 1 -W 2 database > /dev/null && echo reached",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("resolve nowhere"), "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "{ip}\tdatabase {hostname} db\n\
+             DATABASE_ENV_DB_USER=admin\n\
+             DATABASE_NAME=/web/database\n\
+             DATABASE_PORT=tcp://{ip}:5432\n\
+             DATABASE_PORT_5432_TCP=tcp://{ip}:5432\n\
+             DATABASE_PORT_5432_TCP_ADDR={ip}\n\
+             DATABASE_PORT_5432_TCP_PORT=5432\n\
+             DATABASE_PORT_5432_TCP_PROTO=tcp\n\
+             reached\n"
+        )
+    );
+    // A link to a container that does not run fails the start, as Docker's.
+    d.ok(&["stop", "-t", "1", "db"]);
+    let refused = d.hoist(&["run", "--rm", "--link", "db", "busybox", "true"]);
+    assert_eq!(refused.code, 125, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("Cannot link to a non running container: /db AS /"),
+        "{}",
+        refused.stderr
+    );
+    d.ok(&["rm", "-f", "db"]);
+    d.assert_no_container_leftovers();
 }

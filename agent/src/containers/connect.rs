@@ -142,7 +142,9 @@ impl Daemon {
         }
         record.networks = endpoints;
         let embedded_dns = self.networks.has_names(&record.networks);
-        self.write_etc_files(record, embedded_dns)
+        // (Legacy links belong to the default bridge and are written at
+        // each start; a connect or disconnect rewrites the file without them.)
+        self.write_etc_files(record, embedded_dns, &[])
     }
 
     fn save_networks(&self, record: &ContainerRecord) -> Result<(), Status> {

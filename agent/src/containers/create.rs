@@ -529,6 +529,8 @@ pub struct EtcNetwork<'a> {
     pub embedded_dns: bool,
     /// The address `host-gateway` stands for.
     pub host_gateway: Option<std::net::Ipv4Addr>,
+    /// Its legacy links (default bridge), each a line of its own.
+    pub links: &'a [super::legacy_links::Linked],
 }
 
 /// Writes /etc/hostname, /etc/hosts and /etc/resolv.conf for the container
@@ -557,6 +559,9 @@ pub fn write_etc_files(
             Some((host, ip)) => hosts.push_str(&format!("{ip}\t{host}\n")),
             None => {}
         }
+    }
+    for link in network.links {
+        hosts.push_str(&format!("{}\t{}\n", link.address, link.hosts_names()));
     }
     for ip in network.addresses {
         hosts.push_str(&format!("{ip}\t{hostname}\n"));

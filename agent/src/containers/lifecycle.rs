@@ -22,12 +22,14 @@ use tracing::{info, warn};
 
 use super::create::{self, valid_name};
 use super::files;
+use super::legacy_links::{Linked, with_link_env};
 use super::names::random_name;
 use super::oci::{self, BundleContext, Joined};
 use super::record::{ContainerRecord, State, Status as RunStatus};
 use super::{Container, Snapshot};
 use crate::daemon::Daemon;
 use crate::error::{conflict, from_image, internal, invalid};
+use crate::networks::record::DEFAULT_BRIDGE;
 
 /// First delay of Docker's restart backoff.
 pub const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
@@ -176,9 +178,10 @@ impl Daemon {
             let (_, mut warnings) = oci::rlimits(&spec.ulimits)?;
             warnings.extend(port_warning);
             warnings.extend(self.discarded_limits(&spec.resources));
-            if !spec.links.is_empty() && !self.networks.has_names(&networks) {
+            let on_bridge = networks.iter().any(|e| e.network_name == DEFAULT_BRIDGE);
+            if !spec.links.is_empty() && !on_bridge && !self.networks.has_names(&networks) {
                 warnings.push(
-                    "--link works on user-defined networks only (hoist network create): on the default bridge and without a network its names resolve nowhere".into(),
+                    "--link needs a network (the default bridge or one of hoist network create): without one its names resolve nowhere".into(),
                 );
             }
             for sub in ["upper", "work"] {
@@ -198,6 +201,7 @@ impl Daemon {
                     addresses: &[],
                     embedded_dns: self.networks.has_names(&networks),
                     host_gateway: self.networks.host_gateway(),
+                    links: &[],
                 },
             )
             .map_err(|e| internal(format!("cannot write the container's /etc files: {e}")))?;
@@ -340,7 +344,16 @@ impl Daemon {
             pid,
             ipc,
         };
-        let launched = self.launch(&record, joined, embedded_dns, attach).await;
+        let links = match self.legacy_links(&record).await {
+            Ok(links) => links,
+            Err(e) => {
+                self.unplug(&mut record).await;
+                return Err(e);
+            }
+        };
+        let launched = self
+            .launch(&record, joined, embedded_dns, &links, attach)
+            .await;
         let (start, attached) = match launched {
             Ok(launched) => launched,
             Err(e) => {
@@ -390,16 +403,29 @@ impl Daemon {
 
     /// Writes the bundle, spawns the shim and sends it the start (and the
     /// attach, which asks for the start itself). `embedded_dns`: the
-    /// container's resolver is the embedded DNS server.
+    /// container's resolver is the embedded DNS server; `links`: its
+    /// legacy links, into its /etc/hosts and environment.
     async fn launch(
         &self,
         record: &ContainerRecord,
         joined: Joined,
         embedded_dns: bool,
+        links: &[Linked],
         attach: Option<AttachRequest>,
     ) -> Result<(PendingStart, Option<(OutputStream, InputSink)>), Status> {
         let console = attach.as_ref().and_then(|a| a.console);
-        let (bundle, _) = oci::bundle(&self.bundle_context(joined, console), record)?;
+        let (mut bundle, _) = oci::bundle(&self.bundle_context(joined, console), record)?;
+        if !links.is_empty()
+            && let Some(mut process) = bundle.spec.process().clone()
+        {
+            let variables: Vec<String> = links
+                .iter()
+                .flat_map(|link| link.env_for(&record.name))
+                .collect();
+            let own = process.env().clone().unwrap_or_default();
+            process.set_env(Some(with_link_env(&own, &variables)));
+            bundle.spec.set_process(Some(process));
+        }
         let run_dir = self.config.container_run_dir(&record.id);
         fs::create_dir_all(&run_dir)
             .map_err(|e| internal(format!("cannot create {}: {e}", run_dir.display())))?;
@@ -411,7 +437,7 @@ impl Daemon {
             .config
             .etc_files_dir(&record.id, record.spec.auto_remove);
         if plugged || embedded_dns || !etc.join("hosts").exists() {
-            self.write_etc_files(record, embedded_dns)?;
+            self.write_etc_files(record, embedded_dns, links)?;
         }
         remove_all(&run_dir.join(EXIT_FILE)).map_err(|e| internal(e.to_string()))?;
         bundle
@@ -444,13 +470,14 @@ impl Daemon {
         Ok((start, attached))
     }
 
-    /// Rewrites a container's /etc/hosts (its current addresses) and
-    /// /etc/resolv.conf (`embedded_dns`: the embedded DNS server). In
-    /// place, so a running container sees the change.
+    /// Rewrites a container's /etc/hosts (its current addresses, and its
+    /// legacy `links`) and /etc/resolv.conf (`embedded_dns`: the embedded
+    /// DNS server). In place, so a running container sees the change.
     pub fn write_etc_files(
         &self,
         record: &ContainerRecord,
         embedded_dns: bool,
+        links: &[Linked],
     ) -> Result<(), Status> {
         let addresses: Vec<Ipv4Addr> = record
             .networks
@@ -461,6 +488,7 @@ impl Daemon {
             addresses: &addresses,
             embedded_dns,
             host_gateway: self.networks.host_gateway(),
+            links,
         };
         create::write_etc_files(
             &self

@@ -7,6 +7,7 @@ pub mod create;
 pub mod devices;
 pub mod files;
 pub mod health;
+pub mod legacy_links;
 pub mod lifecycle;
 pub mod names;
 pub mod oci;

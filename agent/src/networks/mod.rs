@@ -36,7 +36,7 @@ use crate::error::{conflict, internal, invalid, not_found};
 use hoist_api::spec::ContainerSpec;
 use hoist_api::subnet::{parse_gateway, parse_subnet};
 use options::BridgeOptions;
-use record::{BRIDGE, EndpointRecord, Ipam, NetworkRecord, NetworkStore};
+use record::{BRIDGE, DEFAULT_BRIDGE, EndpointRecord, Ipam, NetworkRecord, NetworkStore};
 
 /// How the daemon's networks are set up (daemon flags).
 #[derive(Debug, Clone)]
@@ -209,7 +209,7 @@ impl Networks {
 
     /// Makes `bridge`, `host` and `none` if the store lacks them.
     async fn make_predefined(&self) -> anyhow::Result<()> {
-        for (name, driver) in [("bridge", BRIDGE), ("host", "host"), ("none", "null")] {
+        for (name, driver) in [(DEFAULT_BRIDGE, BRIDGE), ("host", "host"), ("none", "null")] {
             if self.find(name).is_ok() {
                 continue;
             }
@@ -269,7 +269,7 @@ impl Networks {
     /// the default bridge's gateway).
     pub fn host_gateway(&self) -> Option<Ipv4Addr> {
         self.config.host_gateway_ip.or_else(|| {
-            self.find("bridge")
+            self.find(DEFAULT_BRIDGE)
                 .ok()
                 .and_then(|n| n.ipam.map(|ipam| ipam.gateway))
         })
@@ -531,7 +531,7 @@ impl Networks {
             return Ok(Vec::new());
         }
         let network = if matches!(mode, "" | "default") {
-            "bridge"
+            DEFAULT_BRIDGE
         } else {
             mode
         };

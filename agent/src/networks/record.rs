@@ -14,6 +14,10 @@ use serde::{Deserialize, Serialize};
 /// Drivers a network can have.
 pub const BRIDGE: &str = "bridge";
 
+/// The name of the default network (Docker's `bridge`), the one legacy
+/// links work on.
+pub const DEFAULT_BRIDGE: &str = "bridge";
+
 /// One network.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NetworkRecord {
