@@ -365,6 +365,13 @@ impl Daemon {
         }
     }
 
+    /// `hoist ARGS` fails, saying `says` on stderr.
+    pub fn assert_fails(&self, args: &[&str], says: &str) {
+        let run = self.hoist(args);
+        assert_ne!(run.code, 0, "{args:?} succeeded: {}", run.stdout);
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+    }
+
     /// Asserts that `run --rm FLAGS busybox true` is refused as Docker
     /// refuses bad flags (exit 125) with an error containing `says`.
     pub fn assert_run_refused(&self, flags: &[&str], says: &str) {
