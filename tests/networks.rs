@@ -1032,6 +1032,40 @@ fn legacy_links_on_the_default_bridge_give_hosts_entries_and_variables() {
              reached\n"
         )
     );
+    // A restarted linked container's new address reaches the running
+    // linking container's /etc/hosts.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--link",
+        "db:database",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    d.ok(&["stop", "-t", "1", "db"]);
+    d.ok(&["run", "-d", "--name", "filler", "busybox", "sleep", "300"]);
+    d.ok(&["start", "db"]);
+    let moved = d.inspect("db")["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(
+        moved, ip,
+        "db kept its address; the filler should have taken it"
+    );
+    let wanted = format!("{moved}\tdatabase {hostname} db\n");
+    let mut seen = String::new();
+    for _ in 0..50 {
+        seen = d.ok(&["exec", "web", "grep", "database", "/etc/hosts"]);
+        if seen == wanted {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(seen, wanted);
     // A link to a container that does not run fails the start, as Docker's.
     d.ok(&["stop", "-t", "1", "db"]);
     let refused = d.hoist(&["run", "--rm", "--link", "db", "busybox", "true"]);
@@ -1043,6 +1077,6 @@ fn legacy_links_on_the_default_bridge_give_hosts_entries_and_variables() {
         "{}",
         refused.stderr
     );
-    d.ok(&["rm", "-f", "db"]);
+    d.ok(&["rm", "-f", "db", "web", "filler"]);
     d.assert_no_container_leftovers();
 }

@@ -7,6 +7,7 @@
 //! aliases instead (see `networks::names`).
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tonic::Status;
@@ -111,6 +112,43 @@ pub fn with_link_env(variables: &[String], links: &[String]) -> Vec<String> {
 }
 
 impl Daemon {
+    /// After container `started` (ID, name) has started, perhaps with a
+    /// new address: rewrites the /etc/hosts of the running containers
+    /// whose legacy links name it, as Docker does. On a task of its own,
+    /// the started container's record being free again.
+    pub fn refresh_linking_hosts(self: &Arc<Self>, started: (String, String)) {
+        let daemon = self.clone();
+        tokio::spawn(async move {
+            let (id, name) = started;
+            for container in daemon.containers.all() {
+                if container.id == id {
+                    continue;
+                }
+                let record = container.record.lock().await;
+                let names_it = record.spec.links.iter().any(|link| {
+                    let (target, _) = hoist_api::spec::link_parts(link);
+                    target == name || id.starts_with(target)
+                });
+                let on_bridge = record
+                    .networks
+                    .iter()
+                    .any(|e| e.network_name == DEFAULT_BRIDGE);
+                let running = matches!(record.state.status, RunStatus::Running | RunStatus::Paused);
+                if !names_it || !on_bridge || !running {
+                    continue;
+                }
+                let embedded_dns = daemon.networks.has_names(&record.networks);
+                let refreshed = match daemon.legacy_links(&record).await {
+                    Ok(links) => daemon.write_etc_files(&record, embedded_dns, &links),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = refreshed {
+                    tracing::warn!(id = %record.id, linked = %name, "cannot refresh the links in /etc/hosts: {}", e.message());
+                }
+            }
+        });
+    }
+
     /// The legacy links of `record` (on the default bridge): each linked
     /// container, which must be running with an address there.
     pub async fn legacy_links(&self, record: &ContainerRecord) -> Result<Vec<Linked>, Status> {

@@ -377,9 +377,11 @@ impl Daemon {
                 self.container_event(&record, "start", &[]);
                 container.announce(&record, false);
                 info!(id = %record.id, pid, "container started");
+                let started = (record.id.clone(), record.name.clone());
                 drop(record);
                 self.monitor(container.clone(), watch);
                 self.monitor_health(container.clone(), true);
+                self.refresh_linking_hosts(started);
                 Ok(attached)
             }
             Err(ShimError::Start(e)) => {
