@@ -120,21 +120,25 @@ impl Daemon {
         let daemon = self.clone();
         tokio::spawn(async move {
             let (id, name) = started;
-            for container in daemon.containers.all() {
-                if container.id == id {
-                    continue;
-                }
-                let record = container.record.lock().await;
-                let names_it = record.spec.links.iter().any(|link| {
+            let names_it = |links: &[String]| {
+                links.iter().any(|link| {
                     let (target, _) = hoist_api::spec::link_parts(link);
                     target == name || id.starts_with(target)
-                });
+                })
+            };
+            let linking = daemon
+                .containers
+                .all()
+                .into_iter()
+                .filter(|c| c.id != id && names_it(&c.links));
+            for container in linking {
+                let record = container.record.lock().await;
                 let on_bridge = record
                     .networks
                     .iter()
                     .any(|e| e.network_name == DEFAULT_BRIDGE);
                 let running = matches!(record.state.status, RunStatus::Running | RunStatus::Paused);
-                if !names_it || !on_bridge || !running {
+                if !on_bridge || !running {
                     continue;
                 }
                 let embedded_dns = daemon.networks.has_names(&record.networks);

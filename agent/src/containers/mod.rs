@@ -60,6 +60,9 @@ pub struct Container {
     /// Its `--cgroup-parent` (fixed at create), so that its cgroup is
     /// found without the record's lock.
     pub cgroup_parent: String,
+    /// Its `--link`s (fixed at create), so that a container starting can
+    /// find those that link it without taking every record's lock.
+    pub links: Vec<String>,
 }
 
 impl Container {
@@ -72,6 +75,7 @@ impl Container {
             removed: false,
         };
         let cgroup_parent = record.spec.cgroup_parent.clone();
+        let links = record.spec.links.clone();
         Arc::new(Self {
             id: record.id.clone(),
             record: tokio::sync::Mutex::new(record),
@@ -79,6 +83,7 @@ impl Container {
             backoff: Mutex::new(lifecycle::INITIAL_BACKOFF),
             restarting_by_hand: std::sync::atomic::AtomicBool::new(false),
             cgroup_parent,
+            links,
         })
     }
 
