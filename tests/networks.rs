@@ -1066,6 +1066,15 @@ fn legacy_links_on_the_default_bridge_give_hosts_entries_and_variables() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert_eq!(seen, wanted);
+    // Connected to another network while it runs, it keeps the entry.
+    d.ok(&["network", "create", "extra"]);
+    d.ok(&["network", "connect", "extra", "web"]);
+    assert_eq!(
+        d.ok(&["exec", "web", "grep", "database", "/etc/hosts"]),
+        wanted
+    );
+    d.ok(&["network", "disconnect", "extra", "web"]);
+    d.ok(&["network", "rm", "extra"]);
     // A link to a container that does not run fails the start, as Docker's.
     d.ok(&["stop", "-t", "1", "db"]);
     let refused = d.hoist(&["run", "--rm", "--link", "db", "busybox", "true"]);

@@ -142,9 +142,13 @@ impl Daemon {
         }
         record.networks = endpoints;
         let embedded_dns = self.networks.has_names(&record.networks);
-        // (Legacy links belong to the default bridge and are written at
-        // each start; a connect or disconnect rewrites the file without them.)
-        self.write_etc_files(record, embedded_dns, &[])
+        // Legacy links stay while the container is on the default bridge;
+        // if a linked container has gone meanwhile, they are left out.
+        let links = self.legacy_links(record).await.unwrap_or_else(|e| {
+            tracing::warn!(id = %record.id, "legacy links left out of /etc/hosts: {}", e.message());
+            Vec::new()
+        });
+        self.write_etc_files(record, embedded_dns, &links)
     }
 
     fn save_networks(&self, record: &ContainerRecord) -> Result<(), Status> {
