@@ -855,9 +855,7 @@ impl Builder<'_> {
                     sharing,
                     from,
                     source,
-                    mode,
-                    uid,
-                    gid,
+                    owner,
                     ..
                 } => {
                     // The files a new cache starts from, if any.
@@ -880,15 +878,13 @@ impl Builder<'_> {
                             Some(using) => Some(using),
                             None => {
                                 mounts
-                                    .private_cache(&scratch_root, &target, (*mode, *uid, *gid))
+                                    .private_cache(&scratch_root, &target, *owner)
                                     .map_err(failed)?;
                                 continue;
                             }
                         },
                     };
-                    let dir = caches
-                        .dir(id, (*mode, *uid, *gid), seed.as_deref())
-                        .map_err(failed)?;
+                    let dir = caches.dir(id, *owner, seed.as_deref()).map_err(failed)?;
                     mounts.cache(&dir, &target, *read_only, using);
                 }
                 RunMount::Tmpfs { size, .. } => mounts.tmpfs(&target, *size),
@@ -896,9 +892,7 @@ impl Builder<'_> {
                     id,
                     target: given,
                     required,
-                    mode,
-                    uid,
-                    gid,
+                    owner,
                 } => {
                     let Some(agent) = self.options.ssh.get(id) else {
                         self.not_given(
@@ -915,7 +909,7 @@ impl Builder<'_> {
                     };
                     agents += 1;
                     mounts
-                        .ssh_agent(&sockets_root, agent, &target, (*mode, *uid, *gid))
+                        .ssh_agent(&sockets_root, agent, &target, *owner)
                         .map_err(|e| self.located(at, format!("cannot mount {target}: {e}")))?;
                 }
                 RunMount::Secret {
@@ -923,9 +917,7 @@ impl Builder<'_> {
                     target: file,
                     env,
                     required,
-                    mode,
-                    uid,
-                    gid,
+                    owner,
                 } => {
                     let Some(value) = self.options.secrets.get(id) else {
                         self.not_given(
@@ -938,7 +930,7 @@ impl Builder<'_> {
                     };
                     if file.is_some() {
                         mounts
-                            .secret_file(&secrets_root, value, &target, (*mode, *uid, *gid))
+                            .secret_file(&secrets_root, value, &target, *owner)
                             .map_err(failed)?;
                     }
                     if let Some(name) = env {

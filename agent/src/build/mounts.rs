@@ -8,12 +8,13 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::{MetadataExt, chown};
+use std::os::unix::fs::{MetadataExt, PermissionsExt, chown};
 use std::path::{Path, PathBuf};
 
 use hoist_api::spec::{MountKind, MountSpec};
 use hoist_runtime::fsutil::{copy_tree, is_empty_dir, random_hex, remove_all};
 use hoist_runtime::image::cache_mounts::CacheUse;
+use hoist_runtime::image::dockerfile::FileOwner;
 
 use crate::containers::rootfs::RootView;
 
@@ -62,6 +63,12 @@ impl Drop for Scratch {
             tracing::warn!(dir = %self.0.display(), "cannot remove a build mount's directory: {e}");
         }
     }
+}
+
+/// Gives `path` the mount's mode and owner.
+fn give(path: &Path, owner: FileOwner) -> io::Result<()> {
+    fs::set_permissions(path, fs::Permissions::from_mode(owner.mode & 0o7777))?;
+    chown(path, Some(owner.uid), Some(owner.gid))
 }
 
 /// A fresh directory `<parent>/<what>-<random>`, removed when dropped.
@@ -129,12 +136,10 @@ impl StepMounts {
         &mut self,
         scratch_root: &Path,
         target: &str,
-        (mode, uid, gid): (u32, u32, u32),
+        owner: FileOwner,
     ) -> io::Result<()> {
-        use std::os::unix::fs::PermissionsExt;
         let dir = scratch(scratch_root, "cache")?;
-        fs::set_permissions(&dir.0, fs::Permissions::from_mode(mode & 0o7777))?;
-        chown(&dir.0, Some(uid), Some(gid))?;
+        give(&dir.0, owner)?;
         self.specs
             .push(spec(MountKind::Bind, &dir.0, target, false));
         self._scratch.push(dir);
@@ -159,9 +164,9 @@ impl StepMounts {
         secrets_root: &Path,
         value: &[u8],
         target: &str,
-        (mode, uid, gid): (u32, u32, u32),
+        owner: FileOwner,
     ) -> io::Result<()> {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        use std::os::unix::fs::OpenOptionsExt;
         let dir = scratch(secrets_root, "secret")?;
         let file = dir.0.join("secret");
         fs::OpenOptions::new()
@@ -170,8 +175,7 @@ impl StepMounts {
             .mode(0o600)
             .open(&file)
             .and_then(|mut f| io::Write::write_all(&mut f, value))?;
-        fs::set_permissions(&file, fs::Permissions::from_mode(mode & 0o7777))?;
-        chown(&file, Some(uid), Some(gid))?;
+        give(&file, owner)?;
         self.specs.push(spec(MountKind::Bind, &file, target, true));
         self._scratch.push(dir);
         Ok(())
@@ -185,14 +189,12 @@ impl StepMounts {
         sockets_root: &Path,
         agent: &Path,
         target: &str,
-        (mode, uid, gid): (u32, u32, u32),
+        owner: FileOwner,
     ) -> io::Result<()> {
-        use std::os::unix::fs::PermissionsExt;
         let dir = scratch(sockets_root, "ssh")?;
         let socket = dir.0.join("agent.sock");
         let listener = tokio::net::UnixListener::bind(&socket)?;
-        fs::set_permissions(&socket, fs::Permissions::from_mode(mode & 0o7777))?;
-        chown(&socket, Some(uid), Some(gid))?;
+        give(&socket, owner)?;
         let agent = agent.to_path_buf();
         let relay = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
+use super::dockerfile::FileOwner;
 use super::layer::sha256_digest;
 use crate::fsutil::{disk_usage, remove_all};
 
@@ -72,15 +73,10 @@ impl CacheMounts {
             .map(CacheUse::Alone)
     }
 
-    /// The directory of cache `id`, made with `mode` and owned by
-    /// `uid`:`gid` when first used, holding a copy of the directory `seed`
-    /// if one is given (later uses keep what it has).
-    pub fn dir(
-        &self,
-        id: &str,
-        (mode, uid, gid): (u32, u32, u32),
-        seed: Option<&Path>,
-    ) -> io::Result<PathBuf> {
+    /// The directory of cache `id`, made with `owner`'s mode and owner
+    /// when first used, holding a copy of the directory `seed` if one is
+    /// given (later uses keep what it has).
+    pub fn dir(&self, id: &str, owner: FileOwner, seed: Option<&Path>) -> io::Result<PathBuf> {
         let dir = self.root.join(Self::name(id));
         if !dir.is_dir() {
             fs::create_dir_all(&self.root)?;
@@ -91,8 +87,8 @@ impl CacheMounts {
             if let Some(seed) = seed {
                 crate::fsutil::copy_tree(seed, &made)?;
             }
-            fs::set_permissions(&made, fs::Permissions::from_mode(mode & 0o7777))?;
-            chown(&made, Some(uid), Some(gid))?;
+            fs::set_permissions(&made, fs::Permissions::from_mode(owner.mode & 0o7777))?;
+            chown(&made, Some(owner.uid), Some(owner.gid))?;
             if let Err(e) = fs::rename(&made, &dir) {
                 // Another build made it first: theirs stands.
                 let _ = fs::remove_dir(&made);
@@ -139,7 +135,17 @@ mod tests {
     async fn caches_are_kept_shared_or_held_and_pruned_when_free() {
         let root = tempfile::tempdir().unwrap();
         let caches = CacheMounts::new(root.path());
-        let pip = caches.dir("/root/.cache/pip", (0o700, 0, 0), None).unwrap();
+        let pip = caches
+            .dir(
+                "/root/.cache/pip",
+                FileOwner {
+                    mode: 0o700,
+                    uid: 0,
+                    gid: 0,
+                },
+                None,
+            )
+            .unwrap();
         assert_eq!(
             fs::metadata(&pip).unwrap().permissions().mode() & 0o7777,
             0o700
@@ -147,7 +153,17 @@ mod tests {
         fs::write(pip.join("wheel"), b"0123456789").unwrap();
         // Asked again, with other settings: the same directory, as it was.
         assert_eq!(
-            caches.dir("/root/.cache/pip", (0o755, 0, 0), None).unwrap(),
+            caches
+                .dir(
+                    "/root/.cache/pip",
+                    FileOwner {
+                        mode: 0o755,
+                        uid: 0,
+                        gid: 0
+                    },
+                    None
+                )
+                .unwrap(),
             pip
         );
         assert!(pip.join("wheel").exists());
@@ -155,7 +171,17 @@ mod tests {
         let seed = elsewhere.path().join("seed");
         fs::create_dir_all(seed.join("pkg")).unwrap();
         fs::write(seed.join("pkg/mod"), "seeded").unwrap();
-        let go = caches.dir("go", (0o755, 0, 0), Some(&seed)).unwrap();
+        let go = caches
+            .dir(
+                "go",
+                FileOwner {
+                    mode: 0o755,
+                    uid: 0,
+                    gid: 0,
+                },
+                Some(&seed),
+            )
+            .unwrap();
         assert_ne!(go, pip);
         assert_eq!(fs::read_to_string(go.join("pkg/mod")).unwrap(), "seeded");
 

@@ -49,7 +49,7 @@ pub use instruction::{
     ArgDecl, CommandForm, CopyFiles, Healthcheck, HealthcheckCmd, InlineFile, Instruction, Located,
     OnBuild, Run, RunNetwork,
 };
-pub use mounts::{CacheSharing, RunMount, parse_mount};
+pub use mounts::{CacheSharing, FileOwner, RunMount, parse_mount};
 pub use ports::{ExposedPorts, Protocol};
 pub use shell::{Env, expand, expand_heredoc, expand_words};
 pub use stages::{BaseImage, Dockerfile, Stage};

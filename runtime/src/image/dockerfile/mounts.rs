@@ -34,12 +34,8 @@ pub enum RunMount {
         from: Option<String>,
         /// The path in `from` (`/`).
         source: String,
-        /// Permission bits of the directory when first made (0755).
-        mode: u32,
-        /// Its owner when first made.
-        uid: u32,
-        /// Its group when first made.
-        gid: u32,
+        /// Mode and owner of its directory when first made (0755, root).
+        owner: FileOwner,
     },
     /// `type=tmpfs`: a fresh tmpfs.
     Tmpfs {
@@ -61,12 +57,8 @@ pub enum RunMount {
         /// Fail when the build was not given the secret (else the mount
         /// is skipped).
         required: bool,
-        /// Permission bits of the file (0400).
-        mode: u32,
-        /// Its owner.
-        uid: u32,
-        /// Its group.
-        gid: u32,
+        /// Mode and owner of its file (0400, root).
+        owner: FileOwner,
     },
     /// `type=ssh`: an SSH agent given to the build (`hoist build --ssh`),
     /// as a socket with `SSH_AUTH_SOCK` naming it.
@@ -79,13 +71,21 @@ pub enum RunMount {
         /// Fail when the build was not given the agent (else the mount is
         /// skipped).
         required: bool,
-        /// Permission bits of the socket (0600).
-        mode: u32,
-        /// Its owner.
-        uid: u32,
-        /// Its group.
-        gid: u32,
+        /// Mode and owner of its socket (0600, root).
+        owner: FileOwner,
     },
+}
+
+/// The permission bits and owner a mount's file, directory or socket gets
+/// (`mode=`, `uid=`, `gid=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileOwner {
+    /// Permission bits.
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
 }
 
 /// `sharing=` of a cache mount.
@@ -136,9 +136,7 @@ impl RunMount {
                 sharing,
                 from,
                 source,
-                mode,
-                uid,
-                gid,
+                owner,
             } => RunMount::Cache {
                 id: expand(id)?,
                 target: expand(target)?,
@@ -146,9 +144,7 @@ impl RunMount {
                 sharing: *sharing,
                 from: maybe(from)?,
                 source: expand(source)?,
-                mode: *mode,
-                uid: *uid,
-                gid: *gid,
+                owner: *owner,
             },
             RunMount::Tmpfs { target, size } => RunMount::Tmpfs {
                 target: expand(target)?,
@@ -159,32 +155,24 @@ impl RunMount {
                 target,
                 env,
                 required,
-                mode,
-                uid,
-                gid,
+                owner,
             } => RunMount::Secret {
                 id: expand(id)?,
                 target: maybe(target)?,
                 env: maybe(env)?,
                 required: *required,
-                mode: *mode,
-                uid: *uid,
-                gid: *gid,
+                owner: *owner,
             },
             RunMount::Ssh {
                 id,
                 target,
                 required,
-                mode,
-                uid,
-                gid,
+                owner,
             } => RunMount::Ssh {
                 id: expand(id)?,
                 target: maybe(target)?,
                 required: *required,
-                mode: *mode,
-                uid: *uid,
-                gid: *gid,
+                owner: *owner,
             },
         })
     }
@@ -266,6 +254,20 @@ impl Fields {
         Ok(())
     }
 
+    /// `mode=` (octal; `default_mode` when absent), `uid=` and `gid=` (0).
+    fn owner(&self, default_mode: u32, whole: &str) -> Result<FileOwner, String> {
+        let number = |value: &Option<String>, name: &str, default: u32, radix: u32| match value {
+            None => Ok(default),
+            Some(text) => u32::from_str_radix(text, radix)
+                .map_err(|_| format!("invalid {name} {text:?} in --mount={whole}: use a number")),
+        };
+        Ok(FileOwner {
+            mode: number(&self.mode, "mode", default_mode, 8)?,
+            uid: number(&self.uid, "uid", 0, 10)?,
+            gid: number(&self.gid, "gid", 0, 10)?,
+        })
+    }
+
     /// Refuses a field its type does not take.
     fn only(&self, kind: &str, allowed: &[&str], whole: &str) -> Result<(), String> {
         let given = [
@@ -300,11 +302,6 @@ impl Fields {
             target
                 .clone()
                 .ok_or_else(|| format!("--mount={whole} needs a target: add target=/path"))
-        };
-        let number = |value: &Option<String>, name: &str, default: u32, radix: u32| match value {
-            None => Ok(default),
-            Some(text) => u32::from_str_radix(text, radix)
-                .map_err(|_| format!("invalid {name} {text:?} in --mount={whole}: use a number")),
         };
         match kind.as_str() {
             "bind" => {
@@ -346,9 +343,7 @@ impl Fields {
                     sharing,
                     from: self.from.clone(),
                     source: self.source.clone().unwrap_or_else(|| "/".into()),
-                    mode: number(&self.mode, "mode", 0o755, 8)?,
-                    uid: number(&self.uid, "uid", 0, 10)?,
-                    gid: number(&self.gid, "gid", 0, 10)?,
+                    owner: self.owner(0o755, whole)?,
                 })
             }
             "tmpfs" => {
@@ -393,9 +388,7 @@ impl Fields {
                     target,
                     env,
                     required: self.required.unwrap_or(false),
-                    mode: number(&self.mode, "mode", 0o400, 8)?,
-                    uid: number(&self.uid, "uid", 0, 10)?,
-                    gid: number(&self.gid, "gid", 0, 10)?,
+                    owner: self.owner(0o400, whole)?,
                 })
             }
             "ssh" => {
@@ -408,9 +401,7 @@ impl Fields {
                         .unwrap_or_else(|| "default".into()),
                     target,
                     required: self.required.unwrap_or(false),
-                    mode: number(&self.mode, "mode", 0o600, 8)?,
-                    uid: number(&self.uid, "uid", 0, 10)?,
-                    gid: number(&self.gid, "gid", 0, 10)?,
+                    owner: self.owner(0o600, whole)?,
                 })
             }
             other => Err(format!(
@@ -482,9 +473,11 @@ mod tests {
                 sharing: CacheSharing::Shared,
                 from: None,
                 source: "/".into(),
-                mode: 0o755,
-                uid: 0,
-                gid: 0,
+                owner: FileOwner {
+                    mode: 0o755,
+                    uid: 0,
+                    gid: 0,
+                },
             }
         );
         assert_eq!(
@@ -499,9 +492,11 @@ mod tests {
                 sharing: CacheSharing::Locked,
                 from: None,
                 source: "/".into(),
-                mode: 0o700,
-                uid: 1000,
-                gid: 1000,
+                owner: FileOwner {
+                    mode: 0o700,
+                    uid: 1000,
+                    gid: 1000,
+                },
             }
         );
     }
@@ -515,9 +510,11 @@ mod tests {
                 target: Some("/run/secrets/npmrc".into()),
                 env: None,
                 required: false,
-                mode: 0o400,
-                uid: 0,
-                gid: 0,
+                owner: FileOwner {
+                    mode: 0o400,
+                    uid: 0,
+                    gid: 0,
+                },
             }
         );
         let by_target = parse_mount("type=secret,target=/root/.npmrc,required").unwrap();
@@ -537,9 +534,11 @@ mod tests {
                 id: "default".into(),
                 target: None,
                 required: false,
-                mode: 0o600,
-                uid: 0,
-                gid: 0,
+                owner: FileOwner {
+                    mode: 0o600,
+                    uid: 0,
+                    gid: 0,
+                },
             }
         );
         assert_eq!(
