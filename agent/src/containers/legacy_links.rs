@@ -120,10 +120,11 @@ impl Daemon {
         let daemon = self.clone();
         tokio::spawn(async move {
             let (id, name) = started;
+            // A link names it as `find` resolves names and ID prefixes.
             let names_it = |links: &[String]| {
                 links.iter().any(|link| {
                     let (target, _) = hoist_api::spec::link_parts(link);
-                    target == name || id.starts_with(target)
+                    daemon.containers.find(target).is_ok_and(|c| c.id == id)
                 })
             };
             let linking = daemon
