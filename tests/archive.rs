@@ -281,3 +281,69 @@ fn image_prune_removes_dangling_then_unused_images() {
     );
     d.ok(&["rm", "holder"]);
 }
+
+#[test]
+fn image_filters_in_listings_and_prunes() {
+    let d = Daemon::with_busybox();
+    d.ok(&["run", "--name", "c", "busybox", "touch", "/x"]);
+    let dangling = d.ok(&["commit", "c"]).trim().to_string();
+    let dangling = dangling.trim_start_matches("sha256:")[..12].to_string();
+    d.ok(&["rm", "c"]);
+    let tarball = d.dir.join("busybox.tar");
+    let tarball = tarball.to_str().unwrap();
+    d.ok(&["import", "--change", "LABEL keep=yes", tarball, "spare:1"]);
+    d.ok(&["create", "--name", "holder", "busybox", "true"]);
+    let listed = |filters: &[&str]| {
+        let mut args = vec!["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"];
+        for filter in filters {
+            args.extend_from_slice(&["--filter", filter]);
+        }
+        let mut lines: Vec<String> = d.ok(&args).lines().map(str::to_string).collect();
+        lines.sort();
+        lines
+    };
+    let dangling_only = listed(&["dangling=true"]);
+    assert_eq!(dangling_only.len(), 1, "{dangling_only:?}");
+    assert!(dangling_only[0].ends_with(&dangling), "{dangling_only:?}");
+    assert!(
+        listed(&["dangling=false"])
+            .iter()
+            .all(|l| !l.ends_with(&dangling))
+    );
+    let spare = listed(&["reference=spare*"]);
+    assert!(
+        spare.len() == 1 && spare[0].starts_with("spare:1 "),
+        "{spare:?}"
+    );
+    assert_eq!(listed(&["label=keep=yes"]), spare);
+    assert_eq!(listed(&["reference=busy*", "reference=spare"]).len(), 2);
+    assert_eq!(listed(&["since=busybox", "label=keep"]), spare);
+    assert!(listed(&["until=1h"]).is_empty(), "all made just now");
+    d.assert_fails(&["images", "--filter", "bogus=1"], "invalid filter 'bogus'");
+    d.assert_fails(
+        &["images", "--filter", "dangling=maybe"],
+        "invalid filter 'dangling=maybe'",
+    );
+    d.assert_fails(&["images", "--filter", "before=nosuchimage"], "nosuchimage");
+
+    // `label!=` keeps the labelled image; the one in use stays anyway.
+    let pruned = d.ok(&["image", "prune", "-a", "-f", "--filter", "label!=keep=yes"]);
+    assert!(pruned.contains(&dangling), "{pruned}");
+    assert_eq!(
+        listed(&[]).len(),
+        2,
+        "spare and busybox stay: {:?}",
+        listed(&[])
+    );
+    // `until` keeps what is younger.
+    let pruned = d.ok(&["image", "prune", "-a", "-f", "--filter", "until=1h"]);
+    assert!(!pruned.contains("Deleted Images:"), "{pruned}");
+    d.ok(&["image", "prune", "-a", "-f", "--filter", "until=2099-01-01"]);
+    assert!(listed(&["reference=spare"]).is_empty());
+    assert_eq!(listed(&[]).len(), 1, "busybox, in use, stays");
+    d.assert_fails(
+        &["image", "prune", "-f", "--filter", "reference=x"],
+        "invalid filter 'reference'",
+    );
+    d.ok(&["rm", "holder"]);
+}

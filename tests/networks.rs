@@ -255,6 +255,29 @@ fn networks_are_isolated_from_each_other() {
     assert_ne!(across.code, 0, "blue reached red: {across:?}");
     assert!(!across.stdout.contains("red-web"));
     daemon.ok(&["rm", "-f", "web"]);
+    let mut both: Vec<String> = daemon
+        .ok(&[
+            "network",
+            "ls",
+            "--format",
+            "{{.Name}}",
+            "-f",
+            "name=^red$",
+            "-f",
+            "name=^blue$",
+        ])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    both.sort();
+    assert_eq!(both, ["blue", "red"], "values of one key are alternatives");
+    // Networks younger than an hour are not pruned with until=1h.
+    let kept = daemon.ok(&["network", "prune", "-f", "--filter", "until=1h"]);
+    assert!(!kept.contains("red"), "{kept}");
+    daemon.assert_fails(
+        &["network", "prune", "-f", "--filter", "name=red"],
+        "invalid filter 'name'",
+    );
     let pruned = daemon.ok(&["network", "prune", "-f"]);
     assert!(
         pruned.contains("red") && pruned.contains("blue"),

@@ -645,3 +645,134 @@ fn a_running_shim_gives_back_the_stack_its_setup_used() {
     d.ok(&["rm", "-f", "lean"]);
     d.assert_no_container_leftovers();
 }
+
+/// The names `ps ARGS --format {{.Names}}` lists, sorted.
+fn listed(d: &Daemon, args: &[&str]) -> Vec<String> {
+    let mut command = vec!["ps"];
+    command.extend_from_slice(args);
+    command.extend_from_slice(&["--format", "{{.Names}}"]);
+    let mut names: Vec<String> = d.ok(&command).lines().map(str::to_string).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn ps_and_container_prune_filters_follow_dockers_rules() {
+    let d = Daemon::with_busybox();
+    d.ok(&[
+        "run", "--name", "a", "--label", "team=web", "busybox", "true",
+    ]);
+    assert_eq!(
+        d.hoist(&[
+            "run",
+            "--name",
+            "b",
+            "-v",
+            "data:/data",
+            "busybox",
+            "sh",
+            "-c",
+            "exit 3"
+        ])
+        .code,
+        3
+    );
+    d.ok(&[
+        "run", "-d", "--name", "c", "-p", "8080/tcp", "busybox", "sleep", "60",
+    ]);
+
+    // A status filter lists stopped containers without -a; values of one
+    // key are alternatives, different keys must all match.
+    assert_eq!(listed(&d, &["--filter", "status=exited"]), ["a", "b"]);
+    assert_eq!(
+        listed(
+            &d,
+            &[
+                "-a",
+                "--filter",
+                "status=exited",
+                "--filter",
+                "status=running"
+            ]
+        ),
+        ["a", "b", "c"]
+    );
+    assert_eq!(listed(&d, &["-a", "--filter", "exited=3"]), ["b"]);
+    assert_eq!(
+        listed(
+            &d,
+            &["-a", "--filter", "status=exited", "--filter", "label=team"]
+        ),
+        ["a"]
+    );
+    // Names are Docker's patterns: anchored ones match whole names.
+    assert_eq!(listed(&d, &["-a", "--filter", "name=^a$"]), ["a"]);
+    assert_eq!(listed(&d, &["-a", "--filter", "name=^/c$"]), ["c"]);
+    assert_eq!(listed(&d, &["-a", "--filter", "since=a"]), ["b", "c"]);
+    assert_eq!(listed(&d, &["-a", "--filter", "before=c"]), ["a", "b"]);
+    assert_eq!(listed(&d, &["-a", "--filter", "volume=data"]), ["b"]);
+    assert_eq!(listed(&d, &["-a", "--filter", "volume=/data"]), ["b"]);
+    assert_eq!(listed(&d, &["-a", "--filter", "publish=8000-8100"]), ["c"]);
+    assert_eq!(
+        listed(&d, &["-a", "--filter", "expose=8080/udp"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        listed(&d, &["-a", "--filter", "ancestor=busybox"]),
+        ["a", "b", "c"]
+    );
+    assert_eq!(
+        listed(&d, &["-a", "--filter", "ancestor=nosuchimage"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        listed(
+            &d,
+            &["-a", "--filter", "health=none", "--filter", "is-task=false"]
+        )
+        .len(),
+        3
+    );
+    d.assert_fails(
+        &["ps", "--filter", "status=sleeping"],
+        "invalid filter 'status=sleeping'",
+    );
+    d.assert_fails(&["ps", "--filter", "bogus=1"], "invalid filter 'bogus'");
+    d.assert_fails(&["ps", "--filter", "since=nosuch"], "nosuch");
+
+    // Prune asks first; anything but yes cancels and removes nothing.
+    let cancelled = d.hoist_with_input(&["container", "prune"], b"n\n");
+    assert_eq!(cancelled.code, 1, "{}", cancelled.stderr);
+    assert!(
+        cancelled
+            .stdout
+            .contains("WARNING! This will remove all stopped containers.")
+    );
+    assert!(
+        cancelled
+            .stderr
+            .contains("container prune has been cancelled"),
+        "{}",
+        cancelled.stderr
+    );
+    assert_eq!(listed(&d, &["-a"]), ["a", "b", "c"]);
+    // Filters choose among the stopped containers.
+    let pruned = d.ok(&["container", "prune", "-f", "--filter", "label=team=web"]);
+    assert!(pruned.contains("Deleted Containers:"), "{pruned}");
+    assert_eq!(listed(&d, &["-a"]), ["b", "c"]);
+    d.ok(&["container", "prune", "-f", "--filter", "until=1h"]);
+    assert_eq!(listed(&d, &["-a"]), ["b", "c"], "b is younger than an hour");
+    d.assert_fails(
+        &["container", "prune", "-f", "--filter", "until=soon"],
+        "invalid filter 'until=soon'",
+    );
+    d.assert_fails(
+        &["container", "prune", "-f", "--filter", "status=exited"],
+        "invalid filter 'status'",
+    );
+    let confirmed = d.hoist_with_input(&["container", "prune"], b"y\n");
+    assert_eq!(confirmed.code, 0, "{}", confirmed.stderr);
+    assert_eq!(listed(&d, &["-a"]), ["c"], "running containers stay");
+    d.ok(&["rm", "-f", "c"]);
+    d.ok(&["volume", "rm", "data"]);
+}

@@ -148,6 +148,44 @@ fn anonymous_volumes_and_prune() {
     let pruned = d.ok(&["volume", "prune", "-f"]);
     assert!(pruned.contains("Deleted Volumes:"), "{pruned}");
     assert_eq!(d.ok(&["volume", "ls", "-q"]).trim(), "keepme");
+    // Filters: names are patterns, several of one key alternatives,
+    // `label!` spares what carries the label, `all=true` is `-a`.
+    d.ok(&["volume", "create", "--label", "keep=yes", "keepme-too"]);
+    d.ok(&["volume", "create", "other"]);
+    let listed = |filters: &[&str]| {
+        let mut args = vec!["volume", "ls", "-q"];
+        for filter in filters {
+            args.extend_from_slice(&["--filter", filter]);
+        }
+        let mut names: Vec<String> = d.ok(&args).lines().map(str::to_string).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(listed(&["name=^keepme$"]), ["keepme"]);
+    assert_eq!(listed(&["name=keepme"]), ["keepme", "keepme-too"]);
+    assert_eq!(
+        listed(&["name=^other$", "name=^keepme$"]),
+        ["keepme", "other"]
+    );
+    assert_eq!(listed(&["label=keep=yes"]), ["keepme-too"]);
+    d.assert_fails(
+        &["volume", "ls", "--filter", "label!=keep"],
+        "invalid filter 'label!'",
+    );
+    d.assert_fails(
+        &["volume", "prune", "-f", "--filter", "until=1h"],
+        "invalid filter 'until'",
+    );
+    d.ok(&[
+        "volume",
+        "prune",
+        "-f",
+        "--filter",
+        "all=true",
+        "--filter",
+        "label!=keep",
+    ]);
+    assert_eq!(listed(&[]), ["keepme-too"]);
     d.ok(&["volume", "prune", "-f", "-a"]);
     assert!(d.ok(&["volume", "ls", "-q"]).trim().is_empty());
     d.assert_no_container_leftovers();

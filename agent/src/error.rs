@@ -22,6 +22,11 @@ pub fn invalid(message: impl Into<String>) -> Status {
     Status::new(Code::InvalidArgument, message.into())
 }
 
+/// A `--filter` the daemon cannot apply: the caller's mistake.
+pub fn from_filter(e: hoist_api::filters::FilterError) -> Status {
+    invalid(e.to_string())
+}
+
 /// Something failed on the daemon's side.
 pub fn internal(message: impl Into<String>) -> Status {
     Status::new(Code::Internal, message.into())

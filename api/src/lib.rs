@@ -7,11 +7,13 @@ pub mod client;
 pub mod cluster;
 pub mod device;
 pub mod events;
+pub mod filters;
 pub mod inspect;
 pub mod network;
 pub mod service;
 pub mod spec;
 pub mod subnet;
+pub mod timestamp;
 pub mod tls;
 pub mod units;
 

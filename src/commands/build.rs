@@ -786,21 +786,24 @@ pub struct BuilderPruneArgs {
 
 /// `hoist builder prune`.
 pub async fn builder(channel: Channel, command: BuilderCommand) -> CliResult<i32> {
-    let BuilderCommand::Prune(_) = command;
+    let BuilderCommand::Prune(args) = command;
+    let warning = if args.all {
+        "This will remove all build cache."
+    } else {
+        "This will remove all dangling build cache."
+    };
+    super::prune::confirm(args.force, warning, "builder prune")?;
     let response = ImagesClient::new(channel)
         .prune_build_cache(hoist_api::proto::Empty {})
         .await?
         .into_inner();
-    if !response.deleted.is_empty() {
-        println!("Deleted build cache objects:");
-        for key in &response.deleted {
-            println!("{}", key.trim_start_matches("sha256:"));
-        }
-        println!();
-    }
-    println!(
-        "Total reclaimed space: {}",
-        hoist_api::units::human_size(response.space_reclaimed)
+    super::prune::report(
+        "build cache objects",
+        response
+            .deleted
+            .iter()
+            .map(|key| key.trim_start_matches("sha256:").to_string()),
+        Some(response.space_reclaimed),
     );
     Ok(0)
 }

@@ -955,29 +955,31 @@ pub async fn rename(channel: Channel, args: RenameArgs) -> CliResult<i32> {
 /// Remove all stopped containers
 #[derive(Debug, Args)]
 pub struct PruneArgs {
+    /// Provide filter values (e.g. "until=<timestamp>", "label=<key>=<value>")
+    #[arg(long)]
+    pub filter: Vec<String>,
     /// Do not prompt for confirmation
     #[arg(short = 'f', long)]
     pub force: bool,
 }
 
-/// Removes every stopped container.
-pub async fn prune(channel: Channel, _args: PruneArgs) -> CliResult<i32> {
+/// Removes the stopped containers the filters take.
+pub async fn prune(channel: Channel, args: PruneArgs) -> CliResult<i32> {
+    super::prune::confirm(
+        args.force,
+        "This will remove all stopped containers.",
+        "container prune",
+    )?;
     let response = ContainersClient::new(channel)
         .prune(PruneContainersRequest {
-            filters: Vec::new(),
+            filters: args.filter,
         })
         .await?
         .into_inner();
-    if !response.deleted.is_empty() {
-        println!("Deleted Containers:");
-        for id in &response.deleted {
-            println!("{id}");
-        }
-        println!();
-    }
-    println!(
-        "Total reclaimed space: {}",
-        hoist_api::units::human_size(response.space_reclaimed)
+    super::prune::report(
+        "Containers",
+        response.deleted,
+        Some(response.space_reclaimed),
     );
     Ok(0)
 }

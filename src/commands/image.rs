@@ -451,6 +451,9 @@ pub struct PruneArgs {
     /// Remove all unused images, not just dangling ones
     #[arg(short = 'a', long)]
     pub all: bool,
+    /// Provide filter values (e.g. "until=<timestamp>", "label=<key>=<value>")
+    #[arg(long)]
+    pub filter: Vec<String>,
     /// Do not prompt for confirmation
     #[arg(short = 'f', long)]
     pub force: bool,
@@ -458,23 +461,23 @@ pub struct PruneArgs {
 
 /// Removes unused images.
 pub async fn prune(channel: Channel, args: PruneArgs) -> CliResult<i32> {
+    let warning = if args.all {
+        "This will remove all images without at least one container associated to them."
+    } else {
+        "This will remove all dangling images."
+    };
+    super::prune::confirm(args.force, warning, "image prune")?;
     let response = ImagesClient::new(channel)
         .prune(PruneImagesRequest {
             all: args.all,
-            filters: Vec::new(),
+            filters: args.filter,
         })
         .await?
         .into_inner();
-    if !response.deleted.is_empty() {
-        println!("Deleted Images:");
-        for id in &response.deleted {
-            println!("deleted: {id}");
-        }
-        println!();
-    }
-    println!(
-        "Total reclaimed space: {}",
-        human_size(response.space_reclaimed)
+    super::prune::report(
+        "Images",
+        response.deleted.iter().map(|id| format!("deleted: {id}")),
+        Some(response.space_reclaimed),
     );
     Ok(0)
 }

@@ -13,6 +13,7 @@ pub mod image;
 pub mod inspect;
 pub mod network;
 pub mod node;
+pub mod prune;
 pub mod registry;
 pub mod secret;
 pub mod service;

@@ -385,17 +385,17 @@ async fn run_command(channel: Channel, command: NetworkCommand) -> CliResult<i32
                 })
                 .await?;
         }
-        NetworkCommand::Prune { filter, force: _ } => {
+        NetworkCommand::Prune { filter, force } => {
+            super::prune::confirm(
+                force,
+                "This will remove all custom networks not used by at least one container.",
+                "network prune",
+            )?;
             let response = client
                 .prune(PruneNetworksRequest { filters: filter })
                 .await?
                 .into_inner();
-            if !response.deleted.is_empty() {
-                println!("Deleted Networks:");
-                for name in &response.deleted {
-                    println!("{name}");
-                }
-            }
+            super::prune::report("Networks", response.deleted, None);
         }
     }
     Ok(0)

@@ -173,6 +173,12 @@ pub async fn run(channel: Channel, command: VolumeCommand) -> CliResult<i32> {
             .await;
         }
         VolumeCommand::Prune(args) => {
+            let warning = if args.all {
+                "This will remove all local volumes not used by at least one container."
+            } else {
+                "This will remove anonymous local volumes not used by at least one container."
+            };
+            super::prune::confirm(args.force, warning, "volume prune")?;
             let response = client
                 .prune(PruneVolumesRequest {
                     all: args.all,
@@ -180,17 +186,7 @@ pub async fn run(channel: Channel, command: VolumeCommand) -> CliResult<i32> {
                 })
                 .await?
                 .into_inner();
-            if !response.deleted.is_empty() {
-                println!("Deleted Volumes:");
-                for name in &response.deleted {
-                    println!("{name}");
-                }
-                println!();
-            }
-            println!(
-                "Total reclaimed space: {}",
-                hoist_api::units::human_size(response.space_reclaimed)
-            );
+            super::prune::report("Volumes", response.deleted, Some(response.space_reclaimed));
         }
     }
     Ok(0)

@@ -28,13 +28,14 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::instrument;
 
+use super::container_filters::ContainerFilter;
 use super::stdio::{self, OutputSender};
 use crate::containers::lifecycle::{AttachRequest, WaitCondition, parse_signal, shim_status};
 use crate::containers::oci::{self, BundleContext};
 use crate::containers::record::Status as RunStatus;
 use crate::containers::view;
 use crate::daemon::Daemon;
-use crate::error::{conflict, internal, invalid};
+use crate::error::{conflict, from_filter, internal, invalid};
 use crate::events::emit::ExecEvents;
 
 /// A boxed server stream.
@@ -80,6 +81,37 @@ fn start_failure_code(status: &Status) -> i32 {
 impl ContainersApi {
     fn find(&self, reference: &str) -> Result<Arc<crate::containers::Container>, Status> {
         self.daemon.containers.find(reference)
+    }
+
+    /// `ps --filter`, with the containers `before=`/`since=` name and the
+    /// images `ancestor=` names looked up.
+    async fn list_filter(&self, given: &[String]) -> Result<ContainerFilter, Status> {
+        let mut filter = ContainerFilter::for_list(given)?;
+        let created = |key: &'static str| {
+            let names = filter.named(key).to_vec();
+            async move {
+                let mut times = Vec::new();
+                for name in names {
+                    let container = self.find(&name)?;
+                    let record = container.record.lock().await;
+                    let time = chrono::DateTime::parse_from_rfc3339(&record.created)
+                        .map_err(|e| internal(format!("container {name}: created: {e}")))?;
+                    times.push(time.with_timezone(&chrono::Utc));
+                }
+                Ok::<_, Status>(times)
+            }
+        };
+        let before = created("before").await?.into_iter().min();
+        let since = created("since").await?.into_iter().max();
+        filter.bound(before, since);
+        let ancestors = filter
+            .named("ancestor")
+            .iter()
+            .filter_map(|name| self.daemon.images.resolve(name).ok())
+            .map(|image| image.chain_ids)
+            .collect();
+        filter.descending_from(ancestors);
+        Ok(filter)
     }
 
     /// Sends the exit of an attached run once the daemon has recorded it
@@ -396,26 +428,19 @@ impl Containers for ContainersApi {
         request: Request<ListContainersRequest>,
     ) -> Result<Response<ListContainersResponse>, Status> {
         let request = request.into_inner();
-        let filters = request
-            .filters
-            .iter()
-            .map(|f| {
-                f.split_once('=')
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .ok_or_else(|| invalid(format!("bad filter {f:?}: use key=value")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let filter = self.list_filter(&request.filters).await?;
+        let all = request.all || filter.wants_stopped();
         let mut rows = Vec::new();
         for container in self.daemon.containers.all() {
             let record = container.record.lock().await;
-            if !request.all
+            if !all
                 && request.last <= 0
                 && !record.state.status.is_alive()
                 && record.state.status != RunStatus::Restarting
             {
                 continue;
             }
-            if !filters.iter().all(|(k, v)| matches_filter(&record, k, v)) {
+            if !filter.selects(&record) {
                 continue;
             }
             rows.push(view::summary(&record));
@@ -718,14 +743,19 @@ impl Containers for ContainersApi {
     #[instrument(skip_all)]
     async fn prune(
         &self,
-        _request: Request<PruneContainersRequest>,
+        request: Request<PruneContainersRequest>,
     ) -> Result<Response<PruneResponse>, Status> {
+        let filter = ContainerFilter::for_prune(&request.into_inner().filters, chrono::Utc::now())
+            .map_err(from_filter)?;
         let mut deleted = Vec::new();
         for container in self.daemon.containers.all() {
-            let stopped = matches!(
-                container.record.lock().await.state.status,
-                RunStatus::Exited | RunStatus::Created | RunStatus::Dead
-            );
+            let stopped = {
+                let record = container.record.lock().await;
+                matches!(
+                    record.state.status,
+                    RunStatus::Exited | RunStatus::Created | RunStatus::Dead
+                ) && filter.selects(&record)
+            };
             if stopped
                 && self
                     .daemon
@@ -790,28 +820,6 @@ async fn stats_sample(
         (sample.net_rx, sample.net_tx) = procinfo::network_bytes(pid);
     }
     sample
-}
-
-/// Docker's `ps --filter` keys.
-fn matches_filter(
-    record: &crate::containers::record::ContainerRecord,
-    key: &str,
-    value: &str,
-) -> bool {
-    match key {
-        "id" => record.id.starts_with(value),
-        "name" => record.name.contains(value),
-        "status" => record.state.status.as_str() == value,
-        "exited" => {
-            record.state.status == RunStatus::Exited && record.state.exit_code.to_string() == value
-        }
-        "ancestor" => record.spec.image == value || record.image_id.contains(value),
-        "label" => match value.split_once('=') {
-            Some((k, v)) => record.settings.labels.get(k).is_some_and(|l| l == v),
-            None => record.settings.labels.contains_key(value),
-        },
-        _ => false,
-    }
 }
 
 /// Reads (and with `follow`, keeps reading) a container's log into `tx`.

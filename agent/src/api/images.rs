@@ -28,10 +28,11 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::instrument;
 
 use super::containers::ResponseStream;
+use super::image_filters::{ImageFilter, created_at};
 use crate::build::{BuildOptions, NamedContext};
 use crate::containers::rootfs::mount_read_only;
 use crate::daemon::Daemon;
-use crate::error::{from_image, from_registry, internal, invalid};
+use crate::error::{from_filter, from_image, from_registry, internal, invalid};
 
 /// Serves image requests against a daemon.
 #[derive(Debug, Clone)]
@@ -230,16 +231,32 @@ impl Images for ImagesApi {
             .is_some_and(|last| last.contains(':'));
         let users = self.users().await;
         let daemon = self.daemon.clone();
-        let images = blocking(move || daemon.images.list().map_err(from_image)).await?;
-        let matches = |r: &Reference| match &filter {
-            None => true,
-            Some(want) => {
-                r.repository() == want.repository() && (!explicit_tag || r.tag == want.tag)
-            }
+        let given = request.filters;
+        let (images, filters) = blocking(move || {
+            let filters = ImageFilter::for_list(&given, chrono::Utc::now(), |name| {
+                daemon
+                    .images
+                    .resolve(name)
+                    .map(|image| created_at(&image))
+                    .map_err(from_image)
+            })?;
+            Ok((daemon.images.list().map_err(from_image)?, filters))
+        })
+        .await?;
+        let matches = |r: &Reference| {
+            filters.names(r)
+                && match &filter {
+                    None => true,
+                    Some(want) => {
+                        r.repository() == want.repository() && (!explicit_tag || r.tag == want.tag)
+                    }
+                }
         };
+        let named = filter.is_some() || filters.by_reference();
         let images = images
             .into_iter()
-            .filter(|image| filter.is_none() || image.references.iter().any(matches))
+            .filter(|image| filters.selects(image))
+            .filter(|image| !named || image.references.iter().any(matches))
             .map(|mut image| {
                 // Only the names that matched are listed.
                 image.references.retain(matches);
@@ -733,12 +750,14 @@ impl Images for ImagesApi {
         request: Request<PruneImagesRequest>,
     ) -> Result<Response<PruneResponse>, Status> {
         let request = request.into_inner();
+        let filter = ImageFilter::for_prune(&request.filters, request.all, chrono::Utc::now())
+            .map_err(from_filter)?;
         let users = self.users().await;
         let daemon = self.daemon.clone();
         let (deleted, space_reclaimed) = blocking(move || {
             daemon
                 .images
-                .prune(request.all, |id| users.contains_key(id))
+                .prune(|image| !users.contains_key(&image.id) && filter.selects(image))
                 .map_err(from_image)
         })
         .await?;

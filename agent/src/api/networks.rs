@@ -14,9 +14,10 @@ use tracing::instrument;
 
 use crate::containers::connect::Connection;
 use crate::daemon::Daemon;
-use crate::error::{conflict, invalid};
+use crate::error::{conflict, from_filter};
 use crate::networks::NewNetwork;
 use crate::networks::record::NetworkRecord;
+use hoist_api::filters::Filters;
 
 /// Serves network requests against a daemon.
 #[derive(Debug, Clone)]
@@ -70,14 +71,40 @@ impl NetworksApi {
     }
 
     /// The networks, as messages, that pass every filter.
-    async fn filtered(&self, filters: &[String]) -> Result<Vec<Network>, Status> {
+    /// The networks `filters` take (`network ls` or, with `what` set to
+    /// it, `network prune` keys).
+    async fn filtered(
+        &self,
+        given: &[String],
+        what: &'static str,
+        keys: &[&str],
+    ) -> Result<Vec<Network>, Status> {
+        let filters = Filters::parse(given, what, keys).map_err(from_filter)?;
+        if filters
+            .get("type")
+            .iter()
+            .any(|t| t != "custom" && t != "builtin")
+        {
+            return Err(from_filter(
+                filters.bad_value("type", "use custom or builtin"),
+            ));
+        }
+        let dangling = filters.boolean("dangling").map_err(from_filter)?;
+        let until = filters
+            .time("until", chrono::Utc::now())
+            .map_err(from_filter)?;
+        let names = filters.patterns("name");
         let mut out = Vec::new();
         for record in self.daemon.networks.list() {
             let network = self.message(record).await;
-            let mut keep = true;
-            for filter in filters {
-                keep &= matches(&network, filter)?;
-            }
+            let created = chrono::DateTime::parse_from_rfc3339(&network.created).ok();
+            let keep = names.matches(&network.name)
+                && filters.any("id", |id| network.id.starts_with(id))
+                && filters.exact("driver", &network.driver)
+                && filters.any("type", |t| (t == "builtin") == network.predefined)
+                && dangling.is_none_or(|d| d == network.used_by.is_empty())
+                && until.is_none_or(|until| created.is_some_and(|c| c < until))
+                && filters.labels_match(|k| network.labels.get(k).map(String::as_str));
             if keep {
                 out.push(network);
             }
@@ -87,35 +114,9 @@ impl NetworksApi {
 }
 
 /// Docker's `network ls --filter` keys.
-fn matches(network: &Network, filter: &str) -> Result<bool, Status> {
-    let (key, value) = filter
-        .split_once('=')
-        .ok_or_else(|| invalid(format!("bad filter {filter:?}: use key=value")))?;
-    Ok(match key {
-        "name" => network.name.contains(value),
-        "id" => network.id.starts_with(value),
-        "driver" => network.driver == value,
-        "type" => match value {
-            "custom" => !network.predefined,
-            "builtin" => network.predefined,
-            _ => {
-                return Err(invalid(format!(
-                    "invalid filter type={value}: use custom or builtin"
-                )));
-            }
-        },
-        "dangling" => (value == "true") == network.used_by.is_empty(),
-        "label" => match value.split_once('=') {
-            Some((k, v)) => network.labels.get(k).is_some_and(|l| l == v),
-            None => network.labels.contains_key(value),
-        },
-        _ => {
-            return Err(invalid(format!(
-                "unknown network filter {key:?}: use name, id, driver, type, dangling or label"
-            )));
-        }
-    })
-}
+const LIST_KEYS: [&str; 6] = ["name", "id", "driver", "type", "dangling", "label"];
+/// Docker's `network prune --filter` keys.
+const PRUNE_KEYS: [&str; 3] = ["until", "label", "label!"];
 
 #[tonic::async_trait]
 impl Networks for NetworksApi {
@@ -151,7 +152,9 @@ impl Networks for NetworksApi {
         &self,
         request: Request<ListNetworksRequest>,
     ) -> Result<Response<ListNetworksResponse>, Status> {
-        let networks = self.filtered(&request.into_inner().filters).await?;
+        let networks = self
+            .filtered(&request.into_inner().filters, "network ls", &LIST_KEYS)
+            .await?;
         Ok(Response::new(ListNetworksResponse { networks }))
     }
 
@@ -185,7 +188,8 @@ impl Networks for NetworksApi {
         request: Request<PruneNetworksRequest>,
     ) -> Result<Response<PruneResponse>, Status> {
         let mut deleted = Vec::new();
-        for network in self.filtered(&request.into_inner().filters).await? {
+        let given = request.into_inner().filters;
+        for network in self.filtered(&given, "network prune", &PRUNE_KEYS).await? {
             if network.predefined || !network.used_by.is_empty() {
                 continue;
             }

@@ -13,7 +13,8 @@ use tonic::{Request, Response, Status};
 use tracing::instrument;
 
 use crate::daemon::Daemon;
-use crate::error::{conflict, from_volume, invalid};
+use crate::error::{conflict, from_filter, from_volume};
+use hoist_api::filters::{Filters, Patterns};
 
 /// Serves volume requests against a daemon.
 #[derive(Debug, Clone)]
@@ -37,24 +38,35 @@ fn message(volume: StoredVolume, used_by: Vec<String>) -> Volume {
 }
 
 /// Docker's `volume ls --filter` keys.
-fn matches(volume: &Volume, filter: &str) -> Result<bool, Status> {
-    let (key, value) = filter
-        .split_once('=')
-        .ok_or_else(|| invalid(format!("bad filter {filter:?}: use key=value")))?;
-    Ok(match key {
-        "name" => volume.name.contains(value),
-        "driver" => volume.driver == value,
-        "dangling" => (value == "true") == volume.used_by.is_empty(),
-        "label" => match value.split_once('=') {
-            Some((k, v)) => volume.labels.get(k).is_some_and(|l| l == v),
-            None => volume.labels.contains_key(value),
-        },
-        _ => {
-            return Err(invalid(format!(
-                "unknown volume filter {key:?}: use name, driver, dangling or label"
-            )));
-        }
-    })
+const LIST_KEYS: [&str; 4] = ["name", "driver", "dangling", "label"];
+/// Docker's `volume prune --filter` keys (`all=true` is `--all`).
+const PRUNE_KEYS: [&str; 3] = ["label", "label!", "all"];
+
+/// Which volumes a listing or prune takes.
+struct VolumeFilter {
+    filters: Filters,
+    names: Patterns,
+    dangling: Option<bool>,
+}
+
+impl VolumeFilter {
+    fn parse(given: &[String], what: &'static str, keys: &[&str]) -> Result<Self, Status> {
+        let filters = Filters::parse(given, what, keys).map_err(from_filter)?;
+        Ok(Self {
+            names: filters.patterns("name"),
+            dangling: filters.boolean("dangling").map_err(from_filter)?,
+            filters,
+        })
+    }
+
+    fn selects(&self, volume: &Volume) -> bool {
+        self.names.matches(&volume.name)
+            && self.filters.exact("driver", &volume.driver)
+            && self.dangling.is_none_or(|d| d == volume.used_by.is_empty())
+            && self
+                .filters
+                .labels_match(|k| volume.labels.get(k).map(String::as_str))
+    }
 }
 
 #[tonic::async_trait]
@@ -81,18 +93,12 @@ impl Volumes for VolumesApi {
         &self,
         request: Request<ListVolumesRequest>,
     ) -> Result<Response<ListVolumesResponse>, Status> {
-        let filters = request.into_inner().filters;
+        let filter = VolumeFilter::parse(&request.into_inner().filters, "volume ls", &LIST_KEYS)?;
         let mut volumes = Vec::new();
         for volume in self.daemon.volumes.list().map_err(from_volume)? {
             let used_by = self.daemon.volume_users(&volume.name).await;
             let volume = message(volume, used_by);
-            if filters
-                .iter()
-                .map(|f| matches(&volume, f))
-                .collect::<Result<Vec<_>, _>>()?
-                .into_iter()
-                .all(|m| m)
-            {
+            if filter.selects(&volume) {
                 volumes.push(volume);
             }
         }
@@ -139,23 +145,22 @@ impl Volumes for VolumesApi {
         request: Request<PruneVolumesRequest>,
     ) -> Result<Response<PruneResponse>, Status> {
         let request = request.into_inner();
+        let filter = VolumeFilter::parse(&request.filters, "volume prune", &PRUNE_KEYS)?;
+        let all = request.all
+            || filter
+                .filters
+                .boolean("all")
+                .map_err(from_filter)?
+                .unwrap_or(false);
         let mut deleted = Vec::new();
         let mut space_reclaimed = 0;
         for volume in self.daemon.volumes.list().map_err(from_volume)? {
-            if !(request.all || volume.anonymous)
+            if !(all || volume.anonymous)
                 || !self.daemon.volume_users(&volume.name).await.is_empty()
             {
                 continue;
             }
-            let candidate = message(volume.clone(), Vec::new());
-            if !request
-                .filters
-                .iter()
-                .map(|f| matches(&candidate, f))
-                .collect::<Result<Vec<_>, _>>()?
-                .into_iter()
-                .all(|m| m)
-            {
+            if !filter.selects(&message(volume.clone(), Vec::new())) {
                 continue;
             }
             space_reclaimed += self.daemon.remove_volume(&volume.name)?;

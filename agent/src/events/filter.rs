@@ -7,29 +7,20 @@
 //! by prefix for `health_status`, `exec_create` and `exec_start` (whose
 //! actions carry a suffix).
 
-use std::collections::BTreeMap;
-
 use hoist_api::events::{Event, EventType, LOCAL_SCOPE};
+use hoist_api::filters::{FilterError, Filters};
 
 /// Filter keys this daemon knows.
-const KEYS: &str = "type, event, container, image, label, network, volume or scope";
-
-/// A filter the daemon cannot apply.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FilterError {
-    /// Not `key=value`.
-    #[error("bad filter {0:?}: use key=value")]
-    Malformed(String),
-    /// A key Docker does not have, or this daemon does not report.
-    #[error("invalid filter {0:?}: use {KEYS}")]
-    UnknownKey(String),
-    /// A `type=` value that is not an event type.
-    #[error("invalid filter type={0}: use container, image, network or volume")]
-    UnknownType(String),
-    /// A `scope=` value that is not a scope.
-    #[error("invalid filter scope={0}: use local or swarm")]
-    UnknownScope(String),
-}
+const KEYS: [&str; 8] = [
+    "type",
+    "event",
+    "container",
+    "image",
+    "label",
+    "network",
+    "volume",
+    "scope",
+];
 
 /// Actions whose filter matches by prefix (Docker's rule for #25798).
 const PREFIX_ACTIONS: [&str; 3] = ["health_status", "exec_create", "exec_start"];
@@ -37,35 +28,28 @@ const PREFIX_ACTIONS: [&str; 3] = ["health_status", "exec_create", "exec_start"]
 /// The filters of one listener.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventFilter {
-    values: BTreeMap<String, Vec<String>>,
+    filters: Filters,
 }
 
 impl EventFilter {
     /// Parses `key=value` filters.
-    pub fn parse(filters: &[String]) -> Result<Self, FilterError> {
-        let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for filter in filters {
-            let (key, value) = filter
-                .split_once('=')
-                .ok_or_else(|| FilterError::Malformed(filter.clone()))?;
-            match key {
-                "type" => {
-                    value
-                        .parse::<EventType>()
-                        .map_err(|_| FilterError::UnknownType(value.to_string()))?;
-                }
-                "scope" if value != LOCAL_SCOPE && value != "swarm" => {
-                    return Err(FilterError::UnknownScope(value.to_string()));
-                }
-                "event" | "container" | "image" | "label" | "network" | "volume" | "scope" => {}
-                _ => return Err(FilterError::UnknownKey(key.to_string())),
-            }
-            values
-                .entry(key.to_string())
-                .or_default()
-                .push(value.to_string());
+    pub fn parse(given: &[String]) -> Result<Self, FilterError> {
+        let filters = Filters::parse(given, "events", &KEYS)?;
+        if filters
+            .get("type")
+            .iter()
+            .any(|t| t.parse::<EventType>().is_err())
+        {
+            return Err(filters.bad_value("type", "use container, image, network or volume"));
         }
-        Ok(Self { values })
+        if filters
+            .get("scope")
+            .iter()
+            .any(|s| s != LOCAL_SCOPE && s != "swarm")
+        {
+            return Err(filters.bad_value("scope", "use local or swarm"));
+        }
+        Ok(Self { filters })
     }
 
     /// Whether the listener wants `event`.
@@ -81,19 +65,17 @@ impl EventFilter {
     }
 
     fn get(&self, key: &str) -> &[String] {
-        self.values.get(key).map_or(&[], Vec::as_slice)
+        self.filters.get(key)
     }
 
     /// No value for `key`, or one equal to `source`.
     fn any_exact(&self, key: &str, source: &str) -> bool {
-        let wanted = self.get(key);
-        wanted.is_empty() || wanted.iter().any(|w| w == source)
+        self.filters.exact(key, source)
     }
 
     /// No value for `key`, or one equal to or a prefix of `source`.
     fn any_prefix(&self, key: &str, source: &str) -> bool {
-        let wanted = self.get(key);
-        wanted.is_empty() || wanted.iter().any(|w| source.starts_with(w.as_str()))
+        self.filters.any(key, |w| source.starts_with(w))
     }
 
     fn action_matches(&self, action: &str) -> bool {
@@ -134,12 +116,7 @@ impl EventFilter {
 
     /// Every `label=key` / `label=key=value` against the attributes.
     fn labels_match(&self, event: &Event) -> bool {
-        self.get("label")
-            .iter()
-            .all(|label| match label.split_once('=') {
-                Some((k, v)) => event.attribute(k) == Some(v),
-                None => event.attribute(label).is_some(),
-            })
+        self.filters.labels_match(|k| event.attribute(k))
     }
 }
 
@@ -265,22 +242,25 @@ mod tests {
 
     #[test]
     fn bad_filters_are_refused() {
-        let parse = |f: &str| EventFilter::parse(&[f.to_string()]);
+        let parse = |f: &str| EventFilter::parse(&[f.to_string()]).map_err(|e| e.to_string());
         assert_eq!(
             parse("event"),
-            Err(FilterError::Malformed("event".to_string()))
+            Err("bad filter \"event\": use key=value".to_string())
         );
-        assert_eq!(
-            parse("colour=red"),
-            Err(FilterError::UnknownKey("colour".to_string()))
+        assert!(
+            parse("colour=red")
+                .unwrap_err()
+                .starts_with("invalid filter 'colour': events takes type, event")
         );
         assert_eq!(
             parse("type=daemon"),
-            Err(FilterError::UnknownType("daemon".to_string()))
+            Err(
+                "invalid filter 'type=daemon': use container, image, network or volume".to_string()
+            )
         );
         assert_eq!(
             parse("scope=global"),
-            Err(FilterError::UnknownScope("global".to_string()))
+            Err("invalid filter 'scope=global': use local or swarm".to_string())
         );
         assert!(parse("scope=local").is_ok());
         assert!(!filter(&["scope=swarm"]).matches(&container("start", "a", "b", "c")));

@@ -207,7 +207,9 @@ mod tests {
         let used = dangling("c", b"333");
         let unused_layer = store.resolve(&unused).unwrap().chain_ids[1].clone();
 
-        let (deleted, freed) = store.prune(false, |id| id == used).unwrap();
+        let (deleted, freed) = store
+            .prune(|i| i.references.is_empty() && i.id != used)
+            .unwrap();
         assert_eq!(deleted, vec![unused.clone()]);
         // Its layer blob (a 2-byte file in a tar) and unpacked layer went.
         assert!(freed >= 2, "{freed}");
@@ -216,12 +218,12 @@ mod tests {
         assert!(store.resolve(&used).is_ok());
         assert!(store.resolve("box:1").is_ok());
 
-        let (deleted, _) = store.prune(true, |id| id == used).unwrap();
+        let (deleted, _) = store.prune(|i| i.id != used).unwrap();
         assert_eq!(deleted, vec![base_id]);
         assert!(store.resolve("box:1").is_err());
         assert!(store.resolve(&used).is_ok());
-        assert_eq!(store.prune(true, |_| false).unwrap().0, vec![used]);
-        assert_eq!(store.prune(true, |_| false).unwrap(), (vec![], 0));
+        assert_eq!(store.prune(|_| true).unwrap().0, vec![used]);
+        assert_eq!(store.prune(|_| true).unwrap(), (vec![], 0));
         assert_eq!(fs::read_dir(store.layers_root()).unwrap().count(), 0);
     }
 }

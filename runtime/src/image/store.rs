@@ -693,23 +693,20 @@ impl ImageStore {
         Ok((untagged, vec![id]))
     }
 
-    /// `docker image prune`: deletes the images no container uses
-    /// (`in_use` tells by image ID) that have no reference at all, or with
-    /// `all` every such image whatever its references. Returns the deleted
-    /// IDs and the bytes freed (blobs plus unpacked layers no image shares).
-    pub fn prune(
-        &self,
-        all: bool,
-        in_use: impl Fn(&str) -> bool,
-    ) -> Result<(Vec<String>, u64), ImageError> {
+    /// `docker image prune`: deletes the images `doomed` picks (the caller
+    /// decides with Docker's rules: unused, untagged unless `--all`, and
+    /// the filters), looked at under the index lock so that no tag lands on
+    /// an image between the choice and its removal. Returns the deleted IDs
+    /// and the bytes freed (blobs plus unpacked layers no image shares).
+    pub fn prune(&self, doomed: impl Fn(&Image) -> bool) -> Result<(Vec<String>, u64), ImageError> {
         let mut index = self.lock();
-        let referenced: BTreeSet<String> = index.references.values().cloned().collect();
-        let doomed: Vec<String> = index
-            .images
-            .keys()
-            .filter(|id| (all || !referenced.contains(*id)) && !in_use(id))
-            .cloned()
-            .collect();
+        let mut chosen = Vec::new();
+        for id in index.images.keys() {
+            if doomed(&self.load_image(&index, id)?) {
+                chosen.push(id.clone());
+            }
+        }
+        let doomed = chosen;
         if doomed.is_empty() {
             return Ok((doomed, 0));
         }

@@ -108,6 +108,13 @@ pub(crate) fn has_wildcards(pattern: &str) -> bool {
     false
 }
 
+/// Go's `path.Match`: whether all of `text` matches `pattern` (as Docker
+/// matches `--filter reference=` patterns against image names); an error
+/// names what is wrong with the pattern.
+pub fn path_match(pattern: &str, text: &str) -> Result<bool, String> {
+    Ok(matches(&compile(pattern)?, text))
+}
+
 /// Whether all of `text` matches `tokens`.
 pub(crate) fn matches(tokens: &[Token], text: &str) -> bool {
     run(tokens, text).is_some_and(|states| states.before[tokens.len()])

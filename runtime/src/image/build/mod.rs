@@ -31,6 +31,7 @@ mod tests;
 mod walk;
 
 pub use context::{BuildContext, ContextError};
+pub use glob::path_match;
 pub use hash::content_hash;
 pub use ignore::{DOCKERIGNORE, IgnoreError, IgnoreRules};
 pub use locate::{DEFAULT_DOCKERFILE, locate_dockerfile, read_dockerfile};
