@@ -177,6 +177,9 @@ enum Command {
     Stack(StackCommand),
     /// Show the hoist version information
     Version,
+    /// Manage hoist: disk usage, prune of unused data, information, events
+    #[command(subcommand)]
+    System(commands::system::SystemCommand),
     /// Display system-wide information
     Info,
     /// Get real time events from the server
@@ -665,6 +668,7 @@ async fn dispatch(target: connect::Target, command: Command) -> Result<i32, CliE
         Command::Config(c) => commands::secret::run(channel, FileKind::Config, c).await,
         Command::Stack(s) => commands::stack::run(channel, s).await,
         Command::Info => commands::system::info(channel).await,
+        Command::System(s) => commands::system::run(channel, s).await,
         Command::Events(a) => commands::events::events(channel, a).await,
         // Handled before the channel was made.
         Command::Version

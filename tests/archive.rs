@@ -347,3 +347,118 @@ fn image_filters_in_listings_and_prunes() {
     );
     d.ok(&["rm", "holder"]);
 }
+
+#[test]
+fn system_df_counts_and_system_prune_removes_what_is_unused() {
+    let d = Daemon::with_busybox();
+    d.ok(&[
+        "run",
+        "--name",
+        "stopped",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 2000000 /dev/zero > /big",
+    ]);
+    let dangling = d.ok(&["commit", "stopped"]).trim().to_string();
+    d.ok(&["run", "-d", "--name", "running", "busybox", "sleep", "60"]);
+    d.ok(&[
+        "run",
+        "--name",
+        "writer",
+        "-v",
+        "named:/v",
+        "-v",
+        "/anon",
+        "busybox",
+        "sh",
+        "-c",
+        "echo data > /v/f",
+    ]);
+    d.ok(&["rm", "writer"]);
+    let rows = d.ok(&[
+        "system",
+        "df",
+        "--format",
+        "{{.Type}}|{{.TotalCount}}|{{.Active}}|{{.Size}}|{{.Reclaimable}}",
+    ]);
+    let row = |kind: &str| -> Vec<String> {
+        rows.lines()
+            .find(|l| l.starts_with(&format!("{kind}|")))
+            .unwrap_or_else(|| panic!("no {kind} row: {rows}"))
+            .split('|')
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(
+        row("Images")[1..3],
+        ["2", "1"],
+        "busybox in use, the commit not"
+    );
+    let containers = row("Containers");
+    assert_eq!(containers[1..3], ["2", "1"], "{rows}");
+    assert!(
+        containers[3].ends_with("MB") && containers[3].starts_with('2'),
+        "{rows}"
+    );
+    assert!(
+        containers[4].starts_with('2') && containers[4].ends_with("(100%)")
+            || containers[4].contains("(99%)"),
+        "{rows}"
+    );
+    assert_eq!(row("Local Volumes")[1..3], ["2", "0"], "{rows}");
+    assert_eq!(row("Build Cache")[1..3], ["0", "0"], "{rows}");
+    let table = d.ok(&["system", "df"]);
+    assert!(
+        table.starts_with("TYPE") && table.contains("Local Volumes"),
+        "{table}"
+    );
+    let verbose = d.ok(&["system", "df", "-v"]);
+    for needle in [
+        "Images space usage:",
+        "stopped",
+        "running",
+        "named",
+        "Build cache usage: 0B",
+    ] {
+        assert!(verbose.contains(needle), "{needle}: {verbose}");
+    }
+
+    // Asked and refused: nothing goes.
+    let cancelled = d.hoist_with_input(&["system", "prune"], b"\n");
+    assert_eq!(cancelled.code, 1, "{}", cancelled.stderr);
+    assert!(
+        cancelled.stdout.contains("  - all stopped containers"),
+        "{}",
+        cancelled.stdout
+    );
+    assert!(d.ok(&["ps", "-a"]).contains("stopped"));
+    d.assert_fails(
+        &["system", "prune", "-f", "--volumes", "--filter", "until=1h"],
+        "until",
+    );
+
+    let pruned = d.ok(&["system", "prune", "-f"]);
+    assert!(
+        pruned.contains("Deleted Containers:") && pruned.contains("Deleted Images:"),
+        "{pruned}"
+    );
+    assert!(pruned.contains(&dangling[..19]), "{pruned}");
+    // The container's 2 MB writable layer, the commit's layer and its blob.
+    assert!(pruned.contains("Total reclaimed space: 6"), "{pruned}");
+    let left = d.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(left.trim(), "running");
+    assert_eq!(
+        d.ok(&["volume", "ls", "-q"]).lines().count(),
+        2,
+        "volumes stay without --volumes"
+    );
+    // --volumes: the unused anonymous volume goes, the named one stays.
+    d.ok(&["system", "prune", "-f", "--volumes"]);
+    assert_eq!(d.ok(&["volume", "ls", "-q"]).trim(), "named");
+    // -a: images no container uses; busybox is used by `running`.
+    d.ok(&["system", "prune", "-af"]);
+    assert!(d.ok(&["images"]).contains("busybox"));
+    d.ok(&["rm", "-f", "running"]);
+    d.ok(&["volume", "rm", "named"]);
+}

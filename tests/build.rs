@@ -5,6 +5,7 @@ mod support;
 
 use std::fs;
 use std::path::Path;
+use std::time::Duration;
 
 use support::Daemon;
 
@@ -161,6 +162,26 @@ fn build_runs_caches_and_targets() {
         d.hoist(&["ps", "-aq"]).stdout.trim().is_empty(),
         "build containers left"
     );
+
+    // What was used a moment ago is younger than any `until` an hour back,
+    // and all of it fits in a gigabyte: neither prune removes anything.
+    for kept in [
+        d.ok(&["builder", "prune", "-f", "--filter", "until=1h"]),
+        d.ok(&["builder", "prune", "-f", "--keep-storage", "1GB"]),
+    ] {
+        assert!(!kept.contains("Deleted build cache objects:"), "{kept}");
+    }
+    d.assert_fails(
+        &["builder", "prune", "-f", "--filter", "id=x"],
+        "invalid filter 'id'",
+    );
+    let cached = d.ok(&["system", "df", "--format", "{{.Type}}={{.TotalCount}}"]);
+    let entries: usize = cached
+        .lines()
+        .find_map(|l| l.strip_prefix("Build Cache="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(entries >= 6, "{cached}");
 
     // builder prune empties the cache: the next build runs every step.
     let pruned = d.ok(&["builder", "prune", "-f"]);
@@ -953,4 +974,68 @@ fn buildx_commands_ci_calls_reach_hoists_one_builder() {
         d.ok(&["buildx", "prune", "-f"])
             .contains("Total reclaimed space")
     );
+}
+
+#[test]
+fn builder_prune_until_keeps_what_a_build_used_since() {
+    let d = Daemon::with_busybox();
+    let dir = context_with(
+        &d,
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN echo one > /one\nARG V\nRUN echo \"$V\" > /v\n",
+        )],
+    );
+    let built = |v: &str| {
+        let run = build(
+            &d,
+            &dir,
+            &["--progress", "plain", "--build-arg", &format!("V={v}")],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        format!("{}{}", run.stdout, run.stderr)
+    };
+    // The step a later build would rerun, by whether its lines say CACHED.
+    let cached = |output: &str, step: &str| {
+        let number = output
+            .lines()
+            .find(|l| l.contains(step))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no {step}: {output}"))
+            .to_string();
+        output
+            .lines()
+            .any(|l| l.starts_with(&format!("{number} ")) && l.contains("CACHED"))
+    };
+    built("1");
+    std::thread::sleep(Duration::from_millis(1200));
+    let between = unix_now().to_string();
+    std::thread::sleep(Duration::from_millis(1200));
+    // Uses the cached `echo one` again; `echo "$V"` with 2 is new.
+    let second = built("2");
+    assert!(cached(&second, "echo one"), "{second}");
+    d.ok(&[
+        "builder",
+        "prune",
+        "-f",
+        "--filter",
+        &format!("until={between}"),
+    ]);
+    // Only what no build used since `between` went: V=1's last step.
+    let again = built("2");
+    assert!(
+        cached(&again, "echo one") && cached(&again, "$V"),
+        "{again}"
+    );
+    let first_again = built("1");
+    assert!(cached(&first_again, "echo one"), "{first_again}");
+    assert!(!cached(&first_again, "$V"), "{first_again}");
+}
+
+/// Unix seconds now.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }

@@ -779,9 +779,20 @@ pub struct BuilderPruneArgs {
     /// Remove all unused build cache (the whole cache: hoist keeps no other kind)
     #[arg(short = 'a', long)]
     pub all: bool,
+    /// Provide filter values ("until=24h": entries last used before then)
+    #[arg(long)]
+    pub filter: Vec<String>,
+    /// Keep the most recently used cache within this size (e.g. 10GB)
+    #[arg(long, visible_alias = "reserved-space", value_parser = parse_storage)]
+    pub keep_storage: Option<u64>,
     /// Do not prompt for confirmation
     #[arg(short = 'f', long)]
     pub force: bool,
+}
+
+/// `--keep-storage`: bytes, with Docker's units.
+fn parse_storage(value: &str) -> Result<u64, String> {
+    hoist_api::units::parse_bytes(value).map(|bytes| bytes.max(0) as u64)
 }
 
 /// `hoist builder prune`.
@@ -794,7 +805,10 @@ pub async fn builder(channel: Channel, command: BuilderCommand) -> CliResult<i32
     };
     super::prune::confirm(args.force, warning, "builder prune")?;
     let response = ImagesClient::new(channel)
-        .prune_build_cache(hoist_api::proto::Empty {})
+        .prune_build_cache(hoist_api::proto::PruneBuildCacheRequest {
+            filters: args.filter,
+            keep_storage: args.keep_storage.unwrap_or(0),
+        })
         .await?
         .into_inner();
     super::prune::report(

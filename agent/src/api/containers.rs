@@ -748,6 +748,7 @@ impl Containers for ContainersApi {
         let filter = ContainerFilter::for_prune(&request.into_inner().filters, chrono::Utc::now())
             .map_err(from_filter)?;
         let mut deleted = Vec::new();
+        let mut space_reclaimed = 0;
         for container in self.daemon.containers.all() {
             let stopped = {
                 let record = container.record.lock().await;
@@ -756,20 +757,34 @@ impl Containers for ContainersApi {
                     RunStatus::Exited | RunStatus::Created | RunStatus::Dead
                 ) && filter.selects(&record)
             };
-            if stopped
-                && self
-                    .daemon
-                    .remove_container(&container, false, false)
+            if !stopped {
+                continue;
+            }
+            // Its writable layer is what removing it frees, as Docker counts.
+            let upper = self
+                .daemon
+                .config
+                .container_dir(&container.id)
+                .join("upper");
+            let size =
+                tokio::task::spawn_blocking(move || hoist_runtime::fsutil::disk_usage(&upper))
                     .await
-                    .is_ok()
+                    .unwrap_or(0);
+            if self
+                .daemon
+                .remove_container(&container, false, false)
+                .await
+                .is_ok()
             {
                 deleted.push(container.id.clone());
+                space_reclaimed += size;
             }
         }
-        self.daemon.prune_event(EventType::Container, 0);
+        self.daemon
+            .prune_event(EventType::Container, space_reclaimed);
         Ok(Response::new(PruneResponse {
             deleted,
-            space_reclaimed: 0,
+            space_reclaimed,
         }))
     }
 }

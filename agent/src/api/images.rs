@@ -5,16 +5,18 @@ use std::io::Write;
 use std::sync::Arc;
 
 use hoist_api::events::EventType;
+use hoist_api::filters::Filters;
 use hoist_api::inspect::{GraphDriver, ImageInspect, RootFs};
 use hoist_api::proto::images_server::Images;
 use hoist_api::proto::{
     BuildRequest, DataChunk, Empty, HistoryEntry, HistoryResponse, ImageRef, ImageSummary,
     ImportRequest, ImportResponse, InspectResponse, ListImagesRequest, ListImagesResponse,
-    LoadResponse, LoginRequest, ProgressMessage, PruneImagesRequest, PruneResponse, PullRequest,
-    PushRequest, RegistryAuth, RemoveImageRequest, RemoveImageResponse, SaveRequest, TagRequest,
-    build_request, import_request,
+    LoadResponse, LoginRequest, ProgressMessage, PruneBuildCacheRequest, PruneImagesRequest,
+    PruneResponse, PullRequest, PushRequest, RegistryAuth, RemoveImageRequest, RemoveImageResponse,
+    SaveRequest, TagRequest, build_request, import_request,
 };
 use hoist_runtime::image::archive::{self, SaveFormat};
+use hoist_runtime::image::build_cache::CachePrune;
 use hoist_runtime::image::dockerfile::RunNetwork;
 use hoist_runtime::image::registry::media::Platform;
 use hoist_runtime::image::registry::{
@@ -47,7 +49,8 @@ fn parse_time(rfc3339: Option<&str>) -> i64 {
         .map_or(0, |t| t.timestamp())
 }
 
-fn summary(image: &Image, containers: i32) -> ImageSummary {
+/// An image as listings show it, with the number of containers using it.
+pub(super) fn summary(image: &Image, containers: i32) -> ImageSummary {
     ImageSummary {
         id: image.id.clone(),
         repo_tags: image.repo_tags(),
@@ -681,11 +684,21 @@ impl Images for ImagesApi {
     #[instrument(skip_all)]
     async fn prune_build_cache(
         &self,
-        _request: Request<Empty>,
+        request: Request<PruneBuildCacheRequest>,
     ) -> Result<Response<PruneResponse>, Status> {
+        let request = request.into_inner();
+        let filters =
+            Filters::parse(&request.filters, "builder prune", &["until"]).map_err(from_filter)?;
+        let select = CachePrune {
+            unused_since: filters
+                .time("until", chrono::Utc::now())
+                .map_err(from_filter)?
+                .map(|t| t.timestamp()),
+            keep_bytes: (request.keep_storage > 0).then_some(request.keep_storage),
+        };
         let daemon = self.daemon.clone();
         let (deleted, space_reclaimed) =
-            blocking(move || daemon.images.prune_build_cache().map_err(from_image)).await?;
+            blocking(move || daemon.images.prune_build_cache(&select).map_err(from_image)).await?;
         Ok(Response::new(PruneResponse {
             deleted,
             space_reclaimed,

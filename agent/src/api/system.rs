@@ -1,18 +1,24 @@
-//! The System gRPC service: versions, daemon facts and the event stream.
+//! The System gRPC service: versions, daemon facts, disk use and the
+//! event stream.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use hoist_api::proto::system_server::System;
 use hoist_api::proto::{
-    EventMessage, EventsRequest, InfoRequest, InfoResponse, VersionRequest, VersionResponse,
+    BuildCacheUsage, ContainerUsage, DiskUsageRequest, DiskUsageResponse, EventMessage,
+    EventsRequest, ImageUsage, InfoRequest, InfoResponse, VersionRequest, VersionResponse,
+    VolumeUsage,
 };
+use hoist_runtime::fsutil::disk_usage;
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
 use super::containers::ResponseStream;
 use crate::containers::record::Status as RunStatus;
+use crate::containers::view;
 use crate::daemon::Daemon;
-use crate::error::internal;
+use crate::error::{from_image, from_volume, internal};
 
 /// Serves system requests.
 #[derive(Debug, Clone)]
@@ -67,6 +73,96 @@ impl System for SystemApi {
         });
         let info_json = serde_json::to_vec(&info).map_err(|e| internal(e.to_string()))?;
         Ok(Response::new(InfoResponse { info_json }))
+    }
+
+    #[instrument(skip_all)]
+    async fn disk_usage(
+        &self,
+        _request: Request<DiskUsageRequest>,
+    ) -> Result<Response<DiskUsageResponse>, Status> {
+        let mut users: BTreeMap<String, i32> = BTreeMap::new();
+        let mut containers = Vec::new();
+        for container in self.daemon.containers.all() {
+            let record = container.record.lock().await;
+            *users.entry(record.image_id.clone()).or_default() += 1;
+            let upper = self.daemon.config.container_dir(&record.id).join("upper");
+            containers.push((view::summary(&record), upper));
+        }
+        let mut volumes = Vec::new();
+        for volume in self.daemon.volumes.list().map_err(from_volume)? {
+            let used_by = self.daemon.volume_users(&volume.name).await;
+            volumes.push(super::volumes::message(volume, used_by));
+        }
+        let daemon = self.daemon.clone();
+        let usage = tokio::task::spawn_blocking(move || {
+            let images = daemon.images.list().map_err(from_image)?;
+            let mut holders: BTreeMap<&str, usize> = BTreeMap::new();
+            for chain in images.iter().flat_map(|i| i.chain_ids.iter()) {
+                *holders.entry(chain.as_str()).or_default() += 1;
+            }
+            let layer_size = |chain: &str| daemon.images.layer_size(chain);
+            let layers_size = holders.keys().map(|chain| layer_size(chain)).sum();
+            let images = images
+                .iter()
+                .map(|image| ImageUsage {
+                    image: Some(super::images::summary(
+                        image,
+                        users.get(&image.id).copied().unwrap_or(0),
+                    )),
+                    shared_size: image
+                        .chain_ids
+                        .iter()
+                        .collect::<BTreeSet<_>>()
+                        .into_iter()
+                        .filter(|chain| holders.get(chain.as_str()).is_some_and(|n| *n > 1))
+                        .map(|chain| layer_size(chain))
+                        .sum(),
+                })
+                .collect();
+            let containers = containers
+                .into_iter()
+                .map(|(summary, upper)| ContainerUsage {
+                    container: Some(summary),
+                    size_rw: disk_usage(&upper),
+                })
+                .collect();
+            let volumes = volumes
+                .into_iter()
+                .map(|volume| VolumeUsage {
+                    size: disk_usage(std::path::Path::new(&volume.mountpoint)),
+                    volume: Some(volume),
+                })
+                .collect();
+            let build_cache = daemon
+                .images
+                .build_cache_entries()
+                .map_err(from_image)?
+                .into_iter()
+                .map(|entry| BuildCacheUsage {
+                    kind: if entry.cache_mount {
+                        "exec.cachemount"
+                    } else {
+                        "regular"
+                    }
+                    .to_string(),
+                    id: entry.id,
+                    size: entry.size,
+                    in_use: entry.in_use,
+                    last_used: entry.last_used,
+                    description: entry.description,
+                })
+                .collect();
+            Ok::<_, Status>(DiskUsageResponse {
+                layers_size,
+                images,
+                containers,
+                volumes,
+                build_cache,
+            })
+        })
+        .await
+        .map_err(|e| internal(format!("measuring disk use failed: {e}")))??;
+        Ok(Response::new(usage))
     }
 
     type EventsStream = ResponseStream<EventMessage>;

@@ -23,7 +23,8 @@ pub struct VolumesApi {
     pub daemon: Arc<Daemon>,
 }
 
-fn message(volume: StoredVolume, used_by: Vec<String>) -> Volume {
+/// A volume as the API shows it, with the containers using it.
+pub(super) fn message(volume: StoredVolume, used_by: Vec<String>) -> Volume {
     Volume {
         name: volume.name,
         driver: "local".into(),

@@ -171,7 +171,11 @@ impl Daemon {
             step: 0,
             stages: Vec::new(),
         };
-        builder.build().await
+        let built = builder.build().await;
+        if let Err(e) = self.images.save_cache_use() {
+            tracing::warn!("cannot write down when the build cache was used: {e}");
+        }
+        built
     }
 }
 

@@ -9,12 +9,17 @@ use std::io;
 use std::os::unix::fs::{PermissionsExt, chown};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
+use super::build_cache::CacheEntry;
 use super::dockerfile::FileOwner;
 use super::layer::sha256_digest;
 use crate::fsutil::{disk_usage, remove_all};
+
+/// How a cache mount's entry ID starts.
+const MOUNT_PREFIX: &str = "cache mount ";
 
 /// The cache mounts of one image store.
 #[derive(Debug)]
@@ -97,30 +102,64 @@ impl CacheMounts {
                 }
             }
         }
+        // Its modification time is when a build last used it (for
+        // `builder prune --filter until=`).
+        let _ = fs::File::open(&dir).and_then(|f| f.set_modified(SystemTime::now()));
         Ok(dir)
     }
 
-    /// Removes every cache no build uses now; returns their names and the
-    /// bytes freed.
-    pub fn prune(&self) -> io::Result<(Vec<String>, u64)> {
-        let entries = match fs::read_dir(&self.root) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+    /// The cache mounts as build cache entries (`cache mount <name>`):
+    /// their size, whether a build uses them now, and when one last did.
+    /// Half-made ones (`.new-…`, a build that died making one) count as
+    /// unused since the epoch.
+    pub fn entries(&self) -> io::Result<Vec<CacheEntry>> {
+        let dirs = match fs::read_dir(&self.root) {
+            Ok(dirs) => dirs,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
+        let mut entries = Vec::new();
+        for dir in dirs {
+            let dir = dir?;
+            let name = dir.file_name().to_string_lossy().into_owned();
+            let half_made = name.starts_with(".new-");
+            let last_used = dir
+                .metadata()?
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs() as i64);
+            entries.push(CacheEntry {
+                id: format!("{MOUNT_PREFIX}{name}"),
+                cache_mount: true,
+                size: disk_usage(&dir.path()),
+                in_use: self.lock_of(&name).try_write_owned().is_err(),
+                last_used: if half_made { 0 } else { last_used },
+                description: "RUN --mount=type=cache".to_string(),
+            });
+        }
+        Ok(entries)
+    }
+
+    /// Removes the cache mounts `ids` names (as [`Self::entries`] names
+    /// them) that no build uses now; returns those removed and the bytes
+    /// freed.
+    pub fn remove<'a>(&self, ids: impl Iterator<Item = &'a str>) -> io::Result<(Vec<String>, u64)> {
         let mut removed = Vec::new();
         let mut freed = 0;
-        for entry in entries {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let lock = self.lock_of(&name);
+        for id in ids {
+            let Some(name) = id.strip_prefix(MOUNT_PREFIX) else {
+                continue;
+            };
+            let lock = self.lock_of(name);
             let Ok(_alone) = lock.try_write_owned() else {
                 continue;
             };
-            freed += disk_usage(&entry.path());
-            remove_all(&entry.path())?;
+            let dir = self.root.join(name);
+            freed += disk_usage(&dir);
+            remove_all(&dir)?;
             if !name.starts_with(".new-") {
-                removed.push(format!("cache mount {name}"));
+                removed.push(id.to_string());
             }
         }
         Ok((removed, freed))
@@ -188,18 +227,58 @@ mod tests {
         let first = caches.share("go").await;
         let second = caches.share("go").await;
         assert!(caches.try_lock("go").is_none());
-        let (removed, freed) = caches.prune().unwrap();
+        let entries = caches.entries().unwrap();
+        assert_eq!(entries.len(), 2);
+        assert!(entries.iter().all(|e| e.cache_mount && e.last_used > 0));
+        let in_use: Vec<u64> = entries
+            .iter()
+            .filter(|e| e.in_use)
+            .map(|e| e.size)
+            .collect();
+        assert_eq!(in_use, [6], "the go cache, in use, holds \"seeded\"");
+        let ids = || {
+            caches
+                .entries()
+                .unwrap()
+                .into_iter()
+                .filter(|e| !e.in_use)
+                .map(|e| e.id)
+                .collect::<Vec<_>>()
+        };
+        let (removed, freed) = caches.remove(ids().iter().map(String::as_str)).unwrap();
         assert_eq!(
             (removed.len(), freed),
             (1, 10),
             "only the unused pip cache goes"
         );
         assert!(!pip.exists() && go.exists());
+        let all: Vec<String> = caches
+            .entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(
+            caches
+                .remove(all.iter().map(String::as_str))
+                .unwrap()
+                .0
+                .len(),
+            0,
+            "a cache in use stays"
+        );
         drop((first, second));
         let alone = caches.try_lock("go").unwrap();
         assert!(caches.try_lock("go").is_none());
         drop(alone);
-        assert_eq!(caches.prune().unwrap().0.len(), 1);
+        assert_eq!(
+            caches
+                .remove(all.iter().map(String::as_str))
+                .unwrap()
+                .0
+                .len(),
+            1
+        );
         assert!(!go.exists());
     }
 }

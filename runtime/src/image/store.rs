@@ -140,6 +140,10 @@ pub(crate) struct Index {
     /// Build cache key → the state a build step left (see `build_cache`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) build_cache: BTreeMap<String, CachedState>,
+    /// Whether a build used cached states since the index was last saved
+    /// (their last-use times are then newer in memory than on disk).
+    #[serde(skip)]
+    pub(crate) cache_use_unsaved: bool,
 }
 
 /// A build step's result: a config and a manifest, both stored blobs.
@@ -149,6 +153,9 @@ pub(crate) struct CachedState {
     pub(crate) config: String,
     /// Digest of the manifest blob.
     pub(crate) manifest: String,
+    /// When a build last made or used it (Unix seconds; 0 if unknown).
+    #[serde(default)]
+    pub(crate) used: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -568,7 +575,7 @@ impl ImageStore {
         Err(ImageError::NotFound(name.to_string()))
     }
 
-    fn load_image(&self, index: &Index, id: &str) -> Result<Image, ImageError> {
+    pub(crate) fn load_image(&self, index: &Index, id: &str) -> Result<Image, ImageError> {
         let record = index
             .images
             .get(id)
