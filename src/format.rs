@@ -59,6 +59,14 @@ pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// One table row: the string fields of `item` that `keys` name, empty
+/// where one is missing.
+pub fn cells(item: &Value, keys: &[&str]) -> Vec<String> {
+    keys.iter()
+        .map(|key| item[key].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
 /// Prints items as `--format` asks: a JSON array, a template per item
 /// (with a header row for `table …` templates), or via `default`.
 pub fn print_items(format: &Format, items: &[Value], default: impl FnOnce()) -> CliResult {

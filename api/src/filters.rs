@@ -168,6 +168,31 @@ impl Filters {
     }
 }
 
+/// The creation times `before=`, `since=` and `until=` leave: after
+/// `after` and before `before`, each bound optional.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CreatedWindow {
+    /// Made before this.
+    pub before: Option<DateTime<Utc>>,
+    /// Made after this.
+    pub after: Option<DateTime<Utc>>,
+}
+
+impl CreatedWindow {
+    /// Also made before `before` and after `after`: the window narrows.
+    pub fn narrow(&mut self, before: Option<DateTime<Utc>>, after: Option<DateTime<Utc>>) {
+        self.before = [self.before, before].into_iter().flatten().min();
+        self.after = [self.after, after].into_iter().flatten().max();
+    }
+
+    /// Whether something made at `created` is inside; something of unknown
+    /// age is only in a window without bounds.
+    pub fn holds(&self, created: Option<DateTime<Utc>>) -> bool {
+        self.before.is_none_or(|t| created.is_some_and(|c| c < t))
+            && self.after.is_none_or(|t| created.is_some_and(|c| c > t))
+    }
+}
+
 /// Docker's `Match` for names: a value matches a name it equals or, read
 /// as a regular expression, one it matches anywhere (`name=web` takes
 /// `web-1`, `name=^web$` only `web`). No values match every name.
@@ -285,6 +310,26 @@ mod tests {
                 .patterns("name")
                 .matches("any")
         );
+    }
+
+    #[test]
+    fn created_windows_narrow_and_hold() {
+        use chrono::TimeZone;
+        let at = |s| Utc.timestamp_opt(s, 0).single();
+        let mut window = CreatedWindow::default();
+        assert!(window.holds(None) && window.holds(at(5)));
+        window.narrow(at(10), None);
+        window.narrow(at(20), at(2));
+        window.narrow(None, at(1));
+        assert_eq!(
+            window,
+            CreatedWindow {
+                before: at(10),
+                after: at(2)
+            }
+        );
+        assert!(window.holds(at(5)));
+        assert!(!window.holds(at(10)) && !window.holds(at(2)) && !window.holds(None));
     }
 
     #[test]

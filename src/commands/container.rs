@@ -26,7 +26,7 @@ use super::session::{
 };
 use crate::commands::{for_each, for_each_printing};
 use crate::exit::{CliError, CliResult, EXIT_HOIST_FAILED};
-use crate::format::{self, Format, print_items, print_table, short_id, truncate};
+use crate::format::{self, Format, cells, print_items, print_table, short_id, truncate};
 
 fn parse_detach_keys(keys: Option<&str>) -> CliResult<Vec<u8>> {
     let Some(keys) = keys else {
@@ -638,18 +638,18 @@ pub async fn ps(channel: Channel, args: PsArgs) -> CliResult<i32> {
         let table: Vec<Vec<String>> = items
             .iter()
             .map(|i| {
-                [
-                    "ID",
-                    "Image",
-                    "Command",
-                    "RunningFor",
-                    "Status",
-                    "Ports",
-                    "Names",
-                ]
-                .iter()
-                .map(|k| i[k].as_str().unwrap_or("").to_string())
-                .collect()
+                cells(
+                    i,
+                    &[
+                        "ID",
+                        "Image",
+                        "Command",
+                        "RunningFor",
+                        "Status",
+                        "Ports",
+                        "Names",
+                    ],
+                )
             })
             .collect();
         print_table(
@@ -1216,14 +1216,7 @@ pub async fn stats(channel: Channel, args: StatsArgs) -> CliResult<i32> {
                 "BlockIO",
                 "PIDs",
             ];
-            let rows: Vec<Vec<String>> = items
-                .iter()
-                .map(|i| {
-                    keys.iter()
-                        .map(|k| i[k].as_str().unwrap_or("").to_string())
-                        .collect()
-                })
-                .collect();
+            let rows: Vec<Vec<String>> = items.iter().map(|i| cells(i, &keys)).collect();
             print_table(
                 &[
                     "CONTAINER ID",

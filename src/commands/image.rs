@@ -16,7 +16,7 @@ use tonic::transport::Channel;
 
 use crate::commands::for_each_printing;
 use crate::exit::{CliError, CliResult};
-use crate::format::{self, Format, print_items, print_table, short_id, truncate};
+use crate::format::{self, Format, cells, print_items, print_table, short_id, truncate};
 
 /// Size of the chunks a tarball is streamed in.
 const CHUNK: usize = 1024 * 1024;
@@ -178,9 +178,7 @@ pub async fn images(channel: Channel, args: ImagesArgs) -> CliResult<i32> {
                     keys.push("Digest");
                 }
                 keys.extend(["ID", "CreatedSince", "Size"]);
-                keys.iter()
-                    .map(|k| i[k].as_str().unwrap_or("").to_string())
-                    .collect()
+                cells(i, &keys)
             })
             .collect();
         print_table(&headers, &rows);
@@ -341,12 +339,7 @@ pub async fn history(channel: Channel, args: HistoryArgs) -> CliResult<i32> {
     print_items(&Format::parse(args.format.as_deref()), &items, || {
         let rows: Vec<Vec<String>> = items
             .iter()
-            .map(|i| {
-                ["ID", "CreatedSince", "CreatedBy", "Size", "Comment"]
-                    .iter()
-                    .map(|k| i[k].as_str().unwrap_or("").to_string())
-                    .collect()
-            })
+            .map(|i| cells(i, &["ID", "CreatedSince", "CreatedBy", "Size", "Comment"]))
             .collect();
         print_table(
             &["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],

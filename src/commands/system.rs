@@ -19,7 +19,7 @@ use tonic::transport::Channel;
 use super::events::EventsArgs;
 use super::prune;
 use crate::exit::{CliError, CliResult};
-use crate::format::{Format, ago, print_items, print_table, short_id, truncate};
+use crate::format::{Format, ago, cells, print_items, print_table, short_id, truncate};
 
 /// Manage hoist
 #[derive(Debug, Subcommand)]
@@ -232,19 +232,16 @@ async fn df(channel: Channel, args: DfArgs) -> CliResult<i32> {
     }
     let rows = summary_rows(&usage);
     print_items(&Format::parse(args.format.as_deref()), &rows, || {
-        let cells: Vec<Vec<String>> = rows
+        let rows: Vec<Vec<String>> = rows
             .iter()
             .map(|row| {
-                ["Type", "TotalCount", "Active", "Size", "Reclaimable"]
-                    .iter()
-                    .map(|key| match &row[key] {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    })
-                    .collect()
+                cells(
+                    row,
+                    &["Type", "TotalCount", "Active", "Size", "Reclaimable"],
+                )
             })
             .collect();
-        print_table(&["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], &cells);
+        print_table(&["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], &rows);
     })?;
     Ok(0)
 }
@@ -305,11 +302,12 @@ fn summary_rows(usage: &DiskUsageResponse) -> Vec<Value> {
         .filter(|c| !c.in_use)
         .map(|c| c.size)
         .sum();
+    // All strings, as Docker's `system df --format json` gives them.
     let row = |kind: &str, total: usize, active: usize, size: u64, free: String| {
         json!({
             "Type": kind,
-            "TotalCount": total,
-            "Active": active,
+            "TotalCount": total.to_string(),
+            "Active": active.to_string(),
             "Size": human_size(size),
             "Reclaimable": free,
         })
@@ -521,7 +519,7 @@ mod tests {
         assert_eq!(cell(0, "Reclaimable"), "500B (71%)");
         assert_eq!(
             (cell(0, "TotalCount"), cell(0, "Active")),
-            (json!(2), json!(1))
+            (json!("2"), json!("1"))
         );
         assert_eq!(cell(1, "Size"), "40B");
         assert_eq!(cell(1, "Reclaimable"), "10B (25%)");

@@ -2,7 +2,7 @@
 //! listing shows and a prune removes, by Docker's keys and rules.
 
 use chrono::{DateTime, Utc};
-use hoist_api::filters::{FilterError, Filters, Patterns};
+use hoist_api::filters::{CreatedWindow, FilterError, Filters, Patterns};
 use hoist_api::service::labels::TASK_ID;
 use tonic::Status;
 
@@ -38,10 +38,8 @@ pub struct ContainerFilter {
     is_task: Option<bool>,
     publish: Vec<PortRange>,
     expose: Vec<PortRange>,
-    /// Only containers created before this: `before=`, `until=`.
-    created_before: Option<DateTime<Utc>>,
-    /// Only containers created after this: `since=`.
-    created_after: Option<DateTime<Utc>>,
+    /// `before=`, `since=`, `until=`.
+    created: CreatedWindow,
     /// The images `ancestor=` names, as their layers' chain IDs: a
     /// container descends from one when its layers start with them.
     ancestors: Vec<Vec<String>>,
@@ -91,8 +89,7 @@ impl ContainerFilter {
             is_task: filters.boolean("is-task").map_err(from_filter)?,
             publish: ports("publish")?,
             expose: ports("expose")?,
-            created_before: None,
-            created_after: None,
+            created: CreatedWindow::default(),
             ancestors: Vec::new(),
             filters,
         })
@@ -107,8 +104,10 @@ impl ContainerFilter {
             is_task: None,
             publish: Vec::new(),
             expose: Vec::new(),
-            created_before: filters.time("until", now)?,
-            created_after: None,
+            created: CreatedWindow {
+                before: filters.time("until", now)?,
+                after: None,
+            },
             ancestors: Vec::new(),
             filters,
         })
@@ -122,8 +121,7 @@ impl ContainerFilter {
 
     /// Keeps only containers created between `after` and `before`.
     pub fn bound(&mut self, before: Option<DateTime<Utc>>, after: Option<DateTime<Utc>>) {
-        self.created_before = [self.created_before, before].into_iter().flatten().min();
-        self.created_after = [self.created_after, after].into_iter().flatten().max();
+        self.created.narrow(before, after);
     }
 
     /// Keeps only containers whose image is, or is built on, one of these
@@ -202,12 +200,7 @@ impl ContainerFilter {
                     .ancestors
                     .iter()
                     .any(|layers| !layers.is_empty() && record.layers.starts_with(layers)))
-            && self
-                .created_before
-                .is_none_or(|t| created.is_some_and(|c| c < t))
-            && self
-                .created_after
-                .is_none_or(|t| created.is_some_and(|c| c > t))
+            && self.created.holds(created)
     }
 }
 

@@ -2,7 +2,7 @@
 //! shows and a prune removes, by Docker's keys and rules.
 
 use chrono::{DateTime, Utc};
-use hoist_api::filters::{FilterError, Filters};
+use hoist_api::filters::{CreatedWindow, FilterError, Filters};
 use hoist_runtime::image::build::path_match;
 use hoist_runtime::image::{Image, Reference};
 use tonic::Status;
@@ -20,10 +20,8 @@ pub struct ImageFilter {
     filters: Filters,
     /// `Some(true)`: only untagged images; `Some(false)`: only tagged ones.
     dangling: Option<bool>,
-    /// Only images created before this: `until`, `before`.
-    created_before: Option<DateTime<Utc>>,
-    /// Only images created after this: `since`.
-    created_after: Option<DateTime<Utc>>,
+    /// `before`, `since`, `until`.
+    created: CreatedWindow,
 }
 
 /// When `image` was made, to the nanosecond its config gives (images made
@@ -70,8 +68,12 @@ impl ImageFilter {
         let until = filters.time("until", now).map_err(from_filter)?;
         Ok(Self {
             dangling: filters.boolean("dangling").map_err(from_filter)?,
-            created_before: [until, named("before")?].into_iter().flatten().min(),
-            created_after: named("since")?,
+            created: {
+                let mut window = CreatedWindow::default();
+                window.narrow(until, named("since")?);
+                window.narrow(named("before")?, None);
+                window
+            },
             filters,
         })
     }
@@ -83,8 +85,10 @@ impl ImageFilter {
         let dangling_only = filters.boolean("dangling")?.unwrap_or(!all);
         Ok(Self {
             dangling: dangling_only.then_some(true),
-            created_before: filters.time("until", now)?,
-            created_after: None,
+            created: CreatedWindow {
+                before: filters.time("until", now)?,
+                after: None,
+            },
             filters,
         })
     }
@@ -95,12 +99,7 @@ impl ImageFilter {
         let created = created_at(image);
         let labels = &image.config.config.labels;
         self.dangling.is_none_or(|dangling| dangling == untagged)
-            && self
-                .created_before
-                .is_none_or(|t| created.is_some_and(|c| c < t))
-            && self
-                .created_after
-                .is_none_or(|t| created.is_some_and(|c| c > t))
+            && self.created.holds(created)
             && self
                 .filters
                 .labels_match(|key| labels.get(key).map(String::as_str))
