@@ -177,6 +177,9 @@ enum Command {
     Stack(StackCommand),
     /// Show the hoist version information
     Version,
+    /// Manage image manifests in registries
+    #[command(subcommand)]
+    Manifest(commands::manifest::ManifestCommand),
     /// Manage hoist: disk usage, prune of unused data, information, events
     #[command(subcommand)]
     System(commands::system::SystemCommand),
@@ -669,6 +672,7 @@ async fn dispatch(target: connect::Target, command: Command) -> Result<i32, CliE
         Command::Stack(s) => commands::stack::run(channel, s).await,
         Command::Info => commands::system::info(channel).await,
         Command::System(s) => commands::system::run(channel, s).await,
+        Command::Manifest(m) => commands::manifest::run(channel, m).await,
         Command::Events(a) => commands::events::events(channel, a).await,
         // Handled before the channel was made.
         Command::Version

@@ -272,6 +272,51 @@ fn zstd_layers_and_multi_platform_indexes() {
     let bad = d.hoist(&["pull", "--platform", "linux/", &multi]);
     assert_ne!(bad.code, 0);
     assert!(bad.stderr.contains("invalid platform"), "{}", bad.stderr);
+
+    // `manifest inspect`: the registry's document as it is (its key order
+    // kept, indented as Docker indents it), nothing pulled.
+    let shown = d.ok(&["manifest", "inspect", &image]);
+    let as_json = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+    assert_eq!(
+        as_json(&shown),
+        serde_json::from_slice::<serde_json::Value>(&zstd).unwrap()
+    );
+    assert!(shown.starts_with("{\n\t\"schemaVersion\": 2,"), "{shown}");
+    let verbose = as_json(&d.ok(&["manifest", "inspect", "-v", &image]));
+    assert_eq!(verbose["Ref"], format!("{image}"));
+    let digest = {
+        use sha2::Digest;
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(&zstd)))
+    };
+    assert_eq!(verbose["Descriptor"]["digest"], digest.as_str());
+    assert_eq!(verbose["Descriptor"]["size"], zstd.len());
+    assert!(
+        verbose["OCIManifest"]["layers"]
+            .as_array()
+            .is_some_and(|l| !l.is_empty()),
+        "{verbose}"
+    );
+    let list = as_json(&d.ok(&["manifest", "inspect", &multi]));
+    assert_eq!(
+        list["manifests"].as_array().map(Vec::len),
+        Some(2),
+        "{list}"
+    );
+    let each = as_json(&d.ok(&["manifest", "inspect", "--verbose", &multi]));
+    let arches: Vec<&str> = each
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            m["Descriptor"]["platform"]["architecture"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(arches, ["arm64", "amd64"]);
+    let missing = d.hoist(&["manifest", "inspect", &registry.image("team/none:1")]);
+    assert_eq!(missing.code, 1, "{}", missing.stdout);
+    assert!(missing.stderr.contains("not found"), "{}", missing.stderr);
 }
 
 #[test]

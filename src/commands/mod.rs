@@ -11,6 +11,7 @@ pub mod events;
 pub mod files;
 pub mod image;
 pub mod inspect;
+pub mod manifest;
 pub mod network;
 pub mod node;
 pub mod prune;

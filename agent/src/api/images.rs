@@ -10,9 +10,10 @@ use hoist_api::inspect::{GraphDriver, ImageInspect, RootFs};
 use hoist_api::proto::images_server::Images;
 use hoist_api::proto::{
     BuildRequest, DataChunk, Empty, HistoryEntry, HistoryResponse, ImageRef, ImageSummary,
-    ImportRequest, ImportResponse, InspectResponse, ListImagesRequest, ListImagesResponse,
-    LoadResponse, LoginRequest, ProgressMessage, PruneBuildCacheRequest, PruneImagesRequest,
-    PruneResponse, PullRequest, PushRequest, RegistryAuth, RemoveImageRequest, RemoveImageResponse,
+    ImportRequest, ImportResponse, InspectManifestRequest, InspectManifestResponse,
+    InspectResponse, ListImagesRequest, ListImagesResponse, LoadResponse, LoginRequest,
+    ProgressMessage, PruneBuildCacheRequest, PruneImagesRequest, PruneResponse, PullRequest,
+    PushRequest, RegistryAuth, RemoteManifest, RemoveImageRequest, RemoveImageResponse,
     SaveRequest, TagRequest, build_request, import_request,
 };
 use hoist_runtime::image::archive::{self, SaveFormat};
@@ -524,6 +525,42 @@ impl Images for ImagesApi {
             daemon.image_event("push", &name, &name);
             Ok(pushed)
         })))
+    }
+
+    #[instrument(skip_all, fields(image = %request.get_ref().reference))]
+    async fn inspect_manifest(
+        &self,
+        request: Request<InspectManifestRequest>,
+    ) -> Result<Response<InspectManifestResponse>, Status> {
+        let request = request.into_inner();
+        let reference = Reference::parse(&request.reference).map_err(|e| invalid(e.to_string()))?;
+        let mut config = self.daemon.config.registries.clone();
+        if request.insecure {
+            config.insecure.push(reference.domain.clone());
+        }
+        let options = PullOptions {
+            platform: Platform::host(),
+            credentials: credentials(request.auth),
+            config,
+        };
+        let manifests = registry::inspect::inspect(&reference, &options, request.platforms)
+            .await
+            .map_err(from_registry)?
+            .into_iter()
+            .map(|m| RemoteManifest {
+                media_type: m.media_type,
+                digest: m.digest,
+                raw: m.bytes,
+                platform_json: m
+                    .platform
+                    .map(|p| p.to_string().into_bytes())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        Ok(Response::new(InspectManifestResponse {
+            reference: reference.to_string(),
+            manifests,
+        }))
     }
 
     type ExportRootfsStream = ResponseStream<DataChunk>;

@@ -9,6 +9,7 @@
 //! - [`media`] knows the manifest and layer media types and picks a
 //!   platform from an index.
 //! - [`download`] streams a blob to disk, resuming and verifying it.
+//! - [`inspect`] fetches what a reference names without pulling it.
 //! - [`pull`] puts it together: manifest → config → layers → image;
 //!   [`push`] the other way, and [`progress`] reports how either goes.
 
@@ -17,6 +18,7 @@ pub mod client;
 pub mod credentials;
 pub mod download;
 pub mod endpoint;
+pub mod inspect;
 pub mod media;
 pub mod progress;
 pub mod pull;

@@ -164,7 +164,7 @@ pub async fn pull(
 
 /// Fetches one manifest document by tag or digest; checks a digest it was
 /// asked for. Returns its digest, bytes and parsed form.
-async fn fetch_document(
+pub(super) async fn fetch_document(
     client: &RegistryClient,
     reference: &str,
     what: &str,
