@@ -795,3 +795,44 @@ fn add_fetches_urls_checks_their_checksum_and_never_unpacks_them() {
     assert_eq!(missing.code, 1);
     assert!(missing.stderr.contains("404"), "{}", missing.stderr);
 }
+
+#[test]
+fn push_and_pull_every_tag_of_a_repository() {
+    let d = daemon_with_app();
+    let registry = Registry::start(&d, Auth::Anonymous);
+    let repository = registry.image("team/all");
+    for tag in ["1", "2"] {
+        d.ok(&["tag", "app:v1", &format!("{repository}:{tag}")]);
+    }
+    d.ok(&["tag", "busybox", &registry.image("team/other:1")]);
+    let pushed = d.ok(&["push", "-q", "--all-tags", &repository]);
+    assert_eq!(
+        pushed.lines().collect::<Vec<_>>(),
+        [format!("{repository}:1"), format!("{repository}:2")]
+    );
+    d.assert_fails(
+        &["push", "-a", &format!("{repository}:1")],
+        "tag can't be used with --all-tags",
+    );
+    d.assert_fails(
+        &["push", "-a", &registry.image("team/none")],
+        "does not exist locally",
+    );
+    for tag in ["1", "2"] {
+        d.ok(&["rmi", &format!("{repository}:{tag}")]);
+    }
+    let pulled = d.ok(&["pull", "-q", "-a", &repository]);
+    assert!(pulled.trim_end().ends_with(&repository), "{pulled}");
+    for tag in ["1", "2"] {
+        assert_eq!(
+            d.ok(&["run", "--rm", &format!("{repository}:{tag}"), "cat", "/one"]),
+            "one\n"
+        );
+    }
+    // Only the named repository went: the other one is not in the registry.
+    d.assert_fails(
+        &["manifest", "inspect", &registry.image("team/other:1")],
+        "not found",
+    );
+    d.assert_fails(&["pull", "-a", &registry.image("team/none")], "team/none");
+}

@@ -7,7 +7,9 @@ use std::os::fd::AsFd;
 
 use clap::Args;
 use hoist_api::proto::images_client::ImagesClient;
-use hoist_api::proto::{LoginRequest, PullRequest, PushRequest, RegistryAuth};
+use hoist_api::proto::{
+    ListImagesRequest, ListTagsRequest, LoginRequest, PullRequest, PushRequest, RegistryAuth,
+};
 use hoist_runtime::image::Reference;
 use hoist_runtime::image::reference::DEFAULT_DOMAIN;
 use hoist_runtime::image::registry::credentials::{self, Credentials};
@@ -26,6 +28,9 @@ pub struct PullArgs {
     /// Set platform if server is multi-platform capable
     #[arg(long)]
     pub platform: Option<String>,
+    /// Download all tagged images in the repository
+    #[arg(short = 'a', long)]
+    pub all_tags: bool,
     /// NAME[:TAG|@DIGEST]
     pub name: String,
 }
@@ -57,6 +62,36 @@ pub fn pull_credentials_for(image: &str) -> Option<RegistryAuth> {
 
 /// `hoist pull`.
 pub async fn pull(channel: Channel, args: PullArgs) -> CliResult<i32> {
+    if args.all_tags {
+        let repository = repository_of(&args.name)?;
+        let tags = ImagesClient::new(channel.clone())
+            .list_tags(ListTagsRequest {
+                reference: repository.to_string(),
+                auth: auth_for(&repository.domain),
+            })
+            .await?
+            .into_inner()
+            .tags;
+        if tags.is_empty() {
+            return Err(CliError::client(format!(
+                "{} has no tags in its registry",
+                repository.familiar_repository()
+            )));
+        }
+        for tag in &tags {
+            let tagged = repository.with_tag(tag).to_string();
+            fetch_image(
+                channel.clone(),
+                &tagged,
+                args.platform.as_deref(),
+                args.quiet,
+                false,
+            )
+            .await?;
+        }
+        println!("{}", repository.repository());
+        return Ok(0);
+    }
     pull_image(
         channel,
         &args.name,
@@ -112,12 +147,59 @@ pub struct PushArgs {
     /// Suppress verbose output
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Push all tags of an image to the repository
+    #[arg(short = 'a', long)]
+    pub all_tags: bool,
     /// NAME[:TAG]
     pub name: String,
 }
 
+/// `NAME` for `--all-tags`, which takes a repository, not one image.
+fn repository_of(name: &str) -> CliResult<Reference> {
+    let last = name.rsplit('/').next().unwrap_or(name);
+    if name.contains('@') || last.contains(':') {
+        return Err(CliError::client(format!(
+            "tag can't be used with --all-tags/-a: give the repository alone, not {name}"
+        )));
+    }
+    Reference::parse(name).map_err(|e| CliError::usage(e.to_string()))
+}
+
 /// `hoist push`.
 pub async fn push(channel: Channel, args: PushArgs) -> CliResult<i32> {
+    if args.all_tags {
+        let repository = repository_of(&args.name)?;
+        let images = ImagesClient::new(channel.clone())
+            .list(ListImagesRequest {
+                all: false,
+                filters: Vec::new(),
+                reference: repository.repository(),
+            })
+            .await?
+            .into_inner()
+            .images;
+        let mut tags: Vec<Reference> = images
+            .iter()
+            .flat_map(|image| &image.repo_tags)
+            .filter_map(|tag| Reference::parse(tag).ok())
+            .filter(|tag| tag.repository() == repository.repository())
+            .collect();
+        tags.sort();
+        tags.dedup();
+        if tags.is_empty() {
+            return Err(CliError::client(format!(
+                "An image does not exist locally with the tag: {}",
+                repository.familiar_repository()
+            )));
+        }
+        for tag in &tags {
+            push_image(channel.clone(), &tag.to_string(), args.quiet, false).await?;
+            if args.quiet {
+                println!("{}", tag.familiar());
+            }
+        }
+        return Ok(0);
+    }
     let reference = push_image(channel, &args.name, args.quiet, false).await?;
     if args.quiet {
         println!("{}", reference.familiar());

@@ -11,10 +11,10 @@ use hoist_api::proto::images_server::Images;
 use hoist_api::proto::{
     BuildRequest, DataChunk, Empty, HistoryEntry, HistoryResponse, ImageRef, ImageSummary,
     ImportRequest, ImportResponse, InspectManifestRequest, InspectManifestResponse,
-    InspectResponse, ListImagesRequest, ListImagesResponse, LoadResponse, LoginRequest,
-    ProgressMessage, PruneBuildCacheRequest, PruneImagesRequest, PruneResponse, PullRequest,
-    PushRequest, RegistryAuth, RemoteManifest, RemoveImageRequest, RemoveImageResponse,
-    SaveRequest, TagRequest, build_request, import_request,
+    InspectResponse, ListImagesRequest, ListImagesResponse, ListTagsRequest, ListTagsResponse,
+    LoadResponse, LoginRequest, ProgressMessage, PruneBuildCacheRequest, PruneImagesRequest,
+    PruneResponse, PullRequest, PushRequest, RegistryAuth, RemoteManifest, RemoveImageRequest,
+    RemoveImageResponse, SaveRequest, TagRequest, build_request, import_request,
 };
 use hoist_runtime::image::archive::{self, SaveFormat};
 use hoist_runtime::image::build_cache::CachePrune;
@@ -561,6 +561,24 @@ impl Images for ImagesApi {
             reference: reference.to_string(),
             manifests,
         }))
+    }
+
+    #[instrument(skip_all, fields(repository = %request.get_ref().reference))]
+    async fn list_tags(
+        &self,
+        request: Request<ListTagsRequest>,
+    ) -> Result<Response<ListTagsResponse>, Status> {
+        let request = request.into_inner();
+        let reference = Reference::parse(&request.reference).map_err(|e| invalid(e.to_string()))?;
+        let options = PullOptions {
+            platform: Platform::host(),
+            credentials: credentials(request.auth),
+            config: self.daemon.config.registries.clone(),
+        };
+        let tags = registry::inspect::list_tags(&reference, &options)
+            .await
+            .map_err(from_registry)?;
+        Ok(Response::new(ListTagsResponse { tags }))
     }
 
     type ExportRootfsStream = ResponseStream<DataChunk>;

@@ -1,10 +1,17 @@
-//! `manifest inspect`: the manifest or index a reference names in its
-//! registry, fetched and checked against its digest, with nothing pulled;
-//! with `platforms`, each platform's manifest of an index too.
+//! What a registry holds, asked without pulling: the manifest or index a
+//! reference names, fetched and checked against its digest (`manifest
+//! inspect`; with `platforms`, each platform's manifest of an index too),
+//! and the tags of a repository (`pull --all-tags`).
+
+use reqwest::{Method, header};
 
 use super::pull::{PullOptions, fetch_document};
 use super::{RegistryClient, RegistryError, media::Document};
 use crate::image::Reference;
+
+/// Pages of a tag list followed at most: a registry that links pages in
+/// a loop stops here.
+const MAX_TAG_PAGES: usize = 1000;
 
 /// One document as the registry holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,15 +34,7 @@ pub async fn inspect(
     options: &PullOptions,
     platforms: bool,
 ) -> Result<Vec<RemoteManifest>, RegistryError> {
-    let client = RegistryClient::connect(
-        &options.config,
-        &reference.domain,
-        &reference.path,
-        &["pull"],
-        &[],
-        options.credentials.clone(),
-    )
-    .await?;
+    let client = connect(reference, options).await?;
     let name = reference
         .digest
         .clone()
@@ -79,5 +78,97 @@ fn media_type(document: &Document) -> String {
             .media_type()
             .as_ref()
             .map_or(super::media::OCI_MANIFEST.to_string(), ToString::to_string),
+    }
+}
+
+/// A client that may pull from the reference's repository.
+async fn connect(
+    reference: &Reference,
+    options: &PullOptions,
+) -> Result<RegistryClient, RegistryError> {
+    RegistryClient::connect(
+        &options.config,
+        &reference.domain,
+        &reference.path,
+        &["pull"],
+        &[],
+        options.credentials.clone(),
+    )
+    .await
+}
+
+/// Every tag of the reference's repository (`GET /v2/NAME/tags/list`),
+/// page after page as the registry's `Link` headers lead.
+pub async fn list_tags(
+    reference: &Reference,
+    options: &PullOptions,
+) -> Result<Vec<String>, RegistryError> {
+    #[derive(serde::Deserialize)]
+    struct TagList {
+        #[serde(default)]
+        tags: Option<Vec<String>>,
+    }
+    let client = connect(reference, options).await?;
+    let what = format!("tags of {}", reference.familiar_repository());
+    let invalid = |reason: String| RegistryError::Invalid {
+        what: what.clone(),
+        registry: client.domain().to_string(),
+        reason,
+    };
+    let mut url = client.url("tags/list");
+    let mut tags = Vec::new();
+    for _ in 0..MAX_TAG_PAGES {
+        let response = client.send(Method::GET, &url, |b| b).await?;
+        if !response.status().is_success() {
+            let request = format!("GET /v2/{}/tags/list", client.repository());
+            return Err(client.status_error(response, &request, &what).await);
+        }
+        let next = response
+            .headers()
+            .get(header::LINK)
+            .and_then(|v| v.to_str().ok())
+            .and_then(next_page);
+        let body = client.read_body(response, &what).await?;
+        let page: TagList = serde_json::from_slice(&body).map_err(|e| invalid(e.to_string()))?;
+        tags.extend(page.tags.unwrap_or_default());
+        let Some(next) = next else {
+            return Ok(tags);
+        };
+        url = reqwest::Url::parse(&url)
+            .and_then(|base| base.join(&next))
+            .map_err(|e| invalid(format!("its next page {next:?} is not a URL: {e}")))?
+            .to_string();
+    }
+    Err(invalid(format!("it has more than {MAX_TAG_PAGES} pages")))
+}
+
+/// The target of a `Link: <…>; rel="next"` header.
+fn next_page(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        params
+            .split(';')
+            .any(|p| matches!(p.trim(), "rel=\"next\"" | "rel=next"))
+            .then(|| target.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_page_is_the_link_marked_next() {
+        assert_eq!(
+            next_page("</v2/app/tags/list?last=b&n=2>; rel=\"next\""),
+            Some("/v2/app/tags/list?last=b&n=2".to_string())
+        );
+        assert_eq!(
+            next_page("<https://r/v2/x?p=1>; rel=\"prev\", <https://r/v2/x?p=3>; rel=\"next\""),
+            Some("https://r/v2/x?p=3".to_string())
+        );
+        assert_eq!(next_page("</v2/x>; rel=\"prev\""), None);
+        assert_eq!(next_page("garbage"), None);
     }
 }
