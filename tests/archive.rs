@@ -424,6 +424,39 @@ fn system_df_counts_and_system_prune_removes_what_is_unused() {
         assert!(verbose.contains(needle), "{needle}: {verbose}");
     }
 
+    // ps -s and inspect -s measure the same writable layer.
+    let sized = d.ok(&[
+        "ps",
+        "-a",
+        "-s",
+        "--filter",
+        "name=^stopped$",
+        "--format",
+        "{{.Size}}",
+    ]);
+    assert!(
+        sized.starts_with("2MB (virtual ") && sized.trim_end().ends_with("MB)"),
+        "{sized}"
+    );
+    let table = d.ok(&["ps", "-a", "-s"]);
+    assert!(table.lines().next().unwrap().ends_with("SIZE"), "{table}");
+    let size_rw: u64 = d
+        .ok(&["inspect", "-s", "-f", "{{.SizeRw}}", "stopped"])
+        .trim()
+        .parse()
+        .unwrap();
+    let root_fs: u64 = d
+        .ok(&["inspect", "-s", "-f", "{{.SizeRootFs}}", "stopped"])
+        .trim()
+        .parse()
+        .unwrap();
+    assert!((2_000_000..2_100_000).contains(&size_rw), "{size_rw}");
+    assert!(root_fs > size_rw, "{root_fs} {size_rw}");
+    assert!(
+        d.inspect("stopped").get("SizeRw").is_none(),
+        "only with --size"
+    );
+
     // Asked and refused: nothing goes.
     let cancelled = d.hoist_with_input(&["system", "prune"], b"\n");
     assert_eq!(cancelled.code, 1, "{}", cancelled.stderr);

@@ -33,6 +33,17 @@ impl DaemonConfig {
         self.root.join("containers").join(id)
     }
 
+    /// A container's writable layer: the upper directory of its overlay.
+    pub fn upper_dir(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join("upper")
+    }
+
+    /// Bytes of a container's writable layer (a walk of its files: call
+    /// off the async threads).
+    pub fn writable_layer_size(&self, id: &str) -> u64 {
+        hoist_runtime::fsutil::disk_usage(&self.upper_dir(id))
+    }
+
     /// Directory of a container's hosts, hostname and resolv.conf: its
     /// runtime directory for a `--rm` container (they go when it goes, and
     /// the exec root is a tmpfs on most hosts: three files fewer on disk per

@@ -588,6 +588,9 @@ pub struct PsArgs {
     /// Format output: table, json, or a Go template
     #[arg(long)]
     pub format: Option<String>,
+    /// Display total file sizes
+    #[arg(short = 's', long)]
+    pub size: bool,
 }
 
 /// Lists containers.
@@ -598,6 +601,7 @@ pub async fn ps(channel: Channel, args: PsArgs) -> CliResult<i32> {
             all: args.all,
             filters: args.filter.clone(),
             last,
+            size: args.size,
         })
         .await?
         .into_inner()
@@ -631,6 +635,11 @@ pub async fn ps(channel: Channel, args: PsArgs) -> CliResult<i32> {
                 "Labels": c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
                 "Mounts": c.mounts.join(","),
                 "Networks": c.networks,
+                "Size": if args.size {
+                    format!("{} (virtual {})", hoist_api::units::human_size(c.size_rw), hoist_api::units::human_size(c.size_root_fs))
+                } else {
+                    String::new()
+                },
             })
         })
         .collect();
@@ -638,32 +647,34 @@ pub async fn ps(channel: Channel, args: PsArgs) -> CliResult<i32> {
         let table: Vec<Vec<String>> = items
             .iter()
             .map(|i| {
-                cells(
-                    i,
-                    &[
-                        "ID",
-                        "Image",
-                        "Command",
-                        "RunningFor",
-                        "Status",
-                        "Ports",
-                        "Names",
-                    ],
-                )
+                let mut keys = vec![
+                    "ID",
+                    "Image",
+                    "Command",
+                    "RunningFor",
+                    "Status",
+                    "Ports",
+                    "Names",
+                ];
+                if args.size {
+                    keys.push("Size");
+                }
+                cells(i, &keys)
             })
             .collect();
-        print_table(
-            &[
-                "CONTAINER ID",
-                "IMAGE",
-                "COMMAND",
-                "CREATED",
-                "STATUS",
-                "PORTS",
-                "NAMES",
-            ],
-            &table,
-        );
+        let mut headers = vec![
+            "CONTAINER ID",
+            "IMAGE",
+            "COMMAND",
+            "CREATED",
+            "STATUS",
+            "PORTS",
+            "NAMES",
+        ];
+        if args.size {
+            headers.push("SIZE");
+        }
+        print_table(&headers, &table);
     })?;
     Ok(0)
 }
@@ -1166,6 +1177,7 @@ pub async fn stats(channel: Channel, args: StatsArgs) -> CliResult<i32> {
                 all: args.all,
                 filters: Vec::new(),
                 last: 0,
+                size: false,
             })
             .await?
             .into_inner()

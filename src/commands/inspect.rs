@@ -4,7 +4,7 @@
 use clap::Args;
 use hoist_api::proto::containers_client::ContainersClient;
 use hoist_api::proto::images_client::ImagesClient;
-use hoist_api::proto::{ContainerRef, ImageRef};
+use hoist_api::proto::{ContainerRef, ImageRef, ListContainersRequest};
 use tonic::transport::Channel;
 
 use crate::commands::inspect_each;
@@ -19,6 +19,9 @@ pub struct InspectArgs {
     /// Only inspect objects of the given type (container or image)
     #[arg(long = "type")]
     pub kind: Option<String>,
+    /// Display total file sizes if the type is container
+    #[arg(short = 's', long)]
+    pub size: bool,
     /// Containers or images
     #[arg(required = true)]
     pub names: Vec<String>,
@@ -89,6 +92,37 @@ async fn fetch(
         .map_err(|e| tonic::Status::internal(format!("malformed inspect document: {e}")))
 }
 
+/// Adds a container's `SizeRw` and `SizeRootFs` to its document, as
+/// `docker inspect --size` does (an image's document is left alone).
+async fn with_size(
+    channel: &Channel,
+    mut document: serde_json::Value,
+) -> Result<serde_json::Value, tonic::Status> {
+    let Some(id) = document
+        .get("State")
+        .and(document.get("Id"))
+        .and_then(|id| id.as_str())
+        .map(str::to_string)
+    else {
+        return Ok(document);
+    };
+    let sized = ContainersClient::new(channel.clone())
+        .list(ListContainersRequest {
+            all: true,
+            filters: vec![format!("id={id}")],
+            last: 0,
+            size: true,
+        })
+        .await?
+        .into_inner()
+        .containers;
+    if let (Some(row), Some(fields)) = (sized.first(), document.as_object_mut()) {
+        fields.insert("SizeRw".into(), row.size_rw.into());
+        fields.insert("SizeRootFs".into(), row.size_root_fs.into());
+    }
+    Ok(document)
+}
+
 /// Prints inspect documents.
 pub async fn run(channel: Channel, args: InspectArgs, kind: Kind) -> CliResult<i32> {
     let kind = match args.kind.as_deref() {
@@ -103,7 +137,14 @@ pub async fn run(channel: Channel, args: InspectArgs, kind: Kind) -> CliResult<i
     };
     inspect_each(&args.names, args.format.as_deref(), |name| {
         let channel = channel.clone();
-        async move { fetch(&channel, kind, &name).await }
+        async move {
+            let document = fetch(&channel, kind, &name).await?;
+            if args.size {
+                with_size(&channel, document).await
+            } else {
+                Ok(document)
+            }
+        }
     })
     .await
 }

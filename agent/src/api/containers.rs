@@ -1,5 +1,6 @@
 //! The Containers gRPC service.
 
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,13 +9,13 @@ use hoist_api::events::EventType;
 use hoist_api::proto::containers_server::Containers;
 use hoist_api::proto::{
     self, AttachRequest as AttachMessage, CommitRequest, CommitResponse, ContainerRef,
-    ContainerStats, CopyFromRequest, CopyFromResponse, CopyToRequest, CreateContainerRequest,
-    CreateContainerResponse, DataChunk, DiffResponse, Empty, ExecRequest, ExitStatus,
-    InspectResponse, IoOutput, KillRequest, ListContainersRequest, ListContainersResponse,
-    LogEntry, LogsRequest, PruneContainersRequest, PruneResponse, RemoveContainerRequest,
-    RenameRequest, RunRequest, StatsRequest, StdStream, StopRequest, TopRequest, TopResponse,
-    TopRow, UpdateContainerRequest, UpdateContainerResponse, WaitRequest, attach_request,
-    exec_request, io_output, run_request,
+    ContainerStats, ContainerSummary, CopyFromRequest, CopyFromResponse, CopyToRequest,
+    CreateContainerRequest, CreateContainerResponse, DataChunk, DiffResponse, Empty, ExecRequest,
+    ExitStatus, InspectResponse, IoOutput, KillRequest, ListContainersRequest,
+    ListContainersResponse, LogEntry, LogsRequest, PruneContainersRequest, PruneResponse,
+    RemoveContainerRequest, RenameRequest, RunRequest, StatsRequest, StdStream, StopRequest,
+    TopRequest, TopResponse, TopRow, UpdateContainerRequest, UpdateContainerResponse, WaitRequest,
+    attach_request, exec_request, io_output, run_request,
 };
 use hoist_api::spec::{ContainerSpec, ContainerUpdate, ExecSpec};
 use hoist_runtime::image::diff::ChangeKind;
@@ -81,6 +82,32 @@ fn start_failure_code(status: &Status) -> i32 {
 impl ContainersApi {
     fn find(&self, reference: &str) -> Result<Arc<crate::containers::Container>, Status> {
         self.daemon.containers.find(reference)
+    }
+
+    /// `ps -s`: `rows` with the size of each one's writable layer, and of
+    /// that and its image.
+    async fn measured(&self, rows: Vec<ContainerSummary>) -> Result<Vec<ContainerSummary>, Status> {
+        let daemon = self.daemon.clone();
+        tokio::task::spawn_blocking(move || {
+            let image_sizes: HashMap<String, u64> = daemon
+                .images
+                .list()
+                .map_err(crate::error::from_image)?
+                .into_iter()
+                .map(|image| (image.id, image.size))
+                .collect();
+            Ok(rows
+                .into_iter()
+                .map(|mut row| {
+                    row.size_rw = daemon.config.writable_layer_size(&row.id);
+                    row.size_root_fs =
+                        row.size_rw + image_sizes.get(&row.image_id).copied().unwrap_or(0);
+                    row
+                })
+                .collect())
+        })
+        .await
+        .map_err(|e| internal(format!("measuring containers failed: {e}")))?
     }
 
     /// `ps --filter`, with the containers `before=`/`since=` name and the
@@ -449,6 +476,9 @@ impl Containers for ContainersApi {
         if request.last > 0 {
             rows.truncate(request.last as usize);
         }
+        if request.size {
+            rows = self.measured(rows).await?;
+        }
         Ok(Response::new(ListContainersResponse { containers: rows }))
     }
 
@@ -761,15 +791,11 @@ impl Containers for ContainersApi {
                 continue;
             }
             // Its writable layer is what removing it frees, as Docker counts.
-            let upper = self
-                .daemon
-                .config
-                .container_dir(&container.id)
-                .join("upper");
-            let size =
-                tokio::task::spawn_blocking(move || hoist_runtime::fsutil::disk_usage(&upper))
-                    .await
-                    .unwrap_or(0);
+            let daemon = self.daemon.clone();
+            let id = container.id.clone();
+            let size = tokio::task::spawn_blocking(move || daemon.config.writable_layer_size(&id))
+                .await
+                .unwrap_or(0);
             if self
                 .daemon
                 .remove_container(&container, false, false)

@@ -85,8 +85,7 @@ impl System for SystemApi {
         for container in self.daemon.containers.all() {
             let record = container.record.lock().await;
             *users.entry(record.image_id.clone()).or_default() += 1;
-            let upper = self.daemon.config.container_dir(&record.id).join("upper");
-            containers.push((view::summary(&record), upper));
+            containers.push(view::summary(&record));
         }
         let mut volumes = Vec::new();
         for volume in self.daemon.volumes.list().map_err(from_volume)? {
@@ -121,9 +120,9 @@ impl System for SystemApi {
                 .collect();
             let containers = containers
                 .into_iter()
-                .map(|(summary, upper)| ContainerUsage {
+                .map(|summary| ContainerUsage {
+                    size_rw: daemon.config.writable_layer_size(&summary.id),
                     container: Some(summary),
-                    size_rw: disk_usage(&upper),
                 })
                 .collect();
             let volumes = volumes

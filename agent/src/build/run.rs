@@ -136,7 +136,7 @@ async fn run_in(
         if code != 0 {
             return Err(RunFailure::Exit(code));
         }
-        let upper = daemon.config.container_dir(&id).join("upper");
+        let upper = daemon.config.upper_dir(&id);
         let layer = daemon.images.temp_path("run-layer");
         let target = layer.clone();
         let stubs = step.stubs.clone();

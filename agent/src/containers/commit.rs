@@ -41,7 +41,7 @@ impl Daemon {
                 .iter()
                 .map(|l| layers_root.join(l))
                 .collect();
-            (self.config.container_dir(&record.id).join("upper"), lowers)
+            (self.config.upper_dir(&record.id), lowers)
         };
         tokio::task::spawn_blocking(move || changes(&upper, &lowers))
             .await
@@ -83,7 +83,7 @@ impl Daemon {
         if freeze {
             self.pause_container(container).await?;
         }
-        let upper = self.config.container_dir(&record.id).join("upper");
+        let upper = self.config.upper_dir(&record.id);
         let layer = self.images.temp_path("commit");
         let layer_for_write = layer.clone();
         let written = tokio::task::spawn_blocking(move || {

@@ -152,7 +152,7 @@ pub fn resolve_container_user(
     user: &str,
     group_add: &[String],
 ) -> Result<ResolvedUser, Status> {
-    let upper = ctx.config.container_dir(&record.id).join("upper");
+    let upper = ctx.config.upper_dir(&record.id);
     let lowers: Vec<PathBuf> = lower_dirs(ctx.config, record)
         .iter()
         .map(|d| ctx.images.layers_root().join(d))

@@ -99,6 +99,8 @@ pub fn summary(record: &ContainerRecord) -> ContainerSummary {
                 .collect::<Vec<_>>()
                 .join(",")
         },
+        size_rw: 0,
+        size_root_fs: 0,
     }
 }
 

@@ -95,6 +95,7 @@ impl Engine {
                 all,
                 filters: vec![filter],
                 last: 0,
+                size: false,
             })
             .await
             .map_err(CliError::from)?

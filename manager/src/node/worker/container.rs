@@ -382,6 +382,7 @@ impl Executor for ContainerExecutor {
                 all: true,
                 filters: vec![format!("label={}", labels::TASK_ID)],
                 last: 0,
+                size: false,
             })
             .await
             .map_err(|s| ExecutorError::Runtime(s.message().to_string()))?;
