@@ -314,6 +314,27 @@ fn zstd_layers_and_multi_platform_indexes() {
         })
         .collect();
     assert_eq!(arches, ["arm64", "amd64"]);
+    // buildx imagetools inspect: buildx's summary, the raw bytes, a template.
+    let summary = d.ok(&["buildx", "imagetools", "inspect", &multi]);
+    assert!(
+        summary.contains(&format!("Digest:    {index_digest}")),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("Platform:  linux/arm64") && summary.contains("Platform:  linux/amd64"),
+        "{summary}"
+    );
+    let raw = d.ok(&["buildx", "imagetools", "inspect", "--raw", &image]);
+    assert_eq!(raw.trim_end().as_bytes(), zstd.as_slice());
+    let media = d.ok(&[
+        "buildx",
+        "imagetools",
+        "inspect",
+        "--format",
+        "{{.Manifest.mediaType}}",
+        &multi,
+    ]);
+    assert_eq!(media.trim(), "application/vnd.oci.image.index.v1+json");
     let missing = d.hoist(&["manifest", "inspect", &registry.image("team/none:1")]);
     assert_eq!(missing.code, 1, "{}", missing.stdout);
     assert!(missing.stderr.contains("not found"), "{}", missing.stderr);

@@ -7,6 +7,7 @@ use clap::Subcommand;
 use tonic::transport::Channel;
 
 use super::build::{BuildArgs, BuilderCommand, BuilderPruneArgs, build, builder};
+use super::manifest::{fetch_remote, name_of};
 use crate::exit::{CliError, CliResult};
 
 /// The name of hoist's one builder, as buildx names Docker's own.
@@ -30,6 +31,29 @@ pub enum BuildxCommand {
     Create(CreateArgs),
     /// Show buildx version information
     Version,
+    /// Commands to work on images in registry
+    #[command(subcommand)]
+    Imagetools(ImagetoolsCommand),
+}
+
+/// `buildx imagetools`.
+#[derive(Debug, Subcommand)]
+pub enum ImagetoolsCommand {
+    /// Show details of an image in the registry
+    Inspect(ImagetoolsInspectArgs),
+}
+
+/// `buildx imagetools inspect`.
+#[derive(Debug, clap::Args)]
+pub struct ImagetoolsInspectArgs {
+    /// Show original, unformatted JSON manifest
+    #[arg(long)]
+    pub raw: bool,
+    /// Format the output using the given Go template ({{json .Manifest}})
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The image
+    pub name: String,
 }
 
 /// `buildx inspect`.
@@ -131,5 +155,58 @@ pub async fn run(channel: Channel, command: BuildxCommand) -> CliResult<i32> {
             only_builder(&args.name)?;
             Ok(0)
         }
+        BuildxCommand::Imagetools(ImagetoolsCommand::Inspect(args)) => {
+            imagetools_inspect(channel, args).await
+        }
     }
+}
+
+/// `buildx imagetools inspect`: the registry's document as it is with
+/// `--raw`, a template over it with `--format`, else buildx's summary
+/// (name, media type, digest, and each platform's manifest of an index).
+async fn imagetools_inspect(channel: Channel, args: ImagetoolsInspectArgs) -> CliResult<i32> {
+    let (reference, manifests) = fetch_remote(
+        channel,
+        &args.name,
+        !args.raw && args.format.is_none(),
+        false,
+    )
+    .await?;
+    let Some((named, platforms)) = manifests.split_first() else {
+        return Ok(0);
+    };
+    if args.raw {
+        println!("{}", String::from_utf8_lossy(&named.raw));
+        return Ok(0);
+    }
+    if let Some(template) = &args.format {
+        let manifest: serde_json::Value = serde_json::from_slice(&named.raw).map_err(|e| {
+            CliError::client(format!(
+                "the registry sent a manifest that is not JSON: {e}"
+            ))
+        })?;
+        let document = serde_json::json!({"Name": reference.to_string(), "Manifest": manifest});
+        println!("{}", crate::format::render(template, &document)?);
+        return Ok(0);
+    }
+    println!("Name:      {reference}");
+    println!("MediaType: {}", named.media_type);
+    println!("Digest:    {}", named.digest);
+    if !platforms.is_empty() {
+        println!("\nManifests:");
+        for manifest in platforms {
+            let platform: serde_json::Value =
+                serde_json::from_slice(&manifest.platform_json).unwrap_or_default();
+            let field = |key: &str| platform[key].as_str().unwrap_or("").to_string();
+            let platform = [field("os"), field("architecture"), field("variant")]
+                .into_iter()
+                .filter(|part| !part.is_empty())
+                .collect::<Vec<_>>()
+                .join("/");
+            println!("  Name:      {}@{}", name_of(&reference), manifest.digest);
+            println!("  MediaType: {}", manifest.media_type);
+            println!("  Platform:  {platform}\n");
+        }
+    }
+    Ok(0)
 }

@@ -33,29 +33,46 @@ pub struct InspectArgs {
     pub image: String,
 }
 
-/// Runs a `hoist manifest` command.
-pub async fn run(channel: Channel, command: ManifestCommand) -> CliResult<i32> {
-    let ManifestCommand::Inspect(args) = command;
-    let reference = Reference::parse(&args.image).map_err(|e| CliError::client(e.to_string()))?;
+/// What `image` names in its registry (then, with `platforms`, each
+/// platform's manifest of an index), with the full reference; the
+/// daemon fetches it with the user's credentials for that registry.
+pub async fn fetch_remote(
+    channel: Channel,
+    image: &str,
+    platforms: bool,
+    insecure: bool,
+) -> CliResult<(Reference, Vec<RemoteManifest>)> {
+    let reference = Reference::parse(image).map_err(|e| CliError::client(e.to_string()))?;
     let response = ImagesClient::new(channel)
         .inspect_manifest(InspectManifestRequest {
-            reference: args.image.clone(),
+            reference: image.to_string(),
             auth: auth_for(&reference.domain),
-            platforms: args.verbose,
-            insecure: args.insecure,
+            platforms,
+            insecure,
         })
         .await?
         .into_inner();
-    let Some((named, platforms)) = response.manifests.split_first() else {
+    if response.manifests.is_empty() {
         return Err(CliError::client(format!(
             "no such manifest: {}",
             response.reference
         )));
+    }
+    Ok((reference, response.manifests))
+}
+
+/// Runs a `hoist manifest` command.
+pub async fn run(channel: Channel, command: ManifestCommand) -> CliResult<i32> {
+    let ManifestCommand::Inspect(args) = command;
+    let (reference, manifests) =
+        fetch_remote(channel, &args.image, args.verbose, args.insecure).await?;
+    let Some((named, platforms)) = manifests.split_first() else {
+        return Ok(0);
     };
     let text = if !args.verbose {
         String::from_utf8_lossy(&named.raw).into_owned()
     } else if platforms.is_empty() {
-        verbose(&response.reference, named)
+        verbose(&reference.to_string(), named)
     } else {
         let entries: Vec<String> = platforms
             .iter()
@@ -68,7 +85,7 @@ pub async fn run(channel: Channel, command: ManifestCommand) -> CliResult<i32> {
 }
 
 /// `docker.io/library/busybox`: the reference without tag or digest.
-fn name_of(reference: &Reference) -> String {
+pub fn name_of(reference: &Reference) -> String {
     Reference {
         tag: None,
         digest: None,
