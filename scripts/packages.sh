@@ -9,7 +9,9 @@
 #                   and push tests run on loopback in a namespace of their own
 #   socat           UDP client and server in the published-port tests
 #                   (busybox's nc has no UDP)
-HOIST_PACKAGES="busybox-static iproute2 nftables hyperfine skopeo docker-registry socat"
+#   git             `hoist build` of a Git repository clones it, as Docker's
+#                   CLI does (and the tests make one to build from)
+HOIST_PACKAGES="busybox-static iproute2 nftables hyperfine skopeo docker-registry socat git"
 
 install_packages() {
   missing=""

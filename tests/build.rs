@@ -1039,3 +1039,165 @@ fn unix_now() -> u64 {
         .unwrap()
         .as_secs()
 }
+
+/// `busybox httpd` serving `dir` on a free port of the host's loopback,
+/// stopped when dropped.
+struct FileServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl FileServer {
+    fn start(dir: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("busybox")
+            .args(["httpd", "-f", "-p", &format!("127.0.0.1:{port}"), "-h"])
+            .arg(dir)
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child, port }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/{path}", self.port)
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs git in `dir` (as a test user), asserting it works.
+fn git_in(dir: &Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=hoist",
+            "-c",
+            "user.email=hoist@example.com",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+#[test]
+fn remote_contexts_from_git_repositories_and_urls() {
+    let d = Daemon::with_busybox();
+    // A repository with a branch, a tag and a subdirectory context, served
+    // over Git's plain HTTP protocol by a static file server.
+    let work = d.dir.join("repo");
+    fs::create_dir_all(work.join("sub")).unwrap();
+    fs::write(work.join("Dockerfile"), "FROM busybox\nCOPY msg /msg\n").unwrap();
+    fs::write(work.join("msg"), "main\n").unwrap();
+    fs::write(
+        work.join("sub/Dockerfile"),
+        "FROM busybox\nCOPY here /here\n",
+    )
+    .unwrap();
+    fs::write(work.join("sub/here"), "sub\n").unwrap();
+    fs::write(
+        work.join("Dockerfile.alt"),
+        "FROM busybox\nCOPY sub/here /alt\n",
+    )
+    .unwrap();
+    git_in(&work, &["init", "-q", "-b", "main"]);
+    git_in(&work, &["add", "."]);
+    git_in(&work, &["commit", "-q", "-m", "one"]);
+    fs::write(work.join("msg"), "v2\n").unwrap();
+    git_in(&work, &["commit", "-q", "-am", "two"]);
+    git_in(&work, &["tag", "v2"]);
+    git_in(&work, &["reset", "-q", "--hard", "HEAD~1"]);
+    let served = d.dir.join("served");
+    fs::create_dir_all(&served).unwrap();
+    git_in(
+        &d.dir,
+        &["clone", "-q", "--bare", "repo", "served/repo.git"],
+    );
+    git_in(&served.join("repo.git"), &["update-server-info"]);
+    // A context tarball and a lone Dockerfile.
+    let tarred = d.dir.join("tarred");
+    fs::create_dir_all(&tarred).unwrap();
+    fs::write(tarred.join("Dockerfile"), "FROM busybox\nCOPY file /file\n").unwrap();
+    fs::write(tarred.join("file"), "from a tarball\n").unwrap();
+    let tar = std::process::Command::new("tar")
+        .arg("czf")
+        .arg(served.join("ctx.tar.gz"))
+        .arg("-C")
+        .arg(&tarred)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    fs::write(
+        served.join("Dockerfile.txt"),
+        "FROM busybox\nRUN echo alone > /alone\n",
+    )
+    .unwrap();
+    let server = FileServer::start(&served);
+    let repo = server.url("repo.git");
+
+    let read = |image: &str, path: &str| d.ok(&["run", "--rm", image, "cat", path]);
+    d.ok(&["build", "-q", "-t", "git:main", &repo]);
+    assert_eq!(read("git:main", "/msg"), "main\n");
+    d.ok(&["build", "-q", "-t", "git:v2", &format!("{repo}#v2")]);
+    assert_eq!(read("git:v2", "/msg"), "v2\n");
+    d.ok(&["build", "-q", "-t", "git:sub", &format!("{repo}#main:sub")]);
+    assert_eq!(read("git:sub", "/here"), "sub\n");
+    // `-f` names a file inside the fetched context.
+    d.ok(&["build", "-q", "-t", "git:f", "-f", "Dockerfile.alt", &repo]);
+    assert_eq!(read("git:f", "/alt"), "sub\n");
+    d.assert_fails(
+        &["build", &format!("{repo}#main:nosuch")],
+        "has no directory \"nosuch\"",
+    );
+    d.assert_fails(
+        &["build", &format!("{repo}#main:../up")],
+        "leaves the repository",
+    );
+    d.assert_fails(&["build", &server.url("none.git")], "git clone");
+
+    d.ok(&["build", "-q", "-t", "url:tar", &server.url("ctx.tar.gz")]);
+    assert_eq!(read("url:tar", "/file"), "from a tarball\n");
+    d.ok(&[
+        "build",
+        "-q",
+        "-t",
+        "url:text",
+        &server.url("Dockerfile.txt"),
+    ]);
+    assert_eq!(read("url:text", "/alone"), "alone\n");
+    d.assert_fails(&["build", &server.url("missing.tar")], "404");
+    // Nothing of a fetched context is left in the temporary directory.
+    let tmp = d.dir.join("tmp");
+    fs::create_dir_all(&tmp).unwrap();
+    for context in [format!("{repo}#v2"), server.url("ctx.tar.gz")] {
+        let built = d
+            .command(&["build", "-q", &context])
+            .env("TMPDIR", &tmp)
+            .output()
+            .unwrap();
+        assert!(
+            built.status.success(),
+            "{}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+    }
+    assert_eq!(fs::read_dir(&tmp).unwrap().count(), 0);
+}

@@ -24,13 +24,14 @@ use crate::exit::{CliError, CliResult};
 use crate::progress::follow;
 
 mod flags;
-mod stdin;
+mod remote;
+mod supplied;
 
 pub use flags::{
     NamedContext, build_args, checked_ulimits, named_contexts, secrets, shm_size, ssh_agents,
 };
 use flags::{Output, allows_insecure, labels, output};
-use stdin::StdinBuild;
+use supplied::Supplied;
 
 /// Size of the chunks the context is streamed in.
 const CHUNK: usize = 1024 * 1024;
@@ -110,7 +111,8 @@ pub struct BuildArgs {
     /// Cache export destinations (ignored, with a warning: hoist's build cache is the daemon's own)
     #[arg(long = "cache-to")]
     pub cache_to: Vec<String>,
-    /// The build context directory
+    /// The build context: a directory, - (standard input), a Git repository
+    /// (URL[#REF][:DIR]) or an HTTP(S) URL of a tarball or a Dockerfile
     pub path: PathBuf,
 }
 
@@ -227,13 +229,20 @@ pub async fn build(channel: Channel, args: BuildArgs) -> CliResult<i32> {
     {
         eprintln!("WARNING: {flag} is ignored: hoist keeps its build cache in the daemon");
     }
-    let stdin = StdinBuild::read(&args)?;
+    let supplied = Supplied::read(&args).await?;
+    // A fetched context's `-f` is a path inside it, as Docker reads it.
+    let dockerfile = match (supplied.context_dir(), &args.file) {
+        (Some(context), Some(file)) if file.is_relative() && file != Path::new("-") => {
+            Some(context.join(file))
+        }
+        _ => args.file.clone(),
+    };
     let job = BuildJob {
-        context: stdin
+        context: supplied
             .context_dir()
             .map_or_else(|| args.path.clone(), Path::to_path_buf),
-        dockerfile: args.file.clone(),
-        dockerfile_text: stdin.dockerfile,
+        dockerfile,
+        dockerfile_text: supplied.dockerfile,
         tags: args.tags.clone(),
         build_args: build_args(&args.build_args)?,
         secrets: secrets(&args.secrets)?,
