@@ -841,10 +841,10 @@ fn named_build_contexts_stand_for_images_and_directories() {
         &[
             "build",
             "--build-context",
-            "base=https://example.com/x.git",
+            "base=oci-layout:///srv/layout",
             dir.to_str().unwrap(),
         ],
-        "https:// contexts are not supported",
+        "oci-layout:// contexts are not supported",
     );
 }
 
@@ -1172,6 +1172,40 @@ fn remote_contexts_from_git_repositories_and_urls() {
         "leaves the repository",
     );
     d.assert_fails(&["build", &server.url("none.git")], "git clone");
+
+    // A named context from the repository, and a compose service built
+    // from it.
+    let local = context_with(
+        &d,
+        &[(
+            "Dockerfile",
+            "FROM busybox\nCOPY --from=lib here /lib-here\n",
+        )],
+    );
+    d.ok(&[
+        "build",
+        "-q",
+        "-t",
+        "named:git",
+        "--build-context",
+        &format!("lib={repo}#main:sub"),
+        local.to_str().unwrap(),
+    ]);
+    assert_eq!(read("named:git", "/lib-here"), "sub\n");
+    let project = d.dir.join("project");
+    fs::create_dir_all(&project).unwrap();
+    fs::write(
+        project.join("compose.yaml"),
+        format!("services:\n  web:\n    image: composed:git\n    build:\n      context: {repo}#v2\n      dockerfile: Dockerfile.alt\n"),
+    )
+    .unwrap();
+    d.ok(&[
+        "compose",
+        "-f",
+        project.join("compose.yaml").to_str().unwrap(),
+        "build",
+    ]);
+    assert_eq!(read("composed:git", "/alt"), "sub\n");
 
     d.ok(&["build", "-q", "-t", "url:tar", &server.url("ctx.tar.gz")]);
     assert_eq!(read("url:tar", "/file"), "from a tarball\n");

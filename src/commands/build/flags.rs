@@ -116,13 +116,14 @@ pub fn ssh_agents(given: &[String]) -> CliResult<BTreeMap<String, String>> {
     Ok(agents)
 }
 
-/// `--build-context NAME=VALUE`: a directory, or `docker-image://REF`.
+/// `--build-context NAME=VALUE`: a directory, `docker-image://REF`, or a
+/// Git repository or tarball URL.
 pub fn named_contexts(given: &[String]) -> CliResult<BTreeMap<String, NamedContext>> {
     let mut contexts = BTreeMap::new();
     for entry in given {
         let bad = |why: &str| {
             CliError::usage(format!(
-                "invalid --build-context {entry:?}: {why}; use NAME=DIR or NAME=docker-image://REF"
+                "invalid --build-context {entry:?}: {why}; use NAME=DIR, NAME=docker-image://REF or NAME=URL of a Git repository or tarball"
             ))
         };
         let (name, value) = entry
@@ -133,6 +134,9 @@ pub fn named_contexts(given: &[String]) -> CliResult<BTreeMap<String, NamedConte
         }
         let context = match value.split_once("://") {
             Some(("docker-image", image)) => NamedContext::Image(image.to_string()),
+            _ if super::supplied::Supplied::is_remote(value) => {
+                NamedContext::Remote(value.to_string())
+            }
             Some((kind, _)) => {
                 return Err(bad(&format!(
                     "{kind}:// contexts are not supported by hoist yet"
@@ -153,6 +157,9 @@ pub enum NamedContext {
     Dir(PathBuf),
     /// An image, as `FROM` or `COPY --from` would name it.
     Image(String),
+    /// A Git repository or a tarball URL, fetched as a directory before
+    /// the build starts.
+    Remote(String),
 }
 
 /// Where `build --output` puts the image's files.

@@ -229,19 +229,12 @@ pub async fn build(channel: Channel, args: BuildArgs) -> CliResult<i32> {
     {
         eprintln!("WARNING: {flag} is ignored: hoist keeps its build cache in the daemon");
     }
-    let supplied = Supplied::read(&args).await?;
-    // A fetched context's `-f` is a path inside it, as Docker reads it.
-    let dockerfile = match (supplied.context_dir(), &args.file) {
-        (Some(context), Some(file)) if file.is_relative() && file != Path::new("-") => {
-            Some(context.join(file))
-        }
-        _ => args.file.clone(),
-    };
+    let supplied = Supplied::read_stdin(&args)?;
     let job = BuildJob {
         context: supplied
             .context_dir()
             .map_or_else(|| args.path.clone(), Path::to_path_buf),
-        dockerfile,
+        dockerfile: inside(supplied.context_dir(), args.file.clone()),
         dockerfile_text: supplied.dockerfile,
         tags: args.tags.clone(),
         build_args: build_args(&args.build_args)?,
@@ -334,15 +327,52 @@ fn built_id(lines: &[String]) -> &str {
         .unwrap_or_default()
 }
 
+/// `-f` of a context the CLI fetched or unpacked: a relative path is
+/// inside it, as Docker reads it (`-` and absolute paths stay).
+fn inside(context: Option<&Path>, dockerfile: Option<PathBuf>) -> Option<PathBuf> {
+    match (context, dockerfile) {
+        (Some(context), Some(file)) if file.is_relative() && file != Path::new("-") => {
+            Some(context.join(file))
+        }
+        (_, dockerfile) => dockerfile,
+    }
+}
+
 /// Sends a build to the daemon (the Dockerfile, then the context as a
 /// tar stream) and shows its steps (unless `quiet`; on stderr when
 /// `to_stderr`). Returns the lines about the whole build.
 pub async fn run_build(
     channel: Channel,
-    job: BuildJob,
+    mut job: BuildJob,
     quiet: bool,
     to_stderr: bool,
 ) -> CliResult<Vec<String>> {
+    // Remote contexts are fetched here, and kept until the build is sent.
+    let mut fetched = Vec::new();
+    if let Some(supplied) = Supplied::fetch(&job.context).await? {
+        job.dockerfile = inside(supplied.context_dir(), job.dockerfile);
+        job.dockerfile_text = job.dockerfile_text.or(supplied.dockerfile.clone());
+        if let Some(dir) = supplied.context_dir() {
+            job.context = dir.to_path_buf();
+        }
+        fetched.push(supplied);
+    }
+    for (name, context) in job.contexts.iter_mut() {
+        if let NamedContext::Remote(location) = context {
+            let supplied = Supplied::fetch(Path::new(location.as_str()))
+                .await?
+                .filter(|s| s.dockerfile.is_none())
+                .ok_or_else(|| {
+                    CliError::usage(format!(
+                        "build context {name}: {location} is no context (a Git repository or a tarball)"
+                    ))
+                })?;
+            if let Some(dir) = supplied.context_dir() {
+                *context = NamedContext::Dir(dir.to_path_buf());
+            }
+            fetched.push(supplied);
+        }
+    }
     let (name, text, context) = match job.dockerfile_text {
         Some(text) => (
             DEFAULT_DOCKERFILE.to_string(),
@@ -362,7 +392,7 @@ pub async fn run_build(
         .iter()
         .filter_map(|(name, context)| match context {
             NamedContext::Dir(dir) => Some((name, dir)),
-            NamedContext::Image(_) => None,
+            NamedContext::Image(_) | NamedContext::Remote(_) => None,
         })
         .map(|(name, dir)| {
             BuildContext::open_without_dockerfile(dir)
@@ -407,7 +437,7 @@ pub async fn run_build(
             .iter()
             .filter_map(|(name, context)| match context {
                 NamedContext::Image(image) => Some((name.clone(), image.clone())),
-                NamedContext::Dir(_) => None,
+                NamedContext::Dir(_) | NamedContext::Remote(_) => None,
             })
             .collect(),
         context_dirs: local_contexts

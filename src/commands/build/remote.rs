@@ -1,6 +1,6 @@
 //! Remote build contexts as Docker names them: a Git repository
-//! (`https://host/repo.git#ref:dir`, `git@host:repo.git`, `git://…`,
-//! `github.com/user/repo`) or an HTTP(S) URL of a tarball or a Dockerfile.
+//! (`https://host/repo.git#ref:dir`, `git@host:repo.git`, `ssh://…`,
+//! `git://…`, `github.com/user/repo`) or an HTTP(S) URL of a tarball or a Dockerfile.
 
 /// A context `hoist build` fetches before it can build.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +28,7 @@ impl RemoteContext {
         let (location, fragment) = path.split_once('#').unwrap_or((path, ""));
         let is_git = path.starts_with("git://")
             || path.starts_with("git@")
+            || path.starts_with("ssh://")
             || path.starts_with("github.com/")
             || (is_http && location.ends_with(".git"));
         if !is_git {

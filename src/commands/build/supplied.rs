@@ -55,8 +55,8 @@ impl Drop for ScratchDir {
 }
 
 impl Supplied {
-    /// Fetches what `args` names that is not a local file, if anything.
-    pub(super) async fn read(args: &BuildArgs) -> CliResult<Self> {
+    /// Reads what `args` says comes on standard input, if anything.
+    pub(super) fn read_stdin(args: &BuildArgs) -> CliResult<Self> {
         let dockerfile_from_stdin = args.file.as_deref() == Some(Path::new("-"));
         let context_from_stdin = args.path == Path::new("-");
         if dockerfile_from_stdin && context_from_stdin {
@@ -75,16 +75,27 @@ impl Supplied {
             }
             return Self::from_bytes(input, "standard input");
         }
-        let remote = RemoteContext::parse(&args.path.to_string_lossy()).map_err(CliError::usage)?;
-        match remote {
-            None => Ok(Self::default()),
-            Some(RemoteContext::Url(url)) => Self::from_bytes(download(&url).await?, &url),
+        Ok(Self::default())
+    }
+
+    /// Fetches the context `path` names when it is remote (a Git
+    /// repository, an HTTP(S) URL); `None` for a local directory.
+    pub(super) async fn fetch(path: &Path) -> CliResult<Option<Self>> {
+        let remote = RemoteContext::parse(&path.to_string_lossy()).map_err(CliError::usage)?;
+        Ok(match remote {
+            None => None,
+            Some(RemoteContext::Url(url)) => Some(Self::from_bytes(download(&url).await?, &url)?),
             Some(RemoteContext::Git {
                 url,
                 reference,
                 subdir,
-            }) => Self::clone_repository(&url, &reference, &subdir),
-        }
+            }) => Some(Self::clone_repository(&url, &reference, &subdir)?),
+        })
+    }
+
+    /// Whether `path` names a remote context.
+    pub(super) fn is_remote(path: &str) -> bool {
+        RemoteContext::parse(path).is_ok_and(|r| r.is_some())
     }
 
     /// The directory the fetched context is in.

@@ -124,12 +124,9 @@ fn build_job(service: &ServicePlan, options: &BuildOptions) -> CliResult<BuildJo
         CliError::client(format!("service {:?} has no build section", service.name))
     })?;
     let context = build["context"].as_str().unwrap_or(".");
-    if is_remote(context) {
-        return Err(CliError::client(format!(
-            "service {:?}: remote build contexts ({context}) are not supported by hoist yet: clone it and give a local path",
-            service.name
-        )));
-    }
+    // A remote context is fetched by the build; its Dockerfile is a path
+    // inside it.
+    let remote = is_remote(context);
     if let Some(keys) = build.as_object() {
         for key in keys.keys().filter(|k| !SUPPORTED.contains(&k.as_str())) {
             warn(&format!(
@@ -139,7 +136,13 @@ fn build_job(service: &ServicePlan, options: &BuildOptions) -> CliResult<BuildJo
         }
     }
     let context = PathBuf::from(context);
-    let dockerfile = build["dockerfile"].as_str().map(|f| context.join(f));
+    let dockerfile = build["dockerfile"].as_str().map(|f| {
+        if remote {
+            PathBuf::from(f)
+        } else {
+            context.join(f)
+        }
+    });
     if dockerfile.is_some() && build.get("dockerfile_inline").is_some() {
         return Err(CliError::client(format!(
             "service {:?}: build.dockerfile and build.dockerfile_inline cannot both be set: keep one",
