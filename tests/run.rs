@@ -776,3 +776,68 @@ fn ps_and_container_prune_filters_follow_dockers_rules() {
     d.ok(&["rm", "-f", "c"]);
     d.ok(&["volume", "rm", "data"]);
 }
+
+#[test]
+fn log_options_add_attributes_and_compress_rotated_files() {
+    let d = Daemon::with_busybox();
+    let ran = d.hoist(&[
+        "run",
+        "--name",
+        "talker",
+        "--label",
+        "team=web",
+        "-e",
+        "APP=one two",
+        "--log-opt",
+        "labels=team",
+        "--log-opt",
+        "env=APP",
+        "--log-opt",
+        "tag={{.Name}}/{{.ImageName}}",
+        "--log-opt",
+        "max-size=2k",
+        "--log-opt",
+        "max-file=3",
+        "--log-opt",
+        "compress=true",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 100 ]; do echo line$i; i=$((i+1)); done",
+    ]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let details = d.ok(&["logs", "--details", "talker"]);
+    let lines: Vec<&str> = details.lines().collect();
+    assert_eq!(
+        lines.last(),
+        Some(&"APP=one+two,tag=talker%2Fbusybox,team=web line99")
+    );
+    // The rotated files were compressed, and are read back.
+    let path = d.inspect("talker")["LogPath"].as_str().unwrap().to_string();
+    assert!(std::path::Path::new(&format!("{path}.1.gz")).exists());
+    assert!(!std::path::Path::new(&format!("{path}.1")).exists());
+    let current = std::fs::read_to_string(&path).unwrap().lines().count();
+    assert!(
+        lines.len() > current,
+        "{} lines, {current} in the current file",
+        lines.len()
+    );
+    let plain = d.ok(&["logs", "talker"]);
+    assert!(plain.ends_with("line98\nline99\n"), "{plain}");
+    d.assert_fails(
+        &[
+            "run",
+            "--rm",
+            "--log-opt",
+            "compress=yes",
+            "busybox",
+            "true",
+        ],
+        "log opt compress \"yes\": use true or false",
+    );
+    d.assert_fails(
+        &["run", "--rm", "--log-opt", "colour=red", "busybox", "true"],
+        "unknown log opt \"colour\"",
+    );
+    d.ok(&["rm", "talker"]);
+}

@@ -697,6 +697,9 @@ pub struct LogsArgs {
     /// Show logs before a timestamp (RFC 3339) or relative (e.g. 42m)
     #[arg(long)]
     pub until: Option<String>,
+    /// Show extra details provided to logs (the attributes --log-opt adds)
+    #[arg(long)]
+    pub details: bool,
     /// The container
     pub container: String,
 }
@@ -734,6 +737,28 @@ pub fn log_window(
     Ok((tail, since.unwrap_or(0), until.unwrap_or(0)))
 }
 
+/// `logs --details`: an entry's attributes as Docker shows them before
+/// the line (`key=value` pairs, query-escaped, by key, comma-separated).
+fn details(attrs: &std::collections::HashMap<String, String>) -> String {
+    let escape = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".to_string(),
+                other => format!("%{other:02X}"),
+            })
+            .collect::<String>()
+    };
+    let mut pairs: Vec<String> = attrs
+        .iter()
+        .map(|(k, v)| format!("{}={}", escape(k), escape(v)))
+        .collect();
+    pairs.sort();
+    pairs.join(",")
+}
+
 /// Prints a container's logs.
 pub async fn logs(channel: Channel, args: LogsArgs) -> CliResult<i32> {
     let (tail, since, until) =
@@ -746,6 +771,7 @@ pub async fn logs(channel: Channel, args: LogsArgs) -> CliResult<i32> {
         until,
         stdout: true,
         stderr: true,
+        details: args.details,
     };
     let mut stream = ContainersClient::new(channel)
         .logs(request)
@@ -763,6 +789,9 @@ pub async fn logs(channel: Channel, args: LogsArgs) -> CliResult<i32> {
             let time = chrono::DateTime::from_timestamp_nanos(entry.time)
                 .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
             let _ = write!(out, "{time} ");
+        }
+        if args.details {
+            let _ = write!(out, "{} ", details(&entry.attrs));
         }
         let _ = out.write_all(&entry.data);
         let _ = out.flush();

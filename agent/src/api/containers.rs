@@ -888,6 +888,11 @@ fn stream_logs(
             stream: stream as i32,
             time: e.time,
             data: e.data,
+            attrs: if request.details {
+                e.attrs.into_iter().collect()
+            } else {
+                Default::default()
+            },
         }))
         .is_ok()
     };

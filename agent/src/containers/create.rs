@@ -156,16 +156,7 @@ pub fn validate(spec: &ContainerSpec) -> Result<(), Status> {
             )));
         }
     }
-    for key in spec.log_config.config.keys() {
-        if !matches!(
-            key.as_str(),
-            "max-size" | "max-file" | "compress" | "labels" | "env" | "tag"
-        ) {
-            return Err(invalid(format!(
-                "unknown log opt {key:?} for json-file: use max-size or max-file"
-            )));
-        }
-    }
+    super::log_attrs::check(&spec.log_config.config).map_err(invalid)?;
     let joins = |mode: &str| {
         mode.strip_prefix("container:")
             .is_some_and(|c| !c.is_empty())

@@ -9,6 +9,7 @@ pub mod files;
 pub mod health;
 pub mod legacy_links;
 pub mod lifecycle;
+pub mod log_attrs;
 pub mod names;
 pub mod oci;
 pub mod record;

@@ -608,6 +608,8 @@ pub fn log_options(record: &ContainerRecord, dir: &Path) -> Result<LogOptions, S
         path: dir.join(format!("{}-json.log", record.id)),
         max_size,
         max_files,
+        attrs: super::log_attrs::attrs(record).map_err(invalid)?,
+        compress: super::log_attrs::compress(config).map_err(invalid)?,
     })
 }
 

@@ -1,5 +1,7 @@
 //! Container logs in Docker's json-file format: one JSON object per line
-//! (`{"log":"hello\n","stream":"stdout","time":"…"}`), rotated by size.
+//! (`{"log":"hello\n","stream":"stdout","time":"…"}`, with `attrs` when
+//! `--log-opt labels=`, `env=` or `tag=` ask for them), rotated by size,
+//! the rotated files gzip-compressed with `--log-opt compress=true`.
 //!
 //! The shim writes them ([`writer`]); the daemon reads them ([`reader`]),
 //! while the container runs and after it exits.
@@ -7,6 +9,8 @@
 pub mod reader;
 pub mod writer;
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +24,13 @@ pub struct LogOptions {
     pub max_size: u64,
     /// Files kept, the current one included (at least 1).
     pub max_files: u32,
+    /// What every entry carries as Docker's `attrs` (the labels, variables
+    /// and tag `--log-opt` names).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attrs: BTreeMap<String, String>,
+    /// Whether rotated files are gzip-compressed (`<path>.N.gz`).
+    #[serde(default)]
+    pub compress: bool,
 }
 
 /// Default `max-size` when none is given: 10 MiB. Docker's json-file
@@ -47,6 +58,13 @@ pub fn rotated(path: &Path, n: u32) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// `<path>.gz`: a rotated file, compressed.
+pub fn compressed(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(".gz");
+    PathBuf::from(name)
+}
+
 /// Which output stream an entry came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -60,7 +78,9 @@ pub enum Stream {
 /// One line of a json-file log.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct JsonLine<'a> {
-    log: std::borrow::Cow<'a, str>,
+    log: Cow<'a, str>,
     stream: Stream,
-    time: std::borrow::Cow<'a, str>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    attrs: Cow<'a, BTreeMap<String, String>>,
+    time: Cow<'a, str>,
 }

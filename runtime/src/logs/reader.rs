@@ -1,11 +1,12 @@
 //! Reading json-file logs: all entries across rotated files, and following
 //! the current file as it grows or rotates.
 
+use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 
-use super::{JsonLine, LogOptions, Stream};
+use super::{JsonLine, LogOptions, Stream, compressed};
 
 /// One entry, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +17,8 @@ pub struct LogEntry {
     pub time: i64,
     /// The bytes as the container wrote them.
     pub data: Vec<u8>,
+    /// Docker's `attrs`: what `--log-opt labels=`, `env=`, `tag=` added.
+    pub attrs: BTreeMap<String, String>,
 }
 
 /// Parses one line of a json-file log; `None` for a damaged line.
@@ -29,6 +32,7 @@ pub fn parse_line(line: &str) -> Option<LogEntry> {
         stream: json.stream,
         time,
         data: json.log.into_owned().into_bytes(),
+        attrs: json.attrs.into_owned(),
     })
 }
 
@@ -50,9 +54,14 @@ pub fn read_rotated(options: &LogOptions) -> io::Result<Vec<LogEntry>> {
 fn read_files(files: &[std::path::PathBuf]) -> io::Result<Vec<LogEntry>> {
     let mut entries = Vec::new();
     for path in files {
-        let file = match File::open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+        // A rotated file is plain, or compressed once `compress` got to it.
+        let file: Box<dyn Read> = match File::open(path) {
+            Ok(f) => Box::new(f),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => match File::open(compressed(path)) {
+                Ok(f) => Box::new(flate2::read::MultiGzDecoder::new(f)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            },
             Err(e) => return Err(e),
         };
         for line in BufReader::new(file).lines() {
@@ -180,6 +189,8 @@ mod tests {
             path: dir.path().join("c.log"),
             max_size: 120,
             max_files: 2,
+            attrs: Default::default(),
+            compress: false,
         };
         let mut w = LogWriter::open(options.clone()).unwrap();
         w.write(Stream::Stdout, b"before\n", T).unwrap();

@@ -1,12 +1,15 @@
 //! Writing json-file logs: complete lines become entries as they arrive; a
 //! line longer than [`MAX_LINE`] is split into partial entries (as Docker
-//! does); files rotate by size.
+//! does); files rotate by size, a rotated file compressed on a thread of
+//! its own when asked (the container's output is not held up meanwhile).
 
 use std::borrow::Cow;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::path::Path;
+use std::thread::JoinHandle;
 
-use super::{JsonLine, LogOptions, Stream, rotated};
+use super::{JsonLine, LogOptions, Stream, compressed, rotated};
 
 /// Longest line kept in one entry; longer ones are split.
 pub const MAX_LINE: usize = 16 * 1024;
@@ -19,6 +22,8 @@ pub struct LogWriter {
     size: u64,
     /// Unfinished lines per stream (stdout, stderr).
     partial: [Vec<u8>; 2],
+    /// The compression of the last rotated file, if one runs.
+    compressing: Option<JoinHandle<()>>,
 }
 
 impl LogWriter {
@@ -34,6 +39,7 @@ impl LogWriter {
             file,
             size,
             partial: [Vec::new(), Vec::new()],
+            compressing: None,
         })
     }
 
@@ -57,13 +63,17 @@ impl LogWriter {
         Ok(())
     }
 
-    /// Writes whatever unfinished lines remain (at exit).
+    /// Writes whatever unfinished lines remain, and waits for the last
+    /// rotated file's compression (at exit).
     pub fn flush_partial(&mut self, time: &str) -> io::Result<()> {
         for stream in [Stream::Stdout, Stream::Stderr] {
             let rest = std::mem::take(&mut self.partial[stream as usize]);
             if !rest.is_empty() {
                 self.write_entry(stream, &rest, time)?;
             }
+        }
+        if let Some(compressing) = self.compressing.take() {
+            let _ = compressing.join();
         }
         Ok(())
     }
@@ -72,6 +82,7 @@ impl LogWriter {
         let line = JsonLine {
             log: String::from_utf8_lossy(data),
             stream,
+            attrs: Cow::Borrowed(&self.options.attrs),
             time: Cow::Borrowed(time),
         };
         let mut bytes = serde_json::to_vec(&line).map_err(io::Error::other)?;
@@ -91,20 +102,53 @@ impl LogWriter {
         let path = &self.options.path;
         let keep = self.options.max_files.max(1);
         if keep > 1 {
+            // The file the last rotation compresses is renamed below.
+            if let Some(compressing) = self.compressing.take() {
+                let _ = compressing.join();
+            }
             for n in (1..keep - 1).rev() {
-                let from = rotated(path, n);
-                if from.exists() {
-                    fs::rename(&from, rotated(path, n + 1))?;
+                for (from, to) in [
+                    (rotated(path, n), rotated(path, n + 1)),
+                    (
+                        compressed(&rotated(path, n)),
+                        compressed(&rotated(path, n + 1)),
+                    ),
+                ] {
+                    if from.exists() {
+                        fs::rename(&from, to)?;
+                    }
                 }
             }
-            fs::rename(path, rotated(path, 1))?;
+            let newest = rotated(path, 1);
+            fs::rename(path, &newest)?;
             self.file = OpenOptions::new().create(true).append(true).open(path)?;
+            if self.options.compress {
+                self.compressing = Some(std::thread::spawn(move || {
+                    if let Err(e) = compress(&newest) {
+                        eprintln!("cannot compress the rotated log {}: {e}", newest.display());
+                    }
+                }));
+            }
         } else {
             self.file.set_len(0)?;
         }
         self.size = 0;
         Ok(())
     }
+}
+
+/// Replaces `path` with `<path>.gz`, made beside it and renamed into
+/// place: a reader finds one or the other whole.
+fn compress(path: &Path) -> io::Result<()> {
+    let target = compressed(path);
+    let mut partial = target.clone().into_os_string();
+    partial.push(".tmp");
+    let mut encoder =
+        flate2::write::GzEncoder::new(File::create(&partial)?, flate2::Compression::fast());
+    io::copy(&mut File::open(path)?, &mut encoder)?;
+    encoder.finish()?.sync_all()?;
+    fs::rename(&partial, &target)?;
+    fs::remove_file(path)
 }
 
 #[cfg(test)]
@@ -121,6 +165,8 @@ mod tests {
             path: dir.path().join("c.log"),
             max_size: 0,
             max_files: 1,
+            attrs: Default::default(),
+            compress: false,
         };
         let mut w = LogWriter::open(options.clone()).unwrap();
         w.write(Stream::Stdout, b"hel", T).unwrap();
@@ -150,6 +196,8 @@ mod tests {
             path: dir.path().join("c.log"),
             max_size: 0,
             max_files: 1,
+            attrs: Default::default(),
+            compress: false,
         };
         let mut w = LogWriter::open(options.clone()).unwrap();
         w.write(Stream::Stdout, &vec![b'x'; MAX_LINE + 10], T)
@@ -168,6 +216,8 @@ mod tests {
             path: dir.path().join("c.log"),
             max_size: 200,
             max_files: 3,
+            attrs: Default::default(),
+            compress: false,
         };
         let mut w = LogWriter::open(options.clone()).unwrap();
         for i in 0..40 {
@@ -193,6 +243,47 @@ mod tests {
             .iter()
             .map(|e| String::from_utf8_lossy(&e.data).to_string())
             .collect();
+        let mut sorted = numbers.clone();
+        sorted.sort();
+        assert_eq!(numbers, sorted);
+    }
+
+    #[test]
+    fn attributes_ride_on_every_line_and_rotated_files_are_compressed() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = LogOptions {
+            path: dir.path().join("c.log"),
+            max_size: 300,
+            max_files: 3,
+            attrs: [("team".to_string(), "web".to_string())].into(),
+            compress: true,
+        };
+        let mut w = LogWriter::open(options.clone()).unwrap();
+        for i in 0..40 {
+            w.write(Stream::Stdout, format!("line {i:02}\n").as_bytes(), T)
+                .unwrap();
+        }
+        w.flush_partial(T).unwrap();
+        let current = fs::read_to_string(&options.path).unwrap();
+        assert!(
+            current.starts_with(r#"{"log":"line"#)
+                && current.contains(r#","attrs":{"team":"web"},"time""#),
+            "{current}"
+        );
+        for n in 1..=2 {
+            assert!(compressed(&rotated(&options.path, n)).exists(), "{n}.gz");
+            assert!(!rotated(&options.path, n).exists(), "{n} plain");
+        }
+        // Read back across the compressed files, newest last, with the attributes.
+        let entries = read_entries(&options).unwrap();
+        assert_eq!(entries.last().unwrap().data, b"line 39\n");
+        assert!(entries.len() > current.lines().count());
+        assert!(
+            entries
+                .iter()
+                .all(|e| e.attrs.get("team").map(String::as_str) == Some("web"))
+        );
+        let numbers: Vec<&[u8]> = entries.iter().map(|e| e.data.as_slice()).collect();
         let mut sorted = numbers.clone();
         sorted.sort();
         assert_eq!(numbers, sorted);

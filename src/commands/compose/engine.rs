@@ -441,6 +441,7 @@ impl Engine {
                 until: query.until,
                 stdout: true,
                 stderr: true,
+                details: false,
             })
             .await
             .map_err(CliError::from)?

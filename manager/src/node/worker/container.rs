@@ -484,6 +484,7 @@ impl Executor for ContainerExecutor {
                 until: 0,
                 stdout: true,
                 stderr: true,
+                details: false,
             })
             .await
             .map_err(|s| runtime(container_id, s))?
