@@ -271,6 +271,22 @@ fn networks_are_isolated_from_each_other() {
         .collect();
     both.sort();
     assert_eq!(both, ["blue", "red"], "values of one key are alternatives");
+    let local = daemon.ok(&[
+        "network",
+        "ls",
+        "-q",
+        "-f",
+        "scope=local",
+        "-f",
+        "name=^red$",
+    ]);
+    assert_eq!(local.lines().count(), 1, "{local}");
+    assert!(
+        daemon
+            .ok(&["network", "ls", "-q", "-f", "scope=swarm"])
+            .trim()
+            .is_empty()
+    );
     // Networks younger than an hour are not pruned with until=1h.
     let kept = daemon.ok(&["network", "prune", "-f", "--filter", "until=1h"]);
     assert!(!kept.contains("red"), "{kept}");

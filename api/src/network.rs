@@ -7,6 +7,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// The keys `network ls --filter` takes, for local and cluster networks
+/// alike.
+pub const LS_FILTERS: [&str; 7] = ["name", "id", "driver", "type", "dangling", "label", "scope"];
+
 /// The only driver a cluster network has.
 pub const OVERLAY: &str = "overlay";
 

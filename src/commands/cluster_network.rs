@@ -6,6 +6,7 @@
 
 use hoist_api::cluster_proto::networks_client::NetworksClient;
 use hoist_api::cluster_proto::{Empty, JsonDocument, NetworkName};
+use hoist_api::filters::{Filters, Patterns};
 use hoist_api::network::{NetworkSpec, NetworkView};
 use hoist_api::proto::Network;
 use hoist_api::service::labels;
@@ -107,29 +108,22 @@ pub fn carried(network: &Network) -> Option<&str> {
         .map(String::as_str)
 }
 
-/// Whether a cluster network passes one `network ls --filter` (the keys
-/// the daemon checked for the local ones).
-pub fn matches(view: &NetworkView, filter: &str) -> bool {
-    let Some((key, value)) = filter.split_once('=') else {
-        return true;
-    };
-    match key {
-        "name" => view.name.contains(value),
-        "id" => view.id.starts_with(value),
-        "driver" => view.driver == value,
-        "scope" => view.scope == value,
-        "type" => value == "custom",
-        "label" => match value.split_once('=') {
-            Some((k, v)) => view.labels.get(k).is_some_and(|l| l == v),
-            None => view.labels.contains_key(value),
-        },
-        _ => true,
-    }
+/// Whether a cluster network passes `network ls --filter`, by the rules
+/// the daemon applies to the local ones (`names` are the `name=`
+/// patterns); `dangling` is for local networks alone.
+pub fn matches(view: &NetworkView, filters: &Filters, names: &Patterns) -> bool {
+    names.matches(&view.name)
+        && filters.any("id", |id| view.id.starts_with(id))
+        && filters.exact("driver", &view.driver)
+        && filters.exact("scope", &view.scope)
+        && filters.exact("type", "custom")
+        && filters.labels_match(|k| view.labels.get(k).map(String::as_str))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hoist_api::network::LS_FILTERS;
 
     fn view(id: &str, name: &str) -> NetworkView {
         NetworkView {
@@ -165,8 +159,19 @@ mod tests {
             ("type=builtin", false),
             ("label=team", true),
             ("label=team=b", false),
+            ("name=^front$", false),
+            ("name=^app_front$", true),
         ] {
-            assert_eq!(matches(&front, filter), expected, "{filter}");
+            let filters = Filters::parse(&[filter.to_string()], "network ls", &LS_FILTERS).unwrap();
+            let names = filters.patterns("name");
+            assert_eq!(matches(&front, &filters, &names), expected, "{filter}");
         }
+        let either = Filters::parse(
+            &["name=back".to_string(), "name=front".to_string()],
+            "network ls",
+            &LS_FILTERS,
+        )
+        .unwrap();
+        assert!(matches(&front, &either, &either.patterns("name")));
     }
 }

@@ -3,6 +3,7 @@
 //! [`cluster_network`]).
 
 use clap::Subcommand;
+use hoist_api::filters::Filters;
 use hoist_api::proto::networks_client::NetworksClient;
 use hoist_api::proto::{
     ConnectNetworkRequest, CreateNetworkRequest, DisconnectNetworkRequest, ListNetworksRequest,
@@ -206,8 +207,12 @@ fn listed(local: &[Network], cluster: Option<&[NetworkView]>, filters: &[String]
             labels: n.labels.clone(),
         });
     }
+    // The daemon checked the filters already: they parse.
+    let filters =
+        Filters::parse(filters, "network ls", &hoist_api::network::LS_FILTERS).unwrap_or_default();
+    let names = filters.patterns("name");
     for view in cluster.unwrap_or_default() {
-        if filters.iter().all(|f| cluster_network::matches(view, f)) {
+        if cluster_network::matches(view, &filters, &names) {
             rows.push(Listed {
                 id: view.id.clone(),
                 name: view.name.clone(),

@@ -102,6 +102,7 @@ impl NetworksApi {
                 && filters.any("id", |id| network.id.starts_with(id))
                 && filters.exact("driver", &network.driver)
                 && filters.any("type", |t| (t == "builtin") == network.predefined)
+                && filters.exact("scope", "local")
                 && dangling.is_none_or(|d| d == network.used_by.is_empty())
                 && until.is_none_or(|until| created.is_some_and(|c| c < until))
                 && filters.labels_match(|k| network.labels.get(k).map(String::as_str));
@@ -114,7 +115,7 @@ impl NetworksApi {
 }
 
 /// Docker's `network ls --filter` keys.
-const LIST_KEYS: [&str; 6] = ["name", "id", "driver", "type", "dangling", "label"];
+const LIST_KEYS: [&str; 7] = hoist_api::network::LS_FILTERS;
 /// Docker's `network prune --filter` keys.
 const PRUNE_KEYS: [&str; 3] = ["until", "label", "label!"];
 
