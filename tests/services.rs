@@ -212,6 +212,56 @@ fn constraints_global_services_drain_and_unsatisfiable_placements() {
         ],
     );
     let zoned = converged(&bed, 0, "zoned", 4);
+    // The listings filter as Docker's do.
+    let mut labelled: Vec<String> = bed
+        .host(0)
+        .ok(&[
+            "node",
+            "ls",
+            "--format",
+            "{{.Hostname}}",
+            "-f",
+            "node.label=zone=a",
+        ])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    labelled.sort();
+    let mut expected = vec![h3.clone(), h4.clone()];
+    expected.sort();
+    assert_eq!(labelled, expected);
+    let managers = bed
+        .host(0)
+        .ok(&["node", "ls", "-q", "--filter", "role=manager"]);
+    assert!(
+        !managers.trim().is_empty() && managers.lines().count() < 5,
+        "{managers}"
+    );
+    assert_eq!(
+        bed.host(0)
+            .ok(&[
+                "service",
+                "ls",
+                "--format",
+                "{{.Name}}",
+                "-f",
+                "mode=global"
+            ])
+            .trim(),
+        "agent"
+    );
+    assert_eq!(
+        bed.host(0)
+            .ok(&["service", "ls", "--format", "{{.Name}}", "-f", "name=zon"])
+            .trim(),
+        "zoned"
+    );
+    let refused = bed.host(0).hoist(&["service", "ls", "-f", "colour=red"]);
+    assert!(
+        refused.code != 0 && refused.stderr.contains("invalid filter 'colour'"),
+        "{}",
+        refused.stderr
+    );
     assert_eq!(
         zoned.keys().cloned().collect::<BTreeSet<_>>(),
         BTreeSet::from([h3.clone(), h4.clone()]),
@@ -431,6 +481,23 @@ fn a_secret_reaches_only_its_tasks_container_never_a_disk_and_stays_while_used()
     assert_eq!(id.trim().len(), 25, "secret create prints the ID: {id}");
     let ls = bed.host(0).ok(&["secret", "ls"]);
     assert!(ls.contains("db_pw") && ls.contains("internal"), "{ls}");
+    assert_eq!(
+        bed.host(0)
+            .ok(&["secret", "ls", "-q", "-f", "name=db"])
+            .trim(),
+        id.trim()
+    );
+    assert!(
+        bed.host(0)
+            .ok(&["secret", "ls", "-q", "-f", "name=nope"])
+            .trim()
+            .is_empty()
+    );
+    assert!(
+        bed.host(0)
+            .ok(&["config", "ls", "-f", "name=site"])
+            .contains("site")
+    );
     let inspect = bed.host(2).ok(&["secret", "inspect", "db_pw"]);
     assert!(
         inspect.contains(id.trim()) && !inspect.contains(&secret),

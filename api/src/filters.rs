@@ -109,12 +109,14 @@ impl Filters {
     /// `get`): every `label=KEY` / `label=KEY=VALUE` must be there, and
     /// when `label!` filters were given, not all of them may be.
     pub fn labels_match<'a>(&self, get: impl Fn(&str) -> Option<&'a str>) -> bool {
-        let has = |filter: &String| match filter.split_once('=') {
-            Some((key, value)) => get(key) == Some(value),
-            None => get(filter).is_some(),
-        };
-        self.get("label").iter().all(has)
-            && !(self.contains("label!") && self.get("label!").iter().all(has))
+        self.labels_under("label", &get)
+            && !(self.contains("label!") && self.get("label!").iter().all(|f| has(f, &get)))
+    }
+
+    /// Every `key=LABEL` / `key=LABEL=VALUE` filter (`node.label=zone`)
+    /// names a label `get` has.
+    pub fn labels_under<'a>(&self, key: &str, get: impl Fn(&str) -> Option<&'a str>) -> bool {
+        self.get(key).iter().all(|filter| has(filter, &get))
     }
 
     /// A yes/no key (`dangling=true`), as Docker reads it: `true`/`1` or
@@ -165,6 +167,14 @@ impl Filters {
             value: self.get(key).join(","),
             why: why.to_string(),
         }
+    }
+}
+
+/// Whether labels `get` reads have `LABEL` or `LABEL=VALUE`.
+fn has<'a>(filter: &str, get: impl Fn(&str) -> Option<&'a str>) -> bool {
+    match filter.split_once('=') {
+        Some((key, value)) => get(key) == Some(value),
+        None => get(filter).is_some(),
     }
 }
 

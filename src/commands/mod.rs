@@ -3,6 +3,7 @@
 pub mod build;
 pub mod buildx;
 pub mod cluster;
+pub mod cluster_filters;
 pub mod cluster_network;
 pub mod compose;
 pub mod container;

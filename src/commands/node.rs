@@ -25,6 +25,9 @@ pub enum NodeCommand {
         /// Format output: table, json, or a Go template
         #[arg(long)]
         format: Option<String>,
+        /// Filter output based on conditions provided
+        #[arg(short = 'f', long)]
+        filter: Vec<String>,
     },
     /// List tasks running on one or more nodes, defaults to current node
     Ps {
@@ -151,8 +154,13 @@ async fn node_tasks(
 pub async fn run(channel: Channel, command: NodeCommand) -> CliResult<i32> {
     let mut client = ClusterClient::new(channel.clone());
     match command {
-        NodeCommand::Ls { quiet, format } => {
-            let list: NodeList = decode(&client.list_nodes(Empty {}).await?.into_inner().json)?;
+        NodeCommand::Ls {
+            quiet,
+            format,
+            filter,
+        } => {
+            let mut list: NodeList = decode(&client.list_nodes(Empty {}).await?.into_inner().json)?;
+            list.nodes = super::cluster_filters::nodes(&filter, list.nodes)?;
             if let Some(why) = &list.stale {
                 eprintln!("Warning: {why}");
             }

@@ -11,6 +11,7 @@ use hoist_api::cluster_proto::{CreateFileRequest, FileKind, FileKindRequest, Fil
 use serde::Serialize;
 use tonic::transport::Channel;
 
+use super::cluster_filters;
 use crate::commands::volume::pairs;
 use crate::commands::{decode, for_each_printing, inspect_each, to_values};
 use crate::exit::{CliError, CliResult};
@@ -39,6 +40,9 @@ pub enum FileCommand {
         /// Format output: table, json, or a Go template
         #[arg(long)]
         format: Option<String>,
+        /// Filter output based on conditions provided
+        #[arg(short = 'f', long)]
+        filter: Vec<String>,
     },
     /// Display detailed information on one or more
     Inspect {
@@ -93,7 +97,11 @@ pub async fn run(channel: Channel, kind: FileKind, command: FileCommand) -> CliR
             let view: serde_json::Value = decode(&client.create(request).await?.into_inner().json)?;
             println!("{}", view["ID"].as_str().unwrap_or_default());
         }
-        FileCommand::Ls { quiet, format } => {
+        FileCommand::Ls {
+            quiet,
+            format,
+            filter,
+        } => {
             let json = client
                 .list(FileKindRequest { kind })
                 .await?
@@ -102,6 +110,9 @@ pub async fn run(channel: Channel, kind: FileKind, command: FileCommand) -> CliR
             let format = Format::parse(format.as_deref());
             if kind == FileKind::Secret as i32 {
                 let secrets: Vec<SecretView> = decode(&json)?;
+                let secrets = cluster_filters::stored(&filter, "secret ls", secrets, |s| {
+                    (&s.id, &s.name, &s.labels)
+                })?;
                 list(
                     &secrets,
                     quiet,
@@ -121,6 +132,9 @@ pub async fn run(channel: Channel, kind: FileKind, command: FileCommand) -> CliR
                 )?;
             } else {
                 let configs: Vec<ConfigView> = decode(&json)?;
+                let configs = cluster_filters::stored(&filter, "config ls", configs, |c| {
+                    (&c.id, &c.name, &c.labels)
+                })?;
                 list(
                     &configs,
                     quiet,

@@ -48,6 +48,9 @@ pub enum ServiceCommand {
         /// Format output: table, json, or a Go template
         #[arg(long)]
         format: Option<String>,
+        /// Filter output based on conditions provided
+        #[arg(short = 'f', long)]
+        filter: Vec<String>,
     },
     /// List the tasks of one or more services
     Ps {
@@ -163,9 +166,14 @@ pub async fn run(channel: Channel, command: ServiceCommand) -> CliResult<i32> {
                 return converge(&mut client, &[view.id], quiet).await;
             }
         }
-        ServiceCommand::Ls { quiet, format } => {
+        ServiceCommand::Ls {
+            quiet,
+            format,
+            filter,
+        } => {
             let services: Vec<ServiceView> =
                 decode(&client.list(Empty {}).await?.into_inner().json)?;
+            let services = crate::commands::cluster_filters::services(&filter, services)?;
             print_services(&services, quiet, format.as_deref())?;
         }
         ServiceCommand::Ps {
