@@ -100,6 +100,38 @@ fn up_converge_and_down() {
         ps.lines().next().unwrap_or_default().contains("SERVICE"),
         "{ps}"
     );
+    // One JSON object per running container, as Compose prints them.
+    let json = daemon.ok(&compose(&file, &["ps", "--format", "json"]));
+    let docs: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut services: Vec<&str> = docs
+        .iter()
+        .map(|d| d["Service"].as_str().unwrap())
+        .collect();
+    services.sort();
+    assert_eq!(services, ["db", "web"], "{json}");
+    assert!(
+        docs.iter()
+            .all(|d| d["State"] == "running" && d["Project"] == "shop"),
+        "{json}"
+    );
+    let web = daemon.ok(&compose(&file, &["ps", "--format", "{{.Name}}", "web"]));
+    assert_eq!(web.trim(), "shop-web-1");
+    assert!(
+        daemon
+            .ok(&compose(&file, &["ps", "-q", "--status", "exited"]))
+            .trim()
+            .is_empty()
+    );
+    assert_eq!(
+        daemon
+            .ok(&compose(&file, &["ps", "-q", "--filter", "status=running"]))
+            .lines()
+            .count(),
+        2
+    );
 
     // Nothing changed: nothing is recreated.
     let (db_id, web_id) = (id_of(&daemon, "shop-db-1"), id_of(&daemon, "shop-web-1"));
