@@ -740,6 +740,21 @@ fn a_stack_deploys_from_compose_files_changes_only_what_differs_and_rm_removes_i
         ps.contains("app_agent.") && ps.contains("app_web.1"),
         "{ps}"
     );
+    let web = h0.ok(&[
+        "stack",
+        "services",
+        "--format",
+        "{{.Name}}",
+        "-f",
+        "name=app_w",
+        "app",
+    ]);
+    assert_eq!(web.trim(), "app_web");
+    let running = h0.ok(&["stack", "ps", "-f", "desired-state=running", "app"]);
+    assert!(
+        running.contains("app_web.1") && !running.contains("Shutdown"),
+        "{running}"
+    );
 
     // A build-only service is refused before anything is deployed.
     let refused = h0.hoist(&[

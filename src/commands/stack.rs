@@ -18,7 +18,9 @@ use tonic::transport::Channel;
 
 use crate::commands::decode;
 use crate::commands::registry::pull_credentials_for;
-use crate::commands::service::{TaskOutput, converge, print_services, services_client};
+use crate::commands::service::{
+    TaskOutput, converge, print_services, ps_filters, services_client, with_desired_state,
+};
 use crate::exit::{CliError, CliResult};
 use crate::format::{Format, print_items, print_table};
 
@@ -59,6 +61,9 @@ pub enum StackCommand {
     Ps {
         #[command(flatten)]
         output: TaskOutput,
+        /// Filter output (desired-state=running|shutdown|accepted, node=NODE)
+        #[arg(short = 'f', long)]
+        filter: Vec<String>,
         /// The stack
         stack: String,
     },
@@ -70,6 +75,9 @@ pub enum StackCommand {
         /// Format output: table, json, or a Go template
         #[arg(long)]
         format: Option<String>,
+        /// Filter output based on conditions provided (id, name, mode, label)
+        #[arg(short = 'f', long)]
+        filter: Vec<String>,
         /// The stack
         stack: String,
     },
@@ -165,25 +173,32 @@ pub async fn run(channel: Channel, command: StackCommand) -> CliResult<i32> {
         StackCommand::Services {
             quiet,
             format,
+            filter,
             stack,
         } => {
             let services = services_of(&channel, &stack).await?;
+            let services = crate::commands::cluster_filters::services(&filter, services)?;
             print_services(&services, quiet, format.as_deref())?;
             Ok(0)
         }
-        StackCommand::Ps { output, stack } => {
+        StackCommand::Ps {
+            output,
+            filter,
+            stack,
+        } => {
+            let (desired, node) = ps_filters(&filter)?;
             let services = services_of(&channel, &stack).await?;
             let tasks: Vec<TaskView> = decode(
                 &services_client(channel)
                     .list_tasks(TaskFilter {
                         services: services.into_iter().map(|s| s.id).collect(),
-                        node: String::new(),
+                        node,
                     })
                     .await?
                     .into_inner()
                     .json,
             )?;
-            output.show(&tasks)?;
+            output.show(&with_desired_state(tasks, desired.as_deref()))?;
             Ok(0)
         }
         StackCommand::Rm { stacks } => {
