@@ -271,6 +271,13 @@ fn networks_are_isolated_from_each_other() {
         .collect();
     both.sort();
     assert_eq!(both, ["blue", "red"], "values of one key are alternatives");
+    assert_eq!(daemon.inspect("red")["Name"], "red");
+    assert_eq!(
+        daemon
+            .ok(&["inspect", "--type", "network", "-f", "{{.Driver}}", "blue"])
+            .trim(),
+        "bridge"
+    );
     let local = daemon.ok(&[
         "network",
         "ls",

@@ -148,6 +148,14 @@ fn anonymous_volumes_and_prune() {
     let pruned = d.ok(&["volume", "prune", "-f"]);
     assert!(pruned.contains("Deleted Volumes:"), "{pruned}");
     assert_eq!(d.ok(&["volume", "ls", "-q"]).trim(), "keepme");
+    // Plain inspect finds volumes too, as Docker's does.
+    assert!(d.inspect("keepme")["Mountpoint"].as_str().is_some());
+    assert_eq!(
+        d.ok(&["inspect", "--type", "volume", "-f", "{{.Name}}", "keepme"])
+            .trim(),
+        "keepme"
+    );
+    d.assert_fails(&["inspect", "nosuchthing"], "No such object: nosuchthing");
     // Filters: names are patterns, several of one key alternatives,
     // `label!` spares what carries the label, `all=true` is `-a`.
     d.ok(&["volume", "create", "--label", "keep=yes", "keepme-too"]);

@@ -4,10 +4,12 @@
 use clap::Args;
 use hoist_api::proto::containers_client::ContainersClient;
 use hoist_api::proto::images_client::ImagesClient;
+use hoist_api::proto::networks_client::NetworksClient;
+use hoist_api::proto::volumes_client::VolumesClient;
 use hoist_api::proto::{ContainerRef, ImageRef, ListContainersRequest};
 use tonic::transport::Channel;
 
-use crate::commands::inspect_each;
+use crate::commands::{inspect_each, network, volume};
 use crate::exit::{CliError, CliResult};
 
 /// Return low-level information on containers or images
@@ -16,7 +18,7 @@ pub struct InspectArgs {
     /// Format output using a Go template, or json
     #[arg(short = 'f', long)]
     pub format: Option<String>,
-    /// Only inspect objects of the given type (container or image)
+    /// Only inspect objects of the given type (container, image, network or volume)
     #[arg(long = "type")]
     pub kind: Option<String>,
     /// Display total file sizes if the type is container
@@ -44,12 +46,17 @@ pub struct ImageInspectArgs {
 /// What `inspect` may look at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// Containers first, then images (plain `inspect`).
+    /// Containers, then images, volumes and networks, as Docker looks
+    /// (plain `inspect`).
     Any,
     /// Containers only.
     Container,
     /// Images only.
     Image,
+    /// Networks only.
+    Network,
+    /// Volumes only.
+    Volume,
 }
 
 async fn fetch(
@@ -73,23 +80,43 @@ async fn fetch(
             .await
             .map(|r| r.into_inner().json)
     };
-    let json = match kind {
-        Kind::Container => container.await?,
-        Kind::Image => image.await?,
-        Kind::Any => match container.await {
-            Ok(json) => json,
-            Err(status) if status.code() == tonic::Code::NotFound => image.await.map_err(|s| {
-                if s.code() == tonic::Code::NotFound {
-                    tonic::Status::not_found(format!("No such object: {name}"))
-                } else {
-                    s
-                }
-            })?,
-            Err(status) => return Err(status),
-        },
+    let volume = || async {
+        volume::local_document(&mut VolumesClient::new(channel.clone()), name.to_string()).await
     };
-    serde_json::from_slice(&json)
-        .map_err(|e| tonic::Status::internal(format!("malformed inspect document: {e}")))
+    let network = || async {
+        network::local_document(&mut NetworksClient::new(channel.clone()), name.to_string()).await
+    };
+    let decoded = |json: Vec<u8>| {
+        serde_json::from_slice(&json)
+            .map_err(|e| tonic::Status::internal(format!("malformed inspect document: {e}")))
+    };
+    match kind {
+        Kind::Container => decoded(container.await?),
+        Kind::Image => decoded(image.await?),
+        Kind::Volume => volume().await,
+        Kind::Network => network().await,
+        Kind::Any => {
+            let missing = |s: &tonic::Status| s.code() == tonic::Code::NotFound;
+            match container.await {
+                Err(s) if missing(&s) => {}
+                other => return decoded(other?),
+            }
+            match image.await {
+                Err(s) if missing(&s) => {}
+                other => return decoded(other?),
+            }
+            match volume().await {
+                Err(s) if missing(&s) => {}
+                other => return other,
+            }
+            match network().await {
+                Err(s) if missing(&s) => {
+                    Err(tonic::Status::not_found(format!("No such object: {name}")))
+                }
+                other => other,
+            }
+        }
+    }
 }
 
 /// Adds a container's `SizeRw` and `SizeRootFs` to its document, as
@@ -129,9 +156,11 @@ pub async fn run(channel: Channel, args: InspectArgs, kind: Kind) -> CliResult<i
         None => kind,
         Some("container") => Kind::Container,
         Some("image") => Kind::Image,
+        Some("network") => Kind::Network,
+        Some("volume") => Kind::Volume,
         Some(other) => {
             return Err(CliError::usage(format!(
-                "unsupported --type {other:?}: use container or image"
+                "unsupported --type {other:?}: use container, image, network or volume"
             )));
         }
     };

@@ -121,6 +121,16 @@ pub enum NetworkCommand {
     },
 }
 
+/// The inspect document of the daemon's network `name`.
+pub async fn local_document(
+    client: &mut NetworksClient<Channel>,
+    name: String,
+) -> Result<serde_json::Value, tonic::Status> {
+    Ok(document(
+        &client.inspect(NetworkRef { name }).await?.into_inner(),
+    ))
+}
+
 /// A network as Docker's inspect shows it.
 fn document(n: &Network) -> serde_json::Value {
     let containers: serde_json::Map<String, serde_json::Value> = n
@@ -339,9 +349,7 @@ async fn run_command(channel: Channel, command: NetworkCommand) -> CliResult<i32
                     if in_cluster {
                         return cluster_network::inspect(&channel, name).await;
                     }
-                    Ok(document(
-                        &client.inspect(NetworkRef { name }).await?.into_inner(),
-                    ))
+                    local_document(&mut client, name).await
                 }
             })
             .await;

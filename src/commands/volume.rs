@@ -96,6 +96,16 @@ pub(crate) fn pairs(
 }
 
 /// A volume as Docker's inspect shows it.
+/// The inspect document of volume `name`.
+pub async fn local_document(
+    client: &mut VolumesClient<Channel>,
+    name: String,
+) -> Result<serde_json::Value, tonic::Status> {
+    Ok(document(
+        &client.inspect(VolumeRef { name }).await?.into_inner(),
+    ))
+}
+
 fn document(v: &Volume) -> serde_json::Value {
     json!({
         "CreatedAt": v.created_at,
@@ -154,11 +164,7 @@ pub async fn run(channel: Channel, command: VolumeCommand) -> CliResult<i32> {
         VolumeCommand::Inspect { format, names } => {
             return inspect_each(&names, format.as_deref(), |name| {
                 let mut client = client.clone();
-                async move {
-                    Ok(document(
-                        &client.inspect(VolumeRef { name }).await?.into_inner(),
-                    ))
-                }
+                async move { local_document(&mut client, name).await }
             })
             .await;
         }
