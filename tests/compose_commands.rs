@@ -280,6 +280,13 @@ services:
 #[test]
 fn wait_rm_confirmation_and_volumes() {
     let daemon = Daemon::with_busybox();
+    // `compose version` needs neither a compose file nor the daemon.
+    let version = daemon.ok(&["compose", "version", "--short"]);
+    assert_eq!(version.trim(), env!("CARGO_PKG_VERSION"));
+    daemon.assert_fails(
+        &["compose", "version", "--format", "yaml"],
+        "use pretty or json",
+    );
     let file = project(&daemon, "jobs", JOBS);
     let _down = Down {
         daemon: &daemon,

@@ -136,10 +136,43 @@ pub enum ComposeCommand {
     Ls(LsArgs),
     /// Receive real time events from containers
     Events(EventsArgs),
+    /// Show the version information (needs no compose file nor daemon)
+    Version(VersionArgs),
+}
+
+/// `compose version`.
+#[derive(Debug, clap::Args)]
+pub struct VersionArgs {
+    /// Shows only the version number
+    #[arg(long)]
+    short: bool,
+    /// Format the output: pretty or json
+    #[arg(short, long, default_value = "pretty")]
+    format: String,
+}
+
+/// `compose version`: hoist's own version, which its compose is; scripts
+/// that only check that a compose exists get an answer without a file.
+fn version(args: &VersionArgs) -> CliResult<i32> {
+    let version = hoist_api::VERSION;
+    match (args.short, args.format.as_str()) {
+        (true, _) => println!("{version}"),
+        (false, "json") => println!("{}", serde_json::json!({ "version": version })),
+        (false, "pretty") => println!("hoist compose version {version}"),
+        (false, other) => {
+            return Err(CliError::usage(format!(
+                "invalid --format {other:?}: use pretty or json"
+            )));
+        }
+    }
+    Ok(0)
 }
 
 /// Runs a compose command (`host`: the daemon to use).
 pub async fn run(host: Option<&str>, args: ComposeArgs) -> CliResult<i32> {
+    if let ComposeCommand::Version(version_args) = &args.command {
+        return version(version_args);
+    }
     if let ComposeCommand::Ls(ls) = args.command {
         return ls::ls(Engine::new(connect::channel(host).await?), ls).await;
     }
@@ -149,7 +182,7 @@ pub async fn run(host: Option<&str>, args: ComposeArgs) -> CliResult<i32> {
     }
     let engine = Engine::new(connect::channel(host).await?);
     match args.command {
-        ComposeCommand::Config(_) | ComposeCommand::Ls(_) => Ok(0),
+        ComposeCommand::Config(_) | ComposeCommand::Ls(_) | ComposeCommand::Version(_) => Ok(0),
         ComposeCommand::Up(up) => up::up(engine, planned(&project)?, up).await,
         ComposeCommand::Down(down) => down::down(engine, planned(&project)?, down).await,
         ComposeCommand::Ps(ps) => ps::ps(engine, &project.name, ps).await,
