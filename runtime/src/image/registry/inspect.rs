@@ -5,8 +5,8 @@
 
 use reqwest::{Method, header};
 
-use super::pull::{PullOptions, fetch_document};
-use super::{RegistryClient, RegistryError, media::Document};
+use super::pull::{PullOptions, fetch_document, manifest_name, pull_client};
+use super::{RegistryError, media::Document};
 use crate::image::Reference;
 
 /// Pages of a tag list followed at most: a registry that links pages in
@@ -34,12 +34,8 @@ pub async fn inspect(
     options: &PullOptions,
     platforms: bool,
 ) -> Result<Vec<RemoteManifest>, RegistryError> {
-    let client = connect(reference, options).await?;
-    let name = reference
-        .digest
-        .clone()
-        .or_else(|| reference.tag.clone())
-        .unwrap_or_else(|| "latest".to_string());
+    let client = pull_client(reference, options).await?;
+    let name = manifest_name(reference);
     let what = format!("manifest for {}", reference.familiar());
     let (digest, bytes, document) = fetch_document(&client, &name, &what).await?;
     let mut manifests = vec![RemoteManifest {
@@ -81,22 +77,6 @@ fn media_type(document: &Document) -> String {
     }
 }
 
-/// A client that may pull from the reference's repository.
-async fn connect(
-    reference: &Reference,
-    options: &PullOptions,
-) -> Result<RegistryClient, RegistryError> {
-    RegistryClient::connect(
-        &options.config,
-        &reference.domain,
-        &reference.path,
-        &["pull"],
-        &[],
-        options.credentials.clone(),
-    )
-    .await
-}
-
 /// Every tag of the reference's repository (`GET /v2/NAME/tags/list`),
 /// page after page as the registry's `Link` headers lead.
 pub async fn list_tags(
@@ -108,7 +88,7 @@ pub async fn list_tags(
         #[serde(default)]
         tags: Option<Vec<String>>,
     }
-    let client = connect(reference, options).await?;
+    let client = pull_client(reference, options).await?;
     let what = format!("tags of {}", reference.familiar_repository());
     let invalid = |reason: String| RegistryError::Invalid {
         what: what.clone(),

@@ -56,6 +56,31 @@ pub struct Pulled {
     pub digest: String,
 }
 
+/// What a manifest is fetched by: the reference's digest, else its tag.
+pub(super) fn manifest_name(reference: &Reference) -> String {
+    reference
+        .digest
+        .clone()
+        .or_else(|| reference.tag.clone())
+        .unwrap_or_default()
+}
+
+/// A client that may pull from the reference's repository.
+pub(super) async fn pull_client(
+    reference: &Reference,
+    options: &PullOptions,
+) -> Result<RegistryClient, RegistryError> {
+    RegistryClient::connect(
+        &options.config,
+        &reference.domain,
+        &reference.path,
+        &["pull"],
+        &[],
+        options.credentials.clone(),
+    )
+    .await
+}
+
 /// Pulls `reference` into `store`, reporting progress on `events`.
 #[tracing::instrument(skip_all, fields(image = %reference))]
 pub async fn pull(
@@ -65,22 +90,8 @@ pub async fn pull(
     events: mpsc::UnboundedSender<ProgressEvent>,
 ) -> Result<Pulled, RegistryError> {
     let events = Events(events);
-    let name = reference
-        .digest
-        .clone()
-        .or_else(|| reference.tag.clone())
-        .unwrap_or_default();
-    let client = Arc::new(
-        RegistryClient::connect(
-            &options.config,
-            &reference.domain,
-            &reference.path,
-            &["pull"],
-            &[],
-            options.credentials.clone(),
-        )
-        .await?,
-    );
+    let name = manifest_name(reference);
+    let client = Arc::new(pull_client(reference, options).await?);
     events.status(format!(
         "{name}: Pulling from {}",
         reference.familiar_repository()
