@@ -73,6 +73,17 @@ fn stop_start_restart_pause_kill_and_rm() {
         daemon: &daemon,
         file: file.clone(),
     };
+    // create makes the containers and starts none; up starts them.
+    let created = ok(&daemon, &file, &["create"]);
+    assert!(
+        created.stderr.contains("Container shop-web-1  Created"),
+        "{}",
+        created.stderr
+    );
+    assert!(!created.stderr.contains("Started"), "{}", created.stderr);
+    for name in ["shop-db-1", "shop-web-1"] {
+        assert_eq!(daemon.inspect(name)["State"]["Status"], "created", "{name}");
+    }
     ok(&daemon, &file, &["up", "-d"]);
     let ids = |daemon: &Daemon| {
         (

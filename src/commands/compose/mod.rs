@@ -138,6 +138,8 @@ pub enum ComposeCommand {
     Events(EventsArgs),
     /// Show the version information (needs no compose file nor daemon)
     Version(VersionArgs),
+    /// Creates containers for a service (up --no-start)
+    Create(up::CreateArgs),
 }
 
 /// `compose version`.
@@ -184,6 +186,7 @@ pub async fn run(host: Option<&str>, args: ComposeArgs) -> CliResult<i32> {
     match args.command {
         ComposeCommand::Config(_) | ComposeCommand::Ls(_) | ComposeCommand::Version(_) => Ok(0),
         ComposeCommand::Up(up) => up::up(engine, planned(&project)?, up).await,
+        ComposeCommand::Create(create) => up::up(engine, planned(&project)?, create.into()).await,
         ComposeCommand::Down(down) => down::down(engine, planned(&project)?, down).await,
         ComposeCommand::Ps(ps) => ps::ps(engine, &project.name, ps).await,
         ComposeCommand::Logs(logs) => logs::logs(engine, &project.name, logs).await,

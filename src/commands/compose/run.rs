@@ -115,6 +115,7 @@ pub async fn run(engine: Engine, plan: Plan, args: RunArgs) -> CliResult<i32> {
         no_recreate: false,
         timeout: None,
         image_ids,
+        no_start: false,
     };
     let converged: BTreeMap<String, Ready> =
         converge(&engine, plan.clone(), &dependencies, &existing, options)

@@ -92,8 +92,72 @@ pub struct UpArgs {
     /// Show timestamps
     #[arg(long)]
     timestamps: bool,
+    /// Don't start the services after creating them
+    #[arg(long = "no-start", conflicts_with_all = ["wait", "abort_on_container_exit", "exit_code_from"])]
+    no_start: bool,
     /// Services to start (default: all), with what they depend on
     services: Vec<String>,
+}
+
+/// `hoist compose create`: `up --no-start`, with the flags that apply.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Build images before creating containers
+    #[arg(long, conflicts_with = "no_build")]
+    build: bool,
+    /// Don't build an image, even if it's policy
+    #[arg(long = "no-build")]
+    no_build: bool,
+    /// Pull image before creating
+    #[arg(long, value_parser = ["always", "missing", "never"])]
+    pull: Option<String>,
+    /// Pull without printing progress information
+    #[arg(long = "quiet-pull")]
+    quiet_pull: bool,
+    /// Recreate containers even if their configuration hasn't changed
+    #[arg(long = "force-recreate", conflicts_with = "no_recreate")]
+    force_recreate: bool,
+    /// If containers already exist, don't recreate them
+    #[arg(long = "no-recreate")]
+    no_recreate: bool,
+    /// Remove containers for services not defined in the Compose file
+    #[arg(long = "remove-orphans")]
+    remove_orphans: bool,
+    /// Scale SERVICE to NUM instances
+    #[arg(long, value_name = "SERVICE=NUM")]
+    scale: Vec<String>,
+    /// Services to create (default: all), with what they depend on
+    services: Vec<String>,
+}
+
+impl From<CreateArgs> for UpArgs {
+    fn from(create: CreateArgs) -> Self {
+        Self {
+            detach: true,
+            wait: false,
+            wait_timeout: None,
+            build: create.build,
+            no_build: create.no_build,
+            pull: create.pull,
+            quiet_pull: create.quiet_pull,
+            force_recreate: create.force_recreate,
+            no_recreate: create.no_recreate,
+            no_deps: false,
+            remove_orphans: create.remove_orphans,
+            scale: create.scale,
+            timeout: None,
+            abort_on_container_exit: false,
+            exit_code_from: None,
+            attach: Vec::new(),
+            no_attach: Vec::new(),
+            attach_dependencies: false,
+            no_color: false,
+            no_log_prefix: false,
+            timestamps: false,
+            no_start: true,
+            services: create.services,
+        }
+    }
 }
 
 /// Runs `up` for a planned project.
@@ -115,9 +179,13 @@ pub async fn up(engine: Engine, mut plan: Plan, args: UpArgs) -> CliResult<i32> 
         no_recreate: args.no_recreate,
         timeout: args.timeout,
         image_ids,
+        no_start: args.no_start,
     };
     let plan = Arc::new(plan);
     let converged = converge(&engine, plan.clone(), &selected, &existing, options).await?;
+    if args.no_start {
+        return Ok(0);
+    }
     if args.wait {
         let deadline = args.wait_timeout.map(Duration::from_secs);
         let one_shots = one_shots(&plan);
@@ -414,6 +482,10 @@ pub struct ConvergeOptions {
     /// The image ID each service's containers should run (a container
     /// on another image is recreated).
     pub image_ids: BTreeMap<String, String>,
+    /// Create, but start nothing (`up --no-start`, `create`): what runs
+    /// keeps running, what is stopped stays stopped, and no dependency
+    /// condition is waited for.
+    pub no_start: bool,
 }
 
 /// One service's convergence.
@@ -446,10 +518,12 @@ impl Converge {
             };
             match state {
                 State::Ready(ready) => {
-                    restart |= dependency.restart && ready.recreated;
+                    restart |= dependency.restart && ready.recreated && !self.options.no_start;
                     // Its shared namespaces went with the old container.
                     recreate |= ready.recreated && shares_namespaces(self.service(), &name);
-                    await_dependency(&self.engine, dependency, &ready).await?;
+                    if !self.options.no_start {
+                        await_dependency(&self.engine, dependency, &ready).await?;
+                    }
                     readies.insert(name, ready);
                 }
                 State::Failed(why) if dependency.required => {
@@ -488,7 +562,14 @@ impl Converge {
             });
             let id = match current {
                 Some(c) if !recreate && self.keep(c) => {
-                    if c.state == "running" {
+                    if self.options.no_start {
+                        let state = if c.state == "running" {
+                            "Running"
+                        } else {
+                            "Created"
+                        };
+                        event(Kind::Container, &c.name, state);
+                    } else if c.state == "running" {
                         if restart {
                             event(Kind::Container, &c.name, "Restarting");
                             self.engine.stop(&c.id, self.options.timeout).await?;
@@ -593,7 +674,11 @@ impl Converge {
         Ok(id)
     }
 
+    /// Starts a container just made, unless nothing is to be started.
     async fn start(&self, id: &str, name: &str) -> CliResult {
+        if self.options.no_start {
+            return Ok(());
+        }
         event(Kind::Container, name, "Starting");
         self.engine.start(id).await?;
         event(Kind::Container, name, "Started");
