@@ -185,6 +185,24 @@ fn stop_start_restart_pause_kill_and_rm() {
     in_order(&top, "shop-db-1\nUID", "shop-web-1\nUID");
     assert!(top.contains("sleep 3600"), "{top}");
 
+    // stats: one sample of each running container, or of the services named.
+    let stats = ok(
+        &daemon,
+        &file,
+        &["stats", "--no-stream", "--format", "{{.Name}}"],
+    )
+    .stdout;
+    let mut names: Vec<&str> = stats.lines().collect();
+    names.sort();
+    assert_eq!(names, ["shop-db-1", "shop-web-1"], "{stats}");
+    let web = ok(
+        &daemon,
+        &file,
+        &["stats", "--no-stream", "--format", "{{.Name}}", "web"],
+    )
+    .stdout;
+    assert_eq!(web.trim(), "shop-web-1");
+
     // port: where web's port 80 is published.
     assert_eq!(
         ok(&daemon, &file, &["port", "web", "80"]).stdout,

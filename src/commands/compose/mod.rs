@@ -26,6 +26,7 @@ mod rm;
 mod run;
 mod services;
 mod signal;
+mod stats;
 mod top;
 mod up;
 mod wait;
@@ -140,6 +141,8 @@ pub enum ComposeCommand {
     Version(VersionArgs),
     /// Creates containers for a service (up --no-start)
     Create(up::CreateArgs),
+    /// Display a live stream of the project's containers' resource usage
+    Stats(stats::ComposeStatsArgs),
 }
 
 /// `compose version`.
@@ -208,6 +211,7 @@ pub async fn run(host: Option<&str>, args: ComposeArgs) -> CliResult<i32> {
             signal::unpause(engine, planned(&project)?, unpause).await
         }
         ComposeCommand::Top(top) => top::top(engine, planned(&project)?, top).await,
+        ComposeCommand::Stats(args) => stats::stats(engine, planned(&project)?, args).await,
         ComposeCommand::Port(port) => port::port(engine, planned(&project)?, port).await,
         ComposeCommand::Images(images) => images::images(engine, planned(&project)?, images).await,
         ComposeCommand::Wait(wait) => wait::wait(engine, planned(&project)?, wait).await,
