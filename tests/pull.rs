@@ -739,6 +739,30 @@ fn build_push_sends_each_tag_to_its_registry() {
     d.ok(&["pull", "-q", &image]);
     assert_eq!(d.image_id(&image), id);
     assert_eq!(d.ok(&["run", "--rm", &image, "cat", "/said"]), "pushed\n");
+
+    // compose build --push: the service's image and its build.tags.
+    let (main, extra) = (
+        registry.image("team/composed:1"),
+        registry.image("team/composed:extra"),
+    );
+    let file = d.dir.join("compose.yaml");
+    fs::write(
+        &file,
+        format!(
+            "services:\n  app:\n    image: {main}\n    build:\n      context: {}\n      tags: [\"{extra}\"]\n  local:\n    build: {}\n",
+            context.display(),
+            context.display()
+        ),
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let pushed = d.hoist(&["compose", "-f", file, "build", "--push"]);
+    assert_eq!(pushed.code, 0, "{}\n{}", pushed.stdout, pushed.stderr);
+    for tag in [&main, &extra] {
+        d.ok(&["rmi", tag]);
+        d.ok(&["pull", "-q", tag]);
+        assert_eq!(d.ok(&["run", "--rm", tag, "cat", "/said"]), "pushed\n");
+    }
 }
 
 #[test]

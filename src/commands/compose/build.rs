@@ -17,6 +17,7 @@ use super::events::{Kind, event, finish, warn};
 use crate::commands::build::{
     BuildJob, build_args, checked_ulimits, named_contexts, run_build, shm_size, ssh_agents,
 };
+use crate::commands::registry::push_image;
 use crate::exit::{CliError, CliResult};
 
 /// `build:` keys the builder honours; others are warned about.
@@ -56,6 +57,9 @@ pub struct BuildArgs {
     /// Don't print anything to STDOUT
     #[arg(short, long)]
     quiet: bool,
+    /// Push the service images (and their build.tags) after building them
+    #[arg(long)]
+    push: bool,
     /// Services to build (default: all with a build section)
     services: Vec<String>,
 }
@@ -93,7 +97,46 @@ pub async fn build(engine: Engine, plan: Plan, args: BuildArgs) -> CliResult<i32
         .filter(|s| args.services.is_empty() || args.services.contains(&s.name))
         .collect();
     build_services(&engine, &services, &options).await?;
+    if args.push {
+        push_built(&engine, &plan.project, &services, args.quiet).await?;
+    }
     Ok(0)
+}
+
+/// `build --push`: each built service's image and its `build.tags`, except
+/// the project-named images a service without `image:` gets (they name no
+/// registry repository of the user's).
+async fn push_built(
+    engine: &Engine,
+    project: &str,
+    services: &[&ServicePlan],
+    quiet: bool,
+) -> CliResult {
+    for service in services {
+        if service.spec.image == format!("{project}-{}", service.name) {
+            continue;
+        }
+        let tags = service.build.as_ref().map(|b| &b["tags"]);
+        let extra = tags
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Json::as_str);
+        event(Kind::Service, &service.name, "Pushing");
+        for image in std::iter::once(service.spec.image.as_str()).chain(extra) {
+            push_image(engine.channel(), image, quiet, true)
+                .await
+                .map_err(|e| CliError {
+                    message: format!(
+                        "failed to push {image} of service {:?}: {}",
+                        service.name, e.message
+                    ),
+                    ..e
+                })?;
+        }
+        event(Kind::Service, &service.name, "Pushed");
+    }
+    Ok(())
 }
 
 /// Builds services one after the other (the builder uses both cores for
