@@ -43,7 +43,7 @@ pub enum ImagetoolsCommand {
     Inspect(ImagetoolsInspectArgs),
 }
 
-/// `buildx imagetools inspect`.
+/// Show details of an image in the registry
 #[derive(Debug, clap::Args)]
 pub struct ImagetoolsInspectArgs {
     /// Show original, unformatted JSON manifest
@@ -56,7 +56,7 @@ pub struct ImagetoolsInspectArgs {
     pub name: String,
 }
 
-/// `buildx inspect`.
+/// Inspect current builder instance
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {
     /// Ensure builder has booted before inspecting (it always has)
@@ -66,7 +66,7 @@ pub struct InspectArgs {
     pub name: Option<String>,
 }
 
-/// `buildx use`.
+/// Set the current builder instance (default, the only one)
 #[derive(Debug, clap::Args)]
 pub struct UseArgs {
     /// Set builder as default for current context
@@ -79,7 +79,8 @@ pub struct UseArgs {
     pub name: String,
 }
 
-/// `buildx create`: its arguments are taken only to refuse them clearly.
+/// Create a new builder instance (refused: the daemon is hoist's builder; its
+/// arguments are taken only to refuse them clearly)
 #[derive(Debug, clap::Args)]
 pub struct CreateArgs {
     /// Anything buildx create takes

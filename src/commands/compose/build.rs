@@ -42,7 +42,7 @@ const SUPPORTED: [&str; 18] = [
     "privileged",
 ];
 
-/// `hoist compose build`.
+/// Build or rebuild services
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// Set build-time variables for services

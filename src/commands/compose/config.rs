@@ -7,7 +7,7 @@ use hoist_compose::Project;
 
 use crate::exit::{CliError, CliResult};
 
-/// `hoist compose config`.
+/// Parse, resolve and render the compose file in canonical format
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
     /// Format the output

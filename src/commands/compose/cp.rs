@@ -9,7 +9,7 @@ use super::engine::Engine;
 use crate::commands::files::{self, CpArgs as ContainerCp, split_remote};
 use crate::exit::{CliError, CliResult};
 
-/// `hoist compose cp`.
+/// Copy files/folders between a service container and the local filesystem
 #[derive(Debug, Args)]
 pub struct CpArgs {
     /// Archive mode (copy all uid/gid information)

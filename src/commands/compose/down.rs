@@ -12,7 +12,7 @@ use super::engine::{Engine, NetworkRemovalError};
 use super::events::{Kind, event, warn};
 use crate::exit::CliResult;
 
-/// `hoist compose down`.
+/// Stop and remove containers, networks
 #[derive(Debug, Args)]
 pub struct DownArgs {
     /// Remove named volumes declared in the "volumes" section of the Compose file and anonymous volumes attached to containers

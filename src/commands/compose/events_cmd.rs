@@ -18,7 +18,7 @@ use crate::exit::{CliError, CliResult};
 /// Prefix of the labels compose puts on what it makes.
 const COMPOSE_LABELS: &str = "com.docker.compose.";
 
-/// `hoist compose events`.
+/// Receive real time events from containers
 #[derive(Debug, Args)]
 pub struct EventsArgs {
     /// Output events as a stream of json objects

@@ -9,7 +9,7 @@ use crate::commands::container::{self, ExecArgs as ContainerExec};
 use crate::commands::session::stdin_is_terminal;
 use crate::exit::{CliError, CliResult};
 
-/// `hoist compose exec`.
+/// Execute a command in a running container
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     /// Detached mode: run command in the background

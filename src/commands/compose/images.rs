@@ -16,7 +16,7 @@ use super::up::selection;
 use crate::exit::{CliError, CliResult};
 use crate::format::{print_table, short_id};
 
-/// `hoist compose images`.
+/// List images used by the created containers
 #[derive(Debug, Args)]
 pub struct ImagesArgs {
     /// Only display IDs

@@ -14,7 +14,7 @@ use super::services::{in_wave, is_one_off, service_of, start_waves, stop_waves, 
 use super::up::{selection, wait_completed, wait_healthy};
 use crate::exit::{CliError, CliResult};
 
-/// `hoist compose start`.
+/// Start services
 #[derive(Debug, Args)]
 pub struct StartArgs {
     /// Services to start (default: all), with what they depend on
@@ -22,7 +22,7 @@ pub struct StartArgs {
     services: Vec<String>,
 }
 
-/// `hoist compose stop`.
+/// Stop services
 #[derive(Debug, Args)]
 pub struct StopArgs {
     /// Specify a shutdown timeout in seconds
@@ -33,7 +33,7 @@ pub struct StopArgs {
     services: Vec<String>,
 }
 
-/// `hoist compose restart`.
+/// Restart service containers
 #[derive(Debug, Args)]
 pub struct RestartArgs {
     /// Specify a shutdown timeout in seconds

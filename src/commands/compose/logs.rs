@@ -19,7 +19,7 @@ use crate::exit::{CliError, CliResult};
 /// Docker Compose's prefix colours, in the order services get them.
 const PALETTE: [&str; 10] = ["36", "33", "32", "35", "34", "96", "93", "92", "95", "94"];
 
-/// `hoist compose logs`.
+/// View output from containers
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// Follow log output

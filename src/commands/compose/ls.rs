@@ -15,7 +15,7 @@ use super::output::{ListFormat, print_json};
 use crate::exit::{CliError, CliResult};
 use crate::format::print_table;
 
-/// `hoist compose ls`.
+/// List running compose projects (needs no compose file)
 #[derive(Debug, Args)]
 pub struct LsArgs {
     /// Show all stopped Compose projects

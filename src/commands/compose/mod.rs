@@ -62,7 +62,7 @@ use self::wait::WaitArgs;
 use crate::connect;
 use crate::exit::{CliError, CliResult};
 
-/// `hoist compose [PROJECT FLAGS] COMMAND`.
+/// Define and run multi-container applications (Docker Compose)
 #[derive(Debug, Args)]
 pub struct ComposeArgs {
     /// Compose configuration files (default: compose.yaml found from here up, or COMPOSE_FILE)
@@ -145,7 +145,7 @@ pub enum ComposeCommand {
     Stats(stats::ComposeStatsArgs),
 }
 
-/// `compose version`.
+/// Show the version information (needs no compose file nor daemon)
 #[derive(Debug, clap::Args)]
 pub struct VersionArgs {
     /// Shows only the version number

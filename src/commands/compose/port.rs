@@ -11,7 +11,7 @@ use super::up::selection;
 use crate::commands::container::ports_text;
 use crate::exit::{CliError, CliResult};
 
-/// `hoist compose port`.
+/// Print the public port for a port binding
 #[derive(Debug, Args)]
 pub struct PortArgs {
     /// Index of the container if service has multiple replicas (default: the first)

@@ -22,7 +22,7 @@ const STATES: [&str; 7] = [
     "exited",
 ];
 
-/// `hoist compose ps`.
+/// List containers
 #[derive(Debug, Args)]
 pub struct PsArgs {
     /// Show all stopped containers

@@ -12,7 +12,7 @@ use super::up::selection;
 use crate::commands::registry::{fetch_image, push_image};
 use crate::exit::{CliError, CliResult};
 
-/// `hoist compose pull`.
+/// Pull service images
 #[derive(Debug, Args)]
 pub struct PullArgs {
     /// Pull what it can and ignores images with pull failures
@@ -31,7 +31,7 @@ pub struct PullArgs {
     services: Vec<String>,
 }
 
-/// `hoist compose push`.
+/// Push service images
 #[derive(Debug, Args)]
 pub struct PushArgs {
     /// Push what it can and ignores images with push failures

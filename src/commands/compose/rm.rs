@@ -15,7 +15,7 @@ use super::services::{is_one_off, of_services};
 use super::up::selection;
 use crate::exit::{CliError, CliResult};
 
-/// `hoist compose rm`.
+/// Removes stopped service containers
 #[derive(Debug, Args)]
 pub struct RmArgs {
     /// Don't ask to confirm removal

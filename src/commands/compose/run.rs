@@ -24,7 +24,7 @@ use crate::commands::container_flags::parse_volume_flag;
 use crate::commands::session::{SessionOptions, stdin_is_terminal, terminal_size};
 use crate::exit::{CliError, CliResult};
 
-/// `hoist compose run`.
+/// Run a one-off command on a service
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Run container in background and print container ID

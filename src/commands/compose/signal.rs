@@ -12,7 +12,7 @@ use super::services::{of_services, running_containers};
 use super::up::selection;
 use crate::exit::CliResult;
 
-/// `hoist compose kill`.
+/// Force stop service containers
 #[derive(Debug, Args)]
 pub struct KillArgs {
     /// SIGNAL to send to the container
@@ -26,7 +26,7 @@ pub struct KillArgs {
     services: Vec<String>,
 }
 
-/// `hoist compose pause` and `hoist compose unpause`.
+/// Pause (or, as unpause, unpause) services
 #[derive(Debug, Args)]
 pub struct PauseArgs {
     /// Services whose containers to act on (default: all)

@@ -9,7 +9,7 @@ use super::up::selection;
 use crate::commands::container::{self, StatsArgs};
 use crate::exit::CliResult;
 
-/// `hoist compose stats`.
+/// Display a live stream of the project's containers' resource usage
 #[derive(Debug, Args)]
 pub struct ComposeStatsArgs {
     /// Show all containers (default shows just running)

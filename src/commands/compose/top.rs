@@ -9,7 +9,7 @@ use super::services::running_containers;
 use crate::exit::CliResult;
 use crate::format::print_table;
 
-/// `hoist compose top`.
+/// Display the running processes
 #[derive(Debug, Args)]
 pub struct TopArgs {
     /// Services whose processes to show (default: all)

@@ -26,7 +26,7 @@ use crate::exit::{CliError, CliResult};
 /// How often a dependency's health is looked at.
 const POLL: Duration = Duration::from_millis(100);
 
-/// `hoist compose up`.
+/// Create and start containers
 #[derive(Debug, Args)]
 pub struct UpArgs {
     /// Detached mode: run containers in the background
@@ -38,33 +38,11 @@ pub struct UpArgs {
     /// Maximum duration in seconds to wait for the project to be running|healthy
     #[arg(long = "wait-timeout", value_name = "SECONDS")]
     wait_timeout: Option<u64>,
-    /// Build images before starting containers
-    #[arg(long, conflicts_with = "no_build")]
-    build: bool,
-    /// Don't build an image, even if it's policy
-    #[arg(long = "no-build")]
-    no_build: bool,
-    /// Pull image before running
-    #[arg(long, value_parser = ["always", "missing", "never"])]
-    pull: Option<String>,
-    /// Pull without printing progress information
-    #[arg(long = "quiet-pull")]
-    quiet_pull: bool,
-    /// Recreate containers even if their configuration hasn't changed
-    #[arg(long = "force-recreate", conflicts_with = "no_recreate")]
-    force_recreate: bool,
-    /// If containers already exist, don't recreate them
-    #[arg(long = "no-recreate")]
-    no_recreate: bool,
+    #[command(flatten)]
+    making: MakingFlags,
     /// Don't start linked services
     #[arg(long = "no-deps")]
     no_deps: bool,
-    /// Remove containers for services not defined in the Compose file
-    #[arg(long = "remove-orphans")]
-    remove_orphans: bool,
-    /// Scale SERVICE to NUM instances (overrides `scale` and `deploy.replicas`)
-    #[arg(long, value_name = "SERVICE=NUM")]
-    scale: Vec<String>,
     /// Use this timeout in seconds for container shutdown when containers are recreated
     #[arg(short = 't', long)]
     timeout: Option<i32>,
@@ -99,16 +77,17 @@ pub struct UpArgs {
     services: Vec<String>,
 }
 
-/// `hoist compose create`: `up --no-start`, with the flags that apply.
+// The flags `up` and `create` share: how images are had and containers
+// kept. (A `///` comment here would replace both commands' help text.)
 #[derive(Debug, Args)]
-pub struct CreateArgs {
-    /// Build images before creating containers
+pub struct MakingFlags {
+    /// Build images before starting containers
     #[arg(long, conflicts_with = "no_build")]
     build: bool,
     /// Don't build an image, even if it's policy
     #[arg(long = "no-build")]
     no_build: bool,
-    /// Pull image before creating
+    /// Pull image before running
     #[arg(long, value_parser = ["always", "missing", "never"])]
     pull: Option<String>,
     /// Pull without printing progress information
@@ -123,9 +102,16 @@ pub struct CreateArgs {
     /// Remove containers for services not defined in the Compose file
     #[arg(long = "remove-orphans")]
     remove_orphans: bool,
-    /// Scale SERVICE to NUM instances
+    /// Scale SERVICE to NUM instances (overrides `scale` and `deploy.replicas`)
     #[arg(long, value_name = "SERVICE=NUM")]
     scale: Vec<String>,
+}
+
+/// Creates containers for a service (up --no-start)
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    making: MakingFlags,
     /// Services to create (default: all), with what they depend on
     services: Vec<String>,
 }
@@ -136,15 +122,8 @@ impl From<CreateArgs> for UpArgs {
             detach: true,
             wait: false,
             wait_timeout: None,
-            build: create.build,
-            no_build: create.no_build,
-            pull: create.pull,
-            quiet_pull: create.quiet_pull,
-            force_recreate: create.force_recreate,
-            no_recreate: create.no_recreate,
+            making: create.making,
             no_deps: false,
-            remove_orphans: create.remove_orphans,
-            scale: create.scale,
             timeout: None,
             abort_on_container_exit: false,
             exit_code_from: None,
@@ -163,20 +142,20 @@ impl From<CreateArgs> for UpArgs {
 /// Runs `up` for a planned project.
 pub async fn up(engine: Engine, mut plan: Plan, args: UpArgs) -> CliResult<i32> {
     let since = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
-    apply_scale(&mut plan, &args.scale)?;
+    apply_scale(&mut plan, &args.making.scale)?;
     let selected = selection(&plan, &args.services, args.no_deps)?;
     let existing = engine.project_containers(&plan.project, true).await?;
-    handle_orphans(&engine, &plan, &existing, args.remove_orphans).await?;
+    handle_orphans(&engine, &plan, &existing, args.making.remove_orphans).await?;
     let policy = ImagePolicy {
-        build: args.build,
-        no_build: args.no_build,
-        pull: args.pull.clone(),
-        quiet: args.quiet_pull,
+        build: args.making.build,
+        no_build: args.making.no_build,
+        pull: args.making.pull.clone(),
+        quiet: args.making.quiet_pull,
     };
     let image_ids = prepare_images(&engine, &plan, &selected, &policy).await?;
     let options = ConvergeOptions {
-        force_recreate: args.force_recreate,
-        no_recreate: args.no_recreate,
+        force_recreate: args.making.force_recreate,
+        no_recreate: args.making.no_recreate,
         timeout: args.timeout,
         image_ids,
         no_start: args.no_start,

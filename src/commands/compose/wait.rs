@@ -14,7 +14,7 @@ use super::services::of_services;
 use super::up::selection;
 use crate::exit::{CliError, CliResult};
 
-/// `hoist compose wait`.
+/// Block until containers of the named services stop
 #[derive(Debug, Args)]
 pub struct WaitArgs {
     /// Take the project down (with its orphans) once the containers have stopped
