@@ -13,7 +13,7 @@ use crate::exit::{CliError, CliResult};
 pub enum Format {
     /// The default table (or indented JSON for inspect).
     Default,
-    /// One JSON document.
+    /// One compact JSON document per item (Docker's `{{json .}}`).
     Json,
     /// A Go template applied to each item.
     Template(String),
@@ -67,15 +67,18 @@ pub fn cells(item: &Value, keys: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// Prints items as `--format` asks: a JSON array, a template per item
-/// (with a header row for `table …` templates), or via `default`.
+/// Prints items as `--format` asks: one compact JSON object per line
+/// (Docker's `json`, which is `{{json .}}`: what `docker ps --format json |
+/// jq …` scripts read), a template per item (with a header row for `table
+/// …` templates), or via `default`.
 pub fn print_items(format: &Format, items: &[Value], default: impl FnOnce()) -> CliResult {
     match format {
         Format::Default => default(),
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(items).map_err(|e| CliError::client(e.to_string()))?
-        ),
+        Format::Json => {
+            for item in items {
+                println!("{item}");
+            }
+        }
         Format::Template(template) => {
             let (table, template) = match template.strip_prefix("table ") {
                 Some(rest) => (true, rest),
@@ -92,8 +95,9 @@ pub fn print_items(format: &Format, items: &[Value], default: impl FnOnce()) -> 
     Ok(())
 }
 
-/// Prints `inspect` documents: each through the template `-f` gives, or
-/// all as one pretty JSON array (Docker's default).
+/// Prints `inspect` documents: each through the template `-f` gives, each
+/// as one compact line with `-f json` (Docker's `{{json .}}`), or all as
+/// one pretty JSON array (Docker's default).
 pub fn print_documents(format: Option<&str>, documents: &[Value]) -> CliResult {
     match Format::parse(format) {
         Format::Template(t) => {
@@ -101,7 +105,12 @@ pub fn print_documents(format: Option<&str>, documents: &[Value]) -> CliResult {
                 println!("{}", render(&t, d)?);
             }
         }
-        _ => println!(
+        Format::Json => {
+            for d in documents {
+                println!("{d}");
+            }
+        }
+        Format::Default => println!(
             "{}",
             serde_json::to_string_pretty(documents).map_err(|e| CliError::client(e.to_string()))?
         ),

@@ -93,8 +93,7 @@ fn images_tag_inspect_and_rmi() {
         .map(str::to_string)
         .collect();
     assert_eq!(ids.len(), 1, "one image, two names");
-    let json: Vec<serde_json::Value> =
-        serde_json::from_str(&d.ok(&["images", "--format", "json"])).unwrap();
+    let json = support::json_lines(&d.ok(&["images", "--format", "json"]));
     assert_eq!(json.len(), 2);
     assert_eq!(
         d.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}", "busybox"]),

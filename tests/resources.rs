@@ -145,7 +145,7 @@ fn top_and_stats_read_the_containers_counters() {
     );
     assert!(top.contains("sleep 300") && top.contains("sh -c"), "{top}");
     let stats = d.ok(&["stats", "--no-stream", "--format", "json", "busy"]);
-    let items: Vec<serde_json::Value> = serde_json::from_str(&stats).unwrap();
+    let items = support::json_lines(&stats);
     let busy = &items[0];
     assert_eq!(busy["Name"], "busy");
     let cpu: f64 = busy["CPUPerc"]

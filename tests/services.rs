@@ -34,8 +34,7 @@ fn cluster() -> TestBed {
 
 /// `service ps --format json` of `service`, asked of `host`.
 fn tasks(host: &Host, service: &str) -> Vec<Value> {
-    let out = host.ok(&["service", "ps", "--format", "json", service]);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("service ps json: {e}\n{out}"))
+    support::json_lines(&host.ok(&["service", "ps", "--format", "json", service]))
 }
 
 /// [`tasks`], or nothing while the managers cannot answer (an election).
@@ -44,7 +43,7 @@ fn tasks_if_answered(host: &Host, service: &str) -> Vec<Value> {
     if run.code != 0 {
         return Vec::new();
     }
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("service ps json: {e}\n{run}"))
+    support::json_lines(&run.stdout)
 }
 
 /// Tasks of `service` that should run and do, by node hostname (none while
@@ -272,8 +271,7 @@ fn constraints_global_services_drain_and_unsatisfiable_placements() {
     assert!(global.values().all(|n| *n == 1), "{global:?}");
 
     // node ps: a node's tasks, named from a manager, or this node's own.
-    let on_h3: Vec<Value> =
-        serde_json::from_str(&bed.host(0).ok(&["node", "ps", "--format", "json", &h3])).unwrap();
+    let on_h3 = support::json_lines(&bed.host(0).ok(&["node", "ps", "--format", "json", &h3]));
     assert!(on_h3.iter().all(|t| t["Node"] == h3.as_str()), "{on_h3:?}");
     let running = |tasks: &[Value], service: &str| {
         tasks
@@ -288,15 +286,14 @@ fn constraints_global_services_drain_and_unsatisfiable_placements() {
         "{on_h3:?}"
     );
     let h1 = bed.host(1).name().to_string();
-    let own: Vec<Value> = serde_json::from_str(&bed.host(1).ok(&[
+    let own = support::json_lines(&bed.host(1).ok(&[
         "node",
         "ps",
         "-f",
         "desired-state=running",
         "--format",
         "json",
-    ]))
-    .unwrap();
+    ]));
     assert_eq!(own.len(), 1, "{own:?}");
     assert_eq!(own[0]["Node"], h1.as_str());
     assert_eq!(running(&own, "agent."), 1, "{own:?}");

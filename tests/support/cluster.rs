@@ -10,8 +10,7 @@ use super::HOIST;
 
 /// `node ls --format json` on `host`.
 pub fn nodes(host: &Host) -> Vec<Value> {
-    let out = host.ok(&["node", "ls", "--format", "json"]);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("node ls json: {e}\n{out}"))
+    super::json_lines(&host.ok(&["node", "ls", "--format", "json"]))
 }
 
 /// `cluster join` of `host` with `token` through `manager`.
@@ -137,8 +136,8 @@ pub fn running_tasks(host: &Host, name: &str) -> u64 {
     if run.code != 0 {
         return 0;
     }
-    let list: Vec<Value> = serde_json::from_str(&run.stdout).unwrap_or_default();
-    list.iter()
+    super::json_lines(&run.stdout)
+        .iter()
         .find(|s| s["Name"] == name)
         .and_then(|s| s["Running"].as_u64())
         .unwrap_or(0)
@@ -156,8 +155,7 @@ pub fn tasks_on(host: &Host, service: &str, prefix: &str) -> usize {
         "desired-state=running",
         service,
     ]);
-    let tasks: Vec<Value> = serde_json::from_str(&out).expect("service ps json");
-    tasks
+    super::json_lines(&out)
         .iter()
         .filter(|t| t["Node"].as_str().is_some_and(|n| n.starts_with(prefix)))
         .count()

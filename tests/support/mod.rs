@@ -618,3 +618,14 @@ fn remove_cgroup_tree(dir: &Path) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The objects of `--format json` output: one JSON document per line, as
+/// Docker prints them.
+pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"))
+        })
+        .collect()
+}
