@@ -59,6 +59,17 @@ pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// Labels as Docker's listings show them: `k=v` pairs, by key,
+/// comma-separated.
+pub fn labels_text<'a>(labels: impl IntoIterator<Item = (&'a String, &'a String)>) -> String {
+    let mut pairs: Vec<String> = labels
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    pairs.sort();
+    pairs.join(",")
+}
+
 /// One table row: the string fields of `item` that `keys` name, empty
 /// where one is missing.
 pub fn cells(item: &Value, keys: &[&str]) -> Vec<String> {

@@ -176,6 +176,20 @@ fn anonymous_volumes_and_prune() {
         ["keepme", "other"]
     );
     assert_eq!(listed(&["label=keep=yes"]), ["keepme-too"]);
+    // --format json: one object per line, Docker's fields as strings.
+    let docs = support::json_lines(&d.ok(&[
+        "volume",
+        "ls",
+        "--format",
+        "json",
+        "-f",
+        "name=^keepme-too$",
+    ]));
+    assert_eq!(docs.len(), 1);
+    assert_eq!(
+        (docs[0]["Labels"].as_str(), docs[0]["Links"].as_str()),
+        (Some("keep=yes"), Some("0"))
+    );
     d.assert_fails(
         &["volume", "ls", "--filter", "label!=keep"],
         "invalid filter 'label!'",

@@ -632,7 +632,8 @@ pub async fn ps(channel: Channel, args: PsArgs) -> CliResult<i32> {
                 "State": c.state,
                 "Status": c.status,
                 "Names": c.name,
-                "Labels": c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+                "Labels": format::labels_text(&c.labels),
+                "LocalVolumes": c.mounts.len().to_string(),
                 "Mounts": c.mounts.join(","),
                 "Networks": c.networks,
                 "Size": if args.size {

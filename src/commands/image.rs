@@ -160,7 +160,10 @@ pub async fn images(channel: Channel, args: ImagesArgs) -> CliResult<i32> {
                 "CreatedSince": format::ago(image.created),
                 "CreatedAt": chrono::DateTime::from_timestamp(image.created, 0).map(|t| t.to_rfc3339()).unwrap_or_default(),
                 "Size": human_size(image.size),
-                "Containers": image.containers,
+                "VirtualSize": human_size(image.size),
+                "SharedSize": "N/A",
+                "UniqueSize": "N/A",
+                "Containers": image.containers.to_string(),
             }));
         }
     }

@@ -329,7 +329,19 @@ async fn run_command(channel: Channel, command: NetworkCommand) -> CliResult<i32
             }
             let items: Vec<serde_json::Value> = rows
                 .iter()
-                .map(|r| json!({"ID": id(r), "Name": r.name, "Driver": r.driver, "Scope": r.scope, "Internal": r.internal, "Labels": r.labels}))
+                // The fields of Docker's `network ls --format json`, as strings.
+                .map(|r| {
+                    json!({
+                        "Driver": r.driver,
+                        "ID": id(r),
+                        "IPv4": "true",
+                        "IPv6": "false",
+                        "Internal": r.internal.to_string(),
+                        "Labels": crate::format::labels_text(&r.labels),
+                        "Name": r.name,
+                        "Scope": r.scope,
+                    })
+                })
                 .collect();
             print_items(&Format::parse(format.as_deref()), &items, || {
                 let table: Vec<Vec<String>> = rows

@@ -152,7 +152,21 @@ pub async fn run(channel: Channel, command: VolumeCommand) -> CliResult<i32> {
                 }
                 return Ok(0);
             }
-            let items: Vec<serde_json::Value> = volumes.iter().map(|v| json!({"Driver": v.driver, "Name": v.name, "Mountpoint": v.mountpoint, "Scope": v.scope, "Labels": v.labels})).collect();
+            // The fields of Docker's `volume ls --format json`, as strings.
+            let items: Vec<serde_json::Value> = volumes
+                .iter()
+                .map(|v| {
+                    json!({
+                        "Driver": v.driver,
+                        "Labels": crate::format::labels_text(&v.labels),
+                        "Links": v.used_by.len().to_string(),
+                        "Mountpoint": v.mountpoint,
+                        "Name": v.name,
+                        "Scope": v.scope,
+                        "Size": "N/A",
+                    })
+                })
+                .collect();
             print_items(&Format::parse(format.as_deref()), &items, || {
                 let rows: Vec<Vec<String>> = volumes
                     .iter()

@@ -179,8 +179,6 @@ fn document(c: &ContainerSummary, project: &str, no_trunc: bool) -> Value {
         .into_iter()
         .find(|h| c.status.contains(&format!("({h})")))
         .map_or("", |h| h.trim_start_matches("health: "));
-    let mut labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    labels.sort();
     json!({
         "Command": format!("{command:?}"),
         "CreatedAt": chrono::DateTime::from_timestamp(c.created, 0).map(|t| t.to_rfc3339()).unwrap_or_default(),
@@ -188,7 +186,7 @@ fn document(c: &ContainerSummary, project: &str, no_trunc: bool) -> Value {
         "Health": health,
         "ID": c.id,
         "Image": c.image,
-        "Labels": labels.join(","),
+        "Labels": crate::format::labels_text(&c.labels),
         "LocalVolumes": c.mounts.len().to_string(),
         "Mounts": c.mounts.join(","),
         "Name": c.name,
