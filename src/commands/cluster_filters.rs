@@ -25,7 +25,6 @@ pub fn nodes(given: &[String], nodes: Vec<NodeView>) -> CliResult<Vec<NodeView>>
         "node ls",
         &["id", "name", "role", "membership", "label", "node.label"],
     )?;
-    let engine_labels = BTreeMap::<String, String>::new();
     Ok(nodes
         .into_iter()
         .filter(|node| {
@@ -34,7 +33,7 @@ pub fn nodes(given: &[String], nodes: Vec<NodeView>) -> CliResult<Vec<NodeView>>
                 && filters.exact("role", &node.role)
                 && filters.exact("membership", "accepted")
                 && filters.labels_under("node.label", |k| node.labels.get(k).map(String::as_str))
-                && filters.labels_under("label", |k| engine_labels.get(k).map(String::as_str))
+                && filters.labels_under("label", |_| None)
         })
         .collect())
 }

@@ -705,18 +705,14 @@ pub struct LogsArgs {
     pub container: String,
 }
 
-/// `42m` (relative) or an RFC 3339 time, as Unix nanoseconds.
+/// A point in time as Docker reads one (`42m` back from now, Unix
+/// seconds, RFC 3339; [`hoist_api::timestamp`]), as Unix nanoseconds.
 pub fn parse_time(value: &str, flag: &str) -> CliResult<i64> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(value) {
-        return Ok(t.timestamp_nanos_opt().unwrap_or(0));
-    }
-    if let Ok(seconds) = value.parse::<i64>() {
-        return Ok(seconds.saturating_mul(1_000_000_000));
-    }
-    let ago = hoist_api::units::parse_duration(value).map_err(|_| {
-        CliError::usage(format!("invalid value {value:?} for {flag}: use an RFC 3339 time, Unix seconds, or a duration such as 10m"))
-    })?;
-    Ok(chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) - ago)
+    hoist_api::timestamp::parse(value, chrono::Utc::now())
+        .map(|t| t.timestamp_nanos_opt().unwrap_or(0))
+        .map_err(|_| {
+            CliError::usage(format!("invalid value {value:?} for {flag}: use an RFC 3339 time, Unix seconds, or a duration such as 10m"))
+        })
 }
 
 /// `--tail`, `--since` and `--until` of `logs` as the daemon takes them:

@@ -101,6 +101,13 @@ pub fn summary(record: &ContainerRecord) -> ContainerSummary {
         },
         size_rw: 0,
         size_root_fs: 0,
+        exit_code: record.state.exit_code,
+        health: record
+            .state
+            .health
+            .as_ref()
+            .map(|h| h.status.clone())
+            .unwrap_or_default(),
     }
 }
 

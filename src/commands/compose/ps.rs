@@ -168,22 +168,11 @@ fn document(c: &ContainerSummary, project: &str, no_trunc: bool) -> Value {
     } else {
         truncate(&c.command, 20)
     };
-    // "Exited (3) 2 seconds ago" → 3.
-    let exit_code = c
-        .status
-        .strip_prefix("Exited (")
-        .and_then(|rest| rest.split(')').next())
-        .and_then(|code| code.parse::<i64>().ok())
-        .unwrap_or(0);
-    let health = ["healthy", "unhealthy", "health: starting"]
-        .into_iter()
-        .find(|h| c.status.contains(&format!("({h})")))
-        .map_or("", |h| h.trim_start_matches("health: "));
     json!({
         "Command": format!("{command:?}"),
         "CreatedAt": chrono::DateTime::from_timestamp(c.created, 0).map(|t| t.to_rfc3339()).unwrap_or_default(),
-        "ExitCode": exit_code,
-        "Health": health,
+        "ExitCode": c.exit_code,
+        "Health": c.health,
         "ID": c.id,
         "Image": c.image,
         "Labels": crate::format::labels_text(&c.labels),
@@ -254,6 +243,7 @@ mod tests {
             command: "httpd -f".into(),
             state: "exited".into(),
             status: "Exited (3) 2 seconds ago".into(),
+            exit_code: 3,
             labels: [(labels::SERVICE.to_string(), "web".to_string())].into(),
             ..Default::default()
         };
@@ -264,6 +254,7 @@ mod tests {
         assert_eq!(doc["Command"], "\"httpd -f\"");
         let healthy = ContainerSummary {
             status: "Up 3 minutes (healthy)".into(),
+            health: "healthy".into(),
             ..Default::default()
         };
         assert_eq!(document(&healthy, "shop", false)["Health"], "healthy");
