@@ -178,11 +178,11 @@ pub async fn push(channel: Channel, args: PushArgs) -> CliResult<i32> {
             .await?
             .into_inner()
             .images;
+        // The daemon lists only this repository's names.
         let mut tags: Vec<Reference> = images
             .iter()
             .flat_map(|image| &image.repo_tags)
             .filter_map(|tag| Reference::parse(tag).ok())
-            .filter(|tag| tag.repository() == repository.repository())
             .collect();
         tags.sort();
         tags.dedup();
