@@ -120,7 +120,8 @@ pub enum ClusterCommand {
     },
 }
 
-/// Flags of `cluster simulate`.
+/// Play simulated worker nodes in this process (scale tests): real joins,
+/// sessions and workers, tasks that run in memory
 #[derive(Debug, clap::Args)]
 pub struct SimulateArgs {
     /// How many nodes to play

@@ -14,7 +14,8 @@ use hoist_api::units::{parse_bytes, parse_duration};
 use crate::commands::container_flags::{parse_mount_flag, parse_ulimit};
 use crate::exit::{CliError, CliResult};
 
-/// Flags of `service create`.
+// Flags of `service create`. (A `///` comment here would replace the
+// command's help text: clap takes a flattened struct's doc comment.)
 #[derive(Debug, Args)]
 pub struct CreateFlags {
     /// Service name
