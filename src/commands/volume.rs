@@ -95,7 +95,6 @@ pub(crate) fn pairs(
         .collect()
 }
 
-/// A volume as Docker's inspect shows it.
 /// The inspect document of volume `name`.
 pub async fn local_document(
     client: &mut VolumesClient<Channel>,
@@ -106,6 +105,7 @@ pub async fn local_document(
     ))
 }
 
+/// A volume as Docker's inspect shows it.
 fn document(v: &Volume) -> serde_json::Value {
     json!({
         "CreatedAt": v.created_at,
